@@ -1,0 +1,54 @@
+# npipe: the README's commands are targets here.
+#   make          build everything (library, broker, examples, tests)
+#   make run      the main job: the examples, with the broker starting by itself
+#   make check    all tests, then again under ASan+UBSan, and the ring tests under TSan
+#   make install  PREFIX=/usr/local DESTDIR=
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+MESON_OPTS ?=
+
+.PHONY: all deps run check check-fast check-asan check-tsan install clean format format-check
+
+all: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX) $(MESON_OPTS)
+
+run: all
+	@scripts/run-examples.sh $(BUILD)
+
+check-fast: all
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+check-asan: deps
+	[ -f build-asan/build.ninja ] || CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
+
+check-tsan: deps
+	[ -f build-tsan/build.ninja ] || CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+	ninja -C build-tsan
+	TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --suite ring --timeout-multiplier 3
+
+check: check-fast check-asan check-tsan
+
+install: all
+	rm -rf $(BUILD)/.install-prefix-check
+	meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null
+	ninja -C $(BUILD)
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan

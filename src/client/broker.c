@@ -1,0 +1,492 @@
+/*
+ * broker.c - the library's connection to npiped.
+ *
+ * One SOCK_SEQPACKET socket per process carries every request of every
+ * thread; each request has an id, and one event thread reads the socket and
+ * hands replies to the waiting requester and events (a client connected, a
+ * peer went away) to pipe.c.  The data path never comes here.
+ *
+ * The broker is started on first use when none answers: a double fork
+ * detaches it from us, and it tells us through a pipe when it listens.
+ * Two processes racing to start one end with one broker: the loser's
+ * broker finds the lock taken and exits, and both connect to the winner.
+ *
+ * After fork() the child owns nothing of ours: the atfork handler drops
+ * the inherited socket (its broker session is the parent's) and the child
+ * makes a session of its own on first use.
+ */
+#include "client/client.h"
+#include "os/os.h"
+#include "npipe_config.h"
+#include <npipe/npipe.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- small OS helpers ---------------------------------------------------- */
+
+int64_t np_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_t timeout_ns)
+{
+        struct timespec ts, *tp = NULL;
+        if (timeout_ns >= 0) {
+                ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+                ts.tv_nsec = (long)(timeout_ns % 1000000000);
+                tp = &ts;
+        }
+        int op = shared ? FUTEX_WAIT : (FUTEX_WAIT | FUTEX_PRIVATE_FLAG);
+        long r = syscall(SYS_futex, addr, op, val, tp, NULL, 0);
+        return r < 0 ? -errno : 0;
+}
+
+void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n)
+{
+        int op = shared ? FUTEX_WAKE : (FUTEX_WAKE | FUTEX_PRIVATE_FLAG);
+        syscall(SYS_futex, addr, op, n, NULL, NULL, 0);
+}
+
+/* ---- state ----------------------------------------------------------------- */
+
+struct pending {
+        uint32_t id;
+        struct np_request *req;
+        _Atomic uint32_t done; /* futex: 0 waiting, 1 replied, 2 failed */
+        int status;
+        struct pending *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int sock = -1;           /* under lock; the event thread reads it */
+static pid_t sock_pid;          /* process that made `sock` */
+static uint32_t next_id = 1;
+static struct pending *pendings;
+static uint64_t generation;     /* bumped for every new broker session */
+static int atfork_done;
+
+pid_t np_self_pid(void)
+{
+        return getpid();
+}
+
+static void atfork_child(void)
+{
+        /* The socket is the parent's session: closing our copy does not end
+         * it (the parent still holds it).  Pending requests belong to the
+         * parent's threads, which do not exist here. */
+        if (sock >= 0)
+                close(sock);
+        sock = -1;
+        pendings = NULL;
+        pthread_mutex_init(&lock, NULL);
+}
+
+/* Fail every pending request (the broker went away). Called with lock held. */
+static void fail_pendings(void)
+{
+        for (struct pending *p = pendings; p; p = p->next) {
+                p->status = NPIPE_EBROKER;
+                atomic_store(&p->done, 2);
+                np_futex_wake(&p->done, 0, 1);
+        }
+        pendings = NULL;
+}
+
+static struct pending *take_pending(uint32_t id)
+{
+        for (struct pending **pp = &pendings; *pp; pp = &(*pp)->next) {
+                if ((*pp)->id == id) {
+                        struct pending *p = *pp;
+                        *pp = p->next;
+                        return p;
+                }
+        }
+        return NULL;
+}
+
+static struct pending *find_pending(uint32_t id)
+{
+        for (struct pending *p = pendings; p; p = p->next)
+                if (p->id == id)
+                        return p;
+        return NULL;
+}
+
+/* ---- the event thread --------------------------------------------------------- */
+
+static void handle_packet(const unsigned char *buf, size_t n, int fd)
+{
+        const char *name;
+        uint32_t name_len;
+        if (np_proto_check(buf, n, &name, &name_len) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        struct np_hdr hdr;
+        memcpy(&hdr, buf, sizeof(hdr));
+        const unsigned char *body = buf + sizeof(hdr);
+        size_t blen = n - sizeof(hdr);
+
+        if (hdr.req_id == 0) {
+                if (hdr.type == NP_MSG_EV_CONNECTED) {
+                        struct np_ev_connected ev;
+                        memcpy(&ev, body, sizeof(ev));
+                        np_on_connected(&ev, fd);
+                        return;
+                }
+                if (hdr.type == NP_MSG_EV_PEER_GONE) {
+                        struct np_ev_peer_gone ev;
+                        memcpy(&ev, body, sizeof(ev));
+                        np_on_peer_gone(&ev);
+                }
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+
+        pthread_mutex_lock(&lock);
+        struct pending *p = find_pending(hdr.req_id);
+        if (!p) {
+                /* a posted request's reply, or one whose waiter gave up */
+                pthread_mutex_unlock(&lock);
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        struct np_request *req = p->req;
+        int last = 1;
+        if (req->fn)
+                last = hdr.type == NP_MSG_REPLY || req->fn(req->fn_ctx, &hdr, body, blen);
+        if (last) {
+                take_pending(hdr.req_id);
+                size_t c = blen < req->reply_cap ? blen : req->reply_cap;
+                memcpy(req->reply, body, c);
+                req->reply_len = c;
+                req->reply_type = hdr.type;
+                if (req->reply_fd >= 0)
+                        close(req->reply_fd);
+                req->reply_fd = fd;
+                fd = -1;
+                p->status = 0;
+                atomic_store(&p->done, 1);
+                np_futex_wake(&p->done, 0, 1);
+        }
+        pthread_mutex_unlock(&lock);
+        if (fd >= 0)
+                close(fd);
+}
+
+static void *event_thread(void *arg)
+{
+        int s = (int)(intptr_t)arg;
+        unsigned char *buf = malloc(NP_PROTO_MAX_PACKET);
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+        for (;;) {
+                int fd = -1;
+                ssize_t n = buf ? np_recv_packet(s, buf, NP_PROTO_MAX_PACKET, &fd, 0) : -ENOMEM;
+                if (n == -EINTR)
+                        continue;
+                if (n <= 0 && n != -EMSGSIZE)
+                        break;
+                if (n > 0)
+                        handle_packet(buf, (size_t)n, fd);
+                else if (fd >= 0)
+                        close(fd);
+        }
+        free(buf);
+        pthread_mutex_lock(&lock);
+        if (sock == s) {
+                close(sock);
+                sock = -1;
+                generation++;
+                fail_pendings();
+        } else {
+                close(s);
+        }
+        pthread_mutex_unlock(&lock);
+        np_on_broker_lost();
+        return NULL;
+}
+
+/* ---- connecting and starting the broker ------------------------------------------ */
+
+static int try_connect(const char *dir)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, NP_BROKER_SOCKET) >=
+            (int)sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -errno;
+        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int e = -errno;
+                close(s);
+                return e;
+        }
+        return s;
+}
+
+static const char *broker_path(void)
+{
+        const char *p = getenv("NPIPE_BROKER");
+        if (p && *p)
+                return p;
+        if (access(NPIPE_BROKER_PATH, X_OK) == 0)
+                return NPIPE_BROKER_PATH;
+        return "npiped";
+}
+
+/* Start a broker for `dir` and wait until it listens (or gives up because
+ * another one holds the lock).  Returns 0 or NPIPE_EBROKER. */
+static int spawn_broker(const char *dir)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return NPIPE_EBROKER;
+        const char *path = broker_path();
+        char dirarg[PATH_MAX + 32], idlearg[64];
+        snprintf(dirarg, sizeof(dirarg), "--runtime-dir=%s", dir);
+        const char *idle = getenv("NPIPE_BROKER_IDLE");
+        snprintf(idlearg, sizeof(idlearg), "--idle-exit=%s", idle && *idle ? idle : "10");
+
+        pid_t child = fork();
+        if (child < 0) {
+                close(p[0]);
+                close(p[1]);
+                return NPIPE_EBROKER;
+        }
+        if (child == 0) {
+                /* first child: detach, fork the broker, exit at once */
+                setsid();
+                pid_t gc = fork();
+                if (gc != 0)
+                        _exit(gc < 0 ? 1 : 0);
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                int nul = open("/dev/null", O_RDWR);
+                const char *log = getenv("NPIPE_BROKER_LOG");
+                int err = log && *log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600) : nul;
+                if (p[1] != 3) {
+                        dup2(p[1], 3);
+                } else {
+                        fcntl(3, F_SETFD, 0);
+                }
+                dup2(nul, 0);
+                dup2(nul, 1);
+                dup2(err >= 0 ? err : nul, 2);
+                /* nothing else of ours leaks into the broker */
+                for (int fd = 4; fd < 1024; fd++)
+                        close(fd);
+                char *argv[] = {(char *)path, "--foreground", "--ready-fd=3", dirarg, idlearg,
+                                NULL};
+                execvp(path, argv);
+                _exit(127);
+        }
+        close(p[1]);
+        int st;
+        while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+                ;
+        /* EOF or the ready byte: either way the broker is up or gave way */
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        int r;
+        do
+                r = poll(&pfd, 1, 5000);
+        while (r < 0 && errno == EINTR);
+        char c;
+        ssize_t n = r > 0 ? read(p[0], &c, 1) : -1;
+        close(p[0]);
+        return (r > 0 && n >= 0) ? 0 : NPIPE_EBROKER;
+}
+
+static int hello(int s)
+{
+        unsigned char pkt[sizeof(struct np_hdr) + sizeof(struct np_hello)];
+        struct np_hdr h = {.type = NP_MSG_HELLO, .version = NP_PROTO_VERSION,
+                           .len = sizeof(pkt), .req_id = 1};
+        struct np_hello b = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION,
+                             .lib_major = NPIPE_VERSION_MAJOR, .lib_minor = NPIPE_VERSION_MINOR};
+        memcpy(pkt, &h, sizeof(h));
+        memcpy(pkt + sizeof(h), &b, sizeof(b));
+        if (np_send_packet(s, pkt, sizeof(pkt), -1) < 0)
+                return NPIPE_EBROKER;
+        unsigned char buf[NP_PROTO_MAX_PACKET];
+        int fd = -1;
+        ssize_t n;
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        int pr;
+        do
+                pr = poll(&pfd, 1, 5000);
+        while (pr < 0 && errno == EINTR);
+        if (pr <= 0)
+                return NPIPE_EBROKER;
+        do
+                n = np_recv_packet(s, buf, sizeof(buf), &fd, 0);
+        while (n == -EINTR);
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return NPIPE_EBROKER;
+        if (np_proto_check(buf, (size_t)n, NULL, NULL) < 0)
+                return NPIPE_EPROTO;
+        struct np_hdr rh;
+        struct np_hello_reply rb;
+        memcpy(&rh, buf, sizeof(rh));
+        if (rh.type != NP_MSG_HELLO_REPLY)
+                return NPIPE_EPROTO;
+        memcpy(&rb, buf + sizeof(rh), sizeof(rb));
+        if (rb.status != 0 || rb.version != NP_PROTO_VERSION)
+                return NPIPE_EPROTO;
+        return 0;
+}
+
+/* Connect (starting the broker if needed).  Called with lock held. */
+static int ensure_session(void)
+{
+        if (!atfork_done) {
+                pthread_atfork(NULL, NULL, atfork_child);
+                atfork_done = 1;
+        }
+        if (sock >= 0 && sock_pid == getpid())
+                return 0;
+        char dir[PATH_MAX];
+        int r = np_runtime_dir(dir, sizeof(dir), 1);
+        if (r < 0)
+                return r;
+        int s = -1;
+        for (int attempt = 0; attempt < 100; attempt++) {
+                s = try_connect(dir);
+                if (s >= 0)
+                        break;
+                if (s != -ENOENT && s != -ECONNREFUSED)
+                        return NPIPE_EBROKER;
+                /* the first miss starts a broker; later ones wait for a broker
+                 * another process is starting (it holds the lock but has not
+                 * bound yet) */
+                if (attempt == 0 || attempt == 20) {
+                        if (spawn_broker(dir) < 0)
+                                return NPIPE_EBROKER;
+                } else {
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        if (s < 0)
+                return NPIPE_EBROKER;
+        r = hello(s);
+        if (r < 0) {
+                close(s);
+                return r;
+        }
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 * 1024);
+        if (pthread_create(&t, &a, event_thread, (void *)(intptr_t)s) != 0) {
+                pthread_attr_destroy(&a);
+                close(s);
+                return NPIPE_ENOMEM;
+        }
+        pthread_attr_destroy(&a);
+        sock = s;
+        sock_pid = getpid();
+        generation++;
+        return 0;
+}
+
+static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, const void *body,
+                        size_t body_len, const void *name, size_t name_len)
+{
+        size_t len = sizeof(struct np_hdr) + body_len + name_len;
+        if (len > NP_PROTO_MAX_PACKET)
+                return NPIPE_ENAMETOOLONG;
+        struct np_hdr h = {.type = type, .version = NP_PROTO_VERSION, .len = (uint32_t)len,
+                           .req_id = id};
+        memcpy(pkt, &h, sizeof(h));
+        if (body_len)
+                memcpy(pkt + sizeof(h), body, body_len);
+        if (name_len)
+                memcpy(pkt + sizeof(h) + body_len, name, name_len);
+        return (int)len;
+}
+
+int np_broker_call(struct np_request *req)
+{
+        unsigned char pkt[NP_PROTO_MAX_PACKET];
+        struct pending p = {.req = req};
+        req->reply_fd = -1;
+        req->reply_len = 0;
+
+        pthread_mutex_lock(&lock);
+        int r = ensure_session();
+        if (r < 0) {
+                pthread_mutex_unlock(&lock);
+                return r;
+        }
+        p.id = next_id++;
+        if (next_id == 0)
+                next_id = 1;
+        int len = build_packet(pkt, req->type, p.id, req->body, req->body_len, req->name,
+                               req->name_len);
+        if (len < 0) {
+                pthread_mutex_unlock(&lock);
+                return len;
+        }
+        p.next = pendings;
+        pendings = &p;
+        int s = sock;
+        /* Sending under the lock keeps the socket from being closed under
+         * us; SEQPACKET sends are short and the broker drains them. */
+        r = np_send_packet(s, pkt, (size_t)len, req->fd);
+        if (r < 0) {
+                take_pending(p.id);
+                pthread_mutex_unlock(&lock);
+                return NPIPE_EBROKER;
+        }
+        pthread_mutex_unlock(&lock);
+
+        while (atomic_load(&p.done) == 0)
+                np_futex_wait(&p.done, 0, 0, -1);
+        return p.status;
+}
+
+void np_broker_post(uint16_t type, const void *body, size_t body_len)
+{
+        unsigned char pkt[NP_PROTO_MAX_PACKET];
+        pthread_mutex_lock(&lock);
+        if (sock >= 0 && sock_pid == getpid()) {
+                uint32_t id = next_id++;
+                if (next_id == 0)
+                        next_id = 1;
+                int len = build_packet(pkt, type, id, body, body_len, NULL, 0);
+                if (len > 0)
+                        (void)np_send_packet(sock, pkt, (size_t)len, -1);
+        }
+        pthread_mutex_unlock(&lock);
+}

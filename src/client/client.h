@@ -1,0 +1,61 @@
+/*
+ * client.h - libnpipe's side of the broker: one socket per process, request
+ * ids, the event thread, broker autostart; and the hooks pipe.c provides
+ * for broker events.
+ */
+#ifndef NPIPE_CLIENT_H
+#define NPIPE_CLIENT_H
+
+#include "proto/proto.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Reply handler for multi-packet replies (LIST): called on the event
+ * thread for every packet of the reply; return non-zero when it was the
+ * last one. */
+typedef int (*np_reply_fn)(void *ctx, const struct np_hdr *hdr, const void *body, size_t len);
+
+struct np_request {
+        uint16_t type;
+        const void *body;    /* fixed part */
+        size_t body_len;
+        const void *name;    /* appended after the body (may be NULL) */
+        size_t name_len;
+        int fd;              /* sent with the request, -1 for none; never closed here */
+        void *reply;         /* the reply's body (after the header) lands here */
+        size_t reply_cap;
+        size_t reply_len;    /* out */
+        uint16_t reply_type; /* out */
+        int reply_fd;        /* out: descriptor that came with the reply, or -1 */
+        np_reply_fn fn;      /* optional: multi-packet replies */
+        void *fn_ctx;
+};
+
+/* Send a request and wait for its reply.  Returns 0 when a reply arrived
+ * (its status is in the reply body), or NPIPE_EBROKER / NPIPE_EPROTO /
+ * NPIPE_ENOMEM.  Starts the broker when none is running. */
+int np_broker_call(struct np_request *req);
+
+/* Send a request whose reply nobody waits for (close notifications).
+ * Best effort: a broker that is gone learns the same from our socket. */
+void np_broker_post(uint16_t type, const void *body, size_t body_len);
+
+/* Our pid as the broker knows it (getpid() of the connected process). */
+pid_t np_self_pid(void);
+
+/* Events from the broker, handled by pipe.c on the event thread.  The
+ * descriptor (if any) is owned by the callee. */
+void np_on_connected(const struct np_ev_connected *ev, int fd);
+void np_on_peer_gone(const struct np_ev_peer_gone *ev);
+/* The broker connection was lost: pending requests have failed. */
+void np_on_broker_lost(void);
+
+/* futex helpers shared by the library. */
+int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_t timeout_ns);
+void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n);
+
+/* Monotonic clock in nanoseconds. */
+int64_t np_now_ns(void);
+
+#endif

@@ -1,0 +1,1585 @@
+/*
+ * pipe.c - the native API: handles, the NT state machine of each end, and
+ * the blocking rules, over the rings (core/ring.c) and the broker
+ * (client/broker.c).
+ *
+ * Each end owns a segment (ring_layout.h).  The state an operation sees is
+ * derived from three sources, read in this order so that no data is lost:
+ * our own local state (listening, connected, disconnected), what the broker
+ * told us (the peer closed, died, or disconnected us) and the state word in
+ * the peer's segment (closed, disconnected).  The peer publishes its data
+ * before its state, so reading the state first and the ring second never
+ * misses bytes written before a close.
+ *
+ * Locks, in order: h->op (control operations that talk to the broker),
+ * reg_lock (id -> handle table), h->lock (state), h->rd / h->wr (one reader
+ * and one producer at a time per end).  No lock is held across a broker
+ * call except h->op, because the event thread needs reg_lock and h->lock to
+ * deliver the reply's side effects.
+ */
+#include "client/client.h"
+#include "core/name.h"
+#include "core/ring.h"
+#include "os/os.h"
+#include <npipe/npipe.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HANDLE_MAGIC 0x4e504950u
+#define DEFAULT_CLIENT_RING (128u * 1024u)
+#define MIN_SERVER_RING (64u * 1024u)
+/* Spin this long for the peer before sleeping, while it looks busy. */
+#define SPIN_NS 20000
+
+/* A live connection seen from one end: our segment, the peer's, and the
+ * ring cursors.  Reference counted: handles the operations in flight hold
+ * it while a disconnect or close detaches it. */
+struct conn {
+        struct np_seg_hdr *own;
+        size_t own_size;
+        const struct np_seg_hdr *peer;
+        size_t peer_size;
+        int peer_is_dummy;
+        struct np_cons cons; /* under h->rd */
+        struct np_prod prod; /* under h->wr */
+        uint64_t conn_id;
+        _Atomic int gone;    /* NP_GONE_* from the broker, or our own disconnect */
+        _Atomic int corrupt; /* the peer's memory was inconsistent */
+        _Atomic int refs;
+};
+
+struct npipe {
+        uint32_t magic;
+        pid_t pid; /* the process the handle belongs to */
+        int server;
+        pthread_mutex_t op;
+        pthread_mutex_t lock;
+        pthread_mutex_t rd, wr;
+
+        /* under lock */
+        int state; /* local view: LISTENING, CONNECTED, DISCONNECTED (server);
+                    * CONNECTED (client) */
+        int closed;
+        struct conn *conn;
+        struct np_seg_hdr *listen_seg; /* server: segment offered while listening */
+        size_t listen_size;
+        uint64_t id;      /* server: instance id; client: conn id */
+        pid_t client_pid, server_pid;
+        uid_t peer_uid;
+        gid_t peer_gid;
+
+        /* fixed after creation */
+        struct np_pipe_params params;
+        int can_read, can_write, can_set_mode;
+        char *name;
+
+        _Atomic int read_mode; /* enum npipe_read_mode */
+        _Atomic int nowait;
+        _Atomic uint32_t ev;    /* private futex: bumped on every event for this handle */
+        _Atomic int users;      /* API calls in progress */
+        _Atomic uint32_t users_seq;
+        struct npipe *hnext;
+};
+
+/* ---- the id table ------------------------------------------------------------ */
+
+#define REG_BUCKETS 4096
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct npipe *reg[REG_BUCKETS];
+
+static unsigned reg_hash(uint64_t id, int server)
+{
+        uint64_t x = id * 0x9E3779B97F4A7C15ull + (uint64_t)server;
+        return (unsigned)(x >> 52) % REG_BUCKETS;
+}
+
+static void reg_add(struct npipe *h)
+{
+        unsigned b = reg_hash(h->id, h->server);
+        h->hnext = reg[b];
+        reg[b] = h;
+}
+
+static void reg_del(struct npipe *h)
+{
+        unsigned b = reg_hash(h->id, h->server);
+        for (struct npipe **pp = &reg[b]; *pp; pp = &(*pp)->hnext)
+                if (*pp == h) {
+                        *pp = h->hnext;
+                        return;
+                }
+}
+
+static struct npipe *reg_find(uint64_t id, int server)
+{
+        for (struct npipe *h = reg[reg_hash(id, server)]; h; h = h->hnext)
+                if (h->id == id && h->server == server)
+                        return h;
+        return NULL;
+}
+
+/* ---- segments ------------------------------------------------------------------ */
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+        uint64_t c = NP_RING_MIN;
+        while (c < n && c < NP_RING_MAX)
+                c <<= 1;
+        return (uint32_t)c;
+}
+
+/* Create, map and seal our segment.  Returns the fd (to send) or an error. */
+static int seg_create(uint32_t cap, uint32_t role, struct np_seg_hdr **ret, size_t *size)
+{
+        size_t sz = (size_t)NP_SEG_HDR_SIZE + cap;
+        int fd = memfd_create("npipe-seg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return errno == EMFILE || errno == ENFILE ? NPIPE_ELIMIT : NPIPE_ENOMEM;
+        if (ftruncate(fd, (off_t)sz) < 0) {
+                close(fd);
+                return NPIPE_ENOMEM;
+        }
+        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                close(fd);
+                return NPIPE_ENOMEM;
+        }
+        np_seg_init(p, cap, role);
+        /* a forked child must not inherit a writable view of our ring */
+        madvise(p, sz, MADV_DONTFORK);
+        /* From here on nobody can get a writable mapping or change the size,
+         * not even by reopening /proc/self/fd/N: only ours stays writable. */
+        if (fcntl(fd, F_ADD_SEALS,
+                  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+                munmap(p, sz);
+                close(fd);
+                return NPIPE_ENOMEM;
+        }
+        *ret = p;
+        *size = sz;
+        return fd;
+}
+
+/* A read-only stand-in for a peer whose segment could not be mapped: it
+ * reads as closed and empty, so the pipe behaves as broken. */
+static const struct np_seg_hdr *dummy_peer(uint32_t role)
+{
+        static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+        static struct np_seg_hdr *d[2];
+        pthread_mutex_lock(&m);
+        if (!d[role]) {
+                size_t sz = NP_SEG_HDR_SIZE + NP_RING_MIN;
+                void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                               -1, 0);
+                if (p == MAP_FAILED)
+                        abort();
+                np_seg_init(p, NP_RING_MIN, role);
+                atomic_store(&((struct np_seg_hdr *)p)->state, NP_SEG_CLOSED);
+                mprotect(p, sz, PROT_READ);
+                d[role] = p;
+        }
+        pthread_mutex_unlock(&m);
+        return d[role];
+}
+
+/* Map the peer's segment read-only after checking it cannot change size
+ * under us (a hostile peer shrinking its memfd would SIGBUS us). */
+static int seg_map_peer(int fd, uint32_t role, const struct np_seg_hdr **ret, size_t *size)
+{
+        int seals = fcntl(fd, F_GET_SEALS);
+        int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+        struct stat st;
+        if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0)
+                return -1;
+        if (st.st_size < (off_t)(NP_SEG_HDR_SIZE + NP_RING_MIN) ||
+            st.st_size > (off_t)(NP_SEG_HDR_SIZE + (size_t)NP_RING_MAX))
+                return -1;
+        size_t sz = (size_t)st.st_size;
+        void *p = mmap(NULL, sz, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -1;
+        if (np_seg_check(p, sz, role) < 0) {
+                munmap(p, sz);
+                return -1;
+        }
+        madvise(p, sz, MADV_DONTFORK);
+        *ret = p;
+        *size = sz;
+        return 0;
+}
+
+/* Build a connection from our segment and the peer's descriptor (closed
+ * here).  Never fails for the peer's reasons: a bad segment gives a
+ * connection that reads as broken. */
+static struct conn *conn_new(struct np_seg_hdr *own, size_t own_size, int peer_fd,
+                             uint32_t peer_role, uint64_t conn_id)
+{
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->own = own;
+        c->own_size = own_size;
+        c->conn_id = conn_id;
+        if (peer_fd < 0 || seg_map_peer(peer_fd, peer_role, &c->peer, &c->peer_size) < 0) {
+                c->peer = dummy_peer(peer_role);
+                c->peer_is_dummy = 1;
+                atomic_store(&c->corrupt, 1);
+        }
+        if (peer_fd >= 0)
+                close(peer_fd);
+        np_cons_init(&c->cons, c->peer, own);
+        np_prod_init(&c->prod, own, c->peer);
+        atomic_store(&c->refs, 1);
+        return c;
+}
+
+static void conn_put(struct conn *c)
+{
+        if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+                return;
+        if (!c->peer_is_dummy)
+                munmap((void *)c->peer, c->peer_size);
+        munmap(c->own, c->own_size);
+        free(c);
+}
+
+/* Wake the peer if it sleeps on our seq (call after every publish). */
+static void wake_peer(struct conn *c)
+{
+        if (atomic_load_explicit(&c->peer->sleepers, memory_order_seq_cst) != 0)
+                np_futex_wake(&c->own->seq, 1, INT_MAX);
+}
+
+/* Wake our own threads sleeping on the peer's seq, until none is left
+ * (they re-check c->gone): the peer's seq will not change for them. */
+static void wake_own_sleepers(struct conn *c)
+{
+        for (int i = 0; atomic_load(&c->own->sleepers) != 0; i++) {
+                np_futex_wake(&c->peer->seq, 1, INT_MAX);
+                if (i < 100) {
+                        sched_yield();
+                } else {
+                        struct timespec ts = {0, 100000};
+                        nanosleep(&ts, NULL);
+                }
+                if (i > 100000)
+                        break; /* a thread that never returns: give up, never hang here */
+        }
+}
+
+/* ---- handles -------------------------------------------------------------------- */
+
+static struct npipe *handle_new(int server)
+{
+        struct npipe *h = calloc(1, sizeof(*h));
+        if (!h)
+                return NULL;
+        h->magic = HANDLE_MAGIC;
+        h->pid = getpid();
+        h->server = server;
+        pthread_mutex_init(&h->op, NULL);
+        pthread_mutex_init(&h->lock, NULL);
+        pthread_mutex_init(&h->rd, NULL);
+        pthread_mutex_init(&h->wr, NULL);
+        return h;
+}
+
+static void handle_free(struct npipe *h)
+{
+        pthread_mutex_destroy(&h->op);
+        pthread_mutex_destroy(&h->lock);
+        pthread_mutex_destroy(&h->rd);
+        pthread_mutex_destroy(&h->wr);
+        free(h->name);
+        h->magic = 0;
+        free(h);
+}
+
+/* Enter an API call on h.  A handle made by another process (inherited
+ * through fork) is refused cleanly. */
+static int h_get(struct npipe *h)
+{
+        if (!h || h->magic != HANDLE_MAGIC)
+                return NPIPE_EBADF;
+        if (h->pid != getpid())
+                return NPIPE_EFORKED;
+        atomic_fetch_add(&h->users, 1);
+        if (h->closed) {
+                atomic_fetch_sub(&h->users, 1);
+                return NPIPE_EBADF;
+        }
+        return 0;
+}
+
+static void h_put(struct npipe *h)
+{
+        if (atomic_fetch_sub(&h->users, 1) == 1) {
+                atomic_fetch_add(&h->users_seq, 1);
+                np_futex_wake(&h->users_seq, 0, INT_MAX);
+        }
+}
+
+static void bump_ev(struct npipe *h)
+{
+        atomic_fetch_add(&h->ev, 1);
+        np_futex_wake(&h->ev, 0, INT_MAX);
+}
+
+static struct conn *conn_get(struct npipe *h)
+{
+        pthread_mutex_lock(&h->lock);
+        struct conn *c = h->conn;
+        if (c)
+                atomic_fetch_add(&c->refs, 1);
+        pthread_mutex_unlock(&h->lock);
+        return c;
+}
+
+/* The state of an end as NT reports it (STATE-01..05). */
+static int end_state(struct npipe *h, struct conn *c)
+{
+        if (!c) {
+                int s;
+                pthread_mutex_lock(&h->lock);
+                s = h->state;
+                pthread_mutex_unlock(&h->lock);
+                return s;
+        }
+        int gone = atomic_load(&c->gone);
+        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
+        if (gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED))
+                return NPIPE_STATE_DISCONNECTED;
+        if (gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt))
+                return NPIPE_STATE_CLOSING;
+        return NPIPE_STATE_CONNECTED;
+}
+
+/* Deadline helpers: timeout_ms < 0 is forever. */
+static int64_t deadline_of(int timeout_ms)
+{
+        return timeout_ms < 0 ? -1 : np_now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+static int64_t remaining(int64_t deadline)
+{
+        if (deadline < 0)
+                return -1;
+        int64_t r = deadline - np_now_ns();
+        return r < 0 ? 0 : r;
+}
+
+/* Sleep until the peer's seq moves from `seq` (or our own threads wake us).
+ * Spins briefly first while the peer is not asleep itself: on another CPU
+ * it is likely to answer sooner than a futex round trip. */
+static int conn_wait(struct conn *c, uint32_t seq, int64_t deadline)
+{
+        if (atomic_load_explicit(&c->peer->sleepers, memory_order_relaxed) == 0) {
+                int64_t end = np_now_ns() + SPIN_NS;
+                do {
+                        for (int i = 0; i < 64; i++) {
+                                if (atomic_load_explicit(&c->peer->seq, memory_order_acquire) !=
+                                    seq)
+                                        return 0;
+                                __builtin_ia32_pause();
+                        }
+                } while (np_now_ns() < end);
+        }
+        atomic_fetch_add_explicit(&c->own->sleepers, 1, memory_order_seq_cst);
+        int r = 0;
+        if (atomic_load(&c->gone) == 0 &&
+            atomic_load_explicit(&c->peer->seq, memory_order_seq_cst) == seq) {
+                int64_t rem = remaining(deadline);
+                if (rem == 0)
+                        r = NPIPE_ETIMEDOUT;
+                else if (np_futex_wait(&c->peer->seq, seq, 1, rem) == -ETIMEDOUT)
+                        r = NPIPE_ETIMEDOUT;
+        }
+        atomic_fetch_sub_explicit(&c->own->sleepers, 1, memory_order_seq_cst);
+        return r;
+}
+
+/* ---- broker events ---------------------------------------------------------------- */
+
+void np_on_connected(const struct np_ev_connected *ev, int fd)
+{
+        pthread_mutex_lock(&reg_lock);
+        struct npipe *h = reg_find(ev->instance_id, 1);
+        if (!h) {
+                pthread_mutex_unlock(&reg_lock);
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        pthread_mutex_lock(&h->lock);
+        pthread_mutex_unlock(&reg_lock);
+        if (h->closed || !h->listen_seg || h->conn) {
+                pthread_mutex_unlock(&h->lock);
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        struct conn *c = conn_new(h->listen_seg, h->listen_size, fd, NP_ROLE_CLIENT, ev->conn_id);
+        if (!c) {
+                pthread_mutex_unlock(&h->lock);
+                return;
+        }
+        h->listen_seg = NULL;
+        h->conn = c;
+        h->state = NPIPE_STATE_CONNECTED;
+        h->client_pid = (pid_t)ev->client_pid;
+        h->peer_uid = ev->client_uid;
+        h->peer_gid = ev->client_gid;
+        pthread_mutex_unlock(&h->lock);
+        bump_ev(h);
+}
+
+void np_on_peer_gone(const struct np_ev_peer_gone *ev)
+{
+        int server = ev->to_server ? 1 : 0;
+        pthread_mutex_lock(&reg_lock);
+        struct npipe *h = reg_find(server ? ev->instance_id : ev->conn_id, server);
+        if (!h) {
+                pthread_mutex_unlock(&reg_lock);
+                return;
+        }
+        pthread_mutex_lock(&h->lock);
+        pthread_mutex_unlock(&reg_lock);
+        struct conn *c = h->conn;
+        if (c && c->conn_id == ev->conn_id) {
+                int reason = ev->reason == NP_GONE_DISCONNECTED ? NP_GONE_DISCONNECTED
+                                                                : NP_GONE_CLOSED;
+                int zero = 0;
+                atomic_compare_exchange_strong(&c->gone, &zero, reason);
+                atomic_fetch_add(&c->refs, 1);
+        } else {
+                c = NULL;
+        }
+        pthread_mutex_unlock(&h->lock);
+        bump_ev(h);
+        if (c) {
+                wake_own_sleepers(c);
+                conn_put(c);
+        }
+}
+
+void np_on_broker_lost(void)
+{
+        /* Existing connections live on in shared memory; a new broker is
+         * started by the next call that needs one. */
+}
+
+/* ---- creating and opening ------------------------------------------------------------ */
+
+NPIPE_EXTERN void npipe_server_opts_init(struct npipe_server_opts *o)
+{
+        memset(o, 0, sizeof(*o));
+        o->size = sizeof(*o);
+        o->type = NPIPE_TYPE_MESSAGE;
+        o->dir = NPIPE_DUPLEX;
+        o->max_instances = NPIPE_UNLIMITED_INSTANCES;
+        o->in_quota = 65536;
+        o->out_quota = 65536;
+        o->default_timeout_ms = 50;
+        o->policy = NPIPE_ACCESS_OWNER;
+}
+
+struct reg_ctx {
+        struct npipe *h;
+        int server;
+};
+
+/* Runs on the event thread with the reply: registers the handle before any
+ * later event for it can be looked up. */
+static int register_on_reply(void *ctx, const struct np_hdr *hdr, const void *body, size_t len)
+{
+        struct reg_ctx *rc = ctx;
+        int32_t status;
+        if (len < sizeof(status))
+                return 1;
+        memcpy(&status, body, sizeof(status));
+        if (status != 0)
+                return 1;
+        if (rc->server && hdr->type == NP_MSG_CREATE_REPLY &&
+            len >= sizeof(struct np_create_reply)) {
+                struct np_create_reply r;
+                memcpy(&r, body, sizeof(r));
+                rc->h->id = r.instance_id;
+        } else if (!rc->server && hdr->type == NP_MSG_OPEN_REPLY &&
+                   len >= sizeof(struct np_open_reply)) {
+                struct np_open_reply r;
+                memcpy(&r, body, sizeof(r));
+                rc->h->id = r.conn_id;
+        } else {
+                return 1;
+        }
+        pthread_mutex_lock(&reg_lock);
+        reg_add(rc->h);
+        pthread_mutex_unlock(&reg_lock);
+        return 1;
+}
+
+static int parse_name(const char *path, const char **bare, size_t *len)
+{
+        return np_name_parse(path, bare, len);
+}
+
+NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *opts,
+                              npipe_t **ret)
+{
+        const char *bare;
+        size_t blen;
+        struct npipe_server_opts def;
+        if (!ret)
+                return NPIPE_EINVAL;
+        int r = parse_name(name, &bare, &blen);
+        if (r < 0)
+                return r;
+        if (!opts) {
+                npipe_server_opts_init(&def);
+                opts = &def;
+        }
+        if (opts->size < sizeof(*opts) || (opts->type != NPIPE_TYPE_BYTE &&
+                                           opts->type != NPIPE_TYPE_MESSAGE) ||
+            opts->dir < NPIPE_INBOUND || opts->dir > NPIPE_DUPLEX ||
+            opts->max_instances > NPIPE_MAX_INSTANCES_LIMIT ||
+            (unsigned)opts->policy > NPIPE_ACCESS_EVERYONE ||
+            (opts->flags & ~(NPIPE_FIRST_INSTANCE | NPIPE_REJECT_REMOTE | NPIPE_NOWAIT |
+                             NPIPE_READMODE_MESSAGE)))
+                return NPIPE_EINVAL;
+        /* CREATE-03: a byte pipe cannot start in message read mode */
+        if (opts->type == NPIPE_TYPE_BYTE && (opts->flags & NPIPE_READMODE_MESSAGE))
+                return NPIPE_EINVAL;
+
+        struct npipe *h = handle_new(1);
+        if (!h)
+                return NPIPE_ENOMEM;
+        h->name = strndup(bare, blen);
+        uint32_t cap = pow2_at_least((uint64_t)opts->out_quota * 2 > MIN_SERVER_RING
+                                             ? (uint64_t)opts->out_quota * 2
+                                             : MIN_SERVER_RING);
+        int fd = seg_create(cap, NP_ROLE_SERVER, &h->listen_seg, &h->listen_size);
+        if (fd < 0 || !h->name) {
+                if (fd >= 0) {
+                        close(fd);
+                        munmap(h->listen_seg, h->listen_size);
+                }
+                handle_free(h);
+                return fd < 0 ? fd : NPIPE_ENOMEM;
+        }
+
+        struct np_create body = {0};
+        body.params.type = opts->type;
+        body.params.dir = opts->dir;
+        body.params.max_instances = opts->max_instances;
+        body.params.in_quota = opts->in_quota;
+        body.params.out_quota = opts->out_quota;
+        body.params.default_timeout_ms = opts->default_timeout_ms;
+        body.params.policy = opts->policy;
+        body.params.gid = (uint32_t)opts->gid;
+        body.flags = ((opts->flags & NPIPE_FIRST_INSTANCE) ? NP_CREATE_FIRST_INSTANCE : 0) |
+                     ((opts->flags & NPIPE_REJECT_REMOTE) ? NP_CREATE_REJECT_REMOTE : 0);
+        body.name_len = (uint32_t)blen;
+
+        struct np_create_reply rep;
+        struct reg_ctx rc = {h, 1};
+        /* state before the reply: an EV_CONNECTED may follow it at once */
+        h->state = NPIPE_STATE_LISTENING;
+        h->server_pid = getpid();
+        struct np_request req = {.type = NP_MSG_CREATE, .body = &body, .body_len = sizeof(body),
+                                 .name = bare, .name_len = blen, .fd = fd, .reply = &rep,
+                                 .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc};
+        r = np_broker_call(&req);
+        close(fd);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r == 0 && (req.reply_type != NP_MSG_CREATE_REPLY || req.reply_len < sizeof(rep))) {
+                struct np_reply *plain = (struct np_reply *)(void *)&rep;
+                r = req.reply_len >= sizeof(*plain) && plain->status < 0 ? plain->status
+                                                                           : NPIPE_EPROTO;
+        } else if (r == 0) {
+                r = rep.status;
+        }
+        if (r < 0) {
+                pthread_mutex_lock(&reg_lock);
+                if (h->id)
+                        reg_del(h);
+                pthread_mutex_unlock(&reg_lock);
+                munmap(h->listen_seg, h->listen_size);
+                handle_free(h);
+                return r;
+        }
+        h->params = rep.params;
+        h->can_read = opts->dir != NPIPE_OUTBOUND;
+        h->can_write = opts->dir != NPIPE_INBOUND;
+        /* CREATE-07/08: an inbound server handle lacks FILE_WRITE_ATTRIBUTES */
+        h->can_set_mode = opts->dir != NPIPE_INBOUND;
+        atomic_store(&h->read_mode, (opts->flags & NPIPE_READMODE_MESSAGE) ? NPIPE_READ_MESSAGE
+                                                                           : NPIPE_READ_BYTE);
+        atomic_store(&h->nowait, (opts->flags & NPIPE_NOWAIT) ? 1 : 0);
+        *ret = h;
+        return 0;
+}
+
+/* One open attempt.  Returns 0 with *ret, or an error (NPIPE_EBUSY ...). */
+static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
+                     struct np_seg_hdr *seg, size_t seg_size, npipe_t **ret)
+{
+        struct npipe *h = handle_new(0);
+        if (!h)
+                return NPIPE_ENOMEM;
+        struct np_open body = {.access = (access & NPIPE_READ ? NP_ACCESS_READ : 0) |
+                                         (access & NPIPE_WRITE ? NP_ACCESS_WRITE : 0),
+                               .name_len = (uint32_t)blen};
+        struct np_open_reply rep;
+        struct reg_ctx rc = {h, 0};
+        h->state = NPIPE_STATE_CONNECTED;
+        struct np_request req = {.type = NP_MSG_OPEN, .body = &body, .body_len = sizeof(body),
+                                 .name = bare, .name_len = blen, .fd = seg_fd, .reply = &rep,
+                                 .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc};
+        int r = np_broker_call(&req);
+        if (r == 0 && (req.reply_type != NP_MSG_OPEN_REPLY || req.reply_len < sizeof(rep))) {
+                struct np_reply *plain = (struct np_reply *)(void *)&rep;
+                r = req.reply_len >= sizeof(*plain) && plain->status < 0 ? plain->status
+                                                                           : NPIPE_EPROTO;
+        } else if (r == 0) {
+                r = rep.status;
+        }
+        if (r < 0) {
+                if (req.reply_fd >= 0)
+                        close(req.reply_fd);
+                pthread_mutex_lock(&reg_lock);
+                if (h->id)
+                        reg_del(h);
+                pthread_mutex_unlock(&reg_lock);
+                handle_free(h);
+                return r;
+        }
+        struct conn *c = conn_new(seg, seg_size, req.reply_fd, NP_ROLE_SERVER, rep.conn_id);
+        if (!c) {
+                pthread_mutex_lock(&reg_lock);
+                reg_del(h);
+                pthread_mutex_unlock(&reg_lock);
+                handle_free(h);
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &rep.conn_id, sizeof(rep.conn_id));
+                return NPIPE_ENOMEM;
+        }
+        h->name = strndup(bare, blen);
+        h->params = rep.params;
+        h->server_pid = (pid_t)rep.server_pid;
+        h->client_pid = getpid();
+        h->peer_uid = rep.server_uid;
+        h->peer_gid = rep.server_gid;
+        h->can_read = (access & NPIPE_READ) != 0;
+        h->can_write = (access & NPIPE_WRITE) != 0;
+        /* GENERIC_WRITE includes FILE_WRITE_ATTRIBUTES; GENERIC_READ does not */
+        h->can_set_mode = (access & (NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)) != 0;
+        /* OPEN-05: a client starts in byte read mode, blocking */
+        atomic_store(&h->read_mode, NPIPE_READ_BYTE);
+        atomic_store(&h->nowait, 0);
+        pthread_mutex_lock(&h->lock);
+        h->conn = c;
+        pthread_mutex_unlock(&h->lock);
+        *ret = h;
+        return 0;
+}
+
+NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
+{
+        const char *bare;
+        size_t blen;
+        int r = parse_name(name, &bare, &blen);
+        if (r < 0)
+                return r == NPIPE_EBADNAME ? NPIPE_EBADPATH : r;
+        struct np_wait body = {.name_len = (uint32_t)blen};
+        if (timeout_ms == NPIPE_WAIT_DEFAULT)
+                body.timeout_ms = NP_WAIT_DEFAULT;
+        else if (timeout_ms < 0)
+                body.timeout_ms = NP_WAIT_FOREVER;
+        else
+                body.timeout_ms = (uint32_t)timeout_ms;
+        struct np_reply rep;
+        struct np_request req = {.type = NP_MSG_WAIT, .body = &body, .body_len = sizeof(body),
+                                 .name = bare, .name_len = blen, .fd = -1, .reply = &rep,
+                                 .reply_cap = sizeof(rep)};
+        r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r < 0)
+                return r;
+        if (req.reply_len < sizeof(rep))
+                return NPIPE_EPROTO;
+        return rep.status;
+}
+
+NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, npipe_t **ret)
+{
+        const char *bare;
+        size_t blen;
+        if (!ret || (access & ~(NPIPE_READ | NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)))
+                return NPIPE_EINVAL;
+        int r = parse_name(name, &bare, &blen);
+        if (r < 0)
+                return r;
+        struct np_seg_hdr *seg;
+        size_t seg_size;
+        uint32_t cap = DEFAULT_CLIENT_RING;
+        const char *env = getenv("NPIPE_RING_SIZE");
+        if (env && *env)
+                cap = pow2_at_least(strtoull(env, NULL, 0));
+        int fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
+        if (fd < 0)
+                return fd;
+        int64_t deadline = deadline_of(timeout_ms);
+        for (;;) {
+                r = open_once(bare, blen, access, fd, seg, seg_size, ret);
+                if (r != NPIPE_EBUSY || timeout_ms == 0)
+                        break;
+                int64_t rem = remaining(deadline);
+                if (deadline >= 0 && rem == 0) {
+                        r = NPIPE_ETIMEDOUT;
+                        break;
+                }
+                int w = npipe_wait(name, deadline < 0 ? NPIPE_INFINITE
+                                                     : (int)((rem + 999999) / 1000000));
+                if (w < 0) {
+                        r = w;
+                        break;
+                }
+        }
+        close(fd);
+        if (r < 0)
+                munmap(seg, seg_size);
+        return r;
+}
+
+/* ---- listen / disconnect ---------------------------------------------------------------- */
+
+NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        if (!h->server) {
+                h_put(h);
+                return NPIPE_EFUNCTION; /* CONNECT-07 */
+        }
+        int64_t deadline = deadline_of(timeout_ms);
+        pthread_mutex_lock(&h->op);
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        conn_put(c);
+        if (st == NPIPE_STATE_CONNECTED) {
+                r = NPIPE_EISCONN; /* CONNECT-02 */
+        } else if (st == NPIPE_STATE_CLOSING) {
+                r = NPIPE_ECLOSING; /* CONNECT-06 */
+        } else if (st == NPIPE_STATE_DISCONNECTED) {
+                /* STATE-05: back to listening with a fresh segment */
+                struct np_seg_hdr *seg;
+                size_t sz;
+                uint32_t cap = pow2_at_least((uint64_t)h->params.out_quota * 2 > MIN_SERVER_RING
+                                                     ? (uint64_t)h->params.out_quota * 2
+                                                     : MIN_SERVER_RING);
+                int fd = seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
+                if (fd < 0) {
+                        r = fd;
+                } else {
+                        pthread_mutex_lock(&h->lock);
+                        h->listen_seg = seg;
+                        h->listen_size = sz;
+                        h->state = NPIPE_STATE_LISTENING;
+                        pthread_mutex_unlock(&h->lock);
+                        struct np_instance_req body = {h->id};
+                        struct np_reply rep;
+                        struct np_request req = {.type = NP_MSG_LISTEN, .body = &body,
+                                                 .body_len = sizeof(body), .fd = fd,
+                                                 .reply = &rep, .reply_cap = sizeof(rep)};
+                        r = np_broker_call(&req);
+                        close(fd);
+                        if (req.reply_fd >= 0)
+                                close(req.reply_fd);
+                        if (r == 0)
+                                r = req.reply_len >= sizeof(rep) ? rep.status : NPIPE_EPROTO;
+                        if (r < 0) {
+                                pthread_mutex_lock(&h->lock);
+                                if (h->listen_seg == seg) {
+                                        h->listen_seg = NULL;
+                                        h->state = NPIPE_STATE_DISCONNECTED;
+                                        munmap(seg, sz);
+                                }
+                                pthread_mutex_unlock(&h->lock);
+                        } else {
+                                r = 1; /* listening: wait below */
+                        }
+                }
+                /* CONNECT-08: a non-blocking server reports "listening" */
+                if (r == 1 && atomic_load(&h->nowait))
+                        r = NPIPE_ELISTENING;
+        } else {
+                r = atomic_load(&h->nowait) ? NPIPE_ELISTENING : 1;
+        }
+        pthread_mutex_unlock(&h->op);
+
+        while (r == 1) {
+                uint32_t ev = atomic_load(&h->ev);
+                pthread_mutex_lock(&h->lock);
+                int s = h->state, closed = h->closed;
+                pthread_mutex_unlock(&h->lock);
+                if (s == NPIPE_STATE_CONNECTED) {
+                        r = 0;
+                        break;
+                }
+                if (closed) {
+                        r = NPIPE_EPIPE; /* CONNECT-14 */
+                        break;
+                }
+                if (s != NPIPE_STATE_LISTENING) {
+                        r = NPIPE_ENOTCONN; /* disconnected while listening */
+                        break;
+                }
+                int64_t rem = remaining(deadline);
+                if (rem == 0) {
+                        r = NPIPE_ETIMEDOUT;
+                        break;
+                }
+                np_futex_wait(&h->ev, ev, 0, rem);
+        }
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        if (!h->server) {
+                h_put(h);
+                return NPIPE_EFUNCTION; /* DISC-07 */
+        }
+        pthread_mutex_lock(&h->op);
+        pthread_mutex_lock(&h->lock);
+        struct conn *c = h->conn;
+        struct np_seg_hdr *lseg = h->listen_seg;
+        size_t lsz = h->listen_size;
+        int st = h->state;
+        if (st == NPIPE_STATE_DISCONNECTED) {
+                pthread_mutex_unlock(&h->lock);
+                pthread_mutex_unlock(&h->op);
+                h_put(h);
+                return NPIPE_ENOTCONN; /* DISC-03 */
+        }
+        h->conn = NULL;
+        h->listen_seg = NULL;
+        h->state = NPIPE_STATE_DISCONNECTED;
+        pthread_mutex_unlock(&h->lock);
+        if (c) {
+                /* DISC-01/02: both ends lose everything, at once */
+                atomic_store_explicit(&c->own->state, NP_SEG_DISCONNECTED, memory_order_release);
+                atomic_fetch_add(&c->own->seq, 1);
+                np_futex_wake(&c->own->seq, 1, INT_MAX);
+                atomic_store(&c->gone, NP_GONE_DISCONNECTED);
+                wake_own_sleepers(c);
+        }
+        bump_ev(h); /* pending listens end (CONNECT-14) */
+        struct np_instance_req body = {h->id};
+        struct np_reply rep;
+        struct np_request req = {.type = NP_MSG_DISCONNECT, .body = &body,
+                                 .body_len = sizeof(body), .fd = -1, .reply = &rep,
+                                 .reply_cap = sizeof(rep)};
+        r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        pthread_mutex_unlock(&h->op);
+        conn_put(c);
+        if (lseg)
+                munmap(lseg, lsz);
+        h_put(h);
+        /* The broker's view follows ours; a broker that is gone has
+         * forgotten the instance anyway. */
+        return 0;
+}
+
+NPIPE_EXTERN int npipe_close(npipe_t *h)
+{
+        if (!h || h->magic != HANDLE_MAGIC)
+                return NPIPE_EBADF;
+        if (h->pid != getpid())
+                return NPIPE_EFORKED;
+        pthread_mutex_lock(&h->op);
+        pthread_mutex_lock(&reg_lock);
+        pthread_mutex_lock(&h->lock);
+        if (h->closed) {
+                pthread_mutex_unlock(&h->lock);
+                pthread_mutex_unlock(&reg_lock);
+                pthread_mutex_unlock(&h->op);
+                return NPIPE_EBADF;
+        }
+        h->closed = 1;
+        if (h->id)
+                reg_del(h);
+        struct conn *c = h->conn;
+        struct np_seg_hdr *lseg = h->listen_seg;
+        size_t lsz = h->listen_size;
+        h->conn = NULL;
+        h->listen_seg = NULL;
+        pthread_mutex_unlock(&h->lock);
+        pthread_mutex_unlock(&reg_lock);
+
+        if (c) {
+                /* CLOSE-01/02: what we wrote stays readable; the peer sees
+                 * "closing" after it */
+                atomic_store_explicit(&c->own->state, NP_SEG_CLOSED, memory_order_release);
+                atomic_fetch_add(&c->own->seq, 1);
+                np_futex_wake(&c->own->seq, 1, INT_MAX);
+                int zero = 0;
+                atomic_compare_exchange_strong(&c->gone, &zero, NP_GONE_CLOSED);
+                wake_own_sleepers(c);
+        }
+        bump_ev(h);
+        if (h->server)
+                np_broker_post(NP_MSG_CLOSE_SERVER, &h->id, sizeof(h->id));
+        else if (c)
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &h->id, sizeof(h->id));
+        pthread_mutex_unlock(&h->op);
+
+        /* wait for calls still running in other threads to leave */
+        for (;;) {
+                uint32_t s = atomic_load(&h->users_seq);
+                if (atomic_load(&h->users) == 0)
+                        break;
+                if (c)
+                        wake_own_sleepers(c);
+                bump_ev(h);
+                np_futex_wait(&h->users_seq, s, 0, 10000000);
+        }
+        conn_put(c);
+        if (lseg)
+                munmap(lseg, lsz);
+        handle_free(h);
+        return 0;
+}
+
+/* ---- read / write ------------------------------------------------------------------------ */
+
+/* Common entry of data operations: the connection, or the state error. */
+static int data_entry(struct npipe *h, struct conn **ret, int *st)
+{
+        struct conn *c = conn_get(h);
+        *st = end_state(h, c);
+        *ret = c;
+        return 0;
+}
+
+static int peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
+{
+        int gone = atomic_load(&c->gone);
+        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
+        *disconnected = gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED);
+        return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
+}
+
+static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, size_t *nread,
+                       int msg_mode, int nowait, int64_t deadline)
+{
+        size_t done = 0;
+        uint64_t wanting = 0; /* what we added to rwant while blocked */
+        int r;
+        for (;;) {
+                uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                int disc;
+                int closed = peer_closed_state(h, c, &disc);
+                if (disc) {
+                        r = NPIPE_ENOTCONN;
+                        break;
+                }
+                if (atomic_load(&c->corrupt)) {
+                        r = NPIPE_EPIPE;
+                        break;
+                }
+                int rr = np_cons_read(&c->cons, buf, len, msg_mode, &done);
+                if (rr == NP_RING_OK || rr == NP_RING_MORE) {
+                        wake_peer(c);
+                        r = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
+                        break;
+                }
+                if (rr == NP_RING_CORRUPT) {
+                        atomic_store(&c->corrupt, 1);
+                        r = NPIPE_EPIPE;
+                        break;
+                }
+                if (done)
+                        wake_peer(c);
+                if (closed) {
+                        /* all the peer wrote is consumed (it published before
+                         * closing); a message cut short is lost, never torn */
+                        r = NPIPE_EPIPE;
+                        break;
+                }
+                if (nowait && rr == NP_RING_EMPTY) {
+                        r = NPIPE_EAGAIN; /* NOWAIT-01 */
+                        break;
+                }
+                if (!wanting && len > done) {
+                        /* NOWAIT-04/05: a non-blocking writer may hand us this much */
+                        wanting = len - done;
+                        atomic_fetch_add(&c->own->rwant, wanting);
+                        atomic_fetch_add(&c->own->seq, 1);
+                        wake_peer(c);
+                }
+                if (conn_wait(c, seq, deadline) == NPIPE_ETIMEDOUT) {
+                        /* one last look: the data may have arrived at the bell */
+                        if (atomic_load_explicit(&c->peer->seq, memory_order_acquire) != seq)
+                                continue;
+                        r = NPIPE_ETIMEDOUT;
+                        break;
+                }
+        }
+        if (wanting)
+                atomic_fetch_sub(&c->own->rwant, wanting);
+        *nread = done;
+        return r;
+}
+
+static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int timeout_ms)
+{
+        size_t dummy;
+        if (!nread)
+                nread = &dummy;
+        *nread = 0;
+        if (!buf && len)
+                return NPIPE_EINVAL;
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        data_entry(h, &c, &st);
+        if (st == NPIPE_STATE_LISTENING)
+                r = NPIPE_ELISTENING; /* STATE-09 */
+        else if (st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN; /* STATE-10 */
+        else if (!h->can_read)
+                r = NPIPE_EACCES;
+        else {
+                pthread_mutex_lock(&h->rd);
+                r = read_locked(h, c, buf, len, nread,
+                                atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
+                                        h->params.type == NPIPE_TYPE_MESSAGE,
+                                atomic_load(&h->nowait), deadline_of(timeout_ms));
+                pthread_mutex_unlock(&h->rd);
+        }
+        conn_put(c);
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_read(npipe_t *h, void *buf, size_t len, size_t *nread)
+{
+        return do_read(h, buf, len, nread, NPIPE_INFINITE);
+}
+
+NPIPE_EXTERN int npipe_read_timeout(npipe_t *h, void *buf, size_t len, size_t *nread,
+                                    int timeout_ms)
+{
+        return do_read(h, buf, len, nread, timeout_ms);
+}
+
+static uint32_t write_quota(struct npipe *h)
+{
+        /* QUOTA-01: server writes go outbound, client writes inbound */
+        return h->server ? h->params.out_quota : h->params.in_quota;
+}
+
+/* Wait until the unread bytes up to `target` (our wbytes after the write)
+ * fit the quota (QUOTA-03), or the pipe ends. */
+static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t quota,
+                      int64_t deadline)
+{
+        for (;;) {
+                uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                int disc;
+                int closed = peer_closed_state(h, c, &disc);
+                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+                if (rb > c->prod.wbytes) {
+                        atomic_store(&c->corrupt, 1);
+                        return NPIPE_EPIPE;
+                }
+                if (target <= rb || target - rb <= quota)
+                        return 0;
+                if (disc)
+                        return NPIPE_ENOTCONN; /* DISC-02 */
+                if (closed)
+                        return NPIPE_EPIPE; /* CLOSE-07 */
+                if (conn_wait(c, seq, deadline) == NPIPE_ETIMEDOUT &&
+                    atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
+                        return NPIPE_ETIMEDOUT;
+        }
+}
+
+/* Put len bytes into the ring (streaming when needed).  Called with h->wr. */
+static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t len,
+                      int64_t deadline)
+{
+        size_t done = 0;
+        for (;;) {
+                uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                int disc;
+                int closed = peer_closed_state(h, c, &disc);
+                if (disc)
+                        return NPIPE_ENOTCONN;
+                if (closed)
+                        return done ? NPIPE_EPIPE : NPIPE_ECLOSING;
+                int r = np_prod_write(&c->prod, buf, len, &done);
+                wake_peer(c);
+                if (r == NP_RING_OK)
+                        return 0;
+                if (r == NP_RING_CORRUPT) {
+                        atomic_store(&c->corrupt, 1);
+                        return NPIPE_EPIPE;
+                }
+                if (conn_wait(c, seq, deadline) == NPIPE_ETIMEDOUT &&
+                    atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
+                        return NPIPE_ETIMEDOUT;
+        }
+}
+
+/* flags for do_write */
+#define W_NO_QUOTA_WAIT 0x1 /* TRANS-05 */
+#define W_BLOCKING 0x2      /* ignore the handle's PIPE_NOWAIT */
+
+static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t len,
+                      size_t *nwritten, int flags, int64_t deadline)
+{
+        int nowait = !(flags & W_BLOCKING) && atomic_load(&h->nowait);
+        int msg_pipe = h->params.type == NPIPE_TYPE_MESSAGE;
+        uint64_t quota = write_quota(h);
+        *nwritten = 0;
+        if (len > NP_MSG_MAX)
+                return NPIPE_EINVAL;
+        if (len == 0 && !msg_pipe)
+                return 0; /* ZERO-03: nothing is queued on a byte pipe */
+
+        pthread_mutex_lock(&h->wr);
+        if (nowait) {
+                /* NOWAIT-04/05: all or (message) nothing, (byte) what readers take */
+                int64_t unread = np_prod_unread(&c->prod);
+                int64_t room = np_prod_room(&c->prod);
+                uint64_t want = atomic_load_explicit(&c->peer->rwant, memory_order_acquire);
+                if (unread < 0 || room < 0) {
+                        pthread_mutex_unlock(&h->wr);
+                        atomic_store(&c->corrupt, 1);
+                        return NPIPE_EPIPE;
+                }
+                if (want > NP_MSG_MAX)
+                        want = NP_MSG_MAX;
+                uint64_t free_quota = (uint64_t)unread < quota ? quota - (uint64_t)unread : 0;
+                uint64_t fits = free_quota + want;
+                if ((uint64_t)room < fits)
+                        fits = (uint64_t)room;
+                if (len > fits) {
+                        if (msg_pipe) {
+                                pthread_mutex_unlock(&h->wr);
+                                return 0;
+                        }
+                        len = (size_t)(want < (uint64_t)room ? want : (uint64_t)room);
+                        if (len > fits)
+                                len = (size_t)fits;
+                        if (len == 0) {
+                                pthread_mutex_unlock(&h->wr);
+                                return 0;
+                        }
+                }
+        }
+        int r = write_ring(h, c, buf, len, deadline);
+        uint64_t target = c->prod.wbytes;
+        pthread_mutex_unlock(&h->wr);
+        if (r < 0)
+                return r;
+        /* ZERO-01: an empty message completes at once; so does a
+         * non-blocking write, which only wrote what fits */
+        if (len && !nowait && !(flags & W_NO_QUOTA_WAIT)) {
+                r = wait_quota(h, c, target, quota, deadline);
+                if (r < 0)
+                        return r;
+        }
+        *nwritten = len;
+        return 0;
+}
+
+static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritten,
+                    int timeout_ms)
+{
+        size_t dummy;
+        if (!nwritten)
+                nwritten = &dummy;
+        *nwritten = 0;
+        if (!buf && len)
+                return NPIPE_EINVAL;
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        data_entry(h, &c, &st);
+        if (st == NPIPE_STATE_LISTENING)
+                r = NPIPE_ELISTENING;
+        else if (st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (!h->can_write)
+                r = NPIPE_EACCES;
+        else if (st == NPIPE_STATE_CLOSING)
+                r = NPIPE_ECLOSING; /* CLOSE-04 */
+        else
+                r = write_conn(h, c, buf, len, nwritten, 0, deadline_of(timeout_ms));
+        conn_put(c);
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_write(npipe_t *h, const void *buf, size_t len, size_t *nwritten)
+{
+        return do_write(h, buf, len, nwritten, NPIPE_INFINITE);
+}
+
+NPIPE_EXTERN int npipe_write_timeout(npipe_t *h, const void *buf, size_t len,
+                                     size_t *nwritten, int timeout_ms)
+{
+        return do_write(h, buf, len, nwritten, timeout_ms);
+}
+
+/* ---- peek, transact, flush --------------------------------------------------------------- */
+
+NPIPE_EXTERN int npipe_peek(npipe_t *h, void *buf, size_t len, struct npipe_peek *ret)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct npipe_peek out = {0};
+        struct conn *c;
+        int st;
+        data_entry(h, &c, &st);
+        if (st == NPIPE_STATE_LISTENING || (st == NPIPE_STATE_DISCONNECTED && h->server))
+                r = NPIPE_EBADPIPE; /* STATE-09/10, PEEK-07 */
+        else if (st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (!h->can_read)
+                r = NPIPE_EACCES; /* PEEK-14 */
+        else {
+                struct np_peek_result pr;
+                pthread_mutex_lock(&h->rd);
+                int closed = st == NPIPE_STATE_CLOSING;
+                int rr = np_cons_peek(&c->cons, buf, buf ? len : 0,
+                                      h->params.type == NPIPE_TYPE_MESSAGE, &pr);
+                pthread_mutex_unlock(&h->rd);
+                if (rr < 0) {
+                        atomic_store(&c->corrupt, 1);
+                        r = NPIPE_EPIPE;
+                } else if (closed && !pr.have_any) {
+                        r = NPIPE_EPIPE; /* STATE-11: nothing left, outputs untouched */
+                } else {
+                        out.state = (uint32_t)st;
+                        out.avail = pr.avail > UINT32_MAX ? UINT32_MAX : (uint32_t)pr.avail;
+                        out.messages = h->params.type == NPIPE_TYPE_MESSAGE ? pr.messages : 0;
+                        out.message_len = pr.msg_len;
+                        out.copied = pr.copied;
+                        out.left = out.message_len - out.copied; /* PEEK-04: wraps */
+                        r = 0;
+                }
+        }
+        conn_put(c);
+        if (r == 0 && ret)
+                *ret = out;
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void *out,
+                                size_t out_len, size_t *nread)
+{
+        size_t dummy;
+        if (!nread)
+                nread = &dummy;
+        *nread = 0;
+        if ((!in && in_len) || (!out && out_len))
+                return NPIPE_EINVAL;
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        data_entry(h, &c, &st);
+        if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
+            atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
+                r = NPIPE_EBADPIPE; /* TRANS-02 */
+        else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+                r = NPIPE_ENOTCONN; /* TRANS-14 */
+        else if (st != NPIPE_STATE_CONNECTED)
+                r = NPIPE_EBADPIPE;
+        else if (!h->can_read || !h->can_write)
+                r = NPIPE_EACCES; /* TRANS-12 */
+        else {
+                pthread_mutex_lock(&h->rd);
+                if (np_cons_has_chunk(&c->cons) || c->cons.in_msg) {
+                        r = NPIPE_EBUSY; /* TRANS-03: unread data, nothing written */
+                } else {
+                        size_t w;
+                        r = write_conn(h, c, in, in_len, &w, W_NO_QUOTA_WAIT | W_BLOCKING, -1);
+                        if (r == NPIPE_ECLOSING)
+                                r = NPIPE_EBADPIPE;
+                        if (r == 0)
+                                r = read_locked(h, c, out, out_len, nread, 1, 0, -1);
+                }
+                pthread_mutex_unlock(&h->rd);
+        }
+        conn_put(c);
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_call(const char *name, const void *in, size_t in_len, void *out,
+                            size_t out_len, size_t *nread, int timeout_ms)
+{
+        npipe_t *h;
+        int r = npipe_open(name, NPIPE_READ | NPIPE_WRITE, 0, &h);
+        if (r == NPIPE_EBUSY) {
+                /* TRANS-15: wait once, retry once */
+                r = npipe_wait(name, timeout_ms);
+                if (r == 0)
+                        r = npipe_open(name, NPIPE_READ | NPIPE_WRITE, 0, &h);
+        }
+        if (r < 0)
+                return r;
+        enum npipe_read_mode m = NPIPE_READ_MESSAGE;
+        r = npipe_set_mode(h, &m, NULL);
+        if (r == 0)
+                r = npipe_transact(h, in, in_len, out, out_len, nread);
+        npipe_close(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_flush(npipe_t *h)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        data_entry(h, &c, &st);
+        if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+                r = NPIPE_ENOTCONN; /* QUOTA-14 */
+        else if (st != NPIPE_STATE_CONNECTED || !c)
+                r = 0;
+        else {
+                /* QUOTA-12: until the peer has read every byte we wrote */
+                pthread_mutex_lock(&h->wr);
+                uint64_t target = c->prod.wbytes;
+                pthread_mutex_unlock(&h->wr);
+                r = wait_quota(h, c, target, 0, -1);
+        }
+        conn_put(c);
+        h_put(h);
+        return r;
+}
+
+/* ---- state and information ---------------------------------------------------------------- */
+
+NPIPE_EXTERN int npipe_get_mode(npipe_t *h, enum npipe_read_mode *read_mode, int *nowait)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        conn_put(c);
+        if (!h->server && st == NPIPE_STATE_DISCONNECTED) {
+                h_put(h);
+                return NPIPE_ENOTCONN;
+        }
+        if (read_mode)
+                *read_mode = (enum npipe_read_mode)atomic_load(&h->read_mode);
+        if (nowait)
+                *nowait = atomic_load(&h->nowait);
+        h_put(h);
+        return 0;
+}
+
+NPIPE_EXTERN int npipe_set_mode(npipe_t *h, const enum npipe_read_mode *read_mode,
+                                const int *nowait)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        conn_put(c);
+        if (!h->can_set_mode)
+                r = NPIPE_EACCES; /* MODE-05: checked before the values */
+        else if (!h->server && st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (read_mode && *read_mode != NPIPE_READ_BYTE && *read_mode != NPIPE_READ_MESSAGE)
+                r = NPIPE_EINVAL;
+        else if (read_mode && *read_mode == NPIPE_READ_MESSAGE &&
+                 h->params.type == NPIPE_TYPE_BYTE)
+                r = NPIPE_EINVAL; /* MODE-01 */
+        else {
+                if (read_mode)
+                        atomic_store(&h->read_mode, *read_mode);
+                if (nowait)
+                        atomic_store(&h->nowait, *nowait ? 1 : 0);
+        }
+        h_put(h);
+        return r;
+}
+
+static int query(struct npipe *h, struct np_query_reply *rep)
+{
+        struct np_instance_req body = {h->id};
+        struct np_request req = {.type = NP_MSG_QUERY, .body = &body, .body_len = sizeof(body),
+                                 .fd = -1, .reply = rep, .reply_cap = sizeof(*rep)};
+        int r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r < 0)
+                return r;
+        if (req.reply_len < sizeof(int32_t))
+                return NPIPE_EPROTO;
+        if (rep->status < 0)
+                return rep->status;
+        if (req.reply_type != NP_MSG_QUERY_REPLY || req.reply_len < sizeof(*rep))
+                return NPIPE_EPROTO;
+        return 0;
+}
+
+NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
+{
+        if (!ret)
+                return NPIPE_EINVAL;
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        struct npipe_info info = {0};
+        if (!h->server && st == NPIPE_STATE_DISCONNECTED) {
+                r = NPIPE_ENOTCONN;
+                goto out;
+        }
+        info.type = (enum npipe_type)h->params.type;
+        info.dir = (enum npipe_dir)h->params.dir;
+        info.server_end = h->server;
+        info.max_instances = h->params.max_instances;
+        info.in_quota = h->params.in_quota;
+        info.out_quota = h->params.out_quota;
+        info.default_timeout_ms = h->params.default_timeout_ms;
+        info.state = (enum npipe_state)st;
+        info.read_mode = (enum npipe_read_mode)atomic_load(&h->read_mode);
+        info.nowait = atomic_load(&h->nowait);
+        uint32_t quota = write_quota(h);
+        info.write_quota_avail = quota;
+        if (c && (st == NPIPE_STATE_CONNECTED || st == NPIPE_STATE_CLOSING)) {
+                pthread_mutex_lock(&h->rd);
+                int64_t a = np_cons_avail(&c->cons);
+                pthread_mutex_unlock(&h->rd);
+                info.read_avail = a < 0 ? 0 : (a > UINT32_MAX ? UINT32_MAX : (uint32_t)a);
+                pthread_mutex_lock(&h->wr);
+                int64_t u = np_prod_unread(&c->prod);
+                pthread_mutex_unlock(&h->wr);
+                info.write_quota_avail = u < 0 ? 0 : ((uint64_t)u >= quota ? 0 : quota - (uint32_t)u);
+        }
+        struct np_query_reply q;
+        r = query(h, &q);
+        if (r == 0)
+                info.cur_instances = q.cur_instances;
+        else if (r == NPIPE_EBADF || r == NPIPE_EBROKER)
+                r = 0; /* the pipe is gone: no instances (STATE-08) */
+out:
+        conn_put(c);
+        if (r == 0)
+                *ret = info;
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_client_pid(npipe_t *h, pid_t *ret)
+{
+        if (!ret)
+                return NPIPE_EBUFFER;
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        conn_put(c);
+        if (!h->server && st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (h->server && (st == NPIPE_STATE_DISCONNECTED || st == NPIPE_STATE_LISTENING))
+                r = NPIPE_ENOTFOUND; /* DISC-10 */
+        else
+                *ret = h->client_pid;
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_server_pid(npipe_t *h, pid_t *ret)
+{
+        if (!ret)
+                return NPIPE_EBUFFER;
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        conn_put(c);
+        if (!h->server && st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else
+                *ret = h->server_pid;
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid)
+{
+        int r = h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = conn_get(h);
+        int st = end_state(h, c);
+        conn_put(c);
+        if (st == NPIPE_STATE_DISCONNECTED || st == NPIPE_STATE_LISTENING)
+                r = h->server ? NPIPE_ENOTFOUND : NPIPE_ENOTCONN;
+        else {
+                if (uid)
+                        *uid = h->peer_uid;
+                if (gid)
+                        *gid = h->peer_gid;
+        }
+        h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN const char *npipe_name(npipe_t *h)
+{
+        if (!h || h->magic != HANDLE_MAGIC)
+                return NULL;
+        return h->name;
+}
+
+NPIPE_EXTERN const char *npipe_runtime_dir(void)
+{
+        static char dir[PATH_MAX];
+        if (np_runtime_dir(dir, sizeof(dir), 0) < 0)
+                return NULL;
+        return dir;
+}

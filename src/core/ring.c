@@ -1,0 +1,422 @@
+/*
+ * ring.c - chunked messages through a single-producer single-consumer ring
+ * in shared memory (layout in ring_layout.h, API in ring.h).
+ *
+ * Trust: the consumer reads the producer's memory and the producer reads the
+ * consumer's indices; each may be hostile.  So every shared value is loaded
+ * once into a local, checked against what it can possibly be, and only then
+ * used; data bytes are copied out, never parsed in place.  Nothing here can
+ * read or write outside the two mappings whatever the other side stores.
+ */
+#include "core/ring.h"
+#include <string.h>
+
+static inline uint32_t mask(uint32_t cap, uint64_t pos)
+{
+        return (uint32_t)(pos & (uint64_t)(cap - 1));
+}
+
+int np_seg_check(const struct np_seg_hdr *h, size_t mapped, uint32_t role)
+{
+        uint32_t magic = h->magic, version = h->version, cap = h->ring_cap, r = h->role;
+        if (magic != NP_SEG_MAGIC || version != NP_SEG_VERSION || r != role)
+                return -1;
+        if (cap < NP_RING_MIN || cap > NP_RING_MAX || (cap & (cap - 1)) != 0)
+                return -1;
+        if ((size_t)cap + NP_SEG_HDR_SIZE != mapped)
+                return -1;
+        return 0;
+}
+
+void np_seg_init(struct np_seg_hdr *h, uint32_t cap, uint32_t role)
+{
+        memset(h, 0, sizeof(*h));
+        h->magic = NP_SEG_MAGIC;
+        h->version = NP_SEG_VERSION;
+        h->ring_cap = cap;
+        h->role = role;
+        atomic_store(&h->state, NP_SEG_OPEN);
+}
+
+void np_cons_init(struct np_cons *c, const struct np_seg_hdr *peer, struct np_seg_hdr *own)
+{
+        memset(c, 0, sizeof(*c));
+        c->peer = peer;
+        c->own = own;
+        c->cap = peer->ring_cap; /* validated by np_seg_check before */
+        c->data = (const uint8_t *)peer + NP_SEG_HDR_SIZE;
+}
+
+void np_prod_init(struct np_prod *p, struct np_seg_hdr *own, const struct np_seg_hdr *peer)
+{
+        memset(p, 0, sizeof(*p));
+        p->own = own;
+        p->peer = peer;
+        p->cap = own->ring_cap;
+        p->data = (uint8_t *)own + NP_SEG_HDR_SIZE;
+        p->head = atomic_load_explicit(&own->head, memory_order_relaxed);
+        p->wbytes = atomic_load_explicit(&own->wbytes, memory_order_relaxed);
+}
+
+/* Copy out of the ring at pos (may wrap). */
+static void ring_copy_out(const uint8_t *data, uint32_t cap, uint64_t pos, void *dst, size_t n)
+{
+        uint32_t off = mask(cap, pos);
+        size_t first = cap - off;
+        if (first > n)
+                first = n;
+        memcpy(dst, data + off, first);
+        if (n > first)
+                memcpy((uint8_t *)dst + first, data, n - first);
+}
+
+static void ring_copy_in(uint8_t *data, uint32_t cap, uint64_t pos, const void *src, size_t n)
+{
+        uint32_t off = mask(cap, pos);
+        size_t first = cap - off;
+        if (first > n)
+                first = n;
+        memcpy(data + off, src, first);
+        if (n > first)
+                memcpy(data, (const uint8_t *)src + first, n - first);
+}
+
+/* Load the producer's head once and validate it against our position. */
+static int load_head(const struct np_cons *c, uint64_t *head)
+{
+        uint64_t h = atomic_load_explicit(&c->peer->head, memory_order_acquire);
+        if (h < c->pos || h - c->pos > c->cap)
+                return -1;
+        *head = h;
+        return 0;
+}
+
+/* Load and validate the chunk header at `pos` (head already validated).
+ * Returns 1 loaded, 0 nothing there, -1 corrupt.  `in_msg` says whether a
+ * message is under way: then the chunk must continue it, else start one. */
+static int load_chunk(const struct np_cons *c, uint64_t pos, uint64_t head, int in_msg,
+                      uint64_t msg_left, struct np_chunk *out)
+{
+        if (head == pos)
+                return 0;
+        if (head - pos < NP_CHUNK_HDR)
+                return -1;
+        struct np_chunk ch;
+        /* headers are 8-aligned and never wrap; the 16-byte header may: copy */
+        ring_copy_out(c->data, c->cap, pos, &ch, sizeof(ch));
+        uint32_t len = ch.f.len;
+        uint32_t flags = atomic_load_explicit(&ch.f.flags, memory_order_relaxed);
+        if ((uint64_t)len + NP_CHUNK_HDR > c->cap)
+                return -1;
+        if (np_chunk_span(len) > head - pos)
+                return -1; /* chunks are published whole */
+        if (in_msg) {
+                if ((flags & NP_CHUNK_FIRST) || len > msg_left)
+                        return -1;
+                if ((flags & NP_CHUNK_LAST) && len != msg_left)
+                        return -1;
+        } else {
+                if (!(flags & NP_CHUNK_FIRST) || ch.msg_len > NP_MSG_MAX || len > ch.msg_len)
+                        return -1;
+                if ((flags & NP_CHUNK_LAST) && len != ch.msg_len)
+                        return -1;
+                if (!(flags & NP_CHUNK_LAST) && len == ch.msg_len)
+                        return -1;
+        }
+        ch.f.flags = flags;
+        *out = ch;
+        return 1;
+}
+
+int64_t np_cons_avail(const struct np_cons *c)
+{
+        uint64_t w = atomic_load_explicit(&c->peer->wbytes, memory_order_acquire);
+        if (w < c->rbytes || w - c->rbytes > (uint64_t)NP_MSG_MAX * 4)
+                return -1;
+        return (int64_t)(w - c->rbytes);
+}
+
+static void publish_cons(struct np_cons *c)
+{
+        atomic_store_explicit(&c->own->rpos, c->pos, memory_order_release);
+        atomic_store_explicit(&c->own->rbytes, c->rbytes, memory_order_release);
+        atomic_fetch_add_explicit(&c->own->seq, 1, memory_order_seq_cst);
+}
+
+/* Make sure the chunk at c->pos is loaded.  1 loaded, 0 none, -1 corrupt. */
+static int ensure_chunk(struct np_cons *c, uint64_t head)
+{
+        if (c->have_chunk)
+                return 1;
+        struct np_chunk ch;
+        int r = load_chunk(c, c->pos, head, c->in_msg, c->msg_left, &ch);
+        if (r <= 0)
+                return r;
+        c->have_chunk = 1;
+        c->chunk_len = ch.f.len;
+        c->chunk_flags = ch.f.flags;
+        c->chunk_off = 0;
+        if (!c->in_msg) {
+                c->in_msg = 1;
+                c->msg_left = ch.msg_len;
+        }
+        return 1;
+}
+
+/* Consume n payload bytes of the loaded chunk into dst (dst may be NULL). */
+static void take(struct np_cons *c, uint8_t *dst, size_t n)
+{
+        if (n) {
+                if (dst)
+                        ring_copy_out(c->data, c->cap, c->pos + NP_CHUNK_HDR + c->chunk_off, dst,
+                                      n);
+                c->chunk_off += (uint32_t)n;
+                c->msg_left -= n;
+                c->rbytes += n;
+        }
+        if (c->chunk_off == c->chunk_len) {
+                /* chunk done: free its space */
+                c->pos += np_chunk_span(c->chunk_len);
+                c->have_chunk = 0;
+                if (c->chunk_flags & NP_CHUNK_LAST)
+                        c->in_msg = 0;
+        }
+}
+
+int np_cons_has_chunk(const struct np_cons *c)
+{
+        if (c->have_chunk)
+                return 1;
+        uint64_t head;
+        if (load_head(c, &head) < 0)
+                return 1; /* let the reader find the corruption */
+        return head != c->pos;
+}
+
+int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t *done)
+{
+        uint8_t *out = buf;
+        uint64_t head;
+        int consumed_any = 0;
+
+        if (load_head(c, &head) < 0)
+                return NP_RING_CORRUPT;
+
+        if (len == 0) {
+                /* ZERO-07..09: a zero-length read completes when anything is
+                 * queued and consumes nothing, except an empty message in
+                 * message mode (it fits exactly). */
+                int r = ensure_chunk(c, head);
+                if (r < 0)
+                        return NP_RING_CORRUPT;
+                if (r == 0)
+                        return NP_RING_EMPTY;
+                if (msg_mode) {
+                        if (c->msg_left == 0 && c->chunk_len == 0) {
+                                take(c, NULL, 0);
+                                publish_cons(c);
+                                return NP_RING_OK;
+                        }
+                        return NP_RING_MORE;
+                }
+                return NP_RING_OK;
+        }
+
+        for (;;) {
+                int r = ensure_chunk(c, head);
+                if (r < 0)
+                        return NP_RING_CORRUPT;
+                if (r == 0) {
+                        if (consumed_any)
+                                publish_cons(c);
+                        if (msg_mode)
+                                return (c->in_msg || *done) ? NP_RING_PARTIAL : NP_RING_EMPTY;
+                        return (*done || consumed_any) ? NP_RING_OK : NP_RING_EMPTY;
+                }
+                uint32_t in_chunk = c->chunk_len - c->chunk_off;
+                size_t room = len - *done;
+                size_t n = in_chunk < room ? in_chunk : room;
+                int last = (c->chunk_flags & NP_CHUNK_LAST) != 0;
+                take(c, out + *done, n);
+                *done += n;
+                consumed_any = 1;
+                if (msg_mode) {
+                        if (c->in_msg == 0 && last) {
+                                publish_cons(c);
+                                return NP_RING_OK; /* the message ended */
+                        }
+                        if (*done == len) {
+                                publish_cons(c);
+                                return NP_RING_MORE;
+                        }
+                        /* chunk used up, message goes on: next chunk */
+                        continue;
+                }
+                /* byte mode: fill the buffer across chunks and messages; empty
+                 * messages are consumed on the way (ZERO-06) */
+                if (*done == len) {
+                        publish_cons(c);
+                        return NP_RING_OK;
+                }
+        }
+}
+
+int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
+                 struct np_peek_result *res)
+{
+        memset(res, 0, sizeof(*res));
+        int64_t avail = np_cons_avail(c);
+        uint64_t head;
+        if (avail < 0 || load_head(c, &head) < 0)
+                return NP_RING_CORRUPT;
+        res->avail = (uint64_t)avail;
+
+        /* walk a private copy of the consumer state */
+        uint64_t pos = c->pos;
+        int in_msg = c->in_msg;
+        uint64_t msg_left = c->msg_left;
+        uint32_t off = c->have_chunk ? c->chunk_off : 0;
+        int have = c->have_chunk;
+        struct np_chunk ch = {0};
+        if (have) {
+                ch.f.len = c->chunk_len;
+                ch.f.flags = c->chunk_flags;
+        }
+        int head_msg_done = 0;
+        size_t copied = 0;
+        unsigned steps = 0;
+
+        if (in_msg) {
+                res->messages = 1;
+                res->msg_len = msg_left > UINT32_MAX ? UINT32_MAX : (uint32_t)msg_left;
+        }
+        for (;;) {
+                if (!have) {
+                        int r = load_chunk(c, pos, head, in_msg, msg_left, &ch);
+                        if (r < 0)
+                                return NP_RING_CORRUPT;
+                        if (r == 0)
+                                break;
+                        have = 1;
+                        off = 0;
+                        if (!in_msg) {
+                                in_msg = 1;
+                                msg_left = ch.msg_len;
+                                if (res->messages == 0)
+                                        res->msg_len = ch.msg_len;
+                                res->messages++;
+                        }
+                }
+                res->have_any = 1;
+                uint32_t in_chunk = ch.f.len - off;
+                if (!head_msg_done || !msg_pipe) {
+                        size_t n = in_chunk < len - copied ? in_chunk : len - copied;
+                        if (n && buf)
+                                ring_copy_out(c->data, c->cap, pos + NP_CHUNK_HDR + off,
+                                              (uint8_t *)buf + copied, n);
+                        copied += n;
+                }
+                msg_left -= in_chunk;
+                pos += np_chunk_span(ch.f.len);
+                if (ch.f.flags & NP_CHUNK_LAST) {
+                        in_msg = 0;
+                        head_msg_done = 1;
+                }
+                have = 0;
+                /* counting messages walks the whole queue; bound it anyway */
+                if (++steps > c->cap / NP_CHUNK_HDR + 1)
+                        return NP_RING_CORRUPT;
+        }
+        if (!msg_pipe)
+                res->msg_len = 0;
+        res->copied = (uint32_t)copied;
+        return 0;
+}
+
+int64_t np_prod_unread(const struct np_prod *p)
+{
+        uint64_t r = atomic_load_explicit(&p->peer->rbytes, memory_order_acquire);
+        if (r > p->wbytes)
+                return -1;
+        return (int64_t)(p->wbytes - r);
+}
+
+/* Free bytes of the ring (header included), or -1 when the consumer's
+ * position cannot be right. */
+static int64_t ring_free(const struct np_prod *p)
+{
+        uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
+        if (rpos > p->head || p->head - rpos > p->cap || (rpos & (NP_FRAME_ALIGN - 1)))
+                return -1;
+        return (int64_t)(p->cap - (p->head - rpos));
+}
+
+int64_t np_prod_room(const struct np_prod *p)
+{
+        int64_t free = ring_free(p);
+        if (free < 0)
+                return -1;
+        return free > (int64_t)NP_CHUNK_HDR ? free - (int64_t)NP_CHUNK_HDR : 0;
+}
+
+int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
+{
+        const uint8_t *src = buf;
+        if (len > NP_MSG_MAX || *done > len)
+                return NP_RING_CORRUPT;
+        for (;;) {
+                int64_t free = ring_free(p);
+                if (free < 0)
+                        return NP_RING_CORRUPT;
+                int first = !p->streaming;
+                size_t rest = len - *done;
+                uint64_t want = rest;
+                if (want > p->cap - NP_CHUNK_HDR)
+                        want = p->cap - NP_CHUNK_HDR;
+                if ((uint64_t)free < NP_CHUNK_HDR + want) {
+                        /* Not all of it fits.  Stream in pieces of at least a
+                         * quarter ring, so that producer and consumer work on
+                         * different chunks instead of ping-ponging bytes. */
+                        uint64_t room = (uint64_t)free > NP_CHUNK_HDR ? (uint64_t)free - NP_CHUNK_HDR : 0;
+                        uint64_t min_piece = p->cap / 4;
+                        if (min_piece > rest)
+                                min_piece = rest;
+                        room &= ~(uint64_t)(NP_FRAME_ALIGN - 1);
+                        if (room == 0 || room < min_piece)
+                                return NP_RING_FULL;
+                        want = room;
+                }
+                struct np_chunk ch;
+                memset(&ch, 0, sizeof(ch));
+                ch.f.len = (uint32_t)want;
+                uint32_t flags = 0;
+                if (first) {
+                        flags |= NP_CHUNK_FIRST;
+                        ch.msg_len = (uint32_t)len;
+                }
+                if (want == rest)
+                        flags |= NP_CHUNK_LAST;
+                ch.f.flags = flags;
+                ring_copy_in(p->data, p->cap, p->head, &ch, sizeof(ch));
+                if (want)
+                        ring_copy_in(p->data, p->cap, p->head + NP_CHUNK_HDR, src + *done,
+                                     (size_t)want);
+                if (first) {
+                        /* The whole message counts as written as soon as it starts
+                         * (PEEK-02, QUOTA-05).  wbytes goes out before head, so a
+                         * reader never sees more consumed than written. */
+                        p->wbytes += len;
+                        atomic_store_explicit(&p->own->wbytes, p->wbytes, memory_order_release);
+                        atomic_fetch_add_explicit(&p->own->wframes, 1, memory_order_relaxed);
+                }
+                p->head += np_chunk_span((uint32_t)want);
+                atomic_store_explicit(&p->own->head, p->head, memory_order_release);
+                atomic_fetch_add_explicit(&p->own->seq, 1, memory_order_seq_cst);
+                *done += (size_t)want;
+                if (flags & NP_CHUNK_LAST) {
+                        p->streaming = 0;
+                        return NP_RING_OK;
+                }
+                p->streaming = 1;
+        }
+}

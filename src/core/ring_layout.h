@@ -1,0 +1,112 @@
+/*
+ * ring_layout.h - the shared-memory ABI of one connection end.
+ *
+ * Each end of a connection owns one *segment*: a memfd it creates, maps
+ * read-write, and seals with F_SEAL_FUTURE_WRITE (plus shrink/grow/seal)
+ * before handing it to the broker.  The other end maps it read-only, so a
+ * peer can never write our pages, not even by reopening /proc/PID/fd/N
+ * (design.md, "Isolation").  A segment holds:
+ *
+ *   - the header page: what this end publishes, as producer of the ring
+ *     that follows (head, written payload) and as consumer of the peer's
+ *     ring (read position, payload consumed), plus its state and the
+ *     futex word the peer sleeps on;
+ *   - the ring: `ring_cap` bytes of frames this end writes.
+ *
+ * Frames are [np_frame header][payload][pad to 8]: a header never straddles
+ * the end of the ring (positions and capacity are multiples of 8); a payload
+ * may wrap.  All positions are free-running 64-bit byte counts, masked at
+ * use.  A producer may publish a frame's header before all of its payload
+ * (a message larger than the free space streams through the ring); readers
+ * never report such a message complete until its last byte has arrived.
+ *
+ * Waking (no syscall while both sides are busy): every change to a header is
+ * followed by an increment of `seq`; a thread about to sleep increments its
+ * own end's `sleepers`, re-reads the peer's `seq`, re-checks its condition
+ * and FUTEX_WAITs on the peer's `seq`.  The changing side wakes only when
+ * the peer's `sleepers` is non-zero.  Both orders are sequentially
+ * consistent, so no wake is lost.
+ *
+ * Every value read from the peer's segment is loaded once and validated
+ * before use (ring.c); a bad value breaks that one pipe, never the process.
+ */
+#ifndef NPIPE_RING_LAYOUT_H
+#define NPIPE_RING_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NP_SEG_MAGIC 0x5345504eu /* "NPES" */
+#define NP_SEG_VERSION 1u
+
+#define NP_SEG_HDR_SIZE 4096u
+#define NP_RING_MIN 4096u
+#define NP_RING_MAX (64u << 20)
+#define NP_FRAME_ALIGN 8u
+
+/* Largest single message: 1 GiB. Longer writes fail with NPIPE_EINVAL. */
+#define NP_MSG_MAX (1u << 30)
+
+/* np_seg_hdr.state, written by the owner. */
+enum np_seg_state {
+        NP_SEG_OPEN = 1,         /* in use */
+        NP_SEG_CLOSED = 2,       /* the owner closed its handle: drain, then broken */
+        NP_SEG_DISCONNECTED = 3, /* the server disconnected: everything fails */
+};
+
+/* np_seg_hdr.role */
+enum np_seg_role { NP_ROLE_CLIENT = 0, NP_ROLE_SERVER = 1 };
+
+struct np_seg_hdr {
+        /* identity: written once before sealing, read by the peer at map time */
+        uint32_t magic;    /* NP_SEG_MAGIC */
+        uint32_t version;  /* NP_SEG_VERSION */
+        uint32_t ring_cap; /* bytes of ring after the header; power of two */
+        uint32_t role;     /* enum np_seg_role */
+        uint8_t pad0[48];
+
+        /* cache line 1: what the peer waits on */
+        _Atomic uint32_t seq;      /* futex word: bumped after every change below */
+        _Atomic uint32_t state;    /* enum np_seg_state */
+        _Atomic uint32_t sleepers; /* this end's threads sleeping on the peer's seq */
+        uint32_t pad1;
+        uint8_t pad1b[48];
+
+        /* cache line 2: producer side (the ring in this segment) */
+        _Atomic uint64_t head;   /* bytes published in our ring (may end mid-frame) */
+        _Atomic uint64_t wbytes; /* payload bytes written, counting a streaming frame
+                                  * in full as soon as its header is published */
+        _Atomic uint64_t wframes; /* frames started */
+        uint8_t pad2[40];
+
+        /* cache line 3: consumer side (the peer's ring) */
+        _Atomic uint64_t rpos;    /* bytes of the peer's ring we have consumed */
+        _Atomic uint64_t rbytes;  /* payload bytes consumed or discarded */
+        _Atomic uint64_t rwant;   /* bytes wanted by reads blocked right now (NOWAIT-04) */
+        uint8_t pad3[40];
+};
+
+_Static_assert(offsetof(struct np_seg_hdr, seq) == 64, "seq on its own line");
+_Static_assert(offsetof(struct np_seg_hdr, head) == 128, "producer line");
+_Static_assert(offsetof(struct np_seg_hdr, rpos) == 192, "consumer line");
+_Static_assert(sizeof(struct np_seg_hdr) == 256, "np_seg_hdr size");
+_Static_assert(sizeof(struct np_seg_hdr) <= NP_SEG_HDR_SIZE, "fits its page");
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit atomics");
+
+/* np_frame.flags */
+#define NP_FRAME_ABORTED 0x1u /* the write was cancelled: skip what is unread */
+
+struct np_frame {
+        uint32_t len;             /* payload bytes (0 is an empty message) */
+        _Atomic uint32_t flags;   /* NP_FRAME_* */
+};
+_Static_assert(sizeof(struct np_frame) == NP_FRAME_ALIGN, "frame header size");
+
+static inline uint64_t np_frame_span(uint32_t len)
+{
+        return ((uint64_t)sizeof(struct np_frame) + len + (NP_FRAME_ALIGN - 1)) &
+               ~(uint64_t)(NP_FRAME_ALIGN - 1);
+}
+
+#endif /* NPIPE_RING_LAYOUT_H */

@@ -1,0 +1,227 @@
+/*
+ * proto.h - the control protocol between libnpipe and npiped.
+ *
+ * One AF_UNIX SOCK_SEQPACKET socket per process; every packet is one message:
+ * a fixed 16-byte header, a fixed body per type, then optional variable
+ * data (a pipe name).  At most one file descriptor travels with a packet
+ * (SCM_RIGHTS).  All integers are little-endian host order (the socket never
+ * leaves the machine), every field has an explicit width, and every size
+ * and offset is pinned by a static assert: this header is the ABI, and
+ * docs/protocol.md describes it in prose.
+ *
+ * Requests carry a non-zero req_id chosen by the client; the reply echoes it.
+ * Events (broker to client, unsolicited) carry req_id 0.
+ *
+ * The broker decodes with np_proto_check(), which validates lengths and
+ * the name before any field is used; the client decodes replies the same way.
+ */
+#ifndef NPIPE_PROTO_H
+#define NPIPE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NP_PROTO_MAGIC32 0x4e504950u /* "NPIP" */
+#define NP_PROTO_VERSION 1u
+
+/* Largest packet either side sends or accepts. */
+#define NP_PROTO_MAX_PACKET 2048u
+/* Longest pipe name in bytes of UTF-8, without the \\.\pipe\ prefix.  The
+ * library also limits names to NP_NAME_MAX_CHARS characters (NAME-12). */
+#define NP_NAME_MAX 1024u
+#define NP_NAME_MAX_CHARS 250u
+
+enum np_msg_type {
+        /* client -> broker requests */
+        NP_MSG_HELLO = 1,      /* np_hello; first packet on a socket */
+        NP_MSG_CREATE = 2,     /* np_create + name, fd: server segment */
+        NP_MSG_LISTEN = 3,     /* np_instance_req, fd: a fresh server segment */
+        NP_MSG_OPEN = 4,       /* np_open + name, fd: client segment */
+        NP_MSG_WAIT = 5,       /* np_wait + name */
+        NP_MSG_DISCONNECT = 6, /* np_instance_req */
+        NP_MSG_CLOSE_SERVER = 7, /* np_instance_req: server handle closed */
+        NP_MSG_CLOSE_CLIENT = 8, /* np_conn_req: client handle closed */
+        NP_MSG_QUERY = 9,      /* np_instance_req or np_conn_req (id of either kind) */
+        NP_MSG_LIST = 10,      /* no body: reply is a series of NP_MSG_LIST_ITEM */
+        NP_MSG_CANCEL = 11,    /* np_cancel: abandon a pending WAIT (by its req_id) */
+
+        /* broker -> client replies */
+        NP_MSG_REPLY = 64,       /* np_reply: status only */
+        NP_MSG_HELLO_REPLY = 65, /* np_hello_reply */
+        NP_MSG_CREATE_REPLY = 66,/* np_create_reply */
+        NP_MSG_OPEN_REPLY = 67,  /* np_open_reply, fd: server segment */
+        NP_MSG_QUERY_REPLY = 68, /* np_query_reply */
+        NP_MSG_LIST_ITEM = 69,   /* np_list_item + name; last one has flags NP_LIST_LAST */
+
+        /* broker -> client events (req_id 0) */
+        NP_MSG_EV_CONNECTED = 96, /* np_ev_connected, fd: client segment */
+        NP_MSG_EV_PEER_GONE = 97, /* np_ev_peer_gone */
+};
+
+struct np_hdr {
+        uint16_t type;     /* enum np_msg_type */
+        uint16_t version;  /* NP_PROTO_VERSION */
+        uint32_t len;      /* total packet length in bytes, header included */
+        uint32_t req_id;   /* request id, echoed in replies; 0 for events */
+        uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct np_hdr) == 16, "np_hdr");
+
+struct np_hello {
+        uint32_t magic;      /* NP_PROTO_MAGIC32 */
+        uint32_t version;    /* NP_PROTO_VERSION */
+        uint32_t lib_major;  /* NPIPE_VERSION_MAJOR, for diagnostics */
+        uint32_t lib_minor;
+};
+_Static_assert(sizeof(struct np_hello) == 16, "np_hello");
+
+struct np_hello_reply {
+        int32_t status;      /* 0, or NPIPE_EPROTO on a version mismatch */
+        uint32_t version;    /* broker's NP_PROTO_VERSION */
+        uint32_t broker_pid;
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct np_hello_reply) == 16, "np_hello_reply");
+
+/* Pipe parameters, as given at creation and reported to clients. */
+struct np_pipe_params {
+        uint32_t type;          /* enum npipe_type */
+        uint32_t dir;           /* enum npipe_dir */
+        uint32_t max_instances; /* 0 = unlimited, else 1..254 */
+        uint32_t in_quota;      /* bytes */
+        uint32_t out_quota;     /* bytes */
+        uint32_t default_timeout_ms;
+        uint32_t policy;        /* enum npipe_access_policy */
+        uint32_t gid;           /* with NPIPE_ACCESS_GROUP */
+};
+_Static_assert(sizeof(struct np_pipe_params) == 32, "np_pipe_params");
+
+#define NP_CREATE_FIRST_INSTANCE 0x1u
+#define NP_CREATE_REJECT_REMOTE 0x2u
+
+struct np_create {
+        struct np_pipe_params params;
+        uint32_t flags;    /* NP_CREATE_* */
+        uint32_t name_len; /* bytes of name following this struct (no NUL) */
+};
+_Static_assert(sizeof(struct np_create) == 40, "np_create");
+
+struct np_create_reply {
+        int32_t status;
+        uint32_t reserved;
+        uint64_t instance_id; /* broker-wide unique, never reused */
+        struct np_pipe_params params; /* the pipe-wide values in force (first instance's) */
+};
+_Static_assert(sizeof(struct np_create_reply) == 48, "np_create_reply");
+
+struct np_instance_req {
+        uint64_t instance_id;
+};
+_Static_assert(sizeof(struct np_instance_req) == 8, "np_instance_req");
+
+struct np_conn_req {
+        uint64_t conn_id;
+};
+_Static_assert(sizeof(struct np_conn_req) == 8, "np_conn_req");
+
+struct np_reply {
+        int32_t status;
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct np_reply) == 8, "np_reply");
+
+#define NP_ACCESS_READ 0x1u
+#define NP_ACCESS_WRITE 0x2u
+
+struct np_open {
+        uint32_t access;   /* NP_ACCESS_* */
+        uint32_t name_len;
+};
+_Static_assert(sizeof(struct np_open) == 8, "np_open");
+
+struct np_open_reply {
+        int32_t status;
+        uint32_t server_pid;
+        uint64_t instance_id;
+        uint64_t conn_id;     /* broker-wide unique, never reused */
+        uint32_t server_uid;
+        uint32_t server_gid;
+        struct np_pipe_params params; /* the pipe-wide values + this instance's quotas */
+};
+_Static_assert(sizeof(struct np_open_reply) == 64, "np_open_reply");
+
+#define NP_WAIT_FOREVER 0xFFFFFFFFu
+#define NP_WAIT_DEFAULT 0xFFFFFFFEu /* the pipe's default timeout */
+
+struct np_wait {
+        uint32_t timeout_ms; /* or NP_WAIT_FOREVER / NP_WAIT_DEFAULT */
+        uint32_t name_len;
+};
+_Static_assert(sizeof(struct np_wait) == 8, "np_wait");
+
+struct np_cancel {
+        uint32_t target_req_id;
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct np_cancel) == 8, "np_cancel");
+
+struct np_query_reply {
+        int32_t status;
+        uint32_t cur_instances; /* instances (server handles) of the pipe now */
+        uint32_t state;         /* enum npipe_state of the instance, broker's view */
+        uint32_t client_pid;    /* 0 when none */
+        struct np_pipe_params params;
+};
+_Static_assert(sizeof(struct np_query_reply) == 48, "np_query_reply");
+
+#define NP_LIST_LAST 0x1u
+#define NP_LIST_EMPTY 0x2u /* no pipes: the item carries no data */
+
+struct np_list_item {
+        uint32_t flags;
+        uint32_t cur_instances;
+        uint32_t listening;
+        uint32_t connected;
+        uint32_t owner_uid;
+        uint32_t server_pid;   /* the first instance's creator */
+        struct np_pipe_params params;
+        uint32_t name_len;
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct np_list_item) == 64, "np_list_item");
+
+struct np_ev_connected {
+        uint64_t instance_id;
+        uint64_t conn_id;
+        uint32_t client_pid;
+        uint32_t client_uid;
+        uint32_t client_gid;
+        uint32_t access;   /* NP_ACCESS_* the client opened with */
+};
+_Static_assert(sizeof(struct np_ev_connected) == 32, "np_ev_connected");
+
+enum np_gone_reason {
+        NP_GONE_CLOSED = 1,       /* the other end closed its handle */
+        NP_GONE_DISCONNECTED = 2, /* the server disconnected this client */
+        NP_GONE_DIED = 3,         /* the other process exited */
+};
+
+struct np_ev_peer_gone {
+        uint64_t instance_id; /* for the server end */
+        uint64_t conn_id;     /* the connection concerned */
+        uint32_t reason;      /* enum np_gone_reason */
+        uint32_t to_server;   /* 1: addressed to the server end, 0: to the client end */
+};
+_Static_assert(sizeof(struct np_ev_peer_gone) == 24, "np_ev_peer_gone");
+
+/* Body size expected for each type (fixed part, after the header);
+ * returns -1 for an unknown type. */
+int np_proto_body_size(uint16_t type);
+
+/* Validate a received packet of `n` bytes: header, version, length, body
+ * size for the type, and for types carrying a name its length against the
+ * packet (<= NP_NAME_MAX).  Returns 0 or a negative NPIPE_E* code.  On success
+ * `name` and `name_len` point into the packet (NULL/0 for types without one). */
+int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_len);
+
+#endif /* NPIPE_PROTO_H */
