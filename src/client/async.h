@@ -1,0 +1,66 @@
+/*
+ * async.h - pending operations that complete later without a thread blocked
+ * in them (the base of the Win32 layer's overlapped I/O).
+ *
+ * An operation is started with np_async_*.  It either completes at once
+ * (the return value is its final status, >= 0 or a negative NPIPE_E* code,
+ * and the callback is NOT called), or returns NP_ASYNC_PENDING: then the
+ * callback runs exactly once, later, on the library's completion thread,
+ * with the final status and byte count -- also when the operation is
+ * cancelled (NPIPE_ECANCELED) or the handle is closed.
+ *
+ * Completion costs no thread per operation: one completion thread per
+ * process waits on the futex words of all pending operations at once
+ * (FUTEX_WAITV, up to 128 per call; one more thread per further 128).
+ *
+ * Callbacks run on the completion thread with no library lock held: they
+ * may start new operations on any handle, but must not block, and must not
+ * close the handle whose operation completes.
+ */
+#ifndef NPIPE_ASYNC_H
+#define NPIPE_ASYNC_H
+
+#include <npipe/npipe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NP_ASYNC_PENDING 1
+
+struct np_async; /* one pending operation; owned by the engine */
+
+/* status: 0, NPIPE_EMOREDATA (bytes delivered, message goes on) or an error. */
+typedef void (*np_async_cb)(void *ctx, int status, size_t bytes);
+
+/* ReadFile with an OVERLAPPED.  The buffer must stay valid until completion.
+ * Immediate results follow npipe_read (data there, or an error such as
+ * NPIPE_EPIPE / NPIPE_ENOTCONN / NPIPE_EAGAIN in non-blocking mode).
+ * A zero-length read pends until data arrives (ZERO-07). *bytes gets the
+ * count of an immediate completion. */
+int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx,
+                  struct np_async **op);
+
+/* WriteFile with an OVERLAPPED.  The data is queued at once (visible to the
+ * peer: QUOTA-05); the operation pends until it fits the quota
+ * (QUOTA-03).  Cancelling a pending write removes its unread bytes
+ * (QUOTA-07) where possible. */
+int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
+                   void *ctx, struct np_async **op);
+
+/* ConnectNamedPipe with an OVERLAPPED.  Immediate results follow
+ * npipe_listen(h, 0) (NPIPE_EISCONN, NPIPE_ECLOSING, NPIPE_ELISTENING in
+ * non-blocking mode); otherwise pends until a client connects. */
+int np_async_listen(npipe_t *h, np_async_cb cb, void *ctx, struct np_async **op);
+
+/* TransactNamedPipe with an OVERLAPPED: the write happens now, the read pends. */
+int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size_t out_len,
+                      size_t *bytes, np_async_cb cb, void *ctx, struct np_async **op);
+
+/* Cancel one pending operation: its callback runs with NPIPE_ECANCELED
+ * (before this returns, or on the completion thread if it is completing
+ * right now).  NPIPE_ENOTFOUND when it already completed. */
+int np_async_cancel(struct np_async *op);
+
+/* Cancel every pending operation on h (CancelIo); returns how many. */
+int np_async_cancel_all(npipe_t *h);
+
+#endif
