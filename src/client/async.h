@@ -26,7 +26,9 @@
 
 #define NP_ASYNC_PENDING 1
 
-struct np_async; /* one pending operation; owned by the engine */
+/* A pending operation is named by its handle and the `ctx` given when it
+ * started (the Win32 layer passes the OVERLAPPED); the engine owns and frees
+ * its own state, so no pointer to it can dangle. */
 
 /* status: 0, NPIPE_EMOREDATA (bytes delivered, message goes on) or an error. */
 typedef void (*np_async_cb)(void *ctx, int status, size_t bytes);
@@ -36,31 +38,33 @@ typedef void (*np_async_cb)(void *ctx, int status, size_t bytes);
  * NPIPE_EPIPE / NPIPE_ENOTCONN / NPIPE_EAGAIN in non-blocking mode).
  * A zero-length read pends until data arrives (ZERO-07). *bytes gets the
  * count of an immediate completion. */
-int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx,
-                  struct np_async **op);
+int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx);
 
 /* WriteFile with an OVERLAPPED.  The data is queued at once (visible to the
  * peer: QUOTA-05); the operation pends until it fits the quota
  * (QUOTA-03).  Cancelling a pending write removes its unread bytes
  * (QUOTA-07) where possible. */
 int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
-                   void *ctx, struct np_async **op);
+                   void *ctx);
 
 /* ConnectNamedPipe with an OVERLAPPED.  Immediate results follow
  * npipe_listen(h, 0) (NPIPE_EISCONN, NPIPE_ECLOSING, NPIPE_ELISTENING in
  * non-blocking mode); otherwise pends until a client connects. */
-int np_async_listen(npipe_t *h, np_async_cb cb, void *ctx, struct np_async **op);
+int np_async_listen(npipe_t *h, np_async_cb cb, void *ctx);
 
 /* TransactNamedPipe with an OVERLAPPED: the write happens now, the read pends. */
 int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size_t out_len,
-                      size_t *bytes, np_async_cb cb, void *ctx, struct np_async **op);
+                      size_t *bytes, np_async_cb cb, void *ctx);
 
-/* Cancel one pending operation: its callback runs with NPIPE_ECANCELED
- * (before this returns, or on the completion thread if it is completing
- * right now).  NPIPE_ENOTFOUND when it already completed. */
-int np_async_cancel(struct np_async *op);
+/* Cancel the pending operation of h started with `ctx`: its callback runs
+ * with NPIPE_ECANCELED before this returns.  NPIPE_ENOTFOUND when there is
+ * none (it completed, or its callback is running right now). */
+int np_async_cancel(npipe_t *h, void *ctx);
 
 /* Cancel every pending operation on h (CancelIo); returns how many. */
 int np_async_cancel_all(npipe_t *h);
+
+/* Does h have operations pending (its Win32 handle is then unsignalled)? */
+int np_async_pending(npipe_t *h);
 
 #endif
