@@ -1,0 +1,140 @@
+/*
+ * proto.c - the one decoder of the control protocol (proto.h).
+ *
+ * Both sides run every received packet through np_proto_check() before
+ * looking at any field: it pins the header, the body size of the type and,
+ * for the types that carry one, the name (length against the packet, no NUL
+ * byte).  It reads the packet only through memcpy at offsets it has already
+ * proved to be inside the buffer, so it is safe on any byte string of any
+ * length and alignment; it is the entry point the fuzzer drives.
+ *
+ * What the check does not know is who may send what: the broker rejects
+ * reply and event types from clients, and the semantic range of each field
+ * (pipe type, direction, ...) is the receiver's business.
+ */
+#include "proto/proto.h"
+
+#include <string.h>
+
+#include "npipe/npipe.h"
+
+/* Every body is a fixed struct; the pins below make a forgotten type a
+ * compile-time surprise rather than a silent -1. */
+int np_proto_body_size(uint16_t type)
+{
+        switch (type) {
+        case NP_MSG_HELLO:
+                return (int)sizeof(struct np_hello);
+        case NP_MSG_CREATE:
+                return (int)sizeof(struct np_create);
+        case NP_MSG_LISTEN:
+        case NP_MSG_DISCONNECT:
+        case NP_MSG_CLOSE_SERVER:
+                return (int)sizeof(struct np_instance_req);
+        case NP_MSG_OPEN:
+                return (int)sizeof(struct np_open);
+        case NP_MSG_WAIT:
+                return (int)sizeof(struct np_wait);
+        case NP_MSG_CLOSE_CLIENT:
+                return (int)sizeof(struct np_conn_req);
+        case NP_MSG_QUERY:
+                /* an instance id or a conn id: both are one u64 */
+                return (int)sizeof(struct np_instance_req);
+        case NP_MSG_LIST:
+                return 0;
+        case NP_MSG_CANCEL:
+                return (int)sizeof(struct np_cancel);
+        case NP_MSG_REPLY:
+                return (int)sizeof(struct np_reply);
+        case NP_MSG_HELLO_REPLY:
+                return (int)sizeof(struct np_hello_reply);
+        case NP_MSG_CREATE_REPLY:
+                return (int)sizeof(struct np_create_reply);
+        case NP_MSG_OPEN_REPLY:
+                return (int)sizeof(struct np_open_reply);
+        case NP_MSG_QUERY_REPLY:
+                return (int)sizeof(struct np_query_reply);
+        case NP_MSG_LIST_ITEM:
+                return (int)sizeof(struct np_list_item);
+        case NP_MSG_EV_CONNECTED:
+                return (int)sizeof(struct np_ev_connected);
+        case NP_MSG_EV_PEER_GONE:
+                return (int)sizeof(struct np_ev_peer_gone);
+        default:
+                return -1;
+        }
+}
+
+/* Offset of the name_len field inside the body, or -1 for types without a
+ * name.  The name itself always follows the fixed body. */
+static int name_len_offset(uint16_t type)
+{
+        switch (type) {
+        case NP_MSG_CREATE:
+                return (int)offsetof(struct np_create, name_len);
+        case NP_MSG_OPEN:
+                return (int)offsetof(struct np_open, name_len);
+        case NP_MSG_WAIT:
+                return (int)offsetof(struct np_wait, name_len);
+        case NP_MSG_LIST_ITEM:
+                return (int)offsetof(struct np_list_item, name_len);
+        default:
+                return -1;
+        }
+}
+
+static uint32_t load32(const unsigned char *p)
+{
+        uint32_t v;
+
+        memcpy(&v, p, sizeof v);
+        return v;
+}
+
+int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_len)
+{
+        const unsigned char *p = pkt;
+        struct np_hdr h;
+        size_t fixed;
+        uint32_t nl;
+        int body, off;
+
+        if (name != NULL)
+                *name = NULL;
+        if (name_len != NULL)
+                *name_len = 0;
+        if (p == NULL || n < sizeof h || n > NP_PROTO_MAX_PACKET)
+                return NPIPE_EPROTO;
+        memcpy(&h, p, sizeof h);
+        if ((size_t)h.len != n || h.version != NP_PROTO_VERSION || h.reserved != 0)
+                return NPIPE_EPROTO;
+        body = np_proto_body_size(h.type);
+        if (body < 0)
+                return NPIPE_EPROTO;
+        fixed = sizeof h + (size_t)body;
+        if (n < fixed)
+                return NPIPE_EPROTO;
+        off = name_len_offset(h.type);
+        if (off < 0)
+                return n == fixed ? 0 : NPIPE_EPROTO;
+
+        /* The name must fill the rest of the packet exactly: a packet with
+         * slack after the name is as malformed as one cut short. */
+        nl = load32(p + sizeof h + (size_t)off);
+        if ((size_t)nl != n - fixed)
+                return NPIPE_EPROTO;
+        if (h.type == NP_MSG_LIST_ITEM &&
+            (load32(p + sizeof h + offsetof(struct np_list_item, flags)) & NP_LIST_EMPTY))
+                return nl == 0 ? 0 : NPIPE_EPROTO;
+        if (nl == 0)
+                return NPIPE_EBADNAME;
+        if (nl > NP_NAME_MAX)
+                return NPIPE_ENAMETOOLONG;
+        if (memchr(p + fixed, 0, nl) != NULL)
+                return NPIPE_EBADNAME;
+        if (name != NULL)
+                *name = (const char *)(p + fixed);
+        if (name_len != NULL)
+                *name_len = nl;
+        return 0;
+}
