@@ -1,0 +1,283 @@
+/*
+ * broker.h - npiped's internal types, shared by the files of src/broker.
+ *
+ * The broker is one thread around one epoll set.  Its state is a handful
+ * of plain objects linked by intrusive lists and found through three hash
+ * tables:
+ *
+ *   client    one connected process (one socket); owns instances, client
+ *             connections, pending waits and LIST jobs;
+ *   pipe      one name (folded to ASCII lower case); pipe-wide parameters
+ *             of its first instance, its instances in creation order, its
+ *             listen FIFO and its waiters;
+ *   instance  one server end: state, the server segment fd held while
+ *             LISTENING, the connection attached while CONNECTED;
+ *   conn      one client end, kept until its client closes it, so that
+ *             QUERY still answers after the server went away;
+ *   wait      one pending WAIT, in its pipe's list and the deadline heap.
+ *
+ * Everything here is private to npiped; nothing is exported.
+ */
+#ifndef NPIPED_BROKER_H
+#define NPIPED_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/proto.h"
+
+/* ---- intrusive circular doubly-linked lists ----------------------------- */
+
+struct np_link {
+        struct np_link *prev, *next;
+};
+
+static inline void np_link_init(struct np_link *l)
+{
+        l->prev = l->next = l;
+}
+
+static inline bool np_link_empty(const struct np_link *l)
+{
+        return l->next == l;
+}
+
+/* Append n before head, i.e. at the tail. */
+static inline void np_link_add_tail(struct np_link *head, struct np_link *n)
+{
+        n->prev = head->prev;
+        n->next = head;
+        head->prev->next = n;
+        head->prev = n;
+}
+
+/* Unlink n and make it self-linked, so a second removal is harmless. */
+static inline void np_link_del(struct np_link *n)
+{
+        n->prev->next = n->next;
+        n->next->prev = n->prev;
+        np_link_init(n);
+}
+
+#define np_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- hash tables (hash.c) ----------------------------------------------- */
+
+/* Chained, power-of-two buckets; the caller computes the hash and compares
+ * keys while walking a bucket, so one table type serves every key kind. */
+struct np_hnode {
+        struct np_hnode *next;
+        uint64_t hash;
+};
+
+struct np_htab {
+        struct np_hnode **buckets;
+        size_t mask;  /* bucket count - 1 */
+        size_t count;
+};
+
+int np_htab_init(struct np_htab *t);
+void np_htab_free(struct np_htab *t);
+void np_htab_insert(struct np_htab *t, struct np_hnode *n, uint64_t hash);
+void np_htab_remove(struct np_htab *t, struct np_hnode *n);
+/* First node of the bucket `hash` falls in; walk ->next and check ->hash. */
+struct np_hnode *np_htab_bucket(const struct np_htab *t, uint64_t hash);
+uint64_t np_hash_u64(uint64_t v);
+
+/* ---- objects ------------------------------------------------------------ */
+
+/* What an epoll event points at: the first member of each watched object. */
+enum np_src_kind { NP_SRC_LISTEN = 1, NP_SRC_SIGNAL, NP_SRC_CLIENT };
+struct np_src {
+        enum np_src_kind kind;
+};
+
+/* One queued outgoing packet (only when the socket buffer was full). */
+struct np_outpkt {
+        struct np_outpkt *next;
+        int fd; /* descriptor to send with it, owned by the queue; -1 if none */
+        uint32_t len;
+        unsigned char data[];
+};
+
+#define NP_CLIENT_HELLO 0x1u       /* handshake done */
+#define NP_CLIENT_REJECT 0x2u      /* over NP_LIM_CLIENTS: answer HELLO with ELIMIT */
+#define NP_CLIENT_DRAINING 0x4u    /* read no more; close once the queue is empty */
+#define NP_CLIENT_DOOMED 0x8u      /* gone or dropped: send nothing more, reap soon */
+
+struct np_client {
+        struct np_src src;
+        struct np_link link;       /* broker->clients or broker->doomed */
+        int fd;
+        uint64_t serial;           /* for log lines */
+        pid_t pid;                 /* SO_PEERCRED at accept time */
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;             /* SO_PEERGROUPS, for NPIPE_ACCESS_GROUP */
+        int ngroups;
+        unsigned flags;            /* NP_CLIENT_* */
+        unsigned proto_errors;
+        uint32_t events;           /* epoll interest currently registered */
+
+        struct np_outpkt *outq, **outq_tail;
+        size_t outq_len;
+
+        struct np_link instances;  /* np_instance.owner_link */
+        size_t n_instances;
+        struct np_link conns;      /* np_conn.client_link */
+        size_t n_conns;
+        struct np_link waits;      /* np_waiter.client_link */
+        size_t n_waits;
+        struct np_link lists;      /* np_listjob.link, oldest first */
+        size_t n_lists;
+};
+
+struct np_pipe {
+        struct np_hnode hnode;     /* broker->pipes, by folded name */
+        char *key;                 /* folded name (ASCII lower case) */
+        char *display;             /* the first creator's spelling */
+        uint32_t name_len;
+        struct np_pipe_params params; /* pipe-wide, from the first instance */
+        uid_t owner_uid;           /* the first creator */
+        struct np_link instances;  /* np_instance.pipe_link, creation order */
+        size_t n_instances;
+        struct np_link listeners;  /* np_instance.listen_link, longest listening first */
+        size_t n_listening;
+        size_t n_connected;
+        struct np_link waits;      /* np_waiter.pipe_link */
+        unsigned refs;             /* conns and LIST snapshots that point here */
+        bool dead;                 /* last instance gone; out of the namespace */
+};
+
+struct np_conn;
+
+struct np_instance {
+        struct np_hnode hnode;     /* broker->instances, by id */
+        uint64_t id;
+        struct np_pipe *pipe;
+        struct np_client *owner;
+        struct np_link pipe_link;
+        struct np_link owner_link;
+        struct np_link listen_link; /* in pipe->listeners while LISTENING */
+        uint32_t in_quota;
+        uint32_t out_quota;
+        uint32_t state;            /* enum npipe_state */
+        int fd;                    /* server segment, held while LISTENING */
+        struct np_conn *conn;      /* the attached client while CONNECTED */
+};
+
+struct np_conn {
+        struct np_hnode hnode;     /* broker->conns, by id */
+        uint64_t id;
+        struct np_instance *inst;  /* NULL once detached (server closed or disconnected) */
+        uint64_t instance_id;
+        struct np_pipe *pipe;      /* counted in pipe->refs */
+        struct np_pipe_params params; /* as reported at OPEN, for QUERY after detach */
+        uint32_t detached_state;   /* NPIPE_STATE_CLOSING or _DISCONNECTED once detached */
+        struct np_client *client;
+        struct np_link client_link;
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        uint32_t access;
+};
+
+struct np_waiter {
+        struct np_link pipe_link;
+        struct np_link client_link;
+        struct np_pipe *pipe;
+        struct np_client *client;
+        uint32_t req_id;
+        int64_t deadline_ns;       /* CLOCK_MONOTONIC; -1: forever */
+        size_t heap_idx;           /* position in broker->heap, or NP_NOT_IN_HEAP */
+};
+#define NP_NOT_IN_HEAP ((size_t)-1)
+
+/* A LIST being sent: a snapshot of the namespace, emitted at the reader's
+ * pace (limits.h, NP_LIM_OUTQ_LIST). */
+struct np_listjob {
+        struct np_link link;
+        uint32_t req_id;
+        struct np_pipe **pipes;    /* each counted in ->refs */
+        size_t n, next;
+};
+
+struct np_broker {
+        int epfd;
+        struct np_src listen_src;
+        int lfd;
+        struct np_src signal_src;
+        int sigfd;
+        int lockfd;                /* -1 under socket activation */
+        bool activated;            /* listening socket came from systemd */
+        char sock_path[108];
+        dev_t sock_dev;            /* to unlink the socket only if still ours */
+        ino_t sock_ino;
+        bool own_socket;
+        int fd_budget;             /* keep no descriptor numbered at or above this */
+        unsigned idle_exit_s;      /* 0: never */
+        int64_t idle_since_ns;     /* when the last client left */
+        bool stop;
+
+        struct np_htab pipes;
+        size_t n_pipes;
+        struct np_htab instances;
+        struct np_htab conns;
+        uint64_t next_id;          /* instance and conn ids share one counter */
+        uint64_t hash_seed;
+
+        struct np_link clients;
+        size_t n_clients;          /* excluding rejecting ones */
+        size_t n_rejecting;
+        uint64_t next_serial;
+        struct np_link doomed;     /* clients to reap after the current packet */
+        struct np_link graveyard;  /* reaped clients, freed after the epoll batch */
+        int64_t accept_paused_until_ns; /* accept() failed for lack of resources */
+
+        struct np_waiter **heap;     /* pending waits with a deadline, min-heap */
+        size_t heap_len, heap_cap;
+};
+
+/* ---- log.c -------------------------------------------------------------- */
+
+/* Levels are the syslog priorities (LOG_ERR .. LOG_DEBUG). */
+int np_log_parse_level(const char *s);
+void np_log_init(int level);
+void np_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *np_status_name(int status);
+
+/* ---- loop.c ------------------------------------------------------------- */
+
+int64_t np_now_ns(void);
+int np_loop_init(struct np_broker *b);
+int np_loop_run(struct np_broker *b);
+/* Send a packet to c, taking ownership of fd (closed once sent or when the
+ * packet cannot be delivered).  Queues when the socket buffer is full;
+ * drops the client when the queue overflows or the send fails. */
+void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t len, int fd);
+/* Drop c: it is reaped (np_client_gone) after the current packet. */
+void np_client_doom(struct np_broker *b, struct np_client *c, const char *why);
+/* Read nothing more from c; close it once its queue has been sent. */
+void np_client_drain(struct np_broker *b, struct np_client *c);
+/* Accept whatever is waiting in the listen backlog; returns how many. */
+int np_loop_accept(struct np_broker *b);
+int np_timer_add(struct np_broker *b, struct np_waiter *w);
+void np_timer_del(struct np_broker *b, struct np_waiter *w);
+
+/* ---- requests.c --------------------------------------------------------- */
+
+/* One received packet (n < 0: -EMSGSIZE, the first bytes are in pkt);
+ * takes ownership of fd. */
+void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt,
+                      ssize_t n, int fd);
+/* Everything the namespace holds for c, handled as its death. */
+void np_client_gone(struct np_broker *b, struct np_client *c);
+/* Emit more of c's LIST replies while its queue is short. */
+void np_list_pump(struct np_broker *b, struct np_client *c);
+/* A wait's deadline passed. */
+void np_wait_expired(struct np_broker *b, struct np_waiter *w);
+int np_state_init(struct np_broker *b);
+
+#endif /* NPIPED_BROKER_H */

@@ -1,0 +1,69 @@
+/*
+ * limits.h - every bound the broker enforces, in one place.
+ *
+ * The broker serves every process of a user from one thread, so nothing a
+ * single client does may grow without bound: each table has a ceiling, and
+ * reaching one answers the request with NPIPE_ELIMIT (or, for the outgoing
+ * queue and protocol errors, drops the offending client) instead of letting
+ * the broker slow down or run out of memory or descriptors for everyone.
+ */
+#ifndef NPIPED_LIMITS_H
+#define NPIPED_LIMITS_H
+
+/* Client processes connected at once.  One socket each; the library keeps
+ * one per process, so this is a count of processes. */
+#define NP_LIM_CLIENTS 4096u
+
+/* Connections accepted beyond NP_LIM_CLIENTS only to answer their HELLO
+ * with NPIPE_ELIMIT (a clear status rather than a bare hang-up).  Past
+ * this many, a connection is closed at once. */
+#define NP_LIM_CLIENTS_REJECTING 64u
+
+/* Server instances one process may own.  Each listening instance holds a
+ * descriptor in the broker, so the descriptor budget (below) usually
+ * bites first. */
+#define NP_LIM_INSTANCES_PER_CLIENT 100000u
+
+/* Client connections one process may hold open (design.md: 10,000
+ * connections in one process must work). */
+#define NP_LIM_CONNS_PER_CLIENT 100000u
+
+/* Pending WAIT requests per process. */
+#define NP_LIM_WAITS_PER_CLIENT 1024u
+
+/* Pipe names in the namespace, all users together. */
+#define NP_LIM_PIPES 100000u
+
+/* LIST requests in progress per process (each holds a snapshot of the
+ * namespace until the client has read it). */
+#define NP_LIM_LISTS_PER_CLIENT 8u
+
+/* Packets queued for a client whose socket buffer is full.  A client that
+ * lets this many pile up is not reading its socket; it is dropped, like a
+ * dead process, so that its peers learn about it. */
+#define NP_LIM_OUTQ 8192u
+
+/* Above this many queued packets the broker stops reading a client's
+ * requests until it drains its replies (back-pressure, so a client that
+ * pipelines requests faster than it reads never reaches NP_LIM_OUTQ by its
+ * own requests alone). */
+#define NP_LIM_OUTQ_HIGH 1024u
+
+/* A LIST in progress emits items only while fewer than this many packets
+ * are queued: a long listing is paced by the reader, not buffered. */
+#define NP_LIM_OUTQ_LIST 64u
+
+/* Malformed packets tolerated from one client before it is dropped. */
+#define NP_LIM_PROTO_ERRORS 16u
+
+/* Packets handled from one client per readiness event, so that one busy
+ * client cannot starve the others. */
+#define NP_LIM_PACKETS_PER_EVENT 64u
+
+/* Descriptors kept free below RLIMIT_NOFILE.  The broker refuses to keep a
+ * received descriptor (NPIPE_ELIMIT) or a new connection whose number is
+ * at or above the limit minus this reserve, so recvmsg() always has room
+ * for the descriptors arriving with one packet and never loses one. */
+#define NP_LIM_FD_RESERVE 64
+
+#endif /* NPIPED_LIMITS_H */

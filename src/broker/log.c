@@ -1,0 +1,109 @@
+/*
+ * log.c - npiped's log lines on stderr.
+ *
+ * Plain stderr as `npiped[PID]: level: message`, or, when stderr is the
+ * journal's stream (JOURNAL_STREAM names our stderr's device and inode),
+ * `<N>message` so journald files each line under its syslog priority.
+ * Each line goes out in one write() so lines of concurrent processes (the
+ * daemon and its starter) never interleave.
+ */
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "npipe/npipe.h"
+
+/* The log state is the process's own and set once at start-up, so it is
+ * file-local rather than threaded through every call. */
+static int log_level = LOG_NOTICE;
+static bool log_journal;
+
+static const char *const level_names[] = {
+        [LOG_ERR] = "err",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+int np_log_parse_level(const char *s)
+{
+        int i;
+
+        for (i = LOG_ERR; i <= LOG_DEBUG; i++)
+                if (level_names[i] != NULL && strcmp(s, level_names[i]) == 0)
+                        return i;
+        return -1;
+}
+
+/* JOURNAL_STREAM is "DEV:INODE" of the stream journald gave us; it is
+ * inherited, so it only counts if it still describes our stderr. */
+static bool stderr_is_journal(void)
+{
+        const char *env = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void np_log_init(int level)
+{
+        log_level = level;
+        log_journal = stderr_is_journal();
+}
+
+void np_log(int level, const char *fmt, ...)
+{
+        char line[1024];
+        int n, m, saved = errno;
+        va_list ap;
+
+        if (level > log_level)
+                return;
+        if (level < LOG_ERR)
+                level = LOG_ERR;
+        if (log_journal)
+                n = snprintf(line, sizeof line, "<%d>", level);
+        else
+                n = snprintf(line, sizeof line, "npiped[%ld]: %s: ", (long)getpid(),
+                             level_names[level]);
+        if (n < 0)
+                n = 0;
+        va_start(ap, fmt);
+        m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+        va_end(ap);
+        if (m < 0)
+                m = 0;
+        n += m;
+        if ((size_t)n > sizeof line - 2)
+                n = (int)sizeof line - 2;
+        line[n++] = '\n';
+        if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+                /* nowhere left to complain to */
+        }
+        errno = saved;
+}
+
+/* The symbolic NPIPE_E* name, from the table in npipe.h (the broker does
+ * not link the library's status.c for this). */
+const char *np_status_name(int status)
+{
+        switch (status) {
+#define NP_XX(name, value, w32, nt, msg)                                                           \
+        case value:                                                                                \
+                return #name;
+                NPIPE_STATUS_MAP(NP_XX)
+#undef NP_XX
+        default:
+                return "unknown";
+        }
+}

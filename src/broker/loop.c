@@ -1,0 +1,562 @@
+/*
+ * loop.c - npiped's event loop: the epoll set, client sockets, outgoing
+ * queues, the deadline heap of pending waits, and reaping dead clients.
+ *
+ * Nothing here ever blocks on a client.  Every socket is non-blocking; a
+ * packet that does not fit a client's socket buffer goes to that client's
+ * queue (bounded, limits.h) and out again on EPOLLOUT.  A client that lets
+ * its queue overflow, or whose socket fails, is *doomed*: it receives
+ * nothing more and is reaped - handled as a dead process - right after the
+ * packet being processed, so that no request ever sees it half gone.  The
+ * memory of a reaped client lives until the end of the epoll batch, since
+ * later events of the same batch may still point at it.
+ */
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/limits.h"
+#include "npipe/npipe.h"
+#include "os/os.h"
+
+#define NP_EPOLL_BATCH 64
+/* How long accepting pauses after accept() ran out of descriptors or
+ * memory, so that a full table does not turn the loop into a busy spin. */
+#define NP_ACCEPT_PAUSE_NS (100 * 1000000ll)
+
+int64_t np_now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static int watch(struct np_broker *b, int fd, uint32_t events, struct np_src *src)
+{
+        struct epoll_event ev = {.events = events, .data.ptr = src};
+
+        return epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int np_loop_init(struct np_broker *b)
+{
+        b->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (b->epfd < 0)
+                return -errno;
+        b->listen_src.kind = NP_SRC_LISTEN;
+        b->signal_src.kind = NP_SRC_SIGNAL;
+        if (watch(b, b->lfd, EPOLLIN, &b->listen_src) < 0 ||
+            watch(b, b->sigfd, EPOLLIN, &b->signal_src) < 0)
+                return -errno;
+        np_link_init(&b->clients);
+        np_link_init(&b->doomed);
+        np_link_init(&b->graveyard);
+        b->idle_since_ns = np_now_ns();
+        return 0;
+}
+
+/* ---- the deadline heap ---------------------------------------------------- */
+
+static void heap_set(struct np_broker *b, size_t i, struct np_waiter *w)
+{
+        b->heap[i] = w;
+        w->heap_idx = i;
+}
+
+static void heap_up(struct np_broker *b, size_t i)
+{
+        struct np_waiter *w = b->heap[i];
+
+        while (i > 0) {
+                size_t parent = (i - 1) / 2;
+
+                if (b->heap[parent]->deadline_ns <= w->deadline_ns)
+                        break;
+                heap_set(b, i, b->heap[parent]);
+                i = parent;
+        }
+        heap_set(b, i, w);
+}
+
+static void heap_down(struct np_broker *b, size_t i)
+{
+        struct np_waiter *w = b->heap[i];
+
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, m = l;
+
+                if (l >= b->heap_len)
+                        break;
+                if (r < b->heap_len && b->heap[r]->deadline_ns < b->heap[l]->deadline_ns)
+                        m = r;
+                if (b->heap[m]->deadline_ns >= w->deadline_ns)
+                        break;
+                heap_set(b, i, b->heap[m]);
+                i = m;
+        }
+        heap_set(b, i, w);
+}
+
+/* The heap only grows as far as the waits it must hold (bounded by
+ * NP_LIM_WAITS_PER_CLIENT per client).  Returns -1 when it cannot grow. */
+int np_timer_add(struct np_broker *b, struct np_waiter *w)
+{
+        if (b->heap_len == b->heap_cap) {
+                size_t cap = b->heap_cap ? b->heap_cap * 2 : 64;
+                struct np_waiter **h = realloc(b->heap, cap * sizeof *h);
+
+                if (h == NULL)
+                        return -1;
+                b->heap = h;
+                b->heap_cap = cap;
+        }
+        b->heap_len++;
+        heap_set(b, b->heap_len - 1, w);
+        heap_up(b, b->heap_len - 1);
+        return 0;
+}
+
+void np_timer_del(struct np_broker *b, struct np_waiter *w)
+{
+        size_t i = w->heap_idx;
+        struct np_waiter *last;
+
+        if (i == NP_NOT_IN_HEAP)
+                return;
+        w->heap_idx = NP_NOT_IN_HEAP;
+        last = b->heap[--b->heap_len];
+        if (i == b->heap_len)
+                return;
+        heap_set(b, i, last);
+        heap_up(b, i);
+        heap_down(b, last->heap_idx);
+}
+
+/* ---- client sockets ------------------------------------------------------ */
+
+static void update_events(struct np_broker *b, struct np_client *c)
+{
+        uint32_t want = 0;
+        struct epoll_event ev;
+
+        if (c->flags & NP_CLIENT_DOOMED)
+                return;
+        if (!(c->flags & NP_CLIENT_DRAINING) && c->outq_len < NP_LIM_OUTQ_HIGH)
+                want |= EPOLLIN;
+        if (c->outq != NULL)
+                want |= EPOLLOUT;
+        if (want == c->events)
+                return;
+        ev.events = want;
+        ev.data.ptr = &c->src;
+        if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+                np_client_doom(b, c, "epoll_ctl failed");
+                return;
+        }
+        c->events = want;
+}
+
+void np_client_doom(struct np_broker *b, struct np_client *c, const char *why)
+{
+        if (c->flags & NP_CLIENT_DOOMED)
+                return;
+        c->flags |= NP_CLIENT_DOOMED;
+        np_log(LOG_INFO, "client %llu (pid %ld): %s", (unsigned long long)c->serial,
+               (long)c->pid, why);
+        epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        np_link_del(&c->link);
+        np_link_add_tail(&b->doomed, &c->link);
+}
+
+void np_client_drain(struct np_broker *b, struct np_client *c)
+{
+        c->flags |= NP_CLIENT_DRAINING;
+        if (c->outq == NULL)
+                np_client_doom(b, c, "closed by the broker");
+        else
+                update_events(b, c);
+}
+
+static bool retry_later(int r)
+{
+        /* ENOBUFS/ENOMEM: the kernel is short of memory for this one
+         * packet; like a full buffer, it is worth trying again. */
+        return r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM;
+}
+
+void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t len, int fd)
+{
+        struct np_outpkt *p;
+
+        if (c->flags & NP_CLIENT_DOOMED)
+                goto drop;
+        if (c->outq == NULL) {
+                int r = np_send_packet(c->fd, pkt, len, fd);
+
+                if (r == 0) {
+                        if (fd >= 0)
+                                close(fd);
+                        return;
+                }
+                if (!retry_later(r)) {
+                        np_client_doom(b, c, r == -EPIPE || r == -ECONNRESET ? "gone"
+                                                                             : "send failed");
+                        goto drop;
+                }
+        }
+        if (c->outq_len >= NP_LIM_OUTQ) {
+                np_client_doom(b, c, "not reading its socket (queue full)");
+                goto drop;
+        }
+        p = malloc(sizeof *p + len);
+        if (p == NULL) {
+                np_client_doom(b, c, "out of memory for its queue");
+                goto drop;
+        }
+        p->next = NULL;
+        p->fd = fd;
+        p->len = (uint32_t)len;
+        memcpy(p->data, pkt, len);
+        if (c->outq == NULL)
+                c->outq_tail = &c->outq;
+        *c->outq_tail = p;
+        c->outq_tail = &p->next;
+        c->outq_len++;
+        update_events(b, c);
+        return;
+drop:
+        if (fd >= 0)
+                close(fd);
+}
+
+static void free_queue(struct np_client *c)
+{
+        struct np_outpkt *p, *next;
+
+        for (p = c->outq; p != NULL; p = next) {
+                next = p->next;
+                if (p->fd >= 0)
+                        close(p->fd);
+                free(p);
+        }
+        c->outq = NULL;
+        c->outq_len = 0;
+}
+
+static void flush_queue(struct np_broker *b, struct np_client *c)
+{
+        while (c->outq != NULL && !(c->flags & NP_CLIENT_DOOMED)) {
+                struct np_outpkt *p = c->outq;
+                int r = np_send_packet(c->fd, p->data, p->len, p->fd);
+
+                if (retry_later(r))
+                        break;
+                if (r < 0) {
+                        np_client_doom(b, c, "send failed");
+                        return;
+                }
+                if (p->fd >= 0)
+                        close(p->fd);
+                c->outq = p->next;
+                c->outq_len--;
+                free(p);
+        }
+        if (c->flags & NP_CLIENT_DOOMED)
+                return;
+        if (!np_link_empty(&c->lists))
+                np_list_pump(b, c);
+        if ((c->flags & NP_CLIENT_DRAINING) && c->outq == NULL)
+                np_client_doom(b, c, "closed by the broker");
+        else
+                update_events(b, c);
+}
+
+/* Everything but freeing the memory: events later in this batch may still
+ * name c, and find it doomed. */
+static void reap_one(struct np_broker *b, struct np_client *c)
+{
+        np_link_del(&c->link);
+        np_client_gone(b, c);
+        free_queue(c);
+        close(c->fd);
+        c->fd = -1;
+        if (c->flags & NP_CLIENT_REJECT)
+                b->n_rejecting--;
+        else
+                b->n_clients--;
+        if (b->n_clients + b->n_rejecting == 0)
+                b->idle_since_ns = np_now_ns();
+        np_link_add_tail(&b->graveyard, &c->link);
+}
+
+/* Reap every doomed client except `keep` (the one whose packets are being
+ * read; it is reaped once its loop ends). */
+static void reap(struct np_broker *b, struct np_client *keep)
+{
+        for (;;) {
+                struct np_link *l = b->doomed.next;
+
+                if (keep != NULL && l == &keep->link)
+                        l = l->next;
+                if (l == &b->doomed)
+                        return;
+                reap_one(b, np_container_of(l, struct np_client, link));
+        }
+}
+
+static void bury(struct np_broker *b)
+{
+        while (!np_link_empty(&b->graveyard)) {
+                struct np_client *c =
+                        np_container_of(b->graveyard.next, struct np_client, link);
+
+                np_link_del(&c->link);
+                free(c->groups);
+                free(c);
+        }
+}
+
+/* Supplementary groups of the peer at connect time, for
+ * NPIPE_ACCESS_GROUP.  Missing groups only narrow access. */
+static void peer_groups(struct np_client *c)
+{
+        socklen_t len = 32 * sizeof(gid_t);
+
+        for (int tries = 0; tries < 2; tries++) {
+                gid_t *g = malloc(len ? len : sizeof(gid_t));
+
+                if (g == NULL)
+                        return;
+                if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+                        c->groups = g;
+                        c->ngroups = (int)(len / sizeof(gid_t));
+                        return;
+                }
+                free(g);
+                if (errno != ERANGE)
+                        return;
+        }
+}
+
+static void client_new(struct np_broker *b, int fd)
+{
+        struct np_client *c;
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        bool reject = b->n_clients >= NP_LIM_CLIENTS;
+
+        if (fd >= b->fd_budget || (reject && b->n_rejecting >= NP_LIM_CLIENTS_REJECTING)) {
+                np_log(LOG_WARNING, "too many connections; closing a new one");
+                close(fd);
+                return;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                np_log(LOG_WARNING, "SO_PEERCRED: %s", strerror(errno));
+                close(fd);
+                return;
+        }
+        c = calloc(1, sizeof *c);
+        if (c == NULL) {
+                close(fd);
+                return;
+        }
+        c->src.kind = NP_SRC_CLIENT;
+        c->fd = fd;
+        c->serial = ++b->next_serial;
+        c->pid = cred.pid;
+        c->uid = cred.uid;
+        c->gid = cred.gid;
+        c->flags = reject ? NP_CLIENT_REJECT : 0;
+        c->events = EPOLLIN;
+        c->outq_tail = &c->outq;
+        np_link_init(&c->instances);
+        np_link_init(&c->conns);
+        np_link_init(&c->waits);
+        np_link_init(&c->lists);
+        peer_groups(c);
+        if (watch(b, fd, EPOLLIN, &c->src) < 0) {
+                free(c->groups);
+                free(c);
+                close(fd);
+                return;
+        }
+        np_link_add_tail(&b->clients, &c->link);
+        if (reject)
+                b->n_rejecting++;
+        else
+                b->n_clients++;
+        np_log(LOG_DEBUG, "client %llu: pid %ld uid %lu", (unsigned long long)c->serial,
+               (long)c->pid, (unsigned long)c->uid);
+}
+
+int np_loop_accept(struct np_broker *b)
+{
+        int n = 0;
+
+        for (int i = 0; i < NP_EPOLL_BATCH; i++) {
+                int fd = accept4(b->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                if (fd >= 0) {
+                        client_new(b, fd);
+                        n++;
+                        continue;
+                }
+                if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                        continue;
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        struct epoll_event ev = {.events = 0, .data.ptr = &b->listen_src};
+
+                        np_log(LOG_WARNING, "accept: %s; pausing", strerror(errno));
+                        epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev);
+                        b->accept_paused_until_ns = np_now_ns() + NP_ACCEPT_PAUSE_NS;
+                }
+                break;
+        }
+        return n;
+}
+
+static void client_input(struct np_broker *b, struct np_client *c, uint32_t events)
+{
+        /* One static buffer: packets are handled to completion one at a
+         * time.  Aligned for tidiness only; fields are memcpy'd out. */
+        static _Alignas(8) unsigned char buf[NP_PROTO_MAX_PACKET];
+        bool hup = (events & (EPOLLHUP | EPOLLERR)) != 0;
+
+        for (unsigned i = 0; i < NP_LIM_PACKETS_PER_EVENT; i++) {
+                ssize_t n;
+                int fd;
+
+                if (c->flags & (NP_CLIENT_DOOMED | NP_CLIENT_DRAINING))
+                        break;
+                /* Back-pressure: leave requests in the socket while the
+                 * client is not reading its replies (unless it hung up:
+                 * then what it sent last still counts). */
+                if (!hup && c->outq_len >= NP_LIM_OUTQ_HIGH)
+                        break;
+                n = np_recv_packet(c->fd, buf, sizeof buf, &fd, MSG_DONTWAIT);
+                if (n == -EAGAIN)
+                        break;
+                if (n == 0) {
+                        np_client_doom(b, c, "disconnected");
+                        break;
+                }
+                if (n < 0 && n != -EMSGSIZE) {
+                        np_client_doom(b, c, "receive failed");
+                        break;
+                }
+                np_handle_packet(b, c, buf, n, fd);
+                reap(b, c);
+        }
+        update_events(b, c);
+}
+
+static void client_event(struct np_broker *b, struct np_client *c, uint32_t events)
+{
+        if (c->flags & NP_CLIENT_DOOMED)
+                return;
+        if (events & EPOLLOUT)
+                flush_queue(b, c);
+        if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                client_input(b, c, events);
+}
+
+static void signal_event(struct np_broker *b)
+{
+        struct signalfd_siginfo si;
+
+        while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                np_log(LOG_INFO, "signal %u: exiting", si.ssi_signo);
+                b->stop = true;
+        }
+}
+
+/* Milliseconds until the next thing the loop must do by itself, or -1. */
+static int next_timeout(const struct np_broker *b, int64_t now)
+{
+        int64_t next = -1;
+
+        if (b->heap_len > 0)
+                next = b->heap[0]->deadline_ns;
+        if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0) {
+                int64_t t = b->idle_since_ns + (int64_t)b->idle_exit_s * 1000000000ll;
+
+                if (next < 0 || t < next)
+                        next = t;
+        }
+        if (b->accept_paused_until_ns > 0 && (next < 0 || b->accept_paused_until_ns < next))
+                next = b->accept_paused_until_ns;
+        if (next < 0)
+                return -1;
+        if (next <= now)
+                return 0;
+        /* Round up: waking a little late is fine, early is a spin. */
+        next = (next - now + 999999) / 1000000;
+        return next > 1000000 ? 1000000 : (int)next;
+}
+
+static void timers(struct np_broker *b, int64_t now)
+{
+        while (b->heap_len > 0 && b->heap[0]->deadline_ns <= now) {
+                np_wait_expired(b, b->heap[0]);
+                reap(b, NULL);
+        }
+        if (b->accept_paused_until_ns > 0 && now >= b->accept_paused_until_ns) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &b->listen_src};
+
+                b->accept_paused_until_ns = 0;
+                epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev);
+        }
+}
+
+/* Returns 0 when a signal asked us to stop, 1 when idle for --idle-exit. */
+int np_loop_run(struct np_broker *b)
+{
+        struct epoll_event evs[NP_EPOLL_BATCH];
+
+        b->stop = false;
+        while (!b->stop) {
+                int64_t now = np_now_ns();
+                int n, i;
+
+                if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0 &&
+                    now - b->idle_since_ns >= (int64_t)b->idle_exit_s * 1000000000ll)
+                        return 1;
+                n = epoll_wait(b->epfd, evs, NP_EPOLL_BATCH, next_timeout(b, now));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        np_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
+                        return -errno;
+                }
+                for (i = 0; i < n; i++) {
+                        struct np_src *src = evs[i].data.ptr;
+
+                        switch (src->kind) {
+                        case NP_SRC_LISTEN:
+                                np_loop_accept(b);
+                                break;
+                        case NP_SRC_SIGNAL:
+                                signal_event(b);
+                                break;
+                        case NP_SRC_CLIENT:
+                                client_event(b, np_container_of(src, struct np_client, src),
+                                             evs[i].events);
+                                break;
+                        }
+                        reap(b, NULL);
+                }
+                bury(b);
+                timers(b, np_now_ns());
+                bury(b);
+        }
+        return 0;
+}

@@ -1,0 +1,482 @@
+/*
+ * main.c - npiped start-up and shut-down: options, the runtime directory,
+ * the single-broker lock, the listening socket (bound here or inherited
+ * from systemd), readiness notification and daemonizing.
+ *
+ * One broker per runtime directory.  Starters race (every library process
+ * that finds no broker starts one), so start-up is serialised by two locks
+ * on DIR/npiped.lock, which do not interact with each other on Linux:
+ *
+ *   - the *broker lock*, flock(LOCK_EX), held for the broker's lifetime;
+ *     a starter that cannot take it knows another broker runs and exits 0;
+ *   - the *start lock*, an OFD write lock on byte 0 (fcntl F_OFD_SETLKW),
+ *     held by a starter from before it tries the broker lock until its
+ *     socket is listening, and by a broker from the moment it decides to
+ *     exit until it is gone.
+ *
+ * So a starter that finds the broker lock taken while holding the start
+ * lock knows the holder is listening (not half set up, not on its way
+ * out), and can report readiness honestly before it exits.
+ */
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "broker/limits.h"
+#include "npipe/npipe.h"
+#include "npipe_config.h"
+#include "os/os.h"
+
+/* systemd's first passed descriptor (sd_listen_fds(3)). */
+#define NP_LISTEN_FDS_START 3
+
+struct options {
+        bool foreground;
+        const char *runtime_dir;
+        int ready_fd;
+        unsigned idle_exit_s;
+        int log_level;
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: npiped [OPTION]...\n"
+                "The npipe broker: owns the named-pipe namespace of one user and sets up\n"
+                "connections between processes.  Normally started by libnpipe on demand.\n"
+                "\n"
+                "  --foreground          do not daemonize\n"
+                "  --runtime-dir=DIR     use DIR instead of the default runtime directory\n"
+                "                        ($NPIPE_RUNTIME_DIR, $XDG_RUNTIME_DIR/npipe, /tmp/npipe-UID)\n"
+                "  --ready-fd=N          write \"1\" to descriptor N once listening, then close it\n"
+                "  --idle-exit=SECONDS   exit after SECONDS without any client (0: never)\n"
+                "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
+                "  --version             print the version and exit\n"
+                "  --help                print this help and exit\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+        char *end;
+        unsigned long v;
+
+        if (s == NULL || *s < '0' || *s > '9')
+                return -1;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > max)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+        enum { OPT_FOREGROUND = 256, OPT_RUNTIME, OPT_READY, OPT_IDLE, OPT_LOG, OPT_VERSION,
+               OPT_HELP };
+        static const struct option longopts[] = {
+                {"foreground", no_argument, NULL, OPT_FOREGROUND},
+                {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
+                {"ready-fd", required_argument, NULL, OPT_READY},
+                {"idle-exit", required_argument, NULL, OPT_IDLE},
+                {"log-level", required_argument, NULL, OPT_LOG},
+                {"version", no_argument, NULL, OPT_VERSION},
+                {"help", no_argument, NULL, OPT_HELP},
+                {NULL, 0, NULL, 0},
+        };
+        unsigned long v;
+        int opt;
+
+        o->ready_fd = -1;
+        o->log_level = LOG_NOTICE;
+        while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+                switch (opt) {
+                case OPT_FOREGROUND:
+                        o->foreground = true;
+                        break;
+                case OPT_RUNTIME:
+                        if (optarg[0] == '\0') {
+                                fprintf(stderr, "npiped: empty --runtime-dir\n");
+                                return 2;
+                        }
+                        o->runtime_dir = optarg;
+                        break;
+                case OPT_READY:
+                        if (parse_uint(optarg, INT_MAX, &v) < 0 || fcntl((int)v, F_GETFD) < 0) {
+                                fprintf(stderr, "npiped: --ready-fd: not an open descriptor\n");
+                                return 2;
+                        }
+                        o->ready_fd = (int)v;
+                        break;
+                case OPT_IDLE:
+                        if (parse_uint(optarg, 1000000000ul, &v) < 0) {
+                                fprintf(stderr, "npiped: --idle-exit: not a number of seconds\n");
+                                return 2;
+                        }
+                        o->idle_exit_s = (unsigned)v;
+                        break;
+                case OPT_LOG:
+                        o->log_level = np_log_parse_level(optarg);
+                        if (o->log_level < 0) {
+                                fprintf(stderr, "npiped: --log-level: err, warning, notice, "
+                                                "info or debug\n");
+                                return 2;
+                        }
+                        break;
+                case OPT_VERSION:
+                        printf("npiped %s (protocol %u)\n", NPIPE_VERSION, NP_PROTO_VERSION);
+                        exit(0);
+                case OPT_HELP:
+                        usage(stdout);
+                        exit(0);
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "npiped: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return 2;
+        }
+        /* The descriptor is ours to close; no program we exec may get it. */
+        if (o->ready_fd >= 0)
+                fcntl(o->ready_fd, F_SETFD, FD_CLOEXEC);
+        return 0;
+}
+
+/* Every listening instance holds a segment descriptor: take all the
+ * descriptors the hard limit allows.  Returns the budget (limits.h). */
+static int raise_nofile(void)
+{
+        struct rlimit rl;
+        rlim_t cur;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 1024 - NP_LIM_FD_RESERVE;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t want = rl.rlim_max;
+
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        cur = rl.rlim_cur;
+        if (cur == RLIM_INFINITY || cur > (rlim_t)INT_MAX)
+                cur = INT_MAX;
+        if (cur < 2 * NP_LIM_FD_RESERVE)
+                return (int)cur / 2;
+        return (int)cur - NP_LIM_FD_RESERVE;
+}
+
+/* Is fd 3 a listening socket systemd passed us (sd_listen_fds(3))? */
+static bool socket_activated(void)
+{
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        unsigned long p, n;
+        int type = 0, acc = 0;
+        socklen_t len = sizeof type;
+
+        if (parse_uint(pid, ULONG_MAX, &p) < 0 || p != (unsigned long)getpid() ||
+            parse_uint(fds, INT_MAX, &n) < 0 || n < 1)
+                return false;
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+        if (getsockopt(NP_LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+            type != SOCK_SEQPACKET) {
+                np_log(LOG_ERR, "socket activation: descriptor 3 is not a SOCK_SEQPACKET socket");
+                exit(1);
+        }
+        len = sizeof acc;
+        if (getsockopt(NP_LISTEN_FDS_START, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc) {
+                np_log(LOG_ERR, "socket activation: descriptor 3 is not listening");
+                exit(1);
+        }
+        return true;
+}
+
+/* Fork; the parent waits for the child's readiness byte and exits with
+ * 0 once it came (1 if the child died first), so `npiped` without
+ * --foreground returns only when the broker can be used.  Returns the
+ * write end of that readiness pipe in the child. */
+static int daemonize(void)
+{
+        int p[2], devnull;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                np_log(LOG_ERR, "pipe: %s", strerror(errno));
+                exit(1);
+        }
+        pid = fork();
+        if (pid < 0) {
+                np_log(LOG_ERR, "fork: %s", strerror(errno));
+                exit(1);
+        }
+        if (pid > 0) {
+                char ch = 0;
+                ssize_t n;
+
+                close(p[1]);
+                do
+                        n = read(p[0], &ch, 1);
+                while (n < 0 && errno == EINTR);
+                _exit(n == 1 && ch == '1' ? 0 : 1);
+        }
+        close(p[0]);
+        setsid();
+        if (chdir("/") < 0) {
+                /* harmless: every path we use is absolute */
+        }
+        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull >= 0) {
+                dup2(devnull, STDIN_FILENO);
+                dup2(devnull, STDOUT_FILENO);
+                if (devnull > STDERR_FILENO)
+                        close(devnull);
+        }
+        return p[1];
+}
+
+static void write_ready(int *fd)
+{
+        if (*fd < 0)
+                return;
+        if (write(*fd, "1", 1) != 1)
+                np_log(LOG_WARNING, "readiness descriptor: %s", strerror(errno));
+        close(*fd);
+        *fd = -1;
+}
+
+/* sd_notify(3) by hand: one datagram to $NOTIFY_SOCKET ('@' = abstract). */
+static void sd_notify(const char *msg)
+{
+        const char *path = getenv("NOTIFY_SOCKET");
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        socklen_t len;
+        size_t n;
+        int fd;
+
+        if (path == NULL || (path[0] != '/' && path[0] != '@'))
+                return;
+        n = strlen(path);
+        if (n >= sizeof addr.sun_path)
+                return;
+        memcpy(addr.sun_path, path, n);
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+        if (path[0] == '@')
+                addr.sun_path[0] = '\0';
+        else
+                len++;
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
+                np_log(LOG_WARNING, "NOTIFY_SOCKET: %s", strerror(errno));
+        close(fd);
+}
+
+static int start_lock(int fd, bool take)
+{
+        struct flock fl = {
+                .l_type = take ? F_WRLCK : F_UNLCK,
+                .l_whence = SEEK_SET,
+                .l_start = 0,
+                .l_len = 1,
+        };
+        int r;
+
+        do
+                r = fcntl(fd, F_OFD_SETLKW, &fl);
+        while (r < 0 && errno == EINTR);
+        return r;
+}
+
+/* Take the locks (see the top of this file).  Returns the lock descriptor,
+ * or exits: 0 when another broker already serves the directory. */
+static int take_locks(const char *dir, int *ready_fd, int *daemon_fd)
+{
+        char path[PATH_MAX];
+        int fd;
+
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, NP_BROKER_LOCK) >= sizeof path) {
+                np_log(LOG_ERR, "%s: path too long", dir);
+                exit(1);
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                np_log(LOG_ERR, "%s: %s", path, strerror(errno));
+                exit(1);
+        }
+        if (start_lock(fd, true) < 0) {
+                np_log(LOG_ERR, "%s: start lock: %s", path, strerror(errno));
+                exit(1);
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK) {
+                        np_log(LOG_ERR, "%s: flock: %s", path, strerror(errno));
+                        exit(1);
+                }
+                /* The holder is listening: it released the start lock only
+                 * after listen(), and takes it again before it stops. */
+                np_log(LOG_NOTICE, "already running in %s", dir);
+                write_ready(ready_fd);
+                write_ready(daemon_fd);
+                exit(0);
+        }
+        return fd;
+}
+
+static int listen_socket(struct np_broker *b)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        struct stat st;
+        int fd;
+
+        memcpy(addr.sun_path, b->sock_path, strlen(b->sock_path) + 1);
+        /* We hold the broker lock: whatever socket is there is stale. */
+        if (unlink(b->sock_path) < 0 && errno != ENOENT) {
+                np_log(LOG_ERR, "%s: %s", b->sock_path, strerror(errno));
+                return -1;
+        }
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                np_log(LOG_ERR, "socket: %s", strerror(errno));
+                return -1;
+        }
+        if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(b->sock_path, 0600) < 0 ||
+            listen(fd, 128) < 0 || lstat(b->sock_path, &st) < 0) {
+                np_log(LOG_ERR, "%s: %s", b->sock_path, strerror(errno));
+                close(fd);
+                return -1;
+        }
+        b->sock_dev = st.st_dev;
+        b->sock_ino = st.st_ino;
+        b->own_socket = true;
+        return fd;
+}
+
+static void remove_socket(struct np_broker *b)
+{
+        struct stat st;
+
+        /* Only if it is still the one we bound: never someone else's. */
+        if (b->own_socket && lstat(b->sock_path, &st) == 0 && st.st_dev == b->sock_dev &&
+            st.st_ino == b->sock_ino)
+                unlink(b->sock_path);
+}
+
+static int signal_fd(void)
+{
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return -1;
+        return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+        static struct np_broker b;
+        struct options o = {0};
+        char dir[PATH_MAX], abs_dir[PATH_MAX];
+        int r, daemon_fd = -1;
+
+        r = parse_options(argc, argv, &o);
+        if (r != 0)
+                return r;
+        np_log_init(o.log_level);
+        signal(SIGPIPE, SIG_IGN);
+        b.fd_budget = raise_nofile();
+        b.idle_exit_s = o.idle_exit_s;
+        b.lockfd = -1;
+
+        /* --runtime-dir gets the same checks as the default location. */
+        if (o.runtime_dir != NULL && setenv("NPIPE_RUNTIME_DIR", o.runtime_dir, 1) < 0) {
+                np_log(LOG_ERR, "setenv: %s", strerror(errno));
+                return 1;
+        }
+        r = np_runtime_dir(dir, sizeof dir, 1);
+        if (r < 0) {
+                np_log(LOG_ERR, "runtime directory %s: %s", dir, np_status_name(r));
+                return 1;
+        }
+        if (realpath(dir, abs_dir) == NULL) {
+                np_log(LOG_ERR, "runtime directory %s: %s", dir, strerror(errno));
+                return 1;
+        }
+        r = snprintf(b.sock_path, sizeof b.sock_path, "%s/%s", abs_dir, NP_BROKER_SOCKET);
+        if (r < 0 || (size_t)r >= sizeof b.sock_path) {
+                np_log(LOG_ERR, "runtime directory %s: path too long for a socket", abs_dir);
+                return 1;
+        }
+
+        b.activated = socket_activated();
+        b.sigfd = signal_fd();
+        if (b.sigfd < 0) {
+                np_log(LOG_ERR, "signalfd: %s", strerror(errno));
+                return 1;
+        }
+        if (!o.foreground)
+                daemon_fd = daemonize();
+
+        if (b.activated) {
+                b.lfd = NP_LISTEN_FDS_START;
+                fcntl(b.lfd, F_SETFL, fcntl(b.lfd, F_GETFL) | O_NONBLOCK);
+                fcntl(b.lfd, F_SETFD, FD_CLOEXEC);
+        } else {
+                b.lockfd = take_locks(abs_dir, &o.ready_fd, &daemon_fd);
+                b.lfd = listen_socket(&b);
+                if (b.lfd < 0)
+                        return 1;
+                start_lock(b.lockfd, false);
+        }
+        if (np_state_init(&b) < 0 || np_loop_init(&b) < 0) {
+                np_log(LOG_ERR, "out of memory or descriptors at start-up");
+                remove_socket(&b);
+                return 1;
+        }
+        np_log(LOG_INFO, "listening on %s%s (protocol %u)", b.sock_path,
+               b.activated ? " (socket activation)" : "", NP_PROTO_VERSION);
+        write_ready(&o.ready_fd);
+        write_ready(&daemon_fd);
+        sd_notify("READY=1");
+
+        for (;;) {
+                r = np_loop_run(&b);
+                if (b.activated)
+                        break;
+                /* Hold the start lock from here on: a starter arriving now
+                 * waits until we are gone, then takes over. */
+                start_lock(b.lockfd, true);
+                if (r == 1 && np_loop_accept(&b) > 0) {
+                        /* a client slipped in as we went idle: stay */
+                        start_lock(b.lockfd, false);
+                        continue;
+                }
+                break;
+        }
+        sd_notify("STOPPING=1");
+        remove_socket(&b);
+        np_log(LOG_INFO, r == 1 ? "idle: exiting" : "exiting");
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,990 @@
+/*
+ * requests.c - the namespace and the requests that change it.
+ *
+ * This file owns the NT rules the broker enforces (spec/semantics.md):
+ * which creations may join an existing name (INST), which instance a
+ * client gets (OPEN, INST-09's listen FIFO), when waiters are released
+ * (WAIT), and what each end is told when the other disconnects, closes or
+ * dies (DISC, CLOSE).  Every packet arrives through np_handle_packet()
+ * after np_proto_check(); every reply carries the request's req_id and
+ * every event req_id 0.
+ *
+ * Descriptor ownership is strict: a handler owns the descriptor that came
+ * with its packet and either keeps it (a listening instance's server
+ * segment), hands it to np_send() (which closes it once sent), or closes
+ * it.  A descriptor is never silently lost: when a packet carrying one
+ * cannot be sent, np_send() drops that client as if it had died.
+ */
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "broker/limits.h"
+#include "npipe/npipe.h"
+
+/* WAIT-07: a pipe created with default timeout 0 waits 50 ms by default. */
+#define NP_DEFAULT_WAIT_MS 50u
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* Pipe names compare case-insensitively (NAME-02, WAIT-11): ASCII letters
+ * fold to lower case, every other byte (UTF-8 included) compares as is. */
+static void fold_name(char *dst, const char *src, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)src[i];
+
+                dst[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+        }
+}
+
+/* FNV-1a over the folded bytes, seeded per broker run and finished with a
+ * mixer, so that the bucket of a name cannot be predicted. */
+static uint64_t name_hash(const struct np_broker *b, const char *folded, size_t n)
+{
+        uint64_t h = 0xcbf29ce484222325ull ^ b->hash_seed;
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char)folded[i];
+                h *= 0x100000001b3ull;
+        }
+        return np_hash_u64(h);
+}
+
+static struct np_pipe *pipe_find(struct np_broker *b, const char *name, uint32_t len)
+{
+        char folded[NP_NAME_MAX];
+        struct np_hnode *n;
+        uint64_t h;
+
+        fold_name(folded, name, len);
+        h = name_hash(b, folded, len);
+        for (n = np_htab_bucket(&b->pipes, h); n != NULL; n = n->next) {
+                struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);
+
+                if (n->hash == h && p->name_len == len && memcmp(p->key, folded, len) == 0)
+                        return p;
+        }
+        return NULL;
+}
+
+static struct np_instance *instance_find(struct np_broker *b, uint64_t id)
+{
+        uint64_t h = np_hash_u64(id);
+
+        for (struct np_hnode *n = np_htab_bucket(&b->instances, h); n != NULL; n = n->next) {
+                struct np_instance *i = np_container_of(n, struct np_instance, hnode);
+
+                if (i->id == id)
+                        return i;
+        }
+        return NULL;
+}
+
+static struct np_conn *conn_find(struct np_broker *b, uint64_t id)
+{
+        uint64_t h = np_hash_u64(id);
+
+        for (struct np_hnode *n = np_htab_bucket(&b->conns, h); n != NULL; n = n->next) {
+                struct np_conn *c = np_container_of(n, struct np_conn, hnode);
+
+                if (c->id == id)
+                        return c;
+        }
+        return NULL;
+}
+
+int np_state_init(struct np_broker *b)
+{
+        if (np_htab_init(&b->pipes) < 0 || np_htab_init(&b->instances) < 0 ||
+            np_htab_init(&b->conns) < 0)
+                return -ENOMEM;
+        if (getrandom(&b->hash_seed, sizeof b->hash_seed, GRND_NONBLOCK) !=
+            (ssize_t)sizeof b->hash_seed)
+                b->hash_seed = (uint64_t)np_now_ns() ^ ((uint64_t)getpid() << 32);
+        return 0;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* Header + fixed body + optional name, built on the stack (a packet is at
+ * most NP_PROTO_MAX_PACKET bytes). */
+static void send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
+                     const void *body, size_t blen, const char *name, size_t nlen, int fd)
+{
+        unsigned char pkt[NP_PROTO_MAX_PACKET];
+        struct np_hdr h = {
+                .type = type,
+                .version = NP_PROTO_VERSION,
+                .len = (uint32_t)(sizeof h + blen + nlen),
+                .req_id = req_id,
+                .reserved = 0,
+        };
+
+        memcpy(pkt, &h, sizeof h);
+        if (blen > 0)
+                memcpy(pkt + sizeof h, body, blen);
+        if (nlen > 0)
+                memcpy(pkt + sizeof h + blen, name, nlen);
+        np_send(b, c, pkt, h.len, fd);
+}
+
+static void reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status)
+{
+        struct np_reply r = {.status = status, .reserved = 0};
+
+        send_msg(b, c, NP_MSG_REPLY, req_id, &r, sizeof r, NULL, 0, -1);
+}
+
+static void send_peer_gone(struct np_broker *b, struct np_client *to, uint64_t instance_id,
+                           uint64_t conn_id, uint32_t reason, uint32_t to_server)
+{
+        struct np_ev_peer_gone ev = {
+                .instance_id = instance_id,
+                .conn_id = conn_id,
+                .reason = reason,
+                .to_server = to_server,
+        };
+
+        send_msg(b, to, NP_MSG_EV_PEER_GONE, 0, &ev, sizeof ev, NULL, 0, -1);
+}
+
+/* A malformed or out-of-place packet: answer it when it can be answered,
+ * and drop a client that keeps sending them. */
+static void bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id, int status,
+                       const char *what)
+{
+        c->proto_errors++;
+        np_log(LOG_DEBUG, "client %llu (pid %ld): %s (%s)", (unsigned long long)c->serial,
+               (long)c->pid, what, np_status_name(status));
+        if (req_id != 0)
+                reply_status(b, c, req_id, status);
+        if (c->proto_errors > NP_LIM_PROTO_ERRORS) {
+                np_log(LOG_NOTICE, "client %llu (pid %ld): too many protocol errors, dropped",
+                       (unsigned long long)c->serial, (long)c->pid);
+                np_client_doom(b, c, "protocol errors");
+        }
+}
+
+/* ---- state changes --------------------------------------------------------- */
+
+/* The pipe-wide values (first instance's) with this instance's quotas. */
+static struct np_pipe_params instance_params(const struct np_instance *i)
+{
+        struct np_pipe_params p = i->pipe->params;
+
+        p.in_quota = i->in_quota;
+        p.out_quota = i->out_quota;
+        return p;
+}
+
+/* May c open the pipe or create another instance of it?  The policy is
+ * the first instance's (INST-07, SEC-04); root may always. */
+static bool allowed(const struct np_pipe *p, const struct np_client *c)
+{
+        if (c->uid == 0 || c->uid == p->owner_uid)
+                return true;
+        switch (p->params.policy) {
+        case NPIPE_ACCESS_EVERYONE:
+                return true;
+        case NPIPE_ACCESS_GROUP:
+                if (c->gid == p->params.gid)
+                        return true;
+                for (int i = 0; i < c->ngroups; i++)
+                        if (c->groups[i] == p->params.gid)
+                                return true;
+                return false;
+        default:
+                return false;
+        }
+}
+
+/* Move an instance to a new state, keeping the pipe's counters and listen
+ * FIFO right.  Leaving LISTENING closes a held segment (callers that hand
+ * it on take it out first); entering LISTENING appends to the FIFO
+ * (INST-09) and keeps `fd`. */
+static void set_state(struct np_instance *i, uint32_t state, int fd)
+{
+        struct np_pipe *p = i->pipe;
+
+        if (i->state == NPIPE_STATE_LISTENING) {
+                np_link_del(&i->listen_link);
+                p->n_listening--;
+                if (i->fd >= 0)
+                        close(i->fd);
+                i->fd = -1;
+        } else if (i->state == NPIPE_STATE_CONNECTED) {
+                p->n_connected--;
+        }
+        i->state = state;
+        if (state == NPIPE_STATE_LISTENING) {
+                i->fd = fd;
+                np_link_add_tail(&p->listeners, &i->listen_link);
+                p->n_listening++;
+        } else if (state == NPIPE_STATE_CONNECTED) {
+                p->n_connected++;
+        }
+}
+
+static void wait_finish(struct np_broker *b, struct np_waiter *w, int status, bool reply)
+{
+        np_link_del(&w->pipe_link);
+        np_link_del(&w->client_link);
+        np_timer_del(b, w);
+        w->client->n_waits--;
+        if (reply)
+                reply_status(b, w->client, w->req_id, status);
+        free(w);
+}
+
+/* WAIT-04/05: every waiter of the name is answered at once. */
+static void wake_waiters(struct np_broker *b, struct np_pipe *p, int status)
+{
+        while (!np_link_empty(&p->waits))
+                wait_finish(b, np_container_of(p->waits.next, struct np_waiter, pipe_link), status,
+                            true);
+}
+
+void np_wait_expired(struct np_broker *b, struct np_waiter *w)
+{
+        wait_finish(b, w, NPIPE_ETIMEDOUT, true);
+}
+
+static void pipe_free(struct np_pipe *p)
+{
+        free(p->key);
+        free(p->display);
+        free(p);
+}
+
+static void pipe_unref(struct np_pipe *p)
+{
+        if (--p->refs == 0 && p->dead)
+                pipe_free(p);
+}
+
+/* NAME-17: with its last instance the name leaves the namespace; waiters
+ * learn it is gone.  Connections and listings still pointing at the pipe
+ * keep the memory (refs) and see it as dead. */
+static void pipe_maybe_remove(struct np_broker *b, struct np_pipe *p)
+{
+        if (p->n_instances > 0)
+                return;
+        wake_waiters(b, p, NPIPE_ENOENT);
+        np_htab_remove(&b->pipes, &p->hnode);
+        b->n_pipes--;
+        p->dead = true;
+        if (p->refs == 0)
+                pipe_free(p);
+}
+
+static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t len,
+                                const struct np_pipe_params *params, uid_t owner)
+{
+        struct np_pipe *p = calloc(1, sizeof *p);
+
+        if (p == NULL)
+                return NULL;
+        p->key = malloc(len);
+        p->display = malloc(len + 1);
+        if (p->key == NULL || p->display == NULL) {
+                pipe_free(p);
+                return NULL;
+        }
+        fold_name(p->key, name, len);
+        memcpy(p->display, name, len);
+        p->display[len] = '\0';
+        p->name_len = len;
+        p->params = *params;
+        p->owner_uid = owner;
+        np_link_init(&p->instances);
+        np_link_init(&p->listeners);
+        np_link_init(&p->waits);
+        np_htab_insert(&b->pipes, &p->hnode, name_hash(b, p->key, len));
+        b->n_pipes++;
+        return p;
+}
+
+static void conn_free(struct np_broker *b, struct np_conn *conn)
+{
+        np_htab_remove(&b->conns, &conn->hnode);
+        np_link_del(&conn->client_link);
+        conn->client->n_conns--;
+        pipe_unref(conn->pipe);
+        free(conn);
+}
+
+/* The server side left the connection (DISCONNECT, server close, server
+ * death): the client keeps its conn record and hears why. */
+static void conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t state,
+                        uint32_t reason)
+{
+        struct np_instance *i = conn->inst;
+
+        i->conn = NULL;
+        conn->inst = NULL;
+        conn->detached_state = state;
+        send_peer_gone(b, conn->client, i->id, conn->id, reason, 0);
+}
+
+/* The client end is closed (CLOSE_CLIENT, client death).  A still attached
+ * instance goes CLOSING (its server must disconnect before reuse,
+ * CLOSE-12) and the server hears why; WAIT-06: that releases no waiter. */
+static void conn_close(struct np_broker *b, struct np_conn *conn, uint32_t reason)
+{
+        struct np_instance *i = conn->inst;
+
+        if (i != NULL) {
+                i->conn = NULL;
+                conn->inst = NULL;
+                set_state(i, NPIPE_STATE_CLOSING, -1);
+                send_peer_gone(b, i->owner, i->id, conn->id, reason, 1);
+        }
+        conn_free(b, conn);
+}
+
+/* The server end is closed (CLOSE_SERVER, server death). */
+static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t reason)
+{
+        struct np_pipe *p = i->pipe;
+
+        if (i->conn != NULL)
+                conn_detach(b, i->conn, NPIPE_STATE_CLOSING, reason);
+        set_state(i, NPIPE_STATE_CLOSING, -1);
+        np_link_del(&i->pipe_link);
+        p->n_instances--;
+        np_link_del(&i->owner_link);
+        i->owner->n_instances--;
+        np_htab_remove(&b->instances, &i->hnode);
+        free(i);
+        pipe_maybe_remove(b, p);
+}
+
+/* ---- LIST ------------------------------------------------------------------ */
+
+static void listjob_free(struct np_client *c, struct np_listjob *j)
+{
+        for (size_t k = 0; k < j->n; k++)
+                pipe_unref(j->pipes[k]);
+        free(j->pipes);
+        np_link_del(&j->link);
+        c->n_lists--;
+        free(j);
+}
+
+static void send_list_item(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                           const struct np_pipe *p, uint32_t flags)
+{
+        struct np_list_item it;
+
+        memset(&it, 0, sizeof it);
+        it.flags = flags;
+        if (p == NULL) {
+                send_msg(b, c, NP_MSG_LIST_ITEM, req_id, &it, sizeof it, NULL, 0, -1);
+                return;
+        }
+        it.params = p->params;
+        if (!p->dead) {
+                it.cur_instances = (uint32_t)p->n_instances;
+                it.listening = (uint32_t)p->n_listening;
+                it.connected = (uint32_t)p->n_connected;
+        }
+        it.owner_uid = (uint32_t)p->owner_uid;
+        if (!np_link_empty(&p->instances)) {
+                const struct np_instance *first =
+                        np_container_of(p->instances.next, struct np_instance, pipe_link);
+
+                it.server_pid = (uint32_t)first->owner->pid;
+                it.params = instance_params(first);
+        }
+        it.name_len = p->name_len;
+        send_msg(b, c, NP_MSG_LIST_ITEM, req_id, &it, sizeof it, p->display, p->name_len, -1);
+}
+
+void np_list_pump(struct np_broker *b, struct np_client *c)
+{
+        while (!np_link_empty(&c->lists) && !(c->flags & NP_CLIENT_DOOMED) &&
+               c->outq_len < NP_LIM_OUTQ_LIST) {
+                struct np_listjob *j = np_container_of(c->lists.next, struct np_listjob, link);
+
+                if (j->n == 0) {
+                        send_list_item(b, c, j->req_id, NULL, NP_LIST_LAST | NP_LIST_EMPTY);
+                        listjob_free(c, j);
+                        continue;
+                }
+                j->next++;
+                send_list_item(b, c, j->req_id, j->pipes[j->next - 1],
+                               j->next == j->n ? NP_LIST_LAST : 0);
+                if (j->next == j->n)
+                        listjob_free(c, j);
+        }
+}
+
+static void do_list(struct np_broker *b, struct np_client *c, uint32_t req_id)
+{
+        struct np_listjob *j;
+
+        if (c->n_lists >= NP_LIM_LISTS_PER_CLIENT) {
+                reply_status(b, c, req_id, NPIPE_ELIMIT);
+                return;
+        }
+        j = calloc(1, sizeof *j);
+        if (j == NULL || (b->n_pipes > 0 && !(j->pipes = calloc(b->n_pipes, sizeof *j->pipes)))) {
+                free(j);
+                reply_status(b, c, req_id, NPIPE_ENOMEM);
+                return;
+        }
+        j->req_id = req_id;
+        for (size_t k = 0; k <= b->pipes.mask; k++) {
+                for (struct np_hnode *n = b->pipes.buckets[k]; n != NULL; n = n->next) {
+                        struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);
+
+                        p->refs++;
+                        j->pipes[j->n++] = p;
+                }
+        }
+        np_link_add_tail(&c->lists, &j->link);
+        c->n_lists++;
+        np_list_pump(b, c);
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+static bool valid_params(const struct np_pipe_params *p)
+{
+        return p->type <= NPIPE_TYPE_MESSAGE && p->dir >= NPIPE_INBOUND &&
+               p->dir <= NPIPE_DUPLEX && p->max_instances <= NPIPE_MAX_INSTANCES_LIMIT &&
+               p->policy <= NPIPE_ACCESS_EVERYONE;
+}
+
+static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                      const unsigned char *body, const char *name, uint32_t name_len, int fd)
+{
+        struct np_create req;
+        struct np_create_reply rep;
+        struct np_instance *i;
+        struct np_pipe *p;
+        int status;
+
+        memcpy(&req, body, sizeof req);
+        status = NPIPE_EINVAL;
+        if (!valid_params(&req.params) ||
+            (req.flags & ~(NP_CREATE_FIRST_INSTANCE | NP_CREATE_REJECT_REMOTE)))
+                goto fail;
+        status = NPIPE_ELIMIT;
+        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT)
+                goto fail;
+        p = pipe_find(b, name, name_len);
+        if (p != NULL) {
+                status = NPIPE_EACCES;
+                if (!allowed(p, c))                         /* INST-07 */
+                        goto fail;
+                if (req.flags & NP_CREATE_FIRST_INSTANCE)   /* INST-06 */
+                        goto fail;
+                if (req.params.dir != p->params.dir)        /* INST-03 */
+                        goto fail;
+                status = NPIPE_EBUSY;                       /* INST-02, INST-05 */
+                if (p->params.max_instances != 0 && p->n_instances >= p->params.max_instances)
+                        goto fail;
+        } else {
+                status = NPIPE_ELIMIT;
+                if (b->n_pipes >= NP_LIM_PIPES)
+                        goto fail;
+                status = NPIPE_ENOMEM;
+                p = pipe_new(b, name, name_len, &req.params, c->uid);
+                if (p == NULL)
+                        goto fail;
+        }
+        i = calloc(1, sizeof *i);
+        if (i == NULL) {
+                status = NPIPE_ENOMEM;
+                pipe_maybe_remove(b, p);
+                goto fail;
+        }
+        /* INST-04: type, limit, quotas and timeout may differ; the pipe
+         * keeps the first instance's and this one its own quotas. */
+        i->id = ++b->next_id;
+        i->pipe = p;
+        i->owner = c;
+        i->in_quota = req.params.in_quota;
+        i->out_quota = req.params.out_quota;
+        i->state = NPIPE_STATE_DISCONNECTED;
+        i->fd = -1;
+        np_link_init(&i->listen_link);
+        np_link_add_tail(&p->instances, &i->pipe_link);
+        p->n_instances++;
+        np_link_add_tail(&c->instances, &i->owner_link);
+        c->n_instances++;
+        np_htab_insert(&b->instances, &i->hnode, np_hash_u64(i->id));
+        set_state(i, NPIPE_STATE_LISTENING, fd); /* CREATE-10, STATE-01 */
+
+        memset(&rep, 0, sizeof rep);
+        rep.status = 0;
+        rep.instance_id = i->id;
+        rep.params = instance_params(i);
+        send_msg(b, c, NP_MSG_CREATE_REPLY, req_id, &rep, sizeof rep, NULL, 0, -1);
+        wake_waiters(b, p, 0); /* WAIT-04 */
+        return;
+fail:
+        close(fd);
+        reply_status(b, c, req_id, status);
+}
+
+static struct np_instance *own_instance(struct np_broker *b, struct np_client *c,
+                                        const unsigned char *body)
+{
+        struct np_instance_req req;
+        struct np_instance *i;
+
+        memcpy(&req, body, sizeof req);
+        i = instance_find(b, req.instance_id);
+        return i != NULL && i->owner == c ? i : NULL;
+}
+
+static void do_listen(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                      const unsigned char *body, int fd)
+{
+        struct np_instance *i = own_instance(b, c, body);
+        int status = 0;
+
+        if (i == NULL) {
+                status = NPIPE_EBADF;
+        } else {
+                switch (i->state) {
+                case NPIPE_STATE_DISCONNECTED:
+                        /* STATE-05, INST-09: back to the end of the FIFO */
+                        set_state(i, NPIPE_STATE_LISTENING, fd);
+                        reply_status(b, c, req_id, 0);
+                        wake_waiters(b, i->pipe, 0); /* WAIT-04 */
+                        return;
+                case NPIPE_STATE_LISTENING:
+                        break; /* INST-09: keeps its place (and its segment) */
+                case NPIPE_STATE_CONNECTED:
+                        status = NPIPE_EISCONN; /* CONNECT-02 */
+                        break;
+                default:
+                        status = NPIPE_ECLOSING; /* CONNECT-06 */
+                        break;
+                }
+        }
+        close(fd);
+        reply_status(b, c, req_id, status);
+}
+
+static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                    const unsigned char *body, const char *name, uint32_t name_len, int fd)
+{
+        struct np_open req;
+        struct np_open_reply rep;
+        struct np_ev_connected ev;
+        struct np_instance *i;
+        struct np_conn *conn;
+        struct np_pipe *p;
+        int status, sfd;
+
+        memcpy(&req, body, sizeof req);
+        status = NPIPE_EINVAL;
+        if (req.access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE))
+                goto fail;
+        status = NPIPE_ELIMIT;
+        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT)
+                goto fail;
+        status = NPIPE_ENOENT; /* NAME-05 */
+        p = pipe_find(b, name, name_len);
+        if (p == NULL)
+                goto fail;
+        status = NPIPE_EACCES; /* SEC-04, OPEN-03: checked before an instance is taken */
+        if (!allowed(p, c))
+                goto fail;
+        if ((req.access & NP_ACCESS_WRITE) && !(p->params.dir & NPIPE_INBOUND))
+                goto fail;
+        if ((req.access & NP_ACCESS_READ) && !(p->params.dir & NPIPE_OUTBOUND))
+                goto fail;
+        status = NPIPE_EBUSY; /* OPEN-02 */
+        if (np_link_empty(&p->listeners))
+                goto fail;
+        status = NPIPE_ENOMEM;
+        conn = calloc(1, sizeof *conn);
+        if (conn == NULL)
+                goto fail;
+
+        /* INST-09: the instance that has been listening longest. */
+        i = np_container_of(p->listeners.next, struct np_instance, listen_link);
+        sfd = i->fd;
+        i->fd = -1;
+        set_state(i, NPIPE_STATE_CONNECTED, -1); /* OPEN-07, STATE-02 */
+        i->conn = conn;
+
+        conn->id = ++b->next_id;
+        conn->inst = i;
+        conn->instance_id = i->id;
+        conn->pipe = p;
+        p->refs++;
+        conn->params = instance_params(i);
+        conn->client = c;
+        conn->pid = c->pid;
+        conn->uid = c->uid;
+        conn->gid = c->gid;
+        conn->access = req.access;
+        np_link_add_tail(&c->conns, &conn->client_link);
+        c->n_conns++;
+        np_htab_insert(&b->conns, &conn->hnode, np_hash_u64(conn->id));
+
+        memset(&ev, 0, sizeof ev);
+        ev.instance_id = i->id;
+        ev.conn_id = conn->id;
+        ev.client_pid = (uint32_t)c->pid;
+        ev.client_uid = (uint32_t)c->uid;
+        ev.client_gid = (uint32_t)c->gid;
+        ev.access = req.access;
+        send_msg(b, i->owner, NP_MSG_EV_CONNECTED, 0, &ev, sizeof ev, NULL, 0, fd);
+
+        memset(&rep, 0, sizeof rep);
+        rep.status = 0;
+        rep.server_pid = (uint32_t)i->owner->pid;
+        rep.instance_id = i->id;
+        rep.conn_id = conn->id;
+        rep.server_uid = (uint32_t)i->owner->uid;
+        rep.server_gid = (uint32_t)i->owner->gid;
+        rep.params = conn->params;
+        send_msg(b, c, NP_MSG_OPEN_REPLY, req_id, &rep, sizeof rep, NULL, 0, sfd);
+        return;
+fail:
+        close(fd);
+        reply_status(b, c, req_id, status);
+}
+
+static void do_wait(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                    const unsigned char *body, const char *name, uint32_t name_len)
+{
+        struct np_wait req;
+        struct np_waiter *w;
+        struct np_pipe *p;
+        uint32_t ms;
+
+        memcpy(&req, body, sizeof req);
+        p = pipe_find(b, name, name_len);
+        if (p == NULL) { /* WAIT-01 */
+                reply_status(b, c, req_id, NPIPE_ENOENT);
+                return;
+        }
+        if (p->n_listening > 0) { /* WAIT-02 */
+                reply_status(b, c, req_id, 0);
+                return;
+        }
+        if (c->n_waits >= NP_LIM_WAITS_PER_CLIENT) {
+                reply_status(b, c, req_id, NPIPE_ELIMIT);
+                return;
+        }
+        w = calloc(1, sizeof *w);
+        if (w == NULL) {
+                reply_status(b, c, req_id, NPIPE_ENOMEM);
+                return;
+        }
+        w->pipe = p;
+        w->client = c;
+        w->req_id = req_id;
+        w->heap_idx = NP_NOT_IN_HEAP;
+        w->deadline_ns = -1;
+        ms = req.timeout_ms;
+        if (ms == NP_WAIT_DEFAULT) /* WAIT-07, WAIT-09 */
+                ms = p->params.default_timeout_ms ? p->params.default_timeout_ms
+                                                  : NP_DEFAULT_WAIT_MS;
+        if (ms != NP_WAIT_FOREVER) {
+                w->deadline_ns = np_now_ns() + (int64_t)ms * 1000000ll;
+                if (np_timer_add(b, w) < 0) {
+                        free(w);
+                        reply_status(b, c, req_id, NPIPE_ENOMEM);
+                        return;
+                }
+        }
+        np_link_add_tail(&p->waits, &w->pipe_link);
+        np_link_add_tail(&c->waits, &w->client_link);
+        c->n_waits++;
+}
+
+static void do_cancel(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                      const unsigned char *body)
+{
+        struct np_cancel req;
+
+        memcpy(&req, body, sizeof req);
+        if (req.reserved != 0) {
+                reply_status(b, c, req_id, NPIPE_EINVAL);
+                return;
+        }
+        for (struct np_link *l = c->waits.next; l != &c->waits; l = l->next) {
+                struct np_waiter *w = np_container_of(l, struct np_waiter, client_link);
+
+                if (w->req_id == req.target_req_id) { /* WAIT-10 */
+                        wait_finish(b, w, NPIPE_ECANCELED, true);
+                        reply_status(b, c, req_id, 0);
+                        return;
+                }
+        }
+        reply_status(b, c, req_id, NPIPE_ENOTFOUND);
+}
+
+static void do_disconnect(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                          const unsigned char *body)
+{
+        struct np_instance *i = own_instance(b, c, body);
+
+        if (i == NULL) {
+                reply_status(b, c, req_id, NPIPE_EBADF);
+                return;
+        }
+        if (i->state == NPIPE_STATE_DISCONNECTED) { /* DISC-03 */
+                reply_status(b, c, req_id, NPIPE_ENOTCONN);
+                return;
+        }
+        /* DISC-01/04: the client is cut off; DISC-05: from CLOSING too;
+         * DISC-08 (NPFS): a LISTENING instance drops its segment and
+         * leaves the FIFO. */
+        if (i->conn != NULL)
+                conn_detach(b, i->conn, NPIPE_STATE_DISCONNECTED, NP_GONE_DISCONNECTED);
+        set_state(i, NPIPE_STATE_DISCONNECTED, -1);
+        reply_status(b, c, req_id, 0);
+}
+
+static void do_close_server(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                            const unsigned char *body)
+{
+        struct np_instance *i = own_instance(b, c, body);
+
+        if (i == NULL) {
+                reply_status(b, c, req_id, NPIPE_EBADF);
+                return;
+        }
+        instance_close(b, i, NP_GONE_CLOSED); /* STATE-03, CLOSE-13, NAME-17 */
+        reply_status(b, c, req_id, 0);
+}
+
+static void do_close_client(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                            const unsigned char *body)
+{
+        struct np_conn_req req;
+        struct np_conn *conn;
+
+        memcpy(&req, body, sizeof req);
+        conn = conn_find(b, req.conn_id);
+        if (conn == NULL || conn->client != c) {
+                reply_status(b, c, req_id, NPIPE_EBADF);
+                return;
+        }
+        conn_close(b, conn, NP_GONE_CLOSED); /* CLOSE-02, CLOSE-12 */
+        reply_status(b, c, req_id, 0);
+}
+
+static void do_query(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                     const unsigned char *body)
+{
+        struct np_instance_req req;
+        struct np_query_reply rep;
+        struct np_instance *i;
+        struct np_conn *conn;
+
+        memcpy(&req, body, sizeof req);
+        memset(&rep, 0, sizeof rep);
+        i = instance_find(b, req.instance_id);
+        if (i != NULL && i->owner == c) {
+                rep.cur_instances = (uint32_t)i->pipe->n_instances; /* INST-10 */
+                rep.state = i->state;
+                rep.client_pid = i->conn != NULL ? (uint32_t)i->conn->pid : 0;
+                rep.params = instance_params(i);
+        } else if ((conn = conn_find(b, req.instance_id)) != NULL && conn->client == c) {
+                /* STATE-08: a pipe whose name is gone has 0 instances. */
+                rep.cur_instances = conn->pipe->dead ? 0 : (uint32_t)conn->pipe->n_instances;
+                if (conn->inst != NULL) {
+                        rep.state = conn->inst->state;
+                        rep.params = instance_params(conn->inst);
+                } else {
+                        rep.state = conn->detached_state; /* STATE-03, STATE-04 */
+                        rep.params = conn->params;
+                }
+                rep.client_pid = (uint32_t)conn->pid;
+        } else {
+                reply_status(b, c, req_id, NPIPE_EBADF);
+                return;
+        }
+        send_msg(b, c, NP_MSG_QUERY_REPLY, req_id, &rep, sizeof rep, NULL, 0, -1);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static void do_hello(struct np_broker *b, struct np_client *c, const struct np_hdr *h,
+                     const unsigned char *pkt, ssize_t n, int fd)
+{
+        struct np_hello_reply rep = {.version = NP_PROTO_VERSION, .broker_pid = (uint32_t)getpid()};
+        struct np_hello hello;
+        int status = 0;
+
+        /* The header version is checked here rather than by
+         * np_proto_check(), so that a client of another protocol version
+         * still gets a HELLO_REPLY naming ours. */
+        if (n != (ssize_t)(sizeof *h + sizeof hello) || h->len != (uint32_t)n ||
+            h->reserved != 0 || fd >= 0) {
+                status = NPIPE_EPROTO;
+        } else {
+                memcpy(&hello, pkt + sizeof *h, sizeof hello);
+                if (h->version != NP_PROTO_VERSION || hello.magic != NP_PROTO_MAGIC32 ||
+                    hello.version != NP_PROTO_VERSION)
+                        status = NPIPE_EPROTO;
+        }
+        if (fd >= 0)
+                close(fd);
+        if (status == 0 && (c->flags & NP_CLIENT_REJECT))
+                status = NPIPE_ELIMIT;
+        rep.status = status;
+        send_msg(b, c, NP_MSG_HELLO_REPLY, h->req_id, &rep, sizeof rep, NULL, 0, -1);
+        if (status != 0) {
+                np_log(status == NPIPE_ELIMIT ? LOG_WARNING : LOG_NOTICE,
+                       "client %llu (pid %ld): hello refused (%s)", (unsigned long long)c->serial,
+                       (long)c->pid, np_status_name(status));
+                np_client_drain(b, c);
+                return;
+        }
+        c->flags |= NP_CLIENT_HELLO;
+}
+
+/* Types a client may send, and whether they carry a descriptor. */
+static int request_fd_rule(uint16_t type)
+{
+        switch (type) {
+        case NP_MSG_CREATE:
+        case NP_MSG_LISTEN:
+        case NP_MSG_OPEN:
+                return 1;
+        case NP_MSG_WAIT:
+        case NP_MSG_DISCONNECT:
+        case NP_MSG_CLOSE_SERVER:
+        case NP_MSG_CLOSE_CLIENT:
+        case NP_MSG_QUERY:
+        case NP_MSG_LIST:
+        case NP_MSG_CANCEL:
+                return 0;
+        default:
+                return -1;
+        }
+}
+
+void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt,
+                      ssize_t n, int fd)
+{
+        const unsigned char *body = pkt + sizeof(struct np_hdr);
+        const char *name = NULL;
+        uint32_t name_len = 0;
+        struct np_hdr h;
+        int r, rule;
+
+        /* An oversized packet (n < 0) still left its first
+         * NP_PROTO_MAX_PACKET bytes in pkt; anything shorter than a
+         * header has no req_id to answer. */
+        memset(&h, 0, sizeof h);
+        if (n < 0 || (size_t)n >= sizeof h)
+                memcpy(&h, pkt, sizeof h);
+
+        if (!(c->flags & NP_CLIENT_HELLO)) {
+                if (n >= (ssize_t)sizeof h && h.type == NP_MSG_HELLO) {
+                        do_hello(b, c, &h, pkt, n, fd);
+                        return;
+                }
+                if (fd >= 0)
+                        close(fd);
+                if (h.req_id != 0)
+                        reply_status(b, c, h.req_id, NPIPE_EPROTO);
+                np_log(LOG_NOTICE, "client %llu (pid %ld): no hello", (unsigned long long)c->serial,
+                       (long)c->pid);
+                np_client_drain(b, c);
+                return;
+        }
+
+        r = n < 0 ? NPIPE_EPROTO : np_proto_check(pkt, (size_t)n, &name, &name_len);
+        rule = request_fd_rule(h.type);
+        if (r == 0 && rule < 0)
+                r = NPIPE_EPROTO;
+        if (r == 0 && rule != (fd >= 0))
+                r = NPIPE_EPROTO;
+        if (r == 0 && h.req_id == 0)
+                r = NPIPE_EPROTO;
+        if (r < 0) {
+                if (fd >= 0)
+                        close(fd);
+                bad_packet(b, c, h.req_id, r, n < 0 ? "oversized packet" : "malformed packet");
+                return;
+        }
+        if (fd >= 0) {
+                /* limits.h, NP_LIM_FD_RESERVE: never keep a descriptor
+                 * that eats into the room recvmsg() needs. */
+                if (fd >= b->fd_budget) {
+                        close(fd);
+                        reply_status(b, c, h.req_id, NPIPE_ELIMIT);
+                        return;
+                }
+                /* A segment must be a memfd (F_GET_SEALS works on nothing
+                 * else): a peer is never handed a socket, FIFO or device
+                 * it could block on. */
+                if (fcntl(fd, F_GET_SEALS) < 0) {
+                        close(fd);
+                        bad_packet(b, c, h.req_id, NPIPE_EINVAL, "segment is not a memfd");
+                        return;
+                }
+        }
+
+        switch (h.type) {
+        case NP_MSG_CREATE:
+                do_create(b, c, h.req_id, body, name, name_len, fd);
+                break;
+        case NP_MSG_LISTEN:
+                do_listen(b, c, h.req_id, body, fd);
+                break;
+        case NP_MSG_OPEN:
+                do_open(b, c, h.req_id, body, name, name_len, fd);
+                break;
+        case NP_MSG_WAIT:
+                do_wait(b, c, h.req_id, body, name, name_len);
+                break;
+        case NP_MSG_DISCONNECT:
+                do_disconnect(b, c, h.req_id, body);
+                break;
+        case NP_MSG_CLOSE_SERVER:
+                do_close_server(b, c, h.req_id, body);
+                break;
+        case NP_MSG_CLOSE_CLIENT:
+                do_close_client(b, c, h.req_id, body);
+                break;
+        case NP_MSG_QUERY:
+                do_query(b, c, h.req_id, body);
+                break;
+        case NP_MSG_LIST:
+                do_list(b, c, h.req_id);
+                break;
+        case NP_MSG_CANCEL:
+                do_cancel(b, c, h.req_id, body);
+                break;
+        }
+}
+
+/* A process is gone (or was dropped).  Its waits vanish unanswered, its
+ * client ends close as if it had closed them and its server ends as if it
+ * had closed them, each peer being told NP_GONE_DIED (CLOSE-09). */
+void np_client_gone(struct np_broker *b, struct np_client *c)
+{
+        while (!np_link_empty(&c->waits))
+                wait_finish(b, np_container_of(c->waits.next, struct np_waiter, client_link), 0,
+                            false);
+        while (!np_link_empty(&c->lists))
+                listjob_free(c, np_container_of(c->lists.next, struct np_listjob, link));
+        while (!np_link_empty(&c->conns))
+                conn_close(b, np_container_of(c->conns.next, struct np_conn, client_link),
+                           NP_GONE_DIED);
+        while (!np_link_empty(&c->instances))
+                instance_close(b, np_container_of(c->instances.next, struct np_instance, owner_link),
+                               NP_GONE_DIED);
+}
