@@ -18,6 +18,7 @@
  * deliver the reply's side effects.
  */
 #include "client/client.h"
+#include "client/internal.h"
 #include "core/name.h"
 #include "core/ring.h"
 #include "os/os.h"
@@ -41,56 +42,6 @@
 #define MIN_SERVER_RING (64u * 1024u)
 /* Spin this long for the peer before sleeping, while it looks busy. */
 #define SPIN_NS 20000
-
-/* A live connection seen from one end: our segment, the peer's, and the
- * ring cursors.  Reference counted: handles the operations in flight hold
- * it while a disconnect or close detaches it. */
-struct conn {
-        struct np_seg_hdr *own;
-        size_t own_size;
-        const struct np_seg_hdr *peer;
-        size_t peer_size;
-        int peer_is_dummy;
-        struct np_cons cons; /* under h->rd */
-        struct np_prod prod; /* under h->wr */
-        uint64_t conn_id;
-        _Atomic int gone;    /* NP_GONE_* from the broker, or our own disconnect */
-        _Atomic int corrupt; /* the peer's memory was inconsistent */
-        _Atomic int refs;
-};
-
-struct npipe {
-        uint32_t magic;
-        pid_t pid; /* the process the handle belongs to */
-        int server;
-        pthread_mutex_t op;
-        pthread_mutex_t lock;
-        pthread_mutex_t rd, wr;
-
-        /* under lock */
-        int state; /* local view: LISTENING, CONNECTED, DISCONNECTED (server);
-                    * CONNECTED (client) */
-        int closed;
-        struct conn *conn;
-        struct np_seg_hdr *listen_seg; /* server: segment offered while listening */
-        size_t listen_size;
-        uint64_t id;      /* server: instance id; client: conn id */
-        pid_t client_pid, server_pid;
-        uid_t peer_uid;
-        gid_t peer_gid;
-
-        /* fixed after creation */
-        struct np_pipe_params params;
-        int can_read, can_write, can_set_mode;
-        char *name;
-
-        _Atomic int read_mode; /* enum npipe_read_mode */
-        _Atomic int nowait;
-        _Atomic uint32_t ev;    /* private futex: bumped on every event for this handle */
-        _Atomic int users;      /* API calls in progress */
-        _Atomic uint32_t users_seq;
-        struct npipe *hnext;
-};
 
 /* ---- the id table ------------------------------------------------------------ */
 
@@ -244,7 +195,7 @@ static struct conn *conn_new(struct np_seg_hdr *own, size_t own_size, int peer_f
         return c;
 }
 
-static void conn_put(struct conn *c)
+void np_conn_put(struct conn *c)
 {
         if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
                 return;
@@ -255,7 +206,7 @@ static void conn_put(struct conn *c)
 }
 
 /* Wake the peer if it sleeps on our seq (call after every publish). */
-static void wake_peer(struct conn *c)
+void np_wake_peer(struct conn *c)
 {
         if (atomic_load_explicit(&c->peer->sleepers, memory_order_seq_cst) != 0)
                 np_futex_wake(&c->own->seq, 1, INT_MAX);
@@ -265,7 +216,8 @@ static void wake_peer(struct conn *c)
  * (they re-check c->gone): the peer's seq will not change for them. */
 static void wake_own_sleepers(struct conn *c)
 {
-        for (int i = 0; atomic_load(&c->own->sleepers) != 0; i++) {
+        np_async_kick(c);
+        for (int i = 0; atomic_load(&c->local_sleepers) != 0; i++) {
                 np_futex_wake(&c->peer->seq, 1, INT_MAX);
                 if (i < 100) {
                         sched_yield();
@@ -308,7 +260,7 @@ static void handle_free(struct npipe *h)
 
 /* Enter an API call on h.  A handle made by another process (inherited
  * through fork) is refused cleanly. */
-static int h_get(struct npipe *h)
+int np_h_get(struct npipe *h)
 {
         if (!h || h->magic != HANDLE_MAGIC)
                 return NPIPE_EBADF;
@@ -322,7 +274,7 @@ static int h_get(struct npipe *h)
         return 0;
 }
 
-static void h_put(struct npipe *h)
+void np_h_put(struct npipe *h)
 {
         if (atomic_fetch_sub(&h->users, 1) == 1) {
                 atomic_fetch_add(&h->users_seq, 1);
@@ -330,13 +282,13 @@ static void h_put(struct npipe *h)
         }
 }
 
-static void bump_ev(struct npipe *h)
+void np_bump_ev(struct npipe *h)
 {
         atomic_fetch_add(&h->ev, 1);
         np_futex_wake(&h->ev, 0, INT_MAX);
 }
 
-static struct conn *conn_get(struct npipe *h)
+struct conn *np_conn_get(struct npipe *h)
 {
         pthread_mutex_lock(&h->lock);
         struct conn *c = h->conn;
@@ -347,7 +299,7 @@ static struct conn *conn_get(struct npipe *h)
 }
 
 /* The state of an end as NT reports it (STATE-01..05). */
-static int end_state(struct npipe *h, struct conn *c)
+int np_end_state(struct npipe *h, struct conn *c)
 {
         if (!c) {
                 int s;
@@ -395,6 +347,7 @@ static int conn_wait(struct conn *c, uint32_t seq, int64_t deadline)
                         }
                 } while (np_now_ns() < end);
         }
+        atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         atomic_fetch_add_explicit(&c->own->sleepers, 1, memory_order_seq_cst);
         int r = 0;
         if (atomic_load(&c->gone) == 0 &&
@@ -406,6 +359,7 @@ static int conn_wait(struct conn *c, uint32_t seq, int64_t deadline)
                         r = NPIPE_ETIMEDOUT;
         }
         atomic_fetch_sub_explicit(&c->own->sleepers, 1, memory_order_seq_cst);
+        atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         return r;
 }
 
@@ -441,7 +395,7 @@ void np_on_connected(const struct np_ev_connected *ev, int fd)
         h->peer_uid = ev->client_uid;
         h->peer_gid = ev->client_gid;
         pthread_mutex_unlock(&h->lock);
-        bump_ev(h);
+        np_bump_ev(h);
 }
 
 void np_on_peer_gone(const struct np_ev_peer_gone *ev)
@@ -466,10 +420,10 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev)
                 c = NULL;
         }
         pthread_mutex_unlock(&h->lock);
-        bump_ev(h);
+        np_bump_ev(h);
         if (c) {
                 wake_own_sleepers(c);
-                conn_put(c);
+                np_conn_put(c);
         }
 }
 
@@ -767,18 +721,18 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
 
 NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         if (!h->server) {
-                h_put(h);
+                np_h_put(h);
                 return NPIPE_EFUNCTION; /* CONNECT-07 */
         }
         int64_t deadline = deadline_of(timeout_ms);
         pthread_mutex_lock(&h->op);
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
-        conn_put(c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
         if (st == NPIPE_STATE_CONNECTED) {
                 r = NPIPE_EISCONN; /* CONNECT-02 */
         } else if (st == NPIPE_STATE_CLOSING) {
@@ -854,17 +808,17 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
                 }
                 np_futex_wait(&h->ev, ev, 0, rem);
         }
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 
 NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         if (!h->server) {
-                h_put(h);
+                np_h_put(h);
                 return NPIPE_EFUNCTION; /* DISC-07 */
         }
         pthread_mutex_lock(&h->op);
@@ -876,7 +830,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
         if (st == NPIPE_STATE_DISCONNECTED) {
                 pthread_mutex_unlock(&h->lock);
                 pthread_mutex_unlock(&h->op);
-                h_put(h);
+                np_h_put(h);
                 return NPIPE_ENOTCONN; /* DISC-03 */
         }
         h->conn = NULL;
@@ -891,7 +845,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
                 atomic_store(&c->gone, NP_GONE_DISCONNECTED);
                 wake_own_sleepers(c);
         }
-        bump_ev(h); /* pending listens end (CONNECT-14) */
+        np_bump_ev(h); /* pending listens end (CONNECT-14) */
         struct np_instance_req body = {h->id};
         struct np_reply rep;
         struct np_request req = {.type = NP_MSG_DISCONNECT, .body = &body,
@@ -901,10 +855,10 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
         if (req.reply_fd >= 0)
                 close(req.reply_fd);
         pthread_mutex_unlock(&h->op);
-        conn_put(c);
+        np_conn_put(c);
         if (lseg)
                 munmap(lseg, lsz);
-        h_put(h);
+        np_h_put(h);
         /* The broker's view follows ours; a broker that is gone has
          * forgotten the instance anyway. */
         return 0;
@@ -946,7 +900,9 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 atomic_compare_exchange_strong(&c->gone, &zero, NP_GONE_CLOSED);
                 wake_own_sleepers(c);
         }
-        bump_ev(h);
+        np_bump_ev(h);
+        /* pending overlapped operations end now, with "cancelled" */
+        np_async_handle_closed(h);
         if (h->server)
                 np_broker_post(NP_MSG_CLOSE_SERVER, &h->id, sizeof(h->id));
         else if (c)
@@ -960,10 +916,10 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                         break;
                 if (c)
                         wake_own_sleepers(c);
-                bump_ev(h);
+                np_bump_ev(h);
                 np_futex_wait(&h->users_seq, s, 0, 10000000);
         }
-        conn_put(c);
+        np_conn_put(c);
         if (lseg)
                 munmap(lseg, lsz);
         handle_free(h);
@@ -975,13 +931,13 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
 /* Common entry of data operations: the connection, or the state error. */
 static int data_entry(struct npipe *h, struct conn **ret, int *st)
 {
-        struct conn *c = conn_get(h);
-        *st = end_state(h, c);
+        struct conn *c = np_conn_get(h);
+        *st = np_end_state(h, c);
         *ret = c;
         return 0;
 }
 
-static int peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
+int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
 {
         int gone = atomic_load(&c->gone);
         uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
@@ -989,6 +945,10 @@ static int peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
         return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
 }
 
+/* Read with h->rd held while consuming.  The lock is dropped while we
+ * sleep for data, so peeks and other readers are not held up, except in
+ * the middle of a message that is still streaming in: that one read owns
+ * the message until it is complete (never torn between readers). */
 static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, size_t *nread,
                        int msg_mode, int nowait, int64_t deadline)
 {
@@ -998,7 +958,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
-                int closed = peer_closed_state(h, c, &disc);
+                int closed = np_peer_closed_state(h, c, &disc);
                 if (disc) {
                         r = NPIPE_ENOTCONN;
                         break;
@@ -1009,7 +969,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                 }
                 int rr = np_cons_read(&c->cons, buf, len, msg_mode, &done);
                 if (rr == NP_RING_OK || rr == NP_RING_MORE) {
-                        wake_peer(c);
+                        np_wake_peer(c);
                         r = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
                         break;
                 }
@@ -1019,7 +979,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         break;
                 }
                 if (done)
-                        wake_peer(c);
+                        np_wake_peer(c);
                 if (closed) {
                         /* all the peer wrote is consumed (it published before
                          * closing); a message cut short is lost, never torn */
@@ -1030,17 +990,21 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         r = NPIPE_EAGAIN; /* NOWAIT-01 */
                         break;
                 }
+                int keep = rr == NP_RING_PARTIAL;
                 if (!wanting && len > done) {
                         /* NOWAIT-04/05: a non-blocking writer may hand us this much */
                         wanting = len - done;
                         atomic_fetch_add(&c->own->rwant, wanting);
                         atomic_fetch_add(&c->own->seq, 1);
-                        wake_peer(c);
+                        np_wake_peer(c);
                 }
-                if (conn_wait(c, seq, deadline) == NPIPE_ETIMEDOUT) {
-                        /* one last look: the data may have arrived at the bell */
-                        if (atomic_load_explicit(&c->peer->seq, memory_order_acquire) != seq)
-                                continue;
+                if (!keep)
+                        pthread_mutex_unlock(&h->rd);
+                int w = conn_wait(c, seq, deadline);
+                if (!keep)
+                        pthread_mutex_lock(&h->rd);
+                if (w == NPIPE_ETIMEDOUT &&
+                    atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq) {
                         r = NPIPE_ETIMEDOUT;
                         break;
                 }
@@ -1059,7 +1023,7 @@ static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int ti
         *nread = 0;
         if (!buf && len)
                 return NPIPE_EINVAL;
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -1079,8 +1043,8 @@ static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int ti
                                 atomic_load(&h->nowait), deadline_of(timeout_ms));
                 pthread_mutex_unlock(&h->rd);
         }
-        conn_put(c);
-        h_put(h);
+        np_conn_put(c);
+        np_h_put(h);
         return r;
 }
 
@@ -1095,7 +1059,7 @@ NPIPE_EXTERN int npipe_read_timeout(npipe_t *h, void *buf, size_t len, size_t *n
         return do_read(h, buf, len, nread, timeout_ms);
 }
 
-static uint32_t write_quota(struct npipe *h)
+uint32_t np_write_quota(struct npipe *h)
 {
         /* QUOTA-01: server writes go outbound, client writes inbound */
         return h->server ? h->params.out_quota : h->params.in_quota;
@@ -1109,7 +1073,7 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
-                int closed = peer_closed_state(h, c, &disc);
+                int closed = np_peer_closed_state(h, c, &disc);
                 uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
                 if (rb > c->prod.wbytes) {
                         atomic_store(&c->corrupt, 1);
@@ -1135,13 +1099,16 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
-                int closed = peer_closed_state(h, c, &disc);
+                int closed = np_peer_closed_state(h, c, &disc);
                 if (disc)
                         return NPIPE_ENOTCONN;
                 if (closed)
                         return done ? NPIPE_EPIPE : NPIPE_ECLOSING;
-                int r = np_prod_write(&c->prod, buf, len, &done);
-                wake_peer(c);
+                int r = NP_RING_FULL;
+                /* an async write is streaming a large message: wait our turn */
+                if (!c->stream_owner)
+                        r = np_prod_write(&c->prod, buf, len, &done);
+                np_wake_peer(c);
                 if (r == NP_RING_OK)
                         return 0;
                 if (r == NP_RING_CORRUPT) {
@@ -1163,7 +1130,7 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
 {
         int nowait = !(flags & W_BLOCKING) && atomic_load(&h->nowait);
         int msg_pipe = h->params.type == NPIPE_TYPE_MESSAGE;
-        uint64_t quota = write_quota(h);
+        uint64_t quota = np_write_quota(h);
         *nwritten = 0;
         if (len > NP_MSG_MAX)
                 return NPIPE_EINVAL;
@@ -1226,7 +1193,7 @@ static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritt
         *nwritten = 0;
         if (!buf && len)
                 return NPIPE_EINVAL;
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -1242,8 +1209,8 @@ static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritt
                 r = NPIPE_ECLOSING; /* CLOSE-04 */
         else
                 r = write_conn(h, c, buf, len, nwritten, 0, deadline_of(timeout_ms));
-        conn_put(c);
-        h_put(h);
+        np_conn_put(c);
+        np_h_put(h);
         return r;
 }
 
@@ -1262,7 +1229,7 @@ NPIPE_EXTERN int npipe_write_timeout(npipe_t *h, const void *buf, size_t len,
 
 NPIPE_EXTERN int npipe_peek(npipe_t *h, void *buf, size_t len, struct npipe_peek *ret)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         struct npipe_peek out = {0};
@@ -1297,10 +1264,10 @@ NPIPE_EXTERN int npipe_peek(npipe_t *h, void *buf, size_t len, struct npipe_peek
                         r = 0;
                 }
         }
-        conn_put(c);
+        np_conn_put(c);
         if (r == 0 && ret)
                 *ret = out;
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 
@@ -1313,7 +1280,7 @@ NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void 
         *nread = 0;
         if ((!in && in_len) || (!out && out_len))
                 return NPIPE_EINVAL;
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -1342,8 +1309,8 @@ NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void 
                 }
                 pthread_mutex_unlock(&h->rd);
         }
-        conn_put(c);
-        h_put(h);
+        np_conn_put(c);
+        np_h_put(h);
         return r;
 }
 
@@ -1370,7 +1337,7 @@ NPIPE_EXTERN int npipe_call(const char *name, const void *in, size_t in_len, voi
 
 NPIPE_EXTERN int npipe_flush(npipe_t *h)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -1387,8 +1354,8 @@ NPIPE_EXTERN int npipe_flush(npipe_t *h)
                 pthread_mutex_unlock(&h->wr);
                 r = wait_quota(h, c, target, 0, -1);
         }
-        conn_put(c);
-        h_put(h);
+        np_conn_put(c);
+        np_h_put(h);
         return r;
 }
 
@@ -1396,33 +1363,33 @@ NPIPE_EXTERN int npipe_flush(npipe_t *h)
 
 NPIPE_EXTERN int npipe_get_mode(npipe_t *h, enum npipe_read_mode *read_mode, int *nowait)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
-        conn_put(c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
         if (!h->server && st == NPIPE_STATE_DISCONNECTED) {
-                h_put(h);
+                np_h_put(h);
                 return NPIPE_ENOTCONN;
         }
         if (read_mode)
                 *read_mode = (enum npipe_read_mode)atomic_load(&h->read_mode);
         if (nowait)
                 *nowait = atomic_load(&h->nowait);
-        h_put(h);
+        np_h_put(h);
         return 0;
 }
 
 NPIPE_EXTERN int npipe_set_mode(npipe_t *h, const enum npipe_read_mode *read_mode,
                                 const int *nowait)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
-        conn_put(c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
         if (!h->can_set_mode)
                 r = NPIPE_EACCES; /* MODE-05: checked before the values */
         else if (!h->server && st == NPIPE_STATE_DISCONNECTED)
@@ -1438,7 +1405,7 @@ NPIPE_EXTERN int npipe_set_mode(npipe_t *h, const enum npipe_read_mode *read_mod
                 if (nowait)
                         atomic_store(&h->nowait, *nowait ? 1 : 0);
         }
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 
@@ -1465,11 +1432,11 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
 {
         if (!ret)
                 return NPIPE_EINVAL;
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
         struct npipe_info info = {0};
         if (!h->server && st == NPIPE_STATE_DISCONNECTED) {
                 r = NPIPE_ENOTCONN;
@@ -1485,7 +1452,7 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
         info.state = (enum npipe_state)st;
         info.read_mode = (enum npipe_read_mode)atomic_load(&h->read_mode);
         info.nowait = atomic_load(&h->nowait);
-        uint32_t quota = write_quota(h);
+        uint32_t quota = np_write_quota(h);
         info.write_quota_avail = quota;
         if (c && (st == NPIPE_STATE_CONNECTED || st == NPIPE_STATE_CLOSING)) {
                 pthread_mutex_lock(&h->rd);
@@ -1504,10 +1471,10 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
         else if (r == NPIPE_EBADF || r == NPIPE_EBROKER)
                 r = 0; /* the pipe is gone: no instances (STATE-08) */
 out:
-        conn_put(c);
+        np_conn_put(c);
         if (r == 0)
                 *ret = info;
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 
@@ -1515,19 +1482,19 @@ NPIPE_EXTERN int npipe_client_pid(npipe_t *h, pid_t *ret)
 {
         if (!ret)
                 return NPIPE_EBUFFER;
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
-        conn_put(c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
         if (!h->server && st == NPIPE_STATE_DISCONNECTED)
                 r = NPIPE_ENOTCONN;
         else if (h->server && (st == NPIPE_STATE_DISCONNECTED || st == NPIPE_STATE_LISTENING))
                 r = NPIPE_ENOTFOUND; /* DISC-10 */
         else
                 *ret = h->client_pid;
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 
@@ -1535,28 +1502,28 @@ NPIPE_EXTERN int npipe_server_pid(npipe_t *h, pid_t *ret)
 {
         if (!ret)
                 return NPIPE_EBUFFER;
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
-        conn_put(c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
         if (!h->server && st == NPIPE_STATE_DISCONNECTED)
                 r = NPIPE_ENOTCONN;
         else
                 *ret = h->server_pid;
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 
 NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid)
 {
-        int r = h_get(h);
+        int r = np_h_get(h);
         if (r < 0)
                 return r;
-        struct conn *c = conn_get(h);
-        int st = end_state(h, c);
-        conn_put(c);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
         if (st == NPIPE_STATE_DISCONNECTED || st == NPIPE_STATE_LISTENING)
                 r = h->server ? NPIPE_ENOTFOUND : NPIPE_ENOTCONN;
         else {
@@ -1565,7 +1532,7 @@ NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid)
                 if (gid)
                         *gid = h->peer_gid;
         }
-        h_put(h);
+        np_h_put(h);
         return r;
 }
 

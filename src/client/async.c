@@ -1,0 +1,816 @@
+/*
+ * async.c - the completion engine: operations that stay pending without a
+ * thread blocked in each (contract in async.h).
+ *
+ * Pending operations live in *shards*.  Each shard has one completion
+ * thread that waits with FUTEX_WAITV on every futex word its operations
+ * depend on at once: the peer segment's seq for reads and writes, the
+ * handle's event word for listens, and the shard's own kick word for
+ * changes made in this process (a new operation, a cancel, a disconnect).
+ * FUTEX_WAITV takes at most 128 words, so a shard serves at most
+ * SHARD_HANDLES handles; a further shard (and thread) is made when all are
+ * full.  The cost is one thread per 120 busy handles, never one per
+ * operation, and no file descriptor at all.
+ *
+ * While an operation waits on a connection it counts in that end's
+ * `sleepers`, so the peer knows to FUTEX_WAKE after publishing: exactly the
+ * protocol of a blocked synchronous call (ring_layout.h).
+ *
+ * Order: operations of one handle sit in one shard in issue order.  Reads
+ * complete strictly in order (ORDER-01; a zero-length read ahead of a real
+ * one is satisfied first without consuming, ORDER-03); writes queue their
+ * data at once and complete in order (QUOTA-06).
+ */
+#include "client/async.h"
+#include "client/client.h"
+#include "client/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX2_SIZE_U32
+#define FUTEX2_SIZE_U32 0x02
+#endif
+#ifndef FUTEX2_PRIVATE
+#define FUTEX2_PRIVATE 128
+#endif
+
+#define SHARD_HANDLES 120 /* FUTEX_WAITV_MAX is 128: room for the kick word */
+#define WAIT_MAX 128
+
+enum op_kind { OP_READ, OP_WRITE, OP_LISTEN, OP_TRANSACT };
+
+struct op {
+        enum op_kind kind;
+        struct npipe *h;
+        struct conn *c; /* reference held (NULL for listens) */
+        void *buf;
+        const void *wbuf;
+        size_t len;
+        size_t done;
+        int phase;       /* writes: 0 = data going into the ring, 1 = waiting for quota */
+        uint64_t target; /* writes: our wbytes once this write is in */
+        uint64_t wanting;
+        np_async_cb cb;
+        void *ctx;
+        struct op *next, *prev;
+};
+
+struct np_shard {
+        pthread_mutex_t lock;
+        struct op *head, *tail;
+        int handles; /* handles assigned (under shards_lock) */
+        _Atomic uint32_t kick;
+        struct np_shard *next;
+};
+
+static pthread_mutex_t shards_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct np_shard *shards;
+static pid_t shards_pid;
+
+struct futex_waitv_ {
+        uint64_t val;
+        uint64_t uaddr;
+        uint32_t flags;
+        uint32_t reserved;
+};
+
+static void kick(struct np_shard *s)
+{
+        atomic_fetch_add(&s->kick, 1);
+        np_futex_wake(&s->kick, 0, 1);
+}
+
+void np_async_kick(struct conn *c)
+{
+        /* We do not know which shard serves c: kick them all (rare: only on
+         * disconnect, close and peer death). */
+        (void)c;
+        pthread_mutex_lock(&shards_lock);
+        if (shards_pid == getpid())
+                for (struct np_shard *s = shards; s; s = s->next)
+                        kick(s);
+        pthread_mutex_unlock(&shards_lock);
+}
+
+static void unlink_op(struct np_shard *s, struct op *o)
+{
+        if (o->prev)
+                o->prev->next = o->next;
+        else
+                s->head = o->next;
+        if (o->next)
+                o->next->prev = o->prev;
+        else
+                s->tail = o->prev;
+        o->next = o->prev = NULL;
+}
+
+/* Release what an operation holds; run its callback; free it. */
+static void finish(struct op *o, int status, size_t bytes)
+{
+        if (o->wanting && o->c)
+                atomic_fetch_sub(&o->c->own->rwant, o->wanting);
+        if (o->c) {
+                atomic_fetch_sub(&o->c->own->sleepers, 1);
+                np_conn_put(o->c);
+        }
+        if (o->kind == OP_READ || o->kind == OP_TRANSACT)
+                atomic_fetch_sub(&o->h->async_reads, 1);
+        atomic_fetch_sub(&o->h->async_ops, 1);
+        struct npipe *h = o->h;
+        o->cb(o->ctx, status, bytes);
+        free(o);
+        np_h_put(h); /* taken in enqueue: a close waits for the callback */
+}
+
+/* ---- one step of each kind ------------------------------------------------------------ */
+
+enum { STEP_DONE, STEP_WAIT, STEP_RETRY };
+
+struct waitspec {
+        const _Atomic uint32_t *addr;
+        uint32_t val;
+        int priv;
+};
+
+/* Try a read once (h->rd held by the caller).  DONE with status/bytes, or
+ * WAIT with *w set to what to wait for. */
+static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w)
+{
+        struct conn *c = o->c;
+        struct npipe *h = o->h;
+        uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+        int disc;
+        int closed = np_peer_closed_state(h, c, &disc);
+        if (disc) {
+                *status = NPIPE_ENOTCONN;
+                return STEP_DONE;
+        }
+        if (atomic_load(&c->corrupt)) {
+                *status = NPIPE_EPIPE;
+                return STEP_DONE;
+        }
+        int rr = np_cons_read(&c->cons, o->buf, o->len, msg_mode, &o->done);
+        if (rr == NP_RING_OK || rr == NP_RING_MORE) {
+                np_wake_peer(c);
+                *status = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
+                return STEP_DONE;
+        }
+        if (rr == NP_RING_CORRUPT) {
+                atomic_store(&c->corrupt, 1);
+                *status = NPIPE_EPIPE;
+                return STEP_DONE;
+        }
+        if (o->done)
+                np_wake_peer(c);
+        if (closed) {
+                *status = NPIPE_EPIPE; /* CLOSE-06 */
+                return STEP_DONE;
+        }
+        if (!o->wanting && o->len > o->done) {
+                o->wanting = o->len - o->done;
+                atomic_fetch_add(&c->own->rwant, o->wanting);
+                atomic_fetch_add(&c->own->seq, 1);
+                np_wake_peer(c);
+        }
+        w->addr = &c->peer->seq;
+        w->val = seq;
+        w->priv = 0;
+        return STEP_WAIT;
+}
+
+static int write_step(struct op *o, int *status, struct waitspec *w)
+{
+        struct conn *c = o->c;
+        struct npipe *h = o->h;
+        uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+        int disc;
+        int closed = np_peer_closed_state(h, c, &disc);
+        if (disc) {
+                *status = NPIPE_ENOTCONN; /* DISC-02 */
+                return STEP_DONE;
+        }
+        if (o->phase == 0) {
+                if (closed) {
+                        *status = NPIPE_EPIPE;
+                        return STEP_DONE;
+                }
+                if (pthread_mutex_trylock(&h->wr) != 0)
+                        return STEP_RETRY;
+                int rr = NP_RING_FULL;
+                if (!c->stream_owner || c->stream_owner == o)
+                        rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
+                if (rr == NP_RING_OK) {
+                        if (c->stream_owner == o)
+                                c->stream_owner = NULL;
+                        o->target = c->prod.wbytes;
+                        o->phase = 1;
+                } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
+                        c->stream_owner = o;
+                }
+                pthread_mutex_unlock(&h->wr);
+                np_wake_peer(c);
+                if (rr == NP_RING_CORRUPT) {
+                        atomic_store(&c->corrupt, 1);
+                        *status = NPIPE_EPIPE;
+                        return STEP_DONE;
+                }
+                if (o->phase == 0) {
+                        w->addr = &c->peer->seq;
+                        w->val = seq;
+                        w->priv = 0;
+                        return STEP_WAIT;
+                }
+        }
+        uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+        uint64_t quota = np_write_quota(h);
+        if (rb > c->prod.wbytes) {
+                atomic_store(&c->corrupt, 1);
+                *status = NPIPE_EPIPE;
+                return STEP_DONE;
+        }
+        if (o->len == 0 || o->target <= rb || o->target - rb <= quota) {
+                *status = 0;
+                return STEP_DONE;
+        }
+        if (closed) {
+                *status = NPIPE_EPIPE; /* CLOSE-07 */
+                return STEP_DONE;
+        }
+        w->addr = &c->peer->seq;
+        w->val = seq;
+        w->priv = 0;
+        return STEP_WAIT;
+}
+
+static int listen_step(struct op *o, int *status, struct waitspec *w)
+{
+        struct npipe *h = o->h;
+        uint32_t ev = atomic_load(&h->ev);
+        pthread_mutex_lock(&h->lock);
+        int st = h->state, closed = h->closed;
+        pthread_mutex_unlock(&h->lock);
+        if (st == NPIPE_STATE_CONNECTED) {
+                *status = 0;
+                return STEP_DONE;
+        }
+        if (closed) {
+                *status = NPIPE_EPIPE; /* CONNECT-14 */
+                return STEP_DONE;
+        }
+        if (st != NPIPE_STATE_LISTENING) {
+                *status = NPIPE_ENOTCONN;
+                return STEP_DONE;
+        }
+        w->addr = &h->ev;
+        w->val = ev;
+        w->priv = 1;
+        return STEP_WAIT;
+}
+
+/* One step of any operation; `reads_blocked` says an earlier read of the
+ * same handle is still pending in this pass (reads complete in order). */
+static int step(struct op *o, int reads_blocked, int *status, size_t *bytes,
+                struct waitspec *w)
+{
+        int r;
+        switch (o->kind) {
+        case OP_LISTEN:
+                r = listen_step(o, status, w);
+                *bytes = 0;
+                return r;
+        case OP_WRITE:
+                r = write_step(o, status, w);
+                *bytes = *status == 0 ? o->len : 0;
+                return r;
+        case OP_READ:
+        case OP_TRANSACT:
+                if (reads_blocked) {
+                        w->addr = &o->c->peer->seq;
+                        w->val = atomic_load(&o->c->peer->seq);
+                        w->priv = 0;
+                        return STEP_WAIT;
+                }
+                if (pthread_mutex_trylock(&o->h->rd) != 0)
+                        return STEP_RETRY;
+                /* MODE-11: the read mode when the read is satisfied counts */
+                int msg = o->kind == OP_TRANSACT ||
+                          (atomic_load(&o->h->read_mode) == NPIPE_READ_MESSAGE &&
+                           o->h->params.type == NPIPE_TYPE_MESSAGE);
+                r = read_step(o, msg, status, w);
+                pthread_mutex_unlock(&o->h->rd);
+                *bytes = o->done;
+                return r;
+        }
+        return STEP_RETRY;
+}
+
+/* ---- the completion thread ----------------------------------------------------------------- */
+
+struct done_item {
+        struct op *o;
+        int status;
+        size_t bytes;
+};
+
+static void *shard_thread(void *arg)
+{
+        struct np_shard *s = arg;
+        struct futex_waitv_ wv[WAIT_MAX];
+        struct done_item *done = NULL;
+        size_t done_cap = 0;
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+        for (;;) {
+                uint32_t k = atomic_load(&s->kick);
+                int n = 0, retry = 0;
+                size_t nd = 0;
+                wv[n++] = (struct futex_waitv_){.val = k, .uaddr = (uintptr_t)&s->kick,
+                                                .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE};
+                pthread_mutex_lock(&s->lock);
+                for (struct op *o = s->head, *next; o; o = next) {
+                        next = o->next;
+                        /* is an earlier read of this handle still waiting? */
+                        int blocked = 0;
+                        if (o->kind == OP_READ || o->kind == OP_TRANSACT)
+                                for (struct op *p = s->head; p != o; p = p->next)
+                                        if (p->h == o->h &&
+                                            (p->kind == OP_READ || p->kind == OP_TRANSACT)) {
+                                                blocked = 1;
+                                                break;
+                                        }
+                        int status = 0;
+                        size_t bytes = 0;
+                        struct waitspec w;
+                        int r = step(o, blocked, &status, &bytes, &w);
+                        if (r == STEP_DONE) {
+                                unlink_op(s, o);
+                                if (nd == done_cap) {
+                                        size_t nc = done_cap ? done_cap * 2 : 16;
+                                        struct done_item *nd_ = realloc(done, nc * sizeof(*done));
+                                        if (!nd_) {
+                                                /* complete it next pass */
+                                                retry = 1;
+                                                o->next = s->head;
+                                                if (s->head)
+                                                        s->head->prev = o;
+                                                s->head = o;
+                                                if (!s->tail)
+                                                        s->tail = o;
+                                                continue;
+                                        }
+                                        done = nd_;
+                                        done_cap = nc;
+                                }
+                                done[nd++] = (struct done_item){o, status, bytes};
+                        } else if (r == STEP_RETRY) {
+                                retry = 1;
+                        } else {
+                                int dup = 0;
+                                for (int i = 0; i < n; i++)
+                                        if (wv[i].uaddr == (uintptr_t)w.addr) {
+                                                dup = 1;
+                                                break;
+                                        }
+                                if (!dup && n < WAIT_MAX)
+                                        wv[n++] = (struct futex_waitv_){
+                                                .val = w.val, .uaddr = (uintptr_t)w.addr,
+                                                .flags = FUTEX2_SIZE_U32 |
+                                                         (w.priv ? FUTEX2_PRIVATE : 0)};
+                                else if (!dup)
+                                        retry = 1;
+                        }
+                }
+                pthread_mutex_unlock(&s->lock);
+                for (size_t i = 0; i < nd; i++)
+                        finish(done[i].o, done[i].status, done[i].bytes);
+                if (nd)
+                        continue; /* completions may let others progress */
+
+                struct timespec ts, *tp = NULL;
+                if (retry) {
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        ts.tv_nsec += 1000000;
+                        if (ts.tv_nsec >= 1000000000) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000;
+                        }
+                        tp = &ts;
+                }
+                syscall(SYS_futex_waitv, wv, n, 0, tp, CLOCK_MONOTONIC);
+        }
+        return NULL;
+}
+
+/* The shard for h: its own if it has one, else one with room. */
+static struct np_shard *shard_for(struct npipe *h)
+{
+        pthread_mutex_lock(&shards_lock);
+        if (shards_pid != getpid()) {
+                /* after fork the parent's threads do not exist here */
+                shards = NULL;
+                shards_pid = getpid();
+        }
+        if (h->shard) {
+                pthread_mutex_unlock(&shards_lock);
+                return h->shard;
+        }
+        struct np_shard *s = shards;
+        while (s && s->handles >= SHARD_HANDLES)
+                s = s->next;
+        if (!s) {
+                s = calloc(1, sizeof(*s));
+                if (!s) {
+                        pthread_mutex_unlock(&shards_lock);
+                        return NULL;
+                }
+                pthread_mutex_init(&s->lock, NULL);
+                pthread_t t;
+                pthread_attr_t a;
+                pthread_attr_init(&a);
+                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+                pthread_attr_setstacksize(&a, 128 * 1024);
+                if (pthread_create(&t, &a, shard_thread, s) != 0) {
+                        pthread_attr_destroy(&a);
+                        free(s);
+                        pthread_mutex_unlock(&shards_lock);
+                        return NULL;
+                }
+                pthread_attr_destroy(&a);
+                s->next = shards;
+                shards = s;
+        }
+        s->handles++;
+        h->shard = s;
+        pthread_mutex_unlock(&shards_lock);
+        return s;
+}
+
+static int enqueue(struct op *o)
+{
+        struct np_shard *s = shard_for(o->h);
+        if (!s)
+                return NPIPE_ENOMEM;
+        atomic_fetch_add(&o->h->users, 1);
+        if (o->c)
+                atomic_fetch_add(&o->c->own->sleepers, 1);
+        if (o->kind == OP_READ || o->kind == OP_TRANSACT)
+                atomic_fetch_add(&o->h->async_reads, 1);
+        atomic_fetch_add(&o->h->async_ops, 1);
+        pthread_mutex_lock(&s->lock);
+        o->prev = s->tail;
+        if (s->tail)
+                s->tail->next = o;
+        else
+                s->head = o;
+        s->tail = o;
+        pthread_mutex_unlock(&s->lock);
+        kick(s);
+        return NP_ASYNC_PENDING;
+}
+
+static struct op *op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_async_cb cb,
+                         void *ctx)
+{
+        struct op *o = calloc(1, sizeof(*o));
+        if (!o)
+                return NULL;
+        o->kind = kind;
+        o->h = h;
+        o->c = c;
+        o->cb = cb;
+        o->ctx = ctx;
+        return o;
+}
+
+/* ---- starting operations ----------------------------------------------------------------------- */
+
+int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
+{
+        size_t dummy;
+        if (!bytes)
+                bytes = &dummy;
+        *bytes = 0;
+        if (!cb || (!buf && len))
+                return NPIPE_EINVAL;
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        if (st == NPIPE_STATE_LISTENING)
+                r = NPIPE_ELISTENING;
+        else if (st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (!h->can_read)
+                r = NPIPE_EACCES;
+        if (r < 0)
+                goto fail;
+        struct op *o = op_new(OP_READ, h, c, cb, ctx);
+        if (!o) {
+                r = NPIPE_ENOMEM;
+                goto fail;
+        }
+        o->buf = buf;
+        o->len = len;
+        /* Try at once unless earlier reads are queued (they come first). */
+        if (atomic_load(&h->async_reads) == 0) {
+                int msg = atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
+                          h->params.type == NPIPE_TYPE_MESSAGE;
+                struct waitspec w;
+                int status;
+                pthread_mutex_lock(&h->rd);
+                int sr = read_step(o, msg, &status, &w);
+                pthread_mutex_unlock(&h->rd);
+                if (sr == STEP_DONE || (atomic_load(&h->nowait) && o->done == 0)) {
+                        if (sr != STEP_DONE)
+                                status = NPIPE_EAGAIN; /* NOWAIT-01: never pends */
+                        if (o->wanting)
+                                atomic_fetch_sub(&c->own->rwant, o->wanting);
+                        *bytes = o->done;
+                        free(o);
+                        np_conn_put(c);
+                        np_h_put(h);
+                        return status;
+                }
+        }
+        r = enqueue(o);
+        if (r < 0) {
+                free(o);
+                goto fail;
+        }
+        np_h_put(h);
+        return r;
+fail:
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
+                   void *ctx)
+{
+        size_t dummy;
+        if (!bytes)
+                bytes = &dummy;
+        *bytes = 0;
+        if (!cb || (!buf && len))
+                return NPIPE_EINVAL;
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
+                /* NOWAIT-07: non-blocking writes never pend; ZERO-03 */
+                np_h_put(h);
+                return npipe_write(h, buf, len, bytes);
+        }
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        if (st == NPIPE_STATE_LISTENING)
+                r = NPIPE_ELISTENING;
+        else if (st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (!h->can_write)
+                r = NPIPE_EACCES;
+        else if (st == NPIPE_STATE_CLOSING)
+                r = NPIPE_ECLOSING;
+        else if (len > NP_MSG_MAX)
+                r = NPIPE_EINVAL;
+        if (r < 0)
+                goto fail;
+        struct op *o = op_new(OP_WRITE, h, c, cb, ctx);
+        if (!o) {
+                r = NPIPE_ENOMEM;
+                goto fail;
+        }
+        o->wbuf = buf;
+        o->len = len;
+        struct waitspec w;
+        int status;
+        pthread_mutex_lock(&h->wr);
+        int wr = NP_RING_FULL;
+        if (!c->stream_owner)
+                wr = np_prod_write(&c->prod, buf, len, &o->done);
+        if (wr == NP_RING_OK) {
+                o->target = c->prod.wbytes;
+                o->phase = 1;
+        } else if (wr == NP_RING_FULL && c->prod.streaming) {
+                c->stream_owner = o;
+        }
+        pthread_mutex_unlock(&h->wr);
+        np_wake_peer(c);
+        if (wr == NP_RING_CORRUPT) {
+                atomic_store(&c->corrupt, 1);
+                free(o);
+                r = NPIPE_EPIPE;
+                goto fail;
+        }
+        if (o->phase == 1 && write_step(o, &status, &w) == STEP_DONE) {
+                *bytes = status == 0 ? len : 0;
+                free(o);
+                np_conn_put(c);
+                np_h_put(h);
+                return status;
+        }
+        r = enqueue(o);
+        if (r < 0) {
+                free(o);
+                goto fail;
+        }
+        np_h_put(h);
+        return r;
+fail:
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_listen(npipe_t *h, np_async_cb cb, void *ctx)
+{
+        if (!cb)
+                return NPIPE_EINVAL;
+        /* the immediate part (state checks, back to listening after a
+         * disconnect) is the synchronous call with no wait */
+        int r = npipe_listen(h, 0);
+        if (r != NPIPE_ETIMEDOUT)
+                return r;
+        r = np_h_get(h);
+        if (r < 0)
+                return r;
+        struct op *o = op_new(OP_LISTEN, h, NULL, cb, ctx);
+        if (!o) {
+                np_h_put(h);
+                return NPIPE_ENOMEM;
+        }
+        r = enqueue(o);
+        if (r < 0)
+                free(o);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size_t out_len,
+                      size_t *bytes, np_async_cb cb, void *ctx)
+{
+        size_t dummy;
+        if (!bytes)
+                bytes = &dummy;
+        *bytes = 0;
+        if (!cb || (!in && in_len) || (!out && out_len))
+                return NPIPE_EINVAL;
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
+            atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
+                r = NPIPE_EBADPIPE; /* TRANS-02 */
+        else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+                r = NPIPE_ENOTCONN;
+        else if (st != NPIPE_STATE_CONNECTED)
+                r = NPIPE_EBADPIPE;
+        else if (!h->can_read || !h->can_write)
+                r = NPIPE_EACCES;
+        if (r < 0)
+                goto fail;
+        pthread_mutex_lock(&h->rd);
+        int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg ||
+                   atomic_load(&h->async_reads) != 0;
+        pthread_mutex_unlock(&h->rd);
+        if (busy) {
+                r = NPIPE_EBUSY; /* TRANS-03 */
+                goto fail;
+        }
+        /* TRANS-05: the write half never waits for quota */
+        pthread_mutex_lock(&h->wr);
+        size_t done = 0;
+        int wr = NP_RING_FULL;
+        if (!c->stream_owner)
+                wr = np_prod_write(&c->prod, in, in_len, &done);
+        pthread_mutex_unlock(&h->wr);
+        np_wake_peer(c);
+        if (wr != NP_RING_OK) {
+                /* no room for the request at all: a deviation we report
+                 * as busy rather than block an overlapped caller */
+                r = wr == NP_RING_CORRUPT ? NPIPE_EPIPE : NPIPE_EBUSY;
+                goto fail;
+        }
+        struct op *o = op_new(OP_TRANSACT, h, c, cb, ctx);
+        if (!o) {
+                r = NPIPE_ENOMEM;
+                goto fail;
+        }
+        o->buf = out;
+        o->len = out_len;
+        r = enqueue(o);
+        if (r < 0) {
+                free(o);
+                goto fail;
+        }
+        np_h_put(h);
+        return r;
+fail:
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+/* ---- cancellation -------------------------------------------------------------------------------- */
+
+/* Take the matching operations of h out of its shard (all when all_ops). */
+static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
+{
+        struct np_shard *s = h->shard;
+        if (!s)
+                return 0;
+        struct op *list = NULL;
+        pthread_mutex_lock(&s->lock);
+        for (struct op *o = s->head, *next; o; o = next) {
+                next = o->next;
+                if (o->h != h || (!all_ops && o->ctx != ctx))
+                        continue;
+                unlink_op(s, o);
+                if (o->kind == OP_WRITE && o->c) {
+                        pthread_mutex_lock(&h->wr);
+                        if (o->c->stream_owner == o)
+                                o->c->stream_owner = NULL;
+                        pthread_mutex_unlock(&h->wr);
+                }
+                o->next = list;
+                list = o;
+                if (!all_ops)
+                        break;
+        }
+        pthread_mutex_unlock(&s->lock);
+        int n = 0;
+        /* callbacks in issue order */
+        struct op *rev = NULL;
+        while (list) {
+                struct op *o = list;
+                list = o->next;
+                o->next = rev;
+                rev = o;
+        }
+        while (rev) {
+                struct op *o = rev;
+                rev = o->next;
+                finish(o, NPIPE_ECANCELED, 0);
+                n++;
+        }
+        kick(s);
+        return n;
+}
+
+int np_async_cancel(npipe_t *h, void *ctx)
+{
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        r = cancel_matching(h, ctx, 0) ? 0 : NPIPE_ENOTFOUND;
+        np_h_put(h);
+        return r;
+}
+
+int np_async_cancel_all(npipe_t *h)
+{
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        r = cancel_matching(h, NULL, 1);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_pending(npipe_t *h)
+{
+        if (!h)
+                return 0;
+        return atomic_load(&h->async_ops) != 0;
+}
+
+void np_async_handle_closed(struct npipe *h)
+{
+        cancel_matching(h, NULL, 1);
+        if (h->shard) {
+                pthread_mutex_lock(&shards_lock);
+                h->shard->handles--;
+                pthread_mutex_unlock(&shards_lock);
+                h->shard = NULL;
+        }
+}

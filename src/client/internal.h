@@ -1,0 +1,94 @@
+/*
+ * internal.h - what pipe.c shares with the async engine (async.c): the
+ * handle and connection objects and the state helpers.
+ */
+#ifndef NPIPE_INTERNAL_H
+#define NPIPE_INTERNAL_H
+
+#include "core/ring.h"
+#include "proto/proto.h"
+#include <npipe/npipe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct np_async;
+
+/* A live connection seen from one end: our segment, the peer's, and the
+ * ring cursors.  Reference counted: handles the operations in flight hold
+ * it while a disconnect or close detaches it. */
+struct conn {
+        struct np_seg_hdr *own;
+        size_t own_size;
+        const struct np_seg_hdr *peer;
+        size_t peer_size;
+        int peer_is_dummy;
+        struct np_cons cons; /* under h->rd */
+        struct np_prod prod; /* under h->wr */
+        uint64_t conn_id;
+        _Atomic int gone;    /* NP_GONE_* from the broker, or our own disconnect */
+        _Atomic int corrupt; /* the peer's memory was inconsistent */
+        _Atomic int refs;
+        _Atomic uint32_t local_sleepers; /* our threads in conn_wait (not the engine) */
+        /* An async write streaming a message larger than the free ring owns
+         * the producer until its last chunk is in (under h->wr). */
+        const void *stream_owner;
+};
+
+struct npipe {
+        uint32_t magic;
+        pid_t pid; /* the process the handle belongs to */
+        int server;
+        pthread_mutex_t op;
+        pthread_mutex_t lock;
+        pthread_mutex_t rd, wr;
+
+        /* under lock */
+        int state; /* local view: LISTENING, CONNECTED, DISCONNECTED (server);
+                    * CONNECTED (client) */
+        int closed;
+        struct conn *conn;
+        struct np_seg_hdr *listen_seg; /* server: segment offered while listening */
+        size_t listen_size;
+        uint64_t id;      /* server: instance id; client: conn id */
+        pid_t client_pid, server_pid;
+        uid_t peer_uid;
+        gid_t peer_gid;
+
+        /* fixed after creation */
+        struct np_pipe_params params;
+        int can_read, can_write, can_set_mode;
+        char *name;
+
+        _Atomic int read_mode; /* enum npipe_read_mode */
+        _Atomic int nowait;
+        _Atomic uint32_t ev;    /* private futex: bumped on every event for this handle */
+        _Atomic int users;      /* API calls in progress */
+        _Atomic uint32_t users_seq;
+        struct npipe *hnext;
+
+        /* async engine (async.c) */
+        struct np_shard *shard;   /* the completion thread serving this handle */
+        _Atomic int async_reads;  /* pending reads (later reads queue behind them) */
+        _Atomic int async_ops;    /* all pending operations */
+};
+
+
+int np_h_get(struct npipe *h);
+void np_h_put(struct npipe *h);
+void np_bump_ev(struct npipe *h);
+struct conn *np_conn_get(struct npipe *h);
+void np_conn_put(struct conn *c);
+int np_end_state(struct npipe *h, struct conn *c);
+void np_wake_peer(struct conn *c);
+int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected);
+uint32_t np_write_quota(struct npipe *h);
+
+/* The engine learns of local changes to c (disconnect, close, peer gone). */
+void np_async_kick(struct conn *c);
+/* Cancel every pending operation of h (it is being closed). */
+void np_async_handle_closed(struct npipe *h);
+
+#endif
