@@ -62,6 +62,8 @@ struct op {
         size_t done;
         int phase;       /* writes: 0 = data going into the ring, 1 = waiting for quota */
         uint64_t target; /* writes: our wbytes once this write is in */
+        uint64_t first;  /* writes: ring position of the message's first chunk */
+        uint64_t end;    /* writes: ring position after its last chunk (phase 1) */
         uint64_t wanting;
         np_async_cb cb;
         void *ctx;
@@ -211,12 +213,15 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
                 if (pthread_mutex_trylock(&h->wr) != 0)
                         return STEP_RETRY;
                 int rr = NP_RING_FULL;
+                if (!c->stream_owner && o->done == 0)
+                        o->first = np_prod_pos(&c->prod);
                 if (!c->stream_owner || c->stream_owner == o)
                         rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
                 if (rr == NP_RING_OK) {
                         if (c->stream_owner == o)
                                 c->stream_owner = NULL;
                         o->target = c->prod.wbytes;
+                        o->end = np_prod_pos(&c->prod);
                         o->phase = 1;
                 } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
                         c->stream_owner = o;
@@ -237,12 +242,20 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
         }
         uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
         uint64_t quota = np_write_quota(h);
-        if (rb > c->prod.wbytes) {
+        if (pthread_mutex_trylock(&h->wr) != 0)
+                return STEP_RETRY;
+        uint64_t wb = c->prod.wbytes;
+        int64_t unread = np_prod_unread(&c->prod);
+        pthread_mutex_unlock(&h->wr);
+        if (rb > wb || unread < 0) {
                 atomic_store(&c->corrupt, 1);
                 *status = NPIPE_EPIPE;
                 return STEP_DONE;
         }
-        if (o->len == 0 || o->target <= rb || o->target - rb <= quota) {
+        uint64_t aborted = (wb - rb) - (uint64_t)unread;
+        uint64_t upto = o->target > rb ? o->target - rb : 0;
+        upto = upto > aborted ? upto - aborted : 0;
+        if (o->len == 0 || upto <= quota) {
                 *status = 0;
                 return STEP_DONE;
         }
@@ -604,10 +617,12 @@ int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_as
         int status;
         pthread_mutex_lock(&h->wr);
         int wr = NP_RING_FULL;
+        o->first = np_prod_pos(&c->prod);
         if (!c->stream_owner)
                 wr = np_prod_write(&c->prod, buf, len, &o->done);
         if (wr == NP_RING_OK) {
                 o->target = c->prod.wbytes;
+                o->end = np_prod_pos(&c->prod);
                 o->phase = 1;
         } else if (wr == NP_RING_FULL && c->prod.streaming) {
                 c->stream_owner = o;
@@ -747,10 +762,16 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                         continue;
                 unlink_op(s, o);
                 if (o->kind == OP_WRITE && o->c) {
+                        /* QUOTA-07: the write's unread bytes disappear */
                         pthread_mutex_lock(&h->wr);
+                        if (o->phase == 1)
+                                np_prod_abort(&o->c->prod, o->first, o->end, 0);
+                        else if (o->c->stream_owner == o)
+                                np_prod_abort(&o->c->prod, o->first, 0, 1);
                         if (o->c->stream_owner == o)
                                 o->c->stream_owner = NULL;
                         pthread_mutex_unlock(&h->wr);
+                        np_wake_peer(o->c);
                 }
                 o->next = list;
                 list = o;

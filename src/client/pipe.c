@@ -1075,11 +1075,19 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
                 int disc;
                 int closed = np_peer_closed_state(h, c, &disc);
                 uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
-                if (rb > c->prod.wbytes) {
+                pthread_mutex_lock(&h->wr);
+                uint64_t wb = c->prod.wbytes;
+                int64_t unread = np_prod_unread(&c->prod);
+                pthread_mutex_unlock(&h->wr);
+                if (rb > wb || unread < 0) {
                         atomic_store(&c->corrupt, 1);
                         return NPIPE_EPIPE;
                 }
-                if (target <= rb || target - rb <= quota)
+                /* unread bytes up to our write, less cancelled writes' (QUOTA-07) */
+                uint64_t aborted = (wb - rb) - (uint64_t)unread;
+                uint64_t upto = target > rb ? target - rb : 0;
+                upto = upto > aborted ? upto - aborted : 0;
+                if (upto <= quota)
                         return 0;
                 if (disc)
                         return NPIPE_ENOTCONN; /* DISC-02 */

@@ -56,6 +56,7 @@ void np_prod_init(struct np_prod *p, struct np_seg_hdr *own, const struct np_seg
         p->data = (uint8_t *)own + NP_SEG_HDR_SIZE;
         p->head = atomic_load_explicit(&own->head, memory_order_relaxed);
         p->wbytes = atomic_load_explicit(&own->wbytes, memory_order_relaxed);
+        p->pofs = p->wbytes;
 }
 
 /* Copy out of the ring at pos (may wrap). */
@@ -110,6 +111,15 @@ static int load_chunk(const struct np_cons *c, uint64_t pos, uint64_t head, int 
                 return -1;
         if (np_chunk_span(len) > head - pos)
                 return -1; /* chunks are published whole */
+        if (flags & NP_FRAME_ABORTED) {
+                /* an aborted message's chunks are dropped whatever their
+                 * lengths say; only the structure must hold */
+                if (in_msg ? (flags & NP_CHUNK_FIRST) != 0 : !(flags & NP_CHUNK_FIRST))
+                        return -1;
+                ch.f.flags = flags;
+                *out = ch;
+                return 1;
+        }
         if (in_msg) {
                 if ((flags & NP_CHUNK_FIRST) || len > msg_left)
                         return -1;
@@ -143,24 +153,76 @@ static void publish_cons(struct np_cons *c)
         atomic_fetch_add_explicit(&c->own->seq, 1, memory_order_seq_cst);
 }
 
-/* Make sure the chunk at c->pos is loaded.  1 loaded, 0 none, -1 corrupt. */
-static int ensure_chunk(struct np_cons *c, uint64_t head)
+/* The producer may mark the chunk we are in as aborted at any time; the
+ * chunk is not consumed yet, so its header is still intact: re-read the
+ * flag word (once). */
+static uint32_t chunk_flags_now(const struct np_cons *c, uint64_t pos)
 {
-        if (c->have_chunk)
+        const struct np_frame *f = (const struct np_frame *)(c->data + mask(c->cap, pos));
+        return atomic_load_explicit(&f->flags, memory_order_acquire);
+}
+
+/* Drop the rest of an aborted message: its unread bytes count as consumed
+ * (the producer's quota accounting expects that) and its chunks go. */
+static void skip_aborted(struct np_cons *c)
+{
+        c->rbytes += c->msg_left;
+        c->msg_left = 0;
+        c->skipping = 1;
+}
+
+/* Make sure the chunk at c->pos is loaded, dropping aborted messages on the
+ * way.  1 loaded, 0 none, -1 corrupt.  *dropped is set when anything was
+ * dropped (the caller publishes). */
+static int ensure_chunk_d(struct np_cons *c, uint64_t head, int *dropped)
+{
+        for (;;) {
+                if (c->have_chunk) {
+                        if (!(chunk_flags_now(c, c->pos) & NP_FRAME_ABORTED))
+                                return 1;
+                        /* aborted under us (QUOTA-07): drop this chunk and the rest */
+                        if (!c->skipping)
+                                skip_aborted(c);
+                        c->pos += np_chunk_span(c->chunk_len);
+                        c->have_chunk = 0;
+                        if (c->chunk_flags & NP_CHUNK_LAST) {
+                                c->in_msg = 0;
+                                c->skipping = 0;
+                        }
+                        *dropped = 1;
+                        continue;
+                }
+                struct np_chunk ch;
+                int r = load_chunk(c, c->pos, head, c->in_msg, c->msg_left, &ch);
+                if (r <= 0)
+                        return r;
+                if (ch.f.flags & NP_FRAME_ABORTED) {
+                        if (!c->in_msg) {
+                                c->in_msg = 1;
+                                c->msg_left = ch.msg_len;
+                        }
+                        if (!c->skipping)
+                                skip_aborted(c);
+                        c->pos += np_chunk_span(ch.f.len);
+                        if (ch.f.flags & NP_CHUNK_LAST) {
+                                c->in_msg = 0;
+                                c->skipping = 0;
+                        }
+                        *dropped = 1;
+                        continue;
+                }
+                if (c->skipping)
+                        return -1; /* an aborted message continues unaborted */
+                c->have_chunk = 1;
+                c->chunk_len = ch.f.len;
+                c->chunk_flags = ch.f.flags;
+                c->chunk_off = 0;
+                if (!c->in_msg) {
+                        c->in_msg = 1;
+                        c->msg_left = ch.msg_len;
+                }
                 return 1;
-        struct np_chunk ch;
-        int r = load_chunk(c, c->pos, head, c->in_msg, c->msg_left, &ch);
-        if (r <= 0)
-                return r;
-        c->have_chunk = 1;
-        c->chunk_len = ch.f.len;
-        c->chunk_flags = ch.f.flags;
-        c->chunk_off = 0;
-        if (!c->in_msg) {
-                c->in_msg = 1;
-                c->msg_left = ch.msg_len;
         }
-        return 1;
 }
 
 /* Consume n payload bytes of the loaded chunk into dst (dst may be NULL). */
@@ -197,7 +259,7 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
 {
         uint8_t *out = buf;
         uint64_t head;
-        int consumed_any = 0;
+        int consumed_any = 0, dropped_any = 0;
 
         if (load_head(c, &head) < 0)
                 return NP_RING_CORRUPT;
@@ -206,7 +268,10 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
                 /* ZERO-07..09: a zero-length read completes when anything is
                  * queued and consumes nothing, except an empty message in
                  * message mode (it fits exactly). */
-                int r = ensure_chunk(c, head);
+                int dropped = 0;
+                int r = ensure_chunk_d(c, head, &dropped);
+                if (dropped)
+                        publish_cons(c);
                 if (r < 0)
                         return NP_RING_CORRUPT;
                 if (r == 0)
@@ -223,11 +288,19 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
         }
 
         for (;;) {
-                int r = ensure_chunk(c, head);
+                int dropped = 0;
+                int r = ensure_chunk_d(c, head, &dropped);
+                if (dropped) {
+                        dropped_any = 1;
+                        /* a message this call was still collecting was cancelled:
+                         * it is gone as a whole, never delivered torn */
+                        if (msg_mode)
+                                *done = 0;
+                }
                 if (r < 0)
                         return NP_RING_CORRUPT;
                 if (r == 0) {
-                        if (consumed_any)
+                        if (consumed_any || dropped_any)
                                 publish_cons(c);
                         if (msg_mode)
                                 return (c->in_msg || *done) ? NP_RING_PARTIAL : NP_RING_EMPTY;
@@ -269,47 +342,67 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
         uint64_t head;
         if (avail < 0 || load_head(c, &head) < 0)
                 return NP_RING_CORRUPT;
-        res->avail = (uint64_t)avail;
+        uint64_t av = (uint64_t)avail;
 
-        /* walk a private copy of the consumer state */
+        /* Walk a private copy of the consumer state: nothing is consumed. */
         uint64_t pos = c->pos;
-        int in_msg = c->in_msg;
+        int in_msg = c->in_msg;       /* inside a message at pos */
         uint64_t msg_left = c->msg_left;
         uint32_t off = c->have_chunk ? c->chunk_off : 0;
-        int have = c->have_chunk;
+        int have = c->have_chunk;     /* chunk at pos already loaded (its header is ours) */
+        int counted = 0;              /* the message at pos has been counted */
+        int head_done = 0;            /* the head message has been copied */
+        size_t copied = 0;
+        unsigned steps = 0;
         struct np_chunk ch = {0};
         if (have) {
                 ch.f.len = c->chunk_len;
                 ch.f.flags = c->chunk_flags;
+                if (chunk_flags_now(c, pos) & NP_FRAME_ABORTED)
+                        ch.f.flags |= NP_FRAME_ABORTED;
         }
-        int head_msg_done = 0;
-        size_t copied = 0;
-        unsigned steps = 0;
+        if (c->skipping) {
+                /* the current message is being dropped already */
+                in_msg = 1;
+                msg_left = 0;
+        }
 
-        if (in_msg) {
-                res->messages = 1;
-                res->msg_len = msg_left > UINT32_MAX ? UINT32_MAX : (uint32_t)msg_left;
-        }
         for (;;) {
+                if (++steps > c->cap / NP_CHUNK_HDR + 2)
+                        return NP_RING_CORRUPT;
                 if (!have) {
                         int r = load_chunk(c, pos, head, in_msg, msg_left, &ch);
                         if (r < 0)
                                 return NP_RING_CORRUPT;
                         if (r == 0)
                                 break;
-                        have = 1;
                         off = 0;
-                        if (!in_msg) {
-                                in_msg = 1;
-                                msg_left = ch.msg_len;
-                                if (res->messages == 0)
-                                        res->msg_len = ch.msg_len;
-                                res->messages++;
-                        }
+                }
+                have = 0;
+                if (!in_msg) {
+                        in_msg = 1;
+                        msg_left = ch.msg_len;
+                        counted = 0;
+                }
+                if ((ch.f.flags & NP_FRAME_ABORTED) || c->skipping) {
+                        /* a cancelled write is invisible (QUOTA-07): its
+                         * unread bytes leave the count, its chunks are passed */
+                        av = av > msg_left ? av - msg_left : 0;
+                        msg_left = 0;
+                        in_msg = !(ch.f.flags & NP_CHUNK_LAST);
+                        pos += np_chunk_span(ch.f.len);
+                        continue;
+                }
+                if (!counted) {
+                        if (res->messages == 0)
+                                res->msg_len = msg_left > UINT32_MAX ? UINT32_MAX
+                                                                     : (uint32_t)msg_left;
+                        res->messages++;
+                        counted = 1;
                 }
                 res->have_any = 1;
                 uint32_t in_chunk = ch.f.len - off;
-                if (!head_msg_done || !msg_pipe) {
+                if (!head_done || !msg_pipe) {
                         size_t n = in_chunk < len - copied ? in_chunk : len - copied;
                         if (n && buf)
                                 ring_copy_out(c->data, c->cap, pos + NP_CHUNK_HDR + off,
@@ -320,25 +413,128 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
                 pos += np_chunk_span(ch.f.len);
                 if (ch.f.flags & NP_CHUNK_LAST) {
                         in_msg = 0;
-                        head_msg_done = 1;
+                        head_done = 1;
                 }
-                have = 0;
-                /* counting messages walks the whole queue; bound it anyway */
-                if (++steps > c->cap / NP_CHUNK_HDR + 1)
-                        return NP_RING_CORRUPT;
         }
+        /* a message still streaming in counts with what is not published yet */
+        if (in_msg && !counted && msg_left) {
+                if (res->messages == 0)
+                        res->msg_len = msg_left > UINT32_MAX ? UINT32_MAX : (uint32_t)msg_left;
+                res->messages++;
+        }
+        res->avail = av;
         if (!msg_pipe)
                 res->msg_len = 0;
         res->copied = (uint32_t)copied;
         return 0;
 }
 
+/* Our own chunk header at pos (our memory: trusted). */
+static struct np_chunk own_chunk(const struct np_prod *p, uint64_t pos)
+{
+        struct np_chunk ch;
+        ring_copy_out(p->data, p->cap, pos, &ch, sizeof(ch));
+        ch.f.flags = atomic_load_explicit(&((struct np_frame *)(p->data + mask(p->cap, pos)))->flags,
+                                          memory_order_relaxed);
+        return ch;
+}
+
+/* Unread bytes of aborted messages between the consumer and our head: the
+ * consumer drops them only when it gets there, but for quota and flush they
+ * are gone already.  rpos and rbytes are validated by the caller. */
+static uint64_t aborted_unread(const struct np_prod *p, uint64_t rpos, uint64_t rbytes)
+{
+        if (p->abort_hi <= rpos)
+                return 0;
+        uint64_t sum = 0;
+        uint64_t end = p->abort_hi < p->head ? p->abort_hi : p->head;
+        for (uint64_t pos = rpos; pos < end;) {
+                struct np_chunk ch = own_chunk(p, pos);
+                if (ch.f.flags & NP_FRAME_ABORTED) {
+                        /* how much of this chunk the consumer has taken already */
+                        uint32_t taken = (uint32_t)rbytes - ch.pofs;
+                        if (pos != rpos || taken > ch.f.len)
+                                taken = 0;
+                        sum += ch.f.len - taken;
+                }
+                pos += np_chunk_span(ch.f.len);
+        }
+        return sum;
+}
+
 int64_t np_prod_unread(const struct np_prod *p)
 {
         uint64_t r = atomic_load_explicit(&p->peer->rbytes, memory_order_acquire);
-        if (r > p->wbytes)
+        uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
+        if (r > p->wbytes || rpos > p->head || p->head - rpos > p->cap)
                 return -1;
-        return (int64_t)(p->wbytes - r);
+        uint64_t u = p->wbytes - r;
+        uint64_t a = aborted_unread(p, rpos, r);
+        return (int64_t)(u > a ? u - a : 0);
+}
+
+int np_prod_drained(const struct np_prod *p)
+{
+        int64_t u = np_prod_unread(p);
+        return u < 0 ? -1 : u == 0;
+}
+
+/* Write the empty aborted chunk that ends a cancelled streaming message.
+ * 1 written (or none owed), 0 no room yet, -1 corrupt consumer. */
+static int write_terminator(struct np_prod *p)
+{
+        if (!p->term_pending)
+                return 1;
+        uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
+        if (rpos > p->head || p->head - rpos > p->cap)
+                return -1;
+        if (p->cap - (p->head - rpos) < NP_CHUNK_HDR)
+                return 0;
+        struct np_chunk ch;
+        memset(&ch, 0, sizeof(ch));
+        ch.f.flags = NP_CHUNK_LAST | NP_FRAME_ABORTED;
+        ch.pofs = (uint32_t)p->pofs;
+        ring_copy_in(p->data, p->cap, p->head, &ch, sizeof(ch));
+        p->head += NP_CHUNK_HDR;
+        atomic_store_explicit(&p->own->head, p->head, memory_order_release);
+        p->term_pending = 0;
+        return 1;
+}
+
+int np_prod_abort(struct np_prod *p, uint64_t first, uint64_t end, int streaming)
+{
+        if (streaming)
+                end = p->head;
+        if (end > p->head || first > end)
+                return -1;
+        /* Chunks the consumer has passed may already hold newer data: start
+         * at its position (a chunk boundary) when it is inside the message. */
+        uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
+        if (rpos > p->head || p->head - rpos > p->cap)
+                return -1;
+        if (rpos > first)
+                first = rpos;
+        for (uint64_t pos = first; pos < end;) {
+                struct np_frame *f = (struct np_frame *)(p->data + mask(p->cap, pos));
+                uint32_t len = f->len;
+                atomic_fetch_or_explicit(&f->flags, NP_FRAME_ABORTED, memory_order_release);
+                pos += np_chunk_span(len);
+        }
+        if (streaming && p->streaming) {
+                /* The message ends here, with an empty aborted chunk; the
+                 * bytes never written count as passed, as the consumer
+                 * counts them when it drops the message. */
+                p->streaming = 0;
+                p->pofs += p->msg_rest;
+                p->msg_rest = 0;
+                p->term_pending = 1;
+                if (write_terminator(p) < 0)
+                        return -1;
+        }
+        if (end > p->abort_hi)
+                p->abort_hi = streaming ? p->head : end;
+        atomic_fetch_add_explicit(&p->own->seq, 1, memory_order_seq_cst);
+        return 0;
 }
 
 /* Free bytes of the ring (header included), or -1 when the consumer's
@@ -364,6 +560,11 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
         const uint8_t *src = buf;
         if (len > NP_MSG_MAX || *done > len)
                 return NP_RING_CORRUPT;
+        int t = write_terminator(p);
+        if (t < 0)
+                return NP_RING_CORRUPT;
+        if (t == 0)
+                return NP_RING_FULL;
         for (;;) {
                 int64_t free = ring_free(p);
                 if (free < 0)
@@ -397,6 +598,7 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                 if (want == rest)
                         flags |= NP_CHUNK_LAST;
                 ch.f.flags = flags;
+                ch.pofs = (uint32_t)p->pofs;
                 ring_copy_in(p->data, p->cap, p->head, &ch, sizeof(ch));
                 if (want)
                         ring_copy_in(p->data, p->cap, p->head + NP_CHUNK_HDR, src + *done,
@@ -409,14 +611,17 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                         atomic_store_explicit(&p->own->wbytes, p->wbytes, memory_order_release);
                         atomic_fetch_add_explicit(&p->own->wframes, 1, memory_order_relaxed);
                 }
+                p->pofs += want;
                 p->head += np_chunk_span((uint32_t)want);
                 atomic_store_explicit(&p->own->head, p->head, memory_order_release);
                 atomic_fetch_add_explicit(&p->own->seq, 1, memory_order_seq_cst);
                 *done += (size_t)want;
                 if (flags & NP_CHUNK_LAST) {
                         p->streaming = 0;
+                        p->msg_rest = 0;
                         return NP_RING_OK;
                 }
                 p->streaming = 1;
+                p->msg_rest = len - *done;
         }
 }

@@ -45,6 +45,7 @@ struct np_cons {
         uint32_t chunk_off;   /* payload bytes consumed of it */
         int in_msg;        /* inside a message (its first chunk has been consumed from) */
         uint64_t msg_left; /* unread bytes of the current message */
+        int skipping;      /* the current message was aborted: drop its chunks */
 };
 
 /* Producer of our own ring. */
@@ -58,8 +59,11 @@ struct np_prod {
         uint64_t wbytes; /* local copy of own->wbytes */
         /* streaming state of the message being written */
         int streaming;
-        uint64_t msg_left;
-        uint64_t msg_first_pos; /* header position of its first chunk */
+        uint64_t msg_rest; /* bytes of the streaming message not in the ring yet */
+        int term_pending;  /* a cancelled streaming message still owes its end chunk */
+        uint64_t pofs;     /* payload offset of the next chunk's first byte */
+        uint64_t abort_hi; /* end of the highest aborted message not yet passed by the
+                            * consumer (0: none) */
 };
 
 /* Chunk header (ring frame) flags, stored in np_frame.flags. */
@@ -70,7 +74,9 @@ struct np_prod {
 struct np_chunk {
         struct np_frame f;
         uint32_t msg_len; /* full message length (meaningful in a FIRST chunk) */
-        uint32_t reserved;
+        uint32_t pofs;    /* low 32 bits of the payload offset of this chunk's first byte
+                           * (the producer's wbytes count), so the producer can tell how
+                           * much of an aborted chunk was read */
 };
 _Static_assert(sizeof(struct np_chunk) == 16, "chunk header");
 
@@ -127,7 +133,25 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done);
  * or -1 if the consumer's values are corrupt. */
 int64_t np_prod_room(const struct np_prod *p);
 
-/* Payload bytes written but not yet consumed by the peer, or -1. */
+/* Payload bytes written but not yet consumed by the peer, aborted messages
+ * excluded, or -1. */
 int64_t np_prod_unread(const struct np_prod *p);
+
+/* Our ring position now: where the next message starts (for np_prod_abort). */
+static inline uint64_t np_prod_pos(const struct np_prod *p)
+{
+        return p->head;
+}
+
+/* Cancel the message whose chunks are at ring positions [first, end)
+ * (QUOTA-07): its unread bytes disappear, even mid-message.  `streaming`:
+ * it is the message still streaming in (end is then our head); it is ended
+ * with an empty aborted chunk (written by the next np_prod_write if there
+ * is no room now).  Returns 0, or -1 on bad arguments or a corrupt consumer. */
+int np_prod_abort(struct np_prod *p, uint64_t first, uint64_t end, int streaming);
+
+/* Is everything the consumer has not read yet aborted (the queue is
+ * empty for FlushFileBuffers, CANCEL-07)?  -1 if corrupt. */
+int np_prod_drained(const struct np_prod *p);
 
 #endif
