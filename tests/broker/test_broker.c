@@ -1,0 +1,1694 @@
+/*
+ * test_broker.c - npiped over its raw protocol (proto.h), no library.
+ *
+ * Each test runs in its own process (Check fork mode) with a private
+ * broker: a fresh mkdtemp() runtime directory, npiped (from $NPIPE_BROKER)
+ * fork+exec'd with --foreground --runtime-dir --ready-fd, readiness read
+ * from that descriptor.  The tests then speak the protocol byte for byte,
+ * with memfds standing in for segments (the broker never maps them).
+ * Nothing sleeps to synchronise: every wait is a poll() on a socket, a
+ * pipe or a pidfd, with a deadline.
+ *
+ * Every test names the spec items (spec/semantics.md) it covers.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <grp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "npipe/npipe.h"
+#include "os/os.h"
+#include "proto/proto.h"
+
+#define TIMEOUT_MS 5000
+
+/* ---- the private broker ---------------------------------------------------- */
+
+static char g_dir[64];
+static pid_t g_broker = -1;
+static uint32_t g_req = 100;
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *broker_path(void)
+{
+        const char *p = getenv("NPIPE_BROKER");
+
+        ck_assert_msg(p != NULL && p[0] != '\0', "NPIPE_BROKER is not set");
+        return p;
+}
+
+static void make_dir(char *buf, size_t len)
+{
+        snprintf(buf, len, "/tmp/npiped-test-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+/* Remove a test runtime directory and the few files a broker leaves. */
+static void remove_dir(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char path[512];
+
+        if (d == NULL)
+                return;
+        while ((e = readdir(d)) != NULL) {
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+        }
+        closedir(d);
+        rmdir(dir);
+}
+
+struct spawn {
+        const char *extra[4];  /* more arguments, NULL-terminated */
+        bool foreground;       /* pass --foreground (default in spawn_simple) */
+        bool no_ready_fd;
+        int listen_fd;         /* >= 0: pass as fd 3 with LISTEN_PID/LISTEN_FDS */
+        const char *notify;    /* NOTIFY_SOCKET */
+};
+
+/* fork+exec npiped; returns its pid and, unless no_ready_fd, the readiness
+ * pipe's read end in *ready. */
+static pid_t spawn_broker(const char *dir, const struct spawn *sp, int *ready)
+{
+        int p[2];
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char rd[64], fdarg[32];
+                const char *argv[12];
+                int n = 0, wfd;
+
+                /* The broker must not outlive a failed test. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                wfd = fcntl(p[1], F_DUPFD, 10);
+                if (sp->listen_fd >= 0) {
+                        char pidstr[32];
+
+                        if (dup2(sp->listen_fd, 3) < 0)
+                                _exit(126);
+                        fcntl(3, F_SETFD, 0);
+                        snprintf(pidstr, sizeof pidstr, "%ld", (long)getpid());
+                        setenv("LISTEN_PID", pidstr, 1);
+                        setenv("LISTEN_FDS", "1", 1);
+                }
+                if (sp->notify != NULL)
+                        setenv("NOTIFY_SOCKET", sp->notify, 1);
+                else
+                        unsetenv("NOTIFY_SOCKET");
+                unsetenv("JOURNAL_STREAM");
+                snprintf(rd, sizeof rd, "--runtime-dir=%s", dir);
+                snprintf(fdarg, sizeof fdarg, "--ready-fd=%d", wfd);
+                argv[n++] = "npiped";
+                if (sp->foreground)
+                        argv[n++] = "--foreground";
+                argv[n++] = rd;
+                if (!sp->no_ready_fd) {
+                        fcntl(wfd, F_SETFD, 0);
+                        argv[n++] = fdarg;
+                }
+                for (int i = 0; i < 4 && sp->extra[i] != NULL; i++)
+                        argv[n++] = sp->extra[i];
+                argv[n] = NULL;
+                execv(broker_path(), (char *const *)argv);
+                _exit(127);
+        }
+        close(p[1]);
+        if (ready != NULL)
+                *ready = p[0];
+        else
+                close(p[0]);
+        return pid;
+}
+
+/* Wait for the readiness byte: '1', or 0 when the descriptor closed. */
+static char read_ready(int fd)
+{
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        char ch = 0;
+
+        ck_assert_msg(poll(&pfd, 1, TIMEOUT_MS) == 1, "broker did not get ready");
+        if (read(fd, &ch, 1) != 1)
+                ch = 0;
+        close(fd);
+        return ch;
+}
+
+static pid_t start_broker(const char *dir)
+{
+        struct spawn sp = {.foreground = true, .listen_fd = -1};
+        int ready;
+        pid_t pid = spawn_broker(dir, &sp, &ready);
+
+        ck_assert_int_eq(read_ready(ready), '1');
+        return pid;
+}
+
+/* waitpid with a deadline, through a pidfd. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0), status = -1;
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+
+        ck_assert_int_ge(pfd, 0);
+        ck_assert_msg(poll(&p, 1, timeout_ms) == 1, "process %ld did not exit", (long)pid);
+        close(pfd);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+static void stop_broker(pid_t pid)
+{
+        int st;
+
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        st = wait_exit(pid, TIMEOUT_MS);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker exit status %#x", st);
+}
+
+static bool sock_exists(const char *dir)
+{
+        char path[128];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", dir, NP_BROKER_SOCKET);
+        return lstat(path, &st) == 0;
+}
+
+static void setup(void)
+{
+        make_dir(g_dir, sizeof g_dir);
+        g_broker = start_broker(g_dir);
+}
+
+static void teardown(void)
+{
+        if (g_broker > 0) {
+                stop_broker(g_broker);
+                /* SIGTERM is a clean exit: the socket is removed. */
+                ck_assert(!sock_exists(g_dir));
+        }
+        remove_dir(g_dir);
+}
+
+static int count_fds(pid_t pid)
+{
+        char path[64];
+        DIR *d;
+        struct dirent *e;
+        int n = 0;
+
+        snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+        d = opendir(path);
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d)) != NULL)
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* ---- raw protocol helpers ---------------------------------------------------- */
+
+static int connect_dir(const char *dir)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(s, 0);
+        snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, NP_BROKER_SOCKET);
+        ck_assert_msg(connect(s, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s",
+                      strerror(errno));
+        return s;
+}
+
+static void put_hdr(unsigned char *buf, uint16_t type, uint32_t len, uint32_t req_id)
+{
+        struct np_hdr h = {.type = type, .version = NP_PROTO_VERSION, .len = len, .req_id = req_id};
+
+        memcpy(buf, &h, sizeof h);
+}
+
+/* Send type + body + tail (a name) with an optional fd; returns the req_id. */
+static uint32_t send_msg(int s, uint16_t type, const void *body, size_t blen, const void *tail,
+                         size_t tlen, int fd)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET + 256];
+        uint32_t req = g_req++;
+        size_t len = sizeof(struct np_hdr) + blen + tlen;
+
+        put_hdr(buf, type, (uint32_t)len, req);
+        if (blen)
+                memcpy(buf + sizeof(struct np_hdr), body, blen);
+        if (tlen)
+                memcpy(buf + sizeof(struct np_hdr) + blen, tail, tlen);
+        ck_assert_int_eq(np_send_packet(s, buf, len, fd), 0);
+        return req;
+}
+
+static int send_bytes(int s, const void *buf, size_t len, int fd)
+{
+        return np_send_packet(s, buf, len, fd);
+}
+
+struct pkt {
+        struct np_hdr h;
+        unsigned char body[NP_PROTO_MAX_PACKET];
+        size_t blen;
+        int fd;
+        const char *name;
+        uint32_t name_len;
+        unsigned char raw[NP_PROTO_MAX_PACKET];
+};
+
+/* 1: a packet; 0: end of stream; -ETIMEDOUT: nothing within timeout_ms. */
+static int recv_pkt(int s, struct pkt *p, int timeout_ms)
+{
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        ssize_t n;
+
+        p->fd = -1;
+        if (poll(&pfd, 1, timeout_ms) == 0)
+                return -ETIMEDOUT;
+        n = np_recv_packet(s, p->raw, sizeof p->raw, &p->fd, 0);
+        if (n == 0 || n == -ECONNRESET)
+                return 0;
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(np_proto_check(p->raw, (size_t)n, &p->name, &p->name_len), 0);
+        memcpy(&p->h, p->raw, sizeof p->h);
+        p->blen = (size_t)n - sizeof p->h;
+        memcpy(p->body, p->raw + sizeof p->h, p->blen);
+        return 1;
+}
+
+static void recv_ok(int s, struct pkt *p)
+{
+        ck_assert_int_eq(recv_pkt(s, p, TIMEOUT_MS), 1);
+}
+
+static void expect_nothing(int s, int ms)
+{
+        struct pkt p;
+
+        ck_assert_int_eq(recv_pkt(s, &p, ms), -ETIMEDOUT);
+}
+
+static void expect_eof(int s)
+{
+        struct pkt p;
+
+        ck_assert_int_eq(recv_pkt(s, &p, TIMEOUT_MS), 0);
+}
+
+/* A reply of any kind starts with its int32 status. */
+static int32_t pkt_status(const struct pkt *p)
+{
+        int32_t st;
+
+        memcpy(&st, p->body, sizeof st);
+        return st;
+}
+
+static void expect_reply(int s, uint32_t req, int status)
+{
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_REPLY);
+        ck_assert_uint_eq(p.h.req_id, req);
+        ck_assert_int_eq(pkt_status(&p), status);
+        ck_assert_int_eq(p.fd, -1);
+}
+
+static void hello(int s)
+{
+        struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
+        struct np_hello_reply r;
+        struct pkt p;
+        uint32_t req = send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_HELLO_REPLY);
+        ck_assert_uint_eq(p.h.req_id, req);
+        memcpy(&r, p.body, sizeof r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(r.version, NP_PROTO_VERSION);
+}
+
+static int client(void)
+{
+        int s = connect_dir(g_dir);
+
+        hello(s);
+        return s;
+}
+
+static int seg(void)
+{
+        int fd = memfd_create("seg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, 4096), 0);
+        return fd;
+}
+
+static ino_t inode_of(int fd)
+{
+        struct stat st;
+
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        return st.st_ino;
+}
+
+static struct np_pipe_params defparams(void)
+{
+        struct np_pipe_params p = {
+                .type = NPIPE_TYPE_MESSAGE,
+                .dir = NPIPE_DUPLEX,
+                .max_instances = 0,
+                .in_quota = 4096,
+                .out_quota = 4096,
+                .default_timeout_ms = 0,
+                .policy = NPIPE_ACCESS_OWNER,
+        };
+        return p;
+}
+
+static uint32_t send_create_fd(int s, const char *name, const struct np_pipe_params *pp,
+                               uint32_t flags, int fd)
+{
+        struct np_create c = {.params = *pp, .flags = flags, .name_len = (uint32_t)strlen(name)};
+        uint32_t req = send_msg(s, NP_MSG_CREATE, &c, sizeof c, name, strlen(name), fd);
+
+        close(fd);
+        return req;
+}
+
+/* Create an instance; returns the reply status, *id and *rep when given. */
+static int create_x(int s, const char *name, const struct np_pipe_params *pp, uint32_t flags,
+                    uint64_t *id, struct np_create_reply *rep)
+{
+        uint32_t req = send_create_fd(s, name, pp, flags, seg());
+        struct np_create_reply r;
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.req_id, req);
+        ck_assert_int_eq(p.fd, -1);
+        if (p.h.type == NP_MSG_REPLY)
+                return pkt_status(&p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_CREATE_REPLY);
+        memcpy(&r, p.body, sizeof r);
+        if (id != NULL)
+                *id = r.instance_id;
+        if (rep != NULL)
+                *rep = r;
+        return r.status;
+}
+
+static uint64_t create_ok(int s, const char *name, const struct np_pipe_params *pp)
+{
+        uint64_t id = 0;
+
+        ck_assert_int_eq(create_x(s, name, pp, 0, &id, NULL), 0);
+        ck_assert_uint_ne(id, 0);
+        return id;
+}
+
+/* Open the client end; returns the status; on success *rep and the
+ * server segment in *sfd (closed when sfd is NULL). */
+static int open_x(int s, const char *name, uint32_t access, struct np_open_reply *rep, int *sfd)
+{
+        struct np_open o = {.access = access, .name_len = (uint32_t)strlen(name)};
+        int fd = seg();
+        uint32_t req = send_msg(s, NP_MSG_OPEN, &o, sizeof o, name, strlen(name), fd);
+        struct np_open_reply r;
+        struct pkt p;
+
+        close(fd);
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.req_id, req);
+        if (p.h.type == NP_MSG_REPLY) {
+                ck_assert_int_eq(p.fd, -1);
+                return pkt_status(&p);
+        }
+        ck_assert_uint_eq(p.h.type, NP_MSG_OPEN_REPLY);
+        ck_assert_int_ge(p.fd, 0);
+        memcpy(&r, p.body, sizeof r);
+        if (rep != NULL)
+                *rep = r;
+        if (sfd != NULL)
+                *sfd = p.fd;
+        else
+                close(p.fd);
+        return r.status;
+}
+
+static uint64_t open_ok(int s, const char *name, uint32_t access)
+{
+        struct np_open_reply r;
+
+        ck_assert_int_eq(open_x(s, name, access, &r, NULL), 0);
+        return r.conn_id;
+}
+
+/* The EV_CONNECTED a server receives; returns its instance id. */
+static uint64_t expect_connected(int s, struct np_ev_connected *out)
+{
+        struct np_ev_connected ev;
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_EV_CONNECTED);
+        ck_assert_uint_eq(p.h.req_id, 0);
+        ck_assert_int_ge(p.fd, 0);
+        close(p.fd);
+        memcpy(&ev, p.body, sizeof ev);
+        if (out != NULL)
+                *out = ev;
+        return ev.instance_id;
+}
+
+static void expect_gone(int s, uint64_t inst, uint64_t conn, uint32_t reason, uint32_t to_server)
+{
+        struct np_ev_peer_gone ev;
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_EV_PEER_GONE);
+        ck_assert_uint_eq(p.h.req_id, 0);
+        memcpy(&ev, p.body, sizeof ev);
+        ck_assert_uint_eq(ev.instance_id, inst);
+        ck_assert_uint_eq(ev.conn_id, conn);
+        ck_assert_uint_eq(ev.reason, reason);
+        ck_assert_uint_eq(ev.to_server, to_server);
+}
+
+static uint32_t send_id(int s, uint16_t type, uint64_t id)
+{
+        return send_msg(s, type, &id, sizeof id, NULL, 0, -1);
+}
+
+static void id_req(int s, uint16_t type, uint64_t id, int status)
+{
+        expect_reply(s, send_id(s, type, id), status);
+}
+
+static void listen_req(int s, uint64_t id, int status)
+{
+        int fd = seg();
+        uint32_t req = send_msg(s, NP_MSG_LISTEN, &id, sizeof id, NULL, 0, fd);
+
+        close(fd);
+        expect_reply(s, req, status);
+}
+
+static struct np_query_reply query(int s, uint64_t id)
+{
+        struct np_query_reply q;
+        uint32_t req = send_id(s, NP_MSG_QUERY, id);
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.req_id, req);
+        ck_assert_uint_eq(p.h.type, NP_MSG_QUERY_REPLY);
+        memcpy(&q, p.body, sizeof q);
+        ck_assert_int_eq(q.status, 0);
+        return q;
+}
+
+static uint32_t send_wait(int s, const char *name, uint32_t timeout_ms)
+{
+        struct np_wait w = {.timeout_ms = timeout_ms, .name_len = (uint32_t)strlen(name)};
+
+        return send_msg(s, NP_MSG_WAIT, &w, sizeof w, name, strlen(name), -1);
+}
+
+/* ---- handshake --------------------------------------------------------------- */
+
+/* covers: (protocol) HELLO */
+START_TEST(test_hello)
+{
+        struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
+        struct np_hello_reply r;
+        struct pkt p;
+        int s = connect_dir(g_dir);
+        uint32_t req = send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_HELLO_REPLY);
+        ck_assert_uint_eq(p.h.req_id, req);
+        ck_assert_uint_eq(p.h.version, NP_PROTO_VERSION);
+        memcpy(&r, p.body, sizeof r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(r.version, NP_PROTO_VERSION);
+        ck_assert_uint_eq(r.broker_pid, (uint32_t)g_broker);
+        /* A second HELLO is out of place. */
+        expect_reply(s, send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1), NPIPE_EPROTO);
+        close(s);
+}
+END_TEST
+
+/* covers: (protocol) versioning */
+START_TEST(test_hello_mismatch)
+{
+        struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION + 1};
+        unsigned char buf[32];
+        struct np_hello_reply r;
+        struct pkt p;
+        int s;
+
+        /* A future client: header version 2.  It still hears our version. */
+        s = connect_dir(g_dir);
+        put_hdr(buf, NP_MSG_HELLO, sizeof buf, 7);
+        buf[2] = NP_PROTO_VERSION + 1;
+        memcpy(buf + 16, &h, sizeof h);
+        ck_assert_int_eq(send_bytes(s, buf, sizeof buf, -1), 0);
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_HELLO_REPLY);
+        ck_assert_uint_eq(p.h.req_id, 7);
+        memcpy(&r, p.body, sizeof r);
+        ck_assert_int_eq(r.status, NPIPE_EPROTO);
+        ck_assert_uint_eq(r.version, NP_PROTO_VERSION);
+        expect_eof(s);
+        close(s);
+
+        /* Body version mismatch. */
+        s = connect_dir(g_dir);
+        send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+        recv_ok(s, &p);
+        ck_assert_int_eq(pkt_status(&p), NPIPE_EPROTO);
+        expect_eof(s);
+        close(s);
+
+        /* Bad magic. */
+        s = connect_dir(g_dir);
+        h.version = NP_PROTO_VERSION;
+        h.magic = 0x12345678;
+        send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_HELLO_REPLY);
+        ck_assert_int_eq(pkt_status(&p), NPIPE_EPROTO);
+        expect_eof(s);
+        close(s);
+
+        /* A request before HELLO. */
+        s = connect_dir(g_dir);
+        expect_reply(s, send_msg(s, NP_MSG_LIST, NULL, 0, NULL, 0, -1), NPIPE_EPROTO);
+        expect_eof(s);
+        close(s);
+
+        /* The broker is fine. */
+        s = client();
+        close(s);
+}
+END_TEST
+
+/* ---- malformed packets ------------------------------------------------------- */
+
+static void expect_list_works(int s)
+{
+        struct pkt p;
+        uint32_t req = send_msg(s, NP_MSG_LIST, NULL, 0, NULL, 0, -1);
+
+        do {
+                recv_ok(s, &p);
+                ck_assert_uint_eq(p.h.req_id, req);
+                ck_assert_uint_eq(p.h.type, NP_MSG_LIST_ITEM);
+        } while (!(p.body[0] & NP_LIST_LAST));
+}
+
+/* covers: (protocol) np_proto_check, descriptor rules, NAME-12 */
+START_TEST(test_malformed)
+{
+        struct np_pipe_params pp = defparams();
+        unsigned char buf[NP_PROTO_MAX_PACKET + 256];
+        struct np_create c = {.params = pp};
+        char name[NP_NAME_MAX + 16];
+        int s = client(), fd, base, fds[2];
+        uint32_t req;
+
+        base = count_fds(g_broker);
+
+        /* Shorter than a header: nothing to answer, nothing breaks. */
+        memset(buf, 0, sizeof buf);
+        ck_assert_int_eq(send_bytes(s, buf, 8, -1), 0);
+        expect_nothing(s, 100);
+        expect_list_works(s);
+
+        /* Header length disagrees with the packet. */
+        put_hdr(buf, NP_MSG_LIST, 17, 501);
+        ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+        expect_reply(s, 501, NPIPE_EPROTO);
+
+        /* Reserved header field set. */
+        put_hdr(buf, NP_MSG_LIST, 16, 502);
+        buf[12] = 1;
+        ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+        expect_reply(s, 502, NPIPE_EPROTO);
+
+        /* Wrong header version after the handshake. */
+        put_hdr(buf, NP_MSG_LIST, 16, 503);
+        buf[2] = 9;
+        ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+        expect_reply(s, 503, NPIPE_EPROTO);
+
+        /* Unknown type, and a broker-to-client type. */
+        put_hdr(buf, 200, 16, 504);
+        ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+        expect_reply(s, 504, NPIPE_EPROTO);
+        expect_reply(s, send_msg(s, NP_MSG_REPLY, buf, 8, NULL, 0, -1), NPIPE_EPROTO);
+
+        /* Truncated body. */
+        expect_reply(s, send_msg(s, NP_MSG_QUERY, buf, 4, NULL, 0, -1), NPIPE_EPROTO);
+
+        /* Larger than NP_PROTO_MAX_PACKET: still answered by req_id. */
+        put_hdr(buf, NP_MSG_LIST, NP_PROTO_MAX_PACKET + 100, 505);
+        ck_assert_int_eq(send_bytes(s, buf, NP_PROTO_MAX_PACKET + 100, -1), 0);
+        expect_reply(s, 505, NPIPE_EPROTO);
+
+        /* Name and descriptor errors on a second connection, so that the
+         * first stays under NP_LIM_PROTO_ERRORS. */
+        expect_list_works(s);
+        close(s);
+        s = client();
+
+        /* Oversize name (fits the packet, longer than NP_NAME_MAX). */
+        memset(name, 'a', sizeof name);
+        c.name_len = NP_NAME_MAX + 1;
+        fd = seg();
+        req = send_msg(s, NP_MSG_CREATE, &c, sizeof c, name, NP_NAME_MAX + 1, fd);
+        close(fd);
+        expect_reply(s, req, NPIPE_ENAMETOOLONG);
+        /* Exactly NP_NAME_MAX is fine. */
+        name[NP_NAME_MAX] = '\0';
+        ck_assert_int_eq(create_x(s, name, &pp, 0, NULL, NULL), 0);
+
+        /* name_len not matching the bytes that follow. */
+        c.name_len = 10;
+        fd = seg();
+        req = send_msg(s, NP_MSG_CREATE, &c, sizeof c, "short", 5, fd);
+        close(fd);
+        expect_reply(s, req, NPIPE_EPROTO);
+
+        /* Empty name, NUL inside a name. */
+        c.name_len = 0;
+        fd = seg();
+        req = send_msg(s, NP_MSG_CREATE, &c, sizeof c, NULL, 0, fd);
+        close(fd);
+        expect_reply(s, req, NPIPE_EBADNAME);
+        c.name_len = 5;
+        fd = seg();
+        req = send_msg(s, NP_MSG_CREATE, &c, sizeof c, "ab\0cd", 5, fd);
+        close(fd);
+        expect_reply(s, req, NPIPE_EBADNAME);
+
+        /* Descriptor rules: CREATE needs one, LIST takes none. */
+        c.name_len = 3;
+        expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, -1), NPIPE_EPROTO);
+        fd = seg();
+        expect_reply(s, send_msg(s, NP_MSG_LIST, NULL, 0, NULL, 0, fd), NPIPE_EPROTO);
+        close(fd);
+        /* A segment that is not a memfd. */
+        ck_assert_int_eq(pipe(fds), 0);
+        expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, fds[0]),
+                     NPIPE_EINVAL);
+        close(fds[0]);
+        close(fds[1]);
+
+        /* Bad field values. */
+        c.params.dir = 4;
+        fd = seg();
+        expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, fd), NPIPE_EINVAL);
+        close(fd);
+        c.params = pp;
+        c.params.max_instances = 255;
+        fd = seg();
+        expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, fd), NPIPE_EINVAL);
+        close(fd);
+
+        /* Request id 0 is not a request: no answer. */
+        put_hdr(buf, NP_MSG_LIST, 16, 0);
+        ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+        expect_nothing(s, 100);
+
+        /* Still serving, and no descriptor leaked: only the one listening
+         * instance (the NP_NAME_MAX pipe) holds a segment. */
+        expect_list_works(s);
+        ck_assert_int_eq(count_fds(g_broker), base + 1);
+        close(s);
+}
+END_TEST
+
+/* covers: (protocol) NP_LIM_PROTO_ERRORS */
+START_TEST(test_proto_error_limit)
+{
+        int s = client(), other = client();
+        unsigned char buf[16];
+        struct pkt p;
+
+        /* Sixteen errors are answered and tolerated... */
+        for (uint32_t i = 1; i <= 16; i++) {
+                put_hdr(buf, 222, 16, 1000 + i);
+                ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+                expect_reply(s, 1000 + i, NPIPE_EPROTO);
+        }
+        expect_list_works(s);
+        /* ...the seventeenth is answered, then the broker hangs up. */
+        put_hdr(buf, 222, 16, 2000);
+        ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
+        expect_reply(s, 2000, NPIPE_EPROTO);
+        ck_assert_int_eq(recv_pkt(s, &p, TIMEOUT_MS), 0);
+        close(s);
+        expect_list_works(other);
+        close(other);
+}
+END_TEST
+
+/* ---- create / open / list ---------------------------------------------------- */
+
+/* covers: NAME-02 CREATE-10 STATE-01 STATE-02 OPEN-01 OPEN-07 INST-10 */
+START_TEST(test_create_open_list)
+{
+        struct np_pipe_params pp = defparams();
+        struct np_create_reply cr;
+        struct np_open_reply orp;
+        struct np_ev_connected ev;
+        struct np_list_item it;
+        struct np_query_reply q;
+        struct pkt p;
+        int srv = client(), cli = client(), sfd_sent, cfd_sent, sfd;
+        ino_t s_ino, c_ino;
+        uint64_t id;
+        uint32_t req;
+
+        pp.in_quota = 1000;
+        pp.out_quota = 2000;
+        pp.default_timeout_ms = 123;
+        sfd_sent = seg();
+        s_ino = inode_of(sfd_sent);
+        req = send_create_fd(srv, "Foo\\Bar", &pp, 0, sfd_sent);
+        recv_ok(srv, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_CREATE_REPLY);
+        ck_assert_uint_eq(p.h.req_id, req);
+        memcpy(&cr, p.body, sizeof cr);
+        ck_assert_int_eq(cr.status, 0);
+        id = cr.instance_id;
+        ck_assert_uint_eq(cr.params.in_quota, 1000);
+        ck_assert_uint_eq(cr.params.out_quota, 2000);
+        ck_assert_uint_eq(cr.params.default_timeout_ms, 123);
+        ck_assert_uint_eq(cr.params.type, NPIPE_TYPE_MESSAGE);
+
+        q = query(srv, id);
+        ck_assert_uint_eq(q.state, NPIPE_STATE_LISTENING);
+        ck_assert_uint_eq(q.cur_instances, 1);
+        ck_assert_uint_eq(q.client_pid, 0);
+
+        /* Opened under another case: the same pipe. */
+        {
+                struct np_open o = {.access = NP_ACCESS_READ | NP_ACCESS_WRITE, .name_len = 7};
+
+                cfd_sent = seg();
+                c_ino = inode_of(cfd_sent);
+                req = send_msg(cli, NP_MSG_OPEN, &o, sizeof o, "fOO\\bAR", 7, cfd_sent);
+                close(cfd_sent);
+        }
+        recv_ok(srv, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_EV_CONNECTED);
+        ck_assert_uint_eq(p.h.req_id, 0);
+        ck_assert_int_ge(p.fd, 0);
+        ck_assert_uint_eq(inode_of(p.fd), c_ino); /* the client's segment */
+        close(p.fd);
+        memcpy(&ev, p.body, sizeof ev);
+        ck_assert_uint_eq(ev.instance_id, id);
+        ck_assert_uint_eq(ev.client_pid, (uint32_t)getpid());
+        ck_assert_uint_eq(ev.client_uid, (uint32_t)getuid());
+        ck_assert_uint_eq(ev.access, NP_ACCESS_READ | NP_ACCESS_WRITE);
+
+        recv_ok(cli, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_OPEN_REPLY);
+        ck_assert_uint_eq(p.h.req_id, req);
+        ck_assert_int_ge(p.fd, 0);
+        sfd = p.fd;
+        ck_assert_uint_eq(inode_of(sfd), s_ino); /* the server's segment */
+        close(sfd);
+        memcpy(&orp, p.body, sizeof orp);
+        ck_assert_int_eq(orp.status, 0);
+        ck_assert_uint_eq(orp.instance_id, id);
+        ck_assert_uint_eq(orp.conn_id, ev.conn_id);
+        ck_assert_uint_ne(orp.conn_id, id);
+        ck_assert_uint_eq(orp.server_pid, (uint32_t)getpid());
+        ck_assert_uint_eq(orp.params.in_quota, 1000);
+        ck_assert_uint_eq(orp.params.dir, NPIPE_DUPLEX);
+
+        q = query(srv, id);
+        ck_assert_uint_eq(q.state, NPIPE_STATE_CONNECTED);
+        ck_assert_uint_eq(q.client_pid, (uint32_t)getpid());
+        q = query(cli, orp.conn_id);
+        ck_assert_uint_eq(q.state, NPIPE_STATE_CONNECTED);
+        ck_assert_uint_eq(q.cur_instances, 1);
+        /* Ids of others are not ours to ask about. */
+        id_req(cli, NP_MSG_QUERY, id, NPIPE_EBADF);
+        id_req(srv, NP_MSG_QUERY, orp.conn_id, NPIPE_EBADF);
+        id_req(srv, NP_MSG_QUERY, 999999, NPIPE_EBADF);
+        id_req(cli, NP_MSG_DISCONNECT, id, NPIPE_EBADF);
+        id_req(cli, NP_MSG_CLOSE_SERVER, id, NPIPE_EBADF);
+        id_req(srv, NP_MSG_CLOSE_CLIENT, orp.conn_id, NPIPE_EBADF);
+
+        /* LIST: the first creator's spelling and the counts. */
+        req = send_msg(cli, NP_MSG_LIST, NULL, 0, NULL, 0, -1);
+        recv_ok(cli, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_LIST_ITEM);
+        ck_assert_uint_eq(p.h.req_id, req);
+        memcpy(&it, p.body, sizeof it);
+        ck_assert_uint_eq(it.flags, NP_LIST_LAST);
+        ck_assert_uint_eq(it.cur_instances, 1);
+        ck_assert_uint_eq(it.listening, 0);
+        ck_assert_uint_eq(it.connected, 1);
+        ck_assert_uint_eq(it.owner_uid, (uint32_t)getuid());
+        ck_assert_uint_eq(it.server_pid, (uint32_t)getpid());
+        ck_assert_uint_eq(it.params.default_timeout_ms, 123);
+        ck_assert_uint_eq(p.name_len, 7);
+        ck_assert(memcmp(p.name, "Foo\\Bar", 7) == 0);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* covers: NAME-16 (listing) */
+START_TEST(test_list)
+{
+        struct np_pipe_params pp = defparams();
+        struct np_list_item it;
+        struct pkt p;
+        int s = client();
+        uint32_t req;
+        int seen = 0;
+
+        req = send_msg(s, NP_MSG_LIST, NULL, 0, NULL, 0, -1);
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.req_id, req);
+        memcpy(&it, p.body, sizeof it);
+        ck_assert_uint_eq(it.flags, NP_LIST_LAST | NP_LIST_EMPTY);
+        ck_assert_uint_eq(it.name_len, 0);
+        ck_assert_uint_eq(p.blen, sizeof it);
+
+        create_ok(s, "one", &pp);
+        create_ok(s, "two", &pp);
+        create_ok(s, "two", &pp);
+        create_ok(s, "three", &pp);
+        req = send_msg(s, NP_MSG_LIST, NULL, 0, NULL, 0, -1);
+        do {
+                recv_ok(s, &p);
+                ck_assert_uint_eq(p.h.req_id, req);
+                memcpy(&it, p.body, sizeof it);
+                seen++;
+                if (p.name_len == 3 && memcmp(p.name, "two", 3) == 0) {
+                        ck_assert_uint_eq(it.cur_instances, 2);
+                        ck_assert_uint_eq(it.listening, 2);
+                }
+                ck_assert(!(it.flags & NP_LIST_EMPTY));
+        } while (!(it.flags & NP_LIST_LAST));
+        ck_assert_int_eq(seen, 3);
+        close(s);
+}
+END_TEST
+
+/* ---- instances --------------------------------------------------------------- */
+
+/* covers: INST-01 INST-02 INST-03 INST-04 INST-05 INST-06 */
+START_TEST(test_instances)
+{
+        struct np_pipe_params pp = defparams(), other;
+        struct np_create_reply r;
+        int s = client();
+        uint64_t a, b;
+
+        pp.max_instances = 2;
+        pp.default_timeout_ms = 77;
+        a = create_ok(s, "inst", &pp);
+        /* INST-06: the name exists. */
+        ck_assert_int_eq(create_x(s, "INST", &pp, NP_CREATE_FIRST_INSTANCE, NULL, NULL),
+                         NPIPE_EACCES);
+        /* INST-03: another direction. */
+        other = pp;
+        other.dir = NPIPE_INBOUND;
+        ck_assert_int_eq(create_x(s, "inst", &other, 0, NULL, NULL), NPIPE_EACCES);
+        /* INST-04: other type, limit, quotas and timeout are fine; the
+         * pipe-wide values stay the first instance's. */
+        other = pp;
+        other.type = NPIPE_TYPE_BYTE;
+        other.max_instances = 5;
+        other.in_quota = 10;
+        other.default_timeout_ms = 9;
+        ck_assert_int_eq(create_x(s, "inst", &other, 0, &b, &r), 0);
+        ck_assert_uint_eq(r.params.type, NPIPE_TYPE_MESSAGE);
+        ck_assert_uint_eq(r.params.max_instances, 2);
+        ck_assert_uint_eq(r.params.default_timeout_ms, 77);
+        ck_assert_uint_eq(r.params.in_quota, 10);
+        ck_assert_uint_ne(a, b);
+        /* INST-02: the first instance's limit (2), not the second's (5). */
+        ck_assert_int_eq(create_x(s, "inst", &other, 0, NULL, NULL), NPIPE_EBUSY);
+        ck_assert_uint_eq(query(s, a).cur_instances, 2);
+        /* INST-05: a closed instance no longer counts. */
+        id_req(s, NP_MSG_CLOSE_SERVER, a, 0);
+        ck_assert_uint_eq(query(s, b).cur_instances, 1);
+        ck_assert_int_eq(create_x(s, "inst", &pp, 0, NULL, NULL), 0);
+        /* ids are never reused */
+        id_req(s, NP_MSG_QUERY, a, NPIPE_EBADF);
+        close(s);
+}
+END_TEST
+
+/* covers: OPEN-02 OPEN-03 OPEN-04 NAME-05 */
+START_TEST(test_open_access)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client();
+        struct np_open_reply r;
+
+        ck_assert_int_eq(open_x(cli, "nothere", NP_ACCESS_READ, NULL, NULL), NPIPE_ENOENT);
+
+        pp.dir = NPIPE_INBOUND; /* client writes, server reads */
+        create_ok(srv, "in", &pp);
+        ck_assert_int_eq(open_x(cli, "in", NP_ACCESS_READ, NULL, NULL), NPIPE_EACCES);
+        ck_assert_int_eq(open_x(cli, "in", NP_ACCESS_READ | NP_ACCESS_WRITE, NULL, NULL),
+                         NPIPE_EACCES);
+        /* OPEN-03: the refusals consumed nothing. */
+        ck_assert_int_eq(open_x(cli, "in", NP_ACCESS_WRITE, &r, NULL), 0);
+        expect_connected(srv, NULL);
+        /* OPEN-02: the only instance is taken. */
+        ck_assert_int_eq(open_x(cli, "in", NP_ACCESS_WRITE, NULL, NULL), NPIPE_EBUSY);
+
+        pp.dir = NPIPE_OUTBOUND;
+        create_ok(srv, "out", &pp);
+        ck_assert_int_eq(open_x(cli, "out", NP_ACCESS_WRITE, NULL, NULL), NPIPE_EACCES);
+        ck_assert_int_eq(open_x(cli, "out", NP_ACCESS_READ, NULL, NULL), 0);
+        expect_connected(srv, NULL);
+
+        /* OPEN-04: access 0 still connects. */
+        pp.dir = NPIPE_DUPLEX;
+        create_ok(srv, "dup", &pp);
+        ck_assert_int_eq(open_x(cli, "dup", 0, NULL, NULL), 0);
+        expect_connected(srv, NULL);
+        /* unknown access bits */
+        ck_assert_int_eq(open_x(cli, "dup", 0x10, NULL, NULL), NPIPE_EINVAL);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* covers: INST-09 OPEN-02 CONNECT-02 DISC-08 */
+START_TEST(test_fifo_order)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client();
+        uint64_t s[4], c[3];
+
+        for (int i = 0; i < 4; i++)
+                s[i] = create_ok(srv, "fifo", &pp);
+        /* A listen on an instance already listening keeps its place. */
+        listen_req(srv, s[2], 0);
+        for (int i = 0; i < 3; i++) {
+                c[i] = open_ok(cli, "fifo", NP_ACCESS_READ);
+                ck_assert_uint_eq(expect_connected(srv, NULL), s[i]);
+        }
+        listen_req(srv, s[0], NPIPE_EISCONN);
+        /* Disconnect S0 and S2, listen S2 then S0. */
+        id_req(srv, NP_MSG_DISCONNECT, s[0], 0);
+        expect_gone(cli, s[0], c[0], NP_GONE_DISCONNECTED, 0);
+        id_req(srv, NP_MSG_DISCONNECT, s[2], 0);
+        expect_gone(cli, s[2], c[2], NP_GONE_DISCONNECTED, 0);
+        listen_req(srv, s[2], 0);
+        listen_req(srv, s[0], 0);
+        ck_assert_uint_eq(query(srv, s[0]).state, NPIPE_STATE_LISTENING);
+        open_ok(cli, "fifo", NP_ACCESS_READ);
+        ck_assert_uint_eq(expect_connected(srv, NULL), s[3]);
+        open_ok(cli, "fifo", NP_ACCESS_READ);
+        ck_assert_uint_eq(expect_connected(srv, NULL), s[2]);
+        open_ok(cli, "fifo", NP_ACCESS_READ);
+        ck_assert_uint_eq(expect_connected(srv, NULL), s[0]);
+        ck_assert_int_eq(open_x(cli, "fifo", NP_ACCESS_READ, NULL, NULL), NPIPE_EBUSY);
+
+        /* DISC-08: disconnecting a listening instance takes it out of the
+         * queue (and a later listen appends it). */
+        {
+                uint64_t a = create_ok(srv, "fifo2", &pp), b = create_ok(srv, "fifo2", &pp);
+
+                id_req(srv, NP_MSG_DISCONNECT, a, 0);
+                ck_assert_uint_eq(query(srv, a).state, NPIPE_STATE_DISCONNECTED);
+                open_ok(cli, "fifo2", NP_ACCESS_READ);
+                ck_assert_uint_eq(expect_connected(srv, NULL), b);
+                ck_assert_int_eq(open_x(cli, "fifo2", NP_ACCESS_READ, NULL, NULL), NPIPE_EBUSY);
+                listen_req(srv, a, 0);
+                open_ok(cli, "fifo2", NP_ACCESS_READ);
+                ck_assert_uint_eq(expect_connected(srv, NULL), a);
+        }
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* ---- disconnect and close ----------------------------------------------------- */
+
+/* covers: DISC-01 DISC-03 DISC-04 DISC-05 DISC-06 DISC-10 STATE-04 STATE-05 CONNECT-06 CLOSE-12 */
+START_TEST(test_disconnect)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client();
+        struct np_query_reply q;
+        uint64_t s, c;
+
+        s = create_ok(srv, "disc", &pp);
+        c = open_ok(cli, "disc", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        id_req(srv, NP_MSG_DISCONNECT, s, 0);
+        expect_gone(cli, s, c, NP_GONE_DISCONNECTED, 0);
+        id_req(srv, NP_MSG_DISCONNECT, s, NPIPE_ENOTCONN); /* DISC-03 */
+        q = query(srv, s);
+        ck_assert_uint_eq(q.state, NPIPE_STATE_DISCONNECTED);
+        ck_assert_uint_eq(q.client_pid, 0); /* DISC-10 */
+        q = query(cli, c);
+        ck_assert_uint_eq(q.state, NPIPE_STATE_DISCONNECTED); /* DISC-04 */
+        ck_assert_uint_eq(q.cur_instances, 1);
+        ck_assert_int_eq(open_x(cli, "disc", NP_ACCESS_READ, NULL, NULL), NPIPE_EBUSY); /* DISC-06 */
+        /* The disconnected client's close is just acknowledged. */
+        id_req(cli, NP_MSG_CLOSE_CLIENT, c, 0);
+        expect_nothing(srv, 100);
+        id_req(cli, NP_MSG_QUERY, c, NPIPE_EBADF);
+
+        /* STATE-05: listening again. */
+        listen_req(srv, s, 0);
+        c = open_ok(cli, "disc", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        /* The client closes: CLOSING, the server hears it. */
+        id_req(cli, NP_MSG_CLOSE_CLIENT, c, 0);
+        expect_gone(srv, s, c, NP_GONE_CLOSED, 1);
+        ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_CLOSING);
+        listen_req(srv, s, NPIPE_ECLOSING);                                            /* CONNECT-06 */
+        ck_assert_int_eq(open_x(cli, "disc", NP_ACCESS_READ, NULL, NULL), NPIPE_EBUSY); /* CLOSE-12 */
+        id_req(srv, NP_MSG_DISCONNECT, s, 0);                                          /* DISC-05 */
+        ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_DISCONNECTED);
+        listen_req(srv, s, 0);
+        open_ok(cli, "disc", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* covers: STATE-03 STATE-08 NAME-17 CLOSE-13 */
+START_TEST(test_close_server)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client();
+        struct np_query_reply q;
+        struct np_create_reply r;
+        uint64_t s, s2, c;
+
+        s = create_ok(srv, "cl", &pp);
+        c = open_ok(cli, "cl", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        id_req(srv, NP_MSG_CLOSE_SERVER, s, 0);
+        expect_gone(cli, s, c, NP_GONE_CLOSED, 0);
+        q = query(cli, c);
+        ck_assert_uint_eq(q.state, NPIPE_STATE_CLOSING);
+        ck_assert_uint_eq(q.cur_instances, 0);
+        ck_assert_uint_eq(q.params.in_quota, 4096);
+        /* NAME-17: the name is gone although a client still holds it... */
+        ck_assert_int_eq(open_x(cli, "cl", NP_ACCESS_READ, NULL, NULL), NPIPE_ENOENT);
+        /* ...and may be created anew with new parameters. */
+        pp.dir = NPIPE_INBOUND;
+        pp.type = NPIPE_TYPE_BYTE;
+        ck_assert_int_eq(create_x(srv, "cl", &pp, NP_CREATE_FIRST_INSTANCE, &s2, &r), 0);
+        ck_assert_uint_eq(r.params.dir, NPIPE_INBOUND);
+        /* the old conn still belongs to the old (dead) pipe */
+        ck_assert_uint_eq(query(cli, c).cur_instances, 0);
+        id_req(cli, NP_MSG_CLOSE_CLIENT, c, 0);
+        expect_nothing(srv, 100);
+
+        /* CLOSE-13: closing a listening instance removes the name. */
+        id_req(srv, NP_MSG_CLOSE_SERVER, s2, 0);
+        ck_assert_int_eq(open_x(cli, "cl", NP_ACCESS_WRITE, NULL, NULL), NPIPE_ENOENT);
+        id_req(srv, NP_MSG_CLOSE_SERVER, s2, NPIPE_EBADF);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* ---- waits ----------------------------------------------------------------- */
+
+/* covers: WAIT-01 WAIT-02 WAIT-03 WAIT-04 WAIT-05 WAIT-06 WAIT-07 WAIT-10 WAIT-11 */
+START_TEST(test_wait)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client(), w1 = client(), w2 = client();
+        uint32_t r1, r2, r3;
+        uint64_t s, s2, c;
+        int64_t t0;
+
+        expect_reply(w1, send_wait(w1, "wp", 5000), NPIPE_ENOENT); /* WAIT-01 */
+        s = create_ok(srv, "wp", &pp);
+        expect_reply(w1, send_wait(w1, "WP", 5000), 0); /* WAIT-02, WAIT-11 */
+        c = open_ok(cli, "wp", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+
+        /* WAIT-03: busy: times out. */
+        t0 = now_ms();
+        expect_reply(w1, send_wait(w1, "wp", 100), NPIPE_ETIMEDOUT);
+        ck_assert_int_ge(now_ms() - t0, 99);
+        /* WAIT-07: default with a pipe default of 0 is 50 ms. */
+        t0 = now_ms();
+        expect_reply(w1, send_wait(w1, "wp", NP_WAIT_DEFAULT), NPIPE_ETIMEDOUT);
+        ck_assert_int_ge(now_ms() - t0, 49);
+        ck_assert_int_lt(now_ms() - t0, 2000);
+
+        /* WAIT-04/05: both waiters released by a new instance. */
+        r1 = send_wait(w1, "wp", NP_WAIT_FOREVER);
+        r2 = send_wait(w2, "wp", 10000);
+        expect_nothing(w1, 100);
+        /* WAIT-06: the client closing does not release them. */
+        id_req(cli, NP_MSG_CLOSE_CLIENT, c, 0);
+        expect_gone(srv, s, c, NP_GONE_CLOSED, 1);
+        expect_nothing(w1, 50);
+        expect_nothing(w2, 0);
+        s2 = create_ok(srv, "wp", &pp);
+        expect_reply(w1, r1, 0);
+        expect_reply(w2, r2, 0);
+
+        /* Release by LISTEN after a disconnect. */
+        open_ok(cli, "wp", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        r1 = send_wait(w1, "wp", NP_WAIT_FOREVER);
+        expect_nothing(w1, 50);
+        id_req(srv, NP_MSG_DISCONNECT, s, 0);
+        expect_nothing(w1, 50);
+        listen_req(srv, s, 0);
+        expect_reply(w1, r1, 0);
+
+        /* WAIT-10: cancel, by req_id, only one's own waits. */
+        open_ok(cli, "wp", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        r1 = send_wait(w1, "wp", NP_WAIT_FOREVER);
+        r2 = send_wait(w2, "wp", NP_WAIT_FOREVER);
+        {
+                struct np_cancel cn = {.target_req_id = r1};
+
+                r3 = send_msg(w2, NP_MSG_CANCEL, &cn, sizeof cn, NULL, 0, -1);
+                expect_reply(w2, r3, NPIPE_ENOTFOUND);
+                r3 = send_msg(w1, NP_MSG_CANCEL, &cn, sizeof cn, NULL, 0, -1);
+                expect_reply(w1, r1, NPIPE_ECANCELED);
+                expect_reply(w1, r3, 0);
+                r3 = send_msg(w1, NP_MSG_CANCEL, &cn, sizeof cn, NULL, 0, -1);
+                expect_reply(w1, r3, NPIPE_ENOTFOUND);
+        }
+
+        /* The name disappearing answers waiters NPIPE_ENOENT. */
+        id_req(srv, NP_MSG_CLOSE_SERVER, s, 0);
+        expect_nothing(w2, 50);
+        id_req(srv, NP_MSG_CLOSE_SERVER, s2, 0);
+        expect_reply(w2, r2, NPIPE_ENOENT);
+        close(w1);
+        close(w2);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* covers: (limits) NP_LIM_WAITS_PER_CLIENT */
+START_TEST(test_wait_limit)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client(), w = client(), w2 = client();
+        uint32_t last = 0;
+
+        create_ok(srv, "busy", &pp);
+        open_ok(cli, "busy", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        for (int i = 0; i <= 1024; i++)
+                last = send_wait(w, "busy", NP_WAIT_FOREVER);
+        expect_reply(w, last, NPIPE_ELIMIT);
+        /* the limit is per process */
+        expect_reply(w2, send_wait(w2, "busy", 10), NPIPE_ETIMEDOUT);
+        close(w);
+        close(w2);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* ---- process death ----------------------------------------------------------- */
+
+/* covers: CLOSE-09 STATE-03 STATE-08 NAME-17 (process exit) */
+START_TEST(test_death)
+{
+        struct np_pipe_params pp = defparams();
+        struct np_ev_connected ev;
+        int srv = client(), go[2], done[2], st;
+        uint64_t s;
+        pid_t pid;
+        char ch;
+
+        /* A client process exits while connected. */
+        s = create_ok(srv, "death", &pp);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int c = client();
+
+                open_ok(c, "death", NP_ACCESS_READ);
+                _exit(0); /* no CLOSE_CLIENT: the broker sees the socket go */
+        }
+        expect_connected(srv, &ev);
+        ck_assert_uint_eq(ev.client_pid, (uint32_t)pid);
+        expect_gone(srv, s, ev.conn_id, NP_GONE_DIED, 1);
+        st = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_CLOSING);
+
+        /* A server process exits while a client is connected. */
+        ck_assert_int_eq(pipe(go), 0);
+        ck_assert_int_eq(pipe(done), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int c = client();
+
+                create_ok(c, "sdeath", &pp);
+                /* also leaves a pending wait behind */
+                send_wait(c, "death", NP_WAIT_FOREVER);
+                if (write(done[1], "x", 1) != 1 || read(go[0], &ch, 1) != 1)
+                        _exit(1);
+                _exit(0);
+        }
+        ck_assert_int_eq(read(done[0], &ch, 1), 1);
+        {
+                int cli = client();
+                struct np_open_reply r;
+                struct np_query_reply q;
+
+                ck_assert_int_eq(open_x(cli, "sdeath", NP_ACCESS_READ, &r, NULL), 0);
+                ck_assert_uint_eq(r.server_pid, (uint32_t)pid);
+                ck_assert_int_eq(write(go[1], "x", 1), 1);
+                expect_gone(cli, r.instance_id, r.conn_id, NP_GONE_DIED, 0);
+                q = query(cli, r.conn_id);
+                ck_assert_uint_eq(q.state, NPIPE_STATE_CLOSING);
+                ck_assert_uint_eq(q.cur_instances, 0);
+                ck_assert_int_eq(open_x(cli, "sdeath", NP_ACCESS_READ, NULL, NULL),
+                                 NPIPE_ENOENT);
+                close(cli);
+        }
+        st = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close(srv);
+}
+END_TEST
+
+/* covers: SEC-04 INST-07 (access policy by uid and group) */
+START_TEST(test_policy)
+{
+        struct np_pipe_params pp = defparams();
+        char path[128];
+        int srv = client(), res[2], st;
+        int32_t got[6];
+        pid_t pid;
+
+        if (geteuid() != 0)
+                return; /* needs to become another user */
+        /* Let another uid reach the socket (the broker checked the
+         * directory at start-up; this is the test's own business). */
+        ck_assert_int_eq(chmod(g_dir, 0711), 0);
+        snprintf(path, sizeof path, "%s/%s", g_dir, NP_BROKER_SOCKET);
+        ck_assert_int_eq(chmod(path, 0666), 0);
+        create_ok(srv, "owner-only", &pp);
+        pp.policy = NPIPE_ACCESS_GROUP;
+        pp.gid = 4242;
+        create_ok(srv, "group", &pp);
+        pp.policy = NPIPE_ACCESS_EVERYONE;
+        create_ok(srv, "everyone", &pp);
+
+        ck_assert_int_eq(pipe(res), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                gid_t groups[1] = {4242};
+                struct np_pipe_params p2 = defparams();
+                int c;
+
+                if (setgroups(1, groups) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(2);
+                c = client();
+                got[0] = open_x(c, "owner-only", NP_ACCESS_READ, NULL, NULL);
+                got[1] = open_x(c, "group", NP_ACCESS_READ, NULL, NULL);
+                got[2] = open_x(c, "everyone", NP_ACCESS_READ, NULL, NULL);
+                got[3] = create_x(c, "owner-only", &p2, 0, NULL, NULL);
+                got[4] = create_x(c, "everyone", &p2, 0, NULL, NULL);
+                got[5] = create_x(c, "new-by-nobody", &p2, 0, NULL, NULL);
+                if (write(res[1], got, sizeof got) != (ssize_t)sizeof got)
+                        _exit(1);
+                _exit(0);
+        }
+        close(res[1]);
+        ck_assert_int_eq(read(res[0], got, sizeof got), (ssize_t)sizeof got);
+        st = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ck_assert_int_eq(got[0], NPIPE_EACCES);
+        ck_assert_int_eq(got[1], 0); /* supplementary group (SO_PEERGROUPS) */
+        ck_assert_int_eq(got[2], 0);
+        ck_assert_int_eq(got[3], NPIPE_EACCES);
+        ck_assert_int_eq(got[4], 0);
+        ck_assert_int_eq(got[5], 0);
+        close(srv);
+}
+END_TEST
+
+/* covers: (broker) back-pressure: a pipelining client is slowed, not dropped */
+START_TEST(test_backpressure)
+{
+        int s = client(), sent = 0, got = 0;
+        unsigned char buf[24];
+        uint32_t first = g_req;
+        struct pkt p;
+
+        /* Pipeline requests without reading.  The broker queues its
+         * replies, then stops reading us (rather than dropping us): our
+         * sends stall for good. */
+        for (;;) {
+                uint64_t id = 424242;
+                struct pollfd pfd = {.fd = s, .events = POLLOUT};
+
+                put_hdr(buf, NP_MSG_QUERY, sizeof buf, g_req);
+                memcpy(buf + 16, &id, sizeof id);
+                if (send(s, buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                        ck_assert_int_eq(errno, EAGAIN);
+                        if (poll(&pfd, 1, 300) == 0)
+                                break;
+                        continue;
+                }
+                g_req++;
+                sent++;
+                ck_assert_int_lt(sent, 100000);
+        }
+        ck_assert_int_gt(sent, 1024); /* past NP_LIM_OUTQ_HIGH */
+        for (got = 0; got < sent; got++) {
+                recv_ok(s, &p);
+                ck_assert_uint_eq(p.h.req_id, first + (uint32_t)got);
+                ck_assert_int_eq(pkt_status(&p), NPIPE_EBADF);
+        }
+        expect_list_works(s);
+        close(s);
+}
+END_TEST
+
+/* ---- start-up and shut-down ---------------------------------------------------- */
+
+/* covers: (broker) single instance per runtime directory */
+START_TEST(test_race)
+{
+        for (int round = 0; round < 5; round++) {
+                struct spawn sp = {.foreground = true, .listen_fd = -1};
+                char dir[64];
+                int ra, rb, st, s;
+                pid_t a, b, first, survivor;
+
+                make_dir(dir, sizeof dir);
+                a = spawn_broker(dir, &sp, &ra);
+                b = spawn_broker(dir, &sp, &rb);
+                /* Both report a usable broker... */
+                ck_assert_int_eq(read_ready(ra), '1');
+                ck_assert_int_eq(read_ready(rb), '1');
+                /* ...and one of them leaves, successfully. */
+                first = waitpid(-1, &st, 0);
+                ck_assert(first == a || first == b);
+                ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+                survivor = first == a ? b : a;
+                ck_assert_int_eq(waitpid(survivor, &st, WNOHANG), 0);
+                s = connect_dir(dir);
+                {
+                        struct np_hello h = {.magic = NP_PROTO_MAGIC32,
+                                             .version = NP_PROTO_VERSION};
+                        struct np_hello_reply r;
+                        struct pkt p;
+
+                        send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+                        recv_ok(s, &p);
+                        memcpy(&r, p.body, sizeof r);
+                        ck_assert_int_eq(r.status, 0);
+                        ck_assert_uint_eq(r.broker_pid, (uint32_t)survivor);
+                }
+                close(s);
+                stop_broker(survivor);
+                ck_assert(!sock_exists(dir));
+                /* A third one after it starts cleanly. */
+                a = start_broker(dir);
+                stop_broker(a);
+                remove_dir(dir);
+        }
+}
+END_TEST
+
+/* covers: (broker) --idle-exit */
+START_TEST(test_idle_exit)
+{
+        struct spawn sp = {.foreground = true, .listen_fd = -1, .extra = {"--idle-exit=1"}};
+        char dir[64];
+        int ready, st, s;
+        int64_t t0;
+        pid_t pid;
+
+        make_dir(dir, sizeof dir);
+        pid = spawn_broker(dir, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), '1');
+        strcpy(g_dir, dir);
+        s = client();
+        close(s);
+        t0 = now_ms();
+        st = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ck_assert_int_ge(now_ms() - t0, 900);
+        ck_assert(!sock_exists(dir));
+        remove_dir(dir);
+}
+END_TEST
+
+/* covers: (broker) daemon mode */
+START_TEST(test_daemonize)
+{
+        struct spawn sp = {.foreground = false, .listen_fd = -1, .no_ready_fd = true,
+                           .extra = {"--idle-exit=20"}};
+        struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
+        struct np_hello_reply r;
+        struct pkt p;
+        char dir[64];
+        int st, s;
+        pid_t starter, daemon;
+
+        /* Be the daemon's reaper, so that we can wait for it. */
+        ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+        make_dir(dir, sizeof dir);
+        starter = spawn_broker(dir, &sp, NULL);
+        /* The starter returns once the daemon is ready. */
+        st = wait_exit(starter, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        s = connect_dir(dir);
+        send_msg(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+        recv_ok(s, &p);
+        memcpy(&r, p.body, sizeof r);
+        ck_assert_int_eq(r.status, 0);
+        daemon = (pid_t)r.broker_pid;
+        ck_assert_int_ne(daemon, starter);
+        ck_assert_int_eq(getsid(daemon), daemon);
+        close(s);
+        stop_broker(daemon);
+        ck_assert(!sock_exists(dir));
+        remove_dir(dir);
+}
+END_TEST
+
+static int notify_socket(const char *path, bool abstract)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        socklen_t len;
+        int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(s, 0);
+        if (abstract) {
+                a.sun_path[0] = '\0';
+                memcpy(a.sun_path + 1, path, strlen(path));
+                len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path));
+        } else {
+                strcpy(a.sun_path, path);
+                len = sizeof a;
+        }
+        ck_assert_int_eq(bind(s, (struct sockaddr *)&a, len), 0);
+        return s;
+}
+
+static void expect_notify(int s, const char *what)
+{
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        char buf[64];
+        ssize_t n;
+
+        ck_assert_int_eq(poll(&pfd, 1, TIMEOUT_MS), 1);
+        n = recv(s, buf, sizeof buf - 1, 0);
+        ck_assert_int_gt(n, 0);
+        buf[n] = '\0';
+        ck_assert_str_eq(buf, what);
+}
+
+/* covers: (broker) sd_notify readiness */
+START_TEST(test_notify)
+{
+        char dir[64], path[128], env[160];
+        int ns, ready;
+        pid_t pid;
+
+        for (int abstract = 0; abstract < 2; abstract++) {
+                struct spawn sp = {.foreground = true, .listen_fd = -1};
+
+                make_dir(dir, sizeof dir);
+                snprintf(path, sizeof path, "%s/notify", dir);
+                ns = notify_socket(path, abstract);
+                snprintf(env, sizeof env, "%s%s", abstract ? "@" : "", path);
+                sp.notify = env;
+                pid = spawn_broker(dir, &sp, &ready);
+                ck_assert_int_eq(read_ready(ready), '1');
+                expect_notify(ns, "READY=1");
+                stop_broker(pid);
+                expect_notify(ns, "STOPPING=1");
+                close(ns);
+                remove_dir(dir);
+        }
+}
+END_TEST
+
+/* covers: (broker) systemd socket activation */
+START_TEST(test_socket_activation)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        struct spawn sp = {.foreground = true};
+        char dir[64], lock[128];
+        int ls, ready, s;
+        struct stat st;
+        pid_t pid;
+
+        make_dir(dir, sizeof dir);
+        ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, NP_BROKER_SOCKET);
+        ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+        ck_assert_int_eq(listen(ls, 16), 0);
+        sp.listen_fd = ls;
+        pid = spawn_broker(dir, &sp, &ready);
+        close(ls);
+        ck_assert_int_eq(read_ready(ready), '1');
+        strcpy(g_dir, dir);
+        s = client();
+        close(s);
+        /* No lock taken under activation... */
+        snprintf(lock, sizeof lock, "%s/%s", dir, NP_BROKER_LOCK);
+        ck_assert_int_ne(lstat(lock, &st), 0);
+        stop_broker(pid);
+        /* ...and the socket is systemd's: left in place. */
+        ck_assert(sock_exists(dir));
+        remove_dir(dir);
+}
+END_TEST
+
+/* covers: (broker) runtime directory checks */
+START_TEST(test_bad_runtime_dir)
+{
+        struct spawn sp = {.foreground = true, .listen_fd = -1};
+        char dir[64];
+        int ready, st;
+        pid_t pid;
+
+        make_dir(dir, sizeof dir);
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+        pid = spawn_broker(dir, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), 0); /* closed without "1" */
+        st = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+        ck_assert(!sock_exists(dir));
+        remove_dir(dir);
+}
+END_TEST
+
+static Suite *broker_suite(void)
+{
+        Suite *s = suite_create("npiped");
+        TCase *tc = tcase_create("protocol");
+        TCase *tl = tcase_create("lifecycle");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_hello);
+        tcase_add_test(tc, test_hello_mismatch);
+        tcase_add_test(tc, test_malformed);
+        tcase_add_test(tc, test_proto_error_limit);
+        tcase_add_test(tc, test_create_open_list);
+        tcase_add_test(tc, test_list);
+        tcase_add_test(tc, test_instances);
+        tcase_add_test(tc, test_open_access);
+        tcase_add_test(tc, test_fifo_order);
+        tcase_add_test(tc, test_disconnect);
+        tcase_add_test(tc, test_close_server);
+        tcase_add_test(tc, test_wait);
+        tcase_add_test(tc, test_wait_limit);
+        tcase_add_test(tc, test_death);
+        tcase_add_test(tc, test_policy);
+        tcase_add_test(tc, test_backpressure);
+        suite_add_tcase(s, tc);
+
+        tcase_set_timeout(tl, 60);
+        tcase_add_test(tl, test_race);
+        tcase_add_test(tl, test_idle_exit);
+        tcase_add_test(tl, test_daemonize);
+        tcase_add_test(tl, test_notify);
+        tcase_add_test(tl, test_socket_activation);
+        tcase_add_test(tl, test_bad_runtime_dir);
+        suite_add_tcase(s, tl);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(broker_suite());
+        int failed;
+
+        srunner_set_fork_status(sr, CK_FORK);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,264 @@
+/*
+ * test_proto.c - np_proto_check() and np_proto_body_size() on their own.
+ *
+ * The decoder is the broker's attack surface (it will be fuzzed): these
+ * tests pin the rules packet by packet, then throw random and mutated
+ * packets at it, at every length and at odd alignments, so that ASan and
+ * UBSan builds (make check-asan) catch any out-of-bounds or unaligned read.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npipe/npipe.h"
+#include "proto/proto.h"
+
+static size_t build(unsigned char *buf, uint16_t type, const void *body, size_t blen,
+                    const char *name, size_t nlen)
+{
+        struct np_hdr h = {.type = type,
+                           .version = NP_PROTO_VERSION,
+                           .len = (uint32_t)(sizeof h + blen + nlen),
+                           .req_id = 1};
+
+        memcpy(buf, &h, sizeof h);
+        if (blen)
+                memcpy(buf + sizeof h, body, blen);
+        if (nlen)
+                memcpy(buf + sizeof h + blen, name, nlen);
+        return h.len;
+}
+
+/* covers: (protocol) body sizes */
+START_TEST(test_body_sizes)
+{
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_HELLO), 16);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CREATE), 40);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_LISTEN), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_OPEN), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_WAIT), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_DISCONNECT), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CLOSE_SERVER), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CLOSE_CLIENT), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_QUERY), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_LIST), 0);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CANCEL), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_REPLY), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_HELLO_REPLY), 16);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CREATE_REPLY), 48);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_OPEN_REPLY), 64);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_QUERY_REPLY), 48);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_LIST_ITEM), 64);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_CONNECTED), 32);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_PEER_GONE), 24);
+        ck_assert_int_eq(np_proto_body_size(0), -1);
+        ck_assert_int_eq(np_proto_body_size(12), -1);
+        ck_assert_int_eq(np_proto_body_size(0xffff), -1);
+}
+END_TEST
+
+/* covers: (protocol) header rules */
+START_TEST(test_header)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET + 16];
+        const char *name = (const char *)1;
+        uint32_t nl = 7;
+        size_t n = build(buf, NP_MSG_LIST, NULL, 0, NULL, 0);
+
+        ck_assert_int_eq(np_proto_check(buf, n, &name, &nl), 0);
+        ck_assert_ptr_null(name);
+        ck_assert_uint_eq(nl, 0);
+        ck_assert_int_eq(np_proto_check(NULL, 16, NULL, NULL), NPIPE_EPROTO);
+        ck_assert_int_eq(np_proto_check(buf, 15, NULL, NULL), NPIPE_EPROTO);
+        ck_assert_int_eq(np_proto_check(buf, 17, NULL, NULL), NPIPE_EPROTO); /* len != n */
+        buf[2] = 2; /* version */
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        buf[2] = NP_PROTO_VERSION;
+        buf[15] = 1; /* reserved */
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        buf[15] = 0;
+        buf[0] = 77; /* unknown type */
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+
+        /* A fixed body must be exactly its size. */
+        {
+                uint64_t id = 5;
+
+                n = build(buf, NP_MSG_QUERY, &id, sizeof id, NULL, 0);
+                ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), 0);
+                n = build(buf, NP_MSG_QUERY, &id, 4, NULL, 0);
+                ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+                n = build(buf, NP_MSG_QUERY, &id, sizeof id, "x", 1);
+                ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        }
+        /* Over the maximum, even if self-consistent. */
+        {
+                struct np_hdr h = {.type = NP_MSG_LIST, .version = NP_PROTO_VERSION,
+                                   .len = NP_PROTO_MAX_PACKET + 1};
+
+                memset(buf, 0, sizeof buf);
+                memcpy(buf, &h, sizeof h);
+                ck_assert_int_eq(np_proto_check(buf, h.len, NULL, NULL), NPIPE_EPROTO);
+        }
+}
+END_TEST
+
+/* covers: NAME-06 NAME-08 NAME-12 (names on the wire) */
+START_TEST(test_names)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET];
+        char name[NP_NAME_MAX + 2];
+        struct np_open o = {.access = 1};
+        struct np_list_item it;
+        const char *got;
+        uint32_t nl;
+        size_t n;
+
+        memset(name, 'x', sizeof name);
+        for (uint32_t len = 1; len <= NP_NAME_MAX; len += 51) {
+                o.name_len = len;
+                n = build(buf, NP_MSG_OPEN, &o, sizeof o, name, len);
+                ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+                ck_assert_uint_eq(nl, len);
+                ck_assert_ptr_eq(got, (const char *)buf + 16 + sizeof o);
+        }
+        o.name_len = NP_NAME_MAX;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, name, NP_NAME_MAX);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+        o.name_len = NP_NAME_MAX + 1;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, name, NP_NAME_MAX + 1);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), NPIPE_ENAMETOOLONG);
+        ck_assert_ptr_null(got);
+        o.name_len = 0;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
+        o.name_len = 3;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, "a\0b", 3);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
+        /* name_len and the bytes present must agree both ways */
+        o.name_len = 4;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, "abc", 3);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        o.name_len = 2;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, "abc", 3);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        o.name_len = 0xffffffffu;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, "abc", 3);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        /* Characters NT allows (NAME-06, NAME-08) and UTF-8 pass. */
+        o.name_len = 12;
+        n = build(buf, NP_MSG_OPEN, &o, sizeof o, "<>*?|\"/\\\xc3\xa9.:", 12);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), 0);
+
+        /* LIST_ITEM: the empty marker carries no name, others need one. */
+        memset(&it, 0, sizeof it);
+        it.flags = NP_LIST_LAST | NP_LIST_EMPTY;
+        n = build(buf, NP_MSG_LIST_ITEM, &it, sizeof it, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+        ck_assert_ptr_null(got);
+        it.name_len = 1;
+        n = build(buf, NP_MSG_LIST_ITEM, &it, sizeof it, "a", 1);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        it.flags = NP_LIST_LAST;
+        n = build(buf, NP_MSG_LIST_ITEM, &it, sizeof it, "a", 1);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+        ck_assert_uint_eq(nl, 1);
+        it.name_len = 0;
+        n = build(buf, NP_MSG_LIST_ITEM, &it, sizeof it, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
+}
+END_TEST
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        return (uint32_t)rng_state;
+}
+
+/* covers: (protocol) robustness on arbitrary input */
+START_TEST(test_random)
+{
+        static const uint16_t types[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 64, 65, 66, 67, 68, 69,
+                                         96, 97};
+        unsigned char *mem = malloc(NP_PROTO_MAX_PACKET + 64);
+        int ok = 0;
+
+        ck_assert_ptr_nonnull(mem);
+        for (int iter = 0; iter < 300000; iter++) {
+                /* Odd offsets: the decoder must not assume alignment. */
+                unsigned char *buf = mem + (rnd() % 8);
+                size_t n = rnd() % (NP_PROTO_MAX_PACKET + 32);
+                const char *name;
+                uint32_t nl;
+                int r;
+
+                for (size_t i = 0; i < n; i++)
+                        buf[i] = (unsigned char)rnd();
+                /* Mostly well-formed headers, so the body paths get reached. */
+                if (n >= 16 && (iter & 3) != 0) {
+                        struct np_hdr h = {.type = types[rnd() % (sizeof types / sizeof types[0])],
+                                           .version = NP_PROTO_VERSION,
+                                           .len = (uint32_t)n};
+                        int body = np_proto_body_size(h.type);
+
+                        memcpy(buf, &h, sizeof h);
+                        /* and often a plausible name length */
+                        if ((iter & 4) && (size_t)body + 16 + 8 <= n) {
+                                uint32_t want = (uint32_t)(n - 16 - (size_t)body);
+
+                                for (size_t off = 0; off + 4 <= (size_t)body; off += 4)
+                                        if (rnd() % 3 == 0)
+                                                memcpy(buf + 16 + off, &want, 4);
+                        }
+                }
+                /* Hand the decoder an exact-size copy so ASan sees the end. */
+                {
+                        unsigned char *exact = malloc(n ? n : 1);
+
+                        memcpy(exact, buf, n);
+                        r = np_proto_check(exact, n, &name, &nl);
+                        if (r == 0) {
+                                ok++;
+                                if (name != NULL) {
+                                        ck_assert(name >= (const char *)exact &&
+                                                  name + nl == (const char *)exact + n);
+                                        ck_assert(nl >= 1 && nl <= NP_NAME_MAX);
+                                        ck_assert_ptr_null(memchr(name, 0, nl));
+                                }
+                        } else {
+                                ck_assert(r == NPIPE_EPROTO || r == NPIPE_EBADNAME ||
+                                          r == NPIPE_ENAMETOOLONG);
+                        }
+                        free(exact);
+                }
+        }
+        ck_assert_int_gt(ok, 0);
+        free(mem);
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("proto");
+        TCase *tc = tcase_create("check");
+        SRunner *sr;
+        int failed;
+
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_body_sizes);
+        tcase_add_test(tc, test_header);
+        tcase_add_test(tc, test_names);
+        tcase_add_test(tc, test_random);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_set_fork_status(sr, CK_FORK);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
