@@ -465,6 +465,14 @@ static void client_event(struct np_broker *b, struct np_client *c, uint32_t even
                 return;
         if (events & EPOLLOUT)
                 flush_queue(b, c);
+        if (c->flags & NP_CLIENT_DOOMED)
+                return;
+        /* A client we only meant to say goodbye to hung up first: nothing
+         * left to deliver (and level-triggered HUP would spin). */
+        if ((c->flags & NP_CLIENT_DRAINING) && (events & (EPOLLHUP | EPOLLERR))) {
+                np_client_doom(b, c, "gone");
+                return;
+        }
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 client_input(b, c, events);
 }

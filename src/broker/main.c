@@ -431,11 +431,6 @@ int main(int argc, char **argv)
         }
 
         b.activated = socket_activated();
-        b.sigfd = signal_fd();
-        if (b.sigfd < 0) {
-                np_log(LOG_ERR, "signalfd: %s", strerror(errno));
-                return 1;
-        }
         if (!o.foreground)
                 daemon_fd = daemonize();
 
@@ -449,6 +444,14 @@ int main(int argc, char **argv)
                 if (b.lfd < 0)
                         return 1;
                 start_lock(b.lockfd, false);
+        }
+        /* From here on SIGTERM/SIGINT are events of the loop (a clean exit);
+         * before, they simply end a broker that has nothing to clean. */
+        b.sigfd = signal_fd();
+        if (b.sigfd < 0) {
+                np_log(LOG_ERR, "signalfd: %s", strerror(errno));
+                remove_socket(&b);
+                return 1;
         }
         if (np_state_init(&b) < 0 || np_loop_init(&b) < 0) {
                 np_log(LOG_ERR, "out of memory or descriptors at start-up");
