@@ -1,0 +1,801 @@
+/*
+ * test_ring.c - unit tests of src/core/ring.c on malloc'd fake segments.
+ *
+ * A "pair" is the producer's segment (header + ring) and the consumer's
+ * segment (only its header matters: rpos/rbytes).  The library maps the
+ * same structures from memfds; here they are plain memory, which also lets
+ * the corruption tests scribble over any field the way a hostile peer
+ * could.  Suite 'ring': CI runs it under ThreadSanitizer, which is what
+ * the streaming tests with a producer and a consumer thread are for.
+ */
+#include "harness.h"
+
+#include "core/ring.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pair {
+        struct np_seg_hdr *pseg; /* producer's segment */
+        struct np_seg_hdr *cseg; /* consumer's segment */
+        struct np_prod prod;
+        struct np_cons cons;
+        uint32_t cap;
+};
+
+static void pair_init(struct pair *p, uint32_t cap)
+{
+        memset(p, 0, sizeof(*p));
+        p->cap = cap;
+        p->pseg = aligned_alloc(4096, NP_SEG_HDR_SIZE + cap);
+        p->cseg = aligned_alloc(4096, NP_SEG_HDR_SIZE + NP_RING_MIN);
+        ck_assert_ptr_nonnull(p->pseg);
+        ck_assert_ptr_nonnull(p->cseg);
+        /* garbage first: init must not depend on zeroed memory */
+        memset(p->pseg, 0xA5, NP_SEG_HDR_SIZE + cap);
+        memset(p->cseg, 0x5A, NP_SEG_HDR_SIZE + NP_RING_MIN);
+        np_seg_init(p->pseg, cap, NP_ROLE_SERVER);
+        np_seg_init(p->cseg, NP_RING_MIN, NP_ROLE_CLIENT);
+        ck_assert_int_eq(np_seg_check(p->pseg, NP_SEG_HDR_SIZE + cap, NP_ROLE_SERVER), 0);
+        np_prod_init(&p->prod, p->pseg, p->cseg);
+        np_cons_init(&p->cons, p->pseg, p->cseg);
+}
+
+static void pair_free(struct pair *p)
+{
+        free(p->pseg);
+        free(p->cseg);
+}
+
+static uint8_t *ring_data(struct pair *p)
+{
+        return (uint8_t *)p->pseg + NP_SEG_HDR_SIZE;
+}
+
+/* Write a message that fits (asserting NP_RING_OK in one call). */
+static void put(struct pair *p, const void *buf, size_t len)
+{
+        size_t done = 0;
+        int r = np_prod_write(&p->prod, buf, len, &done);
+        ck_assert_msg(r == NP_RING_OK, "np_prod_write(%zu) = %d", len, r);
+        ck_assert_uint_eq(done, len);
+}
+
+/* Read in message mode with a buffer of `cap`; returns the result. */
+static int get(struct pair *p, void *buf, size_t cap, size_t *n)
+{
+        *n = 0;
+        return np_cons_read(&p->cons, buf, cap, 1, n);
+}
+
+/* Raw chunk for the corruption tests: at ring position `pos`. */
+static void put_chunk(struct pair *p, uint64_t pos, uint32_t len, uint32_t flags, uint32_t msg_len)
+{
+        struct np_chunk ch;
+        memset(&ch, 0, sizeof(ch));
+        ch.f.len = len;
+        ch.f.flags = flags;
+        ch.msg_len = msg_len;
+        uint32_t off = (uint32_t)(pos & (p->cap - 1));
+        memcpy(ring_data(p) + off, &ch, sizeof(ch));
+}
+
+static void set_head(struct pair *p, uint64_t head)
+{
+        atomic_store(&p->pseg->head, head);
+}
+
+/* ---- segment header checks ------------------------------------------------- */
+
+START_TEST(test_seg_check)
+{
+        /* covers: none (ring ABI: header validation) */
+        struct pair p;
+        pair_init(&p, 8192);
+        size_t sz = NP_SEG_HDR_SIZE + 8192;
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_SERVER), 0);
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_CLIENT), -1);  /* wrong role */
+        ck_assert_int_eq(np_seg_check(p.pseg, sz - 4096, NP_ROLE_SERVER), -1); /* mapping size */
+        ck_assert_int_eq(np_seg_check(p.pseg, sz + 4096, NP_ROLE_SERVER), -1);
+        p.pseg->magic ^= 1;
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_SERVER), -1);
+        p.pseg->magic ^= 1;
+        p.pseg->version = NP_SEG_VERSION + 1;
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_SERVER), -1);
+        p.pseg->version = NP_SEG_VERSION;
+        p.pseg->ring_cap = 8192 + 8; /* not a power of two */
+        ck_assert_int_eq(np_seg_check(p.pseg, sz + 8, NP_ROLE_SERVER), -1);
+        p.pseg->ring_cap = NP_RING_MIN / 2; /* below the minimum */
+        ck_assert_int_eq(np_seg_check(p.pseg, NP_SEG_HDR_SIZE + NP_RING_MIN / 2, NP_ROLE_SERVER),
+                         -1);
+        p.pseg->ring_cap = 0;
+        ck_assert_int_eq(np_seg_check(p.pseg, NP_SEG_HDR_SIZE, NP_ROLE_SERVER), -1);
+        p.pseg->ring_cap = NP_RING_MAX * 2u;
+        ck_assert_int_eq(np_seg_check(p.pseg, NP_SEG_HDR_SIZE + (size_t)NP_RING_MAX * 2u,
+                                      NP_ROLE_SERVER),
+                         -1);
+        pair_free(&p);
+}
+END_TEST
+
+/* ---- round trips ---------------------------------------------------------------- */
+
+START_TEST(test_round_trip_sizes)
+{
+        /* covers: MSG-11 MSG-12 ZERO-02 PEEK-03 PEEK-13 */
+        struct pair p;
+        const uint32_t cap = 4096;
+        pair_init(&p, cap);
+        static const size_t sizes[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 100, 255, 1000, 1023,
+                                       1024, 2047, 2048, 3000, 4096 - 16};
+        uint8_t out[4096], in[4096];
+        unsigned seed = 1;
+        /* many rounds: positions wrap around the ring many times, at
+         * every alignment the sizes produce */
+        for (int round = 0; round < 200; round++) {
+                for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++, seed++) {
+                        size_t len = sizes[i];
+                        h_pattern(in, len, seed);
+                        put(&p, in, len);
+
+                        struct np_peek_result pr;
+                        uint8_t pk[64];
+                        ck_assert_int_eq(np_cons_peek(&p.cons, pk, sizeof(pk), 1, &pr), 0);
+                        ck_assert_uint_eq(pr.avail, len);
+                        ck_assert_uint_eq(pr.messages, 1);
+                        ck_assert_uint_eq(pr.msg_len, len);
+                        ck_assert_uint_eq(pr.copied, len < sizeof(pk) ? len : sizeof(pk));
+                        ck_assert_int_eq(pr.have_any, 1);
+                        ck_assert_int_eq(memcmp(pk, in, pr.copied), 0);
+
+                        size_t n;
+                        /* a buffer of exactly the message: OK, not MORE */
+                        int r = get(&p, out, len, &n);
+                        if (len == 0) {
+                                ck_assert_int_eq(r, NP_RING_OK);
+                        } else {
+                                ck_assert_msg(r == NP_RING_OK, "size %zu round %d: %d", len, round,
+                                              r);
+                        }
+                        ck_assert_uint_eq(n, len);
+                        ck_assert_int_eq(memcmp(out, in, len), 0);
+                        ck_assert_int_eq(np_cons_avail(&p.cons), 0);
+                        ck_assert_int_eq(np_cons_has_chunk(&p.cons), 0);
+                        ck_assert_int_eq(get(&p, out, sizeof(out), &n), NP_RING_EMPTY);
+                }
+        }
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_queue_of_messages)
+{
+        /* covers: MSG-12 MSG-13 PEEK-13 */
+        struct pair p;
+        pair_init(&p, 4096);
+        uint8_t out[4096];
+        for (int round = 0; round < 100; round++) {
+                /* five messages queued at once, of different sizes */
+                for (unsigned k = 0; k < 5; k++) {
+                        uint8_t in[300];
+                        h_pattern(in, 100 + 37 * k, round * 8 + k);
+                        put(&p, in, 100 + 37 * k);
+                }
+                struct np_peek_result pr;
+                ck_assert_int_eq(np_cons_peek(&p.cons, NULL, 0, 1, &pr), 0);
+                ck_assert_uint_eq(pr.messages, 5);
+                ck_assert_uint_eq(pr.msg_len, 100);
+                ck_assert_uint_eq(pr.copied, 0);
+                ck_assert_uint_eq(pr.avail, 5 * 100 + 37 * 10);
+                for (unsigned k = 0; k < 5; k++) {
+                        size_t n;
+                        /* a big buffer still gets one message (MSG-13) */
+                        ck_assert_int_eq(get(&p, out, sizeof(out), &n), NP_RING_OK);
+                        ck_assert_uint_eq(n, 100 + 37 * k);
+                        ck_assert(h_pattern_ok(out, n, round * 8 + k));
+                        ck_assert_int_eq(np_cons_peek(&p.cons, NULL, 0, 1, &pr), 0);
+                        ck_assert_uint_eq(pr.messages, 4 - k);
+                }
+        }
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_more_data_pieces)
+{
+        /* covers: MSG-02 MSG-03 PEEK-03 PEEK-04 */
+        struct pair p;
+        pair_init(&p, 4096);
+        put(&p, "0123456789", 10);
+        char b[16];
+        size_t n;
+        ck_assert_int_eq(get(&p, b, 4, &n), NP_RING_MORE);
+        ck_assert_uint_eq(n, 4);
+        ck_assert_int_eq(memcmp(b, "0123", 4), 0);
+        /* the rest stays at the head: peek shows the remainder */
+        struct np_peek_result pr;
+        char pk[16];
+        ck_assert_int_eq(np_cons_peek(&p.cons, pk, sizeof(pk), 1, &pr), 0);
+        ck_assert_uint_eq(pr.msg_len, 6);
+        ck_assert_uint_eq(pr.copied, 6);
+        ck_assert_uint_eq(pr.avail, 6);
+        ck_assert_uint_eq(pr.messages, 1);
+        ck_assert_int_eq(memcmp(pk, "456789", 6), 0);
+        ck_assert_int_eq(get(&p, b, 4, &n), NP_RING_MORE);
+        ck_assert_int_eq(memcmp(b, "4567", 4), 0);
+        ck_assert_int_eq(get(&p, b, 4, &n), NP_RING_OK);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_int_eq(memcmp(b, "89", 2), 0);
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_byte_mode_across_messages)
+{
+        /* covers: MSG-05 ZERO-06 MSG-06 */
+        struct pair p;
+        pair_init(&p, 4096);
+        put(&p, "ab", 2);
+        put(&p, "", 0);
+        put(&p, "cd", 2);
+        put(&p, "efghij", 6);
+        char b[32];
+        size_t n = 0;
+        /* byte mode fills the buffer across boundaries, empty messages
+         * included, and never reports MORE */
+        ck_assert_int_eq(np_cons_read(&p.cons, b, 5, 0, &n), NP_RING_OK);
+        ck_assert_uint_eq(n, 5);
+        ck_assert_int_eq(memcmp(b, "abcde", 5), 0);
+        /* MSG-06: a message-mode read now returns the rest of that message */
+        struct np_peek_result pr;
+        ck_assert_int_eq(np_cons_peek(&p.cons, NULL, 0, 1, &pr), 0);
+        ck_assert_uint_eq(pr.msg_len, 5);
+        ck_assert_int_eq(get(&p, b, sizeof(b), &n), NP_RING_OK);
+        ck_assert_uint_eq(n, 5);
+        ck_assert_int_eq(memcmp(b, "fghij", 5), 0);
+        n = 0;
+        ck_assert_int_eq(np_cons_read(&p.cons, b, sizeof(b), 0, &n), NP_RING_EMPTY);
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_zero_length_reads)
+{
+        /* covers: ZERO-07 ZERO-08 ZERO-09 ZERO-02 */
+        struct pair p;
+        pair_init(&p, 4096);
+        size_t n = 0;
+        char b[8];
+        /* nothing queued: a zero-length read must wait */
+        ck_assert_int_eq(np_cons_read(&p.cons, b, 0, 0, &n), NP_RING_EMPTY);
+        ck_assert_int_eq(np_cons_read(&p.cons, b, 0, 1, &n), NP_RING_EMPTY);
+        put(&p, "xyz", 3);
+        /* data queued: byte mode completes with nothing consumed */
+        ck_assert_int_eq(np_cons_read(&p.cons, b, 0, 0, &n), NP_RING_OK);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(np_cons_avail(&p.cons), 3);
+        /* message mode: MORE, nothing consumed */
+        ck_assert_int_eq(np_cons_read(&p.cons, b, 0, 1, &n), NP_RING_MORE);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(np_cons_avail(&p.cons), 3);
+        ck_assert_int_eq(get(&p, b, sizeof(b), &n), NP_RING_OK);
+        ck_assert_uint_eq(n, 3);
+        /* an empty message is invisible to avail but is one message, and a
+         * zero-length message read consumes it */
+        put(&p, "", 0);
+        struct np_peek_result pr;
+        ck_assert_int_eq(np_cons_peek(&p.cons, b, sizeof(b), 1, &pr), 0);
+        ck_assert_uint_eq(pr.avail, 0);
+        ck_assert_uint_eq(pr.msg_len, 0);
+        ck_assert_uint_eq(pr.messages, 1);
+        ck_assert_int_eq(pr.have_any, 1);
+        ck_assert_int_eq(np_cons_read(&p.cons, b, 0, 1, &n), NP_RING_OK);
+        ck_assert_int_eq(np_cons_has_chunk(&p.cons), 0);
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_peek_byte_pipe)
+{
+        /* covers: PEEK-03 PEEK-04 PEEK-13 PEEK-05 */
+        struct pair p;
+        pair_init(&p, 4096);
+        put(&p, "hello", 5);
+        put(&p, "world!!", 7);
+        struct np_peek_result pr;
+        char b[32];
+        /* byte pipe: copies across writes, message length 0, no count */
+        ck_assert_int_eq(np_cons_peek(&p.cons, b, sizeof(b), 0, &pr), 0);
+        ck_assert_uint_eq(pr.copied, 12);
+        ck_assert_uint_eq(pr.avail, 12);
+        ck_assert_uint_eq(pr.msg_len, 0);
+        ck_assert_int_eq(memcmp(b, "helloworld!!", 12), 0);
+        ck_assert_int_eq(np_cons_peek(&p.cons, b, 4, 0, &pr), 0);
+        ck_assert_uint_eq(pr.copied, 4);
+        /* message pipe: only the head message */
+        ck_assert_int_eq(np_cons_peek(&p.cons, b, sizeof(b), 1, &pr), 0);
+        ck_assert_uint_eq(pr.copied, 5);
+        ck_assert_uint_eq(pr.msg_len, 5);
+        ck_assert_uint_eq(pr.messages, 2);
+        /* NULL buffer: nothing copied, the rest reported */
+        ck_assert_int_eq(np_cons_peek(&p.cons, NULL, 0, 1, &pr), 0);
+        ck_assert_uint_eq(pr.copied, 0);
+        ck_assert_uint_eq(pr.avail, 12);
+        pair_free(&p);
+}
+END_TEST
+
+/* A message several times the ring, alternating producer and consumer in
+ * one thread: the writer returns FULL, the reader PARTIAL, and the message
+ * arrives whole, in order. */
+START_TEST(test_stream_single_thread)
+{
+        /* covers: MSG-10 QUOTA-05 PEEK-02 */
+        struct pair p;
+        const uint32_t cap = 4096;
+        pair_init(&p, cap);
+        const size_t len = 5 * cap + 123;
+        uint8_t *in = malloc(len), *out = malloc(len);
+        h_pattern(in, len, 77);
+        size_t wdone = 0, rdone = 0;
+        int wr = NP_RING_FULL, rr = NP_RING_EMPTY;
+        int first = 1;
+        unsigned rounds = 0;
+        while (wr != NP_RING_OK || rr != NP_RING_OK) {
+                ck_assert_uint_lt(++rounds, 10000);
+                if (wr != NP_RING_OK) {
+                        wr = np_prod_write(&p.prod, in, len, &wdone);
+                        ck_assert_msg(wr == NP_RING_OK || wr == NP_RING_FULL, "write %d", wr);
+                        if (first) {
+                                /* the whole message counts as available as
+                                 * soon as it has started */
+                                ck_assert_int_eq(wr, NP_RING_FULL);
+                                ck_assert_int_eq(np_cons_avail(&p.cons), (int64_t)len);
+                                struct np_peek_result pr;
+                                ck_assert_int_eq(np_cons_peek(&p.cons, NULL, 0, 1, &pr), 0);
+                                ck_assert_uint_eq(pr.msg_len, len);
+                                ck_assert_uint_eq(pr.messages, 1);
+                                first = 0;
+                        }
+                }
+                if (rr != NP_RING_OK) {
+                        rr = np_cons_read(&p.cons, out, len, 1, &rdone);
+                        ck_assert_msg(rr == NP_RING_OK || rr == NP_RING_PARTIAL, "read %d", rr);
+                }
+        }
+        ck_assert_uint_eq(rdone, len);
+        ck_assert_int_eq(memcmp(in, out, len), 0);
+        ck_assert_int_eq(np_cons_avail(&p.cons), 0);
+        ck_assert_int_eq(np_prod_unread(&p.prod), 0);
+        free(in);
+        free(out);
+        pair_free(&p);
+}
+END_TEST
+
+/* ---- threads: streaming under TSan ------------------------------------------------- */
+
+#define N_MSGS 3000
+
+static size_t stream_size(unsigned i, uint32_t cap)
+{
+        /* small, medium, exactly-the-ring and several-times-the-ring sizes */
+        switch (i % 8) {
+        case 0: return 0;
+        case 1: return 1 + i % 13;
+        case 2: return 100 + i % 900;
+        case 3: return cap - NP_CHUNK_HDR;
+        case 4: return cap;
+        case 5: return 3 * cap + i % 17;
+        case 6: return cap / 2 + 1;
+        default: return 8;
+        }
+}
+
+struct stream_arg {
+        struct pair *p;
+        int byte_mode;
+        int failed;
+        char why[128];
+};
+
+static void *producer(void *arg)
+{
+        struct stream_arg *a = arg;
+        size_t maxlen = 4 * a->p->cap;
+        uint8_t *buf = malloc(maxlen);
+        for (unsigned i = 0; i < N_MSGS; i++) {
+                size_t len = stream_size(i, a->p->cap);
+                h_pattern(buf, len, i);
+                size_t done = 0;
+                for (;;) {
+                        int r = np_prod_write(&a->p->prod, buf, len, &done);
+                        if (r == NP_RING_OK)
+                                break;
+                        if (r != NP_RING_FULL) {
+                                snprintf(a->why, sizeof(a->why), "write %u: %d", i, r);
+                                a->failed = 1;
+                                free(buf);
+                                return NULL;
+                        }
+                        sched_yield();
+                }
+        }
+        free(buf);
+        return NULL;
+}
+
+static void *consumer(void *arg)
+{
+        struct stream_arg *a = arg;
+        size_t maxlen = 4 * a->p->cap;
+        uint8_t *buf = malloc(maxlen), *want = malloc(maxlen);
+        for (unsigned i = 0; i < N_MSGS; i++) {
+                size_t len = stream_size(i, a->p->cap);
+                h_pattern(want, len, i);
+                size_t done = 0;
+                for (;;) {
+                        int r = np_cons_read(&a->p->cons, buf, maxlen, 1, &done);
+                        if (r == NP_RING_OK)
+                                break;
+                        if (r != NP_RING_EMPTY && r != NP_RING_PARTIAL) {
+                                snprintf(a->why, sizeof(a->why), "read %u: %d", i, r);
+                                a->failed = 1;
+                                goto out;
+                        }
+                        sched_yield();
+                }
+                if (done != len || memcmp(buf, want, len) != 0) {
+                        snprintf(a->why, sizeof(a->why), "message %u: %zu bytes, expected %zu", i,
+                                 done, len);
+                        a->failed = 1;
+                        goto out;
+                }
+        }
+out:
+        free(buf);
+        free(want);
+        return NULL;
+}
+
+/* Byte-mode consumer: reads the concatenation of all messages in odd-sized
+ * pieces (empty messages contribute nothing and must not stop a read). */
+static void *byte_consumer(void *arg)
+{
+        struct stream_arg *a = arg;
+        size_t maxlen = 4 * a->p->cap;
+        uint8_t *want = malloc(maxlen);
+        uint8_t buf[777];
+        uint64_t total = 0, got = 0;
+        for (unsigned i = 0; i < N_MSGS; i++)
+                total += stream_size(i, a->p->cap);
+        unsigned i = 0;
+        size_t off = 0, len = stream_size(0, a->p->cap);
+        h_pattern(want, len, 0);
+        unsigned piece = 1;
+        while (got < total) {
+                size_t n = 0;
+                size_t cap = 1 + (piece++ * 37) % sizeof(buf);
+                int r = np_cons_read(&a->p->cons, buf, cap, 0, &n);
+                if (r == NP_RING_EMPTY) {
+                        sched_yield();
+                        continue;
+                }
+                if (r != NP_RING_OK || n == 0 || n > cap) {
+                        snprintf(a->why, sizeof(a->why), "byte read: %d, %zu bytes", r, n);
+                        a->failed = 1;
+                        break;
+                }
+                for (size_t k = 0; k < n; k++) {
+                        while (off == len) {
+                                /* got < total: there is a next message */
+                                len = stream_size(++i, a->p->cap);
+                                h_pattern(want, len, i);
+                                off = 0;
+                        }
+                        if (buf[k] != want[off]) {
+                                snprintf(a->why, sizeof(a->why), "stream differs at msg %u+%zu",
+                                         i, off);
+                                a->failed = 1;
+                                goto out;
+                        }
+                        off++;
+                        got++;
+                }
+        }
+out:
+        free(want);
+        return NULL;
+}
+
+static void run_stream(uint32_t cap, int byte_mode)
+{
+        struct pair p;
+        pair_init(&p, cap);
+        struct stream_arg a = {.p = &p, .byte_mode = byte_mode};
+        pthread_t tp, tc;
+        ck_assert_int_eq(pthread_create(&tc, NULL, byte_mode ? byte_consumer : consumer, &a), 0);
+        ck_assert_int_eq(pthread_create(&tp, NULL, producer, &a), 0);
+        pthread_join(tp, NULL);
+        pthread_join(tc, NULL);
+        ck_assert_msg(!a.failed, "%s", a.why);
+        pair_free(&p);
+}
+
+START_TEST(test_stream_threads_message)
+{
+        /* covers: MSG-10 ORDER-06 */
+        run_stream(4096, 0);
+}
+END_TEST
+
+START_TEST(test_stream_threads_message_big_ring)
+{
+        /* covers: MSG-10 */
+        run_stream(65536, 0);
+}
+END_TEST
+
+START_TEST(test_stream_threads_bytes)
+{
+        /* covers: MSG-05 ZERO-06 */
+        run_stream(4096, 1);
+}
+END_TEST
+
+/* ---- corrupt values ------------------------------------------------------------------- */
+
+/* The consumer must answer NP_RING_CORRUPT to every read and peek. */
+static void expect_corrupt(struct pair *p, const char *what)
+{
+        char b[64];
+        size_t n = 0;
+        struct np_peek_result pr;
+        ck_assert_msg(np_cons_read(&p->cons, b, sizeof(b), 1, &n) == NP_RING_CORRUPT,
+                      "%s: message read not CORRUPT", what);
+        ck_assert_uint_le(n, sizeof(b));
+        n = 0;
+        ck_assert_msg(np_cons_read(&p->cons, b, sizeof(b), 0, &n) == NP_RING_CORRUPT,
+                      "%s: byte read not CORRUPT", what);
+        ck_assert_msg(np_cons_peek(&p->cons, b, sizeof(b), 1, &pr) == NP_RING_CORRUPT,
+                      "%s: peek not CORRUPT", what);
+}
+
+START_TEST(test_corrupt_head)
+{
+        /* covers: none (design.md isolation: a bad value breaks the pipe) */
+        struct pair p;
+        pair_init(&p, 4096);
+        /* head beyond the capacity */
+        set_head(&p, 4096 + 8);
+        expect_corrupt(&p, "head > cap");
+        set_head(&p, UINT64_MAX - 7);
+        expect_corrupt(&p, "head huge");
+        /* head inside a header */
+        set_head(&p, 8);
+        expect_corrupt(&p, "head mid-header");
+        pair_free(&p);
+
+        /* head behind the consumer */
+        pair_init(&p, 4096);
+        put(&p, "abcdefgh", 8);
+        char b[16];
+        size_t n;
+        ck_assert_int_eq(get(&p, b, sizeof(b), &n), NP_RING_OK);
+        set_head(&p, 0);
+        expect_corrupt(&p, "head < pos");
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_corrupt_lengths)
+{
+        /* covers: none (design.md isolation) */
+        static const struct {
+                uint32_t len, flags, msg_len;
+                const char *what;
+        } bad[] = {
+                {4096, NP_CHUNK_FIRST | NP_CHUNK_LAST, 4096, "chunk longer than the ring"},
+                {0xFFFFFFF0u, NP_CHUNK_FIRST | NP_CHUNK_LAST, 0xFFFFFFF0u, "chunk length huge"},
+                {64, NP_CHUNK_FIRST | NP_CHUNK_LAST, 64, "chunk beyond head"},
+                {8, NP_CHUNK_FIRST, NP_MSG_MAX + 1u, "message above NP_MSG_MAX"},
+                {8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 9, "last chunk shorter than message"},
+                {8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 7, "chunk longer than message"},
+                {8, NP_CHUNK_FIRST, 8, "not last, but the whole message"},
+                {8, NP_CHUNK_LAST, 8, "FIRST missing on the first chunk"},
+                {8, 0, 8, "no flags"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct pair p;
+                pair_init(&p, 4096);
+                /* a valid 8-byte message, then its header rewritten */
+                put(&p, "abcdefgh", 8);
+                put_chunk(&p, 0, bad[i].len, bad[i].flags, bad[i].msg_len);
+                expect_corrupt(&p, bad[i].what);
+                pair_free(&p);
+        }
+}
+END_TEST
+
+START_TEST(test_corrupt_continuation)
+{
+        /* covers: none (design.md isolation) */
+        /* a streamed message whose second chunk claims to start a message */
+        struct pair p;
+        pair_init(&p, 4096);
+        put_chunk(&p, 0, 8, NP_CHUNK_FIRST, 16);
+        put_chunk(&p, 24, 8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 8);
+        set_head(&p, 48);
+        atomic_store(&p.pseg->wbytes, 16);
+        char b[64];
+        size_t n = 0;
+        int r = np_cons_read(&p.cons, b, sizeof(b), 1, &n);
+        /* the first chunk may be taken; the second must be refused */
+        if (r != NP_RING_CORRUPT) {
+                ck_assert_int_eq(r, NP_RING_PARTIAL);
+                r = np_cons_read(&p.cons, b, sizeof(b), 1, &n);
+        }
+        ck_assert_int_eq(r, NP_RING_CORRUPT);
+        pair_free(&p);
+
+        /* a continuation longer than what is left of the message */
+        pair_init(&p, 4096);
+        put_chunk(&p, 0, 8, NP_CHUNK_FIRST, 16);
+        put_chunk(&p, 24, 16, NP_CHUNK_LAST, 0);
+        set_head(&p, 24 + 32);
+        atomic_store(&p.pseg->wbytes, 16);
+        n = 0;
+        r = np_cons_read(&p.cons, b, sizeof(b), 1, &n);
+        if (r != NP_RING_CORRUPT)
+                r = np_cons_read(&p.cons, b, sizeof(b), 1, &n);
+        ck_assert_int_eq(r, NP_RING_CORRUPT);
+        pair_free(&p);
+
+        /* "last" continuation that does not finish the message */
+        pair_init(&p, 4096);
+        put_chunk(&p, 0, 8, NP_CHUNK_FIRST, 24);
+        put_chunk(&p, 24, 8, NP_CHUNK_LAST, 0);
+        set_head(&p, 48);
+        atomic_store(&p.pseg->wbytes, 24);
+        n = 0;
+        r = np_cons_read(&p.cons, b, sizeof(b), 1, &n);
+        if (r != NP_RING_CORRUPT)
+                r = np_cons_read(&p.cons, b, sizeof(b), 1, &n);
+        ck_assert_int_eq(r, NP_RING_CORRUPT);
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_corrupt_counters)
+{
+        /* covers: none (design.md isolation) */
+        struct pair p;
+        pair_init(&p, 4096);
+        put(&p, "abcdefgh", 8);
+        char b[16];
+        size_t n;
+        ck_assert_int_eq(get(&p, b, sizeof(b), &n), NP_RING_OK);
+        /* the producer claims fewer bytes written than we consumed */
+        atomic_store(&p.pseg->wbytes, 0);
+        ck_assert_int_eq(np_cons_avail(&p.cons), -1);
+        struct np_peek_result pr;
+        ck_assert_int_eq(np_cons_peek(&p.cons, b, sizeof(b), 1, &pr), NP_RING_CORRUPT);
+        /* absurdly many */
+        atomic_store(&p.pseg->wbytes, UINT64_MAX);
+        ck_assert_int_eq(np_cons_avail(&p.cons), -1);
+        pair_free(&p);
+
+        /* producer side: the consumer's published values */
+        pair_init(&p, 4096);
+        put(&p, "abcdefgh", 8);
+        size_t done = 0;
+        atomic_store(&p.cseg->rpos, 4096 * 4); /* beyond our head */
+        ck_assert_int_eq(np_prod_write(&p.prod, "x", 1, &done), NP_RING_CORRUPT);
+        ck_assert_int_eq(np_prod_room(&p.prod), -1);
+        atomic_store(&p.cseg->rpos, 3); /* unaligned */
+        done = 0;
+        ck_assert_int_eq(np_prod_write(&p.prod, "x", 1, &done), NP_RING_CORRUPT);
+        ck_assert_int_eq(np_prod_room(&p.prod), -1);
+        atomic_store(&p.cseg->rpos, 0);
+        atomic_store(&p.cseg->rbytes, 9); /* more consumed than written */
+        ck_assert_int_eq(np_prod_unread(&p.prod), -1);
+        atomic_store(&p.cseg->rbytes, 0);
+        ck_assert_int_eq(np_prod_unread(&p.prod), 8);
+        /* a write longer than the largest message */
+        done = 0;
+        ck_assert_int_eq(np_prod_write(&p.prod, "x", (size_t)NP_MSG_MAX + 1, &done),
+                         NP_RING_CORRUPT);
+        pair_free(&p);
+}
+END_TEST
+
+/* Random garbage everywhere the peer can write: any result, never a crash,
+ * never a write outside the buffer (guards), never a count beyond it. */
+START_TEST(test_corrupt_fuzz)
+{
+        /* covers: none (design.md isolation) */
+        const uint32_t cap = 4096;
+        uint32_t x = 12345;
+        for (int iter = 0; iter < 20000; iter++) {
+                struct pair p;
+                pair_init(&p, cap);
+                /* some real traffic first so positions are not all zero */
+                unsigned k = iter % 7;
+                for (unsigned j = 0; j < k; j++)
+                        put(&p, "0123456789abcdef", (j * 5) % 17);
+                size_t n;
+                char tmp[32];
+                for (unsigned j = 0; j < k / 2; j++)
+                        get(&p, tmp, sizeof(tmp), &n);
+                /* scribble */
+                uint8_t *d = ring_data(&p);
+                int scribbles = 1 + iter % 5;
+                for (int s = 0; s < scribbles; s++) {
+                        x = x * 1103515245u + 12345u;
+                        uint32_t off = (x >> 8) % cap;
+                        x = x * 1103515245u + 12345u;
+                        d[off] = (uint8_t)(x >> 16);
+                        if (iter % 3 == 0) {
+                                x = x * 1103515245u + 12345u;
+                                uint32_t word = x;
+                                memcpy(d + (off & ~7u), &word, 4);
+                        }
+                }
+                x = x * 1103515245u + 12345u;
+                if (x % 4 == 0)
+                        set_head(&p, atomic_load(&p.pseg->head) + (x >> 20) % 64);
+                if (x % 5 == 0)
+                        atomic_store(&p.pseg->wbytes, atomic_load(&p.pseg->wbytes) + (x >> 24));
+
+                uint8_t buf[64 + 32];
+                memset(buf, 0xEE, sizeof(buf));
+                n = 0;
+                int r = np_cons_read(&p.cons, buf + 16, 64, (int)(x & 1), &n);
+                ck_assert(r >= NP_RING_CORRUPT && r <= NP_RING_FULL);
+                ck_assert_uint_le(n, 64);
+                for (int g = 0; g < 16; g++) {
+                        ck_assert_uint_eq(buf[g], 0xEE);
+                        ck_assert_uint_eq(buf[16 + 64 + g], 0xEE);
+                }
+                struct np_peek_result pr;
+                memset(buf, 0xEE, sizeof(buf));
+                r = np_cons_peek(&p.cons, buf + 16, 64, (int)((x >> 1) & 1), &pr);
+                ck_assert(r == 0 || r == NP_RING_CORRUPT);
+                if (r == 0)
+                        ck_assert_uint_le(pr.copied, 64);
+                for (int g = 0; g < 16; g++) {
+                        ck_assert_uint_eq(buf[g], 0xEE);
+                        ck_assert_uint_eq(buf[16 + 64 + g], 0xEE);
+                }
+                (void)np_cons_avail(&p.cons);
+                (void)np_cons_has_chunk(&p.cons);
+                pair_free(&p);
+        }
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("ring");
+        TCase *tc = tcase_create("ring");
+        tcase_set_timeout(tc, 240);
+        tcase_add_test(tc, test_seg_check);
+        tcase_add_test(tc, test_round_trip_sizes);
+        tcase_add_test(tc, test_queue_of_messages);
+        tcase_add_test(tc, test_more_data_pieces);
+        tcase_add_test(tc, test_byte_mode_across_messages);
+        tcase_add_test(tc, test_zero_length_reads);
+        tcase_add_test(tc, test_peek_byte_pipe);
+        tcase_add_test(tc, test_stream_single_thread);
+        tcase_add_test(tc, test_stream_threads_message);
+        tcase_add_test(tc, test_stream_threads_message_big_ring);
+        tcase_add_test(tc, test_stream_threads_bytes);
+        tcase_add_test(tc, test_corrupt_head);
+        tcase_add_test(tc, test_corrupt_lengths);
+        tcase_add_test(tc, test_corrupt_continuation);
+        tcase_add_test(tc, test_corrupt_counters);
+        tcase_add_test(tc, test_corrupt_fuzz);
+        suite_add_tcase(s, tc);
+        return h_run(s);
+}
