@@ -38,9 +38,14 @@
  * namespace until the client has read it). */
 #define NP_LIM_LISTS_PER_CLIENT 8u
 
-/* Packets queued for a client whose socket buffer is full.  A client that
- * lets this many pile up is not reading its socket; it is dropped, like a
- * dead process, so that its peers learn about it. */
+/* Packets queued for a client whose socket buffer is full, beyond what
+ * its own objects can account for.  Without new requests (which stop at
+ * NP_LIM_OUTQ_HIGH) each of its instances can cause at most two events
+ * (connected, peer gone), each connection one and each wait one reply, so
+ * the bound is NP_LIM_OUTQ + 2 * instances + connections + waits: a server
+ * whose thousands of clients die at once is never dropped for the burst of
+ * events.  A client past it is dropped like a dead process, so that its
+ * peers learn about it. */
 #define NP_LIM_OUTQ 8192u
 
 /* Above this many queued packets the broker stops reading a client's

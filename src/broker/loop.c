@@ -193,6 +193,12 @@ static bool retry_later(int r)
         return r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM;
 }
 
+/* limits.h, NP_LIM_OUTQ: what this client's own objects can explain. */
+static size_t outq_limit(const struct np_client *c)
+{
+        return NP_LIM_OUTQ + 2 * c->n_instances + c->n_conns + c->n_waits;
+}
+
 void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t len, int fd)
 {
         struct np_outpkt *p;
@@ -213,7 +219,7 @@ void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t l
                         goto drop;
                 }
         }
-        if (c->outq_len >= NP_LIM_OUTQ) {
+        if (c->outq_len >= outq_limit(c)) {
                 np_client_doom(b, c, "not reading its socket (queue full)");
                 goto drop;
         }

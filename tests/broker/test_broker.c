@@ -643,9 +643,13 @@ static void expect_list_works(int s)
 
         do {
                 recv_ok(s, &p);
+                if (p.fd >= 0)
+                        close(p.fd);
+                if (p.h.req_id == 0)
+                        continue; /* an event */
                 ck_assert_uint_eq(p.h.req_id, req);
                 ck_assert_uint_eq(p.h.type, NP_MSG_LIST_ITEM);
-        } while (!(p.body[0] & NP_LIST_LAST));
+        } while (p.h.req_id == 0 || !(p.body[0] & NP_LIST_LAST));
 }
 
 /* covers: (protocol) np_proto_check, descriptor rules, NAME-12 */
@@ -1430,6 +1434,192 @@ START_TEST(test_backpressure)
 }
 END_TEST
 
+/* covers: CLOSE-09 (one process with thousands of connections dies) */
+START_TEST(test_burst)
+{
+        enum { N = 5000 };
+        struct np_pipe_params pp = defparams();
+        int x = client(), y = client();
+        uint64_t *ids = calloc(N, sizeof *ids);
+        struct np_ev_peer_gone ev;
+        struct pkt p;
+
+        ck_assert_ptr_nonnull(ids);
+        for (int i = 0; i < N; i++)
+                ids[i] = create_ok(x, "burst", &pp);
+        /* The server reads nothing while its clients connect and die:
+         * 2 * N events pile up for it, more than NP_LIM_OUTQ alone. */
+        for (int i = 0; i < N; i++)
+                open_ok(y, "burst", NP_ACCESS_READ);
+        close(y);
+        for (int i = 0; i < N; i++)
+                ck_assert_uint_eq(expect_connected(x, NULL), ids[i]);
+        for (int i = 0; i < N; i++) {
+                recv_ok(x, &p);
+                ck_assert_uint_eq(p.h.type, NP_MSG_EV_PEER_GONE);
+                memcpy(&ev, p.body, sizeof ev);
+                ck_assert_uint_eq(ev.reason, NP_GONE_DIED);
+                ck_assert_uint_eq(ev.to_server, 1);
+        }
+        ck_assert_uint_eq(query(x, ids[N - 1]).state, NPIPE_STATE_CLOSING);
+        expect_list_works(x);
+        free(ids);
+        close(x);
+}
+END_TEST
+
+static uint64_t fz_state = 0x243f6a8885a308d3ull;
+
+static uint32_t fz(void)
+{
+        fz_state ^= fz_state << 13;
+        fz_state ^= fz_state >> 7;
+        fz_state ^= fz_state << 17;
+        return (uint32_t)fz_state;
+}
+
+/* Read whatever the broker sent, remembering ids worth reusing. */
+static bool fuzz_drain(int s, uint64_t *pool, size_t npool)
+{
+        for (;;) {
+                struct pkt p;
+                int r = recv_pkt(s, &p, 0);
+                uint64_t id = 0;
+
+                if (r == -ETIMEDOUT)
+                        return true;
+                if (r == 0)
+                        return false;
+                if (p.fd >= 0)
+                        close(p.fd);
+                if (p.h.type == NP_MSG_CREATE_REPLY)
+                        memcpy(&id, p.body + 8, 8);
+                else if (p.h.type == NP_MSG_OPEN_REPLY)
+                        memcpy(&id, p.body + 16, 8);
+                else if (p.h.type == NP_MSG_EV_CONNECTED)
+                        memcpy(&id, p.body + 8, 8);
+                if (id != 0)
+                        pool[fz() % npool] = id;
+        }
+}
+
+/* Wait (by round trips, never by sleeping) until the broker holds `want`
+ * descriptors: closes of other sockets may still be in its queue. */
+static void expect_fds(int s, int want)
+{
+        int64_t end = now_ms() + TIMEOUT_MS;
+        int n;
+
+        while ((n = count_fds(g_broker)) != want && now_ms() < end)
+                expect_list_works(s);
+        ck_assert_int_eq(n, want);
+}
+
+/* covers: (protocol) random and mutated requests never hurt the broker */
+START_TEST(test_fuzz)
+{
+        /* requests, and now and then a type a client may not send */
+        static const uint16_t types[] = {2, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 10, 11};
+        static const uint16_t bad_types[] = {1, 64, 66, 96, 0, 300};
+        static const char *const names[] = {"fz0", "FZ0", "fz1", "nope", "fz\xc3\xa9"};
+        struct np_pipe_params pp = defparams();
+        uint64_t pool[32] = {0};
+        int base = count_fds(g_broker), srv, check;
+
+        srv = client();
+        pp.max_instances = 3;
+        for (int i = 0; i < 2; i++) {
+                pool[i] = create_ok(srv, "fz0", &pp);
+                pool[2 + i] = create_ok(srv, "fz1", &pp);
+        }
+        for (int round = 0; round < 60; round++) {
+                int s = round % 10 == 9 ? connect_dir(g_dir) : client();
+
+                for (int k = 0; k < 300; k++) {
+                        unsigned char buf[NP_PROTO_MAX_PACKET + 64], body[64];
+                        uint16_t type = fz() % 64 == 0 ? bad_types[fz() % 6]
+                                                        : types[fz() % (sizeof types / sizeof types[0])];
+                        int blen = np_proto_body_size(type), fd = -1, r;
+                        const char *name = names[fz() % 5];
+                        size_t nlen = strlen(name), len;
+
+                        if (blen < 0)
+                                blen = (int)(fz() % 48);
+                        for (int i = 0; i < 64; i++)
+                                body[i] = (unsigned char)fz();
+                        /* plausible field values most of the time */
+                        if (fz() % 4 != 0 && blen >= 8) {
+                                uint64_t id = pool[fz() % 32];
+
+                                memcpy(body, &id, 8);
+                        }
+                        if (type == NP_MSG_CREATE && fz() % 4 != 0) {
+                                struct np_pipe_params q = defparams();
+
+                                q.dir = 1 + fz() % 3;
+                                q.max_instances = fz() % 4;
+                                q.policy = fz() % 3;
+                                memcpy(body, &q, sizeof q);
+                                memset(body + 32, 0, 4);
+                        }
+                        if (type == NP_MSG_OPEN && fz() % 4 != 0)
+                                body[0] &= 3;
+                        if (type == NP_MSG_WAIT && fz() % 2 == 0) {
+                                uint32_t t = fz() % 2 ? NP_WAIT_FOREVER : fz() % 20;
+
+                                memcpy(body, &t, 4);
+                        }
+                        if (type == NP_MSG_CREATE || type == NP_MSG_OPEN || type == NP_MSG_WAIT) {
+                                uint32_t nl = (uint32_t)nlen;
+
+                                memcpy(body + blen - 4, &nl, 4);
+                        } else {
+                                nlen = fz() % 64 == 0 ? fz() % 40 : 0;
+                                name = "0123456789abcdefghijklmnopqrstuvwxyzABCD";
+                        }
+                        len = 16 + (size_t)blen + nlen;
+                        put_hdr(buf, type, (uint32_t)len, fz() % 128 == 0 ? 0 : g_req++);
+                        memcpy(buf + 16, body, (size_t)blen);
+                        memcpy(buf + 16 + blen, name, nlen);
+                        /* and sometimes a broken header */
+                        switch (fz() % 128) {
+                        case 0:
+                                buf[4] ^= 1; /* len */
+                                break;
+                        case 1:
+                                buf[2] = 7; /* version */
+                                break;
+                        case 2:
+                                len = fz() % 16;
+                                break;
+                        case 3:
+                                len = NP_PROTO_MAX_PACKET + 1 + fz() % 40;
+                                break;
+                        }
+                        /* a segment where one belongs, rarely where not */
+                        if ((type == NP_MSG_CREATE || type == NP_MSG_LISTEN ||
+                             type == NP_MSG_OPEN) == (fz() % 64 != 0))
+                                fd = seg();
+                        else if (fz() % 128 == 0)
+                                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        r = send_bytes(s, buf, len, fd);
+                        if (fd >= 0)
+                                close(fd);
+                        if (r < 0 || !fuzz_drain(s, pool, 32))
+                                break; /* dropped: fine */
+                }
+                close(s);
+        }
+        /* The broker is fine, and every descriptor of the fuzz clients is
+         * gone: what remains is srv's socket and its listening segments. */
+        check = client();
+        expect_list_works(srv);
+        close(srv);
+        expect_fds(check, base + 1);
+        close(check);
+}
+END_TEST
+
 /* ---- start-up and shut-down ---------------------------------------------------- */
 
 /* covers: (broker) single instance per runtime directory */
@@ -1668,6 +1858,8 @@ static Suite *broker_suite(void)
         tcase_add_test(tc, test_death);
         tcase_add_test(tc, test_policy);
         tcase_add_test(tc, test_backpressure);
+        tcase_add_test(tc, test_burst);
+        tcase_add_test(tc, test_fuzz);
         suite_add_tcase(s, tc);
 
         tcase_set_timeout(tl, 60);
