@@ -20,8 +20,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define PIPE_NAME "\\\\.\\pipe\\npipe-demo"
 #define INSTANCES 3
@@ -147,8 +150,11 @@ static int client(int id)
         return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+        /* each client is this program again, in a process of its own */
+        if (argc == 3 && strcmp(argv[1], "client") == 0)
+                return client(atoi(argv[2]));
         setvbuf(stdout, NULL, _IONBF, 0);
         say("[demo]", "runtime directory: %s", npipe_runtime_dir());
         say("[demo]", "broker running before the first call: %s",
@@ -178,9 +184,11 @@ int main(void)
 
         pid_t kids[CLIENTS];
         for (int i = 0; i < CLIENTS; i++) {
-                kids[i] = fork();
-                if (kids[i] == 0)
-                        _exit(client(i + 1));
+                char num[16];
+                snprintf(num, sizeof(num), "%d", i + 1);
+                char *args[] = {argv[0], "client", num, NULL};
+                if (posix_spawn(&kids[i], "/proc/self/exe", NULL, NULL, args, environ) != 0)
+                        die("[demo]", "spawn", NPIPE_ENOMEM);
         }
         int failed = 0;
         for (int i = 0; i < CLIENTS; i++) {

@@ -89,6 +89,20 @@ struct futex_waitv_ {
         uint32_t reserved;
 };
 
+void np_async_atfork(int phase)
+{
+        if (phase == 0) {
+                pthread_mutex_lock(&shards_lock);
+        } else if (phase == 1) {
+                pthread_mutex_unlock(&shards_lock);
+        } else {
+                /* the completion threads are the parent's */
+                pthread_mutex_init(&shards_lock, NULL);
+                shards = NULL;
+                shards_pid = getpid();
+        }
+}
+
 static void kick(struct np_shard *s)
 {
         atomic_fetch_add(&s->kick, 1);

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 /* ---- small OS helpers ---------------------------------------------------- */
 
@@ -89,8 +92,27 @@ pid_t np_self_pid(void)
         return getpid();
 }
 
+/* fork() while another thread holds one of our global locks would leave
+ * it locked forever in the child: hold them all across the fork, in lock
+ * order (broker lock, then pipe.c's table, then the async shards). */
+static void atfork_prepare(void)
+{
+        pthread_mutex_lock(&lock);
+        np_pipe_atfork(0);
+        np_async_atfork(0);
+}
+
+static void atfork_parent(void)
+{
+        np_async_atfork(1);
+        np_pipe_atfork(1);
+        pthread_mutex_unlock(&lock);
+}
+
 static void atfork_child(void)
 {
+        np_async_atfork(2);
+        np_pipe_atfork(2);
         /* The socket is the parent's session: closing our copy does not end
          * it (the parent still holds it).  Pending requests belong to the
          * parent's threads, which do not exist here. */
@@ -260,68 +282,55 @@ static const char *broker_path(void)
         return "npiped";
 }
 
-/* Start a broker for `dir` and wait until it listens (or gives up because
- * another one holds the lock).  Returns 0 or NPIPE_EBROKER. */
+/* Start a broker for `dir` and wait until it listens (or gives way to
+ * another one that holds the lock).  npiped without --foreground forks
+ * itself into the background and exits only once the broker can be used,
+ * so waiting for the process we start is waiting for readiness.
+ * posix_spawn runs no atfork handlers (we hold our lock here) and the
+ * broker inherits nothing of ours but /dev/null and the log.
+ * Returns 0 or NPIPE_EBROKER. */
 static int spawn_broker(const char *dir)
 {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return NPIPE_EBROKER;
         const char *path = broker_path();
         char dirarg[PATH_MAX + 32], idlearg[64];
         snprintf(dirarg, sizeof(dirarg), "--runtime-dir=%s", dir);
         const char *idle = getenv("NPIPE_BROKER_IDLE");
         snprintf(idlearg, sizeof(idlearg), "--idle-exit=%s", idle && *idle ? idle : "10");
+        const char *log = getenv("NPIPE_BROKER_LOG");
 
-        pid_t child = fork();
-        if (child < 0) {
-                close(p[0]);
-                close(p[1]);
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, log && *log ? log : "/dev/null",
+                                         O_WRONLY | O_CREAT | O_APPEND, 0600);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        sigset_t none, def;
+        sigemptyset(&none);
+        sigemptyset(&def);
+        sigaddset(&def, SIGPIPE);
+        sigaddset(&def, SIGTERM);
+        sigaddset(&def, SIGINT);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &def);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+        char *argv[] = {(char *)path, dirarg, idlearg, NULL};
+        pid_t pid;
+        int r = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &attr, argv, environ)
+                                  : posix_spawnp(&pid, path, &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
                 return NPIPE_EBROKER;
-        }
-        if (child == 0) {
-                /* first child: detach, fork the broker, exit at once */
-                setsid();
-                pid_t gc = fork();
-                if (gc != 0)
-                        _exit(gc < 0 ? 1 : 0);
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                int nul = open("/dev/null", O_RDWR);
-                const char *log = getenv("NPIPE_BROKER_LOG");
-                int err = log && *log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600) : nul;
-                if (p[1] != 3) {
-                        dup2(p[1], 3);
-                } else {
-                        fcntl(3, F_SETFD, 0);
-                }
-                dup2(nul, 0);
-                dup2(nul, 1);
-                dup2(err >= 0 ? err : nul, 2);
-                /* nothing else of ours leaks into the broker */
-                for (int fd = 4; fd < 1024; fd++)
-                        close(fd);
-                char *argv[] = {(char *)path, "--foreground", "--ready-fd=3", dirarg, idlearg,
-                                NULL};
-                execvp(path, argv);
-                _exit(127);
-        }
-        close(p[1]);
         int st;
-        while (waitpid(child, &st, 0) < 0 && errno == EINTR)
-                ;
-        /* EOF or the ready byte: either way the broker is up or gave way */
-        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-        int r;
-        do
-                r = poll(&pfd, 1, 5000);
-        while (r < 0 && errno == EINTR);
-        char c;
-        ssize_t n = r > 0 ? read(p[0], &c, 1) : -1;
-        close(p[0]);
-        return (r > 0 && n >= 0) ? 0 : NPIPE_EBROKER;
+        while (waitpid(pid, &st, 0) < 0) {
+                if (errno != EINTR)
+                        return 0; /* SIGCHLD ignored: reaped already; connecting tells */
+        }
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : NPIPE_EBROKER;
 }
 
 static int hello(int s)
@@ -369,7 +378,7 @@ static int hello(int s)
 static int ensure_session(void)
 {
         if (!atfork_done) {
-                pthread_atfork(NULL, NULL, atfork_child);
+                pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
                 atfork_done = 1;
         }
         if (sock >= 0 && sock_pid == getpid())

@@ -51,6 +51,11 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev);
 /* The broker connection was lost: pending requests have failed. */
 void np_on_broker_lost(void);
 
+/* fork handling of the modules' global locks: 0 before fork (lock), 1 in
+ * the parent after it (unlock), 2 in the child (reset). */
+void np_pipe_atfork(int phase);
+void np_async_atfork(int phase);
+
 /* futex helpers shared by the library. */
 int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_t timeout_ns);
 void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n);

@@ -49,6 +49,19 @@
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct npipe *reg[REG_BUCKETS];
 
+void np_pipe_atfork(int phase)
+{
+        if (phase == 0) {
+                pthread_mutex_lock(&reg_lock);
+        } else if (phase == 1) {
+                pthread_mutex_unlock(&reg_lock);
+        } else {
+                /* the parent's handles are not ours: forget them (EFORKED) */
+                pthread_mutex_init(&reg_lock, NULL);
+                memset(reg, 0, sizeof(reg));
+        }
+}
+
 static unsigned reg_hash(uint64_t id, int server)
 {
         uint64_t x = id * 0x9E3779B97F4A7C15ull + (uint64_t)server;
