@@ -73,7 +73,7 @@ extern "C" {
         XX(EBUFFER, NPIPE_E__BASE - 10, 122u, 0xC0000023u, "buffer too small")                    \
         XX(ELIMIT, NPIPE_E__BASE - 11, 1450u, 0xC000009Au, "resource limit reached")              \
         XX(EBROKER, NPIPE_E__BASE - 12, 21u, 0xC00000A3u, "the npipe broker is not reachable")    \
-        XX(EPROTO, NPIPE_E__BASE - 13, 13u, 0xC000007Eu, "broker protocol error or mismatch")     \
+        XX(EPROTO, NPIPE_E__BASE - 13, 1359u, 0xC00000E5u, "broker protocol error or mismatch")     \
         XX(EFORKED, NPIPE_E__BASE - 14, 6u, 0xC0000008u, "handle belongs to the parent process") \
         XX(EBADPATH, NPIPE_E__BASE - 15, 161u, 0xC000003Bu, "malformed pipe path")
 
