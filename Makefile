@@ -17,7 +17,7 @@ deps:
 	@scripts/deps.sh
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --prefix=$(PREFIX) $(MESON_OPTS)
+	meson setup $(BUILD) --prefix=$(PREFIX) --libdir=lib $(MESON_OPTS)
 
 run: all
 	@scripts/run-examples.sh $(BUILD)
@@ -39,8 +39,7 @@ check-tsan: deps
 check: check-fast check-asan check-tsan
 
 install: all
-	rm -rf $(BUILD)/.install-prefix-check
-	meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null
+	meson configure $(BUILD) --prefix=$(PREFIX) --libdir=lib >/dev/null
 	ninja -C $(BUILD)
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
