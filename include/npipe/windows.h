@@ -1,0 +1,513 @@
+/*
+ * npipe/windows.h - the Win32 named-pipe API on Linux.
+ *
+ * Windows code that uses named pipes, events, overlapped I/O, completion
+ * routines and I/O completion ports ports by replacing <windows.h> with this
+ * header and linking with libnpipe (`pkg-config --libs npipe`).  Names,
+ * parameter lists, types, constants and error codes are the Windows ones;
+ * docs/win32.md lists every function and every known difference.
+ *
+ * Every function is exported as npipe_win_<Name> and reached through a
+ * macro (#define CreateNamedPipeA npipe_win_CreateNamedPipeA), so libnpipe
+ * never defines a symbol with a Win32 name that could clash with another
+ * library (Wine, a Win32 shim) in the same process.
+ *
+ * Strings: the A functions take UTF-8 (the "ANSI code page" is UTF-8 here);
+ * the W functions take UTF-16 (WCHAR is 16 bits, as on Windows: use u""
+ * literals or the TEXT() macro with UNICODE defined, not L"").
+ */
+#ifndef NPIPE_WINDOWS_H
+#define NPIPE_WINDOWS_H
+
+#if defined(_WINDOWS_) || defined(_WINDOWS_H) || defined(_INC_WINDOWS) || defined(_WIN32)
+#error "npipe/windows.h emulates Win32 on Linux: do not combine it with a real <windows.h>"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NPIPE_WIN_API __attribute__((visibility("default")))
+#else
+#define NPIPE_WIN_API
+#endif
+
+/* ---- basic types ---------------------------------------------------------------------------- */
+
+#define VOID void
+#define WINAPI
+#define CALLBACK
+#define APIENTRY
+#define WINBASEAPI
+#ifndef CONST
+#define CONST const
+#endif
+
+typedef int BOOL;
+typedef BOOL *PBOOL, *LPBOOL;
+typedef unsigned char BYTE, UCHAR, BOOLEAN;
+typedef BYTE *PBYTE, *LPBYTE;
+typedef uint16_t WORD, USHORT;
+typedef uint32_t DWORD, ULONG, UINT32;
+typedef int32_t LONG, INT32;
+typedef int INT;
+typedef unsigned int UINT;
+typedef int64_t LONGLONG, LONG64, INT64;
+typedef uint64_t ULONGLONG, DWORD64, ULONG64, UINT64;
+typedef intptr_t INT_PTR, LONG_PTR, SSIZE_T;
+typedef uintptr_t UINT_PTR, ULONG_PTR, DWORD_PTR, SIZE_T;
+typedef ULONG_PTR *PULONG_PTR;
+typedef SIZE_T *PSIZE_T;
+typedef DWORD *PDWORD, *LPDWORD;
+typedef ULONG *PULONG;
+typedef LONG *PLONG, *LPLONG;
+typedef WORD *PWORD, *LPWORD;
+typedef void *PVOID, *LPVOID;
+typedef const void *LPCVOID, *PCVOID;
+typedef void *HANDLE;
+typedef HANDLE *PHANDLE, *LPHANDLE;
+typedef LONG NTSTATUS;
+
+typedef char CHAR;
+typedef CHAR *PCHAR, *LPCH, *PCH, *LPSTR, *PSTR;
+typedef const CHAR *LPCCH, *PCCH, *LPCSTR, *PCSTR;
+/* UTF-16 code unit, as on Windows (not the 32-bit Linux wchar_t). */
+typedef uint16_t WCHAR;
+typedef WCHAR *PWCHAR, *LPWCH, *PWCH, *LPWSTR, *PWSTR;
+typedef const WCHAR *LPCWCH, *PCWCH, *LPCWSTR, *PCWSTR;
+
+#ifdef UNICODE
+typedef WCHAR TCHAR;
+#define __TEXT(quote) u##quote
+#else
+typedef char TCHAR;
+#define __TEXT(quote) quote
+#endif
+#define TEXT(quote) __TEXT(quote)
+typedef TCHAR *LPTSTR, *PTSTR;
+typedef const TCHAR *LPCTSTR, *PCTSTR;
+
+#define TRUE 1
+#define FALSE 0
+#define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
+#define INFINITE 0xFFFFFFFFu
+#define MAXIMUM_WAIT_OBJECTS 64
+
+typedef struct _OVERLAPPED {
+        ULONG_PTR Internal;     /* NTSTATUS of the operation; STATUS_PENDING while pending */
+        ULONG_PTR InternalHigh; /* bytes transferred */
+        union {
+                struct {
+                        DWORD Offset;
+                        DWORD OffsetHigh;
+                };
+                PVOID Pointer;
+        };
+        HANDLE hEvent;
+} OVERLAPPED, *LPOVERLAPPED;
+
+typedef struct _OVERLAPPED_ENTRY {
+        ULONG_PTR lpCompletionKey;
+        LPOVERLAPPED lpOverlapped;
+        ULONG_PTR Internal;
+        DWORD dwNumberOfBytesTransferred;
+} OVERLAPPED_ENTRY, *LPOVERLAPPED_ENTRY;
+
+typedef struct _SECURITY_ATTRIBUTES {
+        DWORD nLength;
+        LPVOID lpSecurityDescriptor; /* ignored: see docs/win32.md */
+        BOOL bInheritHandle;         /* ignored: handles are not inherited */
+} SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
+
+typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
+                                                      DWORD dwNumberOfBytesTransfered,
+                                                      LPOVERLAPPED lpOverlapped);
+
+#define HasOverlappedIoCompleted(lpOverlapped)                                                    \
+        (((DWORD)(lpOverlapped)->Internal) != STATUS_PENDING)
+
+/* ---- access, creation, flags ---------------------------------------------------------------- */
+
+#define DELETE 0x00010000u
+#define READ_CONTROL 0x00020000u
+#define WRITE_DAC 0x00040000u
+#define WRITE_OWNER 0x00080000u
+#define SYNCHRONIZE 0x00100000u
+#define STANDARD_RIGHTS_READ READ_CONTROL
+#define STANDARD_RIGHTS_WRITE READ_CONTROL
+#define STANDARD_RIGHTS_REQUIRED 0x000F0000u
+#define ACCESS_SYSTEM_SECURITY 0x01000000u
+#define MAXIMUM_ALLOWED 0x02000000u
+#define GENERIC_READ 0x80000000u
+#define GENERIC_WRITE 0x40000000u
+#define GENERIC_EXECUTE 0x20000000u
+#define GENERIC_ALL 0x10000000u
+
+#define FILE_READ_DATA 0x0001u
+#define FILE_LIST_DIRECTORY 0x0001u
+#define FILE_WRITE_DATA 0x0002u
+#define FILE_ADD_FILE 0x0002u
+#define FILE_APPEND_DATA 0x0004u
+#define FILE_ADD_SUBDIRECTORY 0x0004u
+#define FILE_CREATE_PIPE_INSTANCE 0x0004u
+#define FILE_READ_EA 0x0008u
+#define FILE_WRITE_EA 0x0010u
+#define FILE_EXECUTE 0x0020u
+#define FILE_READ_ATTRIBUTES 0x0080u
+#define FILE_WRITE_ATTRIBUTES 0x0100u
+#define FILE_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FFu)
+#define FILE_GENERIC_READ                                                                         \
+        (STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE)
+#define FILE_GENERIC_WRITE                                                                        \
+        (STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA |        \
+         FILE_APPEND_DATA | SYNCHRONIZE)
+
+#define FILE_SHARE_READ 0x00000001u
+#define FILE_SHARE_WRITE 0x00000002u
+#define FILE_SHARE_DELETE 0x00000004u
+
+#define CREATE_NEW 1
+#define CREATE_ALWAYS 2
+#define OPEN_EXISTING 3
+#define OPEN_ALWAYS 4
+#define TRUNCATE_EXISTING 5
+
+#define FILE_ATTRIBUTE_NORMAL 0x00000080u
+#define FILE_FLAG_WRITE_THROUGH 0x80000000u
+#define FILE_FLAG_OVERLAPPED 0x40000000u
+#define FILE_FLAG_NO_BUFFERING 0x20000000u
+#define FILE_FLAG_RANDOM_ACCESS 0x10000000u
+#define FILE_FLAG_SEQUENTIAL_SCAN 0x08000000u
+#define FILE_FLAG_DELETE_ON_CLOSE 0x04000000u
+#define FILE_FLAG_BACKUP_SEMANTICS 0x02000000u
+#define FILE_FLAG_POSIX_SEMANTICS 0x01000000u
+#define FILE_FLAG_OPEN_REPARSE_POINT 0x00200000u
+#define FILE_FLAG_OPEN_NO_RECALL 0x00100000u
+#define FILE_FLAG_FIRST_PIPE_INSTANCE 0x00080000u
+
+/* CreateFile dwFlagsAndAttributes: client impersonation level (accepted, see docs) */
+#define SECURITY_ANONYMOUS 0x00000000u
+#define SECURITY_IDENTIFICATION 0x00010000u
+#define SECURITY_IMPERSONATION 0x00020000u
+#define SECURITY_DELEGATION 0x00030000u
+#define SECURITY_CONTEXT_TRACKING 0x00040000u
+#define SECURITY_EFFECTIVE_ONLY 0x00080000u
+#define SECURITY_SQOS_PRESENT 0x00100000u
+#define SECURITY_VALID_SQOS_FLAGS 0x001F0000u
+
+#define FILE_TYPE_UNKNOWN 0x0000u
+#define FILE_TYPE_DISK 0x0001u
+#define FILE_TYPE_CHAR 0x0002u
+#define FILE_TYPE_PIPE 0x0003u
+
+/* ---- pipes ---------------------------------------------------------------------------------- */
+
+#define PIPE_ACCESS_INBOUND 0x00000001u
+#define PIPE_ACCESS_OUTBOUND 0x00000002u
+#define PIPE_ACCESS_DUPLEX 0x00000003u
+
+#define PIPE_CLIENT_END 0x00000000u
+#define PIPE_SERVER_END 0x00000001u
+
+#define PIPE_WAIT 0x00000000u
+#define PIPE_NOWAIT 0x00000001u
+#define PIPE_READMODE_BYTE 0x00000000u
+#define PIPE_READMODE_MESSAGE 0x00000002u
+#define PIPE_TYPE_BYTE 0x00000000u
+#define PIPE_TYPE_MESSAGE 0x00000004u
+#define PIPE_ACCEPT_REMOTE_CLIENTS 0x00000000u
+#define PIPE_REJECT_REMOTE_CLIENTS 0x00000008u
+
+#define PIPE_UNLIMITED_INSTANCES 255
+
+#define NMPWAIT_WAIT_FOREVER 0xFFFFFFFFu
+#define NMPWAIT_NOWAIT 0x00000001u
+#define NMPWAIT_USE_DEFAULT_WAIT 0x00000000u
+
+/* ---- waits and status ----------------------------------------------------------------------- */
+
+#define STATUS_WAIT_0 ((DWORD)0x00000000u)
+#define STATUS_ABANDONED_WAIT_0 ((DWORD)0x00000080u)
+#define STATUS_USER_APC ((DWORD)0x000000C0u)
+#define STATUS_TIMEOUT ((DWORD)0x00000102u)
+#define STATUS_PENDING ((DWORD)0x00000103u)
+
+#define WAIT_OBJECT_0 ((DWORD)(STATUS_WAIT_0 + 0))
+#define WAIT_ABANDONED ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
+#define WAIT_ABANDONED_0 ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
+#define WAIT_IO_COMPLETION STATUS_USER_APC
+#define WAIT_TIMEOUT 258u
+#define WAIT_FAILED ((DWORD)0xFFFFFFFFu)
+
+/* ---- error codes (the Windows values; spec section 0.4) ------------------------------------- */
+
+#define ERROR_SUCCESS 0L
+#define NO_ERROR 0L
+#define ERROR_INVALID_FUNCTION 1L
+#define ERROR_FILE_NOT_FOUND 2L
+#define ERROR_PATH_NOT_FOUND 3L
+#define ERROR_TOO_MANY_OPEN_FILES 4L
+#define ERROR_ACCESS_DENIED 5L
+#define ERROR_INVALID_HANDLE 6L
+#define ERROR_NOT_ENOUGH_MEMORY 8L
+#define ERROR_INVALID_ACCESS 12L
+#define ERROR_INVALID_DATA 13L
+#define ERROR_OUTOFMEMORY 14L
+#define ERROR_NOT_READY 21L
+#define ERROR_BAD_LENGTH 24L
+#define ERROR_GEN_FAILURE 31L
+#define ERROR_HANDLE_EOF 38L
+#define ERROR_NOT_SUPPORTED 50L
+#define ERROR_BAD_NETPATH 53L
+#define ERROR_INVALID_PARAMETER 87L
+#define ERROR_BROKEN_PIPE 109L
+#define ERROR_CALL_NOT_IMPLEMENTED 120L
+#define ERROR_SEM_TIMEOUT 121L
+#define ERROR_INSUFFICIENT_BUFFER 122L
+#define ERROR_INVALID_NAME 123L
+#define ERROR_NOT_LOCKED 158L
+#define ERROR_BAD_PATHNAME 161L
+#define ERROR_ALREADY_EXISTS 183L
+#define ERROR_FILENAME_EXCED_RANGE 206L
+#define ERROR_PIPE_LOCAL 229L
+#define ERROR_BAD_PIPE 230L
+#define ERROR_PIPE_BUSY 231L
+#define ERROR_NO_DATA 232L
+#define ERROR_PIPE_NOT_CONNECTED 233L
+#define ERROR_MORE_DATA 234L
+#define ERROR_PIPE_CONNECTED 535L
+#define ERROR_PIPE_LISTENING 536L
+#define ERROR_ABANDONED_WAIT_0 735L
+#define ERROR_OPERATION_ABORTED 995L
+#define ERROR_IO_INCOMPLETE 996L
+#define ERROR_IO_PENDING 997L
+#define ERROR_NOACCESS 998L
+#define ERROR_NOT_FOUND 1168L
+#define ERROR_CANNOT_IMPERSONATE 1368L
+#define ERROR_NO_SYSTEM_RESOURCES 1450L
+#define ERROR_TIMEOUT 1460L
+#define ERROR_INVALID_USER_BUFFER 1784L
+
+/* ---- functions ------------------------------------------------------------------------------ */
+
+/* errors */
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetLastError(void);
+NPIPE_WIN_API VOID WINAPI npipe_win_SetLastError(DWORD dwErrCode);
+
+/* handles */
+NPIPE_WIN_API BOOL WINAPI npipe_win_CloseHandle(HANDLE hObject);
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetFileType(HANDLE hFile);
+
+/* pipes */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeA(LPCSTR lpName, DWORD dwOpenMode,
+                                                       DWORD dwPipeMode, DWORD nMaxInstances,
+                                                       DWORD nOutBufferSize, DWORD nInBufferSize,
+                                                       DWORD nDefaultTimeOut,
+                                                       LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeW(LPCWSTR lpName, DWORD dwOpenMode,
+                                                       DWORD dwPipeMode, DWORD nMaxInstances,
+                                                       DWORD nOutBufferSize, DWORD nInBufferSize,
+                                                       DWORD nDefaultTimeOut,
+                                                       LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileA(LPCSTR lpFileName, DWORD dwDesiredAccess,
+                                                  DWORD dwShareMode,
+                                                  LPSECURITY_ATTRIBUTES lpSecurityAttributes,
+                                                  DWORD dwCreationDisposition,
+                                                  DWORD dwFlagsAndAttributes,
+                                                  HANDLE hTemplateFile);
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess,
+                                                  DWORD dwShareMode,
+                                                  LPSECURITY_ATTRIBUTES lpSecurityAttributes,
+                                                  DWORD dwCreationDisposition,
+                                                  DWORD dwFlagsAndAttributes,
+                                                  HANDLE hTemplateFile);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
+                                               LPSECURITY_ATTRIBUTES lpPipeAttributes,
+                                               DWORD nSize);
+NPIPE_WIN_API BOOL WINAPI npipe_win_ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped);
+NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe);
+NPIPE_WIN_API BOOL WINAPI npipe_win_WaitNamedPipeA(LPCSTR lpNamedPipeName, DWORD nTimeOut);
+NPIPE_WIN_API BOOL WINAPI npipe_win_WaitNamedPipeW(LPCWSTR lpNamedPipeName, DWORD nTimeOut);
+NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBuffer,
+                                                  DWORD nBufferSize, LPDWORD lpBytesRead,
+                                                  LPDWORD lpTotalBytesAvail,
+                                                  LPDWORD lpBytesLeftThisMessage);
+NPIPE_WIN_API BOOL WINAPI npipe_win_TransactNamedPipe(HANDLE hNamedPipe, LPVOID lpInBuffer,
+                                                      DWORD nInBufferSize, LPVOID lpOutBuffer,
+                                                      DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                                                      LPOVERLAPPED lpOverlapped);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeA(LPCSTR lpNamedPipeName, LPVOID lpInBuffer,
+                                                   DWORD nInBufferSize, LPVOID lpOutBuffer,
+                                                   DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                                                   DWORD nTimeOut);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeW(LPCWSTR lpNamedPipeName, LPVOID lpInBuffer,
+                                                   DWORD nInBufferSize, LPVOID lpOutBuffer,
+                                                   DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                                                   DWORD nTimeOut);
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetNamedPipeHandleState(HANDLE hNamedPipe, LPDWORD lpMode,
+                                                            LPDWORD lpMaxCollectionCount,
+                                                            LPDWORD lpCollectDataTimeout);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateA(
+        HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+        LPDWORD lpCollectDataTimeout, LPSTR lpUserName, DWORD nMaxUserNameSize);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateW(
+        HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+        LPDWORD lpCollectDataTimeout, LPWSTR lpUserName, DWORD nMaxUserNameSize);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD lpFlags,
+                                                     LPDWORD lpOutBufferSize,
+                                                     LPDWORD lpInBufferSize,
+                                                     LPDWORD lpMaxInstances);
+/* Windows declares PULONG; ULONG and DWORD are the same type here, as on Windows. */
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientProcessId(HANDLE Pipe,
+                                                                PULONG ClientProcessId);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeServerProcessId(HANDLE Pipe,
+                                                                PULONG ServerProcessId);
+
+/* I/O */
+NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
+                                             DWORD nNumberOfBytesToRead,
+                                             LPDWORD lpNumberOfBytesRead,
+                                             LPOVERLAPPED lpOverlapped);
+NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFile(HANDLE hFile, LPCVOID lpBuffer,
+                                              DWORD nNumberOfBytesToWrite,
+                                              LPDWORD lpNumberOfBytesWritten,
+                                              LPOVERLAPPED lpOverlapped);
+NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
+                                               DWORD nNumberOfBytesToRead,
+                                               LPOVERLAPPED lpOverlapped,
+                                               LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(
+        HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite, LPOVERLAPPED lpOverlapped,
+        LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile);
+
+/* overlapped results, cancellation */
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                                        LPDWORD lpNumberOfBytesTransferred,
+                                                        BOOL bWait);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResultEx(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                                          LPDWORD lpNumberOfBytesTransferred,
+                                                          DWORD dwMilliseconds, BOOL bAlertable);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIo(HANDLE hFile);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+
+/* completion ports */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateIoCompletionPort(HANDLE FileHandle,
+                                                             HANDLE ExistingCompletionPort,
+                                                             ULONG_PTR CompletionKey,
+                                                             DWORD NumberOfConcurrentThreads);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatus(HANDLE CompletionPort,
+                                                              LPDWORD lpNumberOfBytesTransferred,
+                                                              PULONG_PTR lpCompletionKey,
+                                                              LPOVERLAPPED *lpOverlapped,
+                                                              DWORD dwMilliseconds);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatusEx(
+        HANDLE CompletionPort, LPOVERLAPPED_ENTRY lpCompletionPortEntries, ULONG ulCount,
+        PULONG ulNumEntriesRemoved, DWORD dwMilliseconds, BOOL fAlertable);
+NPIPE_WIN_API BOOL WINAPI npipe_win_PostQueuedCompletionStatus(HANDLE CompletionPort,
+                                                               DWORD dwNumberOfBytesTransferred,
+                                                               ULONG_PTR dwCompletionKey,
+                                                               LPOVERLAPPED lpOverlapped);
+
+/* events and waits */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes,
+                                                   BOOL bManualReset, BOOL bInitialState,
+                                                   LPCSTR lpName);
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes,
+                                                   BOOL bManualReset, BOOL bInitialState,
+                                                   LPCWSTR lpName);
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetEvent(HANDLE hEvent);
+NPIPE_WIN_API BOOL WINAPI npipe_win_ResetEvent(HANDLE hEvent);
+NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
+NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForSingleObjectEx(HANDLE hHandle, DWORD dwMilliseconds,
+                                                           BOOL bAlertable);
+NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles,
+                                                            BOOL bWaitAll, DWORD dwMilliseconds);
+NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjectsEx(DWORD nCount,
+                                                              const HANDLE *lpHandles,
+                                                              BOOL bWaitAll, DWORD dwMilliseconds,
+                                                              BOOL bAlertable);
+NPIPE_WIN_API DWORD WINAPI npipe_win_SleepEx(DWORD dwMilliseconds, BOOL bAlertable);
+NPIPE_WIN_API VOID WINAPI npipe_win_Sleep(DWORD dwMilliseconds);
+
+/* process and thread ids (the OS ids: getpid() and gettid()) */
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentProcessId(void);
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentThreadId(void);
+
+/* ---- the Win32 names ------------------------------------------------------------------------ */
+
+#define GetLastError npipe_win_GetLastError
+#define SetLastError npipe_win_SetLastError
+#define CloseHandle npipe_win_CloseHandle
+#define GetFileType npipe_win_GetFileType
+#define CreateNamedPipeA npipe_win_CreateNamedPipeA
+#define CreateNamedPipeW npipe_win_CreateNamedPipeW
+#define CreateFileA npipe_win_CreateFileA
+#define CreateFileW npipe_win_CreateFileW
+#define CreatePipe npipe_win_CreatePipe
+#define ConnectNamedPipe npipe_win_ConnectNamedPipe
+#define DisconnectNamedPipe npipe_win_DisconnectNamedPipe
+#define WaitNamedPipeA npipe_win_WaitNamedPipeA
+#define WaitNamedPipeW npipe_win_WaitNamedPipeW
+#define PeekNamedPipe npipe_win_PeekNamedPipe
+#define TransactNamedPipe npipe_win_TransactNamedPipe
+#define CallNamedPipeA npipe_win_CallNamedPipeA
+#define CallNamedPipeW npipe_win_CallNamedPipeW
+#define SetNamedPipeHandleState npipe_win_SetNamedPipeHandleState
+#define GetNamedPipeHandleStateA npipe_win_GetNamedPipeHandleStateA
+#define GetNamedPipeHandleStateW npipe_win_GetNamedPipeHandleStateW
+#define GetNamedPipeInfo npipe_win_GetNamedPipeInfo
+#define GetNamedPipeClientProcessId npipe_win_GetNamedPipeClientProcessId
+#define GetNamedPipeServerProcessId npipe_win_GetNamedPipeServerProcessId
+#define ReadFile npipe_win_ReadFile
+#define WriteFile npipe_win_WriteFile
+#define ReadFileEx npipe_win_ReadFileEx
+#define WriteFileEx npipe_win_WriteFileEx
+#define FlushFileBuffers npipe_win_FlushFileBuffers
+#define GetOverlappedResult npipe_win_GetOverlappedResult
+#define GetOverlappedResultEx npipe_win_GetOverlappedResultEx
+#define CancelIo npipe_win_CancelIo
+#define CancelIoEx npipe_win_CancelIoEx
+#define CreateIoCompletionPort npipe_win_CreateIoCompletionPort
+#define GetQueuedCompletionStatus npipe_win_GetQueuedCompletionStatus
+#define GetQueuedCompletionStatusEx npipe_win_GetQueuedCompletionStatusEx
+#define PostQueuedCompletionStatus npipe_win_PostQueuedCompletionStatus
+#define CreateEventA npipe_win_CreateEventA
+#define CreateEventW npipe_win_CreateEventW
+#define SetEvent npipe_win_SetEvent
+#define ResetEvent npipe_win_ResetEvent
+#define WaitForSingleObject npipe_win_WaitForSingleObject
+#define WaitForSingleObjectEx npipe_win_WaitForSingleObjectEx
+#define WaitForMultipleObjects npipe_win_WaitForMultipleObjects
+#define WaitForMultipleObjectsEx npipe_win_WaitForMultipleObjectsEx
+#define SleepEx npipe_win_SleepEx
+#define Sleep npipe_win_Sleep
+#define GetCurrentProcessId npipe_win_GetCurrentProcessId
+#define GetCurrentThreadId npipe_win_GetCurrentThreadId
+
+/* The TCHAR names follow UNICODE, as in the Windows SDK. */
+#ifdef UNICODE
+#define CreateNamedPipe CreateNamedPipeW
+#define CreateFile CreateFileW
+#define WaitNamedPipe WaitNamedPipeW
+#define CallNamedPipe CallNamedPipeW
+#define GetNamedPipeHandleState GetNamedPipeHandleStateW
+#define CreateEvent CreateEventW
+#else
+#define CreateNamedPipe CreateNamedPipeA
+#define CreateFile CreateFileA
+#define WaitNamedPipe WaitNamedPipeA
+#define CallNamedPipe CallNamedPipeA
+#define GetNamedPipeHandleState GetNamedPipeHandleStateA
+#define CreateEvent CreateEventA
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NPIPE_WINDOWS_H */

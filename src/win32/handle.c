@@ -1,0 +1,226 @@
+/*
+ * handle.c - the HANDLE table: HANDLE values name slots of a table owned by
+ * this layer, so every call can validate its handle (ERROR_INVALID_HANDLE)
+ * instead of trusting a pointer the program may have closed.
+ *
+ * A HANDLE is (generation << 22) | (slot << 2): a multiple of 4 like a
+ * Windows handle, below 2^31 so code that keeps handles in 32 bits still
+ * works, never NULL or INVALID_HANDLE_VALUE.  A slot's generation moves on
+ * each time it is reused, so a stale handle fails instead of reaching the
+ * new object (for 511 reuses of that slot).
+ *
+ * Lookups are lock-free: a slot's state word holds its generation, an
+ * "open" bit and a count of lookups in progress.  A lookup raises the count
+ * only while the slot is open with the expected generation, then takes a
+ * reference on the object and drops the count again.  CloseHandle clears
+ * the open bit; whoever brings the count to zero with the bit clear
+ * recycles the slot.  Slots live in pages that are never freed.
+ */
+#include "win32/win32.h"
+
+#include <stdlib.h>
+
+#define PAGE_BITS 10
+#define PAGE_SLOTS (1u << PAGE_BITS)
+#define MAX_PAGES 1024u /* 2^20 slots */
+#define SLOT_MASK ((1u << 20) - 1)
+#define GEN_BITS 9
+#define GEN_MASK ((1u << GEN_BITS) - 1)
+
+#define ST_OPEN (1ull << 31)
+#define ST_COUNT_MASK (ST_OPEN - 1)
+#define ST_GEN(s) ((uint32_t)((s) >> 32))
+
+struct slot {
+        _Atomic uint64_t st; /* gen << 32 | open << 31 | lookups */
+        struct w_obj *_Atomic obj;
+        uint32_t next_free; /* under table_lock */
+        uint32_t index;
+};
+
+static struct slot *_Atomic pages[MAX_PAGES];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t free_head; /* 0: none (slot 0 is never used) */
+static uint32_t next_unused = 1;
+
+void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w_obj *),
+                     void (*close)(struct w_obj *))
+{
+        o->type = type;
+        atomic_init(&o->refs, 1);
+        o->destroy = destroy;
+        o->close = close;
+}
+
+void np_win_ref(struct w_obj *o)
+{
+        atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+}
+
+void np_win_put(struct w_obj *o)
+{
+        if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
+                o->destroy(o);
+}
+
+static struct slot *slot_at(uint32_t i)
+{
+        struct slot *page = atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_acquire);
+        return page ? &page[i & (PAGE_SLOTS - 1)] : NULL;
+}
+
+HANDLE np_win_handle_new(struct w_obj *o)
+{
+        uint32_t i;
+        pthread_mutex_lock(&table_lock);
+        if (free_head) {
+                i = free_head;
+                free_head = slot_at(i)->next_free;
+        } else {
+                i = next_unused;
+                if (i > SLOT_MASK) {
+                        pthread_mutex_unlock(&table_lock);
+                        np_win_put(o);
+                        np_win_set_error(ERROR_NO_SYSTEM_RESOURCES);
+                        return NULL;
+                }
+                if (!atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_relaxed)) {
+                        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
+                        if (!page) {
+                                pthread_mutex_unlock(&table_lock);
+                                np_win_put(o);
+                                np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+                                return NULL;
+                        }
+                        atomic_store_explicit(&pages[i >> PAGE_BITS], page, memory_order_release);
+                }
+                next_unused++;
+        }
+        struct slot *s = slot_at(i);
+        s->index = i;
+        uint64_t st = atomic_load_explicit(&s->st, memory_order_relaxed);
+        uint32_t gen = ST_GEN(st);
+        atomic_store_explicit(&s->obj, o, memory_order_relaxed);
+        /* publish: the object pointer is visible to whoever sees the open bit */
+        atomic_store_explicit(&s->st, ((uint64_t)gen << 32) | ST_OPEN | 1u, memory_order_release);
+        pthread_mutex_unlock(&table_lock);
+        return (HANDLE)(uintptr_t)(((uintptr_t)(gen & GEN_MASK) << 22) | ((uintptr_t)i << 2));
+}
+
+/* The slot a handle value names, and the generation it expects. */
+static struct slot *decode(HANDLE h, uint32_t *gen)
+{
+        uintptr_t v = (uintptr_t)h;
+        if ((v & 3) || v >> 31)
+                return NULL;
+        uint32_t i = (uint32_t)(v >> 2) & SLOT_MASK;
+        *gen = (uint32_t)(v >> 22) & GEN_MASK;
+        if (i == 0)
+                return NULL;
+        return slot_at(i);
+}
+
+/* The last user of a closed slot: drop the table's reference to the object
+ * and make the slot reusable under a new generation. */
+static void recycle(struct slot *s, uint64_t st)
+{
+        struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_relaxed);
+        atomic_store_explicit(&s->obj, NULL, memory_order_relaxed);
+        pthread_mutex_lock(&table_lock);
+        atomic_store_explicit(&s->st, (uint64_t)(ST_GEN(st) + 1) << 32, memory_order_release);
+        s->next_free = free_head;
+        free_head = s->index;
+        pthread_mutex_unlock(&table_lock);
+        np_win_put(o);
+}
+
+/* Drop one lookup count; the one that empties a closed slot recycles it. */
+static void slot_release(struct slot *s)
+{
+        uint64_t st = atomic_fetch_sub_explicit(&s->st, 1, memory_order_acq_rel) - 1;
+        if ((st & ST_COUNT_MASK) == 0 && !(st & ST_OPEN))
+                recycle(s, st);
+}
+
+/* Raise the lookup count of an open slot of generation gen. */
+static int slot_acquire(struct slot *s, uint32_t gen)
+{
+        uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
+        for (;;) {
+                if (!(st & ST_OPEN) || (ST_GEN(st) & GEN_MASK) != gen)
+                        return 0;
+                if (atomic_compare_exchange_weak_explicit(&s->st, &st, st + 1,
+                                                          memory_order_acq_rel,
+                                                          memory_order_acquire))
+                        return 1;
+        }
+}
+
+struct w_obj *np_win_handle_get(HANDLE h, enum w_type type)
+{
+        uint32_t gen;
+        struct slot *s = decode(h, &gen);
+        if (!s || !slot_acquire(s, gen)) {
+                np_win_set_error(ERROR_INVALID_HANDLE);
+                return NULL;
+        }
+        struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
+        if (type && o->type != type) {
+                slot_release(s);
+                np_win_set_error(ERROR_INVALID_HANDLE);
+                return NULL;
+        }
+        np_win_ref(o);
+        slot_release(s);
+        return o;
+}
+
+struct w_obj *np_win_handle_take(HANDLE h)
+{
+        uint32_t gen;
+        struct slot *s = decode(h, &gen);
+        if (!s || !slot_acquire(s, gen)) {
+                np_win_set_error(ERROR_INVALID_HANDLE);
+                return NULL;
+        }
+        struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
+        np_win_ref(o);
+        /* clear the open bit: only one CloseHandle gets past this */
+        uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
+        for (;;) {
+                if (!(st & ST_OPEN)) {
+                        slot_release(s);
+                        np_win_put(o);
+                        np_win_set_error(ERROR_INVALID_HANDLE);
+                        return NULL;
+                }
+                /* also drop the count the open state held */
+                if (atomic_compare_exchange_weak_explicit(&s->st, &st, (st & ~ST_OPEN) - 1,
+                                                          memory_order_acq_rel,
+                                                          memory_order_acquire))
+                        break;
+        }
+        slot_release(s);
+        return o;
+}
+
+void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *arg), void *arg)
+{
+        pthread_mutex_lock(&table_lock);
+        uint32_t end = next_unused;
+        pthread_mutex_unlock(&table_lock);
+        for (uint32_t i = 1; i < end; i++) {
+                struct slot *s = slot_at(i);
+                if (!s)
+                        continue;
+                uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
+                if (!slot_acquire(s, ST_GEN(st) & GEN_MASK))
+                        continue;
+                struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
+                np_win_ref(o);
+                slot_release(s);
+                if (o->type == type)
+                        fn(o, arg);
+                np_win_put(o);
+        }
+}

@@ -1,0 +1,119 @@
+/*
+ * name.c - Win32 strings and paths: UTF-16 to UTF-8 for the W functions,
+ * and telling pipe paths from other paths.
+ *
+ * Win32 converts a path to NT form before the pipe driver sees it: "/" is
+ * a separator like "\", and "\\?\" is another spelling of "\\.\".  That
+ * matters only for the prefix; the pipe name after "\\.\pipe\" is passed on
+ * untouched, so names with "/", ".", "..", trailing backslashes and the
+ * like stay distinct (NAME-06..09) - both ends go through the same code, so
+ * a program that uses one spelling on both sides always meets itself.
+ */
+#include "win32/win32.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char *np_win_utf16_to_utf8(const WCHAR *s, DWORD *err)
+{
+        size_t n = 0, out = 0;
+        while (s[n])
+                n++;
+        /* at most 3 bytes per UTF-16 unit (a pair of 2 units makes 4 bytes) */
+        char *buf = malloc(n * 3 + 1);
+        if (!buf) {
+                *err = ERROR_NOT_ENOUGH_MEMORY;
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint32_t c = s[i];
+                if (c >= 0xD800 && c <= 0xDBFF) {
+                        uint32_t lo = i + 1 < n ? s[i + 1] : 0;
+                        if (lo < 0xDC00 || lo > 0xDFFF)
+                                goto bad;
+                        c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+                        i++;
+                } else if (c >= 0xDC00 && c <= 0xDFFF) {
+                        goto bad;
+                }
+                if (c < 0x80) {
+                        buf[out++] = (char)c;
+                } else if (c < 0x800) {
+                        buf[out++] = (char)(0xC0 | (c >> 6));
+                        buf[out++] = (char)(0x80 | (c & 0x3F));
+                } else if (c < 0x10000) {
+                        buf[out++] = (char)(0xE0 | (c >> 12));
+                        buf[out++] = (char)(0x80 | ((c >> 6) & 0x3F));
+                        buf[out++] = (char)(0x80 | (c & 0x3F));
+                } else {
+                        buf[out++] = (char)(0xF0 | (c >> 18));
+                        buf[out++] = (char)(0x80 | ((c >> 12) & 0x3F));
+                        buf[out++] = (char)(0x80 | ((c >> 6) & 0x3F));
+                        buf[out++] = (char)(0x80 | (c & 0x3F));
+                }
+        }
+        buf[out] = 0;
+        return buf;
+bad:
+        /* an unpaired surrogate has no UTF-8 form: no pipe can carry it */
+        free(buf);
+        *err = ERROR_INVALID_NAME;
+        return NULL;
+}
+
+static int is_sep(char c)
+{
+        return c == '\\' || c == '/';
+}
+
+static int fold_eq(const char *a, const char *b, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                char x = a[i], y = b[i];
+                if (x >= 'A' && x <= 'Z')
+                        x = (char)(x + 32);
+                if (y >= 'A' && y <= 'Z')
+                        y = (char)(y + 32);
+                if (x != y)
+                        return 0;
+        }
+        return 1;
+}
+
+enum w_name_kind np_win_name(const char *path, char **canon)
+{
+        static const char prefix[] = "\\\\.\\pipe\\";
+        *canon = NULL;
+        if (!path)
+                return WNAME_NULL;
+        if (!*path)
+                return WNAME_EMPTY;
+        if (!is_sep(path[0]) || !is_sep(path[1]))
+                return WNAME_OTHER;
+        /* \\server\pipe\NAME: the server component runs to the next separator */
+        const char *server = path + 2, *p = server;
+        while (*p && !is_sep(*p))
+                p++;
+        size_t slen = (size_t)(p - server);
+        if (!*p || slen == 0 || !fold_eq(p + 1, "pipe", 4) || !is_sep(p[5]))
+                return WNAME_OTHER;
+        const char *name = p + 6;
+        if (!((slen == 1 && (server[0] == '.' || server[0] == '?'))))
+                return WNAME_REMOTE;
+        size_t nlen = strlen(name);
+        char *c = malloc(sizeof(prefix) + nlen);
+        if (c) {
+                memcpy(c, prefix, sizeof(prefix) - 1);
+                memcpy(c + sizeof(prefix) - 1, name, nlen + 1);
+        }
+        *canon = c;
+        return WNAME_LOCAL;
+}
+
+int np_win_name_has_wildcards(const char *path)
+{
+        /* the "\\?\" of a verbatim path is not a wildcard */
+        if (!strncmp(path, "\\\\?\\", 4))
+                path += 4;
+        return strpbrk(path, "<>\"|?*") != NULL;
+}

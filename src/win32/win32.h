@@ -1,0 +1,214 @@
+/*
+ * win32.h - internals of the Win32 layer: the handle table and its objects
+ * (events, completion ports, pipe ends), the wait dispatcher, per-thread
+ * state (APC queue), error translation and string conversion.
+ *
+ * Objects are reference counted.  The handle table holds one reference for
+ * as long as the handle is open; every API call that looks a handle up
+ * holds another until it returns; a pending overlapped operation holds one
+ * on its pipe end (and on its event and issuing thread) until its
+ * completion has been delivered.
+ */
+#ifndef NPIPE_WIN32_INTERNAL_H
+#define NPIPE_WIN32_INTERNAL_H
+
+#include <npipe/npipe.h>
+#include <npipe/windows.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- objects and the handle table (handle.c) ------------------------------------------------ */
+
+enum w_type { W_EVENT = 1, W_PORT = 2, W_PIPE = 3 };
+
+struct w_obj {
+        enum w_type type;
+        _Atomic int refs;
+        void (*destroy)(struct w_obj *o); /* frees the object when refs reach 0 */
+        void (*close)(struct w_obj *o);   /* CloseHandle of its (only) handle */
+};
+
+void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w_obj *),
+                     void (*close)(struct w_obj *));
+void np_win_ref(struct w_obj *o);
+void np_win_put(struct w_obj *o);
+
+/* Give the object a handle; the table takes over the caller's reference.
+ * NULL when the table is full (the reference is then dropped). */
+HANDLE np_win_handle_new(struct w_obj *o);
+/* Look a handle up: the object with a new reference, or NULL with the last
+ * error set to ERROR_INVALID_HANDLE (type 0 accepts any type). */
+struct w_obj *np_win_handle_get(HANDLE h, enum w_type type);
+/* Remove a handle; the table's reference goes to the caller.  NULL (and
+ * ERROR_INVALID_HANDLE) when it is not an open handle. */
+struct w_obj *np_win_handle_take(HANDLE h);
+/* Call fn for every open handle's object of that type (with a reference). */
+void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *arg), void *arg);
+
+/* ---- errors (error.c) ----------------------------------------------------------------------- */
+
+void np_win_set_error(DWORD err);
+
+/* What the operation reports, per kind of operation: the native layer's
+ * status is the same for many situations that Win32 tells apart. */
+enum w_op_kind {
+        WOP_READ,
+        WOP_WRITE,
+        WOP_LISTEN,
+        WOP_TRANSACT,
+        WOP_PEEK,
+        WOP_FLUSH,
+        WOP_DISCONNECT,
+        WOP_CREATE,
+        WOP_OPEN,
+        WOP_WAIT,
+        WOP_QUERY,
+        WOP_SETMODE,
+};
+/* The native status an operation of that kind reports for `status`;
+ * `async` is set for completions of pending operations. */
+int np_win_op_status(enum w_op_kind kind, int status, int async);
+DWORD np_win_op_error(enum w_op_kind kind, int status, int async);
+uint32_t np_win_op_ntstatus(enum w_op_kind kind, int status, int async);
+/* RtlNtStatusToDosError for every NTSTATUS this layer produces. */
+DWORD np_win_nt_to_error(uint32_t nt);
+/* Fail: set the error and return FALSE. */
+BOOL np_win_fail(DWORD err);
+
+#define W_STATUS_SUCCESS 0x00000000u
+#define W_STATUS_BUFFER_OVERFLOW 0x80000005u
+#define W_STATUS_CANCELLED 0xC0000120u
+#define W_NT_ERROR(s) (((uint32_t)(s) >> 30) == 3u)
+#define W_NT_SUCCESS(s) ((int32_t)(uint32_t)(s) >= 0)
+
+/* ---- strings and names (name.c) ------------------------------------------------------------- */
+
+/* UTF-16 to UTF-8 (surrogate pairs combined); NULL with *err set to
+ * ERROR_INVALID_NAME for unpaired surrogates, ERROR_NOT_ENOUGH_MEMORY. */
+char *np_win_utf16_to_utf8(const WCHAR *s, DWORD *err);
+
+enum w_name_kind {
+        WNAME_NULL,   /* no name at all */
+        WNAME_EMPTY,  /* "" */
+        WNAME_LOCAL,  /* \\.\pipe\NAME (any case, / or \ in the prefix, \\?\ too) */
+        WNAME_REMOTE, /* \\server\pipe\NAME */
+        WNAME_OTHER,  /* anything else: a file path */
+};
+/* Classify a Win32 path.  For WNAME_LOCAL, *canon gets a malloc'ed
+ * "\\.\pipe\NAME" with the prefix in canonical form and NAME unchanged
+ * (NULL without memory: then the kind is WNAME_LOCAL and *canon NULL). */
+enum w_name_kind np_win_name(const char *path, char **canon);
+/* True for the characters Win32 refuses in file names: < > " | ? * */
+int np_win_name_has_wildcards(const char *path);
+
+/* ---- dispatcher: waitable objects, threads, APCs (wait.c) ----------------------------------- */
+
+struct w_wblock;
+
+/* The signal state of an event or a pipe end. */
+struct w_waitable {
+        _Atomic int signalled;
+        _Atomic int nwaiters;
+        int manual;               /* 0: a satisfied wait resets it (auto-reset event) */
+        struct w_wblock *waiters; /* under the dispatcher lock, FIFO */
+};
+
+void np_win_waitable_init(struct w_waitable *w, int manual, int signalled);
+void np_win_signal(struct w_waitable *w);
+void np_win_unsignal(struct w_waitable *w);
+
+struct w_apc {
+        struct w_apc *next;
+        LPOVERLAPPED_COMPLETION_ROUTINE routine;
+        DWORD err, bytes;
+        LPOVERLAPPED ov;
+};
+
+/* Per-thread state: the futex word a thread sleeps on and its APC queue. */
+struct w_thread {
+        _Atomic uint32_t seq; /* bumped (and woken) by whoever wakes this thread */
+        _Atomic int refs;
+        _Atomic int alertable; /* in an alertable wait now */
+        _Atomic int gone;      /* the thread has exited: APCs are dropped */
+        pthread_mutex_t apc_lock;
+        struct w_apc *apc_head, *apc_tail;
+};
+
+struct w_thread *np_win_self(void);
+void np_win_thread_ref(struct w_thread *t);
+void np_win_thread_put(struct w_thread *t);
+void np_win_thread_wake(struct w_thread *t);
+/* Queue a completion routine to a thread; it runs in the thread's next
+ * alertable wait.  Takes ownership of apc. */
+void np_win_queue_apc(struct w_thread *t, struct w_apc *apc);
+int np_win_apc_pending(struct w_thread *t);
+/* Run every queued APC of the calling thread; returns how many ran. */
+int np_win_run_apcs(struct w_thread *t);
+
+/* Sleep on t->seq until it moves from `seen` or the deadline (ns on
+ * CLOCK_MONOTONIC, < 0 for none) passes. */
+void np_win_futex_wait(_Atomic uint32_t *word, uint32_t seen, int64_t deadline_ns);
+void np_win_futex_wake(_Atomic uint32_t *word, int n);
+int64_t np_win_now_ns(void);
+int64_t np_win_deadline(DWORD ms); /* -1 for INFINITE */
+
+/* Wait for waitables (the dispatcher core of WaitForMultipleObjectsEx). */
+DWORD np_win_wait(DWORD n, struct w_waitable *const *objs, int all, DWORD ms, int alertable);
+
+/* Completions of overlapped operations, for GetOverlappedResult's waits
+ * on an OVERLAPPED whose object was signalled by another operation. */
+void np_win_completion_bump(void);
+/* Wait until ov->Internal is no longer STATUS_PENDING (or the deadline). */
+int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns);
+
+/* ---- events (event.c) ----------------------------------------------------------------------- */
+
+struct w_event {
+        struct w_obj obj;
+        struct w_waitable wt;
+        char *name; /* named events are shared within the process */
+        int handles; /* open handles of a named event (under the names lock) */
+        struct w_event *next;
+};
+
+/* ---- completion ports (port.c) -------------------------------------------------------------- */
+
+struct w_port;
+/* Queue a completion packet (dropped when the port is closed). */
+void np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *ov, uint32_t nt);
+struct w_port *np_win_port_from(struct w_obj *o);
+
+/* ---- pipe ends (pipe.c, io.c) --------------------------------------------------------------- */
+
+/* Rights of a handle (CREATE-07, OPEN-04, ANON-02): what Windows grants
+ * decides ERROR_ACCESS_DENIED before the pipe is looked at. */
+#define WACC_READ 0x1u       /* FILE_READ_DATA */
+#define WACC_WRITE 0x2u      /* FILE_WRITE_DATA */
+#define WACC_READ_ATTR 0x4u  /* FILE_READ_ATTRIBUTES */
+#define WACC_WRITE_ATTR 0x8u /* FILE_WRITE_ATTRIBUTES */
+
+struct w_op;
+
+struct w_pipe {
+        struct w_obj obj;
+        struct w_waitable wt; /* the handle itself is waitable (OVL-14) */
+        npipe_t *np;
+        int server;
+        int overlapped; /* FILE_FLAG_OVERLAPPED */
+        unsigned access;
+        pthread_mutex_t lock; /* ops, port */
+        struct w_op *ops;     /* pending overlapped operations */
+        struct w_port *port;  /* bound completion port (a reference) */
+        ULONG_PTR key;
+        _Atomic int closed;
+};
+
+struct w_pipe *np_win_pipe_get(HANDLE h);
+struct w_pipe *np_win_pipe_new(npipe_t *np, int server, int overlapped, unsigned access);
+/* Bind a pipe to a port (CreateIoCompletionPort). */
+BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key);
+
+#endif
