@@ -1,0 +1,621 @@
+/*
+ * io.c - ReadFile, WriteFile, ReadFileEx, WriteFileEx, ConnectNamedPipe,
+ * TransactNamedPipe, PeekNamedPipe, DisconnectNamedPipe, FlushFileBuffers,
+ * GetOverlappedResult(Ex), CancelIo(Ex): synchronous and overlapped I/O
+ * (spec OVL, CANCEL, ORDER).
+ *
+ * Which path a call takes is Windows' rule: an OVERLAPPED on a handle made
+ * with FILE_FLAG_OVERLAPPED starts an operation that may stay pending (the
+ * native engine in client/async.h); everything else runs the blocking
+ * native call, and an OVERLAPPED given with a synchronous handle only
+ * receives the result (OVL-15).
+ *
+ * What the program sees follows NT's I/O manager:
+ *   - OVERLAPPED.Internal is STATUS_PENDING from the start of the call; an
+ *     operation that fails at once leaves it so and writes nothing else
+ *     (OVL-05, OVL-15, CONNECT-03);
+ *   - the event is reset when the operation starts, and the handle too
+ *     (OVL-02, CONNECT-04); a completion - at once or later - sets the
+ *     event, or the handle when there is no event (OVL-03, OVL-04, OVL-14),
+ *     posts a packet to the bound port and queues the completion routine;
+ *     a failure at once does none of these (OVL-05);
+ *   - ERROR_MORE_DATA is a completion (STATUS_BUFFER_OVERFLOW): with an
+ *     OVERLAPPED the immediate count is 0 and the real one is in
+ *     InternalHigh (MSG-08).
+ */
+#include "client/async.h"
+#include "win32/win32.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A pending overlapped operation, known to the engine by its address
+ * (the `ctx` of np_async_*, so cancelling names exactly this one). */
+struct w_op {
+        struct w_op *next, *prev; /* in pipe->ops, under pipe->lock */
+        _Atomic int refs;
+        int linked;
+        enum w_op_kind kind;
+        struct w_pipe *pipe;
+        OVERLAPPED *ov;
+        struct w_event *event;
+        struct w_port *port; /* post the completion here (a reference) */
+        ULONG_PTR key;
+        LPOVERLAPPED_COMPLETION_ROUTINE routine;
+        struct w_thread *thread; /* the issuing thread: APCs, CancelIo */
+};
+
+/* What one call asks for. */
+struct io_req {
+        enum w_op_kind kind;
+        void *buf;        /* read; transact: the reply buffer */
+        const void *wbuf; /* write; transact: the request */
+        size_t len;       /* read or write length; transact: reply size */
+        size_t wlen;      /* transact: request size */
+};
+
+static void op_put(struct w_op *op)
+{
+        if (atomic_fetch_sub(&op->refs, 1) != 1)
+                return;
+        if (op->event)
+                np_win_put(&op->event->obj);
+        if (op->port)
+                np_win_put((struct w_obj *)op->port);
+        if (op->thread)
+                np_win_thread_put(op->thread);
+        np_win_put(&op->pipe->obj);
+        free(op);
+}
+
+static void op_link(struct w_op *op)
+{
+        struct w_pipe *p = op->pipe;
+        pthread_mutex_lock(&p->lock);
+        op->prev = NULL;
+        op->next = p->ops;
+        if (p->ops)
+                p->ops->prev = op;
+        p->ops = op;
+        op->linked = 1;
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void op_unlink(struct w_op *op)
+{
+        struct w_pipe *p = op->pipe;
+        pthread_mutex_lock(&p->lock);
+        if (op->linked) {
+                if (op->prev)
+                        op->prev->next = op->next;
+                else
+                        p->ops = op->next;
+                if (op->next)
+                        op->next->prev = op->prev;
+                op->linked = 0;
+        }
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void store_internal(OVERLAPPED *ov, uint32_t nt)
+{
+        /* InternalHigh first: whoever sees Internal complete sees the count */
+        __atomic_store_n(&ov->Internal, (ULONG_PTR)nt, __ATOMIC_RELEASE);
+}
+
+/* A completion - at once or later: fill the OVERLAPPED, then signal,
+ * post and queue, in the order NT does. */
+static void deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct w_port *port,
+                    ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
+                    struct w_thread *thread, uint32_t nt, size_t bytes)
+{
+        DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
+        if (ov) {
+                ov->InternalHigh = n;
+                store_internal(ov, nt);
+        }
+        if (ev)
+                np_win_signal(&ev->wt);
+        else
+                np_win_signal(&p->wt);
+        if (port)
+                np_win_port_post(port, n, key, ov, nt);
+        if (routine && thread) {
+                struct w_apc *a = malloc(sizeof(*a));
+                if (a) {
+                        a->routine = routine;
+                        a->err = np_win_nt_to_error(nt);
+                        a->bytes = n;
+                        a->ov = ov;
+                        np_win_queue_apc(thread, a);
+                }
+        }
+        np_win_completion_bump();
+}
+
+/* Set once the process exits: see at_exit(). */
+static _Atomic int exiting;
+
+/* The engine's callback: a pending operation has ended. */
+static void op_done(void *ctx, int status, size_t bytes)
+{
+        struct w_op *op = ctx;
+        op_unlink(op);
+        /* at exit the OVERLAPPED may be in a stack frame that is gone, as
+         * Windows programs often leave it: write nothing */
+        if (atomic_load(&exiting)) {
+                op_put(op);
+                return;
+        }
+        uint32_t nt = np_win_op_ntstatus(op->kind, status, 1);
+        deliver(op->pipe, op->ov, op->event, op->port, op->key, op->routine, op->thread, nt,
+                bytes);
+        op_put(op);
+}
+
+static int start_async(struct w_pipe *p, const struct io_req *rq, size_t *bytes,
+                       struct w_op *op)
+{
+        switch (rq->kind) {
+        case WOP_READ:
+                return np_async_read(p->np, rq->buf, rq->len, bytes, op_done, op);
+        case WOP_WRITE:
+                return np_async_write(p->np, rq->wbuf, rq->len, bytes, op_done, op);
+        case WOP_LISTEN:
+                *bytes = 0;
+                return np_async_listen(p->np, op_done, op);
+        case WOP_TRANSACT:
+                return np_async_transact(p->np, rq->wbuf, rq->wlen, rq->buf, rq->len, bytes,
+                                         op_done, op);
+        default:
+                return NPIPE_EINVAL;
+        }
+}
+
+static int run_sync(struct w_pipe *p, const struct io_req *rq, size_t *bytes)
+{
+        *bytes = 0;
+        switch (rq->kind) {
+        case WOP_READ:
+                return npipe_read(p->np, rq->buf, rq->len, bytes);
+        case WOP_WRITE:
+                return npipe_write(p->np, rq->wbuf, rq->len, bytes);
+        case WOP_LISTEN:
+                return npipe_listen(p->np, NPIPE_INFINITE);
+        case WOP_TRANSACT:
+                return npipe_transact(p->np, rq->wbuf, rq->wlen, rq->buf, rq->len, bytes);
+        default:
+                return NPIPE_EINVAL;
+        }
+}
+
+static unsigned rights_needed(enum w_op_kind kind)
+{
+        switch (kind) {
+        case WOP_READ:
+        case WOP_PEEK:
+                return WACC_READ; /* PEEK-14 */
+        case WOP_WRITE:
+        case WOP_FLUSH:
+                return WACC_WRITE;
+        case WOP_TRANSACT:
+                return WACC_READ | WACC_WRITE; /* TRANS-12 */
+        default:
+                return 0;
+        }
+}
+
+/* The event of an OVERLAPPED: the low bit of hEvent only says "no packet". */
+static HANDLE ov_event(const OVERLAPPED *ov)
+{
+        return (HANDLE)((uintptr_t)ov->hEvent & ~(uintptr_t)1);
+}
+
+static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *thread, int writes);
+
+/* CLOSE-09, CANCEL-08: process exit cancels the process's pending I/O.
+ * What matters to the peer is the writes: the unread rest of a pending
+ * write vanishes (QUOTA-07) instead of staying readable after we are gone.
+ * Reads and listens need nothing: the close of the ends tells the peer. */
+static void cancel_writes_of(struct w_obj *o, void *arg)
+{
+        (void)arg;
+        cancel((struct w_pipe *)o, NULL, NULL, 1);
+}
+
+static void at_exit(void)
+{
+        atomic_store(&exiting, 1);
+        np_win_handle_foreach(W_PIPE, cancel_writes_of, NULL);
+}
+
+static void at_exit_register(void)
+{
+        atexit(at_exit);
+}
+
+/* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
+ * forms (routine set). */
+static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
+                  LPOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+        if (out_n)
+                *out_n = 0;
+        struct w_pipe *p = np_win_pipe_get(h);
+        if (!p)
+                return FALSE;
+        struct w_event *ev = NULL;
+        struct w_op *op = NULL;
+        struct w_port *port = NULL;
+        ULONG_PTR key = 0;
+        BOOL ret = FALSE;
+        int r;
+        size_t bytes = 0;
+
+        if (routine) {
+                /* OVL-08, OVL-16: completion routines need an overlapped
+                 * handle that is not bound to a port */
+                if (!ov || !p->overlapped || p->port) {
+                        np_win_set_error(ERROR_INVALID_PARAMETER);
+                        goto out;
+                }
+        }
+        if (ov)
+                store_internal(ov, STATUS_PENDING);
+        if ((p->access & rights_needed(rq->kind)) != rights_needed(rq->kind)) {
+                np_win_set_error(ERROR_ACCESS_DENIED);
+                goto out;
+        }
+        if (ov && !routine && ov_event(ov)) {
+                ev = (struct w_event *)np_win_handle_get(ov_event(ov), W_EVENT);
+                if (!ev)
+                        goto out; /* ERROR_INVALID_HANDLE */
+        }
+        if (ev)
+                np_win_unsignal(&ev->wt);
+        np_win_unsignal(&p->wt);
+
+        if (ov && p->overlapped) {
+                /* the port binding is fixed once made; read it once */
+                pthread_mutex_lock(&p->lock);
+                if (p->port && !routine && !((uintptr_t)ov->hEvent & 1)) {
+                        port = p->port;
+                        key = p->key;
+                        np_win_ref((struct w_obj *)port);
+                }
+                pthread_mutex_unlock(&p->lock);
+                op = calloc(1, sizeof(*op));
+                if (!op) {
+                        np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+                        goto out;
+                }
+                /* one reference for this call, one for the engine's callback */
+                atomic_init(&op->refs, 2);
+                op->kind = rq->kind;
+                op->pipe = p;
+                np_win_ref(&p->obj);
+                op->ov = ov;
+                op->event = ev;
+                if (ev)
+                        np_win_ref(&ev->obj);
+                op->port = port;
+                if (port)
+                        np_win_ref((struct w_obj *)port);
+                op->key = key;
+                op->routine = routine;
+                op->thread = np_win_self();
+                np_win_thread_ref(op->thread);
+                if (rq->kind == WOP_WRITE) {
+                        static pthread_once_t once = PTHREAD_ONCE_INIT;
+                        pthread_once(&once, at_exit_register);
+                }
+                op_link(op);
+                r = start_async(p, rq, &bytes, op);
+                if (r == NP_ASYNC_PENDING) {
+                        /* OVL-02: the count of a pending operation is 0 */
+                        op_put(op);
+                        if (routine) {
+                                ret = TRUE;
+                        } else {
+                                np_win_set_error(ERROR_IO_PENDING);
+                                ret = FALSE;
+                        }
+                        goto out;
+                }
+                /* finished at once: the callback will not run */
+                op_unlink(op);
+                atomic_store(&op->refs, 1);
+                op_put(op);
+        } else {
+                r = run_sync(p, rq, &bytes);
+        }
+
+        if (r >= 0 || r == NPIPE_EMOREDATA) {
+                uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
+                deliver(p, ov, ev, port, key, routine, routine ? np_win_self() : NULL, nt, bytes);
+                /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
+                if (out_n && (r >= 0 || !ov))
+                        *out_n = (DWORD)bytes;
+                if (r >= 0) {
+                        ret = TRUE;
+                } else {
+                        np_win_set_error(ERROR_MORE_DATA);
+                        ret = FALSE;
+                }
+        } else {
+                /* OVL-05: nothing signalled, posted or queued */
+                np_win_set_error(np_win_op_error(rq->kind, r, 0));
+                ret = FALSE;
+        }
+out:
+        if (port)
+                np_win_put((struct w_obj *)port);
+        if (ev)
+                np_win_put(&ev->obj);
+        np_win_put(&p->obj);
+        return ret;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
+                                             DWORD nNumberOfBytesToRead,
+                                             LPDWORD lpNumberOfBytesRead,
+                                             LPOVERLAPPED lpOverlapped)
+{
+        struct io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
+        return do_io(hFile, &rq, lpNumberOfBytesRead, lpOverlapped, NULL);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFile(HANDLE hFile, LPCVOID lpBuffer,
+                                              DWORD nNumberOfBytesToWrite,
+                                              LPDWORD lpNumberOfBytesWritten,
+                                              LPOVERLAPPED lpOverlapped)
+{
+        struct io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
+        return do_io(hFile, &rq, lpNumberOfBytesWritten, lpOverlapped, NULL);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
+                                               DWORD nNumberOfBytesToRead,
+                                               LPOVERLAPPED lpOverlapped,
+                                               LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+        if (!lpCompletionRoutine)
+                return np_win_fail(ERROR_INVALID_PARAMETER);
+        struct io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
+        return do_io(hFile, &rq, NULL, lpOverlapped, lpCompletionRoutine);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(HANDLE hFile, LPCVOID lpBuffer,
+                                                DWORD nNumberOfBytesToWrite,
+                                                LPOVERLAPPED lpOverlapped,
+                                                LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+        if (!lpCompletionRoutine)
+                return np_win_fail(ERROR_INVALID_PARAMETER);
+        struct io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
+        return do_io(hFile, &rq, NULL, lpOverlapped, lpCompletionRoutine);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped)
+{
+        struct io_req rq = {.kind = WOP_LISTEN};
+        return do_io(hNamedPipe, &rq, NULL, lpOverlapped, NULL);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_TransactNamedPipe(HANDLE hNamedPipe, LPVOID lpInBuffer,
+                                                      DWORD nInBufferSize, LPVOID lpOutBuffer,
+                                                      DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                                                      LPOVERLAPPED lpOverlapped)
+{
+        struct io_req rq = {.kind = WOP_TRANSACT,
+                            .buf = lpOutBuffer,
+                            .len = nOutBufferSize,
+                            .wbuf = lpInBuffer,
+                            .wlen = nInBufferSize};
+        return do_io(hNamedPipe, &rq, lpBytesRead, lpOverlapped, NULL);
+}
+
+/* ---- the calls that never pend -------------------------------------------------------------- */
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBuffer,
+                                                  DWORD nBufferSize, LPDWORD lpBytesRead,
+                                                  LPDWORD lpTotalBytesAvail,
+                                                  LPDWORD lpBytesLeftThisMessage)
+{
+        struct w_pipe *p = np_win_pipe_get(hNamedPipe);
+        if (!p)
+                return FALSE;
+        BOOL ok = FALSE;
+        if (!(p->access & WACC_READ)) {
+                np_win_set_error(ERROR_ACCESS_DENIED);
+        } else {
+                struct npipe_peek pk;
+                np_win_unsignal(&p->wt);
+                /* PEEK-05: a buffer of size 0 is never touched */
+                int r = npipe_peek(p->np, nBufferSize ? lpBuffer : NULL,
+                                   lpBuffer ? nBufferSize : 0, &pk);
+                if (r < 0) {
+                        /* PEEK-07, STATE-11: the outputs stay untouched */
+                        np_win_set_error(np_win_op_error(WOP_PEEK, r, 0));
+                } else {
+                        if (lpBytesRead)
+                                *lpBytesRead = pk.copied;
+                        if (lpTotalBytesAvail)
+                                *lpTotalBytesAvail = pk.avail;
+                        if (lpBytesLeftThisMessage)
+                                *lpBytesLeftThisMessage = pk.left; /* PEEK-04 */
+                        np_win_signal(&p->wt);
+                        ok = TRUE;
+                }
+        }
+        np_win_put(&p->obj);
+        return ok;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe)
+{
+        struct w_pipe *p = np_win_pipe_get(hNamedPipe);
+        if (!p)
+                return FALSE;
+        np_win_unsignal(&p->wt);
+        int r = npipe_disconnect(p->np);
+        if (r >= 0)
+                np_win_signal(&p->wt);
+        np_win_put(&p->obj);
+        if (r < 0)
+                return np_win_fail(np_win_op_error(WOP_DISCONNECT, r, 0));
+        return TRUE;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
+{
+        struct w_pipe *p = np_win_pipe_get(hFile);
+        if (!p)
+                return FALSE;
+        int r;
+        /* NtFlushBuffersFile wants write access; QUOTA-12: it blocks even on
+         * an overlapped handle */
+        if (!(p->access & WACC_WRITE)) {
+                r = NPIPE_EACCES;
+        } else {
+                np_win_unsignal(&p->wt);
+                r = npipe_flush(p->np);
+                if (r >= 0)
+                        np_win_signal(&p->wt);
+        }
+        np_win_put(&p->obj);
+        if (r < 0)
+                return np_win_fail(np_win_op_error(WOP_FLUSH, r, 0));
+        return TRUE;
+}
+
+/* ---- results and cancellation --------------------------------------------------------------- */
+
+static int ov_pending(const OVERLAPPED *ov)
+{
+        return (DWORD)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE) == STATUS_PENDING;
+}
+
+static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms, BOOL alertable)
+{
+        if (!ov)
+                return np_win_fail(ERROR_INVALID_PARAMETER);
+        struct w_pipe *p = np_win_pipe_get(hFile);
+        if (!p)
+                return FALSE;
+        BOOL ok = FALSE;
+        if (ov_pending(ov)) {
+                /* OVL-09, OVL-10 */
+                if (ms == 0) {
+                        np_win_set_error(ERROR_IO_INCOMPLETE);
+                        goto out;
+                }
+                int64_t deadline = np_win_deadline(ms);
+                /* the event, or the handle when there is none (OVL-14) */
+                DWORD w;
+                if (ov_event(ov)) {
+                        w = npipe_win_WaitForSingleObjectEx(ov_event(ov), ms, alertable);
+                } else {
+                        struct w_waitable *wt = &p->wt;
+                        w = np_win_wait(1, &wt, 0, ms, alertable ? 1 : 0);
+                }
+                if (w == WAIT_FAILED)
+                        goto out;
+                if (w == WAIT_IO_COMPLETION || w == WAIT_TIMEOUT) {
+                        np_win_set_error(w);
+                        goto out;
+                }
+                /* the object was signalled by someone else (another operation
+                 * on the handle, SetEvent by hand): wait for this operation */
+                if (ov_pending(ov) && !np_win_wait_ov(ov, deadline)) {
+                        np_win_set_error(WAIT_TIMEOUT);
+                        goto out;
+                }
+        }
+        uint32_t nt = (uint32_t)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE);
+        if (n)
+                *n = (DWORD)ov->InternalHigh;
+        if (!W_NT_SUCCESS(nt))
+                np_win_set_error(np_win_nt_to_error(nt));
+        else
+                ok = TRUE;
+out:
+        np_win_put(&p->obj);
+        return ok;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                                        LPDWORD lpNumberOfBytesTransferred,
+                                                        BOOL bWait)
+{
+        return overlapped_result(hFile, lpOverlapped, lpNumberOfBytesTransferred,
+                                 bWait ? INFINITE : 0, FALSE);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResultEx(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                                          LPDWORD lpNumberOfBytesTransferred,
+                                                          DWORD dwMilliseconds, BOOL bAlertable)
+{
+        return overlapped_result(hFile, lpOverlapped, lpNumberOfBytesTransferred, dwMilliseconds,
+                                 bAlertable);
+}
+
+/* Cancel the pending operations of a handle that match: one OVERLAPPED
+ * (CancelIoEx), every one (CancelIoEx with NULL), or the calling thread's
+ * (CancelIo, CANCEL-03).  Their callbacks run before this returns. */
+static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *thread, int writes)
+{
+        struct w_op *list[64];
+        int total = 0;
+        for (;;) {
+                int n = 0, more = 0;
+                pthread_mutex_lock(&p->lock);
+                for (struct w_op *op = p->ops; op; op = op->next) {
+                        if ((ov && op->ov != ov) || (thread && op->thread != thread) ||
+                            (writes && op->kind != WOP_WRITE))
+                                continue;
+                        if (n == 64) {
+                                more = 1;
+                                break;
+                        }
+                        atomic_fetch_add(&op->refs, 1);
+                        list[n++] = op;
+                }
+                pthread_mutex_unlock(&p->lock);
+                int done = 0;
+                /* no lock held: the callback runs in np_async_cancel */
+                for (int i = 0; i < n; i++) {
+                        if (np_async_cancel(p->np, list[i]) == 0)
+                                done++;
+                        op_put(list[i]);
+                }
+                total += done;
+                /* go on only while progress is made (ops that are completing
+                 * right now are not found and leave the list by themselves) */
+                if (!more || !done)
+                        return total;
+        }
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
+{
+        struct w_pipe *p = np_win_pipe_get(hFile);
+        if (!p)
+                return FALSE;
+        int n = cancel(p, lpOverlapped, NULL, 0);
+        np_win_put(&p->obj);
+        /* CANCEL-02: nothing (left) to cancel */
+        if (n == 0)
+                return np_win_fail(ERROR_NOT_FOUND);
+        return TRUE;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIo(HANDLE hFile)
+{
+        struct w_pipe *p = np_win_pipe_get(hFile);
+        if (!p)
+                return FALSE;
+        cancel(p, NULL, np_win_self(), 0);
+        np_win_put(&p->obj);
+        return TRUE;
+}
