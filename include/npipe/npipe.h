@@ -246,6 +246,25 @@ NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid);
 /* The handle's own name as created or opened (without the \\.\pipe\ prefix). */
 NPIPE_EXTERN const char *npipe_name(npipe_t *h);
 
+/* One pipe name as the broker knows it (npipe_list). */
+struct npipe_pipe_entry {
+        const char *name;        /* without the \\.\pipe\ prefix, as first created */
+        enum npipe_type type;
+        enum npipe_dir dir;
+        uint32_t max_instances;  /* NPIPE_UNLIMITED_INSTANCES or 1..254 */
+        uint32_t cur_instances;
+        uint32_t listening;      /* instances waiting for a client */
+        uint32_t connected;      /* instances with a client */
+        uid_t owner_uid;         /* the first creator */
+        pid_t server_pid;        /* the first instance's process */
+        enum npipe_access_policy policy;
+        uint32_t in_quota, out_quota, default_timeout_ms;
+};
+typedef int (*npipe_list_fn)(void *ctx, const struct npipe_pipe_entry *entry);
+/* Call fn for every pipe name (a snapshot); a non-zero return from fn stops
+ * the walk and is returned.  Starts the broker if none runs. */
+NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx);
+
 /* The runtime directory in use (for diagnostics). */
 NPIPE_EXTERN const char *npipe_runtime_dir(void);
 

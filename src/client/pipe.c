@@ -1571,3 +1571,90 @@ NPIPE_EXTERN const char *npipe_runtime_dir(void)
                 return NULL;
         return dir;
 }
+
+/* ---- listing --------------------------------------------------------------------------- */
+
+struct list_acc {
+        struct np_list_item *items;
+        char **names;
+        size_t n, cap;
+        int failed;
+};
+
+/* On the event thread: keep every item; the last one ends the reply. */
+static int list_collect(void *ctx, const struct np_hdr *hdr, const void *body, size_t len)
+{
+        struct list_acc *a = ctx;
+        if (hdr->type != NP_MSG_LIST_ITEM || len < sizeof(struct np_list_item))
+                return 1;
+        struct np_list_item it;
+        memcpy(&it, body, sizeof(it));
+        if (!(it.flags & NP_LIST_EMPTY) && it.name_len <= len - sizeof(it) && !a->failed) {
+                if (a->n == a->cap) {
+                        size_t nc = a->cap ? a->cap * 2 : 32;
+                        struct np_list_item *ni = realloc(a->items, nc * sizeof(*ni));
+                        char **nn = ni ? realloc(a->names, nc * sizeof(*nn)) : NULL;
+                        if (ni)
+                                a->items = ni;
+                        if (nn)
+                                a->names = nn;
+                        if (!ni || !nn)
+                                a->failed = 1;
+                        else
+                                a->cap = nc;
+                }
+                if (!a->failed) {
+                        a->names[a->n] = strndup((const char *)body + sizeof(it), it.name_len);
+                        if (!a->names[a->n])
+                                a->failed = 1;
+                        else
+                                a->items[a->n++] = it;
+                }
+        }
+        return (it.flags & NP_LIST_LAST) != 0;
+}
+
+NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx)
+{
+        if (!fn)
+                return NPIPE_EINVAL;
+        struct list_acc acc = {0};
+        unsigned char last[sizeof(struct np_list_item) + NP_NAME_MAX];
+        struct np_request req = {.type = NP_MSG_LIST, .fd = -1, .reply = last,
+                                 .reply_cap = sizeof(last), .fn = list_collect, .fn_ctx = &acc};
+        int r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r == 0 && req.reply_type == NP_MSG_REPLY && req.reply_len >= sizeof(int32_t)) {
+                int32_t st;
+                memcpy(&st, last, sizeof(st));
+                r = st < 0 ? st : NPIPE_EPROTO;
+        }
+        if (r == 0 && acc.failed)
+                r = NPIPE_ENOMEM;
+        for (size_t i = 0; i < acc.n; i++) {
+                if (r == 0) {
+                        struct np_list_item *it = &acc.items[i];
+                        struct npipe_pipe_entry e = {
+                                .name = acc.names[i],
+                                .type = (enum npipe_type)it->params.type,
+                                .dir = (enum npipe_dir)it->params.dir,
+                                .max_instances = it->params.max_instances,
+                                .cur_instances = it->cur_instances,
+                                .listening = it->listening,
+                                .connected = it->connected,
+                                .owner_uid = it->owner_uid,
+                                .server_pid = (pid_t)it->server_pid,
+                                .policy = (enum npipe_access_policy)it->params.policy,
+                                .in_quota = it->params.in_quota,
+                                .out_quota = it->params.out_quota,
+                                .default_timeout_ms = it->params.default_timeout_ms,
+                        };
+                        r = fn(ctx, &e);
+                }
+                free(acc.names[i]);
+        }
+        free(acc.items);
+        free(acc.names);
+        return r;
+}
