@@ -8,7 +8,8 @@ DESTDIR ?=
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps run check check-fast check-asan check-tsan install clean format format-check
+.PHONY: all deps run check check-fast check-asan check-tsan install clean format format-check \
+	bench fuzz fuzz-smoke
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -37,6 +38,20 @@ check-tsan: deps
 	TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --suite ring --timeout-multiplier 3
 
 check: check-fast check-asan check-tsan
+
+# Benchmarks: ratios against Linux baselines measured in the same run.
+bench: all
+	@scripts/run-bench.sh $(BUILD)
+
+# libFuzzer harnesses (clang): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false -Dbuildtype=debug
+	ninja -C build-fuzz
+	@scripts/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 install: all
 	meson configure $(BUILD) --prefix=$(PREFIX) --libdir=lib >/dev/null
