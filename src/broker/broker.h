@@ -74,7 +74,7 @@ struct np_hnode {
 
 struct np_htab {
         struct np_hnode **buckets;
-        size_t mask;  /* bucket count - 1 */
+        size_t mask; /* bucket count - 1 */
         size_t count;
 };
 
@@ -102,59 +102,59 @@ struct np_outpkt {
         unsigned char data[];
 };
 
-#define NP_CLIENT_HELLO 0x1u       /* handshake done */
-#define NP_CLIENT_REJECT 0x2u      /* over NP_LIM_CLIENTS: answer HELLO with ELIMIT */
-#define NP_CLIENT_DRAINING 0x4u    /* read no more; close once the queue is empty */
-#define NP_CLIENT_DOOMED 0x8u      /* gone or dropped: send nothing more, reap soon */
+#define NP_CLIENT_HELLO    0x1u /* handshake done */
+#define NP_CLIENT_REJECT   0x2u /* over NP_LIM_CLIENTS: answer HELLO with ELIMIT */
+#define NP_CLIENT_DRAINING 0x4u /* read no more; close once the queue is empty */
+#define NP_CLIENT_DOOMED   0x8u /* gone or dropped: send nothing more, reap soon */
 
 struct np_client {
         struct np_src src;
-        struct np_link link;       /* broker->clients or broker->doomed */
+        struct np_link link; /* broker->clients or broker->doomed */
         int fd;
-        uint64_t serial;           /* for log lines */
-        pid_t pid;                 /* SO_PEERCRED at accept time */
+        uint64_t serial; /* for log lines */
+        pid_t pid;       /* SO_PEERCRED at accept time */
         uid_t uid;
         gid_t gid;
-        gid_t *groups;             /* SO_PEERGROUPS, for NPIPE_ACCESS_GROUP */
+        gid_t *groups; /* SO_PEERGROUPS, for NPIPE_ACCESS_GROUP */
         int ngroups;
-        unsigned flags;            /* NP_CLIENT_* */
+        unsigned flags; /* NP_CLIENT_* */
         unsigned proto_errors;
-        uint32_t events;           /* epoll interest currently registered */
+        uint32_t events; /* epoll interest currently registered */
 
         struct np_outpkt *outq, **outq_tail;
         size_t outq_len;
 
-        struct np_link instances;  /* np_instance.owner_link */
+        struct np_link instances; /* np_instance.owner_link */
         size_t n_instances;
-        struct np_link conns;      /* np_conn.client_link */
+        struct np_link conns; /* np_conn.client_link */
         size_t n_conns;
-        struct np_link waits;      /* np_waiter.client_link */
+        struct np_link waits; /* np_waiter.client_link */
         size_t n_waits;
-        struct np_link lists;      /* np_listjob.link, oldest first */
+        struct np_link lists; /* np_listjob.link, oldest first */
         size_t n_lists;
 };
 
 struct np_pipe {
-        struct np_hnode hnode;     /* broker->pipes, by folded name */
-        char *key;                 /* folded name (ASCII lower case) */
-        char *display;             /* the first creator's spelling */
+        struct np_hnode hnode; /* broker->pipes, by folded name */
+        char *key;             /* folded name (ASCII lower case) */
+        char *display;         /* the first creator's spelling */
         uint32_t name_len;
         struct np_pipe_params params; /* pipe-wide, from the first instance */
-        uid_t owner_uid;           /* the first creator */
-        struct np_link instances;  /* np_instance.pipe_link, creation order */
+        uid_t owner_uid;              /* the first creator */
+        struct np_link instances;     /* np_instance.pipe_link, creation order */
         size_t n_instances;
-        struct np_link listeners;  /* np_instance.listen_link, longest listening first */
+        struct np_link listeners; /* np_instance.listen_link, longest listening first */
         size_t n_listening;
         size_t n_connected;
-        struct np_link waits;      /* np_waiter.pipe_link */
-        unsigned refs;             /* conns and LIST snapshots that point here */
-        bool dead;                 /* last instance gone; out of the namespace */
+        struct np_link waits; /* np_waiter.pipe_link */
+        unsigned refs;        /* conns and LIST snapshots that point here */
+        bool dead;            /* last instance gone; out of the namespace */
 };
 
 struct np_conn;
 
 struct np_instance {
-        struct np_hnode hnode;     /* broker->instances, by id */
+        struct np_hnode hnode; /* broker->instances, by id */
         uint64_t id;
         struct np_pipe *pipe;
         struct np_client *owner;
@@ -163,19 +163,19 @@ struct np_instance {
         struct np_link listen_link; /* in pipe->listeners while LISTENING */
         uint32_t in_quota;
         uint32_t out_quota;
-        uint32_t state;            /* enum npipe_state */
-        int fd;                    /* server segment, held while LISTENING */
-        struct np_conn *conn;      /* the attached client while CONNECTED */
+        uint32_t state;       /* enum npipe_state */
+        int fd;               /* server segment, held while LISTENING */
+        struct np_conn *conn; /* the attached client while CONNECTED */
 };
 
 struct np_conn {
-        struct np_hnode hnode;     /* broker->conns, by id */
+        struct np_hnode hnode; /* broker->conns, by id */
         uint64_t id;
-        struct np_instance *inst;  /* NULL once detached (server closed or disconnected) */
+        struct np_instance *inst; /* NULL once detached (server closed or disconnected) */
         uint64_t instance_id;
-        struct np_pipe *pipe;      /* counted in pipe->refs */
+        struct np_pipe *pipe;         /* counted in pipe->refs */
         struct np_pipe_params params; /* as reported at OPEN, for QUERY after detach */
-        uint32_t detached_state;   /* NPIPE_STATE_CLOSING or _DISCONNECTED once detached */
+        uint32_t detached_state;      /* NPIPE_STATE_CLOSING or _DISCONNECTED once detached */
         struct np_client *client;
         struct np_link client_link;
         pid_t pid;
@@ -190,8 +190,8 @@ struct np_waiter {
         struct np_pipe *pipe;
         struct np_client *client;
         uint32_t req_id;
-        int64_t deadline_ns;       /* CLOCK_MONOTONIC; -1: forever */
-        size_t heap_idx;           /* position in broker->heap, or NP_NOT_IN_HEAP */
+        int64_t deadline_ns; /* CLOCK_MONOTONIC; -1: forever */
+        size_t heap_idx;     /* position in broker->heap, or NP_NOT_IN_HEAP */
 };
 #define NP_NOT_IN_HEAP ((size_t)-1)
 
@@ -200,7 +200,7 @@ struct np_waiter {
 struct np_listjob {
         struct np_link link;
         uint32_t req_id;
-        struct np_pipe **pipes;    /* each counted in ->refs */
+        struct np_pipe **pipes; /* each counted in ->refs */
         size_t n, next;
 };
 
@@ -210,33 +210,33 @@ struct np_broker {
         int lfd;
         struct np_src signal_src;
         int sigfd;
-        int lockfd;                /* -1 under socket activation */
-        bool activated;            /* listening socket came from systemd */
+        int lockfd;     /* -1 under socket activation */
+        bool activated; /* listening socket came from systemd */
         char sock_path[108];
-        dev_t sock_dev;            /* to unlink the socket only if still ours */
+        dev_t sock_dev; /* to unlink the socket only if still ours */
         ino_t sock_ino;
         bool own_socket;
-        int fd_budget;             /* keep no descriptor numbered at or above this */
-        unsigned idle_exit_s;      /* 0: never */
-        int64_t idle_since_ns;     /* when the last client left */
+        int fd_budget;         /* keep no descriptor numbered at or above this */
+        unsigned idle_exit_s;  /* 0: never */
+        int64_t idle_since_ns; /* when the last client left */
         bool stop;
 
         struct np_htab pipes;
         size_t n_pipes;
         struct np_htab instances;
         struct np_htab conns;
-        uint64_t next_id;          /* instance and conn ids share one counter */
+        uint64_t next_id; /* instance and conn ids share one counter */
         uint64_t hash_seed;
 
         struct np_link clients;
-        size_t n_clients;          /* excluding rejecting ones */
+        size_t n_clients; /* excluding rejecting ones */
         size_t n_rejecting;
         uint64_t next_serial;
-        struct np_link doomed;     /* clients to reap after the current packet */
-        struct np_link graveyard;  /* reaped clients, freed after the epoll batch */
+        struct np_link doomed;          /* clients to reap after the current packet */
+        struct np_link graveyard;       /* reaped clients, freed after the epoll batch */
         int64_t accept_paused_until_ns; /* accept() failed for lack of resources */
 
-        struct np_waiter **heap;     /* pending waits with a deadline, min-heap */
+        struct np_waiter **heap; /* pending waits with a deadline, min-heap */
         size_t heap_len, heap_cap;
 };
 
@@ -270,8 +270,8 @@ void np_timer_del(struct np_broker *b, struct np_waiter *w);
 
 /* One received packet (n < 0: -EMSGSIZE, the first bytes are in pkt);
  * takes ownership of fd. */
-void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt,
-                      ssize_t n, int fd);
+void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt, ssize_t n,
+                      int fd);
 /* Everything the namespace holds for c, handled as its death. */
 void np_client_gone(struct np_broker *b, struct np_client *c);
 /* Emit more of c's LIST replies while its queue is short. */

@@ -26,8 +26,8 @@ static int log_level = LOG_NOTICE;
 static bool log_journal;
 
 static const char *const level_names[] = {
-        [LOG_ERR] = "err",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-        [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+    [LOG_ERR] = "err",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+    [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
 int np_log_parse_level(const char *s)

@@ -170,8 +170,8 @@ void np_client_doom(struct np_broker *b, struct np_client *c, const char *why)
         if (c->flags & NP_CLIENT_DOOMED)
                 return;
         c->flags |= NP_CLIENT_DOOMED;
-        np_log(LOG_INFO, "client %llu (pid %ld): %s", (unsigned long long)c->serial,
-               (long)c->pid, why);
+        np_log(LOG_INFO, "client %llu (pid %ld): %s", (unsigned long long)c->serial, (long)c->pid,
+               why);
         epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         np_link_del(&c->link);
         np_link_add_tail(&b->doomed, &c->link);
@@ -214,8 +214,8 @@ void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t l
                         return;
                 }
                 if (!retry_later(r)) {
-                        np_client_doom(b, c, r == -EPIPE || r == -ECONNRESET ? "gone"
-                                                                             : "send failed");
+                        np_client_doom(b, c,
+                                       r == -EPIPE || r == -ECONNRESET ? "gone" : "send failed");
                         goto drop;
                 }
         }
@@ -322,8 +322,7 @@ static void reap(struct np_broker *b, struct np_client *keep)
 static void bury(struct np_broker *b)
 {
         while (!np_link_empty(&b->graveyard)) {
-                struct np_client *c =
-                        np_container_of(b->graveyard.next, struct np_client, link);
+                struct np_client *c = np_container_of(b->graveyard.next, struct np_client, link);
 
                 np_link_del(&c->link);
                 free(c->groups);

@@ -55,19 +55,18 @@ struct options {
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "Usage: npiped [OPTION]...\n"
-                "The npipe broker: owns the named-pipe namespace of one user and sets up\n"
-                "connections between processes.  Normally started by libnpipe on demand.\n"
-                "\n"
-                "  --foreground          do not daemonize\n"
-                "  --runtime-dir=DIR     use DIR instead of the default runtime directory\n"
-                "                        ($NPIPE_RUNTIME_DIR, $XDG_RUNTIME_DIR/npipe, /tmp/npipe-UID)\n"
-                "  --ready-fd=N          write \"1\" to descriptor N once listening, then close it\n"
-                "  --idle-exit=SECONDS   exit after SECONDS without any client (0: never)\n"
-                "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
-                "  --version             print the version and exit\n"
-                "  --help                print this help and exit\n");
+        fprintf(f, "Usage: npiped [OPTION]...\n"
+                   "The npipe broker: owns the named-pipe namespace of one user and sets up\n"
+                   "connections between processes.  Normally started by libnpipe on demand.\n"
+                   "\n"
+                   "  --foreground          do not daemonize\n"
+                   "  --runtime-dir=DIR     use DIR instead of $NPIPE_RUNTIME_DIR,\n"
+                   "                        $XDG_RUNTIME_DIR/npipe or /tmp/npipe-UID\n"
+                   "  --ready-fd=N          write \"1\" to descriptor N once listening\n"
+                   "  --idle-exit=SECONDS   exit after SECONDS without any client (0: never)\n"
+                   "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
+                   "  --version             print the version and exit\n"
+                   "  --help                print this help and exit\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -87,17 +86,24 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-        enum { OPT_FOREGROUND = 256, OPT_RUNTIME, OPT_READY, OPT_IDLE, OPT_LOG, OPT_VERSION,
-               OPT_HELP };
+        enum {
+                OPT_FOREGROUND = 256,
+                OPT_RUNTIME,
+                OPT_READY,
+                OPT_IDLE,
+                OPT_LOG,
+                OPT_VERSION,
+                OPT_HELP
+        };
         static const struct option longopts[] = {
-                {"foreground", no_argument, NULL, OPT_FOREGROUND},
-                {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
-                {"ready-fd", required_argument, NULL, OPT_READY},
-                {"idle-exit", required_argument, NULL, OPT_IDLE},
-                {"log-level", required_argument, NULL, OPT_LOG},
-                {"version", no_argument, NULL, OPT_VERSION},
-                {"help", no_argument, NULL, OPT_HELP},
-                {NULL, 0, NULL, 0},
+            {"foreground", no_argument, NULL, OPT_FOREGROUND},
+            {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
+            {"ready-fd", required_argument, NULL, OPT_READY},
+            {"idle-exit", required_argument, NULL, OPT_IDLE},
+            {"log-level", required_argument, NULL, OPT_LOG},
+            {"version", no_argument, NULL, OPT_VERSION},
+            {"help", no_argument, NULL, OPT_HELP},
+            {NULL, 0, NULL, 0},
         };
         unsigned long v;
         int opt;
@@ -295,10 +301,10 @@ static void sd_notify(const char *msg)
 static int start_lock(int fd, bool take)
 {
         struct flock fl = {
-                .l_type = take ? F_WRLCK : F_UNLCK,
-                .l_whence = SEEK_SET,
-                .l_start = 0,
-                .l_len = 1,
+            .l_type = take ? F_WRLCK : F_UNLCK,
+            .l_whence = SEEK_SET,
+            .l_start = 0,
+            .l_len = 1,
         };
         int r;
 

@@ -120,11 +120,11 @@ static void send_msg(struct np_broker *b, struct np_client *c, uint16_t type, ui
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
         struct np_hdr h = {
-                .type = type,
-                .version = NP_PROTO_VERSION,
-                .len = (uint32_t)(sizeof h + blen + nlen),
-                .req_id = req_id,
-                .reserved = 0,
+            .type = type,
+            .version = NP_PROTO_VERSION,
+            .len = (uint32_t)(sizeof h + blen + nlen),
+            .req_id = req_id,
+            .reserved = 0,
         };
 
         memcpy(pkt, &h, sizeof h);
@@ -146,10 +146,10 @@ static void send_peer_gone(struct np_broker *b, struct np_client *to, uint64_t i
                            uint64_t conn_id, uint32_t reason, uint32_t to_server)
 {
         struct np_ev_peer_gone ev = {
-                .instance_id = instance_id,
-                .conn_id = conn_id,
-                .reason = reason,
-                .to_server = to_server,
+            .instance_id = instance_id,
+            .conn_id = conn_id,
+            .reason = reason,
+            .to_server = to_server,
         };
 
         send_msg(b, to, NP_MSG_EV_PEER_GONE, 0, &ev, sizeof ev, NULL, 0, -1);
@@ -322,8 +322,7 @@ static void conn_free(struct np_broker *b, struct np_conn *conn)
 
 /* The server side left the connection (DISCONNECT, server close, server
  * death): the client keeps its conn record and hears why. */
-static void conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t state,
-                        uint32_t reason)
+static void conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t state, uint32_t reason)
 {
         struct np_instance *i = conn->inst;
 
@@ -398,7 +397,7 @@ static void send_list_item(struct np_broker *b, struct np_client *c, uint32_t re
         it.owner_uid = (uint32_t)p->owner_uid;
         if (!np_link_empty(&p->instances)) {
                 const struct np_instance *first =
-                        np_container_of(p->instances.next, struct np_instance, pipe_link);
+                    np_container_of(p->instances.next, struct np_instance, pipe_link);
 
                 it.server_pid = (uint32_t)first->owner->pid;
                 it.params = instance_params(first);
@@ -458,9 +457,8 @@ static void do_list(struct np_broker *b, struct np_client *c, uint32_t req_id)
 
 static bool valid_params(const struct np_pipe_params *p)
 {
-        return p->type <= NPIPE_TYPE_MESSAGE && p->dir >= NPIPE_INBOUND &&
-               p->dir <= NPIPE_DUPLEX && p->max_instances <= NPIPE_MAX_INSTANCES_LIMIT &&
-               p->policy <= NPIPE_ACCESS_EVERYONE;
+        return p->type <= NPIPE_TYPE_MESSAGE && p->dir >= NPIPE_INBOUND && p->dir <= NPIPE_DUPLEX &&
+               p->max_instances <= NPIPE_MAX_INSTANCES_LIMIT && p->policy <= NPIPE_ACCESS_EVERYONE;
 }
 
 static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
@@ -483,13 +481,13 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
         p = pipe_find(b, name, name_len);
         if (p != NULL) {
                 status = NPIPE_EACCES;
-                if (!allowed(p, c))                         /* INST-07 */
+                if (!allowed(p, c)) /* INST-07 */
                         goto fail;
-                if (req.flags & NP_CREATE_FIRST_INSTANCE)   /* INST-06 */
+                if (req.flags & NP_CREATE_FIRST_INSTANCE) /* INST-06 */
                         goto fail;
-                if (req.params.dir != p->params.dir)        /* INST-03 */
+                if (req.params.dir != p->params.dir) /* INST-03 */
                         goto fail;
-                status = NPIPE_EBUSY;                       /* INST-02, INST-05 */
+                status = NPIPE_EBUSY; /* INST-02, INST-05 */
                 if (p->params.max_instances != 0 && p->n_instances >= p->params.max_instances)
                         goto fail;
         } else {
@@ -828,8 +826,8 @@ static void do_hello(struct np_broker *b, struct np_client *c, const struct np_h
         /* The header version is checked here rather than by
          * np_proto_check(), so that a client of another protocol version
          * still gets a HELLO_REPLY naming ours. */
-        if (n != (ssize_t)(sizeof *h + sizeof hello) || h->len != (uint32_t)n ||
-            h->reserved != 0 || fd >= 0) {
+        if (n != (ssize_t)(sizeof *h + sizeof hello) || h->len != (uint32_t)n || h->reserved != 0 ||
+            fd >= 0) {
                 status = NPIPE_EPROTO;
         } else {
                 memcpy(&hello, pkt + sizeof *h, sizeof hello);
@@ -874,8 +872,8 @@ static int request_fd_rule(uint16_t type)
         }
 }
 
-void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt,
-                      ssize_t n, int fd)
+void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt, ssize_t n,
+                      int fd)
 {
         const unsigned char *body = pkt + sizeof(struct np_hdr);
         const char *name = NULL;
@@ -985,6 +983,7 @@ void np_client_gone(struct np_broker *b, struct np_client *c)
                 conn_close(b, np_container_of(c->conns.next, struct np_conn, client_link),
                            NP_GONE_DIED);
         while (!np_link_empty(&c->instances))
-                instance_close(b, np_container_of(c->instances.next, struct np_instance, owner_link),
+                instance_close(b,
+                               np_container_of(c->instances.next, struct np_instance, owner_link),
                                NP_GONE_DIED);
 }

@@ -87,11 +87,11 @@ static void remove_dir(const char *dir)
 }
 
 struct spawn {
-        const char *extra[4];  /* more arguments, NULL-terminated */
-        bool foreground;       /* pass --foreground (default in spawn_simple) */
+        const char *extra[4]; /* more arguments, NULL-terminated */
+        bool foreground;      /* pass --foreground (default in spawn_simple) */
         bool no_ready_fd;
-        int listen_fd;         /* >= 0: pass as fd 3 with LISTEN_PID/LISTEN_FDS */
-        const char *notify;    /* NOTIFY_SOCKET */
+        int listen_fd;      /* >= 0: pass as fd 3 with LISTEN_PID/LISTEN_FDS */
+        const char *notify; /* NOTIFY_SOCKET */
 };
 
 /* fork+exec npiped; returns its pid and, unless no_ready_fd, the readiness
@@ -393,13 +393,13 @@ static ino_t inode_of(int fd)
 static struct np_pipe_params defparams(void)
 {
         struct np_pipe_params p = {
-                .type = NPIPE_TYPE_MESSAGE,
-                .dir = NPIPE_DUPLEX,
-                .max_instances = 0,
-                .in_quota = 4096,
-                .out_quota = 4096,
-                .default_timeout_ms = 0,
-                .policy = NPIPE_ACCESS_OWNER,
+            .type = NPIPE_TYPE_MESSAGE,
+            .dir = NPIPE_DUPLEX,
+            .max_instances = 0,
+            .in_quota = 4096,
+            .out_quota = 4096,
+            .default_timeout_ms = 0,
+            .policy = NPIPE_ACCESS_OWNER,
         };
         return p;
 }
@@ -745,8 +745,7 @@ START_TEST(test_malformed)
         close(fd);
         /* A segment that is not a memfd. */
         ck_assert_int_eq(pipe(fds), 0);
-        expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, fds[0]),
-                     NPIPE_EINVAL);
+        expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, fds[0]), NPIPE_EINVAL);
         close(fds[0]);
         close(fds[1]);
 
@@ -1105,7 +1104,8 @@ START_TEST(test_disconnect)
         q = query(cli, c);
         ck_assert_uint_eq(q.state, NPIPE_STATE_DISCONNECTED); /* DISC-04 */
         ck_assert_uint_eq(q.cur_instances, 1);
-        ck_assert_int_eq(open_x(cli, "disc", NP_ACCESS_READ, NULL, NULL), NPIPE_EBUSY); /* DISC-06 */
+        ck_assert_int_eq(open_x(cli, "disc", NP_ACCESS_READ, NULL, NULL),
+                         NPIPE_EBUSY); /* DISC-06 */
         /* The disconnected client's close is just acknowledged. */
         id_req(cli, NP_MSG_CLOSE_CLIENT, c, 0);
         expect_nothing(srv, 100);
@@ -1119,9 +1119,10 @@ START_TEST(test_disconnect)
         id_req(cli, NP_MSG_CLOSE_CLIENT, c, 0);
         expect_gone(srv, s, c, NP_GONE_CLOSED, 1);
         ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_CLOSING);
-        listen_req(srv, s, NPIPE_ECLOSING);                                            /* CONNECT-06 */
-        ck_assert_int_eq(open_x(cli, "disc", NP_ACCESS_READ, NULL, NULL), NPIPE_EBUSY); /* CLOSE-12 */
-        id_req(srv, NP_MSG_DISCONNECT, s, 0);                                          /* DISC-05 */
+        listen_req(srv, s, NPIPE_ECLOSING); /* CONNECT-06 */
+        ck_assert_int_eq(open_x(cli, "disc", NP_ACCESS_READ, NULL, NULL),
+                         NPIPE_EBUSY);        /* CLOSE-12 */
+        id_req(srv, NP_MSG_DISCONNECT, s, 0); /* DISC-05 */
         ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_DISCONNECTED);
         listen_req(srv, s, 0);
         open_ok(cli, "disc", NP_ACCESS_READ);
@@ -1328,8 +1329,7 @@ START_TEST(test_death)
                 q = query(cli, r.conn_id);
                 ck_assert_uint_eq(q.state, NPIPE_STATE_CLOSING);
                 ck_assert_uint_eq(q.cur_instances, 0);
-                ck_assert_int_eq(open_x(cli, "sdeath", NP_ACCESS_READ, NULL, NULL),
-                                 NPIPE_ENOENT);
+                ck_assert_int_eq(open_x(cli, "sdeath", NP_ACCESS_READ, NULL, NULL), NPIPE_ENOENT);
                 close(cli);
         }
         st = wait_exit(pid, TIMEOUT_MS);
@@ -1537,8 +1537,9 @@ START_TEST(test_fuzz)
 
                 for (int k = 0; k < 300; k++) {
                         unsigned char buf[NP_PROTO_MAX_PACKET + 64], body[64];
-                        uint16_t type = fz() % 64 == 0 ? bad_types[fz() % 6]
-                                                        : types[fz() % (sizeof types / sizeof types[0])];
+                        uint16_t type = fz() % 64 == 0
+                                            ? bad_types[fz() % 6]
+                                            : types[fz() % (sizeof types / sizeof types[0])];
                         int blen = np_proto_body_size(type), fd = -1, r;
                         const char *name = names[fz() % 5];
                         size_t nlen = strlen(name), len;
@@ -1694,8 +1695,8 @@ END_TEST
 /* covers: (broker) daemon mode */
 START_TEST(test_daemonize)
 {
-        struct spawn sp = {.foreground = false, .listen_fd = -1, .no_ready_fd = true,
-                           .extra = {"--idle-exit=20"}};
+        struct spawn sp = {
+            .foreground = false, .listen_fd = -1, .no_ready_fd = true, .extra = {"--idle-exit=20"}};
         struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
         struct np_hello_reply r;
         struct pkt p;

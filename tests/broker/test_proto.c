@@ -72,7 +72,7 @@ START_TEST(test_header)
         ck_assert_int_eq(np_proto_check(NULL, 16, NULL, NULL), NPIPE_EPROTO);
         ck_assert_int_eq(np_proto_check(buf, 15, NULL, NULL), NPIPE_EPROTO);
         ck_assert_int_eq(np_proto_check(buf, 17, NULL, NULL), NPIPE_EPROTO); /* len != n */
-        buf[2] = 2; /* version */
+        buf[2] = 2;                                                          /* version */
         ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
         buf[2] = NP_PROTO_VERSION;
         buf[15] = 1; /* reserved */
@@ -94,7 +94,8 @@ START_TEST(test_header)
         }
         /* Over the maximum, even if self-consistent. */
         {
-                struct np_hdr h = {.type = NP_MSG_LIST, .version = NP_PROTO_VERSION,
+                struct np_hdr h = {.type = NP_MSG_LIST,
+                                   .version = NP_PROTO_VERSION,
                                    .len = NP_PROTO_MAX_PACKET + 1};
 
                 memset(buf, 0, sizeof buf);
@@ -183,8 +184,8 @@ static uint32_t rnd(void)
 /* covers: (protocol) robustness on arbitrary input */
 START_TEST(test_random)
 {
-        static const uint16_t types[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 64, 65, 66, 67, 68, 69,
-                                         96, 97};
+        static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9, 10,
+                                         11, 64, 65, 66, 67, 68, 69, 96, 97};
         unsigned char *mem = malloc(NP_PROTO_MAX_PACKET + 64);
         int ok = 0;
 
