@@ -388,10 +388,25 @@ static void remove_socket(struct np_broker *b)
                 unlink(b->sock_path);
 }
 
+/* A broker started with 0, 1 or 2 closed would otherwise get its socket
+ * there and write log lines into it. */
+static void standard_fds(void)
+{
+        for (int fd = 0; fd <= 2; fd++) {
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+                        exit(1);
+        }
+}
+
 static int signal_fd(void)
 {
         sigset_t set;
 
+        /* An ignored signal is discarded before signalfd could see it. */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
@@ -407,6 +422,7 @@ int main(int argc, char **argv)
         char dir[PATH_MAX], abs_dir[PATH_MAX];
         int r, daemon_fd = -1;
 
+        standard_fds();
         r = parse_options(argc, argv, &o);
         if (r != 0)
                 return r;
