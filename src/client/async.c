@@ -13,7 +13,8 @@
  * operation, and no file descriptor at all.
  *
  * While an operation waits on a connection it counts in that end's
- * `sleepers`, so the peer knows to FUTEX_WAKE after publishing: exactly the
+ * `rsleepers` (reads) or `wsleepers` with its mark (writes), so the peer
+ * knows to FUTEX_WAKE: exactly the
  * protocol of a blocked synchronous call (ring_layout.h).
  *
  * Order: operations of one handle sit in one shard in issue order.  Reads
@@ -65,6 +66,8 @@ struct op {
         uint64_t first;  /* writes: ring position of the message's first chunk */
         uint64_t end;    /* writes: ring position after its last chunk (phase 1) */
         uint64_t wanting;
+        struct np_wwait ww; /* writes: the consumed-bytes mark we wait for */
+        int armed;
         np_async_cb cb;
         void *ctx;
         struct op *next, *prev;
@@ -99,7 +102,7 @@ void np_async_atfork(int phase)
                 /* the completion threads are the parent's */
                 pthread_mutex_init(&shards_lock, NULL);
                 shards = NULL;
-                shards_pid = getpid();
+                shards_pid = np_self_pid();
         }
 }
 
@@ -115,7 +118,7 @@ void np_async_kick(struct conn *c)
          * disconnect, close and peer death). */
         (void)c;
         pthread_mutex_lock(&shards_lock);
-        if (shards_pid == getpid())
+        if (shards_pid == np_self_pid())
                 for (struct np_shard *s = shards; s; s = s->next)
                         kick(s);
         pthread_mutex_unlock(&shards_lock);
@@ -140,7 +143,13 @@ static void finish(struct op *o, int status, size_t bytes)
         if (o->wanting && o->c)
                 atomic_fetch_sub(&o->c->own->rwant, o->wanting);
         if (o->c) {
-                atomic_fetch_sub(&o->c->own->sleepers, 1);
+                if (o->kind == OP_WRITE) {
+                        if (o->armed)
+                                np_wwait_disarm(o->c, &o->ww);
+                        atomic_fetch_sub(&o->c->own->wsleepers, 1);
+                } else {
+                        atomic_fetch_sub(&o->c->own->rsleepers, 1);
+                }
                 np_conn_put(o->c);
         }
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
@@ -181,7 +190,7 @@ static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w
         }
         int rr = np_cons_read(&c->cons, o->buf, o->len, msg_mode, &o->done);
         if (rr == NP_RING_OK || rr == NP_RING_MORE) {
-                np_wake_peer(c);
+                np_wake_writer(c);
                 *status = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
                 return STEP_DONE;
         }
@@ -191,7 +200,7 @@ static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w
                 return STEP_DONE;
         }
         if (o->done)
-                np_wake_peer(c);
+                np_wake_writer(c);
         if (closed) {
                 *status = NPIPE_EPIPE; /* CLOSE-06 */
                 return STEP_DONE;
@@ -199,13 +208,22 @@ static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w
         if (!o->wanting && o->len > o->done) {
                 o->wanting = o->len - o->done;
                 atomic_fetch_add(&c->own->rwant, o->wanting);
-                atomic_fetch_add(&c->own->seq, 1);
-                np_wake_peer(c);
         }
         w->addr = &c->peer->seq;
         w->val = seq;
         w->priv = 0;
         return STEP_WAIT;
+}
+
+/* Publish the consumed-bytes mark a pending write needs (ring_layout.h). */
+static void set_need(struct op *o, uint64_t need)
+{
+        if (o->armed && o->ww.need == need)
+                return;
+        if (o->armed)
+                np_wwait_disarm(o->c, &o->ww);
+        np_wwait_arm(o->c, &o->ww, need);
+        o->armed = 1;
 }
 
 static int write_step(struct op *o, int *status, struct waitspec *w)
@@ -241,13 +259,15 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
                         c->stream_owner = o;
                 }
                 pthread_mutex_unlock(&h->wr);
-                np_wake_peer(c);
+                np_wake_reader(c);
                 if (rr == NP_RING_CORRUPT) {
                         atomic_store(&c->corrupt, 1);
                         *status = NPIPE_EPIPE;
                         return STEP_DONE;
                 }
                 if (o->phase == 0) {
+                        if (o->armed)
+                                set_need(o, atomic_load(&c->peer->rbytes) + 1);
                         w->addr = &c->peer->seq;
                         w->val = seq;
                         w->priv = 0;
@@ -277,6 +297,8 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
                 *status = NPIPE_EPIPE; /* CLOSE-07 */
                 return STEP_DONE;
         }
+        if (o->armed)
+                set_need(o, rb + (upto - quota));
         w->addr = &c->peer->seq;
         w->val = seq;
         w->priv = 0;
@@ -448,10 +470,10 @@ static void *shard_thread(void *arg)
 static struct np_shard *shard_for(struct npipe *h)
 {
         pthread_mutex_lock(&shards_lock);
-        if (shards_pid != getpid()) {
+        if (shards_pid != np_self_pid()) {
                 /* after fork the parent's threads do not exist here */
                 shards = NULL;
-                shards_pid = getpid();
+                shards_pid = np_self_pid();
         }
         if (h->shard) {
                 pthread_mutex_unlock(&shards_lock);
@@ -494,8 +516,13 @@ static int enqueue(struct op *o)
         if (!s)
                 return NPIPE_ENOMEM;
         atomic_fetch_add(&o->h->users, 1);
-        if (o->c)
-                atomic_fetch_add(&o->c->own->sleepers, 1);
+        if (o->c && o->kind == OP_WRITE) {
+                /* any consumption until the first step sets the real mark */
+                set_need(o, atomic_load(&o->c->peer->rbytes) + 1);
+                atomic_fetch_add(&o->c->own->wsleepers, 1);
+        } else if (o->c) {
+                atomic_fetch_add(&o->c->own->rsleepers, 1);
+        }
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_add(&o->h->async_reads, 1);
         atomic_fetch_add(&o->h->async_ops, 1);
@@ -642,7 +669,7 @@ int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_as
                 c->stream_owner = o;
         }
         pthread_mutex_unlock(&h->wr);
-        np_wake_peer(c);
+        np_wake_reader(c);
         if (wr == NP_RING_CORRUPT) {
                 atomic_store(&c->corrupt, 1);
                 free(o);
@@ -733,7 +760,7 @@ int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size
         if (!c->stream_owner)
                 wr = np_prod_write(&c->prod, in, in_len, &done);
         pthread_mutex_unlock(&h->wr);
-        np_wake_peer(c);
+        np_wake_reader(c);
         if (wr != NP_RING_OK) {
                 /* no room for the request at all: a deviation we report
                  * as busy rather than block an overlapped caller */
@@ -785,7 +812,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                         if (o->c->stream_owner == o)
                                 o->c->stream_owner = NULL;
                         pthread_mutex_unlock(&h->wr);
-                        np_wake_peer(o->c);
+                        np_wake_reader(o->c);
                 }
                 o->next = list;
                 list = o;

@@ -85,11 +85,27 @@ static pid_t sock_pid;          /* process that made `sock` */
 static uint32_t next_id = 1;
 static struct pending *pendings;
 static uint64_t generation;     /* bumped for every new broker session */
-static int atfork_done;
+
+/* getpid() is a system call (glibc stopped caching it); every API call
+ * checks that a handle belongs to this process, so keep our own copy,
+ * refreshed in the child after fork(). */
+static _Atomic pid_t self_pid;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void lib_init(void)
+{
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        atomic_store(&self_pid, getpid());
+}
 
 pid_t np_self_pid(void)
 {
-        return getpid();
+        pthread_once(&init_once, lib_init);
+        return atomic_load_explicit(&self_pid, memory_order_relaxed);
 }
 
 /* fork() while another thread holds one of our global locks would leave
@@ -111,6 +127,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
+        atomic_store(&self_pid, getpid());
         np_async_atfork(2);
         np_pipe_atfork(2);
         /* The socket is the parent's session: closing our copy does not end
@@ -377,11 +394,7 @@ static int hello(int s)
 /* Connect (starting the broker if needed).  Called with lock held. */
 static int ensure_session(void)
 {
-        if (!atfork_done) {
-                pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-                atfork_done = 1;
-        }
-        if (sock >= 0 && sock_pid == getpid())
+        if (sock >= 0 && sock_pid == np_self_pid())
                 return 0;
         char dir[PATH_MAX];
         int r = np_runtime_dir(dir, sizeof(dir), 1);
@@ -424,7 +437,7 @@ static int ensure_session(void)
         }
         pthread_attr_destroy(&a);
         sock = s;
-        sock_pid = getpid();
+        sock_pid = np_self_pid();
         generation++;
         return 0;
 }
@@ -489,7 +502,7 @@ void np_broker_post(uint16_t type, const void *body, size_t body_len)
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
         pthread_mutex_lock(&lock);
-        if (sock >= 0 && sock_pid == getpid()) {
+        if (sock >= 0 && sock_pid == np_self_pid()) {
                 uint32_t id = next_id++;
                 if (next_id == 0)
                         next_id = 1;

@@ -32,6 +32,10 @@ struct conn {
         _Atomic int corrupt; /* the peer's memory was inconsistent */
         _Atomic int refs;
         _Atomic uint32_t local_sleepers; /* our threads in conn_wait (not the engine) */
+        /* Writers waiting for the consumer, each with the rbytes mark it
+         * needs; the lowest is published as own->wake_rbytes (under wlock). */
+        pthread_mutex_t wlock;
+        struct np_wwait *wwaits;
         /* An async write streaming a message larger than the free ring owns
          * the producer until its last chunk is in (under h->wr). */
         const void *stream_owner;
@@ -76,13 +80,23 @@ struct npipe {
 };
 
 
+/* A writer's wait for the consumer (linked in conn.wwaits while armed). */
+struct np_wwait {
+        uint64_t need;
+        struct np_wwait *next;
+};
+void np_wwait_arm(struct conn *c, struct np_wwait *w, uint64_t need);
+void np_wwait_disarm(struct conn *c, struct np_wwait *w);
+
 int np_h_get(struct npipe *h);
 void np_h_put(struct npipe *h);
 void np_bump_ev(struct npipe *h);
 struct conn *np_conn_get(struct npipe *h);
 void np_conn_put(struct conn *c);
 int np_end_state(struct npipe *h, struct conn *c);
-void np_wake_peer(struct conn *c);
+/* After publishing data (producer) / consuming (consumer). */
+void np_wake_reader(struct conn *c);
+void np_wake_writer(struct conn *c);
 int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected);
 uint32_t np_write_quota(struct npipe *h);
 

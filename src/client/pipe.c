@@ -204,6 +204,8 @@ static struct conn *conn_new(struct np_seg_hdr *own, size_t own_size, int peer_f
                 close(peer_fd);
         np_cons_init(&c->cons, c->peer, own);
         np_prod_init(&c->prod, own, c->peer);
+        pthread_mutex_init(&c->wlock, NULL);
+        atomic_store(&own->wake_rbytes, UINT64_MAX);
         atomic_store(&c->refs, 1);
         return c;
 }
@@ -215,14 +217,55 @@ void np_conn_put(struct conn *c)
         if (!c->peer_is_dummy)
                 munmap((void *)c->peer, c->peer_size);
         munmap(c->own, c->own_size);
+        pthread_mutex_destroy(&c->wlock);
         free(c);
 }
 
-/* Wake the peer if it sleeps on our seq (call after every publish). */
-void np_wake_peer(struct conn *c)
+/* After publishing data or a message: wake the peer's readers if any sleep. */
+void np_wake_reader(struct conn *c)
 {
-        if (atomic_load_explicit(&c->peer->sleepers, memory_order_seq_cst) != 0)
+        if (atomic_load_explicit(&c->peer->rsleepers, memory_order_seq_cst) != 0)
                 np_futex_wake(&c->own->seq, 1, INT_MAX);
+}
+
+/* After consuming: wake the peer's writers only once we passed the mark
+ * the first of them needs, not after every message. */
+void np_wake_writer(struct conn *c)
+{
+        if (atomic_load_explicit(&c->peer->wsleepers, memory_order_seq_cst) != 0 &&
+            c->cons.rbytes >= atomic_load_explicit(&c->peer->wake_rbytes, memory_order_acquire))
+                np_futex_wake(&c->own->seq, 1, INT_MAX);
+}
+
+static void wwait_publish(struct conn *c)
+{
+        uint64_t min = UINT64_MAX;
+        for (struct np_wwait *w = c->wwaits; w; w = w->next)
+                if (w->need < min)
+                        min = w->need;
+        atomic_store_explicit(&c->own->wake_rbytes, min, memory_order_seq_cst);
+}
+
+void np_wwait_arm(struct conn *c, struct np_wwait *w, uint64_t need)
+{
+        pthread_mutex_lock(&c->wlock);
+        w->need = need;
+        w->next = c->wwaits;
+        c->wwaits = w;
+        wwait_publish(c);
+        pthread_mutex_unlock(&c->wlock);
+}
+
+void np_wwait_disarm(struct conn *c, struct np_wwait *w)
+{
+        pthread_mutex_lock(&c->wlock);
+        for (struct np_wwait **pp = &c->wwaits; *pp; pp = &(*pp)->next)
+                if (*pp == w) {
+                        *pp = w->next;
+                        break;
+                }
+        wwait_publish(c);
+        pthread_mutex_unlock(&c->wlock);
 }
 
 /* Wake our own threads sleeping on the peer's seq, until none is left
@@ -251,7 +294,7 @@ static struct npipe *handle_new(int server)
         if (!h)
                 return NULL;
         h->magic = HANDLE_MAGIC;
-        h->pid = getpid();
+        h->pid = np_self_pid();
         h->server = server;
         pthread_mutex_init(&h->op, NULL);
         pthread_mutex_init(&h->lock, NULL);
@@ -277,7 +320,7 @@ int np_h_get(struct npipe *h)
 {
         if (!h || h->magic != HANDLE_MAGIC)
                 return NPIPE_EBADF;
-        if (h->pid != getpid())
+        if (h->pid != np_self_pid())
                 return NPIPE_EFORKED;
         atomic_fetch_add(&h->users, 1);
         if (h->closed) {
@@ -290,8 +333,10 @@ int np_h_get(struct npipe *h)
 void np_h_put(struct npipe *h)
 {
         if (atomic_fetch_sub(&h->users, 1) == 1) {
+                /* only a close waits for this: no syscall on every call */
                 atomic_fetch_add(&h->users_seq, 1);
-                np_futex_wake(&h->users_seq, 0, INT_MAX);
+                if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST))
+                        np_futex_wake(&h->users_seq, 0, INT_MAX);
         }
 }
 
@@ -345,11 +390,14 @@ static int64_t remaining(int64_t deadline)
 }
 
 /* Sleep until the peer's seq moves from `seq` (or our own threads wake us).
- * Spins briefly first while the peer is not asleep itself: on another CPU
- * it is likely to answer sooner than a futex round trip. */
-static int conn_wait(struct conn *c, uint32_t seq, int64_t deadline)
+ * need == 0: we wait for the peer's data or state (a reader); otherwise we
+ * wait for the peer to have consumed `need` bytes (a writer), and it wakes
+ * us only then.  Spins briefly first while the peer is not asleep itself:
+ * on another CPU it is likely to answer sooner than a futex round trip. */
+static int conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline)
 {
-        if (atomic_load_explicit(&c->peer->sleepers, memory_order_relaxed) == 0) {
+        if (atomic_load_explicit(&c->peer->rsleepers, memory_order_relaxed) == 0 &&
+            atomic_load_explicit(&c->peer->wsleepers, memory_order_relaxed) == 0) {
                 int64_t end = np_now_ns() + SPIN_NS;
                 do {
                         for (int i = 0; i < 64; i++) {
@@ -360,8 +408,12 @@ static int conn_wait(struct conn *c, uint32_t seq, int64_t deadline)
                         }
                 } while (np_now_ns() < end);
         }
+        struct np_wwait ww;
+        _Atomic uint32_t *count = need ? &c->own->wsleepers : &c->own->rsleepers;
+        if (need)
+                np_wwait_arm(c, &ww, need);
         atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
-        atomic_fetch_add_explicit(&c->own->sleepers, 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
         int r = 0;
         if (atomic_load(&c->gone) == 0 &&
             atomic_load_explicit(&c->peer->seq, memory_order_seq_cst) == seq) {
@@ -371,8 +423,10 @@ static int conn_wait(struct conn *c, uint32_t seq, int64_t deadline)
                 else if (np_futex_wait(&c->peer->seq, seq, 1, rem) == -ETIMEDOUT)
                         r = NPIPE_ETIMEDOUT;
         }
-        atomic_fetch_sub_explicit(&c->own->sleepers, 1, memory_order_seq_cst);
+        atomic_fetch_sub_explicit(count, 1, memory_order_seq_cst);
         atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
+        if (need)
+                np_wwait_disarm(c, &ww);
         return r;
 }
 
@@ -562,7 +616,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         struct reg_ctx rc = {h, 1};
         /* state before the reply: an EV_CONNECTED may follow it at once */
         h->state = NPIPE_STATE_LISTENING;
-        h->server_pid = getpid();
+        h->server_pid = np_self_pid();
         struct np_request req = {.type = NP_MSG_CREATE, .body = &body, .body_len = sizeof(body),
                                  .name = bare, .name_len = blen, .fd = fd, .reply = &rep,
                                  .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc};
@@ -644,7 +698,7 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         h->name = strndup(bare, blen);
         h->params = rep.params;
         h->server_pid = (pid_t)rep.server_pid;
-        h->client_pid = getpid();
+        h->client_pid = np_self_pid();
         h->peer_uid = rep.server_uid;
         h->peer_gid = rep.server_gid;
         h->can_read = (access & NPIPE_READ) != 0;
@@ -881,7 +935,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
 {
         if (!h || h->magic != HANDLE_MAGIC)
                 return NPIPE_EBADF;
-        if (h->pid != getpid())
+        if (h->pid != np_self_pid())
                 return NPIPE_EFORKED;
         pthread_mutex_lock(&h->op);
         pthread_mutex_lock(&reg_lock);
@@ -892,7 +946,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 pthread_mutex_unlock(&h->op);
                 return NPIPE_EBADF;
         }
-        h->closed = 1;
+        __atomic_store_n(&h->closed, 1, __ATOMIC_SEQ_CST);
         if (h->id)
                 reg_del(h);
         struct conn *c = h->conn;
@@ -982,7 +1036,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                 }
                 int rr = np_cons_read(&c->cons, buf, len, msg_mode, &done);
                 if (rr == NP_RING_OK || rr == NP_RING_MORE) {
-                        np_wake_peer(c);
+                        np_wake_writer(c);
                         r = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
                         break;
                 }
@@ -992,7 +1046,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         break;
                 }
                 if (done)
-                        np_wake_peer(c);
+                        np_wake_writer(c);
                 if (closed) {
                         /* all the peer wrote is consumed (it published before
                          * closing); a message cut short is lost, never torn */
@@ -1008,12 +1062,10 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         /* NOWAIT-04/05: a non-blocking writer may hand us this much */
                         wanting = len - done;
                         atomic_fetch_add(&c->own->rwant, wanting);
-                        atomic_fetch_add(&c->own->seq, 1);
-                        np_wake_peer(c);
                 }
                 if (!keep)
                         pthread_mutex_unlock(&h->rd);
-                int w = conn_wait(c, seq, deadline);
+                int w = conn_wait(c, seq, 0, deadline);
                 if (!keep)
                         pthread_mutex_lock(&h->rd);
                 if (w == NPIPE_ETIMEDOUT &&
@@ -1106,7 +1158,9 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
                         return NPIPE_ENOTCONN; /* DISC-02 */
                 if (closed)
                         return NPIPE_EPIPE; /* CLOSE-07 */
-                if (conn_wait(c, seq, deadline) == NPIPE_ETIMEDOUT &&
+                /* the consumer must pass target - quota (less what was cancelled) */
+                uint64_t need = rb + (upto - quota);
+                if (conn_wait(c, seq, need, deadline) == NPIPE_ETIMEDOUT &&
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
                         return NPIPE_ETIMEDOUT;
         }
@@ -1129,14 +1183,16 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                 /* an async write is streaming a large message: wait our turn */
                 if (!c->stream_owner)
                         r = np_prod_write(&c->prod, buf, len, &done);
-                np_wake_peer(c);
+                np_wake_reader(c);
                 if (r == NP_RING_OK)
                         return 0;
                 if (r == NP_RING_CORRUPT) {
                         atomic_store(&c->corrupt, 1);
                         return NPIPE_EPIPE;
                 }
-                if (conn_wait(c, seq, deadline) == NPIPE_ETIMEDOUT &&
+                /* no room: any consumption frees some */
+                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+                if (conn_wait(c, seq, rb + 1, deadline) == NPIPE_ETIMEDOUT &&
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
                         return NPIPE_ETIMEDOUT;
         }

@@ -21,11 +21,15 @@
  * never report such a message complete until its last byte has arrived.
  *
  * Waking (no syscall while both sides are busy): every change to a header is
- * followed by an increment of `seq`; a thread about to sleep increments its
- * own end's `sleepers`, re-reads the peer's `seq`, re-checks its condition
- * and FUTEX_WAITs on the peer's `seq`.  The changing side wakes only when
- * the peer's `sleepers` is non-zero.  Both orders are sequentially
- * consistent, so no wake is lost.
+ * followed by an increment of `seq`; a thread about to sleep increments one
+ * of its own end's sleeper counts, re-reads the peer's `seq`, re-checks its
+ * condition and FUTEX_WAITs on the peer's `seq`.  Readers waiting for data
+ * count in `rsleepers`: the producer wakes after publishing when it is
+ * non-zero.  Writers waiting for the consumer (quota, ring space, flush)
+ * count in `wsleepers` and publish in `wake_rbytes` the consumed-bytes mark
+ * they need: the consumer wakes only once it has passed that mark, not
+ * after every message.  Both orders are sequentially consistent, so no
+ * wake is lost.
  *
  * Every value read from the peer's segment is loaded once and validated
  * before use (ring.c); a bad value breaks that one pipe, never the process.
@@ -69,8 +73,8 @@ struct np_seg_hdr {
         /* cache line 1: what the peer waits on */
         _Atomic uint32_t seq;      /* futex word: bumped after every change below */
         _Atomic uint32_t state;    /* enum np_seg_state */
-        _Atomic uint32_t sleepers; /* this end's threads sleeping on the peer's seq */
-        uint32_t pad1;
+        _Atomic uint32_t rsleepers; /* our waiters for the peer's data or state */
+        _Atomic uint32_t wsleepers; /* our waiters for the peer to consume */
         uint8_t pad1b[48];
 
         /* cache line 2: producer side (the ring in this segment) */
@@ -78,7 +82,8 @@ struct np_seg_hdr {
         _Atomic uint64_t wbytes; /* payload bytes written, counting a streaming frame
                                   * in full as soon as its header is published */
         _Atomic uint64_t wframes; /* frames started */
-        uint8_t pad2[40];
+        _Atomic uint64_t wake_rbytes; /* wake a wsleeper once peer rbytes >= this */
+        uint8_t pad2[32];
 
         /* cache line 3: consumer side (the peer's ring) */
         _Atomic uint64_t rpos;    /* bytes of the peer's ring we have consumed */
