@@ -323,7 +323,7 @@ int np_h_get(struct npipe *h)
         if (h->pid != np_self_pid())
                 return NPIPE_EFORKED;
         atomic_fetch_add(&h->users, 1);
-        if (h->closed) {
+        if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
                 atomic_fetch_sub(&h->users, 1);
                 return NPIPE_EBADF;
         }
