@@ -744,6 +744,41 @@ START_TEST(test_malformed)
         fd = seg();
         expect_reply(s, send_msg(s, NP_MSG_LIST, NULL, 0, NULL, 0, fd), NPIPE_EPROTO);
         close(fd);
+        /* Two descriptors: the extra one is closed on arrival (os.h), the
+         * packet counts with the first. */
+        {
+                int two[2] = {seg(), seg()};
+                union {
+                        struct cmsghdr align;
+                        char buf[CMSG_SPACE(sizeof two)];
+                } ctl;
+                struct iovec iov;
+                struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+                struct cmsghdr *cm;
+                struct pkt p;
+
+                c.name_len = 3;
+                req = g_req++;
+                put_hdr(buf, NP_MSG_CREATE, 16 + sizeof c + 3, req);
+                memcpy(buf + 16, &c, sizeof c);
+                memcpy(buf + 16 + sizeof c, "two", 3);
+                iov.iov_base = buf;
+                iov.iov_len = 16 + sizeof c + 3;
+                memset(&ctl, 0, sizeof ctl);
+                msg.msg_control = ctl.buf;
+                msg.msg_controllen = sizeof ctl.buf;
+                cm = CMSG_FIRSTHDR(&msg);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof two);
+                memcpy(CMSG_DATA(cm), two, sizeof two);
+                ck_assert_int_eq(sendmsg(s, &msg, MSG_NOSIGNAL), (ssize_t)iov.iov_len);
+                close(two[0]);
+                close(two[1]);
+                recv_ok(s, &p);
+                ck_assert_uint_eq(p.h.req_id, req);
+                ck_assert_uint_eq(p.h.type, NP_MSG_CREATE_REPLY);
+        }
         /* A segment that is not a memfd. */
         ck_assert_int_eq(pipe(fds), 0);
         expect_reply(s, send_msg(s, NP_MSG_CREATE, &c, sizeof c, "abc", 3, fds[0]), NPIPE_EINVAL);
@@ -766,10 +801,10 @@ START_TEST(test_malformed)
         ck_assert_int_eq(send_bytes(s, buf, 16, -1), 0);
         expect_nothing(s, 100);
 
-        /* Still serving, and no descriptor leaked: only the one listening
-         * instance (the NP_NAME_MAX pipe) holds a segment. */
+        /* Still serving, and no descriptor leaked: only the two listening
+         * instances (the NP_NAME_MAX pipe, "two") hold a segment. */
         expect_list_works(s);
-        ck_assert_int_eq(count_fds(g_broker), base + 1);
+        ck_assert_int_eq(count_fds(g_broker), base + 2);
         close(s);
 }
 END_TEST
