@@ -419,7 +419,7 @@ int main(int argc, char **argv)
 {
         static struct np_broker b;
         struct options o = {0};
-        char dir[PATH_MAX], abs_dir[PATH_MAX];
+        char dir[PATH_MAX] = "", abs_dir[PATH_MAX];
         int r, daemon_fd = -1;
 
         standard_fds();
