@@ -392,6 +392,32 @@ static int hello(int s)
 }
 
 /* Connect (starting the broker if needed).  Called with lock held. */
+/* Connect to the broker of `dir`, starting one when none answers.
+ * Returns the socket or a negative code. */
+static int connect_broker(const char *dir)
+{
+        for (int attempt = 0; attempt < 100; attempt++) {
+                int s = try_connect(dir);
+                if (s >= 0)
+                        return s;
+                if (s != -ENOENT && s != -ECONNREFUSED)
+                        return NPIPE_EBROKER;
+                /* The first miss starts a broker.  Later ones wait for a broker
+                 * another process is starting (it holds the lock but has not
+                 * bound yet); spawn_broker returns once one listens. */
+                if (attempt == 0 || attempt == 20) {
+                        if (spawn_broker(dir) < 0)
+                                return NPIPE_EBROKER;
+                } else {
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        return NPIPE_EBROKER;
+}
+
+/* Connect (starting the broker if needed) and say hello.  Called with the
+ * lock held. */
 static int ensure_session(void)
 {
         if (sock >= 0 && sock_pid == np_self_pid())
@@ -401,26 +427,20 @@ static int ensure_session(void)
         if (r < 0)
                 return r;
         int s = -1;
-        for (int attempt = 0; attempt < 100; attempt++) {
-                s = try_connect(dir);
-                if (s >= 0)
+        /* A broker that is exiting idle may reset us right after accepting:
+         * try again (a fresh one is started) before giving up. */
+        for (int attempt = 0; attempt < 3; attempt++) {
+                s = connect_broker(dir);
+                if (s < 0)
+                        return s;
+                r = hello(s);
+                if (r == 0 || r == NPIPE_EPROTO)
                         break;
-                if (s != -ENOENT && s != -ECONNREFUSED)
-                        return NPIPE_EBROKER;
-                /* the first miss starts a broker; later ones wait for a broker
-                 * another process is starting (it holds the lock but has not
-                 * bound yet) */
-                if (attempt == 0 || attempt == 20) {
-                        if (spawn_broker(dir) < 0)
-                                return NPIPE_EBROKER;
-                } else {
-                        struct timespec ts = {0, 10 * 1000 * 1000};
-                        nanosleep(&ts, NULL);
-                }
+                close(s);
+                s = -1;
         }
         if (s < 0)
-                return NPIPE_EBROKER;
-        r = hello(s);
+                return r < 0 ? r : NPIPE_EBROKER;
         if (r < 0) {
                 close(s);
                 return r;
