@@ -44,6 +44,9 @@ enum np_msg_type {
         NP_MSG_QUERY = 9,      /* np_instance_req or np_conn_req (id of either kind) */
         NP_MSG_LIST = 10,      /* no body: reply is a series of NP_MSG_LIST_ITEM */
         NP_MSG_CANCEL = 11,    /* np_cancel: abandon a pending WAIT (by its req_id) */
+        NP_MSG_ADOPT = 12,     /* np_adopt + name, fd: server segment when listening;
+                                * re-registers an instance or client end after the
+                                * broker was restarted */
 
         /* broker -> client replies */
         NP_MSG_REPLY = 64,       /* np_reply: status only */
@@ -213,6 +216,42 @@ struct np_ev_peer_gone {
         uint32_t to_server;   /* 1: addressed to the server end, 0: to the client end */
 };
 _Static_assert(sizeof(struct np_ev_peer_gone) == 24, "np_ev_peer_gone");
+
+/*
+ * Broker restart.  Existing connections live on in shared memory when the
+ * broker dies; when a process sees its broker socket close it connects to
+ * a new broker and re-registers every live end with NP_MSG_ADOPT, keeping
+ * the ids the old broker gave (a broker starts its id counter at a value
+ * derived from CLOCK_REALTIME in nanoseconds, so ids of an older broker are
+ * smaller and never collide; adopted ids raise the counter above them).
+ *
+ * A server instance is adopted with its state: LISTENING (a fresh segment
+ * fd attached: it is listening again at once, waiters are released),
+ * CONNECTED or CLOSING (conn_id and peer_pid name its client),
+ * DISCONNECTED.  A client end is adopted with role NP_ADOPT_CLIENT, its
+ * conn_id, and the server's pid and instance_id.  The broker links the two
+ * halves of a connection by conn_id whichever arrives first; when the
+ * adopting process's peer is already dead (kill(pid, 0) fails with ESRCH)
+ * it sends NP_MSG_EV_PEER_GONE (NP_GONE_DIED) at once; when the other half
+ * never arrives while the peer lives, nothing is sent until it does.
+ * Reply: np_create_reply (instance_id = the adopted id, params = the
+ * pipe-wide values in force: the first adopter's if the name is new).
+ */
+#define NP_ADOPT_SERVER 1u
+#define NP_ADOPT_CLIENT 2u
+
+struct np_adopt {
+        struct np_pipe_params params; /* as created (server) or as opened (client) */
+        uint32_t role;        /* NP_ADOPT_* */
+        uint32_t state;       /* enum npipe_state (server); NPIPE_STATE_CONNECTED (client) */
+        uint64_t instance_id; /* the instance (both roles) */
+        uint64_t conn_id;     /* the connection, 0 when none */
+        uint32_t peer_pid;    /* the other end's process, 0 when none */
+        uint32_t access;      /* client: NP_ACCESS_* it opened with */
+        uint32_t flags;       /* server: NP_CREATE_* flags it was created with */
+        uint32_t name_len;
+};
+_Static_assert(sizeof(struct np_adopt) == 72, "np_adopt");
 
 /* Body size expected for each type (fixed part, after the header);
  * returns -1 for an unknown type. */
