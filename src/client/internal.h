@@ -63,6 +63,9 @@ struct npipe {
 
         /* fixed after creation */
         struct np_pipe_params params;
+        uint64_t instance_id; /* client: the server instance (for re-registration) */
+        uint32_t access;      /* client: NP_ACCESS_* opened with */
+        uint32_t cflags;      /* server: NP_CREATE_* created with */
         int can_read, can_write, can_set_mode;
         char *name;
 

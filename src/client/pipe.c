@@ -494,10 +494,106 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev)
         }
 }
 
+/* Re-register one live end with a new broker (proto.h, NP_MSG_ADOPT). */
+static void adopt_one(struct npipe *h)
+{
+        struct np_adopt b;
+        memset(&b, 0, sizeof(b));
+        b.params = h->params;
+        int fd = -1;
+        struct np_seg_hdr *seg = NULL, *old = NULL;
+        size_t sz = 0, old_sz = 0;
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        if (h->server) {
+                b.role = NP_ADOPT_SERVER;
+                b.instance_id = h->id;
+                b.flags = h->cflags;
+                b.state = (uint32_t)st;
+                if (c) {
+                        b.conn_id = c->conn_id;
+                        b.peer_pid = (uint32_t)h->client_pid;
+                }
+                if (st == NPIPE_STATE_LISTENING) {
+                        /* the old broker closed the segment it held: offer a fresh one */
+                        uint32_t cap = pow2_at_least((uint64_t)h->params.out_quota * 2 >
+                                                             MIN_SERVER_RING
+                                                             ? (uint64_t)h->params.out_quota * 2
+                                                             : MIN_SERVER_RING);
+                        fd = seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
+                        if (fd < 0) {
+                                np_conn_put(c);
+                                return;
+                        }
+                        pthread_mutex_lock(&h->lock);
+                        if (h->state == NPIPE_STATE_LISTENING && h->listen_seg && !h->conn) {
+                                old = h->listen_seg;
+                                old_sz = h->listen_size;
+                                h->listen_seg = seg;
+                                h->listen_size = sz;
+                                seg = NULL;
+                        }
+                        pthread_mutex_unlock(&h->lock);
+                        if (seg) {
+                                /* it connected meanwhile: nothing to offer */
+                                close(fd);
+                                munmap(seg, sz);
+                                np_conn_put(c);
+                                return;
+                        }
+                }
+        } else {
+                if (st != NPIPE_STATE_CONNECTED || !c) {
+                        np_conn_put(c);
+                        return; /* nothing more will happen to it */
+                }
+                b.role = NP_ADOPT_CLIENT;
+                b.state = NPIPE_STATE_CONNECTED;
+                b.instance_id = h->instance_id;
+                b.conn_id = h->id;
+                b.peer_pid = (uint32_t)h->server_pid;
+                b.access = h->access;
+        }
+        np_conn_put(c);
+        b.name_len = (uint32_t)strlen(h->name);
+        struct np_create_reply rep;
+        struct np_request req = {.type = NP_MSG_ADOPT, .body = &b, .body_len = sizeof(b),
+                                 .name = h->name, .name_len = b.name_len, .fd = fd,
+                                 .reply = &rep, .reply_cap = sizeof(rep)};
+        np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (fd >= 0)
+                close(fd);
+        if (old)
+                munmap(old, old_sz);
+}
+
 void np_on_broker_lost(void)
 {
-        /* Existing connections live on in shared memory; a new broker is
-         * started by the next call that needs one. */
+        /* Existing connections live on in shared memory.  Re-register every
+         * live end with a new broker (started now if need be), so that new
+         * clients find our instances by name and peer deaths are noticed. */
+        pthread_mutex_lock(&reg_lock);
+        size_t n = 0;
+        for (unsigned b = 0; b < REG_BUCKETS; b++)
+                for (struct npipe *h = reg[b]; h; h = h->hnext)
+                        n++;
+        struct npipe **list = n ? calloc(n, sizeof(*list)) : NULL;
+        size_t k = 0;
+        for (unsigned b = 0; list && b < REG_BUCKETS; b++)
+                for (struct npipe *h = reg[b]; h; h = h->hnext)
+                        if (!__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
+                                /* a close waits for us to finish with it */
+                                atomic_fetch_add(&h->users, 1);
+                                list[k++] = h;
+                        }
+        pthread_mutex_unlock(&reg_lock);
+        for (size_t i = 0; i < k; i++) {
+                adopt_one(list[i]);
+                np_h_put(list[i]);
+        }
+        free(list);
 }
 
 /* ---- creating and opening ------------------------------------------------------------ */
@@ -641,6 +737,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
                 return r;
         }
         h->params = rep.params;
+        h->cflags = body.flags;
         h->can_read = opts->dir != NPIPE_OUTBOUND;
         h->can_write = opts->dir != NPIPE_INBOUND;
         /* CREATE-07/08: an inbound server handle lacks FILE_WRITE_ATTRIBUTES */
@@ -697,6 +794,8 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         }
         h->name = strndup(bare, blen);
         h->params = rep.params;
+        h->instance_id = rep.instance_id;
+        h->access = body.access;
         h->server_pid = (pid_t)rep.server_pid;
         h->client_pid = np_self_pid();
         h->peer_uid = rep.server_uid;
