@@ -335,6 +335,12 @@ void h_async_transact(struct h_op *op, npipe_t *h, const void *in, size_t in_len
         h_op_start(op, h_op_transact);
 }
 
+void h_listen_ready(struct h_op *op, npipe_t *s, const char *name)
+{
+        h_async_listen(op, s, NPIPE_INFINITE);
+        ck_assert_status(npipe_wait(name, H_TIMEOUT_MS), NPIPE_OK);
+}
+
 /* ---- child processes ---------------------------------------------------------------- */
 
 static int pidfd_open_(pid_t pid)

@@ -191,6 +191,10 @@ void h_async_flush(struct h_op *op, npipe_t *h);
 void h_async_transact(struct h_op *op, npipe_t *h, const void *in, size_t in_len, void *out,
                       size_t out_len);
 
+/* Start a blocking listen on the (only) instance of `name` in a thread and
+ * return once the broker has it listening (npipe_wait succeeds). */
+void h_listen_ready(struct h_op *op, npipe_t *s, const char *name);
+
 #define H_ASSERT_BLOCKED(op)                                                                      \
         ck_assert_msg(h_op_blocked((op), H_BLOCKED_MS),                                           \
                       "operation returned although it should block: %s (%d), n=%zu",             \
