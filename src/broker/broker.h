@@ -89,7 +89,7 @@ uint64_t np_hash_u64(uint64_t v);
 /* ---- objects ------------------------------------------------------------ */
 
 /* What an epoll event points at: the first member of each watched object. */
-enum np_src_kind { NP_SRC_LISTEN = 1, NP_SRC_SIGNAL, NP_SRC_CLIENT };
+enum np_src_kind { NP_SRC_LISTEN = 1, NP_SRC_SIGNAL, NP_SRC_CLIENT, NP_SRC_PIDWATCH };
 struct np_src {
         enum np_src_kind kind;
 };
@@ -152,6 +152,19 @@ struct np_pipe {
 };
 
 struct np_conn;
+struct np_instance;
+
+/* A half-adopted connection (NP_MSG_ADOPT) waits for its other half; while
+ * it waits, the peer process is watched through a pidfd so that its death
+ * is still reported (requests.c, "adoption").  Freed after the epoll batch
+ * (events later in the batch may still point at it). */
+struct np_pidwatch {
+        struct np_src src;
+        struct np_link link; /* broker->watch_graveyard once dead */
+        int fd;              /* pidfd, -1 once closed */
+        struct np_instance *inst; /* the waiting server half, or */
+        struct np_conn *conn;     /* the waiting client half */
+};
 
 struct np_instance {
         struct np_hnode hnode; /* broker->instances, by id */
@@ -166,6 +179,11 @@ struct np_instance {
         uint32_t state;       /* enum npipe_state */
         int fd;               /* server segment, held while LISTENING */
         struct np_conn *conn; /* the attached client while CONNECTED */
+        /* Adopted CONNECTED or CLOSING before its client end was: the
+         * conn id and client pid it expects (0 when nothing is pending). */
+        uint64_t pend_conn;
+        pid_t pend_pid;
+        struct np_pidwatch *pend_watch; /* NULL when the pid is not watched */
 };
 
 struct np_conn {
@@ -182,6 +200,11 @@ struct np_conn {
         uid_t uid;
         gid_t gid;
         uint32_t access;
+        /* Adopted before its server end: not attached yet (inst NULL,
+         * detached_state CONNECTED), expecting that server's pid. */
+        bool pending;
+        pid_t pend_pid;
+        struct np_pidwatch *pend_watch;
 };
 
 struct np_waiter {
@@ -225,7 +248,8 @@ struct np_broker {
         size_t n_pipes;
         struct np_htab instances;
         struct np_htab conns;
-        uint64_t next_id; /* instance and conn ids share one counter */
+        uint64_t next_id; /* instance and conn ids share one counter, started at
+                           * CLOCK_REALTIME ns, raised above adopted ids */
         uint64_t hash_seed;
 
         struct np_link clients;
@@ -234,6 +258,8 @@ struct np_broker {
         uint64_t next_serial;
         struct np_link doomed;          /* clients to reap after the current packet */
         struct np_link graveyard;       /* reaped clients, freed after the epoll batch */
+        struct np_link watch_graveyard; /* dead np_pidwatch, freed likewise */
+        size_t n_watches;               /* live pidfds (counted against fd_budget) */
         int64_t accept_paused_until_ns; /* accept() failed for lack of resources */
 
         struct np_waiter **heap; /* pending waits with a deadline, min-heap */
@@ -264,6 +290,10 @@ void np_client_drain(struct np_broker *b, struct np_client *c);
 /* Accept whatever is waiting in the listen backlog; returns how many. */
 int np_loop_accept(struct np_broker *b);
 int np_timer_add(struct np_broker *b, struct np_waiter *w);
+/* Watch a pidfd in the epoll set (np_pidwatch_fired when it is readable);
+ * np_watch_free takes it out, closes it and frees it after the batch. */
+int np_watch_add(struct np_broker *b, struct np_pidwatch *w);
+void np_watch_free(struct np_broker *b, struct np_pidwatch *w);
 void np_timer_del(struct np_broker *b, struct np_waiter *w);
 
 /* ---- requests.c --------------------------------------------------------- */
@@ -278,6 +308,8 @@ void np_client_gone(struct np_broker *b, struct np_client *c);
 void np_list_pump(struct np_broker *b, struct np_client *c);
 /* A wait's deadline passed. */
 void np_wait_expired(struct np_broker *b, struct np_waiter *w);
+/* The process a pending adoption waited for exited (its pidfd fired). */
+void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w);
 int np_state_init(struct np_broker *b);
 
 #endif /* NPIPED_BROKER_H */

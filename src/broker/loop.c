@@ -60,6 +60,7 @@ int np_loop_init(struct np_broker *b)
         np_link_init(&b->clients);
         np_link_init(&b->doomed);
         np_link_init(&b->graveyard);
+        np_link_init(&b->watch_graveyard);
         b->idle_since_ns = np_now_ns();
         return 0;
 }
@@ -139,6 +140,40 @@ void np_timer_del(struct np_broker *b, struct np_waiter *w)
         heap_set(b, i, last);
         heap_up(b, i);
         heap_down(b, last->heap_idx);
+}
+
+/* ---- pidfd watches (adoption) -------------------------------------------- */
+
+int np_watch_add(struct np_broker *b, struct np_pidwatch *w)
+{
+        w->src.kind = NP_SRC_PIDWATCH;
+        np_link_init(&w->link);
+        if (watch(b, w->fd, EPOLLIN, &w->src) < 0)
+                return -errno;
+        b->n_watches++;
+        return 0;
+}
+
+void np_watch_free(struct np_broker *b, struct np_pidwatch *w)
+{
+        if (w->fd >= 0) {
+                epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+                close(w->fd);
+                w->fd = -1;
+                b->n_watches--;
+        }
+        w->inst = NULL;
+        w->conn = NULL;
+        np_link_del(&w->link);
+        np_link_add_tail(&b->watch_graveyard, &w->link);
+}
+
+static void watch_event(struct np_broker *b, struct np_pidwatch *w)
+{
+        /* Freed earlier in this batch: its event is stale. */
+        if (w->fd < 0)
+                return;
+        np_pidwatch_fired(b, w);
 }
 
 /* ---- client sockets ------------------------------------------------------ */
@@ -321,6 +356,13 @@ static void reap(struct np_broker *b, struct np_client *keep)
 
 static void bury(struct np_broker *b)
 {
+        while (!np_link_empty(&b->watch_graveyard)) {
+                struct np_pidwatch *w =
+                    np_container_of(b->watch_graveyard.next, struct np_pidwatch, link);
+
+                np_link_del(&w->link);
+                free(w);
+        }
         while (!np_link_empty(&b->graveyard)) {
                 struct np_client *c = np_container_of(b->graveyard.next, struct np_client, link);
 
@@ -563,6 +605,9 @@ int np_loop_run(struct np_broker *b)
                         case NP_SRC_CLIENT:
                                 client_event(b, np_container_of(src, struct np_client, src),
                                              evs[i].events);
+                                break;
+                        case NP_SRC_PIDWATCH:
+                                watch_event(b, np_container_of(src, struct np_pidwatch, src));
                                 break;
                         }
                         reap(b, NULL);

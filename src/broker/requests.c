@@ -21,8 +21,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/limits.h"
@@ -108,6 +112,15 @@ int np_state_init(struct np_broker *b)
         if (getrandom(&b->hash_seed, sizeof b->hash_seed, GRND_NONBLOCK) !=
             (ssize_t)sizeof b->hash_seed)
                 b->hash_seed = (uint64_t)np_now_ns() ^ ((uint64_t)getpid() << 32);
+        /* proto.h, broker restart: ids start at the wall clock in
+         * nanoseconds, so every id a broker that ran before us gave out is
+         * smaller than ours and an adopted id never names one of ours. */
+        {
+                struct timespec ts;
+
+                clock_gettime(CLOCK_REALTIME, &ts);
+                b->next_id = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        }
         return 0;
 }
 
@@ -311,8 +324,12 @@ static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t 
         return p;
 }
 
+static void conn_pend_clear(struct np_broker *b, struct np_conn *conn);
+static void inst_pend_clear(struct np_broker *b, struct np_instance *i);
+
 static void conn_free(struct np_broker *b, struct np_conn *conn)
 {
+        conn_pend_clear(b, conn);
         np_htab_remove(&b->conns, &conn->hnode);
         np_link_del(&conn->client_link);
         conn->client->n_conns--;
@@ -355,6 +372,7 @@ static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t 
 
         if (i->conn != NULL)
                 conn_detach(b, i->conn, NPIPE_STATE_CLOSING, reason);
+        inst_pend_clear(b, i);
         set_state(i, NPIPE_STATE_CLOSING, -1);
         np_link_del(&i->pipe_link);
         p->n_instances--;
@@ -461,6 +479,33 @@ static bool valid_params(const struct np_pipe_params *p)
                p->max_instances <= NPIPE_MAX_INSTANCES_LIMIT && p->policy <= NPIPE_ACCESS_EVERYONE;
 }
 
+/* A new instance of p owned by c, DISCONNECTED (callers set the state).
+ * INST-04: type, limit, quotas and timeout may differ; the pipe keeps the
+ * first instance's and this one its own quotas. */
+static struct np_instance *instance_new(struct np_broker *b, struct np_client *c,
+                                        struct np_pipe *p, const struct np_pipe_params *params,
+                                        uint64_t id)
+{
+        struct np_instance *i = calloc(1, sizeof *i);
+
+        if (i == NULL)
+                return NULL;
+        i->id = id;
+        i->pipe = p;
+        i->owner = c;
+        i->in_quota = params->in_quota;
+        i->out_quota = params->out_quota;
+        i->state = NPIPE_STATE_DISCONNECTED;
+        i->fd = -1;
+        np_link_init(&i->listen_link);
+        np_link_add_tail(&p->instances, &i->pipe_link);
+        p->n_instances++;
+        np_link_add_tail(&c->instances, &i->owner_link);
+        c->n_instances++;
+        np_htab_insert(&b->instances, &i->hnode, np_hash_u64(i->id));
+        return i;
+}
+
 static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
                       const unsigned char *body, const char *name, uint32_t name_len, int fd)
 {
@@ -499,27 +544,12 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 if (p == NULL)
                         goto fail;
         }
-        i = calloc(1, sizeof *i);
+        i = instance_new(b, c, p, &req.params, ++b->next_id);
         if (i == NULL) {
                 status = NPIPE_ENOMEM;
                 pipe_maybe_remove(b, p);
                 goto fail;
         }
-        /* INST-04: type, limit, quotas and timeout may differ; the pipe
-         * keeps the first instance's and this one its own quotas. */
-        i->id = ++b->next_id;
-        i->pipe = p;
-        i->owner = c;
-        i->in_quota = req.params.in_quota;
-        i->out_quota = req.params.out_quota;
-        i->state = NPIPE_STATE_DISCONNECTED;
-        i->fd = -1;
-        np_link_init(&i->listen_link);
-        np_link_add_tail(&p->instances, &i->pipe_link);
-        p->n_instances++;
-        np_link_add_tail(&c->instances, &i->owner_link);
-        c->n_instances++;
-        np_htab_insert(&b->instances, &i->hnode, np_hash_u64(i->id));
         set_state(i, NPIPE_STATE_LISTENING, fd); /* CREATE-10, STATE-01 */
 
         memset(&rep, 0, sizeof rep);
@@ -747,6 +777,7 @@ static void do_disconnect(struct np_broker *b, struct np_client *c, uint32_t req
          * leaves the FIFO. */
         if (i->conn != NULL)
                 conn_detach(b, i->conn, NPIPE_STATE_DISCONNECTED, NP_GONE_DISCONNECTED);
+        inst_pend_clear(b, i);
         set_state(i, NPIPE_STATE_DISCONNECTED, -1);
         reply_status(b, c, req_id, 0);
 }
@@ -794,7 +825,9 @@ static void do_query(struct np_broker *b, struct np_client *c, uint32_t req_id,
         if (i != NULL && i->owner == c) {
                 rep.cur_instances = (uint32_t)i->pipe->n_instances; /* INST-10 */
                 rep.state = i->state;
-                rep.client_pid = i->conn != NULL ? (uint32_t)i->conn->pid : 0;
+                /* an adopted instance still waiting for its client end
+                 * names the client it expects */
+                rep.client_pid = i->conn != NULL ? (uint32_t)i->conn->pid : (uint32_t)i->pend_pid;
                 rep.params = instance_params(i);
         } else if ((conn = conn_find(b, req.instance_id)) != NULL && conn->client == c) {
                 /* STATE-08: a pipe whose name is gone has 0 instances. */
@@ -812,6 +845,389 @@ static void do_query(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 return;
         }
         send_msg(b, c, NP_MSG_QUERY_REPLY, req_id, &rep, sizeof rep, NULL, 0, -1);
+}
+
+/* ---- adoption (broker restart) ------------------------------------------- */
+
+/*
+ * NP_MSG_ADOPT (proto.h): after a broker restart every process re-registers
+ * its live ends, keeping the ids the old broker gave.  The two halves of a
+ * connection arrive independently, in either order, possibly long apart; the
+ * first to arrive waits (a server instance with pend_conn set, or a client
+ * conn with `pending`) and is linked when the second arrives.  A half is
+ * linked only to the half that names it back: the same conn id and instance
+ * id, the same pipe name, and each side's claimed peer pid is the other
+ * adopter's real pid (SO_PEERCRED), so that no process can attach itself to
+ * someone else's connection by guessing ids.
+ *
+ * While a half waits, the peer process it names is watched through a pidfd:
+ * if the peer exits before its half arrives, the waiting end hears
+ * NP_GONE_DIED as it would have from the old broker.  A peer that is dead
+ * already when the adoption arrives is reported at once.  A pidfd cannot be
+ * fooled by pid reuse once open, and it sees a zombie as dead (kill(pid, 0)
+ * would not); kill() is the fallback when no pidfd can be had.
+ */
+
+static void watch_release(struct np_broker *b, struct np_pidwatch **wp)
+{
+        if (*wp != NULL)
+                np_watch_free(b, *wp);
+        *wp = NULL;
+}
+
+static void inst_pend_clear(struct np_broker *b, struct np_instance *i)
+{
+        watch_release(b, &i->pend_watch);
+        i->pend_conn = 0;
+        i->pend_pid = 0;
+}
+
+static void conn_pend_clear(struct np_broker *b, struct np_conn *conn)
+{
+        watch_release(b, &conn->pend_watch);
+        conn->pending = false;
+        conn->pend_pid = 0;
+}
+
+/* Is pid gone?  Returns 1 when it has exited (or is a zombie), 0 when it
+ * lives; with a watch wanted, *out gets a pidfd watch when one could be
+ * set up (NULL otherwise: the death will then go unnoticed). */
+static int peer_dead(struct np_broker *b, pid_t pid, struct np_pidwatch **out)
+{
+        struct np_pidwatch *w;
+        struct pollfd pfd;
+        int fd;
+
+        *out = NULL;
+        fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0) {
+                if (errno == ESRCH)
+                        return 1;
+                return kill(pid, 0) < 0 && errno == ESRCH;
+        }
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 0) == 1) {
+                close(fd); /* exited: readable at once */
+                return 1;
+        }
+        /* limits.h, NP_LIM_FD_RESERVE: a watch is worth less than the
+         * descriptors recvmsg() needs. */
+        if (fd >= b->fd_budget || (w = calloc(1, sizeof *w)) == NULL) {
+                close(fd);
+                return 0;
+        }
+        w->fd = fd;
+        if (np_watch_add(b, w) < 0) {
+                close(fd);
+                free(w);
+                return 0;
+        }
+        *out = w;
+        return 0;
+}
+
+static bool same_name(const struct np_pipe *x, const struct np_pipe *y)
+{
+        return x == y || (x->name_len == y->name_len && memcmp(x->key, y->key, x->name_len) == 0);
+}
+
+/* Does the waiting server half i accept the client half conn? */
+static bool halves_match(const struct np_instance *i, const struct np_conn *conn)
+{
+        return i->pend_conn == conn->id && conn->pending && conn->inst == NULL &&
+               conn->instance_id == i->id && i->pend_pid == conn->pid &&
+               conn->pend_pid == i->owner->pid && same_name(i->pipe, conn->pipe);
+}
+
+static void halves_link(struct np_broker *b, struct np_instance *i, struct np_conn *conn)
+{
+        inst_pend_clear(b, i);
+        conn_pend_clear(b, conn);
+        if (conn->pipe != i->pipe) {
+                /* the client half came first, under a placeholder pipe */
+                i->pipe->refs++;
+                pipe_unref(conn->pipe);
+                conn->pipe = i->pipe;
+        }
+        i->conn = conn;
+        conn->inst = i;
+        conn->detached_state = 0;
+        conn->params = instance_params(i);
+        np_log(LOG_DEBUG, "adopt: connection %llu linked", (unsigned long long)conn->id);
+}
+
+/* The peer a waiting half named has exited (or was found dead at once):
+ * tell the waiting end as the old broker would have (CLOSE-09). */
+static void inst_peer_died(struct np_broker *b, struct np_instance *i)
+{
+        uint64_t conn_id = i->pend_conn;
+
+        inst_pend_clear(b, i);
+        if (i->state == NPIPE_STATE_CONNECTED)
+                set_state(i, NPIPE_STATE_CLOSING, -1);
+        send_peer_gone(b, i->owner, i->id, conn_id, NP_GONE_DIED, 1);
+}
+
+static void conn_peer_died(struct np_broker *b, struct np_conn *conn)
+{
+        conn_pend_clear(b, conn);
+        conn->detached_state = NPIPE_STATE_CLOSING;
+        send_peer_gone(b, conn->client, conn->instance_id, conn->id, NP_GONE_DIED, 0);
+}
+
+void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w)
+{
+        if (w->inst != NULL)
+                inst_peer_died(b, w->inst);
+        else if (w->conn != NULL)
+                conn_peer_died(b, w->conn);
+        else
+                np_watch_free(b, w);
+}
+
+/* Ids are unique across instances and conns (one counter). */
+static bool id_in_use(struct np_broker *b, uint64_t id)
+{
+        return instance_find(b, id) != NULL || conn_find(b, id) != NULL;
+}
+
+/* An adopted id came from an older broker's counter; ours must stay above
+ * it even if the wall clock went backwards between the two. */
+static void raise_ids(struct np_broker *b, uint64_t id)
+{
+        if (id > b->next_id)
+                b->next_id = id;
+}
+
+/* A pipe outside the namespace for a client half whose server half has
+ * not arrived: it carries the name (to match the server half by) and the
+ * parameters the client opened with; it reads as dead (0 instances). */
+static struct np_pipe *pipe_placeholder(const char *name, uint32_t len,
+                                        const struct np_pipe_params *params)
+{
+        struct np_pipe *p = calloc(1, sizeof *p);
+
+        if (p == NULL)
+                return NULL;
+        p->key = malloc(len);
+        p->display = malloc(len + 1);
+        if (p->key == NULL || p->display == NULL) {
+                pipe_free(p);
+                return NULL;
+        }
+        fold_name(p->key, name, len);
+        memcpy(p->display, name, len);
+        p->display[len] = '\0';
+        p->name_len = len;
+        p->params = *params;
+        np_link_init(&p->instances);
+        np_link_init(&p->listeners);
+        np_link_init(&p->waits);
+        p->dead = true;
+        return p;
+}
+
+static void adopt_reply(struct np_broker *b, struct np_client *c, uint32_t req_id, uint64_t id,
+                        const struct np_pipe_params *params)
+{
+        struct np_create_reply rep;
+
+        memset(&rep, 0, sizeof rep);
+        rep.status = 0;
+        rep.instance_id = id;
+        rep.params = *params;
+        send_msg(b, c, NP_MSG_CREATE_REPLY, req_id, &rep, sizeof rep, NULL, 0, -1);
+}
+
+static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                         const struct np_adopt *req, const char *name, uint32_t name_len, int fd)
+{
+        struct np_pipe_params params;
+        struct np_pidwatch *w = NULL;
+        struct np_instance *i;
+        struct np_conn *conn;
+        struct np_pipe *p;
+        bool attached = req->state == NPIPE_STATE_CONNECTED || req->state == NPIPE_STATE_CLOSING;
+        uint64_t conn_id = attached ? req->conn_id : 0;
+        int status = NPIPE_EINVAL;
+
+        if (!valid_params(&req->params) ||
+            (req->flags & ~(NP_CREATE_FIRST_INSTANCE | NP_CREATE_REJECT_REMOTE)) ||
+            req->access != 0 || req->instance_id == 0 || req->state < NPIPE_STATE_DISCONNECTED ||
+            req->state > NPIPE_STATE_CLOSING)
+                goto fail;
+        /* A CONNECTED instance names its client; a CLOSING one may (its
+         * client end may still be open and must hear of the server's end). */
+        if ((req->state == NPIPE_STATE_CONNECTED && conn_id == 0) ||
+            (conn_id != 0 && (req->peer_pid == 0 || conn_id == req->instance_id)))
+                goto fail;
+        status = NPIPE_EBUSY; /* an id that names something live */
+        if (id_in_use(b, req->instance_id) || (conn_id != 0 && instance_find(b, conn_id) != NULL))
+                goto fail;
+        conn = conn_id != 0 ? conn_find(b, conn_id) : NULL;
+        if (conn != NULL && !conn->pending)
+                goto fail;
+        status = NPIPE_ELIMIT;
+        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT)
+                goto fail;
+        /* The same admission as NP_MSG_CREATE, but for INST-06: the
+         * instance existed before the restart. */
+        p = pipe_find(b, name, name_len);
+        if (p != NULL) {
+                status = NPIPE_EACCES;
+                if (!allowed(p, c) || req->params.dir != p->params.dir) /* INST-07, INST-03 */
+                        goto fail;
+                status = NPIPE_EBUSY; /* INST-02 */
+                if (p->params.max_instances != 0 && p->n_instances >= p->params.max_instances)
+                        goto fail;
+        } else {
+                status = NPIPE_ELIMIT;
+                if (b->n_pipes >= NP_LIM_PIPES)
+                        goto fail;
+                status = NPIPE_ENOMEM;
+                p = pipe_new(b, name, name_len, &req->params, c->uid);
+                if (p == NULL)
+                        goto fail;
+        }
+        i = instance_new(b, c, p, &req->params, req->instance_id);
+        if (i == NULL) {
+                status = NPIPE_ENOMEM;
+                pipe_maybe_remove(b, p);
+                goto fail;
+        }
+        raise_ids(b, req->instance_id);
+        raise_ids(b, conn_id);
+        params = instance_params(i);
+        if (req->state == NPIPE_STATE_LISTENING) {
+                set_state(i, NPIPE_STATE_LISTENING, fd); /* at the end of the FIFO */
+                adopt_reply(b, c, req_id, i->id, &params);
+                wake_waiters(b, p, 0); /* WAIT-04 */
+                return;
+        }
+        if (fd >= 0)
+                close(fd);
+        if (!attached) {
+                adopt_reply(b, c, req_id, i->id, &params);
+                return;
+        }
+        set_state(i, req->state, -1);
+        if (conn_id == 0) {
+                adopt_reply(b, c, req_id, i->id, &params);
+                return;
+        }
+        i->pend_conn = conn_id;
+        i->pend_pid = (pid_t)req->peer_pid;
+        if (conn != NULL && halves_match(i, conn)) {
+                halves_link(b, i, conn);
+        } else if (peer_dead(b, i->pend_pid, &w)) {
+                inst_peer_died(b, i); /* the event precedes the reply */
+        } else {
+                i->pend_watch = w;
+                if (w != NULL)
+                        w->inst = i;
+        }
+        adopt_reply(b, c, req_id, i->id, &params);
+        return;
+fail:
+        if (fd >= 0)
+                close(fd);
+        reply_status(b, c, req_id, status);
+}
+
+static void adopt_client(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                         const struct np_adopt *req, const char *name, uint32_t name_len)
+{
+        struct np_pipe_params params;
+        struct np_pidwatch *w = NULL;
+        struct np_instance *i;
+        struct np_conn *conn;
+        struct np_pipe *p;
+        int status = NPIPE_EINVAL;
+
+        if (!valid_params(&req->params) || req->state != NPIPE_STATE_CONNECTED ||
+            req->flags != 0 || (req->access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE)) ||
+            req->conn_id == 0 || req->instance_id == 0 || req->conn_id == req->instance_id ||
+            req->peer_pid == 0)
+                goto fail;
+        status = NPIPE_EBUSY;
+        if (id_in_use(b, req->conn_id))
+                goto fail;
+        /* A server half waits for this very conn: only the process it
+         * names may claim it (no squatting on a known connection). */
+        status = NPIPE_EACCES;
+        i = instance_find(b, req->instance_id);
+        if (i != NULL && i->pend_conn == req->conn_id &&
+            (i->pend_pid != c->pid || i->owner->pid != (pid_t)req->peer_pid))
+                goto fail;
+        status = NPIPE_ELIMIT;
+        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT)
+                goto fail;
+        status = NPIPE_ENOMEM;
+        conn = calloc(1, sizeof *conn);
+        if (conn == NULL)
+                goto fail;
+        p = pipe_find(b, name, name_len);
+        if (p == NULL && (p = pipe_placeholder(name, name_len, &req->params)) == NULL) {
+                free(conn);
+                goto fail;
+        }
+        p->refs++;
+        conn->id = req->conn_id;
+        conn->instance_id = req->instance_id;
+        conn->pipe = p;
+        conn->params = req->params;
+        conn->detached_state = NPIPE_STATE_CONNECTED;
+        conn->client = c;
+        conn->pid = c->pid;
+        conn->uid = c->uid;
+        conn->gid = c->gid;
+        conn->access = req->access;
+        conn->pending = true;
+        conn->pend_pid = (pid_t)req->peer_pid;
+        np_link_add_tail(&c->conns, &conn->client_link);
+        c->n_conns++;
+        np_htab_insert(&b->conns, &conn->hnode, np_hash_u64(conn->id));
+        raise_ids(b, req->conn_id);
+        raise_ids(b, req->instance_id);
+
+        if (i != NULL && halves_match(i, conn)) {
+                halves_link(b, i, conn);
+        } else if (peer_dead(b, conn->pend_pid, &w)) {
+                conn_peer_died(b, conn); /* the event precedes the reply */
+        } else {
+                conn->pend_watch = w;
+                if (w != NULL)
+                        w->conn = conn;
+        }
+        params = conn->inst != NULL ? instance_params(conn->inst) : conn->params;
+        adopt_reply(b, c, req_id, req->instance_id, &params);
+        return;
+fail:
+        reply_status(b, c, req_id, status);
+}
+
+static void do_adopt(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                     const unsigned char *body, const char *name, uint32_t name_len, int fd)
+{
+        struct np_adopt req;
+
+        memcpy(&req, body, sizeof req);
+        /* Descriptor rules: a segment with a LISTENING server instance,
+         * nothing otherwise. */
+        if ((req.role == NP_ADOPT_SERVER && req.state == NPIPE_STATE_LISTENING) != (fd >= 0)) {
+                if (fd >= 0)
+                        close(fd);
+                bad_packet(b, c, req_id, NPIPE_EPROTO, "adopt: descriptor rule");
+                return;
+        }
+        if (req.role == NP_ADOPT_SERVER)
+                adopt_server(b, c, req_id, &req, name, name_len, fd);
+        else if (req.role == NP_ADOPT_CLIENT)
+                adopt_client(b, c, req_id, &req, name, name_len);
+        else
+                reply_status(b, c, req_id, NPIPE_EINVAL);
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -859,6 +1275,8 @@ static int request_fd_rule(uint16_t type)
         case NP_MSG_LISTEN:
         case NP_MSG_OPEN:
                 return 1;
+        case NP_MSG_ADOPT:
+                return 2; /* with a LISTENING server instance only (do_adopt) */
         case NP_MSG_WAIT:
         case NP_MSG_DISCONNECT:
         case NP_MSG_CLOSE_SERVER:
@@ -907,7 +1325,7 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
         rule = request_fd_rule(h.type);
         if (r == 0 && rule < 0)
                 r = NPIPE_EPROTO;
-        if (r == 0 && rule != (fd >= 0))
+        if (r == 0 && rule != 2 && rule != (fd >= 0))
                 r = NPIPE_EPROTO;
         if (r == 0 && h.req_id == 0)
                 r = NPIPE_EPROTO;
@@ -965,6 +1383,9 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
                 break;
         case NP_MSG_CANCEL:
                 do_cancel(b, c, h.req_id, body);
+                break;
+        case NP_MSG_ADOPT:
+                do_adopt(b, c, h.req_id, body, name, name_len, fd);
                 break;
         }
 }

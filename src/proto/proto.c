@@ -44,6 +44,8 @@ int np_proto_body_size(uint16_t type)
                 return 0;
         case NP_MSG_CANCEL:
                 return (int)sizeof(struct np_cancel);
+        case NP_MSG_ADOPT:
+                return (int)sizeof(struct np_adopt);
         case NP_MSG_REPLY:
                 return (int)sizeof(struct np_reply);
         case NP_MSG_HELLO_REPLY:
@@ -78,6 +80,8 @@ static int name_len_offset(uint16_t type)
                 return (int)offsetof(struct np_wait, name_len);
         case NP_MSG_LIST_ITEM:
                 return (int)offsetof(struct np_list_item, name_len);
+        case NP_MSG_ADOPT:
+                return (int)offsetof(struct np_adopt, name_len);
         default:
                 return -1;
         }

@@ -1608,7 +1608,7 @@ static void expect_fds(int s, int want)
 START_TEST(test_fuzz)
 {
         /* requests, and now and then a type a client may not send */
-        static const uint16_t types[] = {2, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 10, 11};
+        static const uint16_t types[] = {2, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12};
         static const uint16_t bad_types[] = {1, 64, 66, 96, 0, 300};
         static const char *const names[] = {"fz0", "FZ0", "fz1", "nope", "fz\xc3\xa9"};
         struct np_pipe_params pp = defparams();
@@ -1628,7 +1628,7 @@ START_TEST(test_fuzz)
                 int s = round % 10 == 9 ? connect_dir(g_dir) : client();
 
                 for (int k = 0; k < 300; k++) {
-                        unsigned char buf[NP_PROTO_MAX_PACKET + 64], body[64];
+                        unsigned char buf[NP_PROTO_MAX_PACKET + 64], body[80];
                         uint16_t type = fz() % 64 == 0
                                             ? bad_types[fz() % 6]
                                             : types[fz() % (sizeof types / sizeof types[0])];
@@ -1638,7 +1638,7 @@ START_TEST(test_fuzz)
 
                         if (blen < 0)
                                 blen = (int)(fz() % 48);
-                        for (int i = 0; i < 64; i++)
+                        for (int i = 0; i < 80; i++)
                                 body[i] = (unsigned char)fz();
                         /* plausible field values most of the time */
                         if (fz() % 4 != 0 && blen >= 8) {
@@ -1657,12 +1657,28 @@ START_TEST(test_fuzz)
                         }
                         if (type == NP_MSG_OPEN && fz() % 4 != 0)
                                 body[0] &= 3;
+                        if (type == NP_MSG_ADOPT && fz() % 4 != 0) {
+                                static const pid_t pids[] = {0, 1, 999999};
+                                struct np_adopt a;
+
+                                memset(&a, 0, sizeof a);
+                                a.params = defparams();
+                                a.params.dir = 1 + fz() % 3;
+                                a.role = 1 + fz() % 2;
+                                a.state = fz() % 5;
+                                a.instance_id = fz() % 2 ? pool[fz() % 32] : 1000 + fz() % 16;
+                                a.conn_id = fz() % 2 ? pool[fz() % 32] : 2000 + fz() % 16;
+                                a.peer_pid = (uint32_t)(fz() % 2 ? getpid() : pids[fz() % 3]);
+                                a.access = a.role == NP_ADOPT_CLIENT ? fz() % 4 : 0;
+                                memcpy(body, &a, sizeof a);
+                        }
                         if (type == NP_MSG_WAIT && fz() % 2 == 0) {
                                 uint32_t t = fz() % 2 ? NP_WAIT_FOREVER : fz() % 20;
 
                                 memcpy(body, &t, 4);
                         }
-                        if (type == NP_MSG_CREATE || type == NP_MSG_OPEN || type == NP_MSG_WAIT) {
+                        if (type == NP_MSG_CREATE || type == NP_MSG_OPEN || type == NP_MSG_WAIT ||
+                            type == NP_MSG_ADOPT) {
                                 uint32_t nl = (uint32_t)nlen;
 
                                 memcpy(body + blen - 4, &nl, 4);
@@ -1691,7 +1707,9 @@ START_TEST(test_fuzz)
                         }
                         /* a segment where one belongs, rarely where not */
                         if ((type == NP_MSG_CREATE || type == NP_MSG_LISTEN ||
-                             type == NP_MSG_OPEN) == (fz() % 64 != 0))
+                             type == NP_MSG_OPEN ||
+                             (type == NP_MSG_ADOPT && body[32] == NP_ADOPT_SERVER &&
+                              body[36] == NPIPE_STATE_LISTENING)) == (fz() % 64 != 0))
                                 fd = seg();
                         else if (fz() % 128 == 0)
                                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1710,6 +1728,464 @@ START_TEST(test_fuzz)
         close(srv);
         expect_fds(check, base + 1);
         close(check);
+}
+END_TEST
+
+/* ---- broker restart: NP_MSG_ADOPT ------------------------------------------------ */
+
+/* An id as an older broker would have given it: its counter started at the
+ * wall clock of its own start, before ours. */
+static uint64_t old_id(unsigned k)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)(ts.tv_sec - 3600) * 1000000000ull + k;
+}
+
+static uint64_t realtime_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct adopt_args {
+        uint32_t role, state;
+        uint64_t inst, conn;
+        pid_t peer;
+        uint32_t access;
+        const char *name;
+        struct np_pipe_params params;
+};
+
+static uint32_t send_adopt(int s, const struct adopt_args *a, int fd)
+{
+        struct np_adopt b;
+
+        memset(&b, 0, sizeof b);
+        b.params = a->params;
+        b.role = a->role;
+        b.state = a->state;
+        b.instance_id = a->inst;
+        b.conn_id = a->conn;
+        b.peer_pid = (uint32_t)a->peer;
+        b.access = a->access;
+        b.name_len = (uint32_t)strlen(a->name);
+        return send_msg(s, NP_MSG_ADOPT, &b, sizeof b, a->name, strlen(a->name), fd);
+}
+
+/* Read the adoption's reply, skipping (and returning in *gone, when given)
+ * an EV_PEER_GONE that precedes it.  Returns the status. */
+static int adopt_reply(int s, uint32_t req, struct np_create_reply *rep,
+                       struct np_ev_peer_gone *gone)
+{
+        struct pkt p;
+
+        for (;;) {
+                recv_ok(s, &p);
+                ck_assert_int_eq(p.fd, -1);
+                if (p.h.req_id == 0 && p.h.type == NP_MSG_EV_PEER_GONE && gone != NULL) {
+                        memcpy(gone, p.body, sizeof *gone);
+                        gone = NULL; /* at most one */
+                        continue;
+                }
+                break;
+        }
+        ck_assert_uint_eq(p.h.req_id, req);
+        if (p.h.type == NP_MSG_REPLY)
+                return pkt_status(&p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_CREATE_REPLY);
+        if (rep != NULL)
+                memcpy(rep, p.body, sizeof *rep);
+        return pkt_status(&p);
+}
+
+static int adopt(int s, const struct adopt_args *a, struct np_create_reply *rep)
+{
+        int fd = -1, r;
+        uint32_t req;
+
+        if (a->role == NP_ADOPT_SERVER && a->state == NPIPE_STATE_LISTENING)
+                fd = seg();
+        req = send_adopt(s, a, fd);
+        if (fd >= 0)
+                close(fd);
+        r = adopt_reply(s, req, rep, NULL);
+        return r;
+}
+
+static struct adopt_args server_args(const char *name, uint32_t state, uint64_t inst,
+                                     uint64_t conn, pid_t peer)
+{
+        struct adopt_args a = {.role = NP_ADOPT_SERVER, .state = state, .inst = inst,
+                               .conn = conn, .peer = peer, .name = name,
+                               .params = defparams()};
+        return a;
+}
+
+static struct adopt_args client_args(const char *name, uint64_t inst, uint64_t conn, pid_t peer)
+{
+        struct adopt_args a = {.role = NP_ADOPT_CLIENT, .state = NPIPE_STATE_CONNECTED,
+                               .inst = inst, .conn = conn, .peer = peer,
+                               .access = NP_ACCESS_READ | NP_ACCESS_WRITE, .name = name,
+                               .params = defparams()};
+        return a;
+}
+
+/* covers: issue 4 item 4 (a listening instance survives a broker restart:
+ * adopted with a fresh segment, clients open it by name), WAIT-04 */
+START_TEST(test_adopt_listening)
+{
+        struct np_pipe_params pp = defparams();
+        struct adopt_args a;
+        struct np_create_reply rep;
+        struct np_open_reply orep;
+        struct np_ev_connected ev;
+        uint64_t t0 = realtime_ns(), inst = old_id(7), fresh;
+        int srv = client(), cli = client(), waiter = client(), busy = client();
+        uint32_t wreq;
+
+        /* A new broker's ids come from the wall clock. */
+        fresh = create_ok(srv, "other", &pp);
+        ck_assert_uint_gt(fresh, t0 - 3600ull * 1000000000ull);
+        ck_assert_uint_le(fresh, realtime_ns());
+
+        /* A waiter on a name that only an adoption brings back: the name
+         * must exist for WAIT to pend (WAIT-01), so another instance of it
+         * is there, busy. */
+        pp.max_instances = 0;
+        create_ok(busy, "svc", &pp);
+        open_ok(waiter, "svc", NP_ACCESS_READ);
+        wreq = send_wait(waiter, "svc", NP_WAIT_FOREVER);
+        expect_nothing(waiter, 50);
+
+        a = server_args("SVC", NPIPE_STATE_LISTENING, inst, 0, 0);
+        ck_assert_int_eq(adopt(srv, &a, &rep), 0);
+        ck_assert_uint_eq(rep.instance_id, inst); /* keeps the old broker's id */
+        ck_assert_uint_eq(rep.params.dir, NPIPE_DUPLEX);
+        expect_reply(waiter, wreq, 0); /* released: an instance listens */
+
+        /* The adopted instance takes the next client. */
+        ck_assert_int_eq(open_x(cli, "svc", NP_ACCESS_READ, &orep, NULL), 0);
+        ck_assert_uint_eq(orep.instance_id, inst);
+        ck_assert_uint_gt(orep.conn_id, fresh);
+        ck_assert_uint_eq(expect_connected(srv, &ev), inst);
+        ck_assert_uint_eq(ev.conn_id, orep.conn_id);
+        ck_assert_uint_eq(query(srv, inst).state, NPIPE_STATE_CONNECTED);
+
+        /* The same id again names something live. */
+        ck_assert_int_eq(adopt(srv, &a, NULL), NPIPE_EBUSY);
+        a.inst = orep.conn_id;
+        ck_assert_int_eq(adopt(srv, &a, NULL), NPIPE_EBUSY);
+
+        /* An id from the future (the clock went back since the old broker
+         * started) raises our counter above it. */
+        a = server_args("late", NPIPE_STATE_DISCONNECTED, realtime_ns() + 1000000000000ull, 0, 0);
+        ck_assert_int_eq(adopt(srv, &a, &rep), 0);
+        ck_assert_uint_gt(create_ok(srv, "later", &pp), a.inst);
+        ck_assert_uint_eq(query(srv, a.inst).state, NPIPE_STATE_DISCONNECTED);
+        listen_req(srv, a.inst, 0); /* a DISCONNECTED adoptee listens again */
+        close(waiter);
+        close(busy);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
+/* covers: issue 4 item 4 (adoption errors and the descriptor rule) */
+START_TEST(test_adopt_errors)
+{
+        struct np_pipe_params pp = defparams();
+        struct adopt_args a;
+        int s = client(), fd;
+        uint32_t req;
+
+        pp.dir = NPIPE_INBOUND;
+        create_ok(s, "inbound", &pp);
+        /* INST-03: the direction of the name in force */
+        a = server_args("inbound", NPIPE_STATE_DISCONNECTED, old_id(1), 0, 0);
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EACCES);
+        /* bad role, state, ids */
+        a = server_args("x", NPIPE_STATE_DISCONNECTED, old_id(2), 0, 0);
+        a.role = 3;
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL);
+        a = server_args("x", 9, old_id(2), 0, 0);
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL);
+        a = server_args("x", NPIPE_STATE_DISCONNECTED, 0, 0, 0);
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL);
+        a = server_args("x", NPIPE_STATE_CONNECTED, old_id(2), 0, getpid());
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL); /* CONNECTED needs its conn */
+        a = server_args("x", NPIPE_STATE_CONNECTED, old_id(2), old_id(3), 0);
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL); /* ... and its client's pid */
+        a = client_args("x", old_id(2), 0, getpid());
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL);
+        a = client_args("x", old_id(2), old_id(3), getpid());
+        a.access = 4;
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL);
+        a = server_args("x", NPIPE_STATE_DISCONNECTED, old_id(2), 0, 0);
+        a.params.dir = 0;
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EINVAL);
+        /* descriptor rule: a segment with a LISTENING server, none else */
+        a = server_args("x", NPIPE_STATE_LISTENING, old_id(2), 0, 0);
+        req = send_adopt(s, &a, -1);
+        expect_reply(s, req, NPIPE_EPROTO);
+        a = server_args("x", NPIPE_STATE_DISCONNECTED, old_id(2), 0, 0);
+        fd = seg();
+        req = send_adopt(s, &a, fd);
+        close(fd);
+        expect_reply(s, req, NPIPE_EPROTO);
+        /* nothing was registered by any of these */
+        ck_assert_int_eq(open_x(s, "x", NP_ACCESS_READ, NULL, NULL), NPIPE_ENOENT);
+        close(s);
+}
+END_TEST
+
+/* A process that adopts one end when told to, says so, and exits when told
+ * to (its socket then closes: a process death, for the broker). */
+struct adopter {
+        pid_t pid;
+        int sync; /* child -> parent: 'a' once its adoption was answered */
+        int go;   /* parent -> child: a byte to adopt, end of file to exit */
+};
+
+static void adopter_start(struct adopter *ad, const struct adopt_args *a)
+{
+        int up[2], down[2];
+
+        ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
+        ad->pid = fork();
+        ck_assert_int_ge(ad->pid, 0);
+        if (ad->pid == 0) {
+                int s;
+                char ch;
+
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(up[0]);
+                close(down[1]);
+                s = client();
+                if (read(down[0], &ch, 1) != 1)
+                        _exit(2);
+                if (adopt(s, a, NULL) != 0)
+                        _exit(3);
+                ch = 'a';
+                if (write(up[1], &ch, 1) != 1)
+                        _exit(4);
+                /* until told to exit; events for us are left unread */
+                if (read(down[0], &ch, 1) != 0)
+                        _exit(5);
+                _exit(0);
+        }
+        close(up[1]);
+        close(down[0]);
+        ad->sync = up[0];
+        ad->go = down[1];
+}
+
+static void adopter_go(struct adopter *ad)
+{
+        struct pollfd pf = {.fd = ad->sync, .events = POLLIN};
+        char ch = 'g';
+
+        ck_assert_int_eq(write(ad->go, &ch, 1), 1);
+        ck_assert_msg(poll(&pf, 1, TIMEOUT_MS) == 1, "adopter %ld silent", (long)ad->pid);
+        ck_assert_int_eq(read(ad->sync, &ch, 1), 1);
+        ck_assert_int_eq(ch, 'a');
+}
+
+static void adopter_end(struct adopter *ad)
+{
+        int st;
+
+        close(ad->go);
+        st = wait_exit(ad->pid, TIMEOUT_MS);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "adopter status %#x", st);
+        close(ad->sync);
+}
+
+/* covers: issue 4 item 4 (both halves of a connection adopted, in either
+ * order; the death of either end reaches the other as NP_GONE_DIED), CLOSE-09 */
+START_TEST(test_adopt_pair)
+{
+        for (int mine_first = 0; mine_first < 2; mine_first++) {
+                for (int me_server = 0; me_server < 2; me_server++) {
+                        /* "me" survives; the other process adopts the other
+                         * half and exits */
+                        uint64_t inst = old_id(100u + 10u * (unsigned)mine_first +
+                                               2u * (unsigned)me_server),
+                                 conn = inst + 1;
+                        int me = client();
+                        struct adopter other;
+                        struct adopt_args mine, theirs;
+                        struct np_create_reply rep;
+                        struct np_query_reply q;
+
+                        if (me_server)
+                                theirs = client_args("pair", inst, conn, getpid());
+                        else
+                                theirs = server_args("pair", NPIPE_STATE_CONNECTED, inst, conn,
+                                                     getpid());
+                        adopter_start(&other, &theirs);
+                        if (me_server)
+                                mine = server_args("PAIR", NPIPE_STATE_CONNECTED, inst, conn,
+                                                   other.pid);
+                        else
+                                mine = client_args("PAIR", inst, conn, other.pid);
+                        if (!mine_first)
+                                adopter_go(&other);
+                        ck_assert_int_eq(adopt(me, &mine, &rep), 0);
+                        ck_assert_uint_eq(rep.instance_id, inst);
+                        if (mine_first)
+                                adopter_go(&other);
+                        /* linked: nothing is reported while both live */
+                        expect_nothing(me, 30);
+                        q = query(me, me_server ? inst : conn);
+                        ck_assert_uint_eq(q.state, NPIPE_STATE_CONNECTED);
+                        if (me_server)
+                                ck_assert_uint_eq(q.client_pid, (uint32_t)other.pid);
+                        else
+                                ck_assert_uint_eq(q.cur_instances, 1);
+                        adopter_end(&other);
+                        expect_gone(me, inst, conn, NP_GONE_DIED, me_server ? 1 : 0);
+                        q = query(me, me_server ? inst : conn);
+                        ck_assert_uint_eq(q.state, NPIPE_STATE_CLOSING);
+                        if (me_server) {
+                                /* the usual CLOSING rules from here (CONNECT-06) */
+                                listen_req(me, inst, NPIPE_ECLOSING);
+                                id_req(me, NP_MSG_DISCONNECT, inst, 0);
+                                listen_req(me, inst, 0);
+                        } else {
+                                ck_assert_uint_eq(q.cur_instances, 0);
+                        }
+                        close(me);
+                }
+        }
+}
+END_TEST
+
+/* covers: issue 4 item 4 (an adoption naming a dead peer hears NP_GONE_DIED
+ * at once; a waiting half hears it when its peer exits before adopting;
+ * halves that do not name each other are never linked) */
+START_TEST(test_adopt_dead_peer)
+{
+        struct np_ev_peer_gone ev;
+        struct adopt_args a;
+        struct np_create_reply rep;
+        int s = client(), st, hold[2];
+        pid_t dead, zombie, live;
+        uint64_t inst = old_id(300);
+        uint32_t req;
+        char ch;
+
+        /* a reaped child: its pid names nothing */
+        dead = fork();
+        ck_assert_int_ge(dead, 0);
+        if (dead == 0)
+                _exit(0);
+        st = wait_exit(dead, TIMEOUT_MS);
+        ck_assert(WIFEXITED(st));
+
+        a = server_args("dead", NPIPE_STATE_CONNECTED, inst, inst + 1, dead);
+        memset(&ev, 0, sizeof ev);
+        req = send_adopt(s, &a, -1);
+        ck_assert_int_eq(adopt_reply(s, req, &rep, &ev), 0);
+        ck_assert_uint_eq(ev.reason, NP_GONE_DIED); /* before the reply */
+        ck_assert_uint_eq(ev.to_server, 1);
+        ck_assert_uint_eq(ev.instance_id, inst);
+        ck_assert_uint_eq(ev.conn_id, inst + 1);
+        ck_assert_uint_eq(query(s, inst).state, NPIPE_STATE_CLOSING);
+        id_req(s, NP_MSG_DISCONNECT, inst, 0); /* and it is reusable as usual */
+        listen_req(s, inst, 0);
+
+        a = client_args("dead", inst + 2, inst + 3, dead);
+        memset(&ev, 0, sizeof ev);
+        req = send_adopt(s, &a, -1);
+        ck_assert_int_eq(adopt_reply(s, req, &rep, &ev), 0);
+        ck_assert_uint_eq(ev.reason, NP_GONE_DIED);
+        ck_assert_uint_eq(ev.to_server, 0);
+        ck_assert_uint_eq(ev.conn_id, inst + 3);
+        ck_assert_uint_eq(ev.instance_id, inst + 2);
+        ck_assert_uint_eq(query(s, inst + 3).state, NPIPE_STATE_CLOSING);
+        id_req(s, NP_MSG_CLOSE_CLIENT, inst + 3, 0);
+
+        /* a zombie (exited, not reaped) is dead too */
+        zombie = fork();
+        ck_assert_int_ge(zombie, 0);
+        if (zombie == 0)
+                _exit(0);
+        {
+                siginfo_t si;
+
+                /* wait for the exit without reaping it */
+                ck_assert_int_eq(waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT), 0);
+        }
+        a = server_args("zombie", NPIPE_STATE_CONNECTED, inst + 4, inst + 5, zombie);
+        memset(&ev, 0, sizeof ev);
+        req = send_adopt(s, &a, -1);
+        ck_assert_int_eq(adopt_reply(s, req, &rep, &ev), 0);
+        ck_assert_uint_eq(ev.reason, NP_GONE_DIED);
+        wait_exit(zombie, TIMEOUT_MS);
+
+        /* A live peer that never adopts: nothing, until it exits. */
+        ck_assert_int_eq(pipe2(hold, O_CLOEXEC), 0);
+        live = fork();
+        ck_assert_int_ge(live, 0);
+        if (live == 0) {
+                close(hold[1]);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (read(hold[0], &ch, 1) < 0)
+                        _exit(1);
+                _exit(0);
+        }
+        close(hold[0]);
+        a = server_args("waiting", NPIPE_STATE_CONNECTED, inst + 6, inst + 7, live);
+        ck_assert_int_eq(adopt(s, &a, NULL), 0);
+        a = client_args("waiting2", inst + 8, inst + 9, live);
+        ck_assert_int_eq(adopt(s, &a, NULL), 0);
+        /* The waiting instance's conn can be claimed only by the process
+         * it names (we are not `live`)... */
+        a = client_args("waiting", inst + 6, inst + 7, getpid());
+        ck_assert_int_eq(adopt(s, &a, NULL), NPIPE_EACCES);
+        /* ...and another conn id is never linked to it: it waits. */
+        a = client_args("waiting", inst + 6, inst + 10, getpid());
+        ck_assert_int_eq(adopt(s, &a, NULL), 0);
+        expect_nothing(s, 50);
+        ck_assert_uint_eq(query(s, inst + 6).state, NPIPE_STATE_CONNECTED);
+        ck_assert_uint_eq(query(s, inst + 6).client_pid, (uint32_t)live);
+        ck_assert_uint_eq(query(s, inst + 9).state, NPIPE_STATE_CONNECTED);
+        close(hold[1]); /* `live` exits */
+        wait_exit(live, TIMEOUT_MS);
+        {
+                /* both waiting halves hear of it, in either order */
+                int seen_server = 0, seen_client = 0;
+
+                for (int k = 0; k < 2; k++) {
+                        struct pkt p;
+
+                        recv_ok(s, &p);
+                        ck_assert_uint_eq(p.h.type, NP_MSG_EV_PEER_GONE);
+                        memcpy(&ev, p.body, sizeof ev);
+                        ck_assert_uint_eq(ev.reason, NP_GONE_DIED);
+                        if (ev.to_server) {
+                                ck_assert_uint_eq(ev.instance_id, inst + 6);
+                                ck_assert_uint_eq(ev.conn_id, inst + 7);
+                                seen_server++;
+                        } else {
+                                ck_assert_uint_eq(ev.instance_id, inst + 8);
+                                ck_assert_uint_eq(ev.conn_id, inst + 9);
+                                seen_client++;
+                        }
+                }
+                ck_assert_int_eq(seen_server, 1);
+                ck_assert_int_eq(seen_client, 1);
+        }
+        ck_assert_uint_eq(query(s, inst + 6).state, NPIPE_STATE_CLOSING);
+        ck_assert_uint_eq(query(s, inst + 9).state, NPIPE_STATE_CLOSING);
+        /* the unlinked half named us, who live: still nothing for it */
+        expect_nothing(s, 30);
+        close(s);
 }
 END_TEST
 
@@ -1954,6 +2430,10 @@ static Suite *broker_suite(void)
         tcase_add_test(tc, test_burst);
         tcase_add_test(tc, test_client_limit);
         tcase_add_test(tc, test_fuzz);
+        tcase_add_test(tc, test_adopt_listening);
+        tcase_add_test(tc, test_adopt_errors);
+        tcase_add_test(tc, test_adopt_pair);
+        tcase_add_test(tc, test_adopt_dead_peer);
         suite_add_tcase(s, tc);
 
         tcase_set_timeout(tl, 60);

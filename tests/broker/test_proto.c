@@ -44,6 +44,7 @@ START_TEST(test_body_sizes)
         ck_assert_int_eq(np_proto_body_size(NP_MSG_QUERY), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_LIST), 0);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_CANCEL), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_ADOPT), 72);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_REPLY), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_HELLO_REPLY), 16);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_CREATE_REPLY), 48);
@@ -53,7 +54,8 @@ START_TEST(test_body_sizes)
         ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_CONNECTED), 32);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_PEER_GONE), 24);
         ck_assert_int_eq(np_proto_body_size(0), -1);
-        ck_assert_int_eq(np_proto_body_size(12), -1);
+        ck_assert_int_eq(np_proto_body_size(13), -1);
+        ck_assert_int_eq(np_proto_body_size(63), -1);
         ck_assert_int_eq(np_proto_body_size(0xffff), -1);
 }
 END_TEST
@@ -171,6 +173,48 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* covers: (protocol) NP_MSG_ADOPT carries a required name (issue 4, item 4) */
+START_TEST(test_adopt)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET];
+        char name[NP_NAME_MAX + 1];
+        struct np_adopt a;
+        const char *got;
+        uint32_t nl;
+        size_t n;
+
+        memset(&a, 0, sizeof a);
+        a.role = NP_ADOPT_SERVER;
+        a.name_len = 5;
+        n = build(buf, NP_MSG_ADOPT, &a, sizeof a, "alpha", 5);
+        ck_assert_uint_eq(n, 16 + 72 + 5);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+        ck_assert_ptr_eq(got, (const char *)buf + 16 + 72);
+        ck_assert_uint_eq(nl, 5);
+        /* the name is required */
+        a.name_len = 0;
+        n = build(buf, NP_MSG_ADOPT, &a, sizeof a, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
+        /* and must fill the packet */
+        a.name_len = 6;
+        n = build(buf, NP_MSG_ADOPT, &a, sizeof a, "alpha", 5);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        a.name_len = 2;
+        n = build(buf, NP_MSG_ADOPT, &a, sizeof a, "x\0", 3);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        a.name_len = 3;
+        n = build(buf, NP_MSG_ADOPT, &a, sizeof a, "x\0y", 3);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
+        memset(name, 'n', sizeof name);
+        a.name_len = NP_NAME_MAX + 1;
+        n = build(buf, NP_MSG_ADOPT, &a, sizeof a, name, NP_NAME_MAX + 1);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_ENAMETOOLONG);
+        /* a body cut short */
+        n = build(buf, NP_MSG_ADOPT, &a, 40, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+}
+END_TEST
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint32_t rnd(void)
@@ -185,7 +229,7 @@ static uint32_t rnd(void)
 START_TEST(test_random)
 {
         static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9, 10,
-                                         11, 64, 65, 66, 67, 68, 69, 96, 97};
+                                         11, 12, 64, 65, 66, 67, 68, 69, 96, 97};
         unsigned char *mem = malloc(NP_PROTO_MAX_PACKET + 64);
         int ok = 0;
 
@@ -254,6 +298,7 @@ int main(void)
         tcase_add_test(tc, test_body_sizes);
         tcase_add_test(tc, test_header);
         tcase_add_test(tc, test_names);
+        tcase_add_test(tc, test_adopt);
         tcase_add_test(tc, test_random);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
