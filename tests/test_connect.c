@@ -184,6 +184,31 @@ START_TEST(test_listen_timeout)
 }
 END_TEST
 
+START_TEST(test_several_pending_listens)
+{
+        /* covers: CONNECT-13 */
+        H_NAME(name, "several");
+        npipe_t *s = h_server(name, NPIPE_TYPE_BYTE, 0);
+        struct h_op l1, l2, l3;
+        h_async_listen(&l1, s, NPIPE_INFINITE);
+        h_async_listen(&l2, s, NPIPE_INFINITE);
+        h_async_listen(&l3, s, NPIPE_INFINITE);
+        H_ASSERT_BLOCKED(&l1);
+        H_ASSERT_BLOCKED(&l2);
+        H_ASSERT_BLOCKED(&l3);
+        /* one client completes all of them */
+        npipe_t *c = h_client(name, NPIPE_READ | NPIPE_WRITE);
+        H_ASSERT_FINISHES(&l1);
+        H_ASSERT_FINISHES(&l2);
+        H_ASSERT_FINISHES(&l3);
+        ck_assert_status(l1.status, NPIPE_OK);
+        ck_assert_status(l2.status, NPIPE_OK);
+        ck_assert_status(l3.status, NPIPE_OK);
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("connect");
@@ -196,6 +221,7 @@ int main(void)
         tcase_add_test(tc, test_pending_listen_server_closed);
         tcase_add_test(tc, test_pending_listen_disconnected);
         tcase_add_test(tc, test_listen_timeout);
+        tcase_add_test(tc, test_several_pending_listens);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

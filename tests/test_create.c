@@ -166,7 +166,9 @@ END_TEST
 
 START_TEST(test_quotas_reported)
 {
-        /* covers: CREATE-06 QUOTA-11 INFO-02 */
+        /* covers: CREATE-06 QUOTA-11 INFO-02 QUOTA-08 */
+        /* (QUOTA-08: quota 0 is legal and reported as 0; what a write does
+         * with it is ?VERIFY and not encoded) */
         static const uint32_t sizes[][2] = {{0, 0}, {1024, 1024}, {0xF000, 0xF000}, {100, 200},
                                             {1, 65537}};
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -465,6 +467,74 @@ START_TEST(test_cur_instances)
 }
 END_TEST
 
+START_TEST(test_server_access_by_direction)
+{
+        /* covers: CREATE-07 CREATE-08 */
+        /* what the granted access of each direction allows: an inbound
+         * server only reads (and cannot change its mode), an outbound one
+         * only writes */
+        char b[8];
+        size_t n;
+        struct npipe_peek pk;
+        H_NAME(in, "inbound");
+        struct npipe_server_opts o;
+        h_opts(&o, NPIPE_TYPE_BYTE, 0);
+        o.dir = NPIPE_INBOUND;
+        npipe_t *s = h_create(in, &o);
+        npipe_t *c = h_client(in, NPIPE_WRITE);
+        ck_assert_status(npipe_write(s, "x", 1, &n), NPIPE_EACCES);
+        int nw = 1;
+        ck_assert_status(npipe_set_mode(s, NULL, &nw), NPIPE_EACCES);
+        H_WRITE_STR(c, "in");
+        H_READ_STR(s, 8, NPIPE_OK, "in");
+        npipe_close(c);
+        npipe_close(s);
+
+        H_NAME(out, "outbound");
+        o.dir = NPIPE_OUTBOUND;
+        s = h_create(out, &o);
+        c = h_client(out, NPIPE_READ);
+        ck_assert_status(npipe_read(s, b, sizeof(b), &n), NPIPE_EACCES);
+        ck_assert_status(npipe_peek(s, b, sizeof(b), &pk), NPIPE_EACCES);
+        ck_assert_ok(npipe_set_mode(s, NULL, &nw)); /* has FILE_WRITE_ATTRIBUTES */
+        nw = 0;
+        ck_assert_ok(npipe_set_mode(s, NULL, &nw));
+        H_WRITE_STR(s, "out");
+        H_READ_STR(c, 8, NPIPE_OK, "out");
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
+START_TEST(test_modes_differ_between_instances)
+{
+        /* covers: CREATE-11 */
+        H_NAME(name, "instmodes");
+        npipe_t *a = h_server(name, NPIPE_TYPE_MESSAGE, NPIPE_NOWAIT);
+        npipe_t *b = h_server(name, NPIPE_TYPE_MESSAGE, NPIPE_READMODE_MESSAGE);
+        enum npipe_read_mode rm;
+        int nw;
+        ck_assert_ok(npipe_get_mode(a, &rm, &nw));
+        ck_assert_int_eq(rm, NPIPE_READ_BYTE);
+        ck_assert_int_eq(nw, 1);
+        ck_assert_ok(npipe_get_mode(b, &rm, &nw));
+        ck_assert_int_eq(rm, NPIPE_READ_MESSAGE);
+        ck_assert_int_eq(nw, 0);
+        /* and they behave so */
+        npipe_t *ca = h_client(name, NPIPE_READ | NPIPE_WRITE);
+        npipe_t *cb = h_client(name, NPIPE_READ | NPIPE_WRITE);
+        char buf[4];
+        size_t n;
+        ck_assert_status(npipe_read(a, buf, sizeof(buf), &n), NPIPE_EAGAIN);
+        H_WRITE_STR(cb, "0123456789");
+        H_READ_STR(b, 4, NPIPE_EMOREDATA, "0123");
+        npipe_close(ca);
+        npipe_close(cb);
+        npipe_close(a);
+        npipe_close(b);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("create");
@@ -486,6 +556,8 @@ int main(void)
         tcase_add_test(tc, test_first_instance_flag);
         tcase_add_test(tc, test_connection_order);
         tcase_add_test(tc, test_cur_instances);
+        tcase_add_test(tc, test_server_access_by_direction);
+        tcase_add_test(tc, test_modes_differ_between_instances);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

@@ -222,6 +222,24 @@ START_TEST(test_mode_at_completion)
 }
 END_TEST
 
+START_TEST(test_mode_values_out_of_range)
+{
+        /* covers: MODE-06 */
+        H_NAME(name, "range");
+        npipe_t *s, *c;
+        h_pair(name, NPIPE_TYPE_MESSAGE, 0, 0, &s, &c);
+        enum npipe_read_mode bad = (enum npipe_read_mode)2;
+        ck_assert_status(npipe_set_mode(s, &bad, NULL), NPIPE_EINVAL);
+        ck_assert_status(npipe_set_mode(c, &bad, NULL), NPIPE_EINVAL);
+        bad = (enum npipe_read_mode)-1;
+        ck_assert_status(npipe_set_mode(c, &bad, NULL), NPIPE_EINVAL);
+        expect_mode(s, NPIPE_READ_BYTE, 0);
+        expect_mode(c, NPIPE_READ_BYTE, 0);
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("mode");
@@ -232,6 +250,7 @@ int main(void)
         tcase_add_test(tc, test_set_mode_needs_write_attributes);
         tcase_add_test(tc, test_get_mode_values);
         tcase_add_test(tc, test_mode_at_completion);
+        tcase_add_test(tc, test_mode_values_out_of_range);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

@@ -306,6 +306,57 @@ START_TEST(test_each_write_one_message)
 }
 END_TEST
 
+START_TEST(test_pending_read_longer_message)
+{
+        /* covers: MSG-09 MSG-02 */
+        /* a message-mode read that waits and is completed by a longer
+         * message: more-data with the buffer size */
+        H_NAME(name, "pendlong");
+        npipe_t *s, *c;
+        h_pair(name, NPIPE_TYPE_MESSAGE, 0, 1, &s, &c);
+        char b[4];
+        struct h_op r;
+        h_async_read(&r, c, b, sizeof(b));
+        H_ASSERT_BLOCKED(&r);
+        H_WRITE_STR(s, "0123456789");
+        H_ASSERT_FINISHES(&r);
+        ck_assert_status(r.status, NPIPE_EMOREDATA);
+        ck_assert_uint_eq(r.n, 4);
+        ck_assert_int_eq(memcmp(b, "0123", 4), 0);
+        H_READ_STR(c, 16, NPIPE_OK, "456789");
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
+START_TEST(test_message_over_two_pending_reads)
+{
+        /* covers: MSG-14 ORDER-01 */
+        /* a message longer than the first pending read continues into the
+         * next pending read, in order */
+        H_NAME(name, "tworeads");
+        npipe_t *s, *c;
+        h_pair(name, NPIPE_TYPE_MESSAGE, 0, 1, &s, &c);
+        char b1[4], b2[8];
+        struct h_op r1, r2;
+        h_async_read(&r1, c, b1, sizeof(b1));
+        H_ASSERT_BLOCKED(&r1);
+        h_async_read(&r2, c, b2, sizeof(b2));
+        H_ASSERT_BLOCKED(&r2);
+        H_WRITE_STR(s, "abcdef");
+        H_ASSERT_FINISHES(&r1);
+        H_ASSERT_FINISHES(&r2);
+        ck_assert_status(r1.status, NPIPE_EMOREDATA);
+        ck_assert_uint_eq(r1.n, 4);
+        ck_assert_int_eq(memcmp(b1, "abcd", 4), 0);
+        ck_assert_status(r2.status, NPIPE_OK);
+        ck_assert_uint_eq(r2.n, 2);
+        ck_assert_int_eq(memcmp(b2, "ef", 2), 0);
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("msg");
@@ -319,6 +370,8 @@ int main(void)
         tcase_add_test(tc, test_message_bigger_than_quota);
         tcase_add_test(tc, test_big_message_one_read);
         tcase_add_test(tc, test_each_write_one_message);
+        tcase_add_test(tc, test_pending_read_longer_message);
+        tcase_add_test(tc, test_message_over_two_pending_reads);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

@@ -231,6 +231,57 @@ START_TEST(test_open_with_timeout)
 }
 END_TEST
 
+/* Child: opens on 'o', writes, reports 'w' once its open and write have
+ * returned; closes on 'q'. */
+static int child_open_write(int chan, void *arg)
+{
+        npipe_t *c = NULL;
+        for (;;) {
+                int cmd = h_recv(chan, H_TIMEOUT_MS);
+                if (cmd == 'o') {
+                        C_STATUS(npipe_open(arg, NPIPE_READ | NPIPE_WRITE, 0, &c), NPIPE_OK);
+                        C_STATUS(c_write_all(c, "data", 4), NPIPE_OK);
+                        C_SEND(chan, 'w');
+                } else if (cmd == 'c') {
+                        C_STATUS(npipe_close(c), NPIPE_OK);
+                        C_SEND(chan, 'x');
+                } else {
+                        return cmd == 'q' ? 0 : 1;
+                }
+        }
+}
+
+START_TEST(test_server_connected_when_open_returns)
+{
+        /* covers: OPEN-07 STATE-02 */
+        /* once the client's open has returned (in another process), the
+         * instance is CONNECTED on the server end too: no read may still
+         * see "listening".  Repeated, since a lagging server view shows
+         * only sometimes. */
+        H_NAME(name, "openreturns");
+        npipe_t *s = h_server(name, NPIPE_TYPE_BYTE, 0);
+        struct h_child ch;
+        h_spawn(&ch, child_open_write, name);
+        for (int i = 0; i < 30; i++) {
+                h_send(ch.chan, 'o');
+                H_EXPECT(ch.chan, 'w');
+                int st = h_state(s);
+                ck_assert_msg(st == NPIPE_STATE_CONNECTED, "round %d: server state %d (%s)", i,
+                              st, st == NPIPE_STATE_LISTENING ? "still LISTENING" : "?");
+                H_READ_STR(s, 8, NPIPE_OK, "data");
+                h_send(ch.chan, 'c');
+                H_EXPECT(ch.chan, 'x');
+                ck_assert_ok(npipe_disconnect(s));
+                h_set_nowait(s, 1);
+                ck_assert_status(npipe_listen(s, 0), NPIPE_ELISTENING);
+                h_set_nowait(s, 0);
+        }
+        h_send(ch.chan, 'q');
+        H_ASSERT_CHILD_OK(&ch);
+        npipe_close(s);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("open");
@@ -242,6 +293,7 @@ int main(void)
         tcase_add_test(tc, test_client_starts_byte_blocking);
         tcase_add_test(tc, test_open_never_blocks);
         tcase_add_test(tc, test_open_with_timeout);
+        tcase_add_test(tc, test_server_connected_when_open_returns);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

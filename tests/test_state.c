@@ -213,7 +213,8 @@ static void with_data(npipe_t *reader, npipe_t *writer, int close_writer, int wa
 
 START_TEST(test_data_connected_and_closing)
 {
-        /* covers: STATE-06 STATE-11 CLOSE-01 CLOSE-02 */
+        /* covers: STATE-06 STATE-11 CLOSE-01 CLOSE-02 PEEK-10 */
+        /* (PEEK-10: a peek smaller than the head message is success) */
         H_NAME(name, "data");
         npipe_t *s, *c;
         make_pair(name, &s, &c);

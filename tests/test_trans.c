@@ -391,6 +391,69 @@ START_TEST(test_call_times_out)
 }
 END_TEST
 
+START_TEST(test_transact_needs_read_and_write)
+{
+        /* covers: TRANS-12 */
+        H_NAME(name, "access");
+        npipe_t *s = h_server(name, NPIPE_TYPE_MESSAGE, NPIPE_READMODE_MESSAGE);
+        npipe_t *c = h_client(name, NPIPE_READ | NPIPE_WRITE_ATTRIBUTES);
+        h_set_read_mode(c, NPIPE_READ_MESSAGE);
+        char out[8];
+        size_t n;
+        ck_assert_status(npipe_transact(c, "x", 1, out, sizeof(out), &n), NPIPE_EACCES);
+        struct npipe_peek pk;
+        ck_assert_ok(npipe_peek(s, NULL, 0, &pk));
+        ck_assert_uint_eq(pk.avail, 0);
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
+/* Child: answers one big request with a big reply. */
+#define BIGT (200u * 1024u)
+static int child_big_server(int chan, void *arg)
+{
+        npipe_t *s = NULL;
+        struct npipe_server_opts o;
+        npipe_server_opts_init(&o);
+        o.flags = NPIPE_READMODE_MESSAGE;
+        C_STATUS(npipe_create(arg, &o, &s), NPIPE_OK);
+        C_SEND(chan, 'r');
+        int r = npipe_listen(s, H_TIMEOUT_MS);
+        C_CHECK(r == NPIPE_OK || r == NPIPE_EISCONN);
+        static char b[BIGT];
+        size_t n = 0;
+        C_STATUS(npipe_read(s, b, sizeof(b), &n), NPIPE_OK);
+        C_CHECK(n == BIGT && h_pattern_ok(b, BIGT, 1));
+        h_pattern(b, BIGT, 2);
+        C_STATUS(c_write_all(s, b, BIGT), NPIPE_OK);
+        C_EXPECT(chan, 'q');
+        npipe_close(s);
+        return 0;
+}
+
+START_TEST(test_transact_large)
+{
+        /* covers: TRANS-13 */
+        /* beyond the 64 KiB the docs recommend: works locally */
+        H_NAME(name, "large");
+        struct h_child ch;
+        h_spawn(&ch, child_big_server, name);
+        H_EXPECT(ch.chan, 'r');
+        npipe_t *c = h_client(name, NPIPE_READ | NPIPE_WRITE);
+        h_set_read_mode(c, NPIPE_READ_MESSAGE);
+        static char in[BIGT], out[BIGT];
+        h_pattern(in, BIGT, 1);
+        size_t n = 0;
+        ck_assert_ok(npipe_transact(c, in, BIGT, out, BIGT, &n));
+        ck_assert_uint_eq(n, BIGT);
+        ck_assert(h_pattern_ok(out, BIGT, 2));
+        h_send(ch.chan, 'q');
+        H_ASSERT_CHILD_OK(&ch);
+        npipe_close(c);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("trans");
@@ -408,6 +471,8 @@ int main(void)
         tcase_add_test(tc, test_call_byte_pipe);
         tcase_add_test(tc, test_call_waits_then_retries);
         tcase_add_test(tc, test_call_times_out);
+        tcase_add_test(tc, test_transact_needs_read_and_write);
+        tcase_add_test(tc, test_transact_large);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
