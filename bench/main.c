@@ -1,0 +1,246 @@
+/*
+ * main.c - npipe-bench: options and the order of a run (see bench.h).
+ *
+ *   npipe-bench [--csv FILE] [--seconds S] [--only T,..] [--sizes N,..]
+ *               [--tests rtt,stream,conn,scale,idle,memfd] [--scale N] [-v]
+ *   npipe-bench --smoke            every benchmark, tiny, content checked
+ *   npipe-bench --report A.csv ..  the tables from CSV files
+ *   npipe-bench --fastpath T --size N --rounds R   (run under callgrind)
+ *
+ * Without NPIPE_RUNTIME_DIR the run makes a private runtime directory (its
+ * own broker, removed at exit); without NPIPE_BROKER it uses the npiped
+ * built next to it.
+ */
+#include "bench.h"
+
+#include <npipe/npipe.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct bench_opts g_opts = {
+        .seconds = 0.5,
+        .scale_n = 10000,
+        .idle_seconds = 2.0,
+        .conn_n = 200000,
+};
+struct shared *g_shared;
+
+static char private_dir[PATH_MAX];
+static pid_t private_owner;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+        (void)sb;
+        (void)flag;
+        (void)ftw;
+        remove(path);
+        return 0;
+}
+
+static void private_cleanup(void)
+{
+        if (private_dir[0] && private_owner == getpid())
+                nftw(private_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A runtime directory (and so a broker) of our own, unless told otherwise:
+ * a benchmark must not share a broker with whatever else runs. */
+static void setup_env(void)
+{
+        const char *d = getenv("NPIPE_RUNTIME_DIR");
+        if (!d || !*d) {
+                snprintf(private_dir, sizeof(private_dir), "/tmp/npipe-bench-XXXXXX");
+                if (!mkdtemp(private_dir))
+                        fail("mkdtemp: %s", strerror(errno));
+                chmod(private_dir, 0700);
+                private_owner = getpid();
+                setenv("NPIPE_RUNTIME_DIR", private_dir, 1);
+                atexit(private_cleanup);
+        }
+        if (!getenv("NPIPE_BROKER_IDLE"))
+                setenv("NPIPE_BROKER_IDLE", "2", 1);
+        const char *b = getenv("NPIPE_BROKER");
+        if (!b || !*b) {
+                char self[PATH_MAX], cand[PATH_MAX + 32];
+                ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                if (n > 0) {
+                        self[n] = 0;
+                        char *slash = strrchr(self, '/');
+                        if (slash) {
+                                *slash = 0;
+                                snprintf(cand, sizeof(cand), "%s/../src/broker/npiped", self);
+                                if (access(cand, X_OK) == 0)
+                                        setenv("NPIPE_BROKER", cand, 1);
+                        }
+                }
+        }
+}
+
+static int in_csv_list(const char *list, long v)
+{
+        if (!list)
+                return 1;
+        for (const char *p = list; *p;) {
+                char *e;
+                long x = strtol(p, &e, 0);
+                if (e != p && x == v)
+                        return 1;
+                p = strchr(p, ',');
+                if (!p)
+                        break;
+                p++;
+        }
+        return 0;
+}
+
+int size_selected(size_t size)
+{
+        return in_csv_list(g_opts.sizes, (long)size);
+}
+
+static void usage(void)
+{
+        fprintf(stderr,
+                "usage: npipe-bench [--csv FILE] [--seconds S] [--only T,...] [--sizes N,...]\n"
+                "                   [--tests rtt,stream,conn,scale,idle,memfd] [--scale N]\n"
+                "                   [--idle S] [--smoke] [--no-table] [-v]\n"
+                "       npipe-bench --report FILE.csv...\n"
+                "       npipe-bench --fastpath TRANSPORT --size N [--rounds R]\n"
+                "transports: seqpacket npipe-msg npipe-byte stream pipe memfd\n");
+        exit(2);
+}
+
+int main(int argc, char **argv)
+{
+        const char *csv = "bench-results.csv", *fastpath = NULL;
+        long fp_size = 64;
+        unsigned fp_rounds = 50;
+        int report = 0, no_table = 0;
+        enum { O_CSV = 256, O_SECONDS, O_ONLY, O_SIZES, O_TESTS, O_SCALE, O_IDLE, O_SMOKE,
+               O_REPORT, O_FAST, O_SIZE, O_ROUNDS, O_NOTABLE };
+        static const struct option lo[] = {
+                {"csv", required_argument, NULL, O_CSV},
+                {"seconds", required_argument, NULL, O_SECONDS},
+                {"only", required_argument, NULL, O_ONLY},
+                {"sizes", required_argument, NULL, O_SIZES},
+                {"tests", required_argument, NULL, O_TESTS},
+                {"scale", required_argument, NULL, O_SCALE},
+                {"idle", required_argument, NULL, O_IDLE},
+                {"smoke", no_argument, NULL, O_SMOKE},
+                {"report", no_argument, NULL, O_REPORT},
+                {"fastpath", required_argument, NULL, O_FAST},
+                {"size", required_argument, NULL, O_SIZE},
+                {"rounds", required_argument, NULL, O_ROUNDS},
+                {"no-table", no_argument, NULL, O_NOTABLE},
+                {"verbose", no_argument, NULL, 'v'},
+                {NULL, 0, NULL, 0},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+                switch (c) {
+                case O_CSV: csv = optarg; break;
+                case O_SECONDS: g_opts.seconds = strtod(optarg, NULL); break;
+                case O_ONLY: g_opts.only = optarg; break;
+                case O_SIZES: g_opts.sizes = optarg; break;
+                case O_TESTS: g_opts.tests = optarg; break;
+                case O_SCALE: g_opts.scale_n = (unsigned)strtoul(optarg, NULL, 0); break;
+                case O_IDLE: g_opts.idle_seconds = strtod(optarg, NULL); break;
+                case O_SMOKE: g_opts.smoke = 1; break;
+                case O_REPORT: report = 1; break;
+                case O_FAST: fastpath = optarg; break;
+                case O_SIZE: fp_size = strtol(optarg, NULL, 0); break;
+                case O_ROUNDS: fp_rounds = (unsigned)strtoul(optarg, NULL, 0); break;
+                case O_NOTABLE: no_table = 1; break;
+                case 'v': g_opts.verbose = 1; break;
+                default: usage();
+                }
+        }
+        if (report) {
+                if (optind >= argc)
+                        usage();
+                return report_print(stdout, (const char *const *)argv + optind, argc - optind) < 0
+                               ? 1
+                               : 0;
+        }
+        if (optind != argc || g_opts.seconds <= 0)
+                usage();
+        signal(SIGPIPE, SIG_IGN);
+        setup_env();
+        g_shared = shared_new();
+
+        if (fastpath) {
+                pattern_init((size_t)fp_size);
+                return bench_fastpath(fastpath, (size_t)fp_size, fp_rounds) ? 1 : 0;
+        }
+
+        if (g_opts.smoke) {
+                g_opts.seconds = 0.02;
+                g_opts.idle_seconds = 0.2;
+        }
+        size_t max = 0;
+        for (int s = 0; s < n_std_sizes; s++)
+                if (size_selected(std_sizes[s]) && std_sizes[s] > max)
+                        max = std_sizes[s];
+        pattern_init(max);
+        out_open(csv);
+        int64_t t0 = now_ns();
+
+        if (test_selected("rtt")) {
+                say("round trips ...");
+                for (int s = 0; s < n_std_sizes; s++)
+                        for (int i = 0; all_xports[i]; i++)
+                                if (size_selected(std_sizes[s]) && xport_selected(all_xports[i]))
+                                        measure_rtt(all_xports[i], std_sizes[s]);
+        }
+        if (test_selected("stream")) {
+                say("streaming ...");
+                for (int s = 0; s < n_std_sizes; s++)
+                        for (int i = 0; all_xports[i]; i++)
+                                if (size_selected(std_sizes[s]) && xport_selected(all_xports[i]))
+                                        measure_stream(all_xports[i], std_sizes[s]);
+        }
+        if (test_selected("conn")) {
+                say("connection set-up ...");
+                bench_connect_rate();
+        }
+        if (test_selected("scale")) {
+                say("scale: %u connections under ulimit -n 1024 ...",
+                    g_opts.smoke ? 300 : g_opts.scale_n);
+                bench_scale();
+        }
+        if (test_selected("idle")) {
+                say("idle pair for %.1f s ...", g_opts.idle_seconds);
+                bench_idle();
+        }
+        if (test_selected("memfd")) {
+                say("memfd-per-message descriptor ceiling ...");
+                bench_memfd_ceiling();
+        }
+        if (g_opts.smoke) {
+                /* the fast-path mode callgrind runs, checked once */
+                if (bench_fastpath("npipe-msg", 64, 3) != 0 ||
+                    bench_fastpath("npipe-byte", 4096, 3) != 0)
+                        g_errors++;
+        }
+        out_metric("run", -1, "seconds", (double)(now_ns() - t0) / 1e9);
+        out_close();
+        if (!no_table) {
+                const char *files[] = {csv};
+                report_print(stdout, files, 1);
+        }
+        if (g_errors) {
+                say("npipe-bench: %d content or correctness errors", g_errors);
+                return 1;
+        }
+        if (g_opts.smoke)
+                printf("npipe-bench --smoke: every message arrived intact\n");
+        return 0;
+}
