@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -122,6 +123,9 @@ typedef struct _SECURITY_ATTRIBUTES {
         LPVOID lpSecurityDescriptor; /* ignored: see docs/win32.md */
         BOOL bInheritHandle;         /* ignored: handles are not inherited */
 } SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
+
+typedef DWORD(WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
+typedef LPTHREAD_START_ROUTINE PTHREAD_START_ROUTINE;
 
 typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
                                                       DWORD dwNumberOfBytesTransfered,
@@ -242,6 +246,12 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define WAIT_IO_COMPLETION STATUS_USER_APC
 #define WAIT_TIMEOUT 258u
 #define WAIT_FAILED ((DWORD)0xFFFFFFFFu)
+
+/* ---- threads ------------------------------------------------------------------------------- */
+
+#define CREATE_SUSPENDED 0x00000004u
+#define STACK_SIZE_PARAM_IS_A_RESERVATION 0x00010000u
+#define STILL_ACTIVE ((DWORD)0x00000103u)
 
 /* ---- error codes (the Windows values; spec section 0.4) ------------------------------------- */
 
@@ -434,9 +444,52 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjectsEx(DWORD nCount,
 NPIPE_WIN_API DWORD WINAPI npipe_win_SleepEx(DWORD dwMilliseconds, BOOL bAlertable);
 NPIPE_WIN_API VOID WINAPI npipe_win_Sleep(DWORD dwMilliseconds);
 
+/* threads: waitable handles, signalled when the thread function has returned */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes,
+                                                   SIZE_T dwStackSize,
+                                                   LPTHREAD_START_ROUTINE lpStartAddress,
+                                                   LPVOID lpParameter, DWORD dwCreationFlags,
+                                                   LPDWORD lpThreadId);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
+
 /* process and thread ids (the OS ids: getpid() and gettid()) */
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentProcessId(void);
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentThreadId(void);
+
+/* ---- intrinsics and memory macros (inline, as on Windows) ------------------------------------ */
+
+static inline LONG npipe_win_InterlockedIncrement(LONG volatile *p)
+{
+        return __atomic_add_fetch(p, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG npipe_win_InterlockedDecrement(LONG volatile *p)
+{
+        return __atomic_sub_fetch(p, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG npipe_win_InterlockedExchange(LONG volatile *p, LONG v)
+{
+        return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+static inline LONG npipe_win_InterlockedExchangeAdd(LONG volatile *p, LONG v)
+{
+        return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+}
+static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v, LONG cmp)
+{
+        __atomic_compare_exchange_n(p, &cmp, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        return cmp;
+}
+#define InterlockedIncrement npipe_win_InterlockedIncrement
+#define InterlockedDecrement npipe_win_InterlockedDecrement
+#define InterlockedExchange npipe_win_InterlockedExchange
+#define InterlockedExchangeAdd npipe_win_InterlockedExchangeAdd
+#define InterlockedCompareExchange npipe_win_InterlockedCompareExchange
+
+#define ZeroMemory(dst, len) memset((dst), 0, (len))
+#define FillMemory(dst, len, fill) memset((dst), (fill), (len))
+#define CopyMemory(dst, src, len) memcpy((dst), (src), (len))
+#define MoveMemory(dst, src, len) memmove((dst), (src), (len))
+#define SecureZeroMemory(dst, len) memset((dst), 0, (len))
 
 /* ---- the Win32 names ------------------------------------------------------------------------ */
 
@@ -486,6 +539,8 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentThreadId(void);
 #define WaitForMultipleObjectsEx npipe_win_WaitForMultipleObjectsEx
 #define SleepEx npipe_win_SleepEx
 #define Sleep npipe_win_Sleep
+#define CreateThread npipe_win_CreateThread
+#define GetExitCodeThread npipe_win_GetExitCodeThread
 #define GetCurrentProcessId npipe_win_GetCurrentProcessId
 #define GetCurrentThreadId npipe_win_GetCurrentThreadId
 

@@ -434,6 +434,8 @@ static struct w_waitable *waitable_of(struct w_obj *o)
                 return &((struct w_event *)o)->wt;
         if (o->type == W_PIPE)
                 return &((struct w_pipe *)o)->wt;
+        if (o->type == W_THREAD)
+                return np_win_thread_waitable(o);
         return NULL;
 }
 

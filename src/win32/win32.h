@@ -22,7 +22,7 @@
 
 /* ---- objects and the handle table (handle.c) ------------------------------------------------ */
 
-enum w_type { W_EVENT = 1, W_PORT = 2, W_PIPE = 3 };
+enum w_type { W_EVENT = 1, W_PORT = 2, W_PIPE = 3, W_THREAD = 4 };
 
 struct w_obj {
         enum w_type type;
@@ -173,6 +173,10 @@ struct w_event {
         int handles; /* open handles of a named event (under the names lock) */
         struct w_event *next;
 };
+
+/* ---- threads (thread.c) -------------------------------------------------------------------- */
+
+struct w_waitable *np_win_thread_waitable(struct w_obj *o);
 
 /* ---- completion ports (port.c) -------------------------------------------------------------- */
 

@@ -1,0 +1,112 @@
+/*
+ * thread.c - CreateThread and thread handles, so that thread-per-client
+ * servers port unchanged: a thread handle is waitable (signalled when the
+ * thread has returned) and GetExitCodeThread reads its result.
+ *
+ * The thread is a detached pthread that holds a reference to its object;
+ * the handle holds another, so either may go first.
+ */
+#include "win32/win32.h"
+
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct w_threadobj {
+        struct w_obj obj;
+        struct w_waitable wt;
+        LPTHREAD_START_ROUTINE fn;
+        LPVOID arg;
+        _Atomic DWORD exit_code;
+        _Atomic uint32_t started; /* futex: the thread id is known */
+        DWORD tid;
+};
+
+static void threadobj_destroy(struct w_obj *o)
+{
+        free(o);
+}
+
+static void *trampoline(void *p)
+{
+        struct w_threadobj *t = p;
+        t->tid = (DWORD)syscall(SYS_gettid);
+        atomic_store(&t->started, 1);
+        np_win_futex_wake(&t->started, 1);
+        DWORD code = t->fn(t->arg);
+        atomic_store(&t->exit_code, code);
+        np_win_signal(&t->wt);
+        np_win_put(&t->obj);
+        return NULL;
+}
+
+NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes,
+                                                   SIZE_T dwStackSize,
+                                                   LPTHREAD_START_ROUTINE lpStartAddress,
+                                                   LPVOID lpParameter, DWORD dwCreationFlags,
+                                                   LPDWORD lpThreadId)
+{
+        (void)lpThreadAttributes;
+        if (!lpStartAddress) {
+                np_win_set_error(ERROR_INVALID_PARAMETER);
+                return NULL;
+        }
+        /* suspended threads would need a scheduler of our own */
+        if (dwCreationFlags & CREATE_SUSPENDED) {
+                np_win_set_error(ERROR_NOT_SUPPORTED);
+                return NULL;
+        }
+        struct w_threadobj *t = calloc(1, sizeof(*t));
+        if (!t) {
+                np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+                return NULL;
+        }
+        np_win_obj_init(&t->obj, W_THREAD, threadobj_destroy, NULL);
+        np_win_waitable_init(&t->wt, 1, 0);
+        t->fn = lpStartAddress;
+        t->arg = lpParameter;
+        atomic_init(&t->exit_code, STILL_ACTIVE);
+        /* one reference for the handle, one for the thread */
+        np_win_ref(&t->obj);
+        HANDLE h = np_win_handle_new(&t->obj);
+        if (!h) {
+                np_win_put(&t->obj);
+                return NULL;
+        }
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (dwStackSize)
+                pthread_attr_setstacksize(&attr, dwStackSize < 65536 ? 65536 : dwStackSize);
+        pthread_t pt;
+        int r = pthread_create(&pt, &attr, trampoline, t);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                np_win_put(&t->obj);
+                npipe_win_CloseHandle(h);
+                np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+                return NULL;
+        }
+        if (lpThreadId) {
+                while (!atomic_load(&t->started))
+                        np_win_futex_wait(&t->started, 0, -1);
+                *lpThreadId = t->tid;
+        }
+        return h;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
+{
+        struct w_obj *o = np_win_handle_get(hThread, W_THREAD);
+        if (!o)
+                return FALSE;
+        if (lpExitCode)
+                *lpExitCode = atomic_load(&((struct w_threadobj *)o)->exit_code);
+        np_win_put(o);
+        return TRUE;
+}
+
+struct w_waitable *np_win_thread_waitable(struct w_obj *o)
+{
+        return &((struct w_threadobj *)o)->wt;
+}
