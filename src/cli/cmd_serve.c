@@ -1,0 +1,711 @@
+/*
+ * cmd_serve.c - `npipe serve NAME`: server instances, one thread each.
+ *
+ * Three things a connection can be:
+ *   echo     (default) every message read is written back unchanged;
+ *   --print  every message read goes to stdout, as `npipe cat` prints it;
+ *   --exec   a fresh `/bin/sh -c CMD` per client: client messages go to the
+ *            child's stdin, the child's stdout comes back as messages.
+ *
+ * An instance serves one client at a time (NT's model), so K instances
+ * serve K clients at once.  After a client the instance is flushed,
+ * disconnected and listens again: the pattern of a Windows server loop.
+ *
+ * --count N claims a slot per client *before* an instance listens, never
+ * after a client connected: an instance that cannot claim one is closed
+ * while it is disconnected, so no client is ever accepted and then dropped.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+extern char **environ;
+
+enum mode { MODE_ECHO, MODE_PRINT, MODE_EXEC };
+enum frame { FRAME_LINES, FRAME_READS };
+
+struct serve {
+        char path[CLI_PATH_MAX];
+        struct npipe_server_opts o;
+        enum mode mode;
+        const char *cmd; /* --exec */
+        enum frame frame;
+        bool pty;
+        bool verbose;
+        struct cli_out out; /* --print */
+        uint64_t count;     /* 0: serve forever */
+        atomic_uint_least64_t claimed;
+        atomic_int failed;
+};
+
+struct instance {
+        struct serve *s;
+        npipe_t *h;
+        pthread_t thread;
+        int index;
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: %s serve [OPTION]... NAME\n"
+                "Create server instances of the pipe NAME and serve clients: echo each\n"
+                "message back (default), print it (--print), or connect the client to a\n"
+                "command (--exec).\n"
+                "\n"
+                "Pipe:\n"
+                "  -m, --message            a message pipe, read in message mode (default)\n"
+                "  -b, --byte               a byte pipe\n"
+                "  -n, --max-instances N    allow at most N instances of the name, 1-254\n"
+                "                           (default: unlimited)\n"
+                "  -i, --instances K        create K instances, serving K clients at once,\n"
+                "                           one thread each (default 1)\n"
+                "  -c, --count N            exit after serving N clients (default: never)\n"
+                "      --access POLICY      who may connect: owner (default), group, everyone\n"
+                "      --group GROUP        the group (name or gid) of --access group\n"
+                "      --first-instance     fail if the name exists already\n"
+                "      --in-quota BYTES     client-to-server buffer (default 65536)\n"
+                "      --out-quota BYTES    server-to-client buffer (default 65536)\n"
+                "      --timeout MS         the pipe's default wait timeout (default 50)\n"
+                "\n"
+                "What a client gets:\n"
+                "  -p, --print              print what clients send on stdout instead of\n"
+                "                           echoing it\n"
+                "  -s, --separator SEP      with --print: after each message (default \\n;\n"
+                "                           escapes \\n \\t \\r \\0 \\\\ \\xHH)\n"
+                "  -l, --length-prefix      with --print: u32 little-endian length + bytes\n"
+                "  -e, --exec CMD           run /bin/sh -c CMD per client; its stdin gets\n"
+                "                           the client's data, its stdout goes back\n"
+                "      --lines              (message pipes) one line of the child's stdout\n"
+                "                           is one message, and each message reaches its\n"
+                "                           stdin as a line (default)\n"
+                "      --reads              (message pipes) one read of the child's stdout\n"
+                "                           is one message; messages reach stdin unchanged\n"
+                "      --pty                the child's stdout is a pseudo-terminal, so that\n"
+                "                           programs which buffer a pipe (stdio) write each\n"
+                "                           line at once\n"
+                "  -v, --verbose            report each client on stderr\n"
+                "  -h, --help               print this help and exit\n"
+                "\n"
+                "The child's environment has NPIPE_PIPE, NPIPE_CLIENT_PID and\n"
+                "NPIPE_CLIENT_UID.  NT pipes have no half-close: a child that writes only\n"
+                "at the end of its input answers a client that has closed.\n",
+                cli_prog);
+}
+
+/* ---- slots (--count) ------------------------------------------------------------ */
+
+static bool claim(struct serve *s)
+{
+        if (s->count == 0)
+                return true;
+        return atomic_fetch_add(&s->claimed, 1) < s->count;
+}
+
+/* ---- echo and print -------------------------------------------------------------- */
+
+static void serve_echo(struct instance *in)
+{
+        struct cli_buf b = {0};
+
+        for (;;) {
+                size_t n;
+                /* EPIPE here is the normal end: the client closed, and every
+                 * message it wrote before has been read */
+                if (cli_read_message(in->h, &b, NPIPE_INFINITE) < 0)
+                        break;
+                if (npipe_write(in->h, b.data, b.len, &n) < 0)
+                        break;
+        }
+        cli_buf_free(&b);
+}
+
+static void serve_print(struct instance *in)
+{
+        struct cli_buf b = {0};
+
+        while (cli_read_message(in->h, &b, NPIPE_INFINITE) == 0) {
+                if (cli_out_message(&in->s->out, stdout, b.data, b.len) < 0) {
+                        cli_error("serve: write error on standard output: %s", strerror(errno));
+                        atomic_store(&in->s->failed, 1);
+                        break;
+                }
+        }
+        cli_buf_free(&b);
+}
+
+/* ---- exec ------------------------------------------------------------------------------ */
+
+struct child {
+        struct instance *in;
+        pid_t pid;
+        int to_child;   /* our end of its stdin, -1 once closed */
+        int from_child; /* our end of its stdout (a pipe or a pty master) */
+};
+
+/* The environment of a child: ours, with the connection's facts added
+ * (as inetd's children find TCPREMOTEIP).  Returns a malloc'd array whose
+ * added strings are in `store`. */
+static char **child_env(npipe_t *h, const char *path, char store[3][CLI_PATH_MAX + 16])
+{
+        static const char *const keys[] = {"NPIPE_PIPE=", "NPIPE_CLIENT_PID=", "NPIPE_CLIENT_UID="};
+        size_t n = 0, k = 0;
+        pid_t pid = 0;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        char **env;
+
+        while (environ[n] != NULL)
+                n++;
+        env = calloc(n + 4, sizeof(*env));
+        if (env == NULL)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                bool ours = false;
+
+                for (size_t j = 0; j < 3; j++)
+                        if (strncmp(environ[i], keys[j], strlen(keys[j])) == 0)
+                                ours = true;
+                if (!ours)
+                        env[k++] = environ[i];
+        }
+        snprintf(store[0], CLI_PATH_MAX + 16, "NPIPE_PIPE=%s", path);
+        env[k++] = store[0];
+        if (npipe_client_pid(h, &pid) == 0) {
+                snprintf(store[1], CLI_PATH_MAX + 16, "NPIPE_CLIENT_PID=%ld", (long)pid);
+                env[k++] = store[1];
+        }
+        if (npipe_peer_cred(h, &uid, &gid) == 0) {
+                snprintf(store[2], CLI_PATH_MAX + 16, "NPIPE_CLIENT_UID=%lu", (unsigned long)uid);
+                env[k++] = store[2];
+        }
+        env[k] = NULL;
+        return env;
+}
+
+/* A pseudo-terminal pair in raw mode: no echo, no \n -> \r\n, 8-bit clean,
+ * so the bytes the child writes are the bytes the client gets. */
+static int open_pty(int *master, int *slave)
+{
+        char name[128];
+        struct termios t;
+        int m, s;
+
+        m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m < 0)
+                return -errno;
+        if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
+                int e = -errno;
+
+                close(m);
+                return e;
+        }
+        s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (s < 0) {
+                int e = -errno;
+
+                close(m);
+                return e;
+        }
+        if (tcgetattr(s, &t) == 0) {
+                cfmakeraw(&t);
+                tcsetattr(s, TCSANOW, &t);
+        }
+        *master = m;
+        *slave = s;
+        return 0;
+}
+
+/* Start the child with its stdin and stdout connected to us.  All our
+ * descriptors are close-on-exec, so a child never holds another client's
+ * pipe (which would keep that child's stdin from ever reaching EOF). */
+static int spawn_child(struct child *c)
+{
+        struct serve *s = c->in->s;
+        int in[2] = {-1, -1}, out[2] = {-1, -1};
+        char store[3][CLI_PATH_MAX + 16];
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, def;
+        char **env;
+        int r;
+
+        if (pipe2(in, O_CLOEXEC) < 0)
+                return -errno;
+        r = s->pty ? open_pty(&out[0], &out[1]) : (pipe2(out, O_CLOEXEC) < 0 ? -errno : 0);
+        if (r < 0) {
+                close(in[0]);
+                close(in[1]);
+                return r;
+        }
+        env = child_env(c->in->h, s->path, store);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+        /* belt and braces: nothing of ours beyond stdio, whatever a library did */
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigemptyset(&def);
+        /* we ignore SIGPIPE; the child must get the default (a writer into a
+         * gone client dies as it would at the end of a shell pipeline) */
+        sigaddset(&def, SIGPIPE);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &def);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        char *argv[] = {(char *)"sh", (char *)"-c", (char *)s->cmd, NULL};
+        r = env == NULL ? ENOMEM : posix_spawn(&c->pid, "/bin/sh", &fa, &attr, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        free(env);
+        close(in[0]);
+        close(out[1]);
+        if (r != 0) {
+                close(in[1]);
+                close(out[0]);
+                return -r;
+        }
+        c->to_child = in[1];
+        c->from_child = out[0];
+        return 0;
+}
+
+/* Client -> child's stdin, on its own thread.  Ends when the client closes
+ * (then the child sees EOF) or when the instance is disconnected. */
+static void *to_child_thread(void *arg)
+{
+        struct child *c = arg;
+        bool lines = c->in->s->frame == FRAME_LINES && c->in->s->o.type == NPIPE_TYPE_MESSAGE;
+        struct cli_buf b = {0};
+
+        while (cli_read_message(c->in->h, &b, NPIPE_INFINITE) == 0) {
+                if (c->to_child < 0)
+                        continue; /* the child stopped reading: drain, so the client never blocks */
+                if (lines && (b.len == 0 || b.data[b.len - 1] != '\n')) {
+                        if (!cli_buf_reserve(&b, 1))
+                                break;
+                        b.data[b.len++] = '\n';
+                }
+                if (b.len > 0 && cli_write_fd(c->to_child, b.data, b.len) < 0) {
+                        close(c->to_child);
+                        c->to_child = -1;
+                }
+        }
+        cli_buf_free(&b);
+        if (c->to_child >= 0) {
+                close(c->to_child);
+                c->to_child = -1;
+        }
+        return NULL;
+}
+
+static int send_msg(npipe_t *h, const char *p, size_t n)
+{
+        size_t w;
+
+        return npipe_write(h, p, n, &w);
+}
+
+/* Child's stdout -> client, on the instance's thread, until the child
+ * closes its stdout or the client is gone. */
+static void from_child(struct child *c)
+{
+        struct serve *s = c->in->s;
+        bool lines = s->frame == FRAME_LINES && s->o.type == NPIPE_TYPE_MESSAGE;
+        struct cli_buf acc = {0};
+        char buf[65536];
+        int r = 0;
+
+        for (;;) {
+                ssize_t n = read(c->from_child, buf, sizeof buf);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                /* a pty master reads EIO once the slave side is closed: EOF */
+                if (n <= 0)
+                        break;
+                if (!lines) {
+                        r = send_msg(c->in->h, buf, (size_t)n);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                if (!cli_buf_reserve(&acc, (size_t)n)) {
+                        r = NPIPE_ENOMEM;
+                        break;
+                }
+                memcpy(acc.data + acc.len, buf, (size_t)n);
+                acc.len += (size_t)n;
+                size_t start = 0;
+                char *nl;
+
+                while (r == 0 && (nl = memchr(acc.data + start, '\n', acc.len - start)) != NULL) {
+                        r = send_msg(c->in->h, acc.data + start, (size_t)(nl - acc.data) - start);
+                        start = (size_t)(nl - acc.data) + 1;
+                }
+                memmove(acc.data, acc.data + start, acc.len - start);
+                acc.len -= start;
+                if (r < 0)
+                        break;
+        }
+        /* a last line without its newline is still a message */
+        if (r == 0 && lines && acc.len > 0)
+                send_msg(c->in->h, acc.data, acc.len);
+        cli_buf_free(&acc);
+}
+
+static void serve_exec(struct instance *in)
+{
+        struct child c = {.in = in, .to_child = -1, .from_child = -1};
+        pthread_t t;
+        int r, st;
+
+        r = spawn_child(&c);
+        if (r < 0) {
+                cli_error("serve %s: /bin/sh -c %s: %s", in->s->path, in->s->cmd, strerror(-r));
+                return;
+        }
+        if (pthread_create(&t, NULL, to_child_thread, &c) != 0) {
+                cli_error("serve %s: cannot start a thread", in->s->path);
+                close(c.to_child);
+                close(c.from_child);
+                kill(c.pid, SIGTERM);
+                waitpid(c.pid, &st, 0);
+                return;
+        }
+        from_child(&c);
+        /* Closing our end makes a child that still writes get SIGPIPE: the
+         * client it wrote for is gone, or it closed its own stdout. */
+        close(c.from_child);
+        /* DisconnectNamedPipe drops unread data: let the client read first
+         * (returns at once if it closed) */
+        npipe_flush(in->h);
+        /* ... and the disconnect ends the reader thread's wait for data */
+        npipe_disconnect(in->h);
+        pthread_join(t, NULL);
+        while (waitpid(c.pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        if (in->s->verbose) {
+                if (WIFEXITED(st))
+                        fprintf(stderr, "%s serve: instance %d: child %ld exited with %d\n",
+                                cli_prog, in->index, (long)c.pid, WEXITSTATUS(st));
+                else if (WIFSIGNALED(st))
+                        fprintf(stderr, "%s serve: instance %d: child %ld killed by signal %d\n",
+                                cli_prog, in->index, (long)c.pid, WTERMSIG(st));
+        }
+}
+
+/* ---- the instance loop ---------------------------------------------------------- */
+
+static void *instance_thread(void *arg)
+{
+        struct instance *in = arg;
+        struct serve *s = in->s;
+
+        /* the slot of the first client was claimed when the instance was made */
+        for (;;) {
+                int r = npipe_listen(in->h, NPIPE_INFINITE);
+
+                /* EISCONN: a client came before we listened (CREATE-10);
+                 * ECLOSING: it came and already closed, maybe after writing:
+                 * both are clients to serve */
+                if (r < 0 && r != NPIPE_EISCONN && r != NPIPE_ECLOSING) {
+                        cli_report("listen", s->path, r);
+                        atomic_store(&s->failed, 1);
+                        break;
+                }
+                if (s->verbose) {
+                        pid_t pid = 0;
+
+                        npipe_client_pid(in->h, &pid);
+                        fprintf(stderr, "%s serve: instance %d: client %ld connected\n", cli_prog,
+                                in->index, (long)pid);
+                }
+                switch (s->mode) {
+                case MODE_ECHO:
+                        serve_echo(in);
+                        break;
+                case MODE_PRINT:
+                        serve_print(in);
+                        break;
+                case MODE_EXEC:
+                        serve_exec(in);
+                        break;
+                }
+                npipe_disconnect(in->h);
+                if (s->verbose)
+                        fprintf(stderr, "%s serve: instance %d: client done\n", cli_prog,
+                                in->index);
+                if (atomic_load(&s->failed) || !claim(s))
+                        break;
+        }
+        npipe_close(in->h);
+        in->h = NULL;
+        return NULL;
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+
+static bool parse_group(const char *arg, gid_t *gid)
+{
+        uint64_t v;
+        struct group *g;
+
+        if (cli_parse_u64(arg, 0, 0xfffffffe, &v)) {
+                *gid = (gid_t)v;
+                return true;
+        }
+        g = getgrnam(arg);
+        if (g == NULL)
+                return false;
+        *gid = g->gr_gid;
+        return true;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+        enum {
+                OPT_ACCESS = 256,
+                OPT_GROUP,
+                OPT_FIRST,
+                OPT_INQ,
+                OPT_OUTQ,
+                OPT_TIMEOUT,
+                OPT_LINES,
+                OPT_READS,
+                OPT_PTY
+        };
+        static const struct option longopts[] = {
+            {"message", no_argument, NULL, 'm'},
+            {"byte", no_argument, NULL, 'b'},
+            {"max-instances", required_argument, NULL, 'n'},
+            {"instances", required_argument, NULL, 'i'},
+            {"count", required_argument, NULL, 'c'},
+            {"access", required_argument, NULL, OPT_ACCESS},
+            {"group", required_argument, NULL, OPT_GROUP},
+            {"first-instance", no_argument, NULL, OPT_FIRST},
+            {"in-quota", required_argument, NULL, OPT_INQ},
+            {"out-quota", required_argument, NULL, OPT_OUTQ},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"print", no_argument, NULL, 'p'},
+            {"separator", required_argument, NULL, 's'},
+            {"length-prefix", no_argument, NULL, 'l'},
+            {"exec", required_argument, NULL, 'e'},
+            {"lines", no_argument, NULL, OPT_LINES},
+            {"reads", no_argument, NULL, OPT_READS},
+            {"pty", no_argument, NULL, OPT_PTY},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        static struct serve s;
+        char sep[256];
+        uint64_t instances = 1, v;
+        bool have_group = false, framing = false, have_sep = false;
+        struct instance *ins;
+        int opt, r;
+
+        memset(&s, 0, sizeof s);
+        npipe_server_opts_init(&s.o);
+        s.out.sep = "\n";
+        s.out.sep_len = 1;
+        while ((opt = getopt_long(argc, argv, "mbn:i:c:ps:le:vh", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'm':
+                        s.o.type = NPIPE_TYPE_MESSAGE;
+                        break;
+                case 'b':
+                        s.o.type = NPIPE_TYPE_BYTE;
+                        break;
+                case 'n':
+                        if (strcmp(optarg, "unlimited") == 0)
+                                s.o.max_instances = NPIPE_UNLIMITED_INSTANCES;
+                        else if (cli_parse_u64(optarg, 1, NPIPE_MAX_INSTANCES_LIMIT, &v))
+                                s.o.max_instances = (uint32_t)v;
+                        else
+                                return cli_usage_error("serve",
+                                                       "--max-instances: 1-%u or "
+                                                       "'unlimited', not '%s'",
+                                                       NPIPE_MAX_INSTANCES_LIMIT, optarg);
+                        break;
+                case 'i':
+                        if (!cli_parse_u64(optarg, 1, NPIPE_MAX_INSTANCES_LIMIT, &instances))
+                                return cli_usage_error("serve", "--instances: 1-%u, not '%s'",
+                                                       NPIPE_MAX_INSTANCES_LIMIT, optarg);
+                        break;
+                case 'c':
+                        if (!cli_parse_u64(optarg, 1, UINT64_MAX, &s.count))
+                                return cli_usage_error("serve",
+                                                       "--count: a positive number, "
+                                                       "not '%s'",
+                                                       optarg);
+                        break;
+                case OPT_ACCESS:
+                        if (strcmp(optarg, "owner") == 0)
+                                s.o.policy = NPIPE_ACCESS_OWNER;
+                        else if (strcmp(optarg, "group") == 0)
+                                s.o.policy = NPIPE_ACCESS_GROUP;
+                        else if (strcmp(optarg, "everyone") == 0)
+                                s.o.policy = NPIPE_ACCESS_EVERYONE;
+                        else
+                                return cli_usage_error("serve",
+                                                       "--access: owner, group or "
+                                                       "everyone, not '%s'",
+                                                       optarg);
+                        break;
+                case OPT_GROUP:
+                        if (!parse_group(optarg, &s.o.gid))
+                                return cli_usage_error("serve", "--group: no group '%s'", optarg);
+                        have_group = true;
+                        break;
+                case OPT_FIRST:
+                        s.o.flags |= NPIPE_FIRST_INSTANCE;
+                        break;
+                case OPT_INQ:
+                case OPT_OUTQ:
+                        if (!cli_parse_u64(optarg, 0, 0xffffffffu, &v))
+                                return cli_usage_error("serve",
+                                                       "--%s: a number of bytes, "
+                                                       "not '%s'",
+                                                       opt == OPT_INQ ? "in-quota" : "out-quota",
+                                                       optarg);
+                        if (opt == OPT_INQ)
+                                s.o.in_quota = (uint32_t)v;
+                        else
+                                s.o.out_quota = (uint32_t)v;
+                        break;
+                case OPT_TIMEOUT:
+                        if (!cli_parse_u64(optarg, 0, 0xfffffffeu, &v))
+                                return cli_usage_error("serve",
+                                                       "--timeout: milliseconds, "
+                                                       "not '%s'",
+                                                       optarg);
+                        s.o.default_timeout_ms = (uint32_t)v;
+                        break;
+                case 'p':
+                        s.mode = MODE_PRINT;
+                        break;
+                case 's':
+                        if (!cli_out_set_separator(&s.out, optarg, sep, sizeof sep))
+                                return cli_usage_error("serve",
+                                                       "--separator: bad escape in "
+                                                       "'%s'",
+                                                       optarg);
+                        have_sep = true;
+                        break;
+                case 'l':
+                        s.out.length_prefix = true;
+                        break;
+                case 'e':
+                        s.mode = MODE_EXEC;
+                        s.cmd = optarg;
+                        break;
+                case OPT_LINES:
+                        s.frame = FRAME_LINES;
+                        framing = true;
+                        break;
+                case OPT_READS:
+                        s.frame = FRAME_READS;
+                        framing = true;
+                        break;
+                case OPT_PTY:
+                        s.pty = true;
+                        break;
+                case 'v':
+                        s.verbose = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return CLI_OK;
+                default:
+                        return cli_usage_hint("serve");
+                }
+        }
+        if (optind >= argc)
+                return cli_usage_error("serve", "missing pipe NAME");
+        if (optind + 1 < argc)
+                return cli_usage_error("serve", "unexpected argument '%s'", argv[optind + 1]);
+        if ((framing || s.pty) && s.mode != MODE_EXEC)
+                return cli_usage_error("serve", "--lines, --reads and --pty need --exec");
+        if ((have_sep || s.out.length_prefix) && s.mode != MODE_PRINT)
+                return cli_usage_error("serve", "--separator and --length-prefix need "
+                                                "--print");
+        if (s.o.policy == NPIPE_ACCESS_GROUP && !have_group)
+                return cli_usage_error("serve", "--access group needs --group");
+        if (s.o.max_instances != NPIPE_UNLIMITED_INSTANCES && instances > s.o.max_instances)
+                return cli_usage_error("serve",
+                                       "--instances %llu is more than "
+                                       "--max-instances %u",
+                                       (unsigned long long)instances, s.o.max_instances);
+        if (s.o.type == NPIPE_TYPE_MESSAGE)
+                s.o.flags |= NPIPE_READMODE_MESSAGE;
+        else
+                s.out.raw = true; /* a byte pipe has no messages to frame */
+        r = cli_pipe_path(argv[optind], s.path, sizeof s.path);
+        if (r < 0) {
+                cli_report("serve", argv[optind], r);
+                return CLI_FAIL;
+        }
+        if (s.count != 0 && instances > s.count)
+                instances = s.count; /* an instance more would have no client to serve */
+
+        /* a client gone while we write to its child must not kill the server */
+        signal(SIGPIPE, SIG_IGN);
+
+        ins = calloc(instances, sizeof(*ins));
+        if (ins == NULL) {
+                cli_error("serve: out of memory");
+                return CLI_FAIL;
+        }
+        /* Create every instance before serving: a name that cannot be created
+         * fails the command at once, with nothing half started. */
+        for (uint64_t i = 0; i < instances; i++) {
+                ins[i].s = &s;
+                ins[i].index = (int)i;
+                r = npipe_create(s.path, &s.o, &ins[i].h);
+                if (r < 0) {
+                        cli_report("create", s.path, r);
+                        for (uint64_t k = 0; k < i; k++)
+                                npipe_close(ins[k].h);
+                        free(ins);
+                        return CLI_FAIL;
+                }
+                /* the first client's slot (count >= instances here) */
+                claim(&s);
+                /* after the first create: FIRST_INSTANCE means the name was free,
+                 * not that our own second instance must fail */
+                s.o.flags &= ~NPIPE_FIRST_INSTANCE;
+        }
+        if (s.verbose)
+                fprintf(stderr, "%s serve: %s: %llu instance%s listening\n", cli_prog, s.path,
+                        (unsigned long long)instances, instances == 1 ? "" : "s");
+        uint64_t started = 0;
+
+        for (; started < instances; started++) {
+                if (pthread_create(&ins[started].thread, NULL, instance_thread, &ins[started]) !=
+                    0) {
+                        cli_error("serve: cannot start a thread");
+                        atomic_store(&s.failed, 1);
+                        break;
+                }
+        }
+        for (uint64_t i = 0; i < started; i++)
+                pthread_join(ins[i].thread, NULL);
+        for (uint64_t i = started; i < instances; i++)
+                npipe_close(ins[i].h);
+        free(ins);
+        return atomic_load(&s.failed) ? CLI_FAIL : CLI_OK;
+}
