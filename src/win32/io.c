@@ -43,6 +43,17 @@ struct w_op {
         ULONG_PTR key;
         LPOVERLAPPED_COMPLETION_ROUTINE routine;
         struct w_thread *thread; /* the issuing thread: APCs, CancelIo */
+        struct w_sync *sync;     /* a synchronous call waiting for this */
+};
+
+/* A synchronous call on an overlapped handle waits here for its operation,
+ * as kernelbase waits on the handle after NtReadFile returns STATUS_PENDING.
+ * Waiting outside the native layer lets a CloseHandle in another thread end
+ * the operation (and the call) at once. */
+struct w_sync {
+        _Atomic uint32_t done;
+        int status;
+        size_t bytes;
 };
 
 /* What one call asks for. */
@@ -141,6 +152,19 @@ static void op_done(void *ctx, int status, size_t bytes)
 {
         struct w_op *op = ctx;
         op_unlink(op);
+        if (op->sync) {
+                struct w_sync *sw = op->sync;
+                struct w_pipe *p = op->pipe;
+                np_win_ref(&p->obj);
+                op_put(op);
+                sw->status = status;
+                sw->bytes = bytes;
+                atomic_store(&sw->done, 1);
+                np_win_futex_wake(&sw->done, 1);
+                np_win_signal(&p->wt);
+                np_win_put(&p->obj);
+                return;
+        }
         /* at exit the OVERLAPPED may be in a stack frame that is gone, as
          * Windows programs often leave it: write nothing */
         if (atomic_load(&exiting)) {
@@ -219,8 +243,14 @@ static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *threa
  * Reads and listens need nothing: the close of the ends tells the peer. */
 static void cancel_writes_of(struct w_obj *o, void *arg)
 {
+        struct w_pipe *p = (struct w_pipe *)o;
         (void)arg;
-        cancel((struct w_pipe *)o, NULL, NULL, 1);
+        /* as np_win_pipe_enter: a native end being closed is left alone */
+        np_win_ref(o);
+        atomic_fetch_add(&p->calls, 1);
+        if (!atomic_load(&p->closed))
+                cancel(p, NULL, NULL, 1);
+        np_win_pipe_leave(p);
 }
 
 static void at_exit(void)
@@ -234,6 +264,49 @@ static void at_exit_register(void)
         atexit(at_exit);
 }
 
+/* Start an overlapped operation: its record, linked where CancelIo finds
+ * it.  NP_ASYNC_PENDING, or the result of an operation finished at once
+ * (the record is then gone). */
+static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov,
+                    struct w_event *ev, struct w_port *port, ULONG_PTR key,
+                    LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_sync *sync, size_t *bytes)
+{
+        struct w_op *op = calloc(1, sizeof(*op));
+        if (!op)
+                return NPIPE_ENOMEM;
+        /* one reference for this call, one for the engine's callback */
+        atomic_init(&op->refs, 2);
+        op->kind = rq->kind;
+        op->pipe = p;
+        np_win_ref(&p->obj);
+        op->ov = ov;
+        op->event = ev;
+        if (ev)
+                np_win_ref(&ev->obj);
+        op->port = port;
+        if (port)
+                np_win_ref((struct w_obj *)port);
+        op->key = key;
+        op->routine = routine;
+        op->sync = sync;
+        op->thread = np_win_self();
+        np_win_thread_ref(op->thread);
+        if (rq->kind == WOP_WRITE) {
+                static pthread_once_t once = PTHREAD_ONCE_INIT;
+                pthread_once(&once, at_exit_register);
+        }
+        op_link(op);
+        int r = start_async(p, rq, bytes, op);
+        if (r != NP_ASYNC_PENDING) {
+                /* finished at once: the callback will not run (a CancelIoEx
+                 * may hold a reference of its own for a moment) */
+                op_unlink(op);
+                op_put(op);
+        }
+        op_put(op);
+        return r;
+}
+
 /* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
  * forms (routine set). */
 static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
@@ -241,15 +314,14 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
 {
         if (out_n)
                 *out_n = 0;
-        struct w_pipe *p = np_win_pipe_get(h);
+        struct w_pipe *p = np_win_pipe_enter(h);
         if (!p)
                 return FALSE;
         struct w_event *ev = NULL;
-        struct w_op *op = NULL;
         struct w_port *port = NULL;
         ULONG_PTR key = 0;
         BOOL ret = FALSE;
-        int r;
+        int r, later = 0, entered = 1;
         size_t bytes = 0;
 
         if (routine) {
@@ -284,36 +356,9 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                         np_win_ref((struct w_obj *)port);
                 }
                 pthread_mutex_unlock(&p->lock);
-                op = calloc(1, sizeof(*op));
-                if (!op) {
-                        np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
-                        goto out;
-                }
-                /* one reference for this call, one for the engine's callback */
-                atomic_init(&op->refs, 2);
-                op->kind = rq->kind;
-                op->pipe = p;
-                np_win_ref(&p->obj);
-                op->ov = ov;
-                op->event = ev;
-                if (ev)
-                        np_win_ref(&ev->obj);
-                op->port = port;
-                if (port)
-                        np_win_ref((struct w_obj *)port);
-                op->key = key;
-                op->routine = routine;
-                op->thread = np_win_self();
-                np_win_thread_ref(op->thread);
-                if (rq->kind == WOP_WRITE) {
-                        static pthread_once_t once = PTHREAD_ONCE_INIT;
-                        pthread_once(&once, at_exit_register);
-                }
-                op_link(op);
-                r = start_async(p, rq, &bytes, op);
+                r = start_op(p, rq, ov, ev, port, key, routine, NULL, &bytes);
                 if (r == NP_ASYNC_PENDING) {
                         /* OVL-02: the count of a pending operation is 0 */
-                        op_put(op);
                         if (routine) {
                                 ret = TRUE;
                         } else {
@@ -322,17 +367,32 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                         }
                         goto out;
                 }
-                /* finished at once: the callback will not run */
-                op_unlink(op);
-                atomic_store(&op->refs, 1);
-                op_put(op);
+        } else if (p->overlapped) {
+                /* no OVERLAPPED on an overlapped handle: synchronous, but the
+                 * wait is ours (struct w_sync) */
+                struct w_sync sw = {0};
+                r = start_op(p, rq, NULL, NULL, NULL, 0, NULL, &sw, &bytes);
+                if (r == NP_ASYNC_PENDING) {
+                        /* a CloseHandle meanwhile may close the end now */
+                        np_win_ref(&p->obj);
+                        np_win_pipe_leave(p);
+                        entered = 0;
+                        while (!atomic_load(&sw.done))
+                                np_win_futex_wait(&sw.done, 0, -1);
+                        r = sw.status;
+                        bytes = sw.bytes;
+                        later = 1;
+                }
         } else {
                 r = run_sync(p, rq, &bytes);
         }
 
         if (r >= 0 || r == NPIPE_EMOREDATA) {
                 uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
-                deliver(p, ov, ev, port, key, routine, routine ? np_win_self() : NULL, nt, bytes);
+                /* (a synchronous call that waited has been signalled already) */
+                if (!later)
+                        deliver(p, ov, ev, port, key, routine, routine ? np_win_self() : NULL,
+                                nt, bytes);
                 /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
                 if (out_n && (r >= 0 || !ov))
                         *out_n = (DWORD)bytes;
@@ -344,7 +404,7 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                 }
         } else {
                 /* OVL-05: nothing signalled, posted or queued */
-                np_win_set_error(np_win_op_error(rq->kind, r, 0));
+                np_win_set_error(np_win_op_error(rq->kind, r, later));
                 ret = FALSE;
         }
 out:
@@ -352,7 +412,10 @@ out:
                 np_win_put((struct w_obj *)port);
         if (ev)
                 np_win_put(&ev->obj);
-        np_win_put(&p->obj);
+        if (entered)
+                np_win_pipe_leave(p);
+        else
+                np_win_put(&p->obj);
         return ret;
 }
 
@@ -422,7 +485,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBu
                                                   LPDWORD lpTotalBytesAvail,
                                                   LPDWORD lpBytesLeftThisMessage)
 {
-        struct w_pipe *p = np_win_pipe_get(hNamedPipe);
+        struct w_pipe *p = np_win_pipe_enter(hNamedPipe);
         if (!p)
                 return FALSE;
         BOOL ok = FALSE;
@@ -448,20 +511,20 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBu
                         ok = TRUE;
                 }
         }
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         return ok;
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe)
 {
-        struct w_pipe *p = np_win_pipe_get(hNamedPipe);
+        struct w_pipe *p = np_win_pipe_enter(hNamedPipe);
         if (!p)
                 return FALSE;
         np_win_unsignal(&p->wt);
         int r = npipe_disconnect(p->np);
         if (r >= 0)
                 np_win_signal(&p->wt);
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         if (r < 0)
                 return np_win_fail(np_win_op_error(WOP_DISCONNECT, r, 0));
         return TRUE;
@@ -469,7 +532,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe)
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
 {
-        struct w_pipe *p = np_win_pipe_get(hFile);
+        struct w_pipe *p = np_win_pipe_enter(hFile);
         if (!p)
                 return FALSE;
         int r;
@@ -483,7 +546,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
                 if (r >= 0)
                         np_win_signal(&p->wt);
         }
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         if (r < 0)
                 return np_win_fail(np_win_op_error(WOP_FLUSH, r, 0));
         return TRUE;
@@ -599,11 +662,11 @@ static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *threa
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
 {
-        struct w_pipe *p = np_win_pipe_get(hFile);
+        struct w_pipe *p = np_win_pipe_enter(hFile);
         if (!p)
                 return FALSE;
         int n = cancel(p, lpOverlapped, NULL, 0);
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         /* CANCEL-02: nothing (left) to cancel */
         if (n == 0)
                 return np_win_fail(ERROR_NOT_FOUND);
@@ -612,10 +675,10 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOver
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIo(HANDLE hFile)
 {
-        struct w_pipe *p = np_win_pipe_get(hFile);
+        struct w_pipe *p = np_win_pipe_enter(hFile);
         if (!p)
                 return FALSE;
         cancel(p, NULL, np_win_self(), 0);
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         return TRUE;
 }

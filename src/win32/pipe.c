@@ -28,6 +28,14 @@ static void pipe_destroy(struct w_obj *o)
         free(p);
 }
 
+/* Close the native end, once. */
+static void native_close(struct w_pipe *p)
+{
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&p->np_closed, &zero, 1))
+                npipe_close(p->np);
+}
+
 /* CloseHandle: the end closes now, as the NT cleanup of the last handle
  * does: pending operations complete (cancelled, through their event,
  * port or APC), the peer sees the close.  Calls still running in other
@@ -36,7 +44,10 @@ static void pipe_close(struct w_obj *o)
 {
         struct w_pipe *p = (struct w_pipe *)o;
         atomic_store(&p->closed, 1);
-        npipe_close(p->np);
+        /* the native handle is freed by npipe_close: not while a call of
+         * ours may still be about to use it; the last call out closes it */
+        if (atomic_load(&p->calls) == 0)
+                native_close(p);
 }
 
 struct w_pipe *np_win_pipe_new(npipe_t *np, int server, int overlapped, unsigned access)
@@ -58,6 +69,28 @@ struct w_pipe *np_win_pipe_new(npipe_t *np, int server, int overlapped, unsigned
 struct w_pipe *np_win_pipe_get(HANDLE h)
 {
         return (struct w_pipe *)np_win_handle_get(h, W_PIPE);
+}
+
+struct w_pipe *np_win_pipe_enter(HANDLE h)
+{
+        struct w_pipe *p = np_win_pipe_get(h);
+        if (!p)
+                return NULL;
+        atomic_fetch_add(&p->calls, 1);
+        /* closed since we looked it up: its native end may be gone */
+        if (atomic_load(&p->closed)) {
+                np_win_pipe_leave(p);
+                np_win_set_error(ERROR_INVALID_HANDLE);
+                return NULL;
+        }
+        return p;
+}
+
+void np_win_pipe_leave(struct w_pipe *p)
+{
+        if (atomic_fetch_sub(&p->calls, 1) == 1 && atomic_load(&p->closed))
+                native_close(p);
+        np_win_put(&p->obj);
 }
 
 BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key)
@@ -523,7 +556,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_SetNamedPipeHandleState(HANDLE hNamedPipe, L
                                                             LPDWORD lpMaxCollectionCount,
                                                             LPDWORD lpCollectDataTimeout)
 {
-        struct w_pipe *p = np_win_pipe_get(hNamedPipe);
+        struct w_pipe *p = np_win_pipe_enter(hNamedPipe);
         if (!p)
                 return FALSE;
         BOOL ok = TRUE;
@@ -552,7 +585,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_SetNamedPipeHandleState(HANDLE hNamedPipe, L
         if (lpMaxCollectionCount || lpCollectDataTimeout)
                 ok = np_win_fail(ERROR_INVALID_PARAMETER);
 out:
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         return ok;
 }
 
@@ -584,7 +617,7 @@ static BOOL get_state(HANDLE h, LPDWORD lpState, LPDWORD lpCurInstances,
                       LPDWORD lpMaxCollectionCount, LPDWORD lpCollectDataTimeout, char *user,
                       DWORD user_size)
 {
-        struct w_pipe *p = np_win_pipe_get(h);
+        struct w_pipe *p = np_win_pipe_enter(h);
         if (!p)
                 return FALSE;
         BOOL ok = TRUE;
@@ -622,7 +655,7 @@ static BOOL get_state(HANDLE h, LPDWORD lpState, LPDWORD lpCurInstances,
         if (user && user_size)
                 ok = user_name(p, user, user_size);
 out:
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         return ok;
 }
 
@@ -658,7 +691,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD 
                                                      LPDWORD lpInBufferSize,
                                                      LPDWORD lpMaxInstances)
 {
-        struct w_pipe *p = np_win_pipe_get(hNamedPipe);
+        struct w_pipe *p = np_win_pipe_enter(hNamedPipe);
         if (!p)
                 return FALSE;
         BOOL ok = TRUE;
@@ -682,20 +715,20 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD 
                                                   ? PIPE_UNLIMITED_INSTANCES
                                                   : info.max_instances;
         }
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         return ok;
 }
 
 static BOOL process_id(HANDLE h, PULONG out, int client)
 {
-        struct w_pipe *p = np_win_pipe_get(h);
+        struct w_pipe *p = np_win_pipe_enter(h);
         if (!p)
                 return FALSE;
         pid_t pid = 0;
         /* INFO-11: a NULL pointer is refused (npipe: NPIPE_EBUFFER) */
         int r = out ? (client ? npipe_client_pid(p->np, &pid) : npipe_server_pid(p->np, &pid))
                     : NPIPE_EBUFFER;
-        np_win_put(&p->obj);
+        np_win_pipe_leave(p);
         if (r < 0)
                 return np_win_fail(np_win_op_error(WOP_QUERY, r, 0));
         *out = (ULONG)pid;

@@ -207,10 +207,18 @@ struct w_pipe {
         struct w_op *ops;     /* pending overlapped operations */
         struct w_port *port;  /* bound completion port (a reference) */
         ULONG_PTR key;
-        _Atomic int closed;
+        _Atomic int closed;    /* CloseHandle has been called */
+        _Atomic int calls;     /* API calls using np right now */
+        _Atomic int np_closed; /* npipe_close has been called */
 };
 
+/* The pipe object of a handle (a reference; no native calls allowed). */
 struct w_pipe *np_win_pipe_get(HANDLE h);
+/* The same for a call that uses the native end: until np_win_pipe_leave,
+ * a CloseHandle in another thread leaves the native end open (the last
+ * call out closes it).  Call leave with no lock held. */
+struct w_pipe *np_win_pipe_enter(HANDLE h);
+void np_win_pipe_leave(struct w_pipe *p);
 struct w_pipe *np_win_pipe_new(npipe_t *np, int server, int overlapped, unsigned access);
 /* Bind a pipe to a port (CreateIoCompletionPort). */
 BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key);

@@ -6,6 +6,7 @@
 #include "w_test.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* covers: CANCEL-01 CANCEL-02 */
 START_TEST(cancel_one)
@@ -331,6 +332,102 @@ START_TEST(write_order)
 }
 END_TEST
 
+struct blocked {
+        HANDLE h, done;
+        BOOL ok;
+        DWORD err, n;
+        char buf[8];
+};
+
+static void *blocked_read(void *arg)
+{
+        struct blocked *b = arg;
+        b->ok = ReadFile(b->h, b->buf, sizeof(b->buf), &b->n, NULL);
+        b->err = GetLastError();
+        SetEvent(b->done);
+        return NULL;
+}
+
+struct hammer {
+        HANDLE h;
+        _Atomic int stop;
+        int bad;
+};
+
+static void *hammer_calls(void *arg)
+{
+        struct hammer *hm = arg;
+        char buf[4];
+        DWORD n, avail;
+        while (!atomic_load(&hm->stop)) {
+                if (!PeekNamedPipe(hm->h, buf, sizeof(buf), &n, &avail, NULL) &&
+                    GetLastError() != ERROR_INVALID_HANDLE)
+                        hm->bad++;
+                if (!GetNamedPipeHandleStateA(hm->h, &n, NULL, NULL, NULL, NULL, 0) &&
+                    GetLastError() != ERROR_INVALID_HANDLE)
+                        hm->bad++;
+        }
+        return NULL;
+}
+
+/* covers: CLOSE-01 CLOSE-02 CLOSE-06 */
+START_TEST(close_racing_calls)
+{
+        HANDLE srv, cli;
+        DWORD n;
+        char buf[8];
+        /* a synchronous read blocked in another thread keeps the end open
+         * until it returns; new calls on the closed handle fail at once */
+        w_pair(PIPE_TYPE_BYTE, 0, 0, 1024, &srv, &cli);
+        struct blocked b = {.h = cli, .done = w_event(TRUE, FALSE)};
+        pthread_t t;
+        pthread_create(&t, NULL, blocked_read, &b);
+        ck_assert_uint_eq(WaitForSingleObject(b.done, 150), WAIT_TIMEOUT);
+        WT_OK(CloseHandle(cli));
+        WT_FAILS(ReadFile(cli, buf, 1, &n, NULL), ERROR_INVALID_HANDLE);
+        w_write(srv, "late");
+        ck_assert_uint_eq(WaitForSingleObject(b.done, W_LONG), WAIT_OBJECT_0);
+        pthread_join(t, NULL);
+        ck_assert(b.ok);
+        ck_assert_uint_eq(b.n, 4);
+        /* ... and the end closes when the last call has left */
+        WT_FAILS(ReadFile(srv, buf, 1, &n, NULL), ERROR_BROKEN_PIPE);
+        CloseHandle(srv);
+
+        /* on an overlapped handle a ReadFile without an OVERLAPPED waits like
+         * kernelbase does, and the close ends it */
+        w_pair(PIPE_TYPE_BYTE, 0, FILE_FLAG_OVERLAPPED, 1024, &srv, &cli);
+        ResetEvent(b.done);
+        b.h = cli;
+        pthread_create(&t, NULL, blocked_read, &b);
+        ck_assert_uint_eq(WaitForSingleObject(b.done, 150), WAIT_TIMEOUT);
+        WT_OK(CloseHandle(cli));
+        ck_assert_uint_eq(WaitForSingleObject(b.done, W_LONG), WAIT_OBJECT_0);
+        pthread_join(t, NULL);
+        ck_assert(!b.ok);
+        ck_assert_uint_eq(b.err, ERROR_OPERATION_ABORTED);
+        WT_FAILS(ReadFile(srv, buf, 1, &n, NULL), ERROR_BROKEN_PIPE);
+        CloseHandle(srv);
+        CloseHandle(b.done);
+
+        /* calls racing with CloseHandle: an error, never a crash */
+        for (int round = 0; round < 50; round++) {
+                w_pair(PIPE_TYPE_MESSAGE, 0, 0, 1024, &srv, &cli);
+                struct hammer hm = {.h = srv};
+                pthread_t th[3];
+                for (int i = 0; i < 3; i++)
+                        pthread_create(&th[i], NULL, hammer_calls, &hm);
+                WT_OK(CloseHandle(srv));
+                atomic_store(&hm.stop, 1);
+                for (int i = 0; i < 3; i++)
+                        pthread_join(th[i], NULL);
+                ck_assert_int_eq(hm.bad, 0);
+                WT_FAILS(ReadFile(cli, buf, 1, &n, NULL), ERROR_BROKEN_PIPE);
+                CloseHandle(cli);
+        }
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-cancel");
@@ -343,6 +440,7 @@ int main(void)
         tcase_add_test(tc, close_with_pending);
         tcase_add_test(tc, read_order);
         tcase_add_test(tc, write_order);
+        tcase_add_test(tc, close_racing_calls);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
