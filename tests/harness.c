@@ -335,6 +335,19 @@ void h_async_transact(struct h_op *op, npipe_t *h, const void *in, size_t in_len
         h_op_start(op, h_op_transact);
 }
 
+void h_await_client(npipe_t *s)
+{
+        int nowait = 0;
+        ck_assert_ok(npipe_get_mode(s, NULL, &nowait));
+        if (nowait) {
+                H_EVENTUALLY(h_state(s) != NPIPE_STATE_LISTENING);
+                return;
+        }
+        int r = npipe_listen(s, H_TIMEOUT_MS);
+        ck_assert_msg(r == NPIPE_OK || r == NPIPE_EISCONN || r == NPIPE_ECLOSING,
+                      "waiting for the client: %s", npipe_err_name(r));
+}
+
 void h_listen_ready(struct h_op *op, npipe_t *s, const char *name)
 {
         h_async_listen(op, s, NPIPE_INFINITE);

@@ -191,6 +191,13 @@ void h_async_flush(struct h_op *op, npipe_t *h);
 void h_async_transact(struct h_op *op, npipe_t *h, const void *in, size_t in_len, void *out,
                       size_t out_len);
 
+/* Wait until the server end knows its client (ConnectNamedPipe returns
+ * connected, already connected, or closing when the client has already
+ * gone).  Tests whose subject is not OPEN-07 use it after another process
+ * opened the client: the dedicated OPEN-07 test checks that no wait is
+ * needed. */
+void h_await_client(npipe_t *s);
+
 /* Start a blocking listen on the (only) instance of `name` in a thread and
  * return once the broker has it listening (npipe_wait succeeds). */
 void h_listen_ready(struct h_op *op, npipe_t *s, const char *name);

@@ -165,6 +165,7 @@ static void server_survives(enum how how)
                 H_EXPECT(ch.chan, 'k');
                 h_kill(&ch);
         }
+        h_await_client(s);
         char b[32];
         size_t n;
         ck_assert_status(npipe_read_timeout(s, b, sizeof(b), &n, H_TIMEOUT_MS), NPIPE_OK);
@@ -264,6 +265,7 @@ static void pending_then_peer_closes(int flush)
         struct h_child ch;
         h_spawn(&ch, child_peer_closes, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         static char big[5000];
         struct h_op op;
         if (flush) {
@@ -306,6 +308,7 @@ START_TEST(test_pending_write_peer_killed)
         struct h_child ch;
         h_spawn(&ch, child_peer_closes, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         static char big[5000];
         struct h_op op;
         h_async_write(&op, s, big, sizeof(big));

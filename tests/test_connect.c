@@ -71,6 +71,7 @@ START_TEST(test_listen_closing)
         H_EXPECT(ch.chan, 'c');
         h_send(ch.chan, 'q');
         H_ASSERT_CHILD_OK(&ch); /* the client closed */
+        h_await_client(s);
         H_READ_STR(s, 16, NPIPE_OK, "hello");
         /* EPIPE proves the close has reached us */
         char b[4];
@@ -113,6 +114,7 @@ START_TEST(test_nowait_listen)
         h_spawn(&ch, child_client, name);
         h_send(ch.chan, 'o');
         H_EXPECT(ch.chan, 'c');
+        h_await_client(s); /* non-blocking: until the server end knows */
         ck_assert_status(npipe_listen(s, NPIPE_INFINITE), NPIPE_EISCONN);
         h_send(ch.chan, 'q');
         H_ASSERT_CHILD_OK(&ch);

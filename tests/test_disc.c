@@ -89,6 +89,7 @@ static void client_pending(enum pend what)
         struct h_child ch;
         h_spawn(&ch, child_pending, &a);
         H_EXPECT(ch.chan, 'b');
+        h_await_client(s);
         ck_assert_ok(npipe_disconnect(s));
         H_ASSERT_CHILD_OK(&ch);
         npipe_close(s);
@@ -136,6 +137,7 @@ static void server_pending(enum pend what)
         struct h_child ch;
         h_spawn(&ch, child_idle, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         static char big[4096], buf[64];
         struct h_op op;
         if (what == PEND_READ) {
@@ -230,6 +232,7 @@ START_TEST(test_client_after_disconnect)
         struct h_child ch;
         h_spawn(&ch, child_disconnected, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         H_WRITE_STR(s, "queued data is lost too");
         ck_assert_ok(npipe_disconnect(s));
         h_send(ch.chan, 'd');
@@ -246,6 +249,7 @@ START_TEST(test_disconnect_closing)
         struct h_child ch;
         h_spawn(&ch, child_idle, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         h_send(ch.chan, 'q');
         H_ASSERT_CHILD_OK(&ch);
         char b[4];
@@ -320,6 +324,7 @@ START_TEST(test_pids_after_disconnect)
         struct h_child ch;
         h_spawn(&ch, child_idle, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         pid_t pid = 0;
         ck_assert_ok(npipe_client_pid(s, &pid));
         ck_assert_int_eq(pid, ch.pid);

@@ -49,6 +49,7 @@ START_TEST(test_more_data_in_parts)
         struct h_child ch;
         h_spawn(&ch, child_writer, name);
         H_EXPECT(ch.chan, 'w');
+        h_await_client(s);
         /* 10 bytes read as 4 + 4 + rest */
         H_READ_STR(s, 4, NPIPE_EMOREDATA, "0123");
         struct npipe_peek pk;

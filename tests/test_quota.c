@@ -363,6 +363,7 @@ START_TEST(test_flush_waits_for_reader)
         struct h_child ch;
         h_spawn(&ch, child_reader, name);
         H_EXPECT(ch.chan, 'o');
+        h_await_client(s);
         H_WRITE_STR(s, "0123456789");
         struct h_op f;
         h_async_flush(&f, s);
