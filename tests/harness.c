@@ -278,8 +278,7 @@ int h_op_transact(struct h_op *op)
 
 int h_op_call(struct h_op *op)
 {
-        return npipe_call(op->name, op->in, op->in_len, op->buf, op->len, &op->n,
-                          op->timeout_ms);
+        return npipe_call(op->name, op->in, op->in_len, op->buf, op->len, &op->n, op->timeout_ms);
 }
 
 void h_async_read(struct h_op *op, npipe_t *h, void *buf, size_t len)

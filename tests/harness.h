@@ -38,22 +38,22 @@
 
 /* ---- status assertions -------------------------------------------------- */
 
-#define ck_assert_status(expr, want)                                                              \
-        do {                                                                                      \
-                int h_r_ = (expr);                                                                \
-                int h_w_ = (want);                                                                \
-                ck_assert_msg(h_r_ == h_w_, "%s: got %s (%d), expected %s (%d)", #expr,           \
-                              npipe_err_name(h_r_), h_r_, npipe_err_name(h_w_), h_w_);            \
+#define ck_assert_status(expr, want)                                                               \
+        do {                                                                                       \
+                int h_r_ = (expr);                                                                 \
+                int h_w_ = (want);                                                                 \
+                ck_assert_msg(h_r_ == h_w_, "%s: got %s (%d), expected %s (%d)", #expr,            \
+                              npipe_err_name(h_r_), h_r_, npipe_err_name(h_w_), h_w_);             \
         } while (0)
 
 /* Either of two results (spec items marked ⚠VER accept both). */
-#define ck_assert_status2(expr, want1, want2)                                                     \
-        do {                                                                                      \
-                int h_r_ = (expr);                                                                \
-                int h_w1_ = (want1), h_w2_ = (want2);                                             \
-                ck_assert_msg(h_r_ == h_w1_ || h_r_ == h_w2_,                                     \
-                              "%s: got %s (%d), expected %s or %s", #expr, npipe_err_name(h_r_),  \
-                              h_r_, npipe_err_name(h_w1_), npipe_err_name(h_w2_));                \
+#define ck_assert_status2(expr, want1, want2)                                                      \
+        do {                                                                                       \
+                int h_r_ = (expr);                                                                 \
+                int h_w1_ = (want1), h_w2_ = (want2);                                              \
+                ck_assert_msg(h_r_ == h_w1_ || h_r_ == h_w2_,                                      \
+                              "%s: got %s (%d), expected %s or %s", #expr, npipe_err_name(h_r_),   \
+                              h_r_, npipe_err_name(h_w1_), npipe_err_name(h_w2_));                 \
         } while (0)
 
 #define ck_assert_ok(expr) ck_assert_status((expr), NPIPE_OK)
@@ -74,8 +74,8 @@ int h_run(Suite *s);
 
 /* "\\.\pipe\npt-<pid>-<n>-<tag>" into buf; returns buf. */
 char *h_name(char *buf, size_t len, const char *tag);
-#define H_NAME(var, tag)                                                                          \
-        char var[256];                                                                            \
+#define H_NAME(var, tag)                                                                           \
+        char var[256];                                                                             \
         h_name(var, sizeof(var), (tag))
 
 /* ---- pipes ------------------------------------------------------------------ */
@@ -97,24 +97,24 @@ void h_set_nowait(npipe_t *h, int nowait);
 int h_state(npipe_t *h); /* npipe_get_info().state, or the error */
 
 /* Write all of buf (asserting status 0 and the full count). */
-#define H_WRITE(h, buf, len)                                                                      \
-        do {                                                                                      \
-                size_t h_n_ = (size_t)-1;                                                         \
-                ck_assert_status(npipe_write((h), (buf), (len), &h_n_), NPIPE_OK);                \
-                ck_assert_msg(h_n_ == (size_t)(len), "wrote %zu of %zu", h_n_, (size_t)(len));    \
+#define H_WRITE(h, buf, len)                                                                       \
+        do {                                                                                       \
+                size_t h_n_ = (size_t)-1;                                                          \
+                ck_assert_status(npipe_write((h), (buf), (len), &h_n_), NPIPE_OK);                 \
+                ck_assert_msg(h_n_ == (size_t)(len), "wrote %zu of %zu", h_n_, (size_t)(len));     \
         } while (0)
 #define H_WRITE_STR(h, s) H_WRITE((h), (s), strlen(s))
 
 /* Read with a buffer of `cap` bytes; assert the status, the count and the
  * bytes (`want` of length `want_len`). */
-#define H_READ(h, cap, want_status, want, want_len)                                               \
-        do {                                                                                      \
-                char h_b_[(cap) + 1];                                                             \
-                size_t h_n_ = (size_t)-1;                                                         \
-                ck_assert_status(npipe_read((h), h_b_, (cap), &h_n_), (want_status));             \
-                ck_assert_msg(h_n_ == (size_t)(want_len), "read %zu bytes, expected %zu", h_n_,   \
-                              (size_t)(want_len));                                                \
-                ck_assert_msg(memcmp(h_b_, (want), (want_len)) == 0, "read wrong bytes");         \
+#define H_READ(h, cap, want_status, want, want_len)                                                \
+        do {                                                                                       \
+                char h_b_[(cap) + 1];                                                              \
+                size_t h_n_ = (size_t)-1;                                                          \
+                ck_assert_status(npipe_read((h), h_b_, (cap), &h_n_), (want_status));              \
+                ck_assert_msg(h_n_ == (size_t)(want_len), "read %zu bytes, expected %zu", h_n_,    \
+                              (size_t)(want_len));                                                 \
+                ck_assert_msg(memcmp(h_b_, (want), (want_len)) == 0, "read wrong bytes");          \
         } while (0)
 #define H_READ_STR(h, cap, want_status, s) H_READ((h), (cap), (want_status), (s), strlen(s))
 
@@ -130,12 +130,12 @@ int64_t h_now_ms(void);
  * that become visible asynchronously, e.g. bytes of a write another
  * thread or process has started).  Not an ordering device: the condition
  * is what is waited for. */
-#define H_EVENTUALLY(cond)                                                                        \
-        do {                                                                                      \
-                int64_t h_end_ = h_now_ms() + H_TIMEOUT_MS;                                       \
-                while (!(cond) && h_now_ms() < h_end_)                                            \
-                        h_pause();                                                                \
-                ck_assert_msg((cond), "never became true: %s", #cond);                            \
+#define H_EVENTUALLY(cond)                                                                         \
+        do {                                                                                       \
+                int64_t h_end_ = h_now_ms() + H_TIMEOUT_MS;                                        \
+                while (!(cond) && h_now_ms() < h_end_)                                             \
+                        h_pause();                                                                 \
+                ck_assert_msg((cond), "never became true: %s", #cond);                             \
         } while (0)
 void h_pause(void); /* yield the CPU for about a millisecond */
 
@@ -202,12 +202,12 @@ void h_await_client(npipe_t *s);
  * return once the broker has it listening (npipe_wait succeeds). */
 void h_listen_ready(struct h_op *op, npipe_t *s, const char *name);
 
-#define H_ASSERT_BLOCKED(op)                                                                      \
-        ck_assert_msg(h_op_blocked((op), H_BLOCKED_MS),                                           \
-                      "operation returned although it should block: %s (%d), n=%zu",             \
+#define H_ASSERT_BLOCKED(op)                                                                       \
+        ck_assert_msg(h_op_blocked((op), H_BLOCKED_MS),                                            \
+                      "operation returned although it should block: %s (%d), n=%zu",               \
                       npipe_err_name((op)->status), (op)->status, (op)->n)
-#define H_ASSERT_FINISHES(op)                                                                     \
-        ck_assert_msg(h_op_finish((op), H_TIMEOUT_MS), "operation still blocked after %d ms",     \
+#define H_ASSERT_FINISHES(op)                                                                      \
+        ck_assert_msg(h_op_finish((op), H_TIMEOUT_MS), "operation still blocked after %d ms",      \
                       H_TIMEOUT_MS)
 
 /* ---- child processes ------------------------------------------------------------------ */
@@ -234,10 +234,10 @@ int h_reap(struct h_child *c, int ms);
 /* SIGKILL the child by its pid and reap it. */
 void h_kill(struct h_child *c);
 
-#define H_ASSERT_CHILD_OK(c)                                                                      \
-        do {                                                                                      \
-                int h_e_ = h_reap((c), H_TIMEOUT_MS);                                             \
-                ck_assert_msg(h_e_ == 0, "child failed: exit %d (see its stderr)", h_e_);         \
+#define H_ASSERT_CHILD_OK(c)                                                                       \
+        do {                                                                                       \
+                int h_e_ = h_reap((c), H_TIMEOUT_MS);                                              \
+                ck_assert_msg(h_e_ == 0, "child failed: exit %d (see its stderr)", h_e_);          \
         } while (0)
 
 /* Channel: one byte at a time.  h_recv returns the byte, or -1 on timeout
@@ -249,33 +249,33 @@ int h_send_u64(int chan, uint64_t v);
 int h_recv_u64(int chan, uint64_t *v, int timeout_ms);
 
 /* The parent waits for byte `b` from the child (asserting). */
-#define H_EXPECT(chan, b)                                                                         \
-        do {                                                                                      \
-                int h_g_ = h_recv((chan), H_TIMEOUT_MS);                                          \
-                ck_assert_msg(h_g_ == (b), "channel: got %d, expected %d", h_g_, (int)(b));       \
+#define H_EXPECT(chan, b)                                                                          \
+        do {                                                                                       \
+                int h_g_ = h_recv((chan), H_TIMEOUT_MS);                                           \
+                ck_assert_msg(h_g_ == (b), "channel: got %d, expected %d", h_g_, (int)(b));        \
         } while (0)
 
 /* In a child: report and fail. */
-#define C_CHECK(cond)                                                                             \
-        do {                                                                                      \
-                if (!(cond)) {                                                                    \
-                        fprintf(stderr, "child %s:%d: check failed: %s\n", __FILE__, __LINE__,    \
-                                #cond);                                                           \
-                        return 1;                                                                 \
-                }                                                                                 \
+#define C_CHECK(cond)                                                                              \
+        do {                                                                                       \
+                if (!(cond)) {                                                                     \
+                        fprintf(stderr, "child %s:%d: check failed: %s\n", __FILE__, __LINE__,     \
+                                #cond);                                                            \
+                        return 1;                                                                  \
+                }                                                                                  \
         } while (0)
-#define C_STATUS(expr, want)                                                                      \
-        do {                                                                                      \
-                int c_r_ = (expr);                                                                \
-                int c_w_ = (want);                                                                \
-                if (c_r_ != c_w_) {                                                               \
-                        fprintf(stderr, "child %s:%d: %s: got %s (%d), expected %s (%d)\n",       \
-                                __FILE__, __LINE__, #expr, npipe_err_name(c_r_), c_r_,            \
-                                npipe_err_name(c_w_), c_w_);                                      \
-                        return 1;                                                                 \
-                }                                                                                 \
+#define C_STATUS(expr, want)                                                                       \
+        do {                                                                                       \
+                int c_r_ = (expr);                                                                 \
+                int c_w_ = (want);                                                                 \
+                if (c_r_ != c_w_) {                                                                \
+                        fprintf(stderr, "child %s:%d: %s: got %s (%d), expected %s (%d)\n",        \
+                                __FILE__, __LINE__, #expr, npipe_err_name(c_r_), c_r_,             \
+                                npipe_err_name(c_w_), c_w_);                                       \
+                        return 1;                                                                  \
+                }                                                                                  \
         } while (0)
-#define C_SEND(chan, b) C_CHECK(h_send((chan), (b)) == 0)
+#define C_SEND(chan, b)   C_CHECK(h_send((chan), (b)) == 0)
 #define C_EXPECT(chan, b) C_CHECK(h_recv((chan), H_TIMEOUT_MS) == (b))
 
 /* Child helpers: create/open without Check. */

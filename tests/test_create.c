@@ -169,8 +169,8 @@ START_TEST(test_quotas_reported)
         /* covers: CREATE-06 QUOTA-11 INFO-02 QUOTA-08 */
         /* (QUOTA-08: quota 0 is legal and reported as 0; what a write does
          * with it is ?VERIFY and not encoded) */
-        static const uint32_t sizes[][2] = {{0, 0}, {1024, 1024}, {0xF000, 0xF000}, {100, 200},
-                                            {1, 65537}};
+        static const uint32_t sizes[][2] = {
+            {0, 0}, {1024, 1024}, {0xF000, 0xF000}, {100, 200}, {1, 65537}};
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
                 H_NAME(name, "quota");
                 struct npipe_server_opts o;

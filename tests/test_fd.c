@@ -68,8 +68,8 @@ START_TEST(test_hundred_connections_no_fds)
         ck_assert_int_eq(h_recv_u64(ch.chan, &child_hundred, H_TIMEOUT_MS), 0);
         int hundred = h_count_fds();
         ck_assert_msg(one == hundred,
-                      "client process: %d descriptors with 1 connection, %d with %d", one,
-                      hundred, N_CONN);
+                      "client process: %d descriptors with 1 connection, %d with %d", one, hundred,
+                      N_CONN);
         ck_assert_msg(child_one == child_hundred,
                       "server process: %llu descriptors with 1 connection, %llu with %d",
                       (unsigned long long)child_one, (unsigned long long)child_hundred, N_CONN);

@@ -8,7 +8,7 @@
 
 static void expect_mode(npipe_t *h, enum npipe_read_mode rm, int nowait)
 {
-        enum npipe_read_mode m = (enum npipe_read_mode)-1;
+        enum npipe_read_mode m = (enum npipe_read_mode) - 1;
         int nw = -1;
         ck_assert_ok(npipe_get_mode(h, &m, &nw));
         ck_assert_int_eq(m, rm);
@@ -231,7 +231,7 @@ START_TEST(test_mode_values_out_of_range)
         enum npipe_read_mode bad = (enum npipe_read_mode)2;
         ck_assert_status(npipe_set_mode(s, &bad, NULL), NPIPE_EINVAL);
         ck_assert_status(npipe_set_mode(c, &bad, NULL), NPIPE_EINVAL);
-        bad = (enum npipe_read_mode)-1;
+        bad = (enum npipe_read_mode) - 1;
         ck_assert_status(npipe_set_mode(c, &bad, NULL), NPIPE_EINVAL);
         expect_mode(s, NPIPE_READ_BYTE, 0);
         expect_mode(c, NPIPE_READ_BYTE, 0);

@@ -46,11 +46,11 @@ START_TEST(test_name_kept_literally)
 {
         /* covers: NAME-06 NAME-07 NAME-08 */
         static const char *const names[] = {
-                "<>*?|\"/",      /* NAME-06: legal characters */
-                "trailingslash\\", /* NAME-07: trailing backslash kept */
-                "test3\\pipe",   /* NAME-08: inner backslash */
-                "a\\.\\b",       /* no '.' collapsing */
-                "a\\..\\b",
+            "<>*?|\"/",        /* NAME-06: legal characters */
+            "trailingslash\\", /* NAME-07: trailing backslash kept */
+            "test3\\pipe",     /* NAME-08: inner backslash */
+            "a\\.\\b",         /* no '.' collapsing */
+            "a\\..\\b",
         };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 char path[256];

@@ -116,8 +116,8 @@ static void byte_case(size_t rlen, size_t wlen, size_t want, size_t buffered)
         h_pattern(buf, sizeof(buf), 1);
         size_t n = 99;
         ck_assert_ok(npipe_write(s, buf, wlen, &n));
-        ck_assert_msg(n == want, "read %zu pending, write %zu: wrote %zu, expected %zu", rlen,
-                      wlen, n, want);
+        ck_assert_msg(n == want, "read %zu pending, write %zu: wrote %zu, expected %zu", rlen, wlen,
+                      n, want);
         size_t got = 0;
         if (rlen) {
                 if (want) {

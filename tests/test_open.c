@@ -91,7 +91,7 @@ static void try_access(enum npipe_dir dir, unsigned access, int want)
         } else {
                 /* no instance was consumed: a correct open still works */
                 ck_assert_int_eq(h_state(s), NPIPE_STATE_LISTENING);
-                unsigned ok = dir == NPIPE_INBOUND ? NPIPE_WRITE
+                unsigned ok = dir == NPIPE_INBOUND    ? NPIPE_WRITE
                               : dir == NPIPE_OUTBOUND ? NPIPE_READ
                                                       : NPIPE_READ | NPIPE_WRITE;
                 c = h_client(name, ok);
@@ -160,7 +160,7 @@ START_TEST(test_client_starts_byte_blocking)
                 H_NAME(name, "cmode");
                 npipe_t *s = h_server(name, NPIPE_TYPE_MESSAGE, server_flags[i]);
                 npipe_t *c = h_client(name, NPIPE_READ | NPIPE_WRITE);
-                enum npipe_read_mode rm = (enum npipe_read_mode)-1;
+                enum npipe_read_mode rm = (enum npipe_read_mode) - 1;
                 int nw = -1;
                 ck_assert_ok(npipe_get_mode(c, &rm, &nw));
                 ck_assert_int_eq(rm, NPIPE_READ_BYTE);
@@ -266,8 +266,8 @@ START_TEST(test_server_connected_when_open_returns)
                 h_send(ch.chan, 'o');
                 H_EXPECT(ch.chan, 'w');
                 int st = h_state(s);
-                ck_assert_msg(st == NPIPE_STATE_CONNECTED, "round %d: server state %d (%s)", i,
-                              st, st == NPIPE_STATE_LISTENING ? "still LISTENING" : "?");
+                ck_assert_msg(st == NPIPE_STATE_CONNECTED, "round %d: server state %d (%s)", i, st,
+                              st == NPIPE_STATE_LISTENING ? "still LISTENING" : "?");
                 H_READ_STR(s, 8, NPIPE_OK, "data");
                 h_send(ch.chan, 'c');
                 H_EXPECT(ch.chan, 'x');

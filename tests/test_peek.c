@@ -110,8 +110,7 @@ START_TEST(test_peek_head_message_only)
                 ck_assert_uint_eq(pk.copied, 2);
                 ck_assert_uint_eq(pk.left, 3);
                 /* after a partial read: the remainder of the head */
-                H_READ(c, 2, modes[i] == NPIPE_READ_MESSAGE ? NPIPE_EMOREDATA : NPIPE_OK, "he",
-                       2);
+                H_READ(c, 2, modes[i] == NPIPE_READ_MESSAGE ? NPIPE_EMOREDATA : NPIPE_OK, "he", 2);
                 ck_assert_ok(npipe_peek(c, b, sizeof(b), &pk));
                 ck_assert_uint_eq(pk.copied, 3);
                 ck_assert_uint_eq(pk.message_len, 3);

@@ -95,7 +95,7 @@ START_TEST(test_seg_check)
         pair_init(&p, 8192);
         size_t sz = NP_SEG_HDR_SIZE + 8192;
         ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_SERVER), 0);
-        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_CLIENT), -1);  /* wrong role */
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_CLIENT), -1);        /* wrong role */
         ck_assert_int_eq(np_seg_check(p.pseg, sz - 4096, NP_ROLE_SERVER), -1); /* mapping size */
         ck_assert_int_eq(np_seg_check(p.pseg, sz + 4096, NP_ROLE_SERVER), -1);
         p.pseg->magic ^= 1;
@@ -112,9 +112,8 @@ START_TEST(test_seg_check)
         p.pseg->ring_cap = 0;
         ck_assert_int_eq(np_seg_check(p.pseg, NP_SEG_HDR_SIZE, NP_ROLE_SERVER), -1);
         p.pseg->ring_cap = NP_RING_MAX * 2u;
-        ck_assert_int_eq(np_seg_check(p.pseg, NP_SEG_HDR_SIZE + (size_t)NP_RING_MAX * 2u,
-                                      NP_ROLE_SERVER),
-                         -1);
+        ck_assert_int_eq(
+            np_seg_check(p.pseg, NP_SEG_HDR_SIZE + (size_t)NP_RING_MAX * 2u, NP_ROLE_SERVER), -1);
         pair_free(&p);
 }
 END_TEST
@@ -127,8 +126,8 @@ START_TEST(test_round_trip_sizes)
         struct pair p;
         const uint32_t cap = 4096;
         pair_init(&p, cap);
-        static const size_t sizes[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 100, 255, 1000, 1023,
-                                       1024, 2047, 2048, 3000, 4096 - 16};
+        static const size_t sizes[] = {0,   1,   2,    7,    8,    9,    15,   16,   17,       31,
+                                       100, 255, 1000, 1023, 1024, 2047, 2048, 3000, 4096 - 16};
         uint8_t out[4096], in[4096];
         unsigned seed = 1;
         /* many rounds: positions wrap around the ring many times, at
@@ -382,14 +381,22 @@ static size_t stream_size(unsigned i, uint32_t cap)
 {
         /* small, medium, exactly-the-ring and several-times-the-ring sizes */
         switch (i % 8) {
-        case 0: return 0;
-        case 1: return 1 + i % 13;
-        case 2: return 100 + i % 900;
-        case 3: return cap - NP_CHUNK_HDR;
-        case 4: return cap;
-        case 5: return 3 * cap + i % 17;
-        case 6: return cap / 2 + 1;
-        default: return 8;
+        case 0:
+                return 0;
+        case 1:
+                return 1 + i % 13;
+        case 2:
+                return 100 + i % 900;
+        case 3:
+                return cap - NP_CHUNK_HDR;
+        case 4:
+                return cap;
+        case 5:
+                return 3 * cap + i % 17;
+        case 6:
+                return cap / 2 + 1;
+        default:
+                return 8;
         }
 }
 
@@ -503,8 +510,8 @@ static void *byte_consumer(void *arg)
                                 off = 0;
                         }
                         if (buf[k] != want[off]) {
-                                snprintf(a->why, sizeof(a->why), "stream differs at msg %u+%zu",
-                                         i, off);
+                                snprintf(a->why, sizeof(a->why), "stream differs at msg %u+%zu", i,
+                                         off);
                                 a->failed = 1;
                                 goto out;
                         }
@@ -604,15 +611,15 @@ START_TEST(test_corrupt_lengths)
                 uint32_t len, flags, msg_len;
                 const char *what;
         } bad[] = {
-                {4096, NP_CHUNK_FIRST | NP_CHUNK_LAST, 4096, "chunk longer than the ring"},
-                {0xFFFFFFF0u, NP_CHUNK_FIRST | NP_CHUNK_LAST, 0xFFFFFFF0u, "chunk length huge"},
-                {64, NP_CHUNK_FIRST | NP_CHUNK_LAST, 64, "chunk beyond head"},
-                {8, NP_CHUNK_FIRST, NP_MSG_MAX + 1u, "message above NP_MSG_MAX"},
-                {8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 9, "last chunk shorter than message"},
-                {8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 7, "chunk longer than message"},
-                {8, NP_CHUNK_FIRST, 8, "not last, but the whole message"},
-                {8, NP_CHUNK_LAST, 8, "FIRST missing on the first chunk"},
-                {8, 0, 8, "no flags"},
+            {4096, NP_CHUNK_FIRST | NP_CHUNK_LAST, 4096, "chunk longer than the ring"},
+            {0xFFFFFFF0u, NP_CHUNK_FIRST | NP_CHUNK_LAST, 0xFFFFFFF0u, "chunk length huge"},
+            {64, NP_CHUNK_FIRST | NP_CHUNK_LAST, 64, "chunk beyond head"},
+            {8, NP_CHUNK_FIRST, NP_MSG_MAX + 1u, "message above NP_MSG_MAX"},
+            {8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 9, "last chunk shorter than message"},
+            {8, NP_CHUNK_FIRST | NP_CHUNK_LAST, 7, "chunk longer than message"},
+            {8, NP_CHUNK_FIRST, 8, "not last, but the whole message"},
+            {8, NP_CHUNK_LAST, 8, "FIRST missing on the first chunk"},
+            {8, 0, 8, "no flags"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct pair p;

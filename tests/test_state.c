@@ -22,11 +22,11 @@ static void check_row(npipe_t *h, const struct row *w, const char *what)
         struct npipe_info info;
         enum npipe_read_mode m = NPIPE_READ_MESSAGE;
         int r;
-#define ROW(expr, want)                                                                           \
-        do {                                                                                      \
-                r = (expr);                                                                       \
-                ck_assert_msg(r == (want), "%s: %s: got %s, expected %s", what, #expr,            \
-                              npipe_err_name(r), npipe_err_name(want));                           \
+#define ROW(expr, want)                                                                            \
+        do {                                                                                       \
+                r = (expr);                                                                        \
+                ck_assert_msg(r == (want), "%s: %s: got %s, expected %s", what, #expr,             \
+                              npipe_err_name(r), npipe_err_name(want));                            \
         } while (0)
         ROW(npipe_peek(h, b, sizeof(b), &pk), w->peek);
         ROW(npipe_transact(h, "t", 1, b, sizeof(b), &n), w->transact);
@@ -53,9 +53,14 @@ START_TEST(test_new_instance_listening)
         H_NAME(name, "listening");
         npipe_t *s = h_server(name, NPIPE_TYPE_MESSAGE, NPIPE_READMODE_MESSAGE);
         ck_assert_int_eq(h_state(s), NPIPE_STATE_LISTENING);
-        struct row w = {.peek = NPIPE_EBADPIPE, .transact = NPIPE_EBADPIPE, .flush = NPIPE_OK,
-                        .read = NPIPE_ELISTENING, .write = NPIPE_ELISTENING, .listen = 1,
-                        .info = NPIPE_OK, .set_mode = NPIPE_OK};
+        struct row w = {.peek = NPIPE_EBADPIPE,
+                        .transact = NPIPE_EBADPIPE,
+                        .flush = NPIPE_OK,
+                        .read = NPIPE_ELISTENING,
+                        .write = NPIPE_ELISTENING,
+                        .listen = 1,
+                        .info = NPIPE_OK,
+                        .set_mode = NPIPE_OK};
         check_row(s, &w, "LISTENING server");
         /* still listening during and after a (pending) listen */
         struct h_op l;
@@ -100,9 +105,14 @@ START_TEST(test_closing_server_side)
         ck_assert_ok(npipe_close(c));
         /* client closed: the server end reports CLOSING */
         ck_assert_int_eq(h_state(s), NPIPE_STATE_CLOSING);
-        struct row w = {.peek = NPIPE_EPIPE, .transact = NPIPE_EBADPIPE, .flush = NPIPE_OK,
-                        .read = NPIPE_EPIPE, .write = NPIPE_ECLOSING, .listen = NPIPE_ECLOSING,
-                        .info = NPIPE_OK, .set_mode = NPIPE_OK};
+        struct row w = {.peek = NPIPE_EPIPE,
+                        .transact = NPIPE_EBADPIPE,
+                        .flush = NPIPE_OK,
+                        .read = NPIPE_EPIPE,
+                        .write = NPIPE_ECLOSING,
+                        .listen = NPIPE_ECLOSING,
+                        .info = NPIPE_OK,
+                        .set_mode = NPIPE_OK};
         check_row(s, &w, "CLOSING server");
         ck_assert_int_eq(h_state(s), NPIPE_STATE_CLOSING);
         npipe_close(s);
@@ -117,9 +127,14 @@ START_TEST(test_closing_client_side)
         make_pair(name, &s, &c);
         ck_assert_ok(npipe_close(s));
         ck_assert_int_eq(h_state(c), NPIPE_STATE_CLOSING);
-        struct row w = {.peek = NPIPE_EPIPE, .transact = NPIPE_EBADPIPE, .flush = NPIPE_OK,
-                        .read = NPIPE_EPIPE, .write = NPIPE_ECLOSING, .listen = NPIPE_EFUNCTION,
-                        .info = NPIPE_OK, .set_mode = NPIPE_OK};
+        struct row w = {.peek = NPIPE_EPIPE,
+                        .transact = NPIPE_EBADPIPE,
+                        .flush = NPIPE_OK,
+                        .read = NPIPE_EPIPE,
+                        .write = NPIPE_ECLOSING,
+                        .listen = NPIPE_EFUNCTION,
+                        .info = NPIPE_OK,
+                        .set_mode = NPIPE_OK};
         check_row(c, &w, "CLOSING client");
         npipe_close(c);
 }
@@ -133,15 +148,24 @@ START_TEST(test_disconnected_both_ends)
         make_pair(name, &s, &c);
         ck_assert_ok(npipe_disconnect(s));
         ck_assert_int_eq(h_state(s), NPIPE_STATE_DISCONNECTED);
-        struct row ws = {.peek = NPIPE_EBADPIPE, .transact = NPIPE_EBADPIPE, .flush = NPIPE_OK,
-                         .read = NPIPE_ENOTCONN, .write = NPIPE_ENOTCONN, .listen = 1,
-                         .info = NPIPE_OK, .set_mode = NPIPE_OK};
+        struct row ws = {.peek = NPIPE_EBADPIPE,
+                         .transact = NPIPE_EBADPIPE,
+                         .flush = NPIPE_OK,
+                         .read = NPIPE_ENOTCONN,
+                         .write = NPIPE_ENOTCONN,
+                         .listen = 1,
+                         .info = NPIPE_OK,
+                         .set_mode = NPIPE_OK};
         check_row(s, &ws, "DISCONNECTED server");
         /* the client end is detached: everything is "not connected" */
-        struct row wc = {.peek = NPIPE_ENOTCONN, .transact = NPIPE_ENOTCONN,
-                         .flush = NPIPE_ENOTCONN, .read = NPIPE_ENOTCONN,
-                         .write = NPIPE_ENOTCONN, .listen = NPIPE_EFUNCTION,
-                         .info = NPIPE_ENOTCONN, .set_mode = NPIPE_ENOTCONN};
+        struct row wc = {.peek = NPIPE_ENOTCONN,
+                         .transact = NPIPE_ENOTCONN,
+                         .flush = NPIPE_ENOTCONN,
+                         .read = NPIPE_ENOTCONN,
+                         .write = NPIPE_ENOTCONN,
+                         .listen = NPIPE_EFUNCTION,
+                         .info = NPIPE_ENOTCONN,
+                         .set_mode = NPIPE_ENOTCONN};
         check_row(c, &wc, "DISCONNECTED client");
         /* and stays so after the server handle is closed (not CLOSING) */
         ck_assert_ok(npipe_close(s));

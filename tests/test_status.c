@@ -21,32 +21,32 @@ struct expect {
 
 /* Win32 / NTSTATUS pairs from spec 0.4. */
 static const struct expect table[] = {
-        {NPIPE_OK, "OK", 0, 0x00000000u},
-        {NPIPE_EINVAL, "EINVAL", 87, 0xC000000Du},          /* INVALID_PARAMETER */
-        {NPIPE_ENOENT, "ENOENT", 2, 0xC0000034u},           /* OBJECT_NAME_NOT_FOUND */
-        {NPIPE_EACCES, "EACCES", 5, 0xC0000022u},           /* ACCESS_DENIED */
-        {NPIPE_EBADF, "EBADF", 6, 0xC0000008u},             /* INVALID_HANDLE */
-        {NPIPE_ENOMEM, "ENOMEM", 8, 0xC0000017u},           /* NO_MEMORY */
-        {NPIPE_ETIMEDOUT, "ETIMEDOUT", 121, 0xC00000B5u},   /* IO_TIMEOUT -> SEM_TIMEOUT */
-        {NPIPE_ECANCELED, "ECANCELED", 995, 0xC0000120u},   /* CANCELLED -> OPERATION_ABORTED */
-        {NPIPE_EPIPE, "EPIPE", 109, 0xC000014Bu},           /* PIPE_BROKEN -> BROKEN_PIPE */
-        {NPIPE_EAGAIN, "EAGAIN", 232, 0xC00000D9u},         /* PIPE_EMPTY -> NO_DATA */
-        {NPIPE_ENOTCONN, "ENOTCONN", 233, 0xC00000B0u},     /* PIPE_DISCONNECTED */
-        {NPIPE_EISCONN, "EISCONN", 535, 0xC00000B2u},       /* PIPE_CONNECTED */
-        {NPIPE_ENOTSUP, "ENOTSUP", 50, 0xC00000BBu},        /* NOT_SUPPORTED */
-        {NPIPE_ENAMETOOLONG, "ENAMETOOLONG", 206, 0xC0000106u}, /* NAME_TOO_LONG */
-        {NPIPE_EBUSY, "EBUSY", 231, 0xC00000AEu},           /* PIPE_BUSY */
-        {NPIPE_ECLOSING, "ECLOSING", 232, 0xC00000B1u},     /* PIPE_CLOSING -> NO_DATA */
-        {NPIPE_ELISTENING, "ELISTENING", 536, 0xC00000B3u}, /* PIPE_LISTENING */
-        {NPIPE_EBADPIPE, "EBADPIPE", 230, 0xC00000ADu},     /* INVALID_PIPE_STATE -> BAD_PIPE */
-        {NPIPE_EMOREDATA, "EMOREDATA", 234, 0x80000005u},   /* BUFFER_OVERFLOW -> MORE_DATA */
-        {NPIPE_EBADNAME, "EBADNAME", 123, 0xC0000033u},     /* OBJECT_NAME_INVALID */
-        {NPIPE_ENOPATH, "ENOPATH", 3, 0xC000003Au},         /* OBJECT_PATH_NOT_FOUND */
-        {NPIPE_EFUNCTION, "EFUNCTION", 1, 0xC00000AFu},     /* ILLEGAL_FUNCTION */
-        {NPIPE_ENOTFOUND, "ENOTFOUND", 1168, 0xC0000225u},  /* NOT_FOUND */
-        {NPIPE_EBUFFER, "EBUFFER", 122, 0xC0000023u},       /* BUFFER_TOO_SMALL */
-        {NPIPE_EBADPATH, "EBADPATH", 161, 0xC000003Bu},     /* OBJECT_PATH_SYNTAX_BAD */
-        {NPIPE_EFORKED, "EFORKED", 6, 0xC0000008u},         /* a foreign handle: INVALID_HANDLE */
+    {NPIPE_OK, "OK", 0, 0x00000000u},
+    {NPIPE_EINVAL, "EINVAL", 87, 0xC000000Du},              /* INVALID_PARAMETER */
+    {NPIPE_ENOENT, "ENOENT", 2, 0xC0000034u},               /* OBJECT_NAME_NOT_FOUND */
+    {NPIPE_EACCES, "EACCES", 5, 0xC0000022u},               /* ACCESS_DENIED */
+    {NPIPE_EBADF, "EBADF", 6, 0xC0000008u},                 /* INVALID_HANDLE */
+    {NPIPE_ENOMEM, "ENOMEM", 8, 0xC0000017u},               /* NO_MEMORY */
+    {NPIPE_ETIMEDOUT, "ETIMEDOUT", 121, 0xC00000B5u},       /* IO_TIMEOUT -> SEM_TIMEOUT */
+    {NPIPE_ECANCELED, "ECANCELED", 995, 0xC0000120u},       /* CANCELLED -> OPERATION_ABORTED */
+    {NPIPE_EPIPE, "EPIPE", 109, 0xC000014Bu},               /* PIPE_BROKEN -> BROKEN_PIPE */
+    {NPIPE_EAGAIN, "EAGAIN", 232, 0xC00000D9u},             /* PIPE_EMPTY -> NO_DATA */
+    {NPIPE_ENOTCONN, "ENOTCONN", 233, 0xC00000B0u},         /* PIPE_DISCONNECTED */
+    {NPIPE_EISCONN, "EISCONN", 535, 0xC00000B2u},           /* PIPE_CONNECTED */
+    {NPIPE_ENOTSUP, "ENOTSUP", 50, 0xC00000BBu},            /* NOT_SUPPORTED */
+    {NPIPE_ENAMETOOLONG, "ENAMETOOLONG", 206, 0xC0000106u}, /* NAME_TOO_LONG */
+    {NPIPE_EBUSY, "EBUSY", 231, 0xC00000AEu},               /* PIPE_BUSY */
+    {NPIPE_ECLOSING, "ECLOSING", 232, 0xC00000B1u},         /* PIPE_CLOSING -> NO_DATA */
+    {NPIPE_ELISTENING, "ELISTENING", 536, 0xC00000B3u},     /* PIPE_LISTENING */
+    {NPIPE_EBADPIPE, "EBADPIPE", 230, 0xC00000ADu},         /* INVALID_PIPE_STATE -> BAD_PIPE */
+    {NPIPE_EMOREDATA, "EMOREDATA", 234, 0x80000005u},       /* BUFFER_OVERFLOW -> MORE_DATA */
+    {NPIPE_EBADNAME, "EBADNAME", 123, 0xC0000033u},         /* OBJECT_NAME_INVALID */
+    {NPIPE_ENOPATH, "ENOPATH", 3, 0xC000003Au},             /* OBJECT_PATH_NOT_FOUND */
+    {NPIPE_EFUNCTION, "EFUNCTION", 1, 0xC00000AFu},         /* ILLEGAL_FUNCTION */
+    {NPIPE_ENOTFOUND, "ENOTFOUND", 1168, 0xC0000225u},      /* NOT_FOUND */
+    {NPIPE_EBUFFER, "EBUFFER", 122, 0xC0000023u},           /* BUFFER_TOO_SMALL */
+    {NPIPE_EBADPATH, "EBADPATH", 161, 0xC000003Bu},         /* OBJECT_PATH_SYNTAX_BAD */
+    {NPIPE_EFORKED, "EFORKED", 6, 0xC0000008u},             /* a foreign handle: INVALID_HANDLE */
 };
 
 START_TEST(test_win32_and_ntstatus)
@@ -56,8 +56,9 @@ START_TEST(test_win32_and_ntstatus)
                 const struct expect *e = &table[i];
                 ck_assert_msg(npipe_win32_error(e->code) == e->win32, "%s: win32 %u, expected %u",
                               e->name, npipe_win32_error(e->code), e->win32);
-                ck_assert_msg(npipe_ntstatus(e->code) == e->nt, "%s: ntstatus 0x%08X, expected 0x%08X",
-                              e->name, npipe_ntstatus(e->code), e->nt);
+                ck_assert_msg(npipe_ntstatus(e->code) == e->nt,
+                              "%s: ntstatus 0x%08X, expected 0x%08X", e->name,
+                              npipe_ntstatus(e->code), e->nt);
                 ck_assert_str_eq(npipe_err_name(e->code), e->name);
         }
         /* the ones the brief singles out */
@@ -77,7 +78,7 @@ START_TEST(test_every_code_has_text)
         /* covers: none (spec 0.4) */
         static const int codes[] = {
 #define XX(name, value, w32, nt, msg) NPIPE_##name,
-                NPIPE_STATUS_MAP(XX)
+            NPIPE_STATUS_MAP(XX)
 #undef XX
         };
         for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -152,17 +153,18 @@ START_TEST(test_pairs_consistent)
         static const struct {
                 uint32_t nt, win32;
         } rtl[] = {
-                {0x00000000u, 0},    {0x80000005u, 234},  {0xC0000008u, 6},    {0xC000000Du, 87},
-                {0xC0000017u, 8},    {0xC0000022u, 5},    {0xC0000023u, 122},  {0xC0000033u, 123},
-                {0xC0000034u, 2},    {0xC000003Au, 3},    {0xC000003Bu, 161},  {0xC000007Eu, 158},
-                {0xC000009Au, 1450}, {0xC00000A3u, 21},   {0xC00000ADu, 230},  {0xC00000AEu, 231},
-                {0xC00000AFu, 1},    {0xC00000B0u, 233},  {0xC00000B1u, 232},  {0xC00000B2u, 535},
-                {0xC00000B3u, 536},  {0xC00000B5u, 121},  {0xC00000BBu, 50},   {0xC00000D9u, 232},  {0xC00000E5u, 1359},
-                {0xC0000106u, 206},  {0xC0000120u, 995},  {0xC000014Bu, 109},  {0xC0000225u, 1168},
+            {0x00000000u, 0},    {0x80000005u, 234}, {0xC0000008u, 6},   {0xC000000Du, 87},
+            {0xC0000017u, 8},    {0xC0000022u, 5},   {0xC0000023u, 122}, {0xC0000033u, 123},
+            {0xC0000034u, 2},    {0xC000003Au, 3},   {0xC000003Bu, 161}, {0xC000007Eu, 158},
+            {0xC000009Au, 1450}, {0xC00000A3u, 21},  {0xC00000ADu, 230}, {0xC00000AEu, 231},
+            {0xC00000AFu, 1},    {0xC00000B0u, 233}, {0xC00000B1u, 232}, {0xC00000B2u, 535},
+            {0xC00000B3u, 536},  {0xC00000B5u, 121}, {0xC00000BBu, 50},  {0xC00000D9u, 232},
+            {0xC00000E5u, 1359}, {0xC0000106u, 206}, {0xC0000120u, 995}, {0xC000014Bu, 109},
+            {0xC0000225u, 1168},
         };
         static const int codes[] = {
 #define XX(name, value, w32, nt, msg) NPIPE_##name,
-                NPIPE_STATUS_MAP(XX)
+            NPIPE_STATUS_MAP(XX)
 #undef XX
         };
         for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {

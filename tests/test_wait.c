@@ -172,8 +172,7 @@ START_TEST(test_default_timeout_50ms)
         int64_t t0 = h_now_ms();
         ck_assert_status(npipe_wait(name, NPIPE_WAIT_DEFAULT), NPIPE_ETIMEDOUT);
         int64_t dt = h_now_ms() - t0;
-        ck_assert_msg(dt >= 40, "default wait returned after %lld ms, expected ~50",
-                      (long long)dt);
+        ck_assert_msg(dt >= 40, "default wait returned after %lld ms, expected ~50", (long long)dt);
         ck_assert_msg(dt < 2000, "default wait took %lld ms, expected ~50", (long long)dt);
         npipe_close(c);
         npipe_close(s);
