@@ -3,7 +3,9 @@
  *
  *   - a private runtime directory (and so a private broker) per test
  *     function: h_tcase() installs a checked fixture, which Check runs in
- *     the forked process of each test (CK_FORK, the default);
+ *     the forked process of each test (CK_FORK, the default).  With
+ *     CK_FORK=no (debugging) the library's broker connection outlives a
+ *     test, so run one test at a time then;
  *   - unique pipe names;
  *   - status assertions that print npipe_err_name() of both sides;
  *   - "the call really blocks" evidence: an operation runs in a thread that
