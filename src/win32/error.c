@@ -42,13 +42,14 @@ static int read_status(int status, int async)
         return status; /* EPIPE = ERROR_BROKEN_PIPE, EAGAIN = ERROR_NO_DATA */
 }
 
-/* WriteFile: an end whose peer has gone answers ERROR_NO_DATA (CLOSE-04)
- * when the write fails at once; a write that was already pending when the
- * peer closed completes with ERROR_BROKEN_PIPE (CLOSE-07). */
+/* WriteFile: an end whose peer has gone answers ERROR_NO_DATA when the
+ * write fails at once (CLOSE-04; the native layer says NPIPE_ECLOSING), but
+ * a write that was already pending when the peer closed completes with
+ * ERROR_BROKEN_PIPE (CLOSE-07), however the engine words it. */
 static int write_status(int status, int async)
 {
-        if (!async && status == NPIPE_EPIPE)
-                return NPIPE_ECLOSING;
+        if (async && status == NPIPE_ECLOSING)
+                return NPIPE_EPIPE;
         return status;
 }
 
@@ -62,12 +63,12 @@ static int listen_status(int status, int async)
 }
 
 /* TransactNamedPipe: a closing pipe is "invalid pipe state" when the call
- * starts (TRANS-14); a pending transaction's read half sees a close as a
- * broken pipe like any read. */
+ * starts (TRANS-14; the native layer says so itself); a transaction whose
+ * reply never comes because the peer closed is a broken pipe, like a read. */
 static int transact_status(int status, int async)
 {
-        if (!async && (status == NPIPE_ECLOSING || status == NPIPE_EPIPE))
-                return NPIPE_EBADPIPE;
+        if (async && status == NPIPE_ECLOSING)
+                return NPIPE_EPIPE;
         return status;
 }
 

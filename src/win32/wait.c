@@ -402,9 +402,14 @@ static _Atomic int completion_waiters;
 
 void np_win_completion_bump(void)
 {
-        atomic_fetch_add(&completion_seq, 1);
-        if (atomic_load(&completion_waiters))
+        /* the OVERLAPPED is written; only a waiter in np_win_wait_ov needs
+         * more (it counts itself before looking at the OVERLAPPED), so the
+         * common case touches no shared cache line */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load(&completion_waiters)) {
+                atomic_fetch_add(&completion_seq, 1);
                 np_win_futex_wake(&completion_seq, INT_MAX);
+        }
 }
 
 int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns)
