@@ -39,14 +39,6 @@ static void total_set(uint64_t v)
         __atomic_store_n(&g_shared->total, v, __ATOMIC_SEQ_CST);
 }
 
-/* Watchdog: a transport that hangs (a bug) ends the run instead of
- * blocking `make bench` forever.  Generous, never a timing check. */
-static void watchdog(void)
-{
-        double s = g_opts.seconds * 40 + 60;
-        alarm((unsigned)s);
-}
-
 static void peer_fail(const char *what, int r)
 {
         snprintf(g_shared->peer_note, sizeof(g_shared->peer_note), "%s: %d (%s)", what, r,
@@ -80,7 +72,6 @@ static int rtt_peer(void *arg)
 {
         struct peer_ctx *pc = arg;
         struct xport *x = pc->x;
-        watchdog();
         int r = x->ops->attach(x, 1);
         if (r < 0) {
                 peer_fail("attach", r);
@@ -130,7 +121,6 @@ void measure_rtt(const struct xport_ops *ops, size_t size)
                 return;
         struct xport x = {.ops = ops, .max_msg = size, .fd = {-1, -1, -1, -1}};
         shared_reset(g_shared);
-        watchdog();
         int r = ops->prepare(&x);
         if (r < 0)
                 fail("%s: prepare: %d", ops->name, r);
@@ -191,7 +181,6 @@ void measure_rtt(const struct xport_ops *ops, size_t size)
         }
         usage_now(&u1);
         int st = wait_peer(pid);
-        alarm(0);
         ops->detach(&x, 0);
         free(buf);
         if (st != 0 || g_shared->peer_errors)
@@ -222,7 +211,6 @@ static int stream_peer(void *arg)
 {
         struct peer_ctx *pc = arg;
         struct xport *x = pc->x;
-        watchdog();
         int r = x->ops->attach(x, 1);
         if (r < 0) {
                 peer_fail("attach", r);
@@ -281,7 +269,6 @@ void measure_stream(const struct xport_ops *ops, size_t size)
                 return;
         struct xport x = {.ops = ops, .max_msg = size, .fd = {-1, -1, -1, -1}};
         shared_reset(g_shared);
-        watchdog();
         int r = ops->prepare(&x);
         if (r < 0)
                 fail("%s: prepare: %d", ops->name, r);
@@ -302,7 +289,17 @@ void measure_stream(const struct xport_ops *ops, size_t size)
         usage_now(&u0);
         int64_t start = now_ns(), end = start + (int64_t)(g_opts.seconds * 1e9);
         uint64_t mask = clock_mask(size), sent = 0;
-        uint64_t max = g_opts.smoke ? 200 : UINT64_MAX;
+        /* The smoke run still wraps the ring many times for small messages
+         * (20,000 x 64 B against a 128 KiB ring): ring-full waits are where
+         * wake-up bugs live.  Empty messages stay below one ring (8,192
+         * chunk headers) for now: filling the ring with them hangs the
+         * writer (its wait for room is keyed on payload bytes consumed,
+         * which empty messages never advance; docs/performance.md), and a
+         * hang in `make check` would block every change.  Raise it to
+         * 20000 with the fix. */
+        uint64_t max = UINT64_MAX;
+        if (g_opts.smoke)
+                max = size == 0 ? 2000 : (size <= 64 ? 20000 : 200);
         for (;; i++, sent++) {
                 int last = sent + 1 >= max;
                 if (!last && (sent & mask) == 0 && now_ns() >= end)
@@ -318,7 +315,6 @@ void measure_stream(const struct xport_ops *ops, size_t size)
         usage_now(&u1);
         shared_barrier(g_shared, 0); /* the reader is done */
         int st = wait_peer(pid);
-        alarm(0);
         ops->detach(&x, 0);
         if (st != 0 || g_shared->peer_errors)
                 fail("%s %zu B: reader failed (%d, %d bad messages): %s", ops->name, size, st,

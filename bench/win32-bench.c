@@ -12,7 +12,9 @@
  * (median, p99, p99.9) and one-way streaming with every message checked.
  * Output is CSV (transport,size,metric,value) on stdout: run-bench.sh sends
  * it to a file, never a pipe, because Wine's helper processes keep a pipe
- * open long after the program has gone.
+ * open long after the program has gone.  It runs one test and size per
+ * invocation (--test rtt|stream --sizes N --no-header) under `timeout`, so
+ * a hang costs one row.
  *
  * In-band control, since the two processes share no memory: messages of
  * the measured size are data; size+4 marks the start of the measured part
@@ -387,19 +389,27 @@ int main(int argc, char **argv)
                 pattern_init(size);
                 return child(argv[2], argv[3], size);
         }
-        const char *only = NULL;
+        const char *only = NULL, *test = NULL;
+        int header = 1;
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
                         seconds = strtod(argv[++i], NULL);
                 else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc)
                         only = argv[++i];
+                else if (strcmp(argv[i], "--test") == 0 && i + 1 < argc)
+                        test = argv[++i]; /* rtt or stream */
+                else if (strcmp(argv[i], "--no-header") == 0)
+                        header = 0;
         }
         if (smoke)
                 seconds = 0.02;
         pattern_init(sizes[NSIZES - 1]);
-        printf("transport,size,metric,value\n");
+        if (header)
+                printf("transport,size,metric,value\n");
         for (int pass = 0; pass < 2; pass++)
                 for (int s = 0; s < NSIZES; s++) {
+                        if (test && strcmp(test, pass ? "stream" : "rtt") != 0)
+                                continue;
                         if (only) {
                                 char key[32];
                                 snprintf(key, sizeof(key), ",%zu,", sizes[s]);

@@ -92,8 +92,11 @@ args="--seconds $seconds"
 
 # ---- npipe-bench: every transport, the connection tests -------------------------------------
 echo "== npipe-bench $args" >&2
+# A failed check (a message that arrived wrong, a hang) fails the run at
+# the end, after everything else has been measured and reported.
+status=0
 # shellcheck disable=SC2086
-"$bench" $args --no-table --csv "$out/main.csv" -v
+"$bench" $args --no-table --csv "$out/main.csv" -v || status=1
 csvs="$out/main.csv"
 
 # The 100,000-connection attempt (the aim); it reports where it stops.
@@ -105,12 +108,29 @@ if [ $smoke = 0 ]; then
 fi
 
 # ---- npipe through its Win32 API (the same source Wine runs) --------------------------------
+# One process per test and size under `timeout`: a hang costs one row.
+# win32_runs NAME CSV COMMAND...
+win32_runs() {
+        name=$1 csv=$2
+        shift 2
+        echo "transport,size,metric,value" >"$csv"
+        wa="--seconds $seconds"
+        [ $smoke = 1 ] && wa="--smoke"
+        for t in rtt stream; do
+                for s in 0 64 1024 4096 65536 1048576; do
+                        # shellcheck disable=SC2086
+                        if ! timeout 120 "$@" $wa --test $t --sizes $s --no-header \
+                                >>"$csv" 2>>"$out/$name.log" </dev/null; then
+                                echo "$name,-,note,\"$t $s B: failed or HUNG (killed after 120 s)\"" >>"$csv"
+                                echo "run-bench.sh: $name $t $s B failed or hung" >&2
+                                status=1
+                        fi
+                done
+        done
+}
 if [ -x "$build/bench/npipe-bench-win32" ]; then
         echo "== npipe-bench-win32 (native, <npipe/windows.h>)" >&2
-        w32args="--seconds $seconds"
-        [ $smoke = 1 ] && w32args="--smoke"
-        # shellcheck disable=SC2086
-        "$build/bench/npipe-bench-win32" $w32args >"$out/win32.csv"
+        win32_runs npipe-win32 "$out/win32.csv" "$build/bench/npipe-bench-win32"
         csvs="$csvs $out/win32.csv"
 fi
 
@@ -131,16 +151,9 @@ if [ $wine = 1 ]; then
                 fi
                 # Output to a file: Wine's helper processes (wineserver and
                 # friends) inherit a pipe and hold it open after we exit.
-                wargs="--seconds $seconds"
-                [ $smoke = 1 ] && wargs="--smoke"
-                # shellcheck disable=SC2086
-                if wine "$out/win32-bench.exe" $wargs >"$out/wine.raw.csv" \
-                        2>"$out/wine.log" </dev/null; then
-                        tr -d '\r' <"$out/wine.raw.csv" >"$out/wine.csv"
-                        csvs="$csvs $out/wine.csv"
-                else
-                        echo "run-bench.sh: the Wine run failed (see $out/wine.log)" >&2
-                fi
+                win32_runs wine "$out/wine.raw.csv" wine "$out/win32-bench.exe"
+                tr -d '\r' <"$out/wine.raw.csv" >"$out/wine.csv"
+                csvs="$csvs $out/wine.csv"
                 wineserver -k 2>/dev/null || true
         else
                 echo "run-bench.sh: no mingw/Wine: the Wine rows are skipped" >&2
@@ -254,3 +267,5 @@ else
         echo "run-bench.sh: gnuplot-nox could not be installed: no plot (tables and CSV are complete)" >&2
 fi
 echo "csv:  $out/bench.csv"
+[ $status = 0 ] || echo "run-bench.sh: some checks failed or hung: see the notes above" >&2
+exit $status
