@@ -19,9 +19,9 @@
 #include <string.h>
 
 #define INSTANCES 8
-#define WORKERS 2
-#define BUFSIZE 4096
-#define KEY_QUIT 0
+#define WORKERS   2
+#define BUFSIZE   4096
+#define KEY_QUIT  0
 
 typedef enum { OP_CONNECT, OP_READ, OP_WRITE } OPKIND;
 
@@ -144,10 +144,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         for (i = 0; i < INSTANCES; i++) {
-                ctx[i].hPipe = CreateNamedPipeA(
-                        lpszPipename, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
-                        PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, PIPE_UNLIMITED_INSTANCES,
-                        BUFSIZE, BUFSIZE, 0, NULL);
+                ctx[i].hPipe =
+                    CreateNamedPipeA(lpszPipename, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                                     PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE,
+                                     PIPE_UNLIMITED_INSTANCES, BUFSIZE, BUFSIZE, 0, NULL);
                 if (ctx[i].hPipe == INVALID_HANDLE_VALUE ||
                     CreateIoCompletionPort(ctx[i].hPipe, hPort, (ULONG_PTR)(i + 1), 0) == NULL) {
                         printf("instance %d failed: %lu\n", i, (unsigned long)GetLastError());

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INSTANCES 4
-#define BUFSIZE 4096
+#define INSTANCES    4
+#define BUFSIZE      4096
 #define PIPE_TIMEOUT 5000
 
 enum state { CONNECTING, READING, WRITING };
@@ -94,10 +94,10 @@ int main(int argc, char **argv)
                 }
                 memset(&Pipe[i].oOverlap, 0, sizeof(OVERLAPPED));
                 Pipe[i].oOverlap.hEvent = hEvents[i];
-                Pipe[i].hPipeInst = CreateNamedPipeA(
-                        lpszPipename, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
-                        PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, INSTANCES,
-                        BUFSIZE, BUFSIZE, PIPE_TIMEOUT, NULL);
+                Pipe[i].hPipeInst =
+                    CreateNamedPipeA(lpszPipename, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                                     PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                                     INSTANCES, BUFSIZE, BUFSIZE, PIPE_TIMEOUT, NULL);
                 if (Pipe[i].hPipeInst == INVALID_HANDLE_VALUE) {
                         printf("CreateNamedPipe failed: %lu\n", (unsigned long)GetLastError());
                         return 1;
@@ -119,8 +119,8 @@ int main(int argc, char **argv)
 
                 /* finish the operation that was pending */
                 if (Pipe[i].fPendingIO) {
-                        fSuccess = GetOverlappedResult(Pipe[i].hPipeInst, &Pipe[i].oOverlap,
-                                                       &cbRet, FALSE);
+                        fSuccess = GetOverlappedResult(Pipe[i].hPipeInst, &Pipe[i].oOverlap, &cbRet,
+                                                       FALSE);
                         switch (Pipe[i].dwState) {
                         case CONNECTING:
                                 if (!fSuccess) {
@@ -169,8 +169,8 @@ int main(int argc, char **argv)
                         break;
                 case WRITING:
                         BuildReply(&Pipe[i]);
-                        fSuccess = WriteFile(Pipe[i].hPipeInst, Pipe[i].chReply,
-                                             Pipe[i].cbToWrite, &cbRet, &Pipe[i].oOverlap);
+                        fSuccess = WriteFile(Pipe[i].hPipeInst, Pipe[i].chReply, Pipe[i].cbToWrite,
+                                             &cbRet, &Pipe[i].oOverlap);
                         if (fSuccess && cbRet == Pipe[i].cbToWrite) {
                                 Pipe[i].fPendingIO = FALSE;
                                 Pipe[i].dwState = READING;

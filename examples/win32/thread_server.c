@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUFSIZE 512
+#define BUFSIZE     512
 #define MAX_THREADS 64
 
 static DWORD WINAPI InstanceThread(LPVOID lpvParam)
@@ -30,8 +30,7 @@ static DWORD WINAPI InstanceThread(LPVOID lpvParam)
         DWORD served = 0;
 
         for (;;) {
-                if (!ReadFile(hPipe, chRequest, BUFSIZE, &cbBytesRead, NULL) ||
-                    cbBytesRead == 0) {
+                if (!ReadFile(hPipe, chRequest, BUFSIZE, &cbBytesRead, NULL) || cbBytesRead == 0) {
                         if (GetLastError() != ERROR_BROKEN_PIPE)
                                 printf("InstanceThread: ReadFile failed: %lu\n",
                                        (unsigned long)GetLastError());
@@ -83,9 +82,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         while (maxClients == 0 || clients < maxClients) {
                 /* TRUE, or FALSE with ERROR_PIPE_CONNECTED: the client was quicker */
-                BOOL fConnected = ConnectNamedPipe(hPipe, NULL)
-                                          ? TRUE
-                                          : (GetLastError() == ERROR_PIPE_CONNECTED);
+                BOOL fConnected =
+                    ConnectNamedPipe(hPipe, NULL) ? TRUE : (GetLastError() == ERROR_PIPE_CONNECTED);
                 if (!fConnected) {
                         /* it came and went (ERROR_NO_DATA): recycle the instance */
                         DisconnectNamedPipe(hPipe);
@@ -98,8 +96,8 @@ int main(int argc, char **argv)
                         if (hNext == INVALID_HANDLE_VALUE)
                                 return 1;
                 }
-                HANDLE hThread = CreateThread(NULL, 0, InstanceThread, (LPVOID)hPipe, 0,
-                                              &dwThreadId);
+                HANDLE hThread =
+                    CreateThread(NULL, 0, InstanceThread, (LPVOID)hPipe, 0, &dwThreadId);
                 if (hThread == NULL) {
                         printf("CreateThread failed: %lu\n", (unsigned long)GetLastError());
                         return 1;
@@ -117,7 +115,6 @@ int main(int argc, char **argv)
                         total += dwExit;
                 CloseHandle(hThreads[i]);
         }
-        printf("thread_server: served %ld clients, %lu requests\n", clients,
-               (unsigned long)total);
+        printf("thread_server: served %ld clients, %lu requests\n", clients, (unsigned long)total);
         return 0;
 }

@@ -64,8 +64,8 @@ int main(int argc, char **argv)
                                    "request %d from process %lu, long enough to need parts", i,
                                    (unsigned long)GetCurrentProcessId());
                 snprintf(chWant, sizeof(chWant), "echo: %s", chRequest);
-                BOOL fSuccess = TransactNamedPipe(hPipe, chRequest, (DWORD)len, chReply, CHUNK,
-                                                  &cbRead, NULL);
+                BOOL fSuccess =
+                    TransactNamedPipe(hPipe, chRequest, (DWORD)len, chReply, CHUNK, &cbRead, NULL);
                 cbTotal = cbRead;
                 /* the rest of the reply stays queued: read it in parts */
                 while (!fSuccess && GetLastError() == ERROR_MORE_DATA) {

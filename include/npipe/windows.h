@@ -92,10 +92,10 @@ typedef char TCHAR;
 typedef TCHAR *LPTSTR, *PTSTR;
 typedef const TCHAR *LPCTSTR, *PCTSTR;
 
-#define TRUE 1
-#define FALSE 0
+#define TRUE                 1
+#define FALSE                0
 #define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
-#define INFINITE 0xFFFFFFFFu
+#define INFINITE             0xFFFFFFFFu
 #define MAXIMUM_WAIT_OBJECTS 64
 
 typedef struct _OVERLAPPED {
@@ -131,176 +131,175 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
                                                       DWORD dwNumberOfBytesTransfered,
                                                       LPOVERLAPPED lpOverlapped);
 
-#define HasOverlappedIoCompleted(lpOverlapped)                                                    \
-        (((DWORD)(lpOverlapped)->Internal) != STATUS_PENDING)
+#define HasOverlappedIoCompleted(lpOverlapped) (((DWORD)(lpOverlapped)->Internal) != STATUS_PENDING)
 
 /* ---- access, creation, flags ---------------------------------------------------------------- */
 
-#define DELETE 0x00010000u
-#define READ_CONTROL 0x00020000u
-#define WRITE_DAC 0x00040000u
-#define WRITE_OWNER 0x00080000u
-#define SYNCHRONIZE 0x00100000u
-#define STANDARD_RIGHTS_READ READ_CONTROL
-#define STANDARD_RIGHTS_WRITE READ_CONTROL
+#define DELETE                   0x00010000u
+#define READ_CONTROL             0x00020000u
+#define WRITE_DAC                0x00040000u
+#define WRITE_OWNER              0x00080000u
+#define SYNCHRONIZE              0x00100000u
+#define STANDARD_RIGHTS_READ     READ_CONTROL
+#define STANDARD_RIGHTS_WRITE    READ_CONTROL
 #define STANDARD_RIGHTS_REQUIRED 0x000F0000u
-#define ACCESS_SYSTEM_SECURITY 0x01000000u
-#define MAXIMUM_ALLOWED 0x02000000u
-#define GENERIC_READ 0x80000000u
-#define GENERIC_WRITE 0x40000000u
-#define GENERIC_EXECUTE 0x20000000u
-#define GENERIC_ALL 0x10000000u
+#define ACCESS_SYSTEM_SECURITY   0x01000000u
+#define MAXIMUM_ALLOWED          0x02000000u
+#define GENERIC_READ             0x80000000u
+#define GENERIC_WRITE            0x40000000u
+#define GENERIC_EXECUTE          0x20000000u
+#define GENERIC_ALL              0x10000000u
 
-#define FILE_READ_DATA 0x0001u
-#define FILE_LIST_DIRECTORY 0x0001u
-#define FILE_WRITE_DATA 0x0002u
-#define FILE_ADD_FILE 0x0002u
-#define FILE_APPEND_DATA 0x0004u
-#define FILE_ADD_SUBDIRECTORY 0x0004u
+#define FILE_READ_DATA            0x0001u
+#define FILE_LIST_DIRECTORY       0x0001u
+#define FILE_WRITE_DATA           0x0002u
+#define FILE_ADD_FILE             0x0002u
+#define FILE_APPEND_DATA          0x0004u
+#define FILE_ADD_SUBDIRECTORY     0x0004u
 #define FILE_CREATE_PIPE_INSTANCE 0x0004u
-#define FILE_READ_EA 0x0008u
-#define FILE_WRITE_EA 0x0010u
-#define FILE_EXECUTE 0x0020u
-#define FILE_READ_ATTRIBUTES 0x0080u
-#define FILE_WRITE_ATTRIBUTES 0x0100u
-#define FILE_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FFu)
-#define FILE_GENERIC_READ                                                                         \
+#define FILE_READ_EA              0x0008u
+#define FILE_WRITE_EA             0x0010u
+#define FILE_EXECUTE              0x0020u
+#define FILE_READ_ATTRIBUTES      0x0080u
+#define FILE_WRITE_ATTRIBUTES     0x0100u
+#define FILE_ALL_ACCESS           (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FFu)
+#define FILE_GENERIC_READ                                                                          \
         (STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE)
-#define FILE_GENERIC_WRITE                                                                        \
-        (STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA |        \
+#define FILE_GENERIC_WRITE                                                                         \
+        (STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA |         \
          FILE_APPEND_DATA | SYNCHRONIZE)
 
-#define FILE_SHARE_READ 0x00000001u
-#define FILE_SHARE_WRITE 0x00000002u
+#define FILE_SHARE_READ   0x00000001u
+#define FILE_SHARE_WRITE  0x00000002u
 #define FILE_SHARE_DELETE 0x00000004u
 
-#define CREATE_NEW 1
-#define CREATE_ALWAYS 2
-#define OPEN_EXISTING 3
-#define OPEN_ALWAYS 4
+#define CREATE_NEW        1
+#define CREATE_ALWAYS     2
+#define OPEN_EXISTING     3
+#define OPEN_ALWAYS       4
 #define TRUNCATE_EXISTING 5
 
-#define FILE_ATTRIBUTE_NORMAL 0x00000080u
-#define FILE_FLAG_WRITE_THROUGH 0x80000000u
-#define FILE_FLAG_OVERLAPPED 0x40000000u
-#define FILE_FLAG_NO_BUFFERING 0x20000000u
-#define FILE_FLAG_RANDOM_ACCESS 0x10000000u
-#define FILE_FLAG_SEQUENTIAL_SCAN 0x08000000u
-#define FILE_FLAG_DELETE_ON_CLOSE 0x04000000u
-#define FILE_FLAG_BACKUP_SEMANTICS 0x02000000u
-#define FILE_FLAG_POSIX_SEMANTICS 0x01000000u
-#define FILE_FLAG_OPEN_REPARSE_POINT 0x00200000u
-#define FILE_FLAG_OPEN_NO_RECALL 0x00100000u
+#define FILE_ATTRIBUTE_NORMAL         0x00000080u
+#define FILE_FLAG_WRITE_THROUGH       0x80000000u
+#define FILE_FLAG_OVERLAPPED          0x40000000u
+#define FILE_FLAG_NO_BUFFERING        0x20000000u
+#define FILE_FLAG_RANDOM_ACCESS       0x10000000u
+#define FILE_FLAG_SEQUENTIAL_SCAN     0x08000000u
+#define FILE_FLAG_DELETE_ON_CLOSE     0x04000000u
+#define FILE_FLAG_BACKUP_SEMANTICS    0x02000000u
+#define FILE_FLAG_POSIX_SEMANTICS     0x01000000u
+#define FILE_FLAG_OPEN_REPARSE_POINT  0x00200000u
+#define FILE_FLAG_OPEN_NO_RECALL      0x00100000u
 #define FILE_FLAG_FIRST_PIPE_INSTANCE 0x00080000u
 
 /* CreateFile dwFlagsAndAttributes: client impersonation level (accepted, see docs) */
-#define SECURITY_ANONYMOUS 0x00000000u
-#define SECURITY_IDENTIFICATION 0x00010000u
-#define SECURITY_IMPERSONATION 0x00020000u
-#define SECURITY_DELEGATION 0x00030000u
+#define SECURITY_ANONYMOUS        0x00000000u
+#define SECURITY_IDENTIFICATION   0x00010000u
+#define SECURITY_IMPERSONATION    0x00020000u
+#define SECURITY_DELEGATION       0x00030000u
 #define SECURITY_CONTEXT_TRACKING 0x00040000u
-#define SECURITY_EFFECTIVE_ONLY 0x00080000u
-#define SECURITY_SQOS_PRESENT 0x00100000u
+#define SECURITY_EFFECTIVE_ONLY   0x00080000u
+#define SECURITY_SQOS_PRESENT     0x00100000u
 #define SECURITY_VALID_SQOS_FLAGS 0x001F0000u
 
 #define FILE_TYPE_UNKNOWN 0x0000u
-#define FILE_TYPE_DISK 0x0001u
-#define FILE_TYPE_CHAR 0x0002u
-#define FILE_TYPE_PIPE 0x0003u
+#define FILE_TYPE_DISK    0x0001u
+#define FILE_TYPE_CHAR    0x0002u
+#define FILE_TYPE_PIPE    0x0003u
 
 /* ---- pipes ---------------------------------------------------------------------------------- */
 
-#define PIPE_ACCESS_INBOUND 0x00000001u
+#define PIPE_ACCESS_INBOUND  0x00000001u
 #define PIPE_ACCESS_OUTBOUND 0x00000002u
-#define PIPE_ACCESS_DUPLEX 0x00000003u
+#define PIPE_ACCESS_DUPLEX   0x00000003u
 
 #define PIPE_CLIENT_END 0x00000000u
 #define PIPE_SERVER_END 0x00000001u
 
-#define PIPE_WAIT 0x00000000u
-#define PIPE_NOWAIT 0x00000001u
-#define PIPE_READMODE_BYTE 0x00000000u
-#define PIPE_READMODE_MESSAGE 0x00000002u
-#define PIPE_TYPE_BYTE 0x00000000u
-#define PIPE_TYPE_MESSAGE 0x00000004u
+#define PIPE_WAIT                  0x00000000u
+#define PIPE_NOWAIT                0x00000001u
+#define PIPE_READMODE_BYTE         0x00000000u
+#define PIPE_READMODE_MESSAGE      0x00000002u
+#define PIPE_TYPE_BYTE             0x00000000u
+#define PIPE_TYPE_MESSAGE          0x00000004u
 #define PIPE_ACCEPT_REMOTE_CLIENTS 0x00000000u
 #define PIPE_REJECT_REMOTE_CLIENTS 0x00000008u
 
 #define PIPE_UNLIMITED_INSTANCES 255
 
-#define NMPWAIT_WAIT_FOREVER 0xFFFFFFFFu
-#define NMPWAIT_NOWAIT 0x00000001u
+#define NMPWAIT_WAIT_FOREVER     0xFFFFFFFFu
+#define NMPWAIT_NOWAIT           0x00000001u
 #define NMPWAIT_USE_DEFAULT_WAIT 0x00000000u
 
 /* ---- waits and status ----------------------------------------------------------------------- */
 
-#define STATUS_WAIT_0 ((DWORD)0x00000000u)
+#define STATUS_WAIT_0           ((DWORD)0x00000000u)
 #define STATUS_ABANDONED_WAIT_0 ((DWORD)0x00000080u)
-#define STATUS_USER_APC ((DWORD)0x000000C0u)
-#define STATUS_TIMEOUT ((DWORD)0x00000102u)
-#define STATUS_PENDING ((DWORD)0x00000103u)
+#define STATUS_USER_APC         ((DWORD)0x000000C0u)
+#define STATUS_TIMEOUT          ((DWORD)0x00000102u)
+#define STATUS_PENDING          ((DWORD)0x00000103u)
 
-#define WAIT_OBJECT_0 ((DWORD)(STATUS_WAIT_0 + 0))
-#define WAIT_ABANDONED ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
-#define WAIT_ABANDONED_0 ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
+#define WAIT_OBJECT_0      ((DWORD)(STATUS_WAIT_0 + 0))
+#define WAIT_ABANDONED     ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
+#define WAIT_ABANDONED_0   ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
 #define WAIT_IO_COMPLETION STATUS_USER_APC
-#define WAIT_TIMEOUT 258u
-#define WAIT_FAILED ((DWORD)0xFFFFFFFFu)
+#define WAIT_TIMEOUT       258u
+#define WAIT_FAILED        ((DWORD)0xFFFFFFFFu)
 
 /* ---- threads ------------------------------------------------------------------------------- */
 
-#define CREATE_SUSPENDED 0x00000004u
+#define CREATE_SUSPENDED                  0x00000004u
 #define STACK_SIZE_PARAM_IS_A_RESERVATION 0x00010000u
-#define STILL_ACTIVE ((DWORD)0x00000103u)
+#define STILL_ACTIVE                      ((DWORD)0x00000103u)
 
 /* ---- error codes (the Windows values; spec section 0.4) ------------------------------------- */
 
-#define ERROR_SUCCESS 0L
-#define NO_ERROR 0L
-#define ERROR_INVALID_FUNCTION 1L
-#define ERROR_FILE_NOT_FOUND 2L
-#define ERROR_PATH_NOT_FOUND 3L
-#define ERROR_TOO_MANY_OPEN_FILES 4L
-#define ERROR_ACCESS_DENIED 5L
-#define ERROR_INVALID_HANDLE 6L
-#define ERROR_NOT_ENOUGH_MEMORY 8L
-#define ERROR_INVALID_ACCESS 12L
-#define ERROR_INVALID_DATA 13L
-#define ERROR_OUTOFMEMORY 14L
-#define ERROR_NOT_READY 21L
-#define ERROR_BAD_LENGTH 24L
-#define ERROR_GEN_FAILURE 31L
-#define ERROR_HANDLE_EOF 38L
-#define ERROR_NOT_SUPPORTED 50L
-#define ERROR_BAD_NETPATH 53L
-#define ERROR_INVALID_PARAMETER 87L
-#define ERROR_BROKEN_PIPE 109L
+#define ERROR_SUCCESS              0L
+#define NO_ERROR                   0L
+#define ERROR_INVALID_FUNCTION     1L
+#define ERROR_FILE_NOT_FOUND       2L
+#define ERROR_PATH_NOT_FOUND       3L
+#define ERROR_TOO_MANY_OPEN_FILES  4L
+#define ERROR_ACCESS_DENIED        5L
+#define ERROR_INVALID_HANDLE       6L
+#define ERROR_NOT_ENOUGH_MEMORY    8L
+#define ERROR_INVALID_ACCESS       12L
+#define ERROR_INVALID_DATA         13L
+#define ERROR_OUTOFMEMORY          14L
+#define ERROR_NOT_READY            21L
+#define ERROR_BAD_LENGTH           24L
+#define ERROR_GEN_FAILURE          31L
+#define ERROR_HANDLE_EOF           38L
+#define ERROR_NOT_SUPPORTED        50L
+#define ERROR_BAD_NETPATH          53L
+#define ERROR_INVALID_PARAMETER    87L
+#define ERROR_BROKEN_PIPE          109L
 #define ERROR_CALL_NOT_IMPLEMENTED 120L
-#define ERROR_SEM_TIMEOUT 121L
-#define ERROR_INSUFFICIENT_BUFFER 122L
-#define ERROR_INVALID_NAME 123L
-#define ERROR_NOT_LOCKED 158L
-#define ERROR_BAD_PATHNAME 161L
-#define ERROR_ALREADY_EXISTS 183L
+#define ERROR_SEM_TIMEOUT          121L
+#define ERROR_INSUFFICIENT_BUFFER  122L
+#define ERROR_INVALID_NAME         123L
+#define ERROR_NOT_LOCKED           158L
+#define ERROR_BAD_PATHNAME         161L
+#define ERROR_ALREADY_EXISTS       183L
 #define ERROR_FILENAME_EXCED_RANGE 206L
-#define ERROR_PIPE_LOCAL 229L
-#define ERROR_BAD_PIPE 230L
-#define ERROR_PIPE_BUSY 231L
-#define ERROR_NO_DATA 232L
-#define ERROR_PIPE_NOT_CONNECTED 233L
-#define ERROR_MORE_DATA 234L
-#define ERROR_PIPE_CONNECTED 535L
-#define ERROR_PIPE_LISTENING 536L
-#define ERROR_ABANDONED_WAIT_0 735L
-#define ERROR_OPERATION_ABORTED 995L
-#define ERROR_IO_INCOMPLETE 996L
-#define ERROR_IO_PENDING 997L
-#define ERROR_NOACCESS 998L
-#define ERROR_NOT_FOUND 1168L
-#define ERROR_CANNOT_IMPERSONATE 1368L
-#define ERROR_NO_SYSTEM_RESOURCES 1450L
-#define ERROR_TIMEOUT 1460L
-#define ERROR_INVALID_USER_BUFFER 1784L
+#define ERROR_PIPE_LOCAL           229L
+#define ERROR_BAD_PIPE             230L
+#define ERROR_PIPE_BUSY            231L
+#define ERROR_NO_DATA              232L
+#define ERROR_PIPE_NOT_CONNECTED   233L
+#define ERROR_MORE_DATA            234L
+#define ERROR_PIPE_CONNECTED       535L
+#define ERROR_PIPE_LISTENING       536L
+#define ERROR_ABANDONED_WAIT_0     735L
+#define ERROR_OPERATION_ABORTED    995L
+#define ERROR_IO_INCOMPLETE        996L
+#define ERROR_IO_PENDING           997L
+#define ERROR_NOACCESS             998L
+#define ERROR_NOT_FOUND            1168L
+#define ERROR_CANNOT_IMPERSONATE   1368L
+#define ERROR_NO_SYSTEM_RESOURCES  1450L
+#define ERROR_TIMEOUT              1460L
+#define ERROR_INVALID_USER_BUFFER  1784L
 
 /* ---- functions ------------------------------------------------------------------------------ */
 
@@ -327,17 +326,14 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileA(LPCSTR lpFileName, DWORD dwDes
                                                   DWORD dwShareMode,
                                                   LPSECURITY_ATTRIBUTES lpSecurityAttributes,
                                                   DWORD dwCreationDisposition,
-                                                  DWORD dwFlagsAndAttributes,
-                                                  HANDLE hTemplateFile);
+                                                  DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess,
                                                   DWORD dwShareMode,
                                                   LPSECURITY_ATTRIBUTES lpSecurityAttributes,
                                                   DWORD dwCreationDisposition,
-                                                  DWORD dwFlagsAndAttributes,
-                                                  HANDLE hTemplateFile);
+                                                  DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
 NPIPE_WIN_API BOOL WINAPI npipe_win_CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
-                                               LPSECURITY_ATTRIBUTES lpPipeAttributes,
-                                               DWORD nSize);
+                                               LPSECURITY_ATTRIBUTES lpPipeAttributes, DWORD nSize);
 NPIPE_WIN_API BOOL WINAPI npipe_win_ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped);
 NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe);
 NPIPE_WIN_API BOOL WINAPI npipe_win_WaitNamedPipeA(LPCSTR lpNamedPipeName, DWORD nTimeOut);
@@ -362,11 +358,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_SetNamedPipeHandleState(HANDLE hNamedPipe, L
                                                             LPDWORD lpMaxCollectionCount,
                                                             LPDWORD lpCollectDataTimeout);
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateA(
-        HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
-        LPDWORD lpCollectDataTimeout, LPSTR lpUserName, DWORD nMaxUserNameSize);
+    HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+    LPDWORD lpCollectDataTimeout, LPSTR lpUserName, DWORD nMaxUserNameSize);
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateW(
-        HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
-        LPDWORD lpCollectDataTimeout, LPWSTR lpUserName, DWORD nMaxUserNameSize);
+    HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+    LPDWORD lpCollectDataTimeout, LPWSTR lpUserName, DWORD nMaxUserNameSize);
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD lpFlags,
                                                      LPDWORD lpOutBufferSize,
                                                      LPDWORD lpInBufferSize,
@@ -391,8 +387,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
                                                LPOVERLAPPED lpOverlapped,
                                                LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(
-        HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite, LPOVERLAPPED lpOverlapped,
-        LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+    HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite, LPOVERLAPPED lpOverlapped,
+    LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile);
 
 /* overlapped results, cancellation */
@@ -416,8 +412,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatus(HANDLE CompletionP
                                                               LPOVERLAPPED *lpOverlapped,
                                                               DWORD dwMilliseconds);
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatusEx(
-        HANDLE CompletionPort, LPOVERLAPPED_ENTRY lpCompletionPortEntries, ULONG ulCount,
-        PULONG ulNumEntriesRemoved, DWORD dwMilliseconds, BOOL fAlertable);
+    HANDLE CompletionPort, LPOVERLAPPED_ENTRY lpCompletionPortEntries, ULONG ulCount,
+    PULONG ulNumEntriesRemoved, DWORD dwMilliseconds, BOOL fAlertable);
 NPIPE_WIN_API BOOL WINAPI npipe_win_PostQueuedCompletionStatus(HANDLE CompletionPort,
                                                                DWORD dwNumberOfBytesTransferred,
                                                                ULONG_PTR dwCompletionKey,
@@ -437,8 +433,7 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForSingleObjectEx(HANDLE hHandle, DWORD
                                                            BOOL bAlertable);
 NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles,
                                                             BOOL bWaitAll, DWORD dwMilliseconds);
-NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjectsEx(DWORD nCount,
-                                                              const HANDLE *lpHandles,
+NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjectsEx(DWORD nCount, const HANDLE *lpHandles,
                                                               BOOL bWaitAll, DWORD dwMilliseconds,
                                                               BOOL bAlertable);
 NPIPE_WIN_API DWORD WINAPI npipe_win_SleepEx(DWORD dwMilliseconds, BOOL bAlertable);
@@ -479,86 +474,86 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
         __atomic_compare_exchange_n(p, &cmp, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
         return cmp;
 }
-#define InterlockedIncrement npipe_win_InterlockedIncrement
-#define InterlockedDecrement npipe_win_InterlockedDecrement
-#define InterlockedExchange npipe_win_InterlockedExchange
-#define InterlockedExchangeAdd npipe_win_InterlockedExchangeAdd
+#define InterlockedIncrement       npipe_win_InterlockedIncrement
+#define InterlockedDecrement       npipe_win_InterlockedDecrement
+#define InterlockedExchange        npipe_win_InterlockedExchange
+#define InterlockedExchangeAdd     npipe_win_InterlockedExchangeAdd
 #define InterlockedCompareExchange npipe_win_InterlockedCompareExchange
 
-#define ZeroMemory(dst, len) memset((dst), 0, (len))
+#define ZeroMemory(dst, len)       memset((dst), 0, (len))
 #define FillMemory(dst, len, fill) memset((dst), (fill), (len))
-#define CopyMemory(dst, src, len) memcpy((dst), (src), (len))
-#define MoveMemory(dst, src, len) memmove((dst), (src), (len))
+#define CopyMemory(dst, src, len)  memcpy((dst), (src), (len))
+#define MoveMemory(dst, src, len)  memmove((dst), (src), (len))
 #define SecureZeroMemory(dst, len) memset((dst), 0, (len))
 
 /* ---- the Win32 names ------------------------------------------------------------------------ */
 
-#define GetLastError npipe_win_GetLastError
-#define SetLastError npipe_win_SetLastError
-#define CloseHandle npipe_win_CloseHandle
-#define GetFileType npipe_win_GetFileType
-#define CreateNamedPipeA npipe_win_CreateNamedPipeA
-#define CreateNamedPipeW npipe_win_CreateNamedPipeW
-#define CreateFileA npipe_win_CreateFileA
-#define CreateFileW npipe_win_CreateFileW
-#define CreatePipe npipe_win_CreatePipe
-#define ConnectNamedPipe npipe_win_ConnectNamedPipe
-#define DisconnectNamedPipe npipe_win_DisconnectNamedPipe
-#define WaitNamedPipeA npipe_win_WaitNamedPipeA
-#define WaitNamedPipeW npipe_win_WaitNamedPipeW
-#define PeekNamedPipe npipe_win_PeekNamedPipe
-#define TransactNamedPipe npipe_win_TransactNamedPipe
-#define CallNamedPipeA npipe_win_CallNamedPipeA
-#define CallNamedPipeW npipe_win_CallNamedPipeW
-#define SetNamedPipeHandleState npipe_win_SetNamedPipeHandleState
-#define GetNamedPipeHandleStateA npipe_win_GetNamedPipeHandleStateA
-#define GetNamedPipeHandleStateW npipe_win_GetNamedPipeHandleStateW
-#define GetNamedPipeInfo npipe_win_GetNamedPipeInfo
+#define GetLastError                npipe_win_GetLastError
+#define SetLastError                npipe_win_SetLastError
+#define CloseHandle                 npipe_win_CloseHandle
+#define GetFileType                 npipe_win_GetFileType
+#define CreateNamedPipeA            npipe_win_CreateNamedPipeA
+#define CreateNamedPipeW            npipe_win_CreateNamedPipeW
+#define CreateFileA                 npipe_win_CreateFileA
+#define CreateFileW                 npipe_win_CreateFileW
+#define CreatePipe                  npipe_win_CreatePipe
+#define ConnectNamedPipe            npipe_win_ConnectNamedPipe
+#define DisconnectNamedPipe         npipe_win_DisconnectNamedPipe
+#define WaitNamedPipeA              npipe_win_WaitNamedPipeA
+#define WaitNamedPipeW              npipe_win_WaitNamedPipeW
+#define PeekNamedPipe               npipe_win_PeekNamedPipe
+#define TransactNamedPipe           npipe_win_TransactNamedPipe
+#define CallNamedPipeA              npipe_win_CallNamedPipeA
+#define CallNamedPipeW              npipe_win_CallNamedPipeW
+#define SetNamedPipeHandleState     npipe_win_SetNamedPipeHandleState
+#define GetNamedPipeHandleStateA    npipe_win_GetNamedPipeHandleStateA
+#define GetNamedPipeHandleStateW    npipe_win_GetNamedPipeHandleStateW
+#define GetNamedPipeInfo            npipe_win_GetNamedPipeInfo
 #define GetNamedPipeClientProcessId npipe_win_GetNamedPipeClientProcessId
 #define GetNamedPipeServerProcessId npipe_win_GetNamedPipeServerProcessId
-#define ReadFile npipe_win_ReadFile
-#define WriteFile npipe_win_WriteFile
-#define ReadFileEx npipe_win_ReadFileEx
-#define WriteFileEx npipe_win_WriteFileEx
-#define FlushFileBuffers npipe_win_FlushFileBuffers
-#define GetOverlappedResult npipe_win_GetOverlappedResult
-#define GetOverlappedResultEx npipe_win_GetOverlappedResultEx
-#define CancelIo npipe_win_CancelIo
-#define CancelIoEx npipe_win_CancelIoEx
-#define CreateIoCompletionPort npipe_win_CreateIoCompletionPort
-#define GetQueuedCompletionStatus npipe_win_GetQueuedCompletionStatus
+#define ReadFile                    npipe_win_ReadFile
+#define WriteFile                   npipe_win_WriteFile
+#define ReadFileEx                  npipe_win_ReadFileEx
+#define WriteFileEx                 npipe_win_WriteFileEx
+#define FlushFileBuffers            npipe_win_FlushFileBuffers
+#define GetOverlappedResult         npipe_win_GetOverlappedResult
+#define GetOverlappedResultEx       npipe_win_GetOverlappedResultEx
+#define CancelIo                    npipe_win_CancelIo
+#define CancelIoEx                  npipe_win_CancelIoEx
+#define CreateIoCompletionPort      npipe_win_CreateIoCompletionPort
+#define GetQueuedCompletionStatus   npipe_win_GetQueuedCompletionStatus
 #define GetQueuedCompletionStatusEx npipe_win_GetQueuedCompletionStatusEx
-#define PostQueuedCompletionStatus npipe_win_PostQueuedCompletionStatus
-#define CreateEventA npipe_win_CreateEventA
-#define CreateEventW npipe_win_CreateEventW
-#define SetEvent npipe_win_SetEvent
-#define ResetEvent npipe_win_ResetEvent
-#define WaitForSingleObject npipe_win_WaitForSingleObject
-#define WaitForSingleObjectEx npipe_win_WaitForSingleObjectEx
-#define WaitForMultipleObjects npipe_win_WaitForMultipleObjects
-#define WaitForMultipleObjectsEx npipe_win_WaitForMultipleObjectsEx
-#define SleepEx npipe_win_SleepEx
-#define Sleep npipe_win_Sleep
-#define CreateThread npipe_win_CreateThread
-#define GetExitCodeThread npipe_win_GetExitCodeThread
-#define GetCurrentProcessId npipe_win_GetCurrentProcessId
-#define GetCurrentThreadId npipe_win_GetCurrentThreadId
+#define PostQueuedCompletionStatus  npipe_win_PostQueuedCompletionStatus
+#define CreateEventA                npipe_win_CreateEventA
+#define CreateEventW                npipe_win_CreateEventW
+#define SetEvent                    npipe_win_SetEvent
+#define ResetEvent                  npipe_win_ResetEvent
+#define WaitForSingleObject         npipe_win_WaitForSingleObject
+#define WaitForSingleObjectEx       npipe_win_WaitForSingleObjectEx
+#define WaitForMultipleObjects      npipe_win_WaitForMultipleObjects
+#define WaitForMultipleObjectsEx    npipe_win_WaitForMultipleObjectsEx
+#define SleepEx                     npipe_win_SleepEx
+#define Sleep                       npipe_win_Sleep
+#define CreateThread                npipe_win_CreateThread
+#define GetExitCodeThread           npipe_win_GetExitCodeThread
+#define GetCurrentProcessId         npipe_win_GetCurrentProcessId
+#define GetCurrentThreadId          npipe_win_GetCurrentThreadId
 
 /* The TCHAR names follow UNICODE, as in the Windows SDK. */
 #ifdef UNICODE
-#define CreateNamedPipe CreateNamedPipeW
-#define CreateFile CreateFileW
-#define WaitNamedPipe WaitNamedPipeW
-#define CallNamedPipe CallNamedPipeW
+#define CreateNamedPipe         CreateNamedPipeW
+#define CreateFile              CreateFileW
+#define WaitNamedPipe           WaitNamedPipeW
+#define CallNamedPipe           CallNamedPipeW
 #define GetNamedPipeHandleState GetNamedPipeHandleStateW
-#define CreateEvent CreateEventW
+#define CreateEvent             CreateEventW
 #else
-#define CreateNamedPipe CreateNamedPipeA
-#define CreateFile CreateFileA
-#define WaitNamedPipe WaitNamedPipeA
-#define CallNamedPipe CallNamedPipeA
+#define CreateNamedPipe         CreateNamedPipeA
+#define CreateFile              CreateFileA
+#define WaitNamedPipe           WaitNamedPipeA
+#define CallNamedPipe           CallNamedPipeA
 #define GetNamedPipeHandleState GetNamedPipeHandleStateA
-#define CreateEvent CreateEventA
+#define CreateEvent             CreateEventA
 #endif
 
 #ifdef __cplusplus

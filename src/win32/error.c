@@ -125,7 +125,7 @@ DWORD np_win_nt_to_error(uint32_t nt)
                 DWORD err;
         } table[] = {
 #define XX(name, value, w32, ntv, msg) {(ntv), (w32)},
-                NPIPE_STATUS_MAP(XX)
+            NPIPE_STATUS_MAP(XX)
 #undef XX
         };
         switch (nt) {

@@ -20,16 +20,16 @@
 
 #include <stdlib.h>
 
-#define PAGE_BITS 10
+#define PAGE_BITS  10
 #define PAGE_SLOTS (1u << PAGE_BITS)
-#define MAX_PAGES 1024u /* 2^20 slots */
-#define SLOT_MASK ((1u << 20) - 1)
-#define GEN_BITS 9
-#define GEN_MASK ((1u << GEN_BITS) - 1)
+#define MAX_PAGES  1024u /* 2^20 slots */
+#define SLOT_MASK  ((1u << 20) - 1)
+#define GEN_BITS   9
+#define GEN_MASK   ((1u << GEN_BITS) - 1)
 
-#define ST_OPEN (1ull << 31)
+#define ST_OPEN       (1ull << 31)
 #define ST_COUNT_MASK (ST_OPEN - 1)
-#define ST_GEN(s) ((uint32_t)((s) >> 32))
+#define ST_GEN(s)     ((uint32_t)((s) >> 32))
 
 struct slot {
         _Atomic uint64_t st; /* gen << 32 | open << 31 | lookups */
@@ -149,8 +149,7 @@ static int slot_acquire(struct slot *s, uint32_t gen)
         for (;;) {
                 if (!(st & ST_OPEN) || (ST_GEN(st) & GEN_MASK) != gen)
                         return 0;
-                if (atomic_compare_exchange_weak_explicit(&s->st, &st, st + 1,
-                                                          memory_order_acq_rel,
+                if (atomic_compare_exchange_weak_explicit(&s->st, &st, st + 1, memory_order_acq_rel,
                                                           memory_order_acquire))
                         return 1;
         }

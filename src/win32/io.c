@@ -117,8 +117,8 @@ static void store_internal(OVERLAPPED *ov, uint32_t nt)
 /* A completion - at once or later: fill the OVERLAPPED, then signal,
  * post and queue, in the order NT does. */
 static void deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct w_port *port,
-                    ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
-                    struct w_thread *thread, uint32_t nt, size_t bytes)
+                    ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_thread *thread,
+                    uint32_t nt, size_t bytes)
 {
         DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
         if (ov) {
@@ -172,13 +172,11 @@ static void op_done(void *ctx, int status, size_t bytes)
                 return;
         }
         uint32_t nt = np_win_op_ntstatus(op->kind, status, 1);
-        deliver(op->pipe, op->ov, op->event, op->port, op->key, op->routine, op->thread, nt,
-                bytes);
+        deliver(op->pipe, op->ov, op->event, op->port, op->key, op->routine, op->thread, nt, bytes);
         op_put(op);
 }
 
-static int start_async(struct w_pipe *p, const struct io_req *rq, size_t *bytes,
-                       struct w_op *op)
+static int start_async(struct w_pipe *p, const struct io_req *rq, size_t *bytes, struct w_op *op)
 {
         switch (rq->kind) {
         case WOP_READ:
@@ -267,9 +265,9 @@ static void at_exit_register(void)
 /* Start an overlapped operation: its record, linked where CancelIo finds
  * it.  NP_ASYNC_PENDING, or the result of an operation finished at once
  * (the record is then gone). */
-static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov,
-                    struct w_event *ev, struct w_port *port, ULONG_PTR key,
-                    LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_sync *sync, size_t *bytes)
+static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov, struct w_event *ev,
+                    struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
+                    struct w_sync *sync, size_t *bytes)
 {
         struct w_op *op = calloc(1, sizeof(*op));
         if (!op)
@@ -391,8 +389,8 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                 uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
                 /* (a synchronous call that waited has been signalled already) */
                 if (!later)
-                        deliver(p, ov, ev, port, key, routine, routine ? np_win_self() : NULL,
-                                nt, bytes);
+                        deliver(p, ov, ev, port, key, routine, routine ? np_win_self() : NULL, nt,
+                                bytes);
                 /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
                 if (out_n && (r >= 0 || !ov))
                         *out_n = (DWORD)bytes;
@@ -421,8 +419,7 @@ out:
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
                                              DWORD nNumberOfBytesToRead,
-                                             LPDWORD lpNumberOfBytesRead,
-                                             LPOVERLAPPED lpOverlapped)
+                                             LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped)
 {
         struct io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
         return do_io(hFile, &rq, lpNumberOfBytesRead, lpOverlapped, NULL);
@@ -495,8 +492,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBu
                 struct npipe_peek pk;
                 np_win_unsignal(&p->wt);
                 /* PEEK-05: a buffer of size 0 is never touched */
-                int r = npipe_peek(p->np, nBufferSize ? lpBuffer : NULL,
-                                   lpBuffer ? nBufferSize : 0, &pk);
+                int r = npipe_peek(p->np, nBufferSize ? lpBuffer : NULL, lpBuffer ? nBufferSize : 0,
+                                   &pk);
                 if (r < 0) {
                         /* PEEK-07, STATE-11: the outputs stay untouched */
                         np_win_set_error(np_win_op_error(WOP_PEEK, r, 0));

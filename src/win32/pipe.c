@@ -160,15 +160,14 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_GetFileType(HANDLE hFile)
 
 /* ---- CreateNamedPipe ------------------------------------------------------------------------ */
 
-#define OPEN_MODE_ALLOWED                                                                         \
-        (PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_WRITE_THROUGH |           \
+#define OPEN_MODE_ALLOWED                                                                          \
+        (PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_WRITE_THROUGH |            \
          FILE_FLAG_OVERLAPPED | WRITE_DAC | WRITE_OWNER | ACCESS_SYSTEM_SECURITY)
-#define PIPE_MODE_ALLOWED                                                                         \
+#define PIPE_MODE_ALLOWED                                                                          \
         (PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_NOWAIT | PIPE_REJECT_REMOTE_CLIENTS)
 
 static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mode,
-                                DWORD max_instances, DWORD out_size, DWORD in_size,
-                                DWORD timeout)
+                                DWORD max_instances, DWORD out_size, DWORD in_size, DWORD timeout)
 {
         /* NAME-04 */
         if (!name) {
@@ -212,7 +211,7 @@ static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mo
         opts.type = (pipe_mode & PIPE_TYPE_MESSAGE) ? NPIPE_TYPE_MESSAGE : NPIPE_TYPE_BYTE;
         opts.dir = (enum npipe_dir)dir; /* the same numbers: 1 in, 2 out, 3 duplex */
         opts.max_instances =
-                max_instances == PIPE_UNLIMITED_INSTANCES ? NPIPE_UNLIMITED_INSTANCES : max_instances;
+            max_instances == PIPE_UNLIMITED_INSTANCES ? NPIPE_UNLIMITED_INSTANCES : max_instances;
         opts.in_quota = in_size;
         opts.out_quota = out_size;
         /* CREATE-05: 0 means 50 ms */
@@ -346,8 +345,7 @@ static HANDLE create_file(const char *path, DWORD desired, DWORD disposition, DW
         }
         HANDLE h = pipe_handle(np, 0, (flags & FILE_FLAG_OVERLAPPED) != 0, access);
         if (h != INVALID_HANDLE_VALUE)
-                np_win_set_error(disposition == OPEN_ALWAYS ? ERROR_ALREADY_EXISTS
-                                                            : ERROR_SUCCESS);
+                np_win_set_error(disposition == OPEN_ALWAYS ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
         return h;
 }
 
@@ -355,8 +353,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileA(LPCSTR lpFileName, DWORD dwDes
                                                   DWORD dwShareMode,
                                                   LPSECURITY_ATTRIBUTES lpSecurityAttributes,
                                                   DWORD dwCreationDisposition,
-                                                  DWORD dwFlagsAndAttributes,
-                                                  HANDLE hTemplateFile)
+                                                  DWORD dwFlagsAndAttributes, HANDLE hTemplateFile)
 {
         (void)dwShareMode;
         (void)lpSecurityAttributes;
@@ -369,8 +366,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDe
                                                   DWORD dwShareMode,
                                                   LPSECURITY_ATTRIBUTES lpSecurityAttributes,
                                                   DWORD dwCreationDisposition,
-                                                  DWORD dwFlagsAndAttributes,
-                                                  HANDLE hTemplateFile)
+                                                  DWORD dwFlagsAndAttributes, HANDLE hTemplateFile)
 {
         (void)dwShareMode;
         (void)lpSecurityAttributes;
@@ -396,8 +392,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDe
  * duplex underneath so that the read end keeps FILE_WRITE_ATTRIBUTES
  * (ANON-02); the rights below keep each end to its direction. */
 NPIPE_WIN_API BOOL WINAPI npipe_win_CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
-                                               LPSECURITY_ATTRIBUTES lpPipeAttributes,
-                                               DWORD nSize)
+                                               LPSECURITY_ATTRIBUTES lpPipeAttributes, DWORD nSize)
 {
         static _Atomic unsigned serial;
         (void)lpPipeAttributes;
@@ -500,8 +495,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WaitNamedPipeW(LPCWSTR lpNamedPipeName, DWOR
  * busy, WaitNamedPipe(nTimeOut) and one more try; message read mode;
  * TransactNamedPipe; CloseHandle.  A reply longer than the buffer fails
  * with ERROR_MORE_DATA and the rest is lost with the handle. */
-static BOOL call_named_pipe(const char *path, LPVOID in, DWORD in_size, LPVOID out,
-                            DWORD out_size, LPDWORD nread, DWORD timeout)
+static BOOL call_named_pipe(const char *path, LPVOID in, DWORD in_size, LPVOID out, DWORD out_size,
+                            LPDWORD nread, DWORD timeout)
 {
         if (nread)
                 *nread = 0;
@@ -538,8 +533,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeW(LPCWSTR lpNamedPipeName, LPVO
                                                    DWORD nTimeOut)
 {
         if (!lpNamedPipeName)
-                return call_named_pipe(NULL, lpInBuffer, nInBufferSize, lpOutBuffer,
-                                       nOutBufferSize, lpBytesRead, nTimeOut);
+                return call_named_pipe(NULL, lpInBuffer, nInBufferSize, lpOutBuffer, nOutBufferSize,
+                                       lpBytesRead, nTimeOut);
         DWORD err;
         char *name = np_win_utf16_to_utf8(lpNamedPipeName, &err);
         if (!name)
@@ -571,8 +566,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_SetNamedPipeHandleState(HANDLE hNamedPipe, L
                         ok = np_win_fail(ERROR_INVALID_PARAMETER);
                         goto out;
                 }
-                enum npipe_read_mode rm = (*lpMode & PIPE_READMODE_MESSAGE) ? NPIPE_READ_MESSAGE
-                                                                            : NPIPE_READ_BYTE;
+                enum npipe_read_mode rm =
+                    (*lpMode & PIPE_READMODE_MESSAGE) ? NPIPE_READ_MESSAGE : NPIPE_READ_BYTE;
                 int nowait = (*lpMode & PIPE_NOWAIT) != 0;
                 int r = npipe_set_mode(p->np, &rm, &nowait);
                 if (r < 0) {
@@ -660,16 +655,16 @@ out:
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateA(
-        HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
-        LPDWORD lpCollectDataTimeout, LPSTR lpUserName, DWORD nMaxUserNameSize)
+    HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+    LPDWORD lpCollectDataTimeout, LPSTR lpUserName, DWORD nMaxUserNameSize)
 {
         return get_state(hNamedPipe, lpState, lpCurInstances, lpMaxCollectionCount,
                          lpCollectDataTimeout, lpUserName, lpUserName ? nMaxUserNameSize : 0);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateW(
-        HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
-        LPDWORD lpCollectDataTimeout, LPWSTR lpUserName, DWORD nMaxUserNameSize)
+    HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+    LPDWORD lpCollectDataTimeout, LPWSTR lpUserName, DWORD nMaxUserNameSize)
 {
         char user[256];
         BOOL ok = get_state(hNamedPipe, lpState, lpCurInstances, lpMaxCollectionCount,
@@ -688,8 +683,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateW(
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD lpFlags,
                                                      LPDWORD lpOutBufferSize,
-                                                     LPDWORD lpInBufferSize,
-                                                     LPDWORD lpMaxInstances)
+                                                     LPDWORD lpInBufferSize, LPDWORD lpMaxInstances)
 {
         struct w_pipe *p = np_win_pipe_enter(hNamedPipe);
         if (!p)
@@ -712,8 +706,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD 
                         *lpInBufferSize = info.in_quota;
                 if (lpMaxInstances)
                         *lpMaxInstances = info.max_instances == NPIPE_UNLIMITED_INSTANCES
-                                                  ? PIPE_UNLIMITED_INSTANCES
-                                                  : info.max_instances;
+                                              ? PIPE_UNLIMITED_INSTANCES
+                                              : info.max_instances;
         }
         np_win_pipe_leave(p);
         return ok;
@@ -735,14 +729,12 @@ static BOOL process_id(HANDLE h, PULONG out, int client)
         return TRUE;
 }
 
-NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientProcessId(HANDLE Pipe,
-                                                                PULONG ClientProcessId)
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientProcessId(HANDLE Pipe, PULONG ClientProcessId)
 {
         return process_id(Pipe, ClientProcessId, 1);
 }
 
-NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeServerProcessId(HANDLE Pipe,
-                                                                PULONG ServerProcessId)
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeServerProcessId(HANDLE Pipe, PULONG ServerProcessId)
 {
         return process_id(Pipe, ServerProcessId, 0);
 }

@@ -271,8 +271,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatus(HANDLE CompletionP
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatusEx(
-        HANDLE CompletionPort, LPOVERLAPPED_ENTRY lpCompletionPortEntries, ULONG ulCount,
-        PULONG ulNumEntriesRemoved, DWORD dwMilliseconds, BOOL fAlertable)
+    HANDLE CompletionPort, LPOVERLAPPED_ENTRY lpCompletionPortEntries, ULONG ulCount,
+    PULONG ulNumEntriesRemoved, DWORD dwMilliseconds, BOOL fAlertable)
 {
         if (ulNumEntriesRemoved)
                 *ulNumEntriesRemoved = 0;
@@ -282,8 +282,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetQueuedCompletionStatusEx(
         if (!p)
                 return FALSE;
         DWORD err = 0;
-        int n = dequeue(p, lpCompletionPortEntries, ulCount, dwMilliseconds, fAlertable ? 1 : 0,
-                        &err);
+        int n =
+            dequeue(p, lpCompletionPortEntries, ulCount, dwMilliseconds, fAlertable ? 1 : 0, &err);
         np_win_put(&p->obj);
         if (n <= 0)
                 return np_win_fail(err);

@@ -444,8 +444,7 @@ static struct w_waitable *waitable_of(struct w_obj *o)
         return NULL;
 }
 
-NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjectsEx(DWORD nCount,
-                                                              const HANDLE *lpHandles,
+NPIPE_WIN_API DWORD WINAPI npipe_win_WaitForMultipleObjectsEx(DWORD nCount, const HANDLE *lpHandles,
                                                               BOOL bWaitAll, DWORD dwMilliseconds,
                                                               BOOL bAlertable)
 {

@@ -78,11 +78,11 @@ DWORD np_win_nt_to_error(uint32_t nt);
 /* Fail: set the error and return FALSE. */
 BOOL np_win_fail(DWORD err);
 
-#define W_STATUS_SUCCESS 0x00000000u
+#define W_STATUS_SUCCESS         0x00000000u
 #define W_STATUS_BUFFER_OVERFLOW 0x80000005u
-#define W_STATUS_CANCELLED 0xC0000120u
-#define W_NT_ERROR(s) (((uint32_t)(s) >> 30) == 3u)
-#define W_NT_SUCCESS(s) ((int32_t)(uint32_t)(s) >= 0)
+#define W_STATUS_CANCELLED       0xC0000120u
+#define W_NT_ERROR(s)            (((uint32_t)(s) >> 30) == 3u)
+#define W_NT_SUCCESS(s)          ((int32_t)(uint32_t)(s) >= 0)
 
 /* ---- strings and names (name.c) ------------------------------------------------------------- */
 
@@ -169,7 +169,7 @@ int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns);
 struct w_event {
         struct w_obj obj;
         struct w_waitable wt;
-        char *name; /* named events are shared within the process */
+        char *name;  /* named events are shared within the process */
         int handles; /* open handles of a named event (under the names lock) */
         struct w_event *next;
 };
@@ -189,9 +189,9 @@ struct w_port *np_win_port_from(struct w_obj *o);
 
 /* Rights of a handle (CREATE-07, OPEN-04, ANON-02): what Windows grants
  * decides ERROR_ACCESS_DENIED before the pipe is looked at. */
-#define WACC_READ 0x1u       /* FILE_READ_DATA */
-#define WACC_WRITE 0x2u      /* FILE_WRITE_DATA */
-#define WACC_READ_ATTR 0x4u  /* FILE_READ_ATTRIBUTES */
+#define WACC_READ       0x1u /* FILE_READ_DATA */
+#define WACC_WRITE      0x2u /* FILE_WRITE_DATA */
+#define WACC_READ_ATTR  0x4u /* FILE_READ_ATTRIBUTES */
 #define WACC_WRITE_ATTR 0x8u /* FILE_WRITE_ATTRIBUTES */
 
 struct w_op;

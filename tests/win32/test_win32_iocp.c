@@ -86,8 +86,8 @@ START_TEST(pipe_packets)
 {
         W_NAME(name);
         HANDLE port = new_port();
-        HANDLE srv = w_server(name, FILE_FLAG_OVERLAPPED, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE,
-                              1024);
+        HANDLE srv =
+            w_server(name, FILE_FLAG_OVERLAPPED, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 1024);
         struct packet p;
         OVERLAPPED ov, ov2;
         char buf[64];
@@ -436,8 +436,7 @@ START_TEST(thousand_connections)
                                 k->state |= 2;
                                 memset(&k->cov, 0, sizeof(OVERLAPPED));
                                 memset(k->cbuf, 0, sizeof(k->cbuf));
-                                BOOL ok = ReadFile(k->cli, k->cbuf, sizeof(k->cbuf), NULL,
-                                                   &k->cov);
+                                BOOL ok = ReadFile(k->cli, k->cbuf, sizeof(k->cbuf), NULL, &k->cov);
                                 ck_assert(ok || GetLastError() == ERROR_IO_PENDING);
                         } else {
                                 ck_assert_uint_eq(n, (DWORD)len);

@@ -279,9 +279,9 @@ START_TEST(names)
         /* an unpaired surrogate has no UTF-8 form */
         wide[i - 4] = 0xD83D;
         wide[i - 3] = 'x';
-        ck_assert_ptr_eq(CreateNamedPipeW(wide, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 64, 64, 0,
-                                          NULL),
-                         INVALID_HANDLE_VALUE);
+        ck_assert_ptr_eq(
+            CreateNamedPipeW(wide, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 64, 64, 0, NULL),
+            INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_INVALID_NAME);
         /* the prefix in other spellings reaches the same pipe */
         W_NAME(n2);
@@ -297,9 +297,9 @@ START_TEST(names)
         CloseHandle(srv2);
         CloseHandle(srv);
         /* not pipes */
-        ck_assert_ptr_eq(CreateFileA("/etc/passwd-not", GENERIC_READ, 0, NULL, OPEN_EXISTING, 0,
-                                     NULL),
-                         INVALID_HANDLE_VALUE);
+        ck_assert_ptr_eq(
+            CreateFileA("/etc/passwd-not", GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL),
+            INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_FILE_NOT_FOUND);
         ck_assert_ptr_eq(CreateFileA("C:\\a?b", GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL),
                          INVALID_HANDLE_VALUE);
@@ -307,8 +307,8 @@ START_TEST(names)
         ck_assert_ptr_eq(CreateFileA(NULL, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL),
                          INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_PATH_NOT_FOUND);
-        ck_assert_ptr_eq(CreateNamedPipeA("\\\\server\\pipe\\x", PIPE_ACCESS_DUPLEX,
-                                          PIPE_TYPE_BYTE, 1, 64, 64, 0, NULL),
+        ck_assert_ptr_eq(CreateNamedPipeA("\\\\server\\pipe\\x", PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE,
+                                          1, 64, 64, 0, NULL),
                          INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_INVALID_NAME);
         WT_FAILS(WaitNamedPipeA("no pipe path", 10), ERROR_BAD_PATHNAME);
@@ -324,21 +324,21 @@ START_TEST(create_parameters)
         ck_assert_ptr_eq(CreateNamedPipeA(name, 0, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL),
                          INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_INVALID_PARAMETER);
-        ck_assert_ptr_eq(CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | 0x10, PIPE_TYPE_BYTE, 1, 0,
-                                          0, 0, NULL),
-                         INVALID_HANDLE_VALUE);
+        ck_assert_ptr_eq(
+            CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | 0x10, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL),
+            INVALID_HANDLE_VALUE);
         ck_assert_ptr_eq(CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, 0x10, 1, 0, 0, 0, NULL),
                          INVALID_HANDLE_VALUE);
-        ck_assert_ptr_eq(CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_READMODE_MESSAGE, 1, 0,
-                                          0, 0, NULL),
-                         INVALID_HANDLE_VALUE);
+        ck_assert_ptr_eq(
+            CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_READMODE_MESSAGE, 1, 0, 0, 0, NULL),
+            INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_INVALID_PARAMETER);
-        ck_assert_ptr_eq(CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 0, 0, 0, 0,
-                                          NULL),
-                         INVALID_HANDLE_VALUE);
-        ck_assert_ptr_eq(CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 256, 0, 0, 0,
-                                          NULL),
-                         INVALID_HANDLE_VALUE);
+        ck_assert_ptr_eq(
+            CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 0, 0, 0, 0, NULL),
+            INVALID_HANDLE_VALUE);
+        ck_assert_ptr_eq(
+            CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 256, 0, 0, 0, NULL),
+            INVALID_HANDLE_VALUE);
         ck_assert_uint_eq(GetLastError(), ERROR_INVALID_PARAMETER);
         /* 255 is unlimited, and reads back as 255 */
         HANDLE h = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE,

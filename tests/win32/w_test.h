@@ -14,20 +14,19 @@
 
 /* A call that must fail with `err` (the last error is preset to a sentinel). */
 #define WT_FAILS(call, err)                                                                        \
-        do {                                                                                      \
-                npipe_win_SetLastError(0xdeadbeef);                                               \
-                BOOL w_ok_ = (call);                                                              \
-                DWORD w_e_ = GetLastError();                                                      \
-                ck_assert_msg(!w_ok_ && w_e_ == (DWORD)(err), "%s: ok %d err %lu, want err %lu",  \
-                              #call, w_ok_, (unsigned long)w_e_, (unsigned long)(err));           \
+        do {                                                                                       \
+                npipe_win_SetLastError(0xdeadbeef);                                                \
+                BOOL w_ok_ = (call);                                                               \
+                DWORD w_e_ = GetLastError();                                                       \
+                ck_assert_msg(!w_ok_ && w_e_ == (DWORD)(err), "%s: ok %d err %lu, want err %lu",   \
+                              #call, w_ok_, (unsigned long)w_e_, (unsigned long)(err));            \
         } while (0)
 
 #define WT_OK(call)                                                                                \
-        do {                                                                                      \
-                npipe_win_SetLastError(0xdeadbeef);                                               \
-                BOOL w_ok_ = (call);                                                              \
-                ck_assert_msg(w_ok_, "%s failed: err %lu", #call,                                 \
-                              (unsigned long)GetLastError());                                     \
+        do {                                                                                       \
+                npipe_win_SetLastError(0xdeadbeef);                                                \
+                BOOL w_ok_ = (call);                                                               \
+                ck_assert_msg(w_ok_, "%s failed: err %lu", #call, (unsigned long)GetLastError());  \
         } while (0)
 
 #define W_SIGNALLED(h) (WaitForSingleObject((h), 0) == WAIT_OBJECT_0)
@@ -48,8 +47,8 @@ static inline HANDLE w_server(const char *name, DWORD open_flags, DWORD mode, DW
 
 static inline HANDLE w_client(const char *name, DWORD flags)
 {
-        HANDLE h = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, flags,
-                               NULL);
+        HANDLE h =
+            CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, flags, NULL);
         ck_assert_msg(h != INVALID_HANDLE_VALUE, "CreateFile: %lu", (unsigned long)GetLastError());
         return h;
 }
