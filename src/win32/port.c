@@ -86,11 +86,11 @@ static void wake_one(struct w_port *p)
                 }
 }
 
-void np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *ov, uint32_t nt)
+int np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *ov, uint32_t nt)
 {
         struct w_packet *pk = malloc(sizeof(*pk));
         if (!pk)
-                return; /* lost like a packet of a port closed meanwhile */
+                return -1; /* for a completion: lost like one for a closed port */
         pk->next = NULL;
         pk->bytes = bytes;
         pk->key = key;
@@ -100,7 +100,7 @@ void np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *
         if (p->closed) {
                 pthread_mutex_unlock(&p->lock);
                 free(pk);
-                return;
+                return 0;
         }
         if (p->tail)
                 p->tail->next = pk;
@@ -109,6 +109,7 @@ void np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *
         p->tail = pk;
         wake_one(p);
         pthread_mutex_unlock(&p->lock);
+        return 0;
 }
 
 static struct w_port *port_new(void)
@@ -299,8 +300,10 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PostQueuedCompletionStatus(HANDLE Completion
         struct w_port *p = np_win_port_from(np_win_handle_get(CompletionPort, W_PORT));
         if (!p)
                 return FALSE;
-        np_win_port_post(p, dwNumberOfBytesTransferred, dwCompletionKey, lpOverlapped,
-                         W_STATUS_SUCCESS);
+        int r = np_win_port_post(p, dwNumberOfBytesTransferred, dwCompletionKey, lpOverlapped,
+                                 W_STATUS_SUCCESS);
         np_win_put(&p->obj);
+        if (r < 0)
+                return np_win_fail(ERROR_NO_SYSTEM_RESOURCES);
         return TRUE;
 }

@@ -181,8 +181,9 @@ struct w_waitable *np_win_thread_waitable(struct w_obj *o);
 /* ---- completion ports (port.c) -------------------------------------------------------------- */
 
 struct w_port;
-/* Queue a completion packet (dropped when the port is closed). */
-void np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *ov, uint32_t nt);
+/* Queue a completion packet (dropped when the port is closed); -1 without
+ * memory. */
+int np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *ov, uint32_t nt);
 struct w_port *np_win_port_from(struct w_obj *o);
 
 /* ---- pipe ends (pipe.c, io.c) --------------------------------------------------------------- */
