@@ -488,13 +488,19 @@ static void *byte_consumer(void *arg)
         while (got < total) {
                 size_t n = 0;
                 size_t cap = 1 + (piece++ * 37) % sizeof(buf);
-                int r = np_cons_read(&a->p->cons, buf, cap, 0, &n);
-                if (r == NP_RING_EMPTY) {
-                        if (a->failed)
+                int r;
+                /* EMPTY: wait.  PARTIAL: bytes copied so far stay in buf and
+                 * the read goes on with the same progress (a byte-mode read
+                 * may wait for the rest of a message still streaming in,
+                 * QUOTA-05) */
+                for (;;) {
+                        r = np_cons_read(&a->p->cons, buf, cap, 0, &n);
+                        if ((r != NP_RING_EMPTY && r != NP_RING_PARTIAL) || a->failed)
                                 break;
                         sched_yield();
-                        continue;
                 }
+                if (a->failed)
+                        break;
                 /* OK with 0 bytes is right when the read consumed only
                  * empty messages (ZERO-05) */
                 if (r != NP_RING_OK || n > cap) {
