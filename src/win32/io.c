@@ -355,6 +355,15 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                 }
                 pthread_mutex_unlock(&p->lock);
                 r = start_op(p, rq, ov, ev, port, key, routine, NULL, &bytes);
+                if (r == 0 && rq->kind == WOP_LISTEN) {
+                        /* a client came during the call: NPFS never finishes
+                         * a listen at once (it pends, then the client
+                         * completes it), and programs written for Windows
+                         * treat TRUE from an overlapped connect as a failure */
+                        deliver(p, ov, ev, port, key, NULL, NULL, W_STATUS_SUCCESS, 0);
+                        np_win_set_error(ERROR_IO_PENDING);
+                        goto out;
+                }
                 if (r == NP_ASYNC_PENDING) {
                         /* OVL-02: the count of a pending operation is 0 */
                         if (routine) {
