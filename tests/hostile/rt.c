@@ -20,7 +20,7 @@
 static char rt_dir[64];
 static pid_t rt_dir_owner;
 
-static void rt_rmtree(const char *dir)
+void rt_rmtree(const char *dir)
 {
         DIR *d = opendir(dir);
         struct dirent *e;
@@ -128,9 +128,14 @@ int rt_wait_exit(pid_t pid, int timeout_ms)
                 return -1;
         }
         close(pfd);
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        for (;;) {
+                if (waitpid(pid, &st, 0) == pid)
+                        return st;
+                if (errno == ECHILD)
+                        return 0; /* exited, but not our child (a daemon) */
+                if (errno != EINTR)
+                        return -1;
         }
-        return st;
 }
 
 void rt_kill_reap(pid_t pid)
@@ -152,6 +157,22 @@ int rt_read_byte(int fd, int timeout_ms)
         if (poll(&p, 1, timeout_ms) != 1 || read(fd, &ch, 1) != 1)
                 return -1;
         return ch;
+}
+
+void rt_dump_stacks(pid_t pid, const char *who)
+{
+        char cmd[256];
+
+        if (pid <= 0 || access("/usr/bin/gdb", X_OK) != 0)
+                return;
+        fprintf(stderr, "---- stacks of the %s (pid %ld) ----\n", who, (long)pid);
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/gdb -q -batch -p %ld -ex 'thread apply all bt' </dev/null 2>&1 | "
+                 "grep -E '^(Thread|#)' >&2",
+                 (long)pid);
+        if (system(cmd) != 0) {
+                /* best effort */
+        }
 }
 
 char *rt_name(char *buf, size_t len, const char *tag)
@@ -280,6 +301,32 @@ int rt_raw_connect(const char *dir)
                 return rep.status;
         }
         return s;
+}
+
+pid_t rt_broker_pid(const char *dir)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        struct np_hello hello = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
+        struct np_hello_reply rep;
+        struct rt_pkt p;
+        uint32_t req;
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        if (s < 0)
+                return -1;
+        snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, NP_BROKER_SOCKET);
+        if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+                close(s);
+                return -1;
+        }
+        req = rt_raw_send(s, NP_MSG_HELLO, &hello, sizeof hello, NULL, 0, -1);
+        if (rt_raw_reply(s, req, &p, NULL, 5000) != 1 || p.h.type != NP_MSG_HELLO_REPLY) {
+                close(s);
+                return -1;
+        }
+        close(s);
+        memcpy(&rep, p.body, sizeof rep);
+        return (pid_t)rep.broker_pid;
 }
 
 int rt_segment(uint32_t cap, uint32_t role)

@@ -17,6 +17,9 @@
  * directory is removed at exit.  Returns the path. */
 const char *rt_private_runtime(void);
 
+/* Remove a runtime directory and the files a broker leaves in it. */
+void rt_rmtree(const char *dir);
+
 int64_t rt_now_ms(void);
 int64_t rt_now_ns(void);
 
@@ -28,13 +31,17 @@ uint64_t rt_rand(uint64_t *state);
 /* Unsigned integer from the environment, or dflt. */
 unsigned long rt_env_ulong(const char *name, unsigned long dflt);
 
-/* Wait for pid to exit within timeout_ms: returns its wait status, or -1
- * on timeout (the child is left running). */
+/* Wait for pid to exit within timeout_ms: returns its wait status (0 for
+ * a process that is not our child), or -1 on timeout (it is left running). */
 int rt_wait_exit(pid_t pid, int timeout_ms);
 /* SIGKILL and reap (for cleanup after a failure). */
 void rt_kill_reap(pid_t pid);
 /* Read one byte from fd within timeout_ms: the byte, or -1. */
 int rt_read_byte(int fd, int timeout_ms);
+
+/* On a failure: the stacks of every thread of pid on stderr, when gdb is
+ * installed (a hang is then diagnosed from the CI log). */
+void rt_dump_stacks(pid_t pid, const char *who);
 
 /* "\\.\pipe\rt-<pid>-<n>-<tag>" */
 char *rt_name(char *buf, size_t len, const char *tag);
@@ -68,6 +75,8 @@ int rt_raw_recv(int s, struct rt_pkt *p, int timeout_ms);
 /* The reply to req_id (events before it are skipped, their descriptors
  * closed, unless `ev` is given: then the first event is copied there). */
 int rt_raw_reply(int s, uint32_t req_id, struct rt_pkt *p, struct rt_pkt *ev, int timeout_ms);
+/* The pid of the broker serving dir (from its HELLO_REPLY), or -1. */
+pid_t rt_broker_pid(const char *dir);
 /* A sealed memfd segment as the library makes one (header initialised),
  * of cap bytes of ring; returns the descriptor. */
 int rt_segment(uint32_t cap, uint32_t role);
