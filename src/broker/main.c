@@ -45,8 +45,13 @@
 /* systemd's first passed descriptor (sd_listen_fds(3)). */
 #define NP_LISTEN_FDS_START 3
 
+/* The runtime directory of a shared (system) broker, --shared without
+ * --runtime-dir. */
+#define NP_SHARED_DIR "/run/npipe"
+
 struct options {
         bool foreground;
+        bool shared;
         const char *runtime_dir;
         int ready_fd;
         unsigned idle_exit_s;
@@ -64,6 +69,9 @@ static void usage(FILE *f)
                    "                        $XDG_RUNTIME_DIR/npipe or /tmp/npipe-UID\n"
                    "  --ready-fd=N          write \"1\" to descriptor N once listening\n"
                    "  --idle-exit=SECONDS   exit after SECONDS without any client (0: never)\n"
+                   "  --shared              serve every user: the runtime directory (default\n"
+                   "                        " NP_SHARED_DIR ") is mode 0755 and the socket 0666;\n"
+                   "                        pipe access policies decide who may open what\n"
                    "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
                    "  --version             print the version and exit\n"
                    "  --help                print this help and exit\n");
@@ -92,6 +100,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 OPT_READY,
                 OPT_IDLE,
                 OPT_LOG,
+                OPT_SHARED,
                 OPT_VERSION,
                 OPT_HELP
         };
@@ -101,6 +110,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             {"ready-fd", required_argument, NULL, OPT_READY},
             {"idle-exit", required_argument, NULL, OPT_IDLE},
             {"log-level", required_argument, NULL, OPT_LOG},
+            {"shared", no_argument, NULL, OPT_SHARED},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, OPT_HELP},
             {NULL, 0, NULL, 0},
@@ -143,6 +153,9 @@ static int parse_options(int argc, char **argv, struct options *o)
                                                 "info or debug\n");
                                 return 2;
                         }
+                        break;
+                case OPT_SHARED:
+                        o->shared = true;
                         break;
                 case OPT_VERSION:
                         printf("npiped %s (protocol %u)\n", NPIPE_VERSION, NP_PROTO_VERSION);
@@ -349,7 +362,41 @@ static int take_locks(const char *dir, int *ready_fd, int *daemon_fd)
         return fd;
 }
 
-static int listen_socket(struct np_broker *b)
+/*
+ * --shared: one broker for every user of the machine (issue 4, item 5).
+ * Other users must be able to reach the socket, so the directory is
+ * 0755 and the socket 0666; who may then open or create which pipe is
+ * the pipes' access policy, by the SO_PEERCRED identity of each process
+ * (NPIPE_ACCESS_OWNER, _GROUP, _EVERYONE).  The directory is still never
+ * trusted blindly: it must be a real directory (not a symlink) owned by
+ * us and writable by nobody else, or nobody could trust the socket in it.
+ */
+static int shared_dir(const char *path)
+{
+        struct stat st;
+
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                np_log(LOG_ERR, "runtime directory %s: %s", path, strerror(errno));
+                return -1;
+        }
+        if (lstat(path, &st) < 0) {
+                np_log(LOG_ERR, "runtime directory %s: %s", path, strerror(errno));
+                return -1;
+        }
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+                np_log(LOG_ERR, "runtime directory %s: not a directory of ours that only we "
+                                "can write",
+                       path);
+                return -1;
+        }
+        if (chmod(path, 0755) < 0) {
+                np_log(LOG_ERR, "runtime directory %s: %s", path, strerror(errno));
+                return -1;
+        }
+        return 0;
+}
+
+static int listen_socket(struct np_broker *b, bool shared)
 {
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         struct stat st;
@@ -366,7 +413,8 @@ static int listen_socket(struct np_broker *b)
                 np_log(LOG_ERR, "socket: %s", strerror(errno));
                 return -1;
         }
-        if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(b->sock_path, 0600) < 0 ||
+        if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+            chmod(b->sock_path, shared ? 0666 : 0600) < 0 ||
             listen(fd, 128) < 0 || lstat(b->sock_path, &st) < 0) {
                 np_log(LOG_ERR, "%s: %s", b->sock_path, strerror(errno));
                 close(fd);
@@ -437,10 +485,17 @@ int main(int argc, char **argv)
                 np_log(LOG_ERR, "setenv: %s", strerror(errno));
                 return 1;
         }
-        r = np_runtime_dir(dir, sizeof dir, 1);
-        if (r < 0) {
-                np_log(LOG_ERR, "runtime directory %s: %s", dir, np_status_name(r));
-                return 1;
+        if (o.shared) {
+                snprintf(dir, sizeof dir, "%s",
+                         o.runtime_dir != NULL ? o.runtime_dir : NP_SHARED_DIR);
+                if (shared_dir(dir) < 0)
+                        return 1;
+        } else {
+                r = np_runtime_dir(dir, sizeof dir, 1);
+                if (r < 0) {
+                        np_log(LOG_ERR, "runtime directory %s: %s", dir, np_status_name(r));
+                        return 1;
+                }
         }
         if (realpath(dir, abs_dir) == NULL) {
                 np_log(LOG_ERR, "runtime directory %s: %s", dir, strerror(errno));
@@ -462,7 +517,7 @@ int main(int argc, char **argv)
                 fcntl(b.lfd, F_SETFD, FD_CLOEXEC);
         } else {
                 b.lockfd = take_locks(abs_dir, &o.ready_fd, &daemon_fd);
-                b.lfd = listen_socket(&b);
+                b.lfd = listen_socket(&b, o.shared);
                 if (b.lfd < 0)
                         return 1;
                 start_lock(b.lockfd, false);
