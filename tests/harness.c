@@ -20,8 +20,15 @@
 
 /* ---- runtime directory ---------------------------------------------------- */
 
-static char runtime_dir[64];
-static pid_t runtime_owner;
+/* The runner (Check's parent process, which never calls npipe) makes one
+ * base directory; every test process makes its own directory inside it.
+ * The runner removes the whole tree when all tests are over: a test
+ * process cannot safely remove its own directory at exit, because its
+ * library may still be running (an event thread that sees the broker go
+ * away recreates the directory and restarts a broker). */
+static char base_dir[64];
+static pid_t base_owner;
+static char runtime_dir[128];
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -32,29 +39,36 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
         return 0;
 }
 
-/* atexit: runs in the test process (Check's fork child) whether the test
- * passed or failed; children of the test leave with _exit() and skip it. */
-static void runtime_cleanup(void)
+static void base_cleanup(void)
 {
-        if (runtime_dir[0] && runtime_owner == getpid())
-                nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        if (base_dir[0] && base_owner == getpid())
+                nftw(base_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void make_base(void)
+{
+        if (base_dir[0])
+                return;
+        strcpy(base_dir, "/tmp/npipe-test-XXXXXX");
+        if (!mkdtemp(base_dir)) {
+                fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+                abort();
+        }
+        chmod(base_dir, 0700);
+        base_owner = getpid();
+        atexit(base_cleanup);
 }
 
 void h_private_runtime(void)
 {
-        static int registered;
-        strcpy(runtime_dir, "/tmp/npipe-test-XXXXXX");
+        make_base(); /* normally done by h_run() in the runner already */
+        snprintf(runtime_dir, sizeof(runtime_dir), "%s/t-XXXXXX", base_dir);
         if (!mkdtemp(runtime_dir)) {
                 fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
                 abort();
         }
         chmod(runtime_dir, 0700);
-        runtime_owner = getpid();
         setenv("NPIPE_RUNTIME_DIR", runtime_dir, 1);
-        if (!registered) {
-                atexit(runtime_cleanup);
-                registered = 1;
-        }
 }
 
 const char *h_runtime_dir(void)
@@ -78,6 +92,7 @@ int h_run(Suite *s)
          * status codes (and uses MSG_NOSIGNAL), but a test bug should not
          * turn into a silent signal death either. */
         signal(SIGPIPE, SIG_IGN);
+        make_base();
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
         int failed = srunner_ntests_failed(sr);

@@ -62,8 +62,9 @@
 
 /* ---- fixture, suite ------------------------------------------------------ */
 
-/* A fresh runtime directory (mkdtemp under /tmp, mode 0700) exported as
- * NPIPE_RUNTIME_DIR; removed when the test process exits. */
+/* A fresh runtime directory (mkdtemp, mode 0700, inside the runner's own
+ * 0700 directory under /tmp) exported as NPIPE_RUNTIME_DIR; the runner
+ * removes them all when the suite is over. */
 void h_private_runtime(void);
 const char *h_runtime_dir(void);
 
