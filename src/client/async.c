@@ -202,7 +202,11 @@ static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w
         if (o->done)
                 np_wake_writer(c);
         if (closed) {
-                *status = NPIPE_EPIPE; /* CLOSE-06 */
+                /* CLOSE-06; bytes already taken are delivered, a message cut
+                 * short is not */
+                *status = !msg_mode && o->done ? 0 : NPIPE_EPIPE;
+                if (msg_mode)
+                        o->done = 0;
                 return STEP_DONE;
         }
         if (!o->wanting && o->len > o->done) {

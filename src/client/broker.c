@@ -334,7 +334,12 @@ static int spawn_broker(const char *dir)
         posix_spawnattr_setsigdefault(&attr, &def);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-        char *argv[] = {(char *)path, dirarg, idlearg, NULL};
+        /* NPIPE_BROKER_LOG_LEVEL=debug with NPIPE_BROKER_LOG=FILE for diagnosis */
+        char levelarg[64] = "--log-level=notice";
+        const char *level = getenv("NPIPE_BROKER_LOG_LEVEL");
+        if (level && *level)
+                snprintf(levelarg, sizeof(levelarg), "--log-level=%s", level);
+        char *argv[] = {(char *)path, dirarg, idlearg, levelarg, NULL};
         pid_t pid;
         int r = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &attr, argv, environ)
                                   : posix_spawnp(&pid, path, &fa, &attr, argv, environ);

@@ -57,6 +57,8 @@ struct npipe {
         struct np_seg_hdr *listen_seg; /* server: segment offered while listening */
         size_t listen_size;
         uint64_t id;      /* server: instance id; client: conn id */
+        int early_gone;   /* client: peer gone before the open returned (NP_GONE_*) */
+        struct np_turn *rdq_head, *rdq_tail; /* synchronous readers, in arrival order */
         pid_t client_pid, server_pid;
         uid_t peer_uid;
         gid_t peer_gid;
@@ -73,7 +75,6 @@ struct npipe {
         _Atomic int nowait;
         _Atomic uint32_t ev;    /* private futex: bumped on every event for this handle */
         _Atomic int users;      /* API calls in progress */
-        _Atomic uint32_t users_seq;
         struct npipe *hnext;
 
         /* async engine (async.c) */
@@ -82,6 +83,12 @@ struct npipe {
         _Atomic int async_ops;    /* all pending operations */
 };
 
+
+/* A synchronous reader's place in the handle's queue (ORDER-01). */
+struct np_turn {
+        struct np_turn *next;
+        _Atomic uint32_t go; /* private futex: 1 once it is this reader's turn */
+};
 
 /* A writer's wait for the consumer (linked in conn.wwaits while armed). */
 struct np_wwait {

@@ -332,12 +332,14 @@ int np_h_get(struct npipe *h)
 
 void np_h_put(struct npipe *h)
 {
-        if (atomic_fetch_sub(&h->users, 1) == 1) {
-                /* only a close waits for this: no syscall on every call */
-                atomic_fetch_add(&h->users_seq, 1);
-                if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST))
-                        np_futex_wake(&h->users_seq, 0, INT_MAX);
-        }
+        /* Once `users` drops to 0 a closing thread may free h at once: read
+         * what we need first and touch no memory of h afterwards (the futex
+         * wake only names the address).  Only a close waits for this, so no
+         * syscall on every call; a close that starts after our load of
+         * `closed` sees users == 0 by itself. */
+        int closing = __atomic_load_n(&h->closed, __ATOMIC_SEQ_CST);
+        if (atomic_fetch_sub(&h->users, 1) == 1 && closing)
+                np_futex_wake((_Atomic uint32_t *)(void *)&h->users, 0, INT_MAX);
 }
 
 void np_bump_ev(struct npipe *h)
@@ -430,6 +432,8 @@ static int conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadli
         return r;
 }
 
+static void sync_listening(struct npipe *h);
+
 /* ---- broker events ---------------------------------------------------------------- */
 
 void np_on_connected(const struct np_ev_connected *ev, int fd)
@@ -477,9 +481,19 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev)
         pthread_mutex_lock(&h->lock);
         pthread_mutex_unlock(&reg_lock);
         struct conn *c = h->conn;
+        if (!c && !h->server && h->id == ev->conn_id) {
+                /* the server went before our open returned: keep it for then */
+                h->early_gone = ev->reason == NP_GONE_DISCONNECTED ? NP_GONE_DISCONNECTED
+                                                                   : NP_GONE_CLOSED;
+        }
         if (c && c->conn_id == ev->conn_id) {
                 int reason = ev->reason == NP_GONE_DISCONNECTED ? NP_GONE_DISCONNECTED
                                                                 : NP_GONE_CLOSED;
+                if (ev->reason == NP_GONE_DIED) {
+                        /* CLOSE-09: a dead process's pending writes vanish */
+                        uint32_t q = h->server ? h->params.in_quota : h->params.out_quota;
+                        np_cons_cut(&c->cons, atomic_load(&c->own->rbytes), q);
+                }
                 int zero = 0;
                 atomic_compare_exchange_strong(&c->gone, &zero, reason);
                 atomic_fetch_add(&c->refs, 1);
@@ -809,6 +823,8 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         atomic_store(&h->nowait, 0);
         pthread_mutex_lock(&h->lock);
         h->conn = c;
+        if (h->early_gone)
+                atomic_store(&c->gone, h->early_gone);
         pthread_mutex_unlock(&h->lock);
         *ret = h;
         return 0;
@@ -895,6 +911,8 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
                 return NPIPE_EFUNCTION; /* CONNECT-07 */
         }
         int64_t deadline = deadline_of(timeout_ms);
+        if (atomic_load(&h->nowait) || timeout_ms == 0)
+                sync_listening(h); /* CONNECT-08: a client that is there counts */
         pthread_mutex_lock(&h->op);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
@@ -1069,21 +1087,29 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
         np_bump_ev(h);
         /* pending overlapped operations end now, with "cancelled" */
         np_async_handle_closed(h);
-        if (h->server)
-                np_broker_post(NP_MSG_CLOSE_SERVER, &h->id, sizeof(h->id));
-        else if (c)
+        if (h->server) {
+                /* NAME-17: once the last server handle is closed the name is
+                 * gone for everybody, so wait for the broker to have done it */
+                struct np_reply rep;
+                struct np_request req = {.type = NP_MSG_CLOSE_SERVER, .body = &h->id,
+                                         .body_len = sizeof(h->id), .fd = -1, .reply = &rep,
+                                         .reply_cap = sizeof(rep)};
+                np_broker_call(&req);
+                if (req.reply_fd >= 0)
+                        close(req.reply_fd);
+        } else if (c)
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &h->id, sizeof(h->id));
         pthread_mutex_unlock(&h->op);
 
         /* wait for calls still running in other threads to leave */
         for (;;) {
-                uint32_t s = atomic_load(&h->users_seq);
-                if (atomic_load(&h->users) == 0)
+                int u = atomic_load(&h->users);
+                if (u == 0)
                         break;
                 if (c)
                         wake_own_sleepers(c);
                 np_bump_ev(h);
-                np_futex_wait(&h->users_seq, s, 0, 10000000);
+                np_futex_wait((_Atomic uint32_t *)(void *)&h->users, (uint32_t)u, 0, 10000000);
         }
         np_conn_put(c);
         if (lseg)
@@ -1095,8 +1121,29 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
 /* ---- read / write ------------------------------------------------------------------------ */
 
 /* Common entry of data operations: the connection, or the state error. */
+static int query(struct npipe *h, struct np_query_reply *rep);
+
+/* A server end that still looks LISTENING may have a client already: the
+ * broker tells us with an event, and a client's open returns as soon as
+ * the broker answered it, maybe before our event thread has run.  A
+ * round trip to the broker settles it: its reply comes after that event
+ * (OPEN-07).  Costs nothing in the connected state. */
+static void sync_listening(struct npipe *h)
+{
+        if (!h->server)
+                return;
+        pthread_mutex_lock(&h->lock);
+        int listening = h->state == NPIPE_STATE_LISTENING;
+        pthread_mutex_unlock(&h->lock);
+        if (listening) {
+                struct np_query_reply q;
+                (void)query(h, &q);
+        }
+}
+
 static int data_entry(struct npipe *h, struct conn **ret, int *st)
 {
+        sync_listening(h);
         struct conn *c = np_conn_get(h);
         *st = np_end_state(h, c);
         *ret = c;
@@ -1116,7 +1163,7 @@ int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
  * the middle of a message that is still streaming in: that one read owns
  * the message until it is complete (never torn between readers). */
 static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, size_t *nread,
-                       int msg_mode, int nowait, int64_t deadline)
+                       int force_msg, int nowait, int64_t deadline)
 {
         size_t done = 0;
         uint64_t wanting = 0; /* what we added to rwant while blocked */
@@ -1133,6 +1180,9 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         r = NPIPE_EPIPE;
                         break;
                 }
+                /* MODE-11: the read mode when the read is satisfied counts */
+                int msg_mode = force_msg || (atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
+                                             h->params.type == NPIPE_TYPE_MESSAGE);
                 int rr = np_cons_read(&c->cons, buf, len, msg_mode, &done);
                 if (rr == NP_RING_OK || rr == NP_RING_MORE) {
                         np_wake_writer(c);
@@ -1147,13 +1197,20 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                 if (done)
                         np_wake_writer(c);
                 if (closed) {
-                        /* all the peer wrote is consumed (it published before
-                         * closing); a message cut short is lost, never torn */
-                        r = NPIPE_EPIPE;
+                        /* All the peer wrote is consumed (it published before
+                         * closing).  Bytes are bytes; a message cut short is
+                         * lost, never delivered torn. */
+                        r = !msg_mode && done ? 0 : NPIPE_EPIPE;
+                        if (msg_mode)
+                                done = 0;
                         break;
                 }
                 if (nowait && rr == NP_RING_EMPTY) {
                         r = NPIPE_EAGAIN; /* NOWAIT-01 */
+                        break;
+                }
+                if (nowait && !msg_mode && done) {
+                        r = 0; /* non-blocking: what is there */
                         break;
                 }
                 int keep = rr == NP_RING_PARTIAL;
@@ -1179,6 +1236,64 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
         return r;
 }
 
+/* Synchronous reads are served in arrival order (ORDER-01, MSG-14): only
+ * the reader at the head of the queue reads; the others sleep on their own
+ * word until it is their turn. */
+static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
+{
+        t->next = NULL;
+        atomic_store(&t->go, 0);
+        pthread_mutex_lock(&h->lock);
+        if (h->rdq_tail)
+                h->rdq_tail->next = t;
+        else
+                h->rdq_head = t;
+        h->rdq_tail = t;
+        if (h->rdq_head == t)
+                atomic_store(&t->go, 1);
+        pthread_mutex_unlock(&h->lock);
+        while (!atomic_load(&t->go)) {
+                int64_t rem = remaining(deadline);
+                if (rem == 0) {
+                        /* leave the queue; being at the head now is fine too */
+                        pthread_mutex_lock(&h->lock);
+                        if (atomic_load(&t->go)) {
+                                pthread_mutex_unlock(&h->lock);
+                                return 0;
+                        }
+                        struct np_turn *prev = NULL;
+                        for (struct np_turn *x = h->rdq_head; x; prev = x, x = x->next)
+                                if (x == t) {
+                                        if (prev)
+                                                prev->next = t->next;
+                                        else
+                                                h->rdq_head = t->next;
+                                        if (h->rdq_tail == t)
+                                                h->rdq_tail = prev;
+                                        break;
+                                }
+                        pthread_mutex_unlock(&h->lock);
+                        return NPIPE_ETIMEDOUT;
+                }
+                np_futex_wait(&t->go, 0, 0, rem);
+        }
+        return 0;
+}
+
+static void turn_leave(struct npipe *h, struct np_turn *t)
+{
+        pthread_mutex_lock(&h->lock);
+        h->rdq_head = t->next;
+        if (!h->rdq_head)
+                h->rdq_tail = NULL;
+        struct np_turn *next = h->rdq_head;
+        if (next) {
+                atomic_store(&next->go, 1);
+                np_futex_wake(&next->go, 0, 1);
+        }
+        pthread_mutex_unlock(&h->lock);
+}
+
 static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int timeout_ms)
 {
         size_t dummy;
@@ -1200,12 +1315,16 @@ static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int ti
         else if (!h->can_read)
                 r = NPIPE_EACCES;
         else {
-                pthread_mutex_lock(&h->rd);
-                r = read_locked(h, c, buf, len, nread,
-                                atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
-                                        h->params.type == NPIPE_TYPE_MESSAGE,
-                                atomic_load(&h->nowait), deadline_of(timeout_ms));
-                pthread_mutex_unlock(&h->rd);
+                int64_t deadline = deadline_of(timeout_ms);
+                struct np_turn t;
+                r = turn_enter(h, &t, deadline);
+                if (r == 0) {
+                        pthread_mutex_lock(&h->rd);
+                        r = read_locked(h, c, buf, len, nread, 0, atomic_load(&h->nowait),
+                                        deadline);
+                        pthread_mutex_unlock(&h->rd);
+                        turn_leave(h, &t);
+                }
         }
         np_conn_put(c);
         np_h_put(h);
@@ -1473,8 +1592,12 @@ NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void 
                 r = NPIPE_EACCES; /* TRANS-12 */
         else {
                 pthread_mutex_lock(&h->rd);
-                if (np_cons_has_chunk(&c->cons) || c->cons.in_msg) {
-                        r = NPIPE_EBUSY; /* TRANS-03: unread data, nothing written */
+                pthread_mutex_lock(&h->lock);
+                int readers = h->rdq_head != NULL;
+                pthread_mutex_unlock(&h->lock);
+                if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || readers) {
+                        /* TRANS-03: unread data or a read pending: nothing written */
+                        r = NPIPE_EBUSY;
                 } else {
                         size_t w;
                         r = write_conn(h, c, in, in_len, &w, W_NO_QUOTA_WAIT | W_BLOCKING, -1);
@@ -1611,6 +1734,7 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
         int r = np_h_get(h);
         if (r < 0)
                 return r;
+        sync_listening(h);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         struct npipe_info info = {0};
@@ -1661,6 +1785,7 @@ NPIPE_EXTERN int npipe_client_pid(npipe_t *h, pid_t *ret)
         int r = np_h_get(h);
         if (r < 0)
                 return r;
+        sync_listening(h);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         np_conn_put(c);
@@ -1697,6 +1822,7 @@ NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid)
         int r = np_h_get(h);
         if (r < 0)
                 return r;
+        sync_listening(h);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         np_conn_put(c);

@@ -45,6 +45,19 @@ void np_cons_init(struct np_cons *c, const struct np_seg_hdr *peer, struct np_se
         c->own = own;
         c->cap = peer->ring_cap; /* validated by np_seg_check before */
         c->data = (const uint8_t *)peer + NP_SEG_HDR_SIZE;
+        atomic_store(&c->cutoff, UINT64_MAX);
+}
+
+void np_cons_cut(struct np_cons *c, uint64_t consumed, uint32_t quota)
+{
+        atomic_store(&c->cutoff, consumed + quota);
+}
+
+/* Does the message [rbytes, rbytes + left) end past the cutoff? */
+static int beyond_cutoff(const struct np_cons *c, uint64_t rbytes, uint64_t left)
+{
+        uint64_t cut = atomic_load_explicit(&c->cutoff, memory_order_relaxed);
+        return cut != UINT64_MAX && rbytes + left > cut;
 }
 
 void np_prod_init(struct np_prod *p, struct np_seg_hdr *own, const struct np_seg_hdr *peer)
@@ -100,7 +113,8 @@ static int load_chunk(const struct np_cons *c, uint64_t pos, uint64_t head, int 
 {
         if (head == pos)
                 return 0;
-        if (head - pos < NP_CHUNK_HDR)
+        /* a head behind us (the producer moved it back) is never right */
+        if (head < pos || head - pos < NP_CHUNK_HDR)
                 return -1;
         struct np_chunk ch;
         /* headers are 8-aligned and never wrap; the 16-byte header may: copy */
@@ -143,6 +157,9 @@ int64_t np_cons_avail(const struct np_cons *c)
         uint64_t w = atomic_load_explicit(&c->peer->wbytes, memory_order_acquire);
         if (w < c->rbytes || w - c->rbytes > (uint64_t)NP_MSG_MAX * 4)
                 return -1;
+        uint64_t cut = atomic_load_explicit(&c->cutoff, memory_order_relaxed);
+        if (cut != UINT64_MAX && w > cut)
+                w = cut > c->rbytes ? cut : c->rbytes;
         return (int64_t)(w - c->rbytes);
 }
 
@@ -178,7 +195,8 @@ static int ensure_chunk_d(struct np_cons *c, uint64_t head, int *dropped)
 {
         for (;;) {
                 if (c->have_chunk) {
-                        if (!(chunk_flags_now(c, c->pos) & NP_FRAME_ABORTED))
+                        if (!(chunk_flags_now(c, c->pos) & NP_FRAME_ABORTED) &&
+                            !beyond_cutoff(c, c->rbytes, c->msg_left))
                                 return 1;
                         /* aborted under us (QUOTA-07): drop this chunk and the rest */
                         if (!c->skipping)
@@ -196,6 +214,9 @@ static int ensure_chunk_d(struct np_cons *c, uint64_t head, int *dropped)
                 int r = load_chunk(c, c->pos, head, c->in_msg, c->msg_left, &ch);
                 if (r <= 0)
                         return r;
+                if (!(ch.f.flags & NP_FRAME_ABORTED) &&
+                    beyond_cutoff(c, c->rbytes, c->in_msg ? c->msg_left : ch.msg_len))
+                        ch.f.flags |= NP_FRAME_ABORTED; /* a dead writer's pending write */
                 if (ch.f.flags & NP_FRAME_ABORTED) {
                         if (!c->in_msg) {
                                 c->in_msg = 1;
@@ -304,6 +325,11 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
                                 publish_cons(c);
                         if (msg_mode)
                                 return (c->in_msg || *done) ? NP_RING_PARTIAL : NP_RING_EMPTY;
+                        /* Byte mode: the rest of a message that is still
+                         * streaming in counts as available (QUOTA-05, PEEK-02),
+                         * so a read with room for it waits for it. */
+                        if (*done && *done < len && c->in_msg && c->msg_left > 0 && !c->skipping)
+                                return NP_RING_PARTIAL;
                         return (*done || consumed_any) ? NP_RING_OK : NP_RING_EMPTY;
                 }
                 uint32_t in_chunk = c->chunk_len - c->chunk_off;
@@ -466,7 +492,10 @@ int64_t np_prod_unread(const struct np_prod *p)
 {
         uint64_t r = atomic_load_explicit(&p->peer->rbytes, memory_order_acquire);
         uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
-        if (r > p->wbytes || rpos > p->head || p->head - rpos > p->cap)
+        /* rpos is a chunk position: 8-aligned, so a header read there stays
+         * inside the ring */
+        if (r > p->wbytes || rpos > p->head || p->head - rpos > p->cap ||
+            (rpos & (NP_FRAME_ALIGN - 1)))
                 return -1;
         uint64_t u = p->wbytes - r;
         uint64_t a = aborted_unread(p, rpos, r);
@@ -486,7 +515,7 @@ static int write_terminator(struct np_prod *p)
         if (!p->term_pending)
                 return 1;
         uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
-        if (rpos > p->head || p->head - rpos > p->cap)
+        if (rpos > p->head || p->head - rpos > p->cap || (rpos & (NP_FRAME_ALIGN - 1)))
                 return -1;
         if (p->cap - (p->head - rpos) < NP_CHUNK_HDR)
                 return 0;
@@ -510,7 +539,7 @@ int np_prod_abort(struct np_prod *p, uint64_t first, uint64_t end, int streaming
         /* Chunks the consumer has passed may already hold newer data: start
          * at its position (a chunk boundary) when it is inside the message. */
         uint64_t rpos = atomic_load_explicit(&p->peer->rpos, memory_order_acquire);
-        if (rpos > p->head || p->head - rpos > p->cap)
+        if (rpos > p->head || p->head - rpos > p->cap || (rpos & (NP_FRAME_ALIGN - 1)))
                 return -1;
         if (rpos > first)
                 first = rpos;

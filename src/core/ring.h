@@ -46,6 +46,9 @@ struct np_cons {
         int in_msg;        /* inside a message (its first chunk has been consumed from) */
         uint64_t msg_left; /* unread bytes of the current message */
         int skipping;      /* the current message was aborted: drop its chunks */
+        /* The producer died: messages ending beyond this many consumed bytes
+         * were still pending (over quota) and vanish with it (CLOSE-09). */
+        _Atomic uint64_t cutoff;
 };
 
 /* Producer of our own ring. */
@@ -99,6 +102,11 @@ void np_prod_init(struct np_prod *p, struct np_seg_hdr *own, const struct np_seg
 /* Bytes the consumer could read now (unread payload, including a
  * streaming message's bytes not published yet: PEEK-02), or -1 if corrupt. */
 int64_t np_cons_avail(const struct np_cons *c);
+
+/* The producer is gone for good (its process died): keep only what it had
+ * completed, i.e. messages that end within `quota` bytes of what we have
+ * consumed now. */
+void np_cons_cut(struct np_cons *c, uint64_t consumed, uint32_t quota);
 
 /* Read.  `msg_mode`: message read mode.  `*done` is the progress of this
  * read call so far (bytes already copied into buf; start at 0) and is
