@@ -24,7 +24,9 @@ enum np_ring_result {
         NP_RING_OK = 0,       /* done */
         NP_RING_MORE = 1,     /* message read: buffer full, the message goes on */
         NP_RING_EMPTY = 2,    /* nothing to consume yet: wait for the producer */
-        NP_RING_PARTIAL = 3,  /* message read: part copied, the rest not published yet */
+        NP_RING_PARTIAL = 3,  /* part copied, the rest of the message not published yet:
+                               * call again with the same progress (message mode, or
+                               * byte mode with room for more of a streaming message) */
         NP_RING_FULL = 4,     /* producer: no room; wait for the consumer */
         NP_RING_CORRUPT = -1, /* the other side's memory is inconsistent */
 };
@@ -112,8 +114,9 @@ void np_cons_cut(struct np_cons *c, uint64_t consumed, uint32_t quota);
  * read call so far (bytes already copied into buf; start at 0) and is
  * updated.  Results: OK (read complete: a message ended, or byte mode got
  * something), MORE (message mode, buffer full with the message unfinished),
- * EMPTY (nothing at all: wait), PARTIAL (message mode: wait for the rest),
- * CORRUPT.  A zero-length buffer follows ZERO-07..09. */
+ * EMPTY (nothing at all: wait), PARTIAL (wait for the rest of a message that
+ * is still streaming in: in message mode always, in byte mode while the
+ * buffer has room for it, since its bytes count as available), CORRUPT.  A zero-length buffer follows ZERO-07..09. */
 int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t *done);
 
 struct np_peek_result {
