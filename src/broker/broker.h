@@ -102,6 +102,15 @@ struct np_outpkt {
         unsigned char data[];
 };
 
+/* What one uid holds in the broker, for the fair share (limits.h,
+ * NP_LIM_UID_SHARE).  Lives while the uid has a client. */
+struct np_uacct {
+        struct np_hnode hnode; /* broker->uaccts, by uid */
+        uid_t uid;
+        bool limited; /* neither root nor the broker's own uid */
+        size_t clients, instances, conns, waits;
+};
+
 #define NP_CLIENT_HELLO    0x1u /* handshake done */
 #define NP_CLIENT_REJECT   0x2u /* over NP_LIM_CLIENTS: answer HELLO with ELIMIT */
 #define NP_CLIENT_DRAINING 0x4u /* read no more; close once the queue is empty */
@@ -116,6 +125,7 @@ struct np_client {
         uid_t uid;
         gid_t gid;
         gid_t *groups; /* SO_PEERGROUPS, for NPIPE_ACCESS_GROUP */
+        struct np_uacct *acct; /* its uid's share */
         int ngroups;
         unsigned flags; /* NP_CLIENT_* */
         unsigned proto_errors;
@@ -248,6 +258,9 @@ struct np_broker {
         size_t n_pipes;
         struct np_htab instances;
         struct np_htab conns;
+        struct np_htab uaccts;   /* struct np_uacct by uid */
+        uid_t owner_uid;         /* our euid: not limited by the fair share */
+        size_t n_instances, n_conns, n_waits; /* all clients together */
         uint64_t next_id; /* instance and conn ids share one counter, started at
                            * CLOCK_REALTIME ns, raised above adopted ids */
         uint64_t hash_seed;
@@ -311,5 +324,9 @@ void np_wait_expired(struct np_broker *b, struct np_waiter *w);
 /* The process a pending adoption waited for exited (its pidfd fired). */
 void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w);
 int np_state_init(struct np_broker *b);
+/* The accounting record of uid (made on first use; NULL without memory)
+ * and its release when the uid's last client is gone. */
+struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid);
+void np_uacct_put(struct np_broker *b, struct np_uacct *a);
 
 #endif /* NPIPED_BROKER_H */

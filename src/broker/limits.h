@@ -34,6 +34,21 @@
 /* Pipe names in the namespace, all users together. */
 #define NP_LIM_PIPES 100000u
 
+/* All processes together: every instance, connection and pending wait is
+ * broker memory (a few hundred bytes each), so the per-process limits,
+ * which a program can multiply by opening more sockets, are capped as a
+ * whole too.  Reaching one answers NPIPE_ELIMIT. */
+#define NP_LIM_INSTANCES 400000u
+#define NP_LIM_CONNS 400000u
+#define NP_LIM_WAITS 65536u
+
+/* Fair share (a shared broker, --shared): a uid other than the broker's own
+ * and root may hold at most 1/NP_LIM_UID_SHARE of the client slots
+ * (NP_LIM_CLIENTS) and of each pool above, so that no other user can take
+ * a whole broker from everybody else.  Its processes get NPIPE_ELIMIT
+ * (HELLO_REPLY for a connection over its share). */
+#define NP_LIM_UID_SHARE 4u
+
 /* LIST requests in progress per process (each holds a snapshot of the
  * namespace until the client has read it). */
 #define NP_LIM_LISTS_PER_CLIENT 8u

@@ -334,6 +334,9 @@ static void reap_one(struct np_broker *b, struct np_client *c)
                 b->n_rejecting--;
         else
                 b->n_clients--;
+        c->acct->clients--;
+        np_uacct_put(b, c->acct);
+        c->acct = NULL;
         if (b->n_clients + b->n_rejecting == 0)
                 b->idle_since_ns = np_now_ns();
         np_link_add_tail(&b->graveyard, &c->link);
@@ -399,6 +402,7 @@ static void client_new(struct np_broker *b, int fd)
         struct np_client *c;
         struct ucred cred;
         socklen_t len = sizeof cred;
+        struct np_uacct *acct;
         bool reject = b->n_clients >= NP_LIM_CLIENTS;
 
         if (fd >= b->fd_budget || (reject && b->n_rejecting >= NP_LIM_CLIENTS_REJECTING)) {
@@ -411,11 +415,29 @@ static void client_new(struct np_broker *b, int fd)
                 close(fd);
                 return;
         }
-        c = calloc(1, sizeof *c);
-        if (c == NULL) {
+        acct = np_uacct_get(b, cred.uid);
+        if (acct == NULL) {
                 close(fd);
                 return;
         }
+        /* limits.h, NP_LIM_UID_SHARE: another user's connections beyond
+         * its share are answered NPIPE_ELIMIT like those beyond the total. */
+        if (!reject && acct->limited && acct->clients >= NP_LIM_CLIENTS / NP_LIM_UID_SHARE) {
+                reject = true;
+                if (b->n_rejecting >= NP_LIM_CLIENTS_REJECTING) {
+                        np_uacct_put(b, acct);
+                        close(fd);
+                        return;
+                }
+        }
+        c = calloc(1, sizeof *c);
+        if (c == NULL) {
+                np_uacct_put(b, acct);
+                close(fd);
+                return;
+        }
+        c->acct = acct;
+        acct->clients++;
         c->src.kind = NP_SRC_CLIENT;
         c->fd = fd;
         c->serial = ++b->next_serial;
@@ -431,6 +453,8 @@ static void client_new(struct np_broker *b, int fd)
         np_link_init(&c->lists);
         peer_groups(c);
         if (watch(b, fd, EPOLLIN, &c->src) < 0) {
+                acct->clients--;
+                np_uacct_put(b, acct);
                 free(c->groups);
                 free(c);
                 close(fd);

@@ -107,8 +107,9 @@ static struct np_conn *conn_find(struct np_broker *b, uint64_t id)
 int np_state_init(struct np_broker *b)
 {
         if (np_htab_init(&b->pipes) < 0 || np_htab_init(&b->instances) < 0 ||
-            np_htab_init(&b->conns) < 0)
+            np_htab_init(&b->conns) < 0 || np_htab_init(&b->uaccts) < 0)
                 return -ENOMEM;
+        b->owner_uid = geteuid();
         if (getrandom(&b->hash_seed, sizeof b->hash_seed, GRND_NONBLOCK) !=
             (ssize_t)sizeof b->hash_seed)
                 b->hash_seed = (uint64_t)np_now_ns() ^ ((uint64_t)getpid() << 32);
@@ -122,6 +123,42 @@ int np_state_init(struct np_broker *b)
                 b->next_id = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
         }
         return 0;
+}
+
+/* ---- accounting (limits.h) ------------------------------------------------- */
+
+struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid)
+{
+        uint64_t h = np_hash_u64((uint64_t)uid);
+        struct np_uacct *a;
+
+        for (struct np_hnode *n = np_htab_bucket(&b->uaccts, h); n != NULL; n = n->next) {
+                a = np_container_of(n, struct np_uacct, hnode);
+                if (a->uid == uid)
+                        return a;
+        }
+        a = calloc(1, sizeof *a);
+        if (a == NULL)
+                return NULL;
+        a->uid = uid;
+        a->limited = uid != 0 && uid != b->owner_uid;
+        np_htab_insert(&b->uaccts, &a->hnode, h);
+        return a;
+}
+
+void np_uacct_put(struct np_broker *b, struct np_uacct *a)
+{
+        if (a != NULL && a->clients == 0) {
+                np_htab_remove(&b->uaccts, &a->hnode);
+                free(a);
+        }
+}
+
+/* Would one more object exceed the pool of all clients, or c's uid's
+ * fair share of it? */
+static bool pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim)
+{
+        return total >= lim || (c->acct->limited && mine >= lim / NP_LIM_UID_SHARE);
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -251,6 +288,8 @@ static void wait_finish(struct np_broker *b, struct np_waiter *w, int status, bo
         np_link_del(&w->client_link);
         np_timer_del(b, w);
         w->client->n_waits--;
+        w->client->acct->waits--;
+        b->n_waits--;
         if (reply)
                 reply_status(b, w->client, w->req_id, status);
         free(w);
@@ -333,6 +372,8 @@ static void conn_free(struct np_broker *b, struct np_conn *conn)
         np_htab_remove(&b->conns, &conn->hnode);
         np_link_del(&conn->client_link);
         conn->client->n_conns--;
+        conn->client->acct->conns--;
+        b->n_conns--;
         pipe_unref(conn->pipe);
         free(conn);
 }
@@ -378,6 +419,8 @@ static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t 
         p->n_instances--;
         np_link_del(&i->owner_link);
         i->owner->n_instances--;
+        i->owner->acct->instances--;
+        b->n_instances--;
         np_htab_remove(&b->instances, &i->hnode);
         free(i);
         pipe_maybe_remove(b, p);
@@ -502,6 +545,8 @@ static struct np_instance *instance_new(struct np_broker *b, struct np_client *c
         p->n_instances++;
         np_link_add_tail(&c->instances, &i->owner_link);
         c->n_instances++;
+        c->acct->instances++;
+        b->n_instances++;
         np_htab_insert(&b->instances, &i->hnode, np_hash_u64(i->id));
         return i;
 }
@@ -521,7 +566,8 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
             (req.flags & ~(NP_CREATE_FIRST_INSTANCE | NP_CREATE_REJECT_REMOTE)))
                 goto fail;
         status = NPIPE_ELIMIT;
-        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT)
+        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
+            pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES))
                 goto fail;
         p = pipe_find(b, name, name_len);
         if (p != NULL) {
@@ -621,7 +667,8 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
         if (req.access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE))
                 goto fail;
         status = NPIPE_ELIMIT;
-        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT)
+        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT ||
+            pool_full(c, b->n_conns, c->acct->conns, NP_LIM_CONNS))
                 goto fail;
         status = NPIPE_ENOENT; /* NAME-05 */
         p = pipe_find(b, name, name_len);
@@ -662,6 +709,8 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
         conn->access = req.access;
         np_link_add_tail(&c->conns, &conn->client_link);
         c->n_conns++;
+        c->acct->conns++;
+        b->n_conns++;
         np_htab_insert(&b->conns, &conn->hnode, np_hash_u64(conn->id));
 
         memset(&ev, 0, sizeof ev);
@@ -706,7 +755,8 @@ static void do_wait(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 reply_status(b, c, req_id, 0);
                 return;
         }
-        if (c->n_waits >= NP_LIM_WAITS_PER_CLIENT) {
+        if (c->n_waits >= NP_LIM_WAITS_PER_CLIENT ||
+            pool_full(c, b->n_waits, c->acct->waits, NP_LIM_WAITS)) {
                 reply_status(b, c, req_id, NPIPE_ELIMIT);
                 return;
         }
@@ -735,6 +785,8 @@ static void do_wait(struct np_broker *b, struct np_client *c, uint32_t req_id,
         np_link_add_tail(&p->waits, &w->pipe_link);
         np_link_add_tail(&c->waits, &w->client_link);
         c->n_waits++;
+        c->acct->waits++;
+        b->n_waits++;
 }
 
 static void do_cancel(struct np_broker *b, struct np_client *c, uint32_t req_id,
@@ -1070,7 +1122,8 @@ static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_
         if (conn != NULL && !conn->pending)
                 goto fail;
         status = NPIPE_ELIMIT;
-        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT)
+        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
+            pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES))
                 goto fail;
         /* The same admission as NP_MSG_CREATE, but for INST-06: the
          * instance existed before the restart. */
@@ -1162,7 +1215,8 @@ static void adopt_client(struct np_broker *b, struct np_client *c, uint32_t req_
             (i->pend_pid != c->pid || i->owner->pid != (pid_t)req->peer_pid))
                 goto fail;
         status = NPIPE_ELIMIT;
-        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT)
+        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT ||
+            pool_full(c, b->n_conns, c->acct->conns, NP_LIM_CONNS))
                 goto fail;
         status = NPIPE_ENOMEM;
         conn = calloc(1, sizeof *conn);
@@ -1188,6 +1242,8 @@ static void adopt_client(struct np_broker *b, struct np_client *c, uint32_t req_
         conn->pend_pid = (pid_t)req->peer_pid;
         np_link_add_tail(&c->conns, &conn->client_link);
         c->n_conns++;
+        c->acct->conns++;
+        b->n_conns++;
         np_htab_insert(&b->conns, &conn->hnode, np_hash_u64(conn->id));
         raise_ids(b, req->conn_id);
         raise_ids(b, req->instance_id);

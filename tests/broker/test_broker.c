@@ -1731,6 +1731,284 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+/* ---- limits and fairness (issue 4, item 6) -------------------------------------- */
+
+/* In a child running as another user (nobody): hello on n sockets; the
+ * statuses go back through `out` as bytes (0 ok, 1 ELIMIT, 2 other). */
+static void share_child(int out, int n)
+{
+        struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
+        int *socks = calloc((size_t)n, sizeof *socks);
+
+        for (int i = 0; i < n; i++) {
+                struct pkt p;
+                char r;
+
+                socks[i] = connect_dir(g_dir);
+                send_msg(socks[i], NP_MSG_HELLO, &h, sizeof h, NULL, 0, -1);
+                recv_ok(socks[i], &p);
+                r = pkt_status(&p) == 0 ? 0 : pkt_status(&p) == NPIPE_ELIMIT ? 1 : 2;
+                if (write(out, &r, 1) != 1)
+                        _exit(1);
+        }
+        /* then pending waits up to the uid's share of NP_LIM_WAITS: 1024
+         * (the per-process limit) on each socket; a LIST after them shows
+         * they were all handled (requests of one client are handled in
+         * order), and any refusal would have been answered before it */
+        {
+                int waits = 0, st = 0;
+
+                for (int k = 0; k < n && st == 0; k++) {
+                        uint32_t list;
+                        struct pkt p;
+
+                        for (int i = 0; i < 1024; i++)
+                                send_wait(socks[k], "share-busy", NP_WAIT_FOREVER);
+                        list = send_msg(socks[k], NP_MSG_LIST, NULL, 0, NULL, 0, -1);
+                        waits += 1024;
+                        for (;;) {
+                                recv_ok(socks[k], &p);
+                                if (p.fd >= 0)
+                                        close(p.fd);
+                                if (p.h.type == NP_MSG_REPLY) {
+                                        st = pkt_status(&p);
+                                        waits--;
+                                } else if (p.h.req_id == list && (p.body[0] & NP_LIST_LAST)) {
+                                        break;
+                                }
+                        }
+                }
+                if (write(out, &waits, sizeof waits) != (ssize_t)sizeof waits ||
+                    write(out, &st, sizeof st) != (ssize_t)sizeof st)
+                        _exit(1);
+        }
+        _exit(0);
+}
+
+/* covers: issue 4 item 6 (another user's fair share of a shared broker:
+ * connections and pending waits) */
+START_TEST(test_uid_share)
+{
+        enum { SHARE = 4096 / 4 };
+        struct np_pipe_params pp = defparams();
+        char path[128];
+        int res[2], st, srv, waits, wst, mine;
+        struct rlimit rl = {SHARE + 256, SHARE + 256};
+        pid_t pid;
+
+        if (geteuid() != 0)
+                return; /* needs to become another user */
+        ck_assert_int_eq(chmod(g_dir, 0711), 0);
+        snprintf(path, sizeof path, "%s/%s", g_dir, NP_BROKER_SOCKET);
+        ck_assert_int_eq(chmod(path, 0666), 0);
+        srv = client();
+        pp.policy = NPIPE_ACCESS_EVERYONE;
+        create_ok(srv, "share-busy", &pp);
+        mine = open_ok(client(), "share-busy", NP_ACCESS_READ) != 0; /* now busy */
+        ck_assert(mine);
+        ck_assert_int_eq(pipe(res), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(res[0]);
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(2);
+                share_child(res[1], SHARE + 1);
+        }
+        close(res[1]);
+        for (int i = 0; i < SHARE + 1; i++) {
+                char r = 9;
+
+                ck_assert_int_eq(read(res[0], &r, 1), 1);
+                /* its share of the process slots, then NPIPE_ELIMIT */
+                ck_assert_int_eq(r, i < SHARE ? 0 : 1);
+        }
+        ck_assert_int_eq(read(res[0], &waits, sizeof waits), (ssize_t)sizeof waits);
+        ck_assert_int_eq(read(res[0], &wst, sizeof wst), (ssize_t)sizeof wst);
+        ck_assert_int_eq(wst, NPIPE_ELIMIT);
+        ck_assert_int_eq(waits, 65536 / 4);
+        st = wait_exit(pid, 60000);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        /* the broker's own user is not held to the share */
+        {
+                int s = client();
+
+                expect_list_works(s);
+                close(s);
+        }
+        close(srv);
+}
+END_TEST
+
+/* A flooding process: kind 0 pipelines requests without reading replies,
+ * 1 churns connections (hello, a request, close), 2 sends malformed
+ * packets until dropped, then again, 3 asks for listings of many names,
+ * 4 keeps its maximum of waits pending and cancels them. */
+static void flood(int kind, int started)
+{
+        unsigned char junk[64];
+        uint64_t id = 42;
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        memset(junk, 0x5a, sizeof junk);
+        for (;;) {
+                int s = client();
+
+                if (started >= 0) {
+                        /* connected and answered: the flood is on */
+                        if (write(started, "f", 1) != 1)
+                                _exit(1);
+                        close(started);
+                        started = -1;
+                }
+
+                switch (kind) {
+                case 0:
+                        for (;;) {
+                                unsigned char buf[24];
+                                struct pollfd pfd = {.fd = s, .events = POLLOUT};
+
+                                put_hdr(buf, NP_MSG_QUERY, sizeof buf, g_req++);
+                                memcpy(buf + 16, &id, sizeof id);
+                                if (send(s, buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                                        if (errno != EAGAIN)
+                                                break;
+                                        /* the broker stopped reading us: read a
+                                         * little, as a slow client would */
+                                        poll(&pfd, 1, 1);
+                                        for (int i = 0; i < 256; i++) {
+                                                struct pkt p;
+
+                                                if (recv_pkt(s, &p, 0) != 1)
+                                                        break;
+                                        }
+                                }
+                        }
+                        break;
+                case 1:
+                        expect_list_works(s);
+                        break;
+                case 2:
+                        for (int i = 0; i < 40; i++)
+                                if (send_bytes(s, junk, 20, -1) < 0)
+                                        break;
+                        break;
+                case 3:
+                        for (int i = 0; i < 20; i++)
+                                expect_list_works(s);
+                        break;
+                default:
+                        for (int round = 0; round < 20; round++) {
+                                uint32_t first = g_req;
+
+                                for (int i = 0; i < 1024; i++)
+                                        send_wait(s, "flood-busy", NP_WAIT_FOREVER);
+                                for (int i = 0; i < 1024; i++) {
+                                        struct np_cancel c = {.target_req_id = first + (uint32_t)i};
+
+                                        send_msg(s, NP_MSG_CANCEL, &c, sizeof c, NULL, 0, -1);
+                                }
+                                for (int i = 0; i < 2048; i++) {
+                                        struct pkt p;
+
+                                        if (recv_pkt(s, &p, 1000) != 1)
+                                                break;
+                                }
+                        }
+                        break;
+                }
+                close(s);
+        }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Open latency of a well-behaved client: n instances, one OPEN each. */
+static void open_latency(int srv, int cli, int n, const char *name, int64_t *us)
+{
+        struct np_pipe_params pp = defparams();
+
+        for (int i = 0; i < n; i++)
+                create_ok(srv, name, &pp);
+        for (int i = 0; i < n; i++) {
+                struct timespec a, b;
+
+                clock_gettime(CLOCK_MONOTONIC, &a);
+                ck_assert_int_eq(open_x(cli, name, NP_ACCESS_READ, NULL, NULL), 0);
+                clock_gettime(CLOCK_MONOTONIC, &b);
+                us[i] = (b.tv_sec - a.tv_sec) * 1000000ll + (b.tv_nsec - a.tv_nsec) / 1000;
+        }
+        qsort(us, (size_t)n, sizeof *us, cmp_i64);
+}
+
+/* covers: issue 4 item 6 (a flooding client cannot starve the others:
+ * open latency of a well-behaved client, alone and under five floods) */
+START_TEST(test_flood_latency)
+{
+        enum { N = 2000, KINDS = 5 };
+        struct np_pipe_params pp = defparams();
+        static int64_t base[N], busy[N];
+        pid_t floods[KINDS];
+        int on[2];
+        int srv = client(), srv2 = client(), cli = client(), busy_srv = client(),
+            events = client();
+
+        /* names for the listings, and a busy pipe for the waits */
+        for (int i = 0; i < 300; i++) {
+                char nm[32];
+
+                snprintf(nm, sizeof nm, "flood-name-%d", i);
+                create_ok(events, nm, &pp);
+        }
+        create_ok(busy_srv, "flood-busy", &pp);
+        open_ok(client(), "flood-busy", NP_ACCESS_READ);
+
+        open_latency(srv, cli, N, "lat-alone", base);
+        ck_assert_int_eq(pipe(on), 0);
+        for (int k = 0; k < KINDS; k++) {
+                floods[k] = fork();
+                ck_assert_int_ge(floods[k], 0);
+                if (floods[k] == 0) {
+                        close(on[0]);
+                        flood(k, on[1]);
+                }
+        }
+        close(on[1]);
+        /* every flood is running before the samples are taken */
+        for (int k = 0; k < KINDS; k++) {
+                struct pollfd pf = {.fd = on[0], .events = POLLIN};
+                char ch;
+
+                ck_assert_int_eq(poll(&pf, 1, TIMEOUT_MS), 1);
+                ck_assert_int_eq(read(on[0], &ch, 1), 1);
+        }
+        close(on[0]);
+        open_latency(srv2, cli, N, "lat-flood", busy);
+        for (int k = 0; k < KINDS; k++) {
+                kill(floods[k], SIGKILL);
+                wait_exit(floods[k], TIMEOUT_MS);
+        }
+        fprintf(stderr,
+                "open latency (us), alone: p50 %lld p99 %lld max %lld; under 5 floods: p50 %lld "
+                "p99 %lld max %lld\n",
+                (long long)base[N / 2], (long long)base[N * 99 / 100], (long long)base[N - 1],
+                (long long)busy[N / 2], (long long)busy[N * 99 / 100], (long long)busy[N - 1]);
+        /* not starved: a few packets of each flood per turn at most */
+        ck_assert_int_lt(busy[N * 99 / 100], 100000);
+        ck_assert_int_lt(busy[N - 1], 1000000);
+        close(events);
+        close(busy_srv);
+        close(cli);
+        close(srv2);
+        close(srv);
+}
+END_TEST
+
 /* ---- broker restart: NP_MSG_ADOPT ------------------------------------------------ */
 
 /* An id as an older broker would have given it: its counter started at the
@@ -2434,6 +2712,8 @@ static Suite *broker_suite(void)
         tcase_add_test(tc, test_adopt_errors);
         tcase_add_test(tc, test_adopt_pair);
         tcase_add_test(tc, test_adopt_dead_peer);
+        tcase_add_test(tc, test_uid_share);
+        tcase_add_test(tc, test_flood_latency);
         suite_add_tcase(s, tc);
 
         tcase_set_timeout(tl, 60);
