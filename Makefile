@@ -26,11 +26,15 @@ run: all
 check-fast: all
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 
+# The benchmark smoke run forks while its threads start, which clang 14's
+# ASan allocator does not survive (a lock held at fork): it runs in
+# check-fast only.
 check-asan: deps
 	[ -f build-asan/build.ninja ] || CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 	ninja -C build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
+		meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
+		--no-suite bench-smoke
 
 check-tsan: deps
 	[ -f build-tsan/build.ninja ] || CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
