@@ -156,20 +156,18 @@ static int peer_gone(int r)
 
 static unsigned char *g_buf, *g_out;
 
-/* The reader half of a transfer; returns when the pipe ends. */
+/* The reader half of a transfer; returns when the pipe ends (the writer
+ * exits when told to stop).  Blocking reads: a message-mode read that
+ * times out while a message streams in tears it (test_torn.c), so no read
+ * of a message larger than the ring has a timeout here. */
 static void reader(npipe_t *h, struct side *me, int expect)
 {
         uint32_t next = 0, seq;
 
         for (;;) {
                 size_t n = 0;
-                int r = npipe_read_timeout(h, g_buf, MAX_MSG, &n, 100);
+                int r = npipe_read(h, g_buf, MAX_MSG, &n);
 
-                if (r == NPIPE_ETIMEDOUT) {
-                        if (atomic_load(&sh->stop))
-                                return;
-                        continue;
-                }
                 if (r == 0) {
                         if (!check_msg(g_buf, n, &seq) || seq != next) {
                                 fail_side(me, "torn or lost message: %d bytes, seq %d", (int)n,
@@ -278,13 +276,18 @@ static npipe_t *make_server(int instances, npipe_t **second)
         struct npipe_server_opts o;
         npipe_t *h = NULL;
 
+        int r;
+
         npipe_server_opts_init(&o);
         o.in_quota = o.out_quota = 4096;
         o.flags = NPIPE_READMODE_MESSAGE;
-        if (npipe_create(sh->name, &o, &h) != 0)
+        r = npipe_create(sh->name, &o, &h);
+        if (r == 0 && instances > 1)
+                r = npipe_create(sh->name, &o, second);
+        if (r != 0) {
+                fprintf(stderr, "chaos server: npipe_create: %s\n", npipe_err_name(r));
                 return NULL;
-        if (instances > 1 && npipe_create(sh->name, &o, second) != 0)
-                return NULL;
+        }
         return h;
 }
 
@@ -381,8 +384,10 @@ static int client_main(void)
         case SC_TRANSFER_C2S:
         case SC_TRANSACT:
                 r = npipe_open(sh->name, NPIPE_READ | NPIPE_WRITE, 10000, &h);
-                if (r != 0)
+                if (r != 0) {
+                        fprintf(stderr, "chaos client: npipe_open: %s\n", npipe_err_name(r));
                         return 20;
+                }
                 atomic_store(&me->ready, 2);
                 if (sh->scenario == SC_TRANSFER_S2C) {
                         enum npipe_read_mode m = NPIPE_READ_MESSAGE;
@@ -428,7 +433,8 @@ static int client_main(void)
                         } else {
                                 /* read until cut off; every message whole */
                                 for (;;) {
-                                        r = npipe_read_timeout(h, g_buf, MAX_MSG, &n, 200);
+                                        /* blocking: see reader() */
+                                        r = npipe_read(h, g_buf, MAX_MSG, &n);
                                         if (r == 0 && check_msg(g_buf, n, &seq)) {
                                                 atomic_fetch_add(&me->messages, 1);
                                                 continue;
@@ -540,9 +546,17 @@ static void one_trial(uint64_t *rng, int scenario, int victim, struct totals *to
         rt_name(sh->name, sizeof sh->name, "chaos");
 
         srv = start(server_main);
-        ck_assert_msg(wait_flag(&sh->side[0].ready, 1, 10000), "%s: server not ready", trial);
+        if (!wait_flag(&sh->side[0].ready, 1, 10000)) {
+                rt_dump_stacks(srv, "server");
+                ck_abort_msg("%s: server not ready (exit status %#x)", trial,
+                             rt_wait_exit(srv, 0));
+        }
         cli = start(client_main);
-        ck_assert_msg(wait_flag(&sh->side[1].ready, 2, 10000), "%s: client not ready", trial);
+        if (!wait_flag(&sh->side[1].ready, 2, 10000)) {
+                rt_dump_stacks(cli, "client");
+                ck_abort_msg("%s: client not ready (exit status %#x)", trial,
+                             rt_wait_exit(cli, 0));
+        }
         broker = rt_broker_pid(dir);
         ck_assert_msg(broker > 0, "%s: no broker", trial);
 
