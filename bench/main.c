@@ -145,10 +145,13 @@ static void isolated(const char *tr, long size, const char *what,
                         kill(pid, SIGKILL); /* our own child; its peer dies with it */
                         waitpid(pid, &st, 0);
                         char note[200];
+                        char at[32] = "";
+                        if (size >= 0)
+                                snprintf(at, sizeof(at), " %ld B", size);
                         snprintf(note, sizeof(note),
-                                 "%s %ld B: HUNG, no progress for %.0f s: killed (a bug: see the "
+                                 "%s%s: HUNG, no progress for %.0f s: killed (a bug: see the "
                                  "performance notes)",
-                                 what, size, (double)limit / 1e9);
+                                 what, at, (double)limit / 1e9);
                         out_note(tr, note);
                         say("npipe-bench: %s: %s", tr, note);
                         g_errors++;
@@ -158,7 +161,11 @@ static void isolated(const char *tr, long size, const char *what,
         }
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 char note[200];
-                snprintf(note, sizeof(note), "%s %ld B: failed (status %d)", what, size, st);
+                char at[32] = "";
+                if (size >= 0)
+                        snprintf(at, sizeof(at), " %ld B", size);
+                snprintf(note, sizeof(note), "%s%s: failed (exit status %d)", what, at,
+                         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
                 out_note(tr, note);
                 g_errors++;
         }

@@ -302,8 +302,10 @@ static void table_misc(FILE *o)
         }
         double big = get("npipe-msg-100k", -1, "scale_connections");
         if (!isnan(big))
-                fprintf(o, "  second scale run: %.0f of %.0f connections\n", big,
-                        get("npipe-msg-100k", -1, "scale_wanted"));
+                fprintf(o, "  second scale run: %.0f of %.0f connections made, %.0f carried a "
+                           "message (see the notes)\n",
+                        big, get("npipe-msg-100k", -1, "scale_wanted"),
+                        get("npipe-msg-100k", -1, "scale_verified"));
         double idle = get("npipe-msg", -1, "idle_cpu_pct");
         if (!isnan(idle))
                 fprintf(o, "\nIdle connected pair, both ends blocked in a read: %.4f %% of one "
