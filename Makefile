@@ -39,7 +39,7 @@ check-asan: deps
 check-tsan: deps
 	[ -f build-tsan/build.ninja ] || CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
 	ninja -C build-tsan
-	TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --suite ring --timeout-multiplier 3
+	TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --suite ring --suite wake --timeout-multiplier 3
 
 check: check-fast check-asan check-tsan
 
