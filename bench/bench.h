@@ -41,7 +41,12 @@ struct bench_opts {
         const char *sizes;   /* comma list of sizes, NULL for the standard six */
         const char *tests;   /* comma list of rtt,stream,conn,scale,idle,memfd,fastpath */
         int verbose;
+        int pin;             /* 0: let the scheduler place both; 1: peer on CPU 1, driver on
+                              * CPU 0 ("apart"); 2: both on CPU 0 ("same") */
 };
+
+/* Pin the calling process as --pin says (side 0 driver, 1 peer). */
+void pin_side(int side);
 
 extern struct bench_opts g_opts;
 

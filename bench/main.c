@@ -3,6 +3,7 @@
  *
  *   npipe-bench [--csv FILE] [--seconds S] [--only T,..] [--sizes N,..]
  *               [--tests rtt,stream,conn,scale,idle,memfd] [--scale N] [-v]
+ *               [--pin apart|same]   peer on CPU 1 and driver on CPU 0, or both on 0
  *   npipe-bench --smoke            every benchmark, tiny, content checked
  *   npipe-bench --report A.csv ..  the tables from CSV files
  *   npipe-bench --fastpath T --size N --rounds R   (run under callgrind)
@@ -176,7 +177,7 @@ static void usage(void)
         fprintf(stderr,
                 "usage: npipe-bench [--csv FILE] [--seconds S] [--only T,...] [--sizes N,...]\n"
                 "                   [--tests rtt,stream,conn,scale,idle,memfd] [--scale N]\n"
-                "                   [--idle S] [--smoke] [--no-table] [-v]\n"
+                "                   [--idle S] [--pin apart|same] [--smoke] [--no-table] [-v]\n"
                 "       npipe-bench --report FILE.csv...\n"
                 "       npipe-bench --fastpath TRANSPORT --size N [--rounds R]\n"
                 "transports: seqpacket npipe-msg npipe-byte stream pipe memfd\n");
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
         unsigned fp_rounds = 50;
         int report = 0, no_table = 0;
         enum { O_CSV = 256, O_SECONDS, O_ONLY, O_SIZES, O_TESTS, O_SCALE, O_IDLE, O_SMOKE,
-               O_REPORT, O_FAST, O_SIZE, O_ROUNDS, O_NOTABLE };
+               O_REPORT, O_FAST, O_SIZE, O_ROUNDS, O_NOTABLE, O_PIN };
         static const struct option lo[] = {
                 {"csv", required_argument, NULL, O_CSV},
                 {"seconds", required_argument, NULL, O_SECONDS},
@@ -205,6 +206,7 @@ int main(int argc, char **argv)
                 {"size", required_argument, NULL, O_SIZE},
                 {"rounds", required_argument, NULL, O_ROUNDS},
                 {"no-table", no_argument, NULL, O_NOTABLE},
+                {"pin", required_argument, NULL, O_PIN},
                 {"verbose", no_argument, NULL, 'v'},
                 {NULL, 0, NULL, 0},
         };
@@ -224,6 +226,12 @@ int main(int argc, char **argv)
                 case O_SIZE: fp_size = strtol(optarg, NULL, 0); break;
                 case O_ROUNDS: fp_rounds = (unsigned)strtoul(optarg, NULL, 0); break;
                 case O_NOTABLE: no_table = 1; break;
+                case O_PIN:
+                        g_opts.pin = strcmp(optarg, "apart") == 0 ? 1
+                                     : strcmp(optarg, "same") == 0 ? 2 : -1;
+                        if (g_opts.pin < 0)
+                                usage();
+                        break;
                 case 'v': g_opts.verbose = 1; break;
                 default: usage();
                 }
@@ -239,6 +247,7 @@ int main(int argc, char **argv)
                 usage();
         signal(SIGPIPE, SIG_IGN);
         setup_env();
+        pin_side(0);
         g_shared = shared_new();
 
         if (fastpath) {

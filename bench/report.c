@@ -201,7 +201,8 @@ static void table_rtt(FILE *o)
                 double base = get("seqpacket", size, "rtt_median_us");
                 int any = 0;
                 for (int i = 0; i < nt; i++) {
-                        if (!has_any(t[i], "rtt_"))
+                        if (!has_any(t[i], "rtt_") || strstr(t[i], "-apart") ||
+                            strstr(t[i], "-same"))
                                 continue;
                         double med = get(t[i], size, "rtt_median_us");
                         if (isnan(med)) {
@@ -238,7 +239,8 @@ static void table_stream(FILE *o)
                 double base = get("seqpacket", size, "stream_msgs_per_s");
                 int any = 0;
                 for (int i = 0; i < nt; i++) {
-                        if (!has_any(t[i], "stream_"))
+                        if (!has_any(t[i], "stream_") || strstr(t[i], "-apart") ||
+                            strstr(t[i], "-same"))
                                 continue;
                         double r = get(t[i], size, "stream_msgs_per_s");
                         if (isnan(r)) {
@@ -342,6 +344,41 @@ static void table_misc(FILE *o)
         }
 }
 
+/* The same measurements with both processes pinned: where the scheduler
+ * puts the two processes decides which design wins, so both placements
+ * are shown (run-bench.sh names the rows TRANSPORT-apart / -same). */
+static void table_placement(FILE *o)
+{
+        const char *pl[] = {"apart", "same"};
+        const char *ts[] = {"seqpacket", "npipe-msg"};
+        const long sz[] = {64, 4096};
+        char name[48], a[32], b[32], c[32], d[32], e[32];
+        if (!has_any("seqpacket-apart", "rtt_") && !has_any("seqpacket-same", "rtt_"))
+                return;
+        fprintf(o, "\nPlacement: pinned on two CPUs (apart) or one CPU (same)\n");
+        fprintf(o, "  %-6s %-7s %-17s %11s %9s %12s %9s\n", "pin", "size", "transport",
+                "rtt median", "vs SP", "stream msg/s", "vs SP");
+        for (int p = 0; p < 2; p++)
+                for (int z = 0; z < 2; z++)
+                        for (int t = 0; t < 2; t++) {
+                                snprintf(name, sizeof(name), "%s-%s", ts[t], pl[p]);
+                                char base[48];
+                                snprintf(base, sizeof(base), "seqpacket-%s", pl[p]);
+                                double rt = get(name, sz[z], "rtt_median_us");
+                                double st = get(name, sz[z], "stream_msgs_per_s");
+                                if (isnan(rt) && isnan(st))
+                                        continue;
+                                fprintf(o, "  %-6s %-7s %-17s %11s %9s %12s %9s\n", pl[p],
+                                        size_label(sz[z], a, sizeof(a)), label_of(ts[t]),
+                                        num(rt, b, sizeof(b)),
+                                        ratio(rt, get(base, sz[z], "rtt_median_us"), c,
+                                              sizeof(c)),
+                                        num(st, d, sizeof(d)),
+                                        ratio(st, get(base, sz[z], "stream_msgs_per_s"), e,
+                                              sizeof(e)));
+                        }
+}
+
 static void target(FILE *o, const char *what, double v, double floor, double aim, int less)
 {
         const char *verdict;
@@ -421,6 +458,7 @@ int report_print(FILE *o, const char *const *files, int nfiles)
                 return -1;
         table_rtt(o);
         table_stream(o);
+        table_placement(o);
         table_misc(o);
         table_targets(o);
         notes(o);

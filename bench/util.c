@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -163,6 +164,17 @@ void shared_barrier(struct shared *s, int side)
         }
 }
 
+void pin_side(int side)
+{
+        if (!g_opts.pin)
+                return;
+        cpu_set_t cs;
+        CPU_ZERO(&cs);
+        CPU_SET(g_opts.pin == 1 && side == 1 ? 1 : 0, &cs);
+        if (sched_setaffinity(0, sizeof(cs), &cs) < 0)
+                say("npipe-bench: sched_setaffinity: %s", strerror(errno));
+}
+
 pid_t spawn_peer(int (*fn)(void *), void *arg)
 {
         fflush(NULL);
@@ -173,6 +185,7 @@ pid_t spawn_peer(int (*fn)(void *), void *arg)
                 /* the peer dies with the driver: a crashed driver never
                  * leaves a process spinning on a ring */
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
+                pin_side(1);
                 _exit(fn(arg));
         }
         return pid;

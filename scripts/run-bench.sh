@@ -99,6 +99,18 @@ status=0
 "$bench" $args --no-table --csv "$out/main.csv" -v || status=1
 csvs="$out/main.csv"
 
+# Placement: the same transports pinned on two CPUs and on one.  Unpinned,
+# the scheduler decides per measurement, and that decides the winner.
+for pin in apart same; do
+        echo "== placement: --pin $pin" >&2
+        # shellcheck disable=SC2086
+        "$bench" $args --pin $pin --tests rtt,stream --only seqpacket,npipe-msg --sizes 64,4096 \
+                --no-table --csv "$out/pin-$pin.raw.csv" -v || status=1
+        sed -e "s/^seqpacket,/seqpacket-$pin,/" -e "s/^npipe-msg,/npipe-msg-$pin,/" \
+                "$out/pin-$pin.raw.csv" >"$out/pin-$pin.csv"
+        csvs="$csvs $out/pin-$pin.csv"
+done
+
 # The 100,000-connection attempt (the aim); it reports where it stops.
 if [ $smoke = 0 ]; then
         echo "== scale: 100,000 connections" >&2
