@@ -1,14 +1,15 @@
 # npipe: the README's commands are targets here.
 #   make          build everything (library, broker, examples, tests)
 #   make run      the main job: the examples, with the broker starting by itself
-#   make check    all tests, then again under ASan+UBSan, and the ring tests under TSan
+#   make check    all tests, the Win32 conformance programs, the tests again under
+#                 ASan+UBSan, and the ring and wake tests under TSan
 #   make install  PREFIX=/usr/local DESTDIR=
 PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps run check check-fast check-asan check-tsan install clean format format-check \
+.PHONY: all deps run check check-fast check-conformance check-asan check-tsan install clean format format-check \
 	bench fuzz fuzz-smoke
 
 all: deps $(BUILD)/build.ninja
@@ -41,7 +42,11 @@ check-tsan: deps
 	ninja -C build-tsan
 	TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --suite ring --suite wake --timeout-multiplier 3
 
-check: check-fast check-asan check-tsan
+# The Win32 programs of ../shared/conformance, built against npipe/windows.h.
+check-conformance: deps
+	@scripts/run-conformance.sh
+
+check: check-fast check-conformance check-asan check-tsan
 
 # Benchmarks: ratios against Linux baselines measured in the same run.
 bench: all
@@ -69,4 +74,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-conf build-fuzz
