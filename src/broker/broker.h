@@ -124,7 +124,7 @@ struct np_client {
         pid_t pid;       /* SO_PEERCRED at accept time */
         uid_t uid;
         gid_t gid;
-        gid_t *groups; /* SO_PEERGROUPS, for NPIPE_ACCESS_GROUP */
+        gid_t *groups;         /* SO_PEERGROUPS, for NPIPE_ACCESS_GROUP */
         struct np_uacct *acct; /* its uid's share */
         int ngroups;
         unsigned flags; /* NP_CLIENT_* */
@@ -170,8 +170,8 @@ struct np_instance;
  * (events later in the batch may still point at it). */
 struct np_pidwatch {
         struct np_src src;
-        struct np_link link; /* broker->watch_graveyard once dead */
-        int fd;              /* pidfd, -1 once closed */
+        struct np_link link;      /* broker->watch_graveyard once dead */
+        int fd;                   /* pidfd, -1 once closed */
         struct np_instance *inst; /* the waiting server half, or */
         struct np_conn *conn;     /* the waiting client half */
 };
@@ -258,11 +258,11 @@ struct np_broker {
         size_t n_pipes;
         struct np_htab instances;
         struct np_htab conns;
-        struct np_htab uaccts;   /* struct np_uacct by uid */
-        uid_t owner_uid;         /* our euid: not limited by the fair share */
+        struct np_htab uaccts;                /* struct np_uacct by uid */
+        uid_t owner_uid;                      /* our euid: not limited by the fair share */
         size_t n_instances, n_conns, n_waits; /* all clients together */
-        uint64_t next_id; /* instance and conn ids share one counter, started at
-                           * CLOCK_REALTIME ns, raised above adopted ids */
+        uint64_t next_id;                     /* instance and conn ids share one counter, started at
+                                               * CLOCK_REALTIME ns, raised above adopted ids */
         uint64_t hash_seed;
 
         struct np_link clients;

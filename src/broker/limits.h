@@ -39,8 +39,8 @@
  * which a program can multiply by opening more sockets, are capped as a
  * whole too.  Reaching one answers NPIPE_ELIMIT. */
 #define NP_LIM_INSTANCES 400000u
-#define NP_LIM_CONNS 400000u
-#define NP_LIM_WAITS 65536u
+#define NP_LIM_CONNS     400000u
+#define NP_LIM_WAITS     65536u
 
 /* Fair share (a shared broker, --shared): a uid other than the broker's own
  * and root may hold at most 1/NP_LIM_UID_SHARE of the client slots

@@ -384,8 +384,9 @@ static int shared_dir(const char *path)
                 return -1;
         }
         if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-                np_log(LOG_ERR, "runtime directory %s: not a directory of ours that only we "
-                                "can write",
+                np_log(LOG_ERR,
+                       "runtime directory %s: not a directory of ours that only we "
+                       "can write",
                        path);
                 return -1;
         }
@@ -414,8 +415,8 @@ static int listen_socket(struct np_broker *b, bool shared)
                 return -1;
         }
         if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
-            chmod(b->sock_path, shared ? 0666 : 0600) < 0 ||
-            listen(fd, 128) < 0 || lstat(b->sock_path, &st) < 0) {
+            chmod(b->sock_path, shared ? 0666 : 0600) < 0 || listen(fd, 128) < 0 ||
+            lstat(b->sock_path, &st) < 0) {
                 np_log(LOG_ERR, "%s: %s", b->sock_path, strerror(errno));
                 close(fd);
                 return -1;

@@ -525,9 +525,8 @@ static bool valid_params(const struct np_pipe_params *p)
 /* A new instance of p owned by c, DISCONNECTED (callers set the state).
  * INST-04: type, limit, quotas and timeout may differ; the pipe keeps the
  * first instance's and this one its own quotas. */
-static struct np_instance *instance_new(struct np_broker *b, struct np_client *c,
-                                        struct np_pipe *p, const struct np_pipe_params *params,
-                                        uint64_t id)
+static struct np_instance *instance_new(struct np_broker *b, struct np_client *c, struct np_pipe *p,
+                                        const struct np_pipe_params *params, uint64_t id)
 {
         struct np_instance *i = calloc(1, sizeof *i);
 
@@ -1199,10 +1198,9 @@ static void adopt_client(struct np_broker *b, struct np_client *c, uint32_t req_
         struct np_pipe *p;
         int status = NPIPE_EINVAL;
 
-        if (!valid_params(&req->params) || req->state != NPIPE_STATE_CONNECTED ||
-            req->flags != 0 || (req->access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE)) ||
-            req->conn_id == 0 || req->instance_id == 0 || req->conn_id == req->instance_id ||
-            req->peer_pid == 0)
+        if (!valid_params(&req->params) || req->state != NPIPE_STATE_CONNECTED || req->flags != 0 ||
+            (req->access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE)) || req->conn_id == 0 ||
+            req->instance_id == 0 || req->conn_id == req->instance_id || req->peer_pid == 0)
                 goto fail;
         status = NPIPE_EBUSY;
         if (id_in_use(b, req->conn_id))

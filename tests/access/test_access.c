@@ -51,7 +51,7 @@
 #include "os/os.h"
 #include "rt.h"
 
-#define TEST_USER "npipe-test"
+#define TEST_USER  "npipe-test"
 #define TEST_GROUP 4243 /* a supplementary group for NPIPE_ACCESS_GROUP */
 
 static uid_t g_uid;
@@ -68,8 +68,8 @@ static const char *second_user(void)
         if (pw == NULL) {
                 if (access("/usr/sbin/useradd", X_OK) != 0)
                         return "no useradd to create the user " TEST_USER;
-                if (system("/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin "
-                           TEST_USER " >/dev/null 2>&1") != 0)
+                if (system("/usr/sbin/useradd --system --no-create-home --shell "
+                           "/usr/sbin/nologin " TEST_USER " >/dev/null 2>&1") != 0)
                         return "useradd " TEST_USER " failed";
                 pw = getpwnam(TEST_USER);
                 if (pw == NULL)
@@ -94,8 +94,7 @@ static int become_user(int with_group)
 
 /* Run fn as the second user in a child; results come back through a pipe
  * as int32 statuses.  Returns how many it sent. */
-static int as_user(int with_group, void (*fn)(int out, void *ctx), void *ctx, int32_t *res,
-                   int max)
+static int as_user(int with_group, void (*fn)(int out, void *ctx), void *ctx, int32_t *res, int max)
 {
         int p[2], st, n;
         pid_t pid;

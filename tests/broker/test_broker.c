@@ -1955,8 +1955,7 @@ START_TEST(test_flood_latency)
         static int64_t base[N], busy[N];
         pid_t floods[KINDS];
         int on[2];
-        int srv = client(), srv2 = client(), cli = client(), busy_srv = client(),
-            events = client();
+        int srv = client(), srv2 = client(), cli = client(), busy_srv = client(), events = client();
 
         /* names for the listings, and a busy pipe for the waits */
         for (int i = 0; i < 300; i++) {
@@ -2094,20 +2093,28 @@ static int adopt(int s, const struct adopt_args *a, struct np_create_reply *rep)
         return r;
 }
 
-static struct adopt_args server_args(const char *name, uint32_t state, uint64_t inst,
-                                     uint64_t conn, pid_t peer)
+static struct adopt_args server_args(const char *name, uint32_t state, uint64_t inst, uint64_t conn,
+                                     pid_t peer)
 {
-        struct adopt_args a = {.role = NP_ADOPT_SERVER, .state = state, .inst = inst,
-                               .conn = conn, .peer = peer, .name = name,
+        struct adopt_args a = {.role = NP_ADOPT_SERVER,
+                               .state = state,
+                               .inst = inst,
+                               .conn = conn,
+                               .peer = peer,
+                               .name = name,
                                .params = defparams()};
         return a;
 }
 
 static struct adopt_args client_args(const char *name, uint64_t inst, uint64_t conn, pid_t peer)
 {
-        struct adopt_args a = {.role = NP_ADOPT_CLIENT, .state = NPIPE_STATE_CONNECTED,
-                               .inst = inst, .conn = conn, .peer = peer,
-                               .access = NP_ACCESS_READ | NP_ACCESS_WRITE, .name = name,
+        struct adopt_args a = {.role = NP_ADOPT_CLIENT,
+                               .state = NPIPE_STATE_CONNECTED,
+                               .inst = inst,
+                               .conn = conn,
+                               .peer = peer,
+                               .access = NP_ACCESS_READ | NP_ACCESS_WRITE,
+                               .name = name,
                                .params = defparams()};
         return a;
 }

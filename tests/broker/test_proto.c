@@ -228,7 +228,7 @@ static uint32_t rnd(void)
 /* covers: (protocol) robustness on arbitrary input */
 START_TEST(test_random)
 {
-        static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9, 10,
+        static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
                                          11, 12, 64, 65, 66, 67, 68, 69, 96, 97};
         unsigned char *mem = malloc(NP_PROTO_MAX_PACKET + 64);
         int ok = 0;

@@ -62,7 +62,7 @@
  * for 100 ms; the figure is reported, the assertion leaves room for
  * sanitizer builds and loaded CI machines). */
 #define NOTICE_BOUND_MS 2000
-#define MAX_MSG (1536 * 1024)
+#define MAX_MSG         (1536 * 1024)
 
 enum scenario { SC_TRANSFER_S2C, SC_TRANSFER_C2S, SC_TRANSACT, SC_CONNECT, SC_DISCONNECT, SC_N };
 static const char *const sc_names[] = {"transfer s->c", "transfer c->s", "transact", "connect",
@@ -346,8 +346,7 @@ static int server_main(void)
                                                                       (uint32_t)i, &rng);
 
                                                 r = npipe_write_timeout(h, g_out, len, &len, 500);
-                                                if (r != 0 && r != NPIPE_ETIMEDOUT &&
-                                                    !peer_gone(r))
+                                                if (r != 0 && r != NPIPE_ETIMEDOUT && !peer_gone(r))
                                                         fail_side(me, "write: status %d", r, 0);
                                                 if (r != 0)
                                                         break;
@@ -548,29 +547,29 @@ static void one_trial(uint64_t *rng, int scenario, int victim, struct totals *to
         srv = start(server_main);
         if (!wait_flag(&sh->side[0].ready, 1, 10000)) {
                 rt_dump_stacks(srv, "server");
-                ck_abort_msg("%s: server not ready (exit status %#x)", trial,
-                             rt_wait_exit(srv, 0));
+                ck_abort_msg("%s: server not ready (exit status %#x)", trial, rt_wait_exit(srv, 0));
         }
         cli = start(client_main);
         if (!wait_flag(&sh->side[1].ready, 2, 10000)) {
                 rt_dump_stacks(cli, "client");
-                ck_abort_msg("%s: client not ready (exit status %#x)", trial,
-                             rt_wait_exit(cli, 0));
+                ck_abort_msg("%s: client not ready (exit status %#x)", trial, rt_wait_exit(cli, 0));
         }
         broker = rt_broker_pid(dir);
         ck_assert_msg(broker > 0, "%s: no broker", trial);
 
         /* the point of the kill: from at once to well into the transfer */
-        delay_us = (int64_t)(rt_rand(rng) % 4 == 0 ? rt_rand(rng) % 2000
-                                                   : rt_rand(rng) % 150000);
+        delay_us = (int64_t)(rt_rand(rng) % 4 == 0 ? rt_rand(rng) % 2000 : rt_rand(rng) % 150000);
         {
                 struct timespec ts = {0, (long)delay_us * 1000};
 
                 nanosleep(&ts, NULL); /* picks the kill point; orders nothing */
         }
         atomic_store(&sh->kill_ns, rt_now_ns());
-        ck_assert_int_eq(kill(victim == V_SERVER ? srv : victim == V_CLIENT ? cli : broker,
-                              SIGKILL), 0);
+        ck_assert_int_eq(kill(victim == V_SERVER   ? srv
+                              : victim == V_CLIENT ? cli
+                                                   : broker,
+                              SIGKILL),
+                         0);
 
         if (victim == V_BROKER) {
                 int st = rt_wait_exit(broker, 5000);
@@ -594,8 +593,7 @@ static void one_trial(uint64_t *rng, int scenario, int victim, struct totals *to
                         long before = atomic_load(&sh->side[1].messages);
 
                         end = rt_now_ms() + 5000;
-                        while (atomic_load(&sh->side[1].messages) < before + 5 &&
-                               rt_now_ms() < end)
+                        while (atomic_load(&sh->side[1].messages) < before + 5 && rt_now_ms() < end)
                                 poll(NULL, 0, 1);
                         ck_assert_msg(atomic_load(&sh->side[1].messages) >= before + 5,
                                       "%s: transactions stopped after the broker died", trial);
@@ -652,9 +650,9 @@ static void one_trial(uint64_t *rng, int scenario, int victim, struct totals *to
         if (atomic_load(&sh->side[survivor].noticed_ns) != 0) {
                 int rc = atomic_load(&sh->side[survivor].noticed_rc);
 
-                notice_ms = (atomic_load(&sh->side[survivor].noticed_ns) -
-                             atomic_load(&sh->kill_ns)) /
-                            1000000;
+                notice_ms =
+                    (atomic_load(&sh->side[survivor].noticed_ns) - atomic_load(&sh->kill_ns)) /
+                    1000000;
                 ck_assert_msg(rc == NPIPE_EPIPE || rc == NPIPE_ECLOSING || rc == NPIPE_ENOTCONN ||
                                   rc == NPIPE_ENOENT || rc == NPIPE_EBADPIPE,
                               "%s: wrong status %s", trial, npipe_err_name(rc));
@@ -693,8 +691,8 @@ static void one_trial(uint64_t *rng, int scenario, int victim, struct totals *to
 
 static void run(int broker_only)
 {
-        uint64_t seed = rt_seed(broker_only ? "chaos (broker)" : "chaos (peers)",
-                                "NPIPE_CHAOS_SEED");
+        uint64_t seed =
+            rt_seed(broker_only ? "chaos (broker)" : "chaos (peers)", "NPIPE_CHAOS_SEED");
         uint64_t rng = seed;
         int64_t end = rt_now_ms() + 1000 * (int64_t)rt_env_ulong("NPIPE_CHAOS_SECONDS", 8);
         struct totals tot;
@@ -718,20 +716,17 @@ static void run(int broker_only)
                 }
                 one_trial(&rng, scenario, victim, &tot);
         } while (rt_now_ms() < end);
-        fprintf(stderr, "chaos (%s): %u trials, %lu messages verified; ", broker_only ? "broker"
-                                                                                       : "peers",
-                tot.trials, tot.messages);
+        fprintf(stderr, "chaos (%s): %u trials, %lu messages verified; ",
+                broker_only ? "broker" : "peers", tot.trials, tot.messages);
         for (int s = 0; s < SC_N; s++)
                 for (int v = 0; v < 3; v++)
                         if (tot.by[s][v])
                                 fprintf(stderr, "%s/kill %s: %u (worst %lld ms); ", sc_names[s],
-                                        v_names[v], tot.by[s][v],
-                                        (long long)tot.worst_by[s][v]);
+                                        v_names[v], tot.by[s][v], (long long)tot.worst_by[s][v]);
         fprintf(stderr,
                 "deaths noticed: %u (%u within 100 ms, worst %lld ms); servers that took the "
                 "next client: %u; adoptions checked: %u\n",
-                tot.noticed, tot.within_100ms, (long long)tot.worst_ms, tot.recovered,
-                tot.adopted);
+                tot.noticed, tot.within_100ms, (long long)tot.worst_ms, tot.recovered, tot.adopted);
 }
 
 /* covers: issue 4 item 3 (SIGKILL of a client or a server at random

@@ -147,7 +147,7 @@ static void scribble(uint64_t *rng, struct np_seg_hdr *own, const struct np_seg_
 {
         uint8_t *ring = (uint8_t *)own + NP_SEG_HDR_SIZE;
         uint32_t cap = own->ring_cap; /* ours: the value the victim validated at map time */
-        uint64_t vpos = atomic_load(&victim->rpos);   /* the victim's read position in our ring */
+        uint64_t vpos = atomic_load(&victim->rpos); /* the victim's read position in our ring */
         uint64_t vbytes = atomic_load(&victim->rbytes);
 
         if (cap < NP_RING_MIN || cap > NP_RING_MAX || (cap & (cap - 1)))
@@ -195,8 +195,8 @@ static void scribble(uint64_t *rng, struct np_seg_hdr *own, const struct np_seg_
 
                 memset(&ch, 0, sizeof ch);
                 ch.f.len = (uint32_t)pick(rng, rt_rand(rng) % 256, cap);
-                atomic_store(&ch.f.flags, (uint32_t)(rt_rand(rng) % 2 ? rt_rand(rng) % 64
-                                                                   : rt_rand(rng)));
+                atomic_store(&ch.f.flags,
+                             (uint32_t)(rt_rand(rng) % 2 ? rt_rand(rng) % 64 : rt_rand(rng)));
                 ch.msg_len = (uint32_t)pick(rng, ch.f.len, cap);
                 ch.pofs = (uint32_t)rt_rand(rng);
                 for (unsigned i = 0; i < sizeof ch; i++)
@@ -210,7 +210,8 @@ static void scribble(uint64_t *rng, struct np_seg_hdr *own, const struct np_seg_
                 break;
         }
         case 12: { /* flags of whatever chunk is at the victim's position */
-                _Atomic uint32_t *f = (_Atomic uint32_t *)(void *)(ring + ((vpos + 4) & (cap - 1) & ~3u));
+                _Atomic uint32_t *f =
+                    (_Atomic uint32_t *)(void *)(ring + ((vpos + 4) & (cap - 1) & ~3u));
 
                 atomic_fetch_xor(f, (uint32_t)(1u << (rt_rand(rng) % 8)));
                 break;
@@ -287,7 +288,8 @@ int main(int argc, char **argv)
         for (int first = 1; rt_now_ms() < end; first = 0) {
                 int64_t ep_end = rt_now_ms() + 20 + (int64_t)(rt_rand(&g_rng) % 400);
                 /* scribbles per burst: 0 (a well-behaved episode) to a storm */
-                unsigned intensity = (unsigned)(rt_rand(&g_rng) % 5 == 0 ? 0 : 1 << (rt_rand(&g_rng) % 7));
+                unsigned intensity =
+                    (unsigned)(rt_rand(&g_rng) % 5 == 0 ? 0 : 1 << (rt_rand(&g_rng) % 7));
 
                 if (server) {
                         if (!first)
@@ -317,7 +319,8 @@ int main(int argc, char **argv)
                 pthread_create(&io, NULL, io_thread, NULL);
                 while (rt_now_ms() < ep_end && rt_now_ms() < end && !atomic_load(&g_broken)) {
                         /* bursts, then a pause in which valid traffic can flow */
-                        unsigned burst = intensity ? (unsigned)(rt_rand(&g_rng) % (2 * intensity)) : 0;
+                        unsigned burst =
+                            intensity ? (unsigned)(rt_rand(&g_rng) % (2 * intensity)) : 0;
 
                         for (unsigned i = 0; i < burst; i++, scribbles++)
                                 scribble(&g_rng, (struct np_seg_hdr *)own.start,

@@ -211,8 +211,10 @@ uint32_t rt_raw_send(int s, uint16_t type, const void *body, size_t blen, const 
                      size_t nlen, int fd)
 {
         unsigned char buf[NP_PROTO_MAX_PACKET];
-        struct np_hdr h = {.type = type, .version = NP_PROTO_VERSION,
-                           .len = (uint32_t)(sizeof h + blen + nlen), .req_id = ++rt_req};
+        struct np_hdr h = {.type = type,
+                           .version = NP_PROTO_VERSION,
+                           .len = (uint32_t)(sizeof h + blen + nlen),
+                           .req_id = ++rt_req};
 
         if (h.len > sizeof buf)
                 return 0;
@@ -342,8 +344,8 @@ int rt_segment(uint32_t cap, uint32_t role)
                 abort();
         np_seg_init(m, cap, role);
         munmap(m, sz);
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) <
-            0)
+        if (fcntl(fd, F_ADD_SEALS,
+                  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
                 abort();
         return fd;
 }

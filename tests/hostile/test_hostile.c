@@ -210,8 +210,8 @@ static void report(const char *what, const struct stats *st)
 static void run(int victim_server)
 {
         double seconds = (double)rt_env_ulong("NPIPE_HOSTILE_SECONDS", 2);
-        uint64_t seed = rt_seed(victim_server ? "hostile client" : "hostile server",
-                                "NPIPE_HOSTILE_SEED");
+        uint64_t seed =
+            rt_seed(victim_server ? "hostile client" : "hostile server", "NPIPE_HOSTILE_SEED");
         uint64_t rng = seed;
         struct stats st = {0};
         char name[256];

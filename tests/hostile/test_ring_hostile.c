@@ -94,8 +94,8 @@ END_TEST
  * touching memory outside the segment. */
 START_TEST(test_bad_indices)
 {
-        static const uint64_t bad[] = {1, 4, 7, CAP + 8, UINT64_MAX, UINT64_MAX - 7,
-                                       (uint64_t)1 << 63};
+        static const uint64_t bad[] = {
+            1, 4, 7, CAP + 8, UINT64_MAX, UINT64_MAX - 7, (uint64_t)1 << 63};
         struct guarded g;
         struct np_prod p;
 
