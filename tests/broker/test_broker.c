@@ -2688,6 +2688,51 @@ START_TEST(test_bad_runtime_dir)
 }
 END_TEST
 
+/* covers: issue 4 item 5 (--shared: a directory every user may traverse and
+ * a socket every user may connect to, but only in a directory nobody else
+ * can write) */
+START_TEST(test_shared_mode)
+{
+        struct spawn sp = {.foreground = true, .listen_fd = -1, .extra = {"--shared"}};
+        char dir[64], path[128], link[80];
+        struct stat st;
+        int ready, status, s;
+        pid_t pid;
+
+        /* writable by others: refused */
+        make_dir(dir, sizeof dir);
+        ck_assert_int_eq(chmod(dir, 0777), 0);
+        pid = spawn_broker(dir, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), 0);
+        status = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        ck_assert(!sock_exists(dir));
+        /* a symlink to a good directory: refused too */
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+        snprintf(link, sizeof link, "%s-link", dir);
+        ck_assert_int_eq(symlink(dir, link), 0);
+        pid = spawn_broker(link, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), 0);
+        status = wait_exit(pid, TIMEOUT_MS);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        ck_assert_int_eq(unlink(link), 0);
+        /* ours, 0755 (a private 0700 one is opened up): served */
+        ck_assert_int_eq(chmod(dir, 0700), 0);
+        pid = spawn_broker(dir, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), '1');
+        ck_assert_int_eq(stat(dir, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0755);
+        snprintf(path, sizeof path, "%s/%s", dir, NP_BROKER_SOCKET);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0666);
+        s = connect_dir(dir);
+        hello(s);
+        close(s);
+        stop_broker(pid);
+        remove_dir(dir);
+}
+END_TEST
+
 static Suite *broker_suite(void)
 {
         Suite *s = suite_create("npiped");
@@ -2730,6 +2775,7 @@ static Suite *broker_suite(void)
         tcase_add_test(tl, test_notify);
         tcase_add_test(tl, test_socket_activation);
         tcase_add_test(tl, test_bad_runtime_dir);
+        tcase_add_test(tl, test_shared_mode);
         suite_add_tcase(s, tl);
         return s;
 }
