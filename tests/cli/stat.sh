@@ -4,10 +4,8 @@
 start_broker
 
 bg serve counted --instances 2
-server=$!
 serve_ready counted
 bg serve other --byte
-server2=$!
 serve_ready other
 
 run stat
