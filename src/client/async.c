@@ -188,7 +188,7 @@ static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w
                 *status = NPIPE_EPIPE;
                 return STEP_DONE;
         }
-        int rr = np_cons_read(&c->cons, o->buf, o->len, msg_mode, &o->done);
+        int rr = np_conn_read(c, o->buf, o->len, msg_mode, &o->done);
         if (rr == NP_RING_OK || rr == NP_RING_MORE) {
                 np_wake_writer(c);
                 *status = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
@@ -750,7 +750,7 @@ int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size
         if (r < 0)
                 goto fail;
         pthread_mutex_lock(&h->rd);
-        int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg ||
+        int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
                    atomic_load(&h->async_reads) != 0;
         pthread_mutex_unlock(&h->rd);
         if (busy) {
@@ -805,7 +805,15 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 next = o->next;
                 if (o->h != h || (!all_ops && o->ctx != ctx))
                         continue;
+
                 unlink_op(s, o);
+                if ((o->kind == OP_READ || o->kind == OP_TRANSACT) && o->c && o->done) {
+                        /* part of a message it took goes back to the head */
+                        pthread_mutex_lock(&h->rd);
+                        np_conn_stash(o->c, o->buf, o->done);
+                        pthread_mutex_unlock(&h->rd);
+                        o->done = 0;
+                }
                 if (o->kind == OP_WRITE && o->c) {
                         /* QUOTA-07: the write's unread bytes disappear */
                         pthread_mutex_lock(&h->wr);

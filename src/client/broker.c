@@ -397,15 +397,20 @@ static int hello(int s)
 }
 
 /* Connect (starting the broker if needed).  Called with lock held. */
-/* Connect to the broker of `dir`, starting one when none answers.
+/* Connect to the broker of `dir`, starting one when none answers (never
+ * in a shared broker's directory: that one is the administrator's).
  * Returns the socket or a negative code. */
-static int connect_broker(const char *dir)
+static int connect_broker(const char *dir, int shared)
 {
         for (int attempt = 0; attempt < 100; attempt++) {
                 int s = try_connect(dir);
                 if (s >= 0)
                         return s;
+                if (s == -EACCES || s == -EPERM)
+                        return NPIPE_EACCES;
                 if (s != -ENOENT && s != -ECONNREFUSED)
+                        return NPIPE_EBROKER;
+                if (shared)
                         return NPIPE_EBROKER;
                 /* The first miss starts a broker.  Later ones wait for a broker
                  * another process is starting (it holds the lock but has not
@@ -428,14 +433,15 @@ static int ensure_session(void)
         if (sock >= 0 && sock_pid == np_self_pid())
                 return 0;
         char dir[PATH_MAX];
-        int r = np_runtime_dir(dir, sizeof(dir), 1);
+        int shared;
+        int r = np_runtime_dir_client(dir, sizeof(dir), &shared);
         if (r < 0)
                 return r;
         int s = -1;
         /* A broker that is exiting idle may reset us right after accepting:
          * try again (a fresh one is started) before giving up. */
         for (int attempt = 0; attempt < 3; attempt++) {
-                s = connect_broker(dir);
+                s = connect_broker(dir, shared);
                 if (s < 0)
                         return s;
                 r = hello(s);

@@ -39,7 +39,17 @@ struct conn {
         /* An async write streaming a message larger than the free ring owns
          * the producer until its last chunk is in (under h->wr). */
         const void *stream_owner;
+        /* Bytes of a message a read had taken from the ring when it timed
+         * out or was cancelled: the head of the queue now, delivered first
+         * by the next read (never lost, never torn).  Under h->rd. */
+        uint8_t *carry;
+        size_t carry_len, carry_off;
 };
+
+/* Reading through the carry (pipe.c); all under h->rd. */
+int np_conn_read(struct conn *c, void *buf, size_t len, int msg_mode, size_t *done);
+void np_conn_stash(struct conn *c, const void *buf, size_t done);
+size_t np_conn_carried(const struct conn *c);
 
 struct npipe {
         uint32_t magic;

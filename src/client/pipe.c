@@ -218,6 +218,7 @@ void np_conn_put(struct conn *c)
                 munmap((void *)c->peer, c->peer_size);
         munmap(c->own, c->own_size);
         pthread_mutex_destroy(&c->wlock);
+        free(c->carry);
         free(c);
 }
 
@@ -1158,6 +1159,47 @@ int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
         return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
 }
 
+size_t np_conn_carried(const struct conn *c)
+{
+        return c->carry ? c->carry_len - c->carry_off : 0;
+}
+
+/* np_cons_read, with what an earlier read carried back first. */
+int np_conn_read(struct conn *c, void *buf, size_t len, int msg_mode, size_t *done)
+{
+        size_t rem = np_conn_carried(c);
+        if (rem && *done == 0) {
+                if (len == 0)
+                        return msg_mode ? NP_RING_MORE : NP_RING_OK; /* ZERO-08/09 */
+                size_t n = rem < len ? rem : len;
+                memcpy(buf, c->carry + c->carry_off, n);
+                c->carry_off += n;
+                *done = n;
+                if (n < rem)
+                        return msg_mode ? NP_RING_MORE : NP_RING_OK;
+                free(c->carry);
+                c->carry = NULL;
+                c->carry_len = c->carry_off = 0;
+                if (n == len)
+                        return msg_mode && c->cons.in_msg ? NP_RING_MORE : NP_RING_OK;
+        }
+        return np_cons_read(&c->cons, buf, len, msg_mode, done);
+}
+
+/* A read gives up with `done` bytes of an unfinished message in buf: keep
+ * them at the head of the queue. */
+void np_conn_stash(struct conn *c, const void *buf, size_t done)
+{
+        uint8_t *p = malloc(done);
+        if (!p)
+                return; /* out of memory: those bytes are lost (the pipe goes on) */
+        memcpy(p, buf, done);
+        free(c->carry);
+        c->carry = p;
+        c->carry_len = done;
+        c->carry_off = 0;
+}
+
 /* Read with h->rd held while consuming.  The lock is dropped while we
  * sleep for data, so peeks and other readers are not held up, except in
  * the middle of a message that is still streaming in: that one read owns
@@ -1183,7 +1225,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                 /* MODE-11: the read mode when the read is satisfied counts */
                 int msg_mode = force_msg || (atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
                                              h->params.type == NPIPE_TYPE_MESSAGE);
-                int rr = np_cons_read(&c->cons, buf, len, msg_mode, &done);
+                int rr = np_conn_read(c, buf, len, msg_mode, &done);
                 if (rr == NP_RING_OK || rr == NP_RING_MORE) {
                         np_wake_writer(c);
                         r = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
@@ -1226,6 +1268,15 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         pthread_mutex_lock(&h->rd);
                 if (w == NPIPE_ETIMEDOUT &&
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq) {
+                        if (!msg_mode && done) {
+                                r = 0; /* bytes are bytes: deliver what we took */
+                                break;
+                        }
+                        /* the part of a message still streaming in that we
+                         * took goes back to the head of the queue */
+                        if (done)
+                                np_conn_stash(c, buf, done);
+                        done = 0;
                         r = NPIPE_ETIMEDOUT;
                         break;
                 }
@@ -1541,8 +1592,23 @@ NPIPE_EXTERN int npipe_peek(npipe_t *h, void *buf, size_t len, struct npipe_peek
                 struct np_peek_result pr;
                 pthread_mutex_lock(&h->rd);
                 int closed = st == NPIPE_STATE_CLOSING;
-                int rr = np_cons_peek(&c->cons, buf, buf ? len : 0,
-                                      h->params.type == NPIPE_TYPE_MESSAGE, &pr);
+                /* what a timed-out read carried back comes first */
+                size_t k = np_conn_carried(c);
+                size_t kc = buf ? (k < len ? k : len) : 0;
+                if (kc)
+                        memcpy(buf, c->carry + c->carry_off, kc);
+                int rr = np_cons_peek(&c->cons, buf ? (uint8_t *)buf + kc : NULL,
+                                      buf ? len - kc : 0, h->params.type == NPIPE_TYPE_MESSAGE,
+                                      &pr);
+                if (k) {
+                        pr.avail += k;
+                        pr.copied += (uint32_t)kc;
+                        pr.have_any = 1;
+                        if (h->params.type == NPIPE_TYPE_MESSAGE)
+                                pr.msg_len += (uint32_t)k;
+                        if (!pr.messages)
+                                pr.messages = 1;
+                }
                 pthread_mutex_unlock(&h->rd);
                 if (rr < 0) {
                         atomic_store(&c->corrupt, 1);
@@ -1595,7 +1661,8 @@ NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void 
                 pthread_mutex_lock(&h->lock);
                 int readers = h->rdq_head != NULL;
                 pthread_mutex_unlock(&h->lock);
-                if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || readers) {
+                if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
+                    readers) {
                         /* TRANS-03: unread data or a read pending: nothing written */
                         r = NPIPE_EBUSY;
                 } else {
@@ -1757,6 +1824,8 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
         if (c && (st == NPIPE_STATE_CONNECTED || st == NPIPE_STATE_CLOSING)) {
                 pthread_mutex_lock(&h->rd);
                 int64_t a = np_cons_avail(&c->cons);
+                if (a >= 0)
+                        a += (int64_t)np_conn_carried(c);
                 pthread_mutex_unlock(&h->rd);
                 info.read_avail = a < 0 ? 0 : (a > UINT32_MAX ? UINT32_MAX : (uint32_t)a);
                 pthread_mutex_lock(&h->wr);

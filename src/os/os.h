@@ -19,6 +19,12 @@
  * Returns 0 or a negative NPIPE_E* code. */
 int np_runtime_dir(char *buf, size_t len, int create);
 
+/* For the library: as np_runtime_dir(create = 1), but an explicit
+ * NPIPE_RUNTIME_DIR may also name a shared broker's directory (owned by root
+ * or us, not writable by group or others); *shared is then set, and the
+ * caller must not start a broker there. */
+int np_runtime_dir_client(char *buf, size_t len, int *shared);
+
 /* The broker socket path inside the runtime directory. */
 #define NP_BROKER_SOCKET "npiped.sock"
 /* The lock file the running broker holds with flock(LOCK_EX). */

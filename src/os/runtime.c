@@ -103,3 +103,23 @@ int np_runtime_dir(char *buf, size_t len, int create)
                 return NPIPE_EACCES;
         return 0;
 }
+
+int np_runtime_dir_client(char *buf, size_t len, int *shared)
+{
+        *shared = 0;
+        int r = np_runtime_dir(buf, len, 1);
+        if (r != NPIPE_EACCES || !getenv("NPIPE_RUNTIME_DIR"))
+                return r;
+        /* A shared broker's directory (npiped --shared): it is root's (or
+         * ours) and nobody else can write it, so nobody can plant a socket
+         * in it.  We may connect, but never start a broker there. */
+        struct stat st;
+        if (lstat(buf, &st) < 0)
+                return status_of(-errno);
+        if (S_ISDIR(st.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid()) &&
+            (st.st_mode & 022) == 0) {
+                *shared = 1;
+                return 0;
+        }
+        return NPIPE_EACCES;
+}
