@@ -16,6 +16,7 @@
  * cannot be sent, np_send() drops that client as if it had died.
  */
 #include "broker/broker.h"
+#include "core/ring_layout.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/limits.h"
@@ -683,13 +685,32 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
         status = NPIPE_EBUSY; /* OPEN-02 */
         if (np_link_empty(&p->listeners))
                 goto fail;
+        /* The client's ring must hold a whole write that fits the quota, or
+         * such a write could not complete at once (QUOTA-02).  The client
+         * does not know the quota before it opens: tell it, and it comes
+         * back with a larger ring (one more round trip, large quotas only). */
+        i = np_container_of(p->listeners.next, struct np_instance, listen_link);
+        {
+                struct np_pipe_params ip = instance_params(i);
+                struct stat st;
+                uint64_t need = 2ull * ip.in_quota + NP_SEG_HDR_SIZE;
+                if (need > (uint64_t)NP_RING_MAX + NP_SEG_HDR_SIZE)
+                        need = (uint64_t)NP_RING_MAX + NP_SEG_HDR_SIZE;
+                if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < need) {
+                        memset(&rep, 0, sizeof rep);
+                        rep.status = NPIPE_EBUFFER;
+                        rep.params = ip;
+                        close(fd);
+                        send_msg(b, c, NP_MSG_OPEN_REPLY, req_id, &rep, sizeof rep, NULL, 0, -1);
+                        return;
+                }
+        }
         status = NPIPE_ENOMEM;
         conn = calloc(1, sizeof *conn);
         if (conn == NULL)
                 goto fail;
 
-        /* INST-09: the instance that has been listening longest. */
-        i = np_container_of(p->listeners.next, struct np_instance, listen_link);
+        /* INST-09: the instance that has been listening longest (i above). */
         sfd = i->fd;
         i->fd = -1;
         set_state(i, NPIPE_STATE_CONNECTED, -1); /* OPEN-07, STATE-02 */

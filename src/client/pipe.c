@@ -766,7 +766,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
 
 /* One open attempt.  Returns 0 with *ret, or an error (NPIPE_EBUSY ...). */
 static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
-                     struct np_seg_hdr *seg, size_t seg_size, npipe_t **ret)
+                     struct np_seg_hdr *seg, size_t seg_size, npipe_t **ret, uint32_t *want_cap)
 {
         struct npipe *h = handle_new(0);
         if (!h)
@@ -788,6 +788,9 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         } else if (r == 0) {
                 r = rep.status;
         }
+        if (r == NPIPE_EBUFFER && req.reply_type == NP_MSG_OPEN_REPLY &&
+            req.reply_len >= sizeof(rep))
+                *want_cap = pow2_at_least(2ull * rep.params.in_quota);
         if (r < 0) {
                 if (req.reply_fd >= 0)
                         close(req.reply_fd);
@@ -879,7 +882,18 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
                 return fd;
         int64_t deadline = deadline_of(timeout_ms);
         for (;;) {
-                r = open_once(bare, blen, access, fd, seg, seg_size, ret);
+                uint32_t want_cap = 0;
+                r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap);
+                if (r == NPIPE_EBUFFER && want_cap > cap) {
+                        /* the quota is larger than our ring: again, larger */
+                        close(fd);
+                        munmap(seg, seg_size);
+                        cap = want_cap;
+                        fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
+                        if (fd < 0)
+                                return fd;
+                        continue;
+                }
                 if (r != NPIPE_EBUSY || timeout_ms == 0)
                         break;
                 int64_t rem = remaining(deadline);
