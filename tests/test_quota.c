@@ -460,6 +460,35 @@ START_TEST(test_writer_released_by_reads)
 }
 END_TEST
 
+
+START_TEST(test_large_inbound_quota_completes_at_once)
+{
+        /* covers: QUOTA-02 QUOTA-01 */
+        /* a client write that fits a large inbound quota completes with
+         * nobody reading, although the client did not know the quota (and
+         * so its ring size) before it opened */
+        H_NAME(name, "bigin");
+        struct npipe_server_opts o;
+        h_opts(&o, NPIPE_TYPE_BYTE, 0);
+        o.in_quota = 256 * 1024 + 24;
+        npipe_t *s = h_create(name, &o);
+        npipe_t *c = h_client(name, NPIPE_READ | NPIPE_WRITE);
+        static char big[256 * 1024];
+        h_pattern(big, sizeof(big), 5);
+        size_t n = 0;
+        ck_assert_status(npipe_write_timeout(c, big, sizeof(big), &n, H_TIMEOUT_MS), NPIPE_OK);
+        ck_assert_uint_eq(n, sizeof(big));
+        struct npipe_peek pk;
+        ck_assert_ok(npipe_peek(s, NULL, 0, &pk));
+        ck_assert_uint_eq(pk.avail, sizeof(big));
+        static char got[256 * 1024];
+        H_READ(s, sizeof(got), NPIPE_OK, big, sizeof(big));
+        (void)got;
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("quota");
@@ -477,6 +506,7 @@ int main(void)
         tcase_add_test(tc, test_flush_peer_closes_or_disconnect);
         tcase_add_test(tc, test_flush_immediate_cases);
         tcase_add_test(tc, test_writer_released_by_reads);
+        tcase_add_test(tc, test_large_inbound_quota_completes_at_once);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
