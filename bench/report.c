@@ -265,7 +265,7 @@ static void table_stream(FILE *o)
 
 static void table_misc(FILE *o)
 {
-        char a[32], b[32], c[32], d[32];
+        char a[32], b[32], c[32], d[32], e[32];
         double un = get("unix-stream", -1, "connect_per_s");
         if (!isnan(un) || !isnan(get("npipe-msg", -1, "connect_per_s"))) {
                 fprintf(o, "\nConnection set-up (open + close, server re-listens)\n");
@@ -299,8 +299,8 @@ static void table_misc(FILE *o)
                         num(get("npipe-msg", -1, "scale_pss_per_conn_b"), b, sizeof(b)),
                         num(get("npipe-msg", -1, "scale_srv_pss_per_conn_b"), c, sizeof(c)),
                         num(get("npipe-msg", -1, "scale_cli_pss_per_conn_b"), d, sizeof(d)),
-                        num(get("npipe-msg", -1, "scale_broker_pss_per_conn_b"), a,
-                            sizeof(a)));
+                        num(get("npipe-msg", -1, "scale_broker_pss_per_conn_b"), e,
+                            sizeof(e)));
         }
         double big = get("npipe-msg-100k", -1, "scale_connections");
         if (!isnan(big))
