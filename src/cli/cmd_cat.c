@@ -158,6 +158,12 @@ int cmd_cat(int argc, char **argv)
         r = npipe_get_info(h, &info);
         if (r == 0 && info.type == NPIPE_TYPE_MESSAGE)
                 r = npipe_set_mode(h, &mode, NULL);
+        if (r == NPIPE_ENOTCONN) {
+                /* the server disconnected us before we could read: as when
+                 * that happens during the reads, the stream just ends */
+                npipe_close(h);
+                return 0;
+        }
         if (r < 0) {
                 cli_report("open", path, r);
                 npipe_close(h);
