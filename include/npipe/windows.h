@@ -126,6 +126,7 @@ typedef struct _SECURITY_ATTRIBUTES {
 
 typedef DWORD(WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 typedef LPTHREAD_START_ROUTINE PTHREAD_START_ROUTINE;
+typedef VOID(WINAPI *PAPCFUNC)(ULONG_PTR Parameter);
 
 typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
                                                       DWORD dwNumberOfBytesTransfered,
@@ -251,6 +252,11 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define CREATE_SUSPENDED                  0x00000004u
 #define STACK_SIZE_PARAM_IS_A_RESERVATION 0x00010000u
 #define STILL_ACTIVE                      ((DWORD)0x00000103u)
+
+/* ---- completion notification modes (SetFileCompletionNotificationModes) --------------------- */
+
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS 0x1u
+#define FILE_SKIP_SET_EVENT_ON_HANDLE        0x2u
 
 /* ---- error codes (the Windows values; spec section 0.4) ------------------------------------- */
 
@@ -400,6 +406,9 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResultEx(HANDLE hFile, LPOVERLA
                                                           DWORD dwMilliseconds, BOOL bAlertable);
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIo(HANDLE hFile);
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CancelSynchronousIo(HANDLE hThread);
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetFileCompletionNotificationModes(HANDLE FileHandle,
+                                                                       UCHAR Flags);
 
 /* completion ports */
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateIoCompletionPort(HANDLE FileHandle,
@@ -446,6 +455,11 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateThread(LPSECURITY_ATTRIBUTES lpThrea
                                                    LPVOID lpParameter, DWORD dwCreationFlags,
                                                    LPDWORD lpThreadId);
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
+/* the calling thread's pseudo-handle ((HANDLE)-2, as on Windows): valid for
+ * QueueUserAPC and CancelSynchronousIo, not for waits or CloseHandle */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_GetCurrentThread(void);
+NPIPE_WIN_API DWORD WINAPI npipe_win_QueueUserAPC(PAPCFUNC pfnAPC, HANDLE hThread,
+                                                  ULONG_PTR dwData);
 
 /* process and thread ids (the OS ids: getpid() and gettid()) */
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentProcessId(void);
@@ -520,6 +534,8 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define GetOverlappedResultEx       npipe_win_GetOverlappedResultEx
 #define CancelIo                    npipe_win_CancelIo
 #define CancelIoEx                  npipe_win_CancelIoEx
+#define CancelSynchronousIo         npipe_win_CancelSynchronousIo
+#define SetFileCompletionNotificationModes npipe_win_SetFileCompletionNotificationModes
 #define CreateIoCompletionPort      npipe_win_CreateIoCompletionPort
 #define GetQueuedCompletionStatus   npipe_win_GetQueuedCompletionStatus
 #define GetQueuedCompletionStatusEx npipe_win_GetQueuedCompletionStatusEx
@@ -536,6 +552,8 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define Sleep                       npipe_win_Sleep
 #define CreateThread                npipe_win_CreateThread
 #define GetExitCodeThread           npipe_win_GetExitCodeThread
+#define GetCurrentThread            npipe_win_GetCurrentThread
+#define QueueUserAPC                npipe_win_QueueUserAPC
 #define GetCurrentProcessId         npipe_win_GetCurrentProcessId
 #define GetCurrentThreadId          npipe_win_GetCurrentThreadId
 

@@ -127,12 +127,15 @@ static void deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
         }
         if (ev)
                 np_win_signal(&ev->wt);
-        else
+        else if (!ov || !p->overlapped ||
+                 !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
+                /* OVL-13: the mode is about overlapped operations; a
+                 * synchronous call still signals the handle it waited on */
                 np_win_signal(&p->wt);
         if (port)
                 np_win_port_post(port, n, key, ov, nt);
         if (routine && thread) {
-                struct w_apc *a = malloc(sizeof(*a));
+                struct w_apc *a = calloc(1, sizeof(*a));
                 if (a) {
                         a->routine = routine;
                         a->err = np_win_nt_to_error(nt);
@@ -142,6 +145,26 @@ static void deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
                 }
         }
         np_win_completion_bump();
+}
+
+/* CancelSynchronousIo finds the synchronous call a thread is blocked in
+ * through the thread (w_thread.sync_op); the entry is made before the
+ * operation starts and removed before its record can go away, both under
+ * the thread's apc_lock, so a canceller that finds it can take a
+ * reference. */
+static void sync_register(struct w_op *op)
+{
+        pthread_mutex_lock(&op->thread->apc_lock);
+        op->thread->sync_op = op;
+        pthread_mutex_unlock(&op->thread->apc_lock);
+}
+
+static void sync_unregister(struct w_op *op)
+{
+        pthread_mutex_lock(&op->thread->apc_lock);
+        if (op->thread->sync_op == op)
+                op->thread->sync_op = NULL;
+        pthread_mutex_unlock(&op->thread->apc_lock);
 }
 
 /* Set once the process exits: see at_exit(). */
@@ -155,6 +178,7 @@ static void op_done(void *ctx, int status, size_t bytes)
         if (op->sync) {
                 struct w_sync *sw = op->sync;
                 struct w_pipe *p = op->pipe;
+                sync_unregister(op);
                 np_win_ref(&p->obj);
                 op_put(op);
                 sw->status = status;
@@ -293,11 +317,20 @@ static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov, s
                 static pthread_once_t once = PTHREAD_ONCE_INIT;
                 pthread_once(&once, at_exit_register);
         }
-        op_link(op);
+        /* a synchronous call on a synchronous handle is not one of the
+         * handle's overlapped operations: CancelIo(Ex) do not see it, only
+         * CancelSynchronousIo does (CANCEL-05) */
+        int sync_handle = sync && !p->overlapped;
+        if (sync_handle)
+                sync_register(op);
+        else
+                op_link(op);
         int r = start_async(p, rq, bytes, op);
         if (r != NP_ASYNC_PENDING) {
                 /* finished at once: the callback will not run (a CancelIoEx
                  * may hold a reference of its own for a moment) */
+                if (sync_handle)
+                        sync_unregister(op);
                 op_unlink(op);
                 op_put(op);
         }
@@ -390,10 +423,42 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                         bytes = sw.bytes;
                         later = 1;
                 }
+        } else if (rq->kind == WOP_LISTEN) {
+                /* a blocking connect on a synchronous handle: the engine's
+                 * listen, waited for here instead of inside npipe_listen, so
+                 * that CancelSynchronousIo can end it (CANCEL-05,
+                 * CONNECT-10).  The call stays entered: a CloseHandle in
+                 * another thread still leaves the end open until the call
+                 * returns, as with the blocking native call.  No APC runs
+                 * in this wait (CONNECT-09, OVL-19). */
+                struct w_sync sw = {0};
+                r = start_op(p, rq, NULL, NULL, NULL, 0, NULL, &sw, &bytes);
+                if (r == NP_ASYNC_PENDING) {
+                        while (!atomic_load(&sw.done))
+                                np_win_futex_wait(&sw.done, 0, -1);
+                        r = sw.status;
+                        bytes = sw.bytes;
+                }
         } else {
                 r = run_sync(p, rq, &bytes);
         }
 
+        if (port && (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)) {
+                if (r == NPIPE_EMOREDATA) {
+                        /* OVL-12, the Windows 8+ variant (docs/win32.md): a
+                         * partial message read is a warning, not a success,
+                         * so it is reported as pending and its packet
+                         * (STATUS_BUFFER_OVERFLOW) is posted */
+                        deliver(p, ov, ev, port, key, NULL, NULL, W_STATUS_BUFFER_OVERFLOW, bytes);
+                        np_win_set_error(ERROR_IO_PENDING);
+                        goto out;
+                }
+                /* OVL-12: the caller handles a success at once itself */
+                if (r >= 0) {
+                        np_win_put((struct w_obj *)port);
+                        port = NULL;
+                }
+        }
         if (r >= 0 || r == NPIPE_EMOREDATA) {
                 uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
                 /* (a synchronous call that waited has been signalled already) */
@@ -686,5 +751,55 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIo(HANDLE hFile)
                 return FALSE;
         cancel(p, NULL, np_win_self(), 0);
         np_win_pipe_leave(p);
+        return TRUE;
+}
+
+/* OVL-12, OVL-13.  The modes are kept on the pipe object and, as on
+ * Windows, can be added but never taken back. */
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetFileCompletionNotificationModes(HANDLE FileHandle,
+                                                                       UCHAR Flags)
+{
+        struct w_pipe *p = np_win_pipe_get(FileHandle);
+        if (!p)
+                return FALSE;
+        BOOL ok = TRUE;
+        if (Flags & ~(FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE))
+                ok = np_win_fail(ERROR_INVALID_PARAMETER);
+        else
+                atomic_fetch_or(&p->notify, (unsigned)Flags);
+        np_win_put(&p->obj);
+        return ok;
+}
+
+/* CANCEL-05, CONNECT-10: the synchronous ConnectNamedPipe the thread is
+ * blocked in fails with ERROR_OPERATION_ABORTED.  Synchronous reads,
+ * writes and transactions still block inside the native layer and are not
+ * found (docs/win32.md). */
+NPIPE_WIN_API BOOL WINAPI npipe_win_CancelSynchronousIo(HANDLE hThread)
+{
+        struct w_thread *t = np_win_thread_of(hThread);
+        if (!t)
+                return FALSE;
+        pthread_mutex_lock(&t->apc_lock);
+        struct w_op *op = t->sync_op;
+        if (op)
+                atomic_fetch_add(&op->refs, 1);
+        pthread_mutex_unlock(&t->apc_lock);
+        np_win_thread_put(t);
+        if (!op)
+                return np_win_fail(ERROR_NOT_FOUND);
+        /* as cancel_writes_of: enter the pipe so its native end stays open
+         * while we cancel, and leave a closed one alone */
+        struct w_pipe *p = op->pipe;
+        np_win_ref(&p->obj);
+        atomic_fetch_add(&p->calls, 1);
+        int r = NPIPE_ENOTFOUND;
+        if (!atomic_load(&p->closed))
+                r = np_async_cancel(p->np, op);
+        np_win_pipe_leave(p);
+        op_put(op);
+        if (r != 0)
+                return np_win_fail(ERROR_NOT_FOUND);
+        /* the last error is left alone on success */
         return TRUE;
 }

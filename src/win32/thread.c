@@ -20,10 +20,14 @@ struct w_threadobj {
         _Atomic DWORD exit_code;
         _Atomic uint32_t started; /* futex: the thread id is known */
         DWORD tid;
+        struct w_thread *self; /* its APC queue and sync call (a reference) */
 };
 
 static void threadobj_destroy(struct w_obj *o)
 {
+        struct w_threadobj *t = (struct w_threadobj *)o;
+        if (t->self)
+                np_win_thread_put(t->self);
         free(o);
 }
 
@@ -31,6 +35,8 @@ static void *trampoline(void *p)
 {
         struct w_threadobj *t = p;
         t->tid = (DWORD)syscall(SYS_gettid);
+        t->self = np_win_self();
+        np_win_thread_ref(t->self);
         atomic_store(&t->started, 1);
         np_win_futex_wake(&t->started, 1);
         DWORD code = t->fn(t->arg);
@@ -87,11 +93,12 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateThread(LPSECURITY_ATTRIBUTES lpThrea
                 np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
                 return NULL;
         }
-        if (lpThreadId) {
-                while (!atomic_load(&t->started))
-                        np_win_futex_wait(&t->started, 0, -1);
+        /* always: QueueUserAPC and CancelSynchronousIo on the handle need
+         * the thread's state from the moment CreateThread returns */
+        while (!atomic_load(&t->started))
+                np_win_futex_wait(&t->started, 0, -1);
+        if (lpThreadId)
                 *lpThreadId = t->tid;
-        }
         return h;
 }
 
@@ -109,4 +116,27 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeThread(HANDLE hThread, LPDWORD lp
 struct w_waitable *np_win_thread_waitable(struct w_obj *o)
 {
         return &((struct w_threadobj *)o)->wt;
+}
+
+#define W_CURRENT_THREAD ((HANDLE)(LONG_PTR)-2)
+
+NPIPE_WIN_API HANDLE WINAPI npipe_win_GetCurrentThread(void)
+{
+        return W_CURRENT_THREAD;
+}
+
+struct w_thread *np_win_thread_of(HANDLE h)
+{
+        if (h == W_CURRENT_THREAD) {
+                struct w_thread *me = np_win_self();
+                np_win_thread_ref(me);
+                return me;
+        }
+        struct w_obj *o = np_win_handle_get(h, W_THREAD);
+        if (!o)
+                return NULL;
+        struct w_thread *t = ((struct w_threadobj *)o)->self;
+        np_win_thread_ref(t);
+        np_win_put(o);
+        return t;
 }

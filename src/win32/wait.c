@@ -179,7 +179,10 @@ int np_win_run_apcs(struct w_thread *t)
                 /* copy first: the routine may start new I/O that queues more */
                 struct w_apc c = *a;
                 free(a);
-                c.routine(c.err, c.bytes, c.ov);
+                if (c.user)
+                        c.user(c.data);
+                else
+                        c.routine(c.err, c.bytes, c.ov);
                 n++;
         }
 }
@@ -533,4 +536,33 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentProcessId(void)
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentThreadId(void)
 {
         return (DWORD)syscall(SYS_gettid);
+}
+
+/* OVL-10, OVL-19: a user APC is one more entry in the queue the completion
+ * routines use, so it runs exactly where they do - in the thread's next
+ * alertable wait - and never inside a pipe call, none of which is
+ * alertable. */
+NPIPE_WIN_API DWORD WINAPI npipe_win_QueueUserAPC(PAPCFUNC pfnAPC, HANDLE hThread, ULONG_PTR dwData)
+{
+        struct w_thread *t = np_win_thread_of(hThread);
+        if (!t)
+                return 0;
+        DWORD ok = 0;
+        struct w_apc *a;
+        if (!pfnAPC) {
+                np_win_set_error(ERROR_INVALID_PARAMETER);
+        } else if (atomic_load(&t->gone)) {
+                /* NtQueueApcThread's STATUS_UNSUCCESSFUL for a thread that
+                 * has terminated */
+                np_win_set_error(ERROR_GEN_FAILURE);
+        } else if (!(a = calloc(1, sizeof(*a)))) {
+                np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+        } else {
+                a->user = pfnAPC;
+                a->data = dwData;
+                np_win_queue_apc(t, a);
+                ok = 1;
+        }
+        np_win_thread_put(t);
+        return ok;
 }

@@ -125,6 +125,8 @@ struct w_apc {
         LPOVERLAPPED_COMPLETION_ROUTINE routine;
         DWORD err, bytes;
         LPOVERLAPPED ov;
+        PAPCFUNC user; /* QueueUserAPC: user(data) instead of routine */
+        ULONG_PTR data;
 };
 
 /* Per-thread state: the futex word a thread sleeps on and its APC queue. */
@@ -135,9 +137,15 @@ struct w_thread {
         _Atomic int gone;      /* the thread has exited: APCs are dropped */
         pthread_mutex_t apc_lock;
         struct w_apc *apc_head, *apc_tail;
+        /* under apc_lock: the synchronous call on a synchronous handle the
+         * thread is blocked in (CancelSynchronousIo, io.c), or NULL */
+        struct w_op *sync_op;
 };
 
 struct w_thread *np_win_self(void);
+/* The thread of a thread handle (CreateThread's, or GetCurrentThread's
+ * pseudo-handle) with a reference; NULL and ERROR_INVALID_HANDLE. */
+struct w_thread *np_win_thread_of(HANDLE h);
 void np_win_thread_ref(struct w_thread *t);
 void np_win_thread_put(struct w_thread *t);
 void np_win_thread_wake(struct w_thread *t);
@@ -211,6 +219,7 @@ struct w_pipe {
         _Atomic int closed;    /* CloseHandle has been called */
         _Atomic int calls;     /* API calls using np right now */
         _Atomic int np_closed; /* npipe_close has been called */
+        _Atomic unsigned notify; /* SetFileCompletionNotificationModes flags (only ever added) */
 };
 
 /* The pipe object of a handle (a reference; no native calls allowed). */
