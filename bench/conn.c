@@ -333,6 +333,7 @@ struct scale_res {
         unsigned connected;
         int verified;
         int64_t t_connect_ns;
+        _Atomic int verified_done; /* every connection was checked; closing follows */
         char err[128];
 };
 
@@ -394,8 +395,10 @@ static int scale_client(void *arg)
                         bad++;
         }
         shared_barrier(g_shared, 1); /* the server has read them */
+        int64_t tc = now_ns();
         for (unsigned i = 0; i < n; i++)
                 npipe_close(hs[i]);
+        g_shared->peer_end_ns = now_ns() - tc; /* closing them all */
         free(hs);
         g_shared->peer_errors = bad;
         return 0;
@@ -492,6 +495,7 @@ static int scale_server(void *arg)
         }
         free(seen);
         res->verified = ok;
+        atomic_store(&res->verified_done, 1);
         shared_barrier(g_shared, 0);
         /* unused listening instances (a client that stopped early) */
         for (unsigned i = 0; i < created; i++)
@@ -532,8 +536,21 @@ void bench_scale(void)
          * library may abort) the other would wait at a barrier for ever:
          * it gets a few seconds, then is killed (our own child, by pid). */
         int s1 = -1, s2 = -1;
-        int64_t grace = 0;
+        int64_t grace = 0, close_deadline = 0;
+        int close_hung = 0;
         while (s1 < 0 || s2 < 0) {
+                /* Closing is not measured, but it must end: give it a minute
+                 * once every connection has been checked. */
+                if (!close_deadline && atomic_load(&g_scale->verified_done))
+                        close_deadline = now_ns() + 60000000000ll;
+                if (close_deadline && now_ns() > close_deadline) {
+                        if (s1 < 0)
+                                kill(cli, SIGKILL);
+                        if (s2 < 0)
+                                kill(srv, SIGKILL);
+                        close_hung = 1;
+                        close_deadline = INT64_MAX;
+                }
                 int st;
                 pid_t w = waitpid(-1, &st, WNOHANG);
                 if (w == cli || w == srv) {
@@ -552,7 +569,16 @@ void bench_scale(void)
                 }
                 usleep(5000);
         }
-        if (s1 || s2) {
+        if (close_hung) {
+                char what[200];
+                snprintf(what, sizeof(what),
+                         "scale %u: closing the connections did not finish within 60 s: killed "
+                         "(client %s, server %s)",
+                         sc.n, s1 == 128 + SIGKILL ? "stuck" : "done",
+                         s2 == 128 + SIGKILL ? "stuck" : "done");
+                out_note("npipe-msg", what);
+                g_errors++;
+        } else if (s1 || s2) {
                 char what[160];
                 snprintf(what, sizeof(what),
                          "scale %u: client exit %d, server exit %d (128+6 = SIGABRT)", sc.n, s1,
@@ -572,6 +598,8 @@ void bench_scale(void)
         out_metric("npipe-msg", -1, "scale_verified", res->verified);
         out_metric("npipe-msg", -1, "scale_client_opened", opened);
         out_metric("npipe-msg", -1, "scale_nofile", 1024);
+        if (!close_hung && s1 == 0 && g_shared->peer_end_ns > 0)
+                out_metric("npipe-msg", -1, "scale_close_s", (double)g_shared->peer_end_ns / 1e9);
         if (res->t_connect_ns > 0)
                 out_metric("npipe-msg", -1, "scale_open_per_s",
                            (double)n / ((double)res->t_connect_ns / 1e9));
@@ -610,7 +638,8 @@ void bench_scale(void)
         if (g_opts.verbose || n < sc.n)
                 say("  scale  %u/%u connections, %d verified%s%s", n, sc.n, res->verified,
                     n < sc.n ? ": " : "", n < sc.n ? note : "");
-        if (s1 || s2 || (unsigned)res->verified != n || g_shared->peer_errors) {
+        if ((!close_hung && (s1 || s2)) || (unsigned)res->verified != n ||
+            g_shared->peer_errors) {
                 g_errors++;
                 say("npipe-bench: scale run: %d of %u connections carried their message "
                     "(client %d, server %d)", res->verified, n, s1, s2);
