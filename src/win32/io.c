@@ -6,12 +6,9 @@
  *
  * Which path a call takes is Windows' rule: an OVERLAPPED on a handle made
  * with FILE_FLAG_OVERLAPPED starts an operation that may stay pending (the
- * native engine in client/async.h); everything else is synchronous, and an
- * OVERLAPPED given with a synchronous handle only receives the result
- * (OVL-15).  Synchronous connects, reads and writes also run on the engine,
- * with the calling thread waiting for them here, so that
- * CancelSynchronousIo can end them; transactions and flushes run the
- * blocking native call.
+ * native engine in client/async.h); everything else runs the blocking
+ * native call, and an OVERLAPPED given with a synchronous handle only
+ * receives the result (OVL-15).
  *
  * What the program sees follows NT's I/O manager:
  *   - OVERLAPPED.Internal is STATUS_PENDING from the start of the call; an
@@ -426,14 +423,14 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                         bytes = sw.bytes;
                         later = 1;
                 }
-        } else if (rq->kind == WOP_LISTEN || rq->kind == WOP_READ || rq->kind == WOP_WRITE) {
-                /* a blocking connect, read or write on a synchronous handle:
-                 * the engine's operation, waited for here instead of inside
-                 * npipe_listen/read/write, so that CancelSynchronousIo can
-                 * end it (CANCEL-05, CONNECT-10).  The call stays entered: a
-                 * CloseHandle in another thread still leaves the end open
-                 * until the call returns, as with the blocking native call.
-                 * No APC runs in this wait (CONNECT-09, OVL-19). */
+        } else if (rq->kind == WOP_LISTEN) {
+                /* a blocking connect on a synchronous handle: the engine's
+                 * listen, waited for here instead of inside npipe_listen, so
+                 * that CancelSynchronousIo can end it (CANCEL-05,
+                 * CONNECT-10).  The call stays entered: a CloseHandle in
+                 * another thread still leaves the end open until the call
+                 * returns, as with the blocking native call.  No APC runs
+                 * in this wait (CONNECT-09, OVL-19). */
                 struct w_sync sw = {0};
                 r = start_op(p, rq, NULL, NULL, NULL, 0, NULL, &sw, &bytes);
                 if (r == NP_ASYNC_PENDING) {
@@ -774,10 +771,10 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_SetFileCompletionNotificationModes(HANDLE Fi
         return ok;
 }
 
-/* CANCEL-05, CONNECT-10: the synchronous ConnectNamedPipe, ReadFile or
- * WriteFile the thread is blocked in fails with ERROR_OPERATION_ABORTED.
- * Synchronous transactions and flushes still block inside the native layer
- * and are not found (docs/win32.md). */
+/* CANCEL-05, CONNECT-10: the synchronous ConnectNamedPipe the thread is
+ * blocked in fails with ERROR_OPERATION_ABORTED.  Synchronous reads,
+ * writes and transactions still block inside the native layer and are not
+ * found (docs/win32.md). */
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelSynchronousIo(HANDLE hThread)
 {
         struct w_thread *t = np_win_thread_of(hThread);

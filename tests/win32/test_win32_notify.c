@@ -342,51 +342,6 @@ START_TEST(cancel_synchronous_not_overlapped)
 }
 END_TEST
 
-struct reader {
-        HANDLE h;
-        BOOL ok;
-        DWORD err, n;
-        char buf[8];
-};
-
-static DWORD WINAPI sync_read(LPVOID arg)
-{
-        struct reader *r = arg;
-        r->ok = ReadFile(r->h, r->buf, sizeof(r->buf), &r->n, NULL);
-        r->err = r->ok ? 0 : GetLastError();
-        return 0;
-}
-
-/* covers: CANCEL-05 */
-START_TEST(cancel_synchronous_read)
-{
-        HANDLE srv, cli;
-        w_pair(PIPE_TYPE_BYTE, 0, 0, 4096, &srv, &cli);
-        struct reader r = {.h = srv};
-        HANDLE th = CreateThread(NULL, 0, sync_read, &r, 0, NULL);
-        ck_assert_ptr_nonnull(th);
-        BOOL ok = FALSE;
-        for (int i = 0; i < W_LONG && !ok; i++) {
-                ok = CancelSynchronousIo(th);
-                if (!ok)
-                        Sleep(1);
-        }
-        ck_assert(ok);
-        ck_assert_uint_eq(WaitForSingleObject(th, W_LONG), WAIT_OBJECT_0);
-        ck_assert(!r.ok);
-        ck_assert_uint_eq(r.err, ERROR_OPERATION_ABORTED);
-        ck_assert_uint_eq(r.n, 0);
-        CloseHandle(th);
-        /* the pipe goes on working */
-        w_write(cli, "ok");
-        DWORD n = 0;
-        WT_OK(ReadFile(srv, r.buf, sizeof(r.buf), &n, NULL));
-        ck_assert_uint_eq(n, 2);
-        CloseHandle(cli);
-        CloseHandle(srv);
-}
-END_TEST
-
 int main(void)
 {
         Suite *s = suite_create("win32-notify");
@@ -398,7 +353,6 @@ int main(void)
         tcase_add_test(tc, no_apc_in_sync_connect);
         tcase_add_test(tc, cancel_synchronous_connect);
         tcase_add_test(tc, cancel_synchronous_not_overlapped);
-        tcase_add_test(tc, cancel_synchronous_read);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
