@@ -358,6 +358,25 @@ START_TEST(test_message_over_two_pending_reads)
 }
 END_TEST
 
+
+START_TEST(test_partial_message_stays_at_head)
+{
+        /* covers: ORDER-05 MSG-03 */
+        /* with a second message queued behind it, a partly read message is
+         * still the head: the next read finishes it before anything else */
+        H_NAME(name, "head");
+        npipe_t *s, *c;
+        h_pair(name, NPIPE_TYPE_MESSAGE, NPIPE_READMODE_MESSAGE, 1, &s, &c);
+        H_WRITE_STR(c, "first-message");
+        H_WRITE_STR(c, "second");
+        H_READ_STR(s, 5, NPIPE_EMOREDATA, "first");
+        H_READ_STR(s, 64, NPIPE_OK, "-message");
+        H_READ_STR(s, 64, NPIPE_OK, "second");
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("msg");
@@ -373,6 +392,7 @@ int main(void)
         tcase_add_test(tc, test_each_write_one_message);
         tcase_add_test(tc, test_pending_read_longer_message);
         tcase_add_test(tc, test_message_over_two_pending_reads);
+        tcase_add_test(tc, test_partial_message_stays_at_head);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
