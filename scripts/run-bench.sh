@@ -254,7 +254,12 @@ if need_pkg gnuplot-nox; then
         plotdir="$out/plot"
         mkdir -p "$plotdir"
         # one data file per transport: size index, label, median rtt, MB/s, msgs/s
-        trs=$(awk -F, 'NR > 1 && $3 == "rtt_median_us" { print $1 }' "$out/bench.csv" | awk '!s[$0]++')
+        # (the pinned placement rows are in the tables, not in the plot)
+        trs=""
+        for t in seqpacket npipe-msg npipe-byte npipe-win32 wine stream pipe memfd; do
+                grep -q "^$t,[0-9]*,rtt_median_us," "$out/bench.csv" && trs="$trs $t"
+        done
+        trs=${trs# }
         for t in $trs; do
                 awk -F, -v t="$t" '
                 BEGIN { n = split("0 64 1024 4096 65536 1048576", sz, " ")
