@@ -271,7 +271,7 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
                 }
                 if (o->phase == 0) {
                         if (o->armed)
-                                set_need(o, atomic_load(&c->peer->rbytes) + 1);
+                                set_need(o, 0); /* any consumption, empty messages too */
                         w->addr = &c->peer->seq;
                         w->val = seq;
                         w->priv = 0;
@@ -522,7 +522,7 @@ static int enqueue(struct op *o)
         atomic_fetch_add(&o->h->users, 1);
         if (o->c && o->kind == OP_WRITE) {
                 /* any consumption until the first step sets the real mark */
-                set_need(o, atomic_load(&o->c->peer->rbytes) + 1);
+                set_need(o, 0);
                 atomic_fetch_add(&o->c->own->wsleepers, 1);
         } else if (o->c) {
                 atomic_fetch_add(&o->c->own->rsleepers, 1);

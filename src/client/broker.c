@@ -80,11 +80,17 @@ struct pending {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int sock = -1;           /* under lock; the event thread reads it */
+/* `lock` guards the session and the pending requests; sends happen under
+ * `send_lock` only.  A send may block while the broker is busy (it stops
+ * reading a process whose replies queue up): holding `lock` then would keep
+ * our event thread from draining those replies, a deadlock.  The socket is
+ * closed only under both, so a send never uses a closed or reused number. */
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int sock = -1;   /* written under lock (and send_lock to close) */
 static pid_t sock_pid;          /* process that made `sock` */
 static uint32_t next_id = 1;
 static struct pending *pendings;
-static uint64_t generation;     /* bumped for every new broker session */
+static _Atomic uint64_t generation; /* bumped for every new broker session */
 
 /* getpid() is a system call (glibc stopped caching it); every API call
  * checks that a handle belongs to this process, so keep our own copy,
@@ -113,6 +119,7 @@ pid_t np_self_pid(void)
  * order (broker lock, then pipe.c's table, then the async shards). */
 static void atfork_prepare(void)
 {
+        pthread_mutex_lock(&send_lock);
         pthread_mutex_lock(&lock);
         np_pipe_atfork(0);
         np_async_atfork(0);
@@ -123,6 +130,7 @@ static void atfork_parent(void)
         np_async_atfork(1);
         np_pipe_atfork(1);
         pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&send_lock);
 }
 
 static void atfork_child(void)
@@ -138,6 +146,7 @@ static void atfork_child(void)
         sock = -1;
         pendings = NULL;
         pthread_mutex_init(&lock, NULL);
+        pthread_mutex_init(&send_lock, NULL);
 }
 
 /* Fail every pending request (the broker went away). Called with lock held. */
@@ -256,16 +265,16 @@ static void *event_thread(void *arg)
                         close(fd);
         }
         free(buf);
+        pthread_mutex_lock(&send_lock);
         pthread_mutex_lock(&lock);
         if (sock == s) {
-                close(sock);
                 sock = -1;
                 generation++;
                 fail_pendings();
-        } else {
-                close(s);
         }
+        close(s);
         pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&send_lock);
         np_on_broker_lost();
         return NULL;
 }
@@ -514,15 +523,20 @@ int np_broker_call(struct np_request *req)
         p.next = pendings;
         pendings = &p;
         int s = sock;
-        /* Sending under the lock keeps the socket from being closed under
-         * us; SEQPACKET sends are short and the broker drains them. */
-        r = np_send_packet(s, pkt, (size_t)len, req->fd);
+        uint64_t gen = generation;
+        pthread_mutex_unlock(&lock);
+
+        pthread_mutex_lock(&send_lock);
+        r = sock == s && generation == gen ? np_send_packet(s, pkt, (size_t)len, req->fd)
+                                          : -EPIPE;
+        pthread_mutex_unlock(&send_lock);
         if (r < 0) {
+                /* unless the event thread failed it already, it is ours */
+                pthread_mutex_lock(&lock);
                 take_pending(p.id);
                 pthread_mutex_unlock(&lock);
                 return NPIPE_EBROKER;
         }
-        pthread_mutex_unlock(&lock);
 
         while (atomic_load(&p.done) == 0)
                 np_futex_wait(&p.done, 0, 0, -1);
@@ -532,14 +546,22 @@ int np_broker_call(struct np_request *req)
 void np_broker_post(uint16_t type, const void *body, size_t body_len)
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
+        int len = -1, s = -1;
+        uint64_t gen = 0;
         pthread_mutex_lock(&lock);
         if (sock >= 0 && sock_pid == np_self_pid()) {
                 uint32_t id = next_id++;
                 if (next_id == 0)
                         next_id = 1;
-                int len = build_packet(pkt, type, id, body, body_len, NULL, 0);
-                if (len > 0)
-                        (void)np_send_packet(sock, pkt, (size_t)len, -1);
+                len = build_packet(pkt, type, id, body, body_len, NULL, 0);
+                s = sock;
+                gen = generation;
         }
         pthread_mutex_unlock(&lock);
+        if (len <= 0)
+                return;
+        pthread_mutex_lock(&send_lock);
+        if (sock == s && generation == gen)
+                (void)np_send_packet(s, pkt, (size_t)len, -1);
+        pthread_mutex_unlock(&send_lock);
 }

@@ -146,8 +146,10 @@ static const struct np_seg_hdr *dummy_peer(uint32_t role)
                 size_t sz = NP_SEG_HDR_SIZE + NP_RING_MIN;
                 void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                                -1, 0);
-                if (p == MAP_FAILED)
-                        abort();
+                if (p == MAP_FAILED) {
+                        pthread_mutex_unlock(&m);
+                        return NULL; /* out of mappings: the connection fails */
+                }
                 np_seg_init(p, NP_RING_MIN, role);
                 atomic_store(&((struct np_seg_hdr *)p)->state, NP_SEG_CLOSED);
                 mprotect(p, sz, PROT_READ);
@@ -199,6 +201,12 @@ static struct conn *conn_new(struct np_seg_hdr *own, size_t own_size, int peer_f
                 c->peer = dummy_peer(peer_role);
                 c->peer_is_dummy = 1;
                 atomic_store(&c->corrupt, 1);
+                if (!c->peer) {
+                        if (peer_fd >= 0)
+                                close(peer_fd);
+                        free(c);
+                        return NULL;
+                }
         }
         if (peer_fd >= 0)
                 close(peer_fd);
@@ -397,7 +405,18 @@ static int64_t remaining(int64_t deadline)
  * wait for the peer to have consumed `need` bytes (a writer), and it wakes
  * us only then.  Spins briefly first while the peer is not asleep itself:
  * on another CPU it is likely to answer sooner than a futex round trip. */
+static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
+                         int64_t deadline);
+
 static int conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline)
+{
+        return conn_wait_for(c, seq, need != 0, need, deadline);
+}
+
+/* As conn_wait; `writer` says we wait for the consumer, `need` is then the
+ * mark (0: any consumption, also of empty messages, which move no bytes). */
+static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
+                         int64_t deadline)
 {
         if (atomic_load_explicit(&c->peer->rsleepers, memory_order_relaxed) == 0 &&
             atomic_load_explicit(&c->peer->wsleepers, memory_order_relaxed) == 0) {
@@ -412,8 +431,8 @@ static int conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadli
                 } while (np_now_ns() < end);
         }
         struct np_wwait ww;
-        _Atomic uint32_t *count = need ? &c->own->wsleepers : &c->own->rsleepers;
-        if (need)
+        _Atomic uint32_t *count = writer ? &c->own->wsleepers : &c->own->rsleepers;
+        if (writer)
                 np_wwait_arm(c, &ww, need);
         atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
@@ -428,7 +447,7 @@ static int conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadli
         }
         atomic_fetch_sub_explicit(count, 1, memory_order_seq_cst);
         atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
-        if (need)
+        if (writer)
                 np_wwait_disarm(c, &ww);
         return r;
 }
@@ -1473,9 +1492,9 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                         atomic_store(&c->corrupt, 1);
                         return NPIPE_EPIPE;
                 }
-                /* no room: any consumption frees some */
-                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
-                if (conn_wait(c, seq, rb + 1, deadline) == NPIPE_ETIMEDOUT &&
+                /* no room: any consumption frees some, also of empty
+                 * messages (which move no bytes: mark 0) */
+                if (conn_wait_for(c, seq, 1, 0, deadline) == NPIPE_ETIMEDOUT &&
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
                         return NPIPE_ETIMEDOUT;
         }
