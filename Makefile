@@ -10,7 +10,7 @@ BUILD ?= build
 MESON_OPTS ?=
 
 .PHONY: all deps run check check-fast check-conformance check-asan check-tsan install clean format format-check \
-	bench fuzz fuzz-smoke
+	bench bench-wine fuzz fuzz-smoke
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -51,6 +51,10 @@ check: check-fast check-conformance check-asan check-tsan
 # Benchmarks: ratios against Linux baselines measured in the same run.
 bench: all
 	@scripts/run-bench.sh $(BUILD)
+
+# The same Win32 benchmark source built with mingw and run under Wine, in one run.
+bench-wine: all
+	@scripts/run-bench.sh $(BUILD) --wine
 
 # libFuzzer harnesses (clang): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60

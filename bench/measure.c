@@ -289,17 +289,13 @@ void measure_stream(const struct xport_ops *ops, size_t size)
         usage_now(&u0);
         int64_t start = now_ns(), end = start + (int64_t)(g_opts.seconds * 1e9);
         uint64_t mask = clock_mask(size), sent = 0;
-        /* The smoke run still wraps the ring many times for small messages
-         * (20,000 x 64 B against a 128 KiB ring): ring-full waits are where
-         * wake-up bugs live.  Empty messages stay below one ring (8,192
-         * chunk headers) for now: filling the ring with them hangs the
-         * writer (its wait for room is keyed on payload bytes consumed,
-         * which empty messages never advance; docs/performance.md), and a
-         * hang in `make check` would block every change.  Raise it to
-         * 20000 with the fix. */
+        /* The smoke run wraps the ring many times for small messages
+         * (20,000 x 64 B against a 128 KiB ring) and fills it with empty
+         * messages (20,000 chunk headers > 8,192 per ring): ring-full waits
+         * are where wake-up bugs live. */
         uint64_t max = UINT64_MAX;
         if (g_opts.smoke)
-                max = size == 0 ? 2000 : (size <= 64 ? 20000 : 200);
+                max = size <= 64 ? 20000 : 200;
         for (;; i++, sent++) {
                 int last = sent + 1 >= max;
                 if (!last && (sent & mask) == 0 && now_ns() >= end)
