@@ -415,10 +415,27 @@ static int conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadli
 
 /* As conn_wait; `writer` says we wait for the consumer, `need` is then the
  * mark (0: any consumption, also of empty messages, which move no bytes). */
+/* Publish the CPU we run on (glibc's sched_getcpu reads rseq: no syscall). */
+static void note_cpu(struct conn *c)
+{
+        int me = sched_getcpu();
+        uint32_t mine = me < 0 ? 0 : (uint32_t)me + 1;
+        if (atomic_load_explicit(&c->own->cpu, memory_order_relaxed) != mine)
+                atomic_store_explicit(&c->own->cpu, mine, memory_order_relaxed);
+}
+
 static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
                          int64_t deadline)
 {
-        if (atomic_load_explicit(&c->peer->rsleepers, memory_order_relaxed) == 0 &&
+        /* Spinning pays only while the peer can run meanwhile: on our own
+         * CPU it cannot make progress until we stop (measured: a 64-byte
+         * round trip of 26 us with both ends on one CPU, 5 us without the
+         * spin there). */
+        note_cpu(c);
+        uint32_t mine = atomic_load_explicit(&c->own->cpu, memory_order_relaxed);
+        uint32_t theirs = atomic_load_explicit(&c->peer->cpu, memory_order_relaxed);
+        if ((mine == 0 || theirs != mine) &&
+            atomic_load_explicit(&c->peer->rsleepers, memory_order_relaxed) == 0 &&
             atomic_load_explicit(&c->peer->wsleepers, memory_order_relaxed) == 0) {
                 int64_t end = np_now_ns() + SPIN_NS;
                 do {
@@ -1243,6 +1260,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
         size_t done = 0;
         uint64_t wanting = 0; /* what we added to rwant while blocked */
         int r;
+        note_cpu(c);
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
@@ -1473,6 +1491,7 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                       int64_t deadline)
 {
         size_t done = 0;
+        note_cpu(c);
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;

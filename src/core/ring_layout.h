@@ -75,7 +75,9 @@ struct np_seg_hdr {
         _Atomic uint32_t state;    /* enum np_seg_state */
         _Atomic uint32_t rsleepers; /* our waiters for the peer's data or state */
         _Atomic uint32_t wsleepers; /* our waiters for the peer to consume */
-        uint8_t pad1b[48];
+        _Atomic uint32_t cpu;       /* 1 + the CPU we last read or wrote on (0: unknown):
+                                     * the peer spins for us only on another CPU */
+        uint8_t pad1b[44];
 
         /* cache line 2: producer side (the ring in this segment) */
         _Atomic uint64_t head;   /* bytes published in our ring (may end mid-frame) */
