@@ -571,12 +571,7 @@ int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb 
                 return r;
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
-        if (st == NPIPE_STATE_LISTENING)
-                r = NPIPE_ELISTENING;
-        else if (st == NPIPE_STATE_DISCONNECTED)
-                r = NPIPE_ENOTCONN;
-        else if (!h->can_read)
-                r = NPIPE_EACCES;
+        r = np_read_state_error(h, st);
         if (r < 0)
                 goto fail;
         struct op *o = op_new(OP_READ, h, c, cb, ctx);
@@ -639,15 +634,8 @@ int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_as
         }
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
-        if (st == NPIPE_STATE_LISTENING)
-                r = NPIPE_ELISTENING;
-        else if (st == NPIPE_STATE_DISCONNECTED)
-                r = NPIPE_ENOTCONN;
-        else if (!h->can_write)
-                r = NPIPE_EACCES;
-        else if (st == NPIPE_STATE_CLOSING)
-                r = NPIPE_ECLOSING;
-        else if (len > NP_MSG_MAX)
+        r = np_write_state_error(h, st);
+        if (r == 0 && len > NP_MSG_MAX)
                 r = NPIPE_EINVAL;
         if (r < 0)
                 goto fail;

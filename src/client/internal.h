@@ -119,6 +119,8 @@ void np_wake_reader(struct conn *c);
 void np_wake_writer(struct conn *c);
 int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected);
 uint32_t np_write_quota(struct npipe *h);
+int np_read_state_error(struct npipe *h, int st);
+int np_write_state_error(struct npipe *h, int st);
 
 /* The engine learns of local changes to c (disconnect, close, peer gone). */
 void np_async_kick(struct conn *c);

@@ -1338,6 +1338,32 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
         return r;
 }
 
+/* Why a read or a write cannot start in state `st` (STATE-09/10, CLOSE-04),
+ * or 0: one rule for the blocking calls and the overlapped ones. */
+int np_read_state_error(struct npipe *h, int st)
+{
+        if (st == NPIPE_STATE_LISTENING)
+                return NPIPE_ELISTENING; /* STATE-09 */
+        if (st == NPIPE_STATE_DISCONNECTED)
+                return NPIPE_ENOTCONN; /* STATE-10 */
+        if (!h->can_read)
+                return NPIPE_EACCES;
+        return 0;
+}
+
+int np_write_state_error(struct npipe *h, int st)
+{
+        if (st == NPIPE_STATE_LISTENING)
+                return NPIPE_ELISTENING;
+        if (st == NPIPE_STATE_DISCONNECTED)
+                return NPIPE_ENOTCONN;
+        if (!h->can_write)
+                return NPIPE_EACCES;
+        if (st == NPIPE_STATE_CLOSING)
+                return NPIPE_ECLOSING; /* CLOSE-04 */
+        return 0;
+}
+
 /* Synchronous reads are served in arrival order (ORDER-01, MSG-14): only
  * the reader at the head of the queue reads; the others sleep on their own
  * word until it is their turn. */
@@ -1410,13 +1436,8 @@ static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int ti
         struct conn *c;
         int st;
         data_entry(h, &c, &st);
-        if (st == NPIPE_STATE_LISTENING)
-                r = NPIPE_ELISTENING; /* STATE-09 */
-        else if (st == NPIPE_STATE_DISCONNECTED)
-                r = NPIPE_ENOTCONN; /* STATE-10 */
-        else if (!h->can_read)
-                r = NPIPE_EACCES;
-        else {
+        r = np_read_state_error(h, st);
+        if (r == 0) {
                 int64_t deadline = deadline_of(timeout_ms);
                 struct np_turn t;
                 r = turn_enter(h, &t, deadline);
@@ -1597,15 +1618,8 @@ static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritt
         struct conn *c;
         int st;
         data_entry(h, &c, &st);
-        if (st == NPIPE_STATE_LISTENING)
-                r = NPIPE_ELISTENING;
-        else if (st == NPIPE_STATE_DISCONNECTED)
-                r = NPIPE_ENOTCONN;
-        else if (!h->can_write)
-                r = NPIPE_EACCES;
-        else if (st == NPIPE_STATE_CLOSING)
-                r = NPIPE_ECLOSING; /* CLOSE-04 */
-        else
+        r = np_write_state_error(h, st);
+        if (r == 0)
                 r = write_conn(h, c, buf, len, nwritten, 0, deadline_of(timeout_ms));
         np_conn_put(c);
         np_h_put(h);
