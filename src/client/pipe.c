@@ -1125,6 +1125,10 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
         pthread_mutex_unlock(&h->lock);
         pthread_mutex_unlock(&reg_lock);
 
+        /* Pending overlapped operations end now, with "cancelled": before
+         * the connection is marked closed below, which the completion
+         * thread would otherwise report as the pipe broken. */
+        np_async_handle_closed(h);
         if (c) {
                 /* CLOSE-01/02: what we wrote stays readable; the peer sees
                  * "closing" after it */
@@ -1136,8 +1140,6 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 wake_own_sleepers(c);
         }
         np_bump_ev(h);
-        /* pending overlapped operations end now, with "cancelled" */
-        np_async_handle_closed(h);
         if (h->server) {
                 /* NAME-17: once the last server handle is closed the name is
                  * gone for everybody, so wait for the broker to have done it */
