@@ -802,18 +802,6 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                         pthread_mutex_unlock(&h->rd);
                         o->done = 0;
                 }
-                if (o->kind == OP_WRITE && o->c) {
-                        /* QUOTA-07: the write's unread bytes disappear */
-                        pthread_mutex_lock(&h->wr);
-                        if (o->phase == 1)
-                                np_prod_abort(&o->c->prod, o->first, o->end, 0);
-                        else if (o->c->stream_owner == o)
-                                np_prod_abort(&o->c->prod, o->first, 0, 1);
-                        if (o->c->stream_owner == o)
-                                o->c->stream_owner = NULL;
-                        pthread_mutex_unlock(&h->wr);
-                        np_wake_reader(o->c);
-                }
                 o->next = list;
                 list = o;
                 if (!all_ops)
@@ -832,6 +820,22 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
         while (rev) {
                 struct op *o = rev;
                 rev = o->next;
+                if (o->kind == OP_WRITE && o->c) {
+                        /* QUOTA-07: the write's unread bytes disappear.  Out of
+                         * the shard lock: a blocked writer may hold h->wr
+                         * while it waits for a reader this shard serves.  The
+                         * op is unlinked, so nobody else touches it, and while
+                         * it owns a streaming message no other write starts. */
+                        pthread_mutex_lock(&h->wr);
+                        if (o->phase == 1)
+                                np_prod_abort(&o->c->prod, o->first, o->end, 0);
+                        else if (o->c->stream_owner == o)
+                                np_prod_abort(&o->c->prod, o->first, 0, 1);
+                        if (o->c->stream_owner == o)
+                                o->c->stream_owner = NULL;
+                        pthread_mutex_unlock(&h->wr);
+                        np_wake_reader(o->c);
+                }
                 finish(o, NPIPE_ECANCELED, 0);
                 n++;
         }
