@@ -95,6 +95,16 @@ static struct npipe *reg_find(uint64_t id, int server)
 
 /* ---- segments ------------------------------------------------------------------ */
 
+static uint32_t pow2_at_least(uint64_t n);
+
+/* A server's ring holds twice its outbound quota (so a write that fits the
+ * quota goes in whole, QUOTA-02), and at least MIN_SERVER_RING. */
+static uint32_t server_ring_cap(uint32_t out_quota)
+{
+        uint64_t want = (uint64_t)out_quota * 2;
+        return pow2_at_least(want > MIN_SERVER_RING ? want : MIN_SERVER_RING);
+}
+
 static uint32_t pow2_at_least(uint64_t n)
 {
         uint64_t c = NP_RING_MIN;
@@ -567,10 +577,7 @@ static void adopt_one(struct npipe *h)
                 }
                 if (st == NPIPE_STATE_LISTENING) {
                         /* the old broker closed the segment it held: offer a fresh one */
-                        uint32_t cap = pow2_at_least((uint64_t)h->params.out_quota * 2 >
-                                                             MIN_SERVER_RING
-                                                             ? (uint64_t)h->params.out_quota * 2
-                                                             : MIN_SERVER_RING);
+                        uint32_t cap = server_ring_cap(h->params.out_quota);
                         fd = seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
                         if (fd < 0) {
                                 np_conn_put(c);
@@ -697,11 +704,6 @@ static int register_on_reply(void *ctx, const struct np_hdr *hdr, const void *bo
         return 1;
 }
 
-static int parse_name(const char *path, const char **bare, size_t *len)
-{
-        return np_name_parse(path, bare, len);
-}
-
 NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *opts,
                               npipe_t **ret)
 {
@@ -710,7 +712,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         struct npipe_server_opts def;
         if (!ret)
                 return NPIPE_EINVAL;
-        int r = parse_name(name, &bare, &blen);
+        int r = np_name_parse(name, &bare, &blen);
         if (r < 0)
                 return r;
         if (!opts) {
@@ -733,9 +735,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         if (!h)
                 return NPIPE_ENOMEM;
         h->name = strndup(bare, blen);
-        uint32_t cap = pow2_at_least((uint64_t)opts->out_quota * 2 > MIN_SERVER_RING
-                                             ? (uint64_t)opts->out_quota * 2
-                                             : MIN_SERVER_RING);
+        uint32_t cap = server_ring_cap(opts->out_quota);
         int fd = seg_create(cap, NP_ROLE_SERVER, &h->listen_seg, &h->listen_size);
         if (fd < 0 || !h->name) {
                 if (fd >= 0) {
@@ -874,7 +874,7 @@ NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
 {
         const char *bare;
         size_t blen;
-        int r = parse_name(name, &bare, &blen);
+        int r = np_name_parse(name, &bare, &blen);
         if (r < 0)
                 return r == NPIPE_EBADNAME ? NPIPE_EBADPATH : r;
         struct np_wait body = {.name_len = (uint32_t)blen};
@@ -904,7 +904,7 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         size_t blen;
         if (!ret || (access & ~(NPIPE_READ | NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)))
                 return NPIPE_EINVAL;
-        int r = parse_name(name, &bare, &blen);
+        int r = np_name_parse(name, &bare, &blen);
         if (r < 0)
                 return r;
         struct np_seg_hdr *seg;
@@ -976,9 +976,7 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
                 /* STATE-05: back to listening with a fresh segment */
                 struct np_seg_hdr *seg;
                 size_t sz;
-                uint32_t cap = pow2_at_least((uint64_t)h->params.out_quota * 2 > MIN_SERVER_RING
-                                                     ? (uint64_t)h->params.out_quota * 2
-                                                     : MIN_SERVER_RING);
+                uint32_t cap = server_ring_cap(h->params.out_quota);
                 int fd = seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
                 if (fd < 0) {
                         r = fd;
@@ -1194,13 +1192,12 @@ static void sync_listening(struct npipe *h)
         }
 }
 
-static int data_entry(struct npipe *h, struct conn **ret, int *st)
+static void data_entry(struct npipe *h, struct conn **ret, int *st)
 {
         sync_listening(h);
         struct conn *c = np_conn_get(h);
         *st = np_end_state(h, c);
         *ret = c;
-        return 0;
 }
 
 int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)

@@ -110,10 +110,4 @@ struct np_frame {
 };
 _Static_assert(sizeof(struct np_frame) == NP_FRAME_ALIGN, "frame header size");
 
-static inline uint64_t np_frame_span(uint32_t len)
-{
-        return ((uint64_t)sizeof(struct np_frame) + len + (NP_FRAME_ALIGN - 1)) &
-               ~(uint64_t)(NP_FRAME_ALIGN - 1);
-}
-
 #endif /* NPIPE_RING_LAYOUT_H */
