@@ -1,0 +1,1082 @@
+#!/usr/bin/python3
+"""remote_test.py - the broker's remote endpoint, seen from an SMB client.
+
+Sets up, all under one temporary directory and all stopped by PID at the end:
+  * a private smbd on 127.0.0.1:4455 (smb.conf.in, with @ROOT@ rendered and
+    @ONDEMAND@ = no; another free port when 4455 is taken) and the test
+    account nptest (created with useradd when missing; its Samba password
+    lives in the private passdb only);
+  * a private broker: npiped --foreground --samba-np-dir=<ROOT>/ncalrpc/np;
+  * one remote_server process per scenario (NPIPE_RUNTIME_DIR points at the
+    private broker);
+then talks to the pipes as \\\\127.0.0.1\\pipe\\NAME with python3-impacket
+(SMB 3 with encryption unless a check asks for another dialect).
+
+Every check prints "ok - NAME" or "not ok - NAME: detail"; the exit status is
+1 when one failed, 77 (skipped) when the environment cannot run the test (not
+root, no /usr/sbin/smbd, no impacket on this Python, smbd does not start).
+
+Synchronisation is always an event with a deadline: a readiness descriptor,
+a port that accepts, a socket file that appears or goes, an SMB reply.
+
+Usage (meson passes all of these, see meson.build):
+  /usr/bin/python3 remote_test.py --npiped PATH --server PATH --npipe-cli PATH
+                                  --conf-in smb.conf.in [--keep] [-v]
+                                  [--only NAME,...] [--port N]
+"""
+import argparse
+import atexit
+import os
+import pwd
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+SKIP = 77
+USER = 'nptest'
+PASSWORD = 'NpTest-123'
+HOST = '127.0.0.1'
+DEFAULT_PORT = 4455
+START_TIMEOUT = 30.0      # smbd, the broker, a server: seconds to become ready
+SMB_TIMEOUT = 20          # one SMB request/reply (impacket's socket timeout)
+SMB_MAX_MSG = 65535
+
+
+def skip(msg):
+    print('SKIP: remote_test: ' + msg, file=sys.stderr)
+    sys.stderr.flush()
+    sys.exit(SKIP)
+
+
+# ---- environment checks that skip -----------------------------------------
+
+if os.geteuid() != 0:
+    skip('needs root (smbd, useradd and the samba np directory need it)')
+if not os.access('/usr/sbin/smbd', os.X_OK):
+    skip('/usr/sbin/smbd is missing (apt-get install samba)')
+if not os.access('/usr/bin/smbpasswd', os.X_OK):
+    skip('/usr/bin/smbpasswd is missing (apt-get install samba-common-bin)')
+try:
+    from impacket import nt_errors
+    from impacket import smb3structs as s3
+    from impacket.smbconnection import SMBConnection, SessionError
+except ImportError as e:  # pragma: no cover - depends on the host
+    skip('impacket is not importable by %s (%s); apt-get install python3-impacket '
+         'and run with /usr/bin/python3' % (sys.executable, e))
+
+
+def stname(code):
+    """NTSTATUS name, e.g. STATUS_PIPE_DISCONNECTED (0xc00000b0)."""
+    if code is None:
+        return 'no status'
+    name = nt_errors.ERROR_MESSAGES.get(code, ('STATUS_0x%08x' % code,))[0]
+    return '%s (0x%08x)' % (name, code)
+
+
+class Fail(Exception):
+    """A check's assertion failed; the text is the detail."""
+
+
+def expect(cond, detail):
+    if not cond:
+        raise Fail(detail)
+
+
+def show(b, limit=60):
+    r = repr(bytes(b[:limit]))
+    return r + ('... (%d bytes)' % len(b) if len(b) > limit else '')
+
+
+def fnv1a(b):
+    h = 2166136261
+    for c in b:
+        h ^= c
+        h = (h * 16777619) & 0xffffffff
+    return h
+
+
+def pattern(n):
+    return bytes(i % 251 for i in range(n))
+
+
+# ---- processes ------------------------------------------------------------
+
+class Procs:
+    """Every process this test starts, stopped by PID (never by name)."""
+
+    def __init__(self):
+        self.procs = []   # (description, Popen, logfile path)
+        self.lock = threading.Lock()
+
+    def add(self, desc, p, log):
+        with self.lock:
+            self.procs.append((desc, p, log))
+
+    def stop(self, p, timeout=10.0):
+        if p.poll() is not None:
+            return
+        try:
+            p.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            p.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            print('remote_test: pid %d did not exit after SIGKILL' % p.pid, file=sys.stderr)
+
+    def stop_all(self):
+        with self.lock:
+            procs = list(reversed(self.procs))
+            self.procs = []
+        for desc, p, _ in procs:
+            self.stop(p)
+            if desc == 'smbd':
+                # smbd ran in a session (and process group) of its own, led by
+                # the PID we started: its children belong to that group.  The
+                # parent ends them itself on SIGTERM; if it had to be killed,
+                # end what is left of *its* group (verified to be its own).
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def logs(self):
+        with self.lock:
+            return [(d, l) for d, _, l in self.procs if l]
+
+
+def tail(path, n=40):
+    try:
+        with open(path, 'rb') as f:
+            lines = f.read().decode('utf-8', 'replace').splitlines()
+    except OSError as e:
+        return ['(cannot read %s: %s)' % (path, e)]
+    return lines[-n:]
+
+
+def wait_ready_fd(rfd, proc, timeout):
+    """Read the readiness descriptor: True once "1" arrived.  False on EOF,
+    process exit or deadline."""
+    deadline = time.monotonic() + timeout
+    got = b''
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([rfd], [], [], min(left, 0.5))
+            if r:
+                chunk = os.read(rfd, 16)
+                if not chunk:
+                    return got.startswith(b'1')
+                got += chunk
+                if got.startswith(b'1'):
+                    return True
+            elif proc.poll() is not None:
+                return False
+    finally:
+        os.close(rfd)
+
+
+def port_accepts(port):
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, step=0.05):
+    """Poll pred() until true or the deadline (for file and port state only)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+# ---- the SMB client -------------------------------------------------------
+
+class Client:
+    """One SMB connection with an IPC$ tree, plus raw READ/WRITE/IOCTL that
+    return the NTSTATUS instead of raising (impacket raises on anything but
+    success, and BUFFER_OVERFLOW carries data)."""
+
+    def __init__(self, env, user=USER, password=PASSWORD, anonymous=False, dialect=None):
+        self.conn = SMBConnection(HOST, HOST, sess_port=env.port, timeout=SMB_TIMEOUT,
+                                  preferredDialect=dialect)
+        if anonymous:
+            self.conn.login('', '')
+        else:
+            self.conn.login(user, password)
+        self.tid = self.conn.connectTree('IPC$')
+        self.s = self.conn.getSMBServer()
+        self.fids = []
+
+    def open(self, name):
+        """Open \\pipe\\NAME; raises SessionError (getErrorCode()) when refused."""
+        fid = self.conn.openFile(self.tid, '\\' + name)
+        self.fids.append(fid)
+        return fid
+
+    def try_open(self, name):
+        """(fid, None) or (None, NTSTATUS)."""
+        try:
+            return self.open(name), None
+        except SessionError as e:
+            return None, e.getErrorCode()
+
+    def _send(self, command, body, credit_len=0):
+        p = self.s.SMB_PACKET()
+        p['Command'] = command
+        p['TreeID'] = self.tid
+        if credit_len > 65536 and self.s._Connection['Dialect'] != s3.SMB2_DIALECT_002:
+            p['CreditCharge'] = 1 + (credit_len - 1) // 65536
+        p['Data'] = body
+        mid = self.s.sendSMB(p)
+        return self.s.recvSMB(mid)
+
+    def write(self, fid, data):
+        """One SMB2 WRITE (one message on a message pipe): (status, count)."""
+        w = s3.SMB2Write()
+        w['FileID'] = fid
+        w['Length'] = len(data)
+        w['Offset'] = 0
+        w['WriteChannelInfoOffset'] = 0
+        w['Buffer'] = data
+        ans = self._send(s3.SMB2_WRITE, w, len(data))
+        st = ans['Status']
+        if st == nt_errors.STATUS_SUCCESS:
+            return st, s3.SMB2Write_Response(ans['Data'])['Count']
+        return st, 0
+
+    def read(self, fid, n=SMB_MAX_MSG + 1):
+        """One SMB2 READ of up to n bytes: (status, data)."""
+        r = s3.SMB2Read()
+        r['Padding'] = 0x50
+        r['FileID'] = fid
+        r['Length'] = n
+        r['Offset'] = 0
+        ans = self._send(s3.SMB2_READ, r, n)
+        st = ans['Status']
+        if st in (nt_errors.STATUS_SUCCESS, nt_errors.STATUS_BUFFER_OVERFLOW):
+            return st, s3.SMB2Read_Response(ans['Data'])['Buffer']
+        return st, b''
+
+    def transceive(self, fid, data, maxout):
+        """SMB2 IOCTL FSCTL_PIPE_TRANSCEIVE (TransactNamedPipe): (status, data)."""
+        io = s3.SMB2Ioctl()
+        io['FileID'] = fid
+        io['CtlCode'] = s3.FSCTL_PIPE_TRANSCEIVE
+        io['MaxInputResponse'] = 0
+        io['MaxOutputResponse'] = maxout
+        io['InputCount'] = len(data)
+        io['Buffer'] = data
+        io['OutputOffset'] = 0
+        io['Flags'] = s3.SMB2_0_IOCTL_IS_FSCTL
+        ans = self._send(s3.SMB2_IOCTL, io, max(len(data), maxout))
+        st = ans['Status']
+        if st in (nt_errors.STATUS_SUCCESS, nt_errors.STATUS_BUFFER_OVERFLOW):
+            return st, s3.SMB2Ioctl_Response(ans['Data'])['Buffer']
+        return st, b''
+
+    def close(self, fid):
+        try:
+            self.s.close(self.tid, fid)
+        except Exception:  # impacket's bookkeeping (KeyError) or a dead pipe
+            pass
+        if fid in self.fids:
+            self.fids.remove(fid)
+
+    def logoff(self):
+        for fid in list(self.fids):
+            self.close(fid)
+        try:
+            self.conn.logoff()
+        except Exception:
+            pass
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+
+
+# ---- the environment ------------------------------------------------------
+
+class Env:
+    def __init__(self, args):
+        self.args = args
+        self.procs = Procs()
+        self.root = None
+        self.port = args.port
+        self.late_sockets = []   # servers whose socket was missing at ready time
+        self.n_servers = 0
+
+    # -- set-up --
+    def setup(self):
+        self.root = tempfile.mkdtemp(prefix='npr-')
+        self.np_dir = os.path.join(self.root, 'ncalrpc', 'np')
+        self.run_dir = os.path.join(self.root, 'run')
+        for d in ('lock', 'state', 'cache', 'private', 'pid', 'bind-dns', 'log'):
+            os.mkdir(os.path.join(self.root, d), 0o700 if d == 'private' else 0o755)
+        os.chmod(os.path.join(self.root, 'private'), 0o700)
+
+        if port_accepts(self.port):
+            if self.args.port_given:
+                skip('port %d is already taken' % self.port)
+            busy = self.port
+            self.port = free_port()
+            print('# port %d is taken (another smbd?): using %d' % (busy, self.port))
+        with open(self.args.conf_in) as f:
+            conf = f.read()
+        conf = conf.replace('@ROOT@', self.root).replace('@ONDEMAND@', 'no')
+        conf = conf.replace('smb ports = 4455', 'smb ports = %d' % self.port)
+        self.conf = os.path.join(self.root, 'smb.conf')
+        with open(self.conf, 'w') as f:
+            f.write(conf)
+
+        self.ensure_user()
+        r = subprocess.run(['/usr/bin/smbpasswd', '-c', self.conf, '-s', '-a', USER],
+                           input=('%s\n%s\n' % (PASSWORD, PASSWORD)).encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            skip('smbpasswd -a %s failed: %s' % (USER, r.stdout.decode(errors='replace')))
+
+        self.start_smbd()
+        self.start_broker()
+
+    def ensure_user(self):
+        try:
+            pw = pwd.getpwnam(USER)
+        except KeyError:
+            r = subprocess.run(['useradd', '-M', '-s', '/usr/sbin/nologin', USER],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+            if r.returncode != 0:
+                skip('useradd %s failed: %s' % (USER, r.stdout.decode(errors='replace')))
+            pw = pwd.getpwnam(USER)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+
+    def start_smbd(self):
+        log = os.path.join(self.root, 'log', 'smbd.out')
+        with open(log, 'wb') as out:
+            # Not --no-process-group and not under setsid: smbd makes its own
+            # session and on shutdown signals only that group.
+            p = subprocess.Popen(['/usr/sbin/smbd', '--foreground', '--configfile=' + self.conf],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 cwd=self.root)
+        self.procs.add('smbd', p, log)
+        ok = wait_until(lambda: p.poll() is not None or port_accepts(self.port),
+                        START_TIMEOUT, 0.1)
+        if p.poll() is not None or not ok:
+            msg = '\n'.join(tail(log, 20) + tail(os.path.join(self.root, 'log', 'log.smbd'), 20))
+            skip('smbd did not start (exit %s) on port %d:\n%s' % (p.poll(), self.port, msg))
+        # smbd makes <ncalrpc>/np (root 0700) as it starts
+        if not wait_until(lambda: os.path.isdir(self.np_dir), START_TIMEOUT):
+            skip('smbd did not create %s' % self.np_dir)
+        st = os.stat(self.np_dir)
+        self.np_dir_mode = (stat.S_IMODE(st.st_mode), st.st_uid)
+
+    def start_broker(self):
+        log = os.path.join(self.root, 'log', 'npiped.log')
+        rfd, wfd = os.pipe()
+        with open(log, 'wb') as out:
+            p = subprocess.Popen([self.args.npiped, '--foreground', '--runtime-dir=' + self.run_dir,
+                                  '--ready-fd=%d' % wfd, '--samba-np-dir=' + self.np_dir,
+                                  '--log-level=debug'],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 pass_fds=(wfd,), env=self.env())
+        os.close(wfd)
+        self.procs.add('npiped', p, log)
+        self.broker = p
+        self.broker_ok = wait_ready_fd(rfd, p, START_TIMEOUT)
+        self.broker_detail = ''
+        if not self.broker_ok:
+            try:
+                p.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+            self.broker_detail = ('npiped --samba-np-dir did not become ready (exit %s): %s'
+                                  % (p.poll(), ' | '.join(tail(log, 3))))
+
+    def env(self):
+        e = dict(os.environ)
+        e['NPIPE_RUNTIME_DIR'] = self.run_dir
+        e['NPIPE_BROKER'] = self.args.npiped
+        return e
+
+    # -- servers --
+    def server(self, name, *opts, wait_socket=True):
+        """Start remote_server --name NAME OPTS...; returns its Popen once all
+        its instances exist.  Raises Fail when it does not get ready."""
+        if not self.broker_ok:
+            raise Fail('no broker (see broker-starts-with-samba-np-dir)')
+        self.n_servers += 1
+        log = os.path.join(self.root, 'log', 'server-%02d-%s.log' % (self.n_servers, name))
+        rfd, wfd = os.pipe()
+        with open(log, 'wb') as out:
+            p = subprocess.Popen([self.args.server, '--name', name, '--ready-fd=%d' % wfd]
+                                 + list(opts),
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 pass_fds=(wfd,), env=self.env())
+        os.close(wfd)
+        self.procs.add('server ' + name, p, log)
+        if not wait_ready_fd(rfd, p, START_TIMEOUT):
+            raise Fail('remote_server %s %s did not get ready (exit %s): %s'
+                       % (name, ' '.join(opts), p.poll(), ' | '.join(tail(log, 5))))
+        if wait_socket and '--reject-remote' not in opts:
+            path = self.socket_path(name)
+            if not is_socket(path):
+                # npipe_create returned: the socket should be there already
+                self.late_sockets.append(name)
+                if not wait_until(lambda: is_socket(path), 5.0):
+                    raise Fail('no socket %s after npipe_create of %s returned' % (path, name))
+        return p
+
+    def socket_path(self, name):
+        return os.path.join(self.np_dir, name.lower())
+
+    def stop(self, p):
+        self.procs.stop(p)
+
+    def cli(self, *args, timeout=20):
+        return subprocess.run([self.args.npipe_cli] + list(args), env=self.env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    def client(self, **kw):
+        return Client(self, **kw)
+
+    def cleanup(self):
+        self.procs.stop_all()
+        if self.root and not self.args.keep:
+            import shutil
+            shutil.rmtree(self.root, ignore_errors=True)
+        elif self.root:
+            print('# kept %s' % self.root)
+        self.root = None
+
+
+def is_socket(path):
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+# ---- the checks -----------------------------------------------------------
+
+CHECKS = []
+
+
+def check(name):
+    def reg(fn):
+        CHECKS.append((name, fn))
+        return fn
+    return reg
+
+
+def echo_round(c, fid, msg, what='echo'):
+    st, n = c.write(fid, msg)
+    expect(st == 0 and n == len(msg), '%s: write of %d bytes: %s, count %d'
+           % (what, len(msg), stname(st), n))
+    st, data = c.read(fid)
+    expect(st == 0, '%s: read: %s' % (what, stname(st)))
+    expect(data == b'echo:' + msg, '%s: read %s, expected %s' % (what, show(data),
+                                                                 show(b'echo:' + msg)))
+
+
+def expect_open_fails(env, name, **kw):
+    c = env.client(**kw)
+    try:
+        fid, st = c.try_open(name)
+        if fid is not None:
+            # opened: see whether anything answers, for the detail
+            wst, _ = c.write(fid, b'should-not-arrive')
+            raise Fail('the open of %s succeeded (then write: %s)' % (name, stname(wst)))
+        return st
+    finally:
+        c.logoff()
+
+
+@check('unknown-pipe-not-found')
+def _(env):
+    c = env.client()
+    try:
+        fid, st = c.try_open('npipe-no-such-pipe')
+        expect(fid is None, 'an open of a pipe nobody created succeeded')
+        expect(st == nt_errors.STATUS_OBJECT_NAME_NOT_FOUND,
+               'status %s, expected STATUS_OBJECT_NAME_NOT_FOUND' % stname(st))
+    finally:
+        c.logoff()
+
+
+@check('broker-starts-with-samba-np-dir')
+def _(env):
+    expect(env.broker_ok, env.broker_detail)
+    expect(env.broker.poll() is None, 'npiped exited: %s' % env.broker.poll())
+    mode, uid = env.np_dir_mode
+    st = os.stat(env.np_dir)
+    expect((stat.S_IMODE(st.st_mode), st.st_uid) == (mode, uid),
+           'the broker changed %s from %o/%d to %o/%d (smbd refuses to start then)'
+           % (env.np_dir, mode, uid, stat.S_IMODE(st.st_mode), st.st_uid))
+
+
+@check('socket-exists-for-pipe')
+def _(env):
+    env.server('r-echo', '--policy', 'everyone')
+    expect(is_socket(env.socket_path('r-echo')), 'no socket %s' % env.socket_path('r-echo'))
+
+
+@check('echo')
+def _(env):
+    env.server('r-echo1', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-echo1')
+        echo_round(c, fid, b'hello')
+        echo_round(c, fid, b'again')
+    finally:
+        c.logoff()
+
+
+@check('message-boundaries')
+def _(env):
+    env.server('r-bound', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-bound')
+        for m in (b'one', b'two'):
+            st, n = c.write(fid, m)
+            expect(st == 0 and n == len(m), 'write %r: %s' % (m, stname(st)))
+        for m in (b'one', b'two'):
+            st, data = c.read(fid, 4096)
+            expect(st == 0 and data == b'echo:' + m,
+                   'read: %s %s, expected %s (one message per read, in both directions)'
+                   % (stname(st), show(data), show(b'echo:' + m)))
+    finally:
+        c.logoff()
+
+
+@check('partial-read-success')
+def _(env):
+    # Samba deviation (samba.md section 4.1): a READ smaller than the message
+    # gives STATUS_SUCCESS with the first bytes (Windows: BUFFER_OVERFLOW);
+    # the next READ gives the rest, and only the rest.
+    env.server('r-part', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-part')
+        msg = b'x' * 95
+        st, _ = c.write(fid, msg)
+        expect(st == 0, 'write: %s' % stname(st))
+        st, a = c.read(fid, 10)
+        expect(st == 0, 'READ(10) of a 100-byte message: %s, expected STATUS_SUCCESS '
+               '(Samba deviation)' % stname(st))
+        expect(a == b'echo:xxxxx', 'READ(10) gave %s' % show(a))
+        st, b = c.read(fid, 4096)
+        expect(st == 0 and b == b'x' * 90, 'the next READ: %s %s, expected the 90 left'
+               % (stname(st), show(b)))
+        echo_round(c, fid, b'next', 'the message after')
+    finally:
+        c.logoff()
+
+
+@check('transact')
+def _(env):
+    env.server('r-trans', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-trans')
+        try:
+            out = c.conn.transactNamedPipe(c.tid, fid, b'ping')
+        except SessionError as e:
+            raise Fail('transactNamedPipe: %s' % stname(e.getErrorCode()))
+        expect(out == b'echo:ping', 'transact reply %s' % show(out))
+    finally:
+        c.logoff()
+
+
+@check('transact-overflow')
+def _(env):
+    env.server('r-trover', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-trover')
+        msg = b'y' * 95
+        st, a = c.transceive(fid, msg, 16)
+        expect(st == nt_errors.STATUS_BUFFER_OVERFLOW,
+               'TRANSCEIVE(maxout 16) of a 100-byte reply: %s, expected STATUS_BUFFER_OVERFLOW'
+               % stname(st))
+        expect(a == (b'echo:' + msg)[:16], 'the first part: %s' % show(a))
+        st, b = c.read(fid, 4096)
+        expect(st == 0 and b == msg[11:], 'the rest by READ: %s %s, expected %d bytes'
+               % (stname(st), show(b), len(msg) - 11))
+        st, d = c.transceive(fid, b'fits', 4096)
+        expect(st == 0 and d == b'echo:fits', 'the next transceive: %s %s' % (stname(st), show(d)))
+    finally:
+        c.logoff()
+
+
+@check('instances-at-once')
+def _(env):
+    env.server('r-multi', '--policy', 'everyone', '--instances', '3')
+    clients = []
+    try:
+        for i in range(3):
+            c = env.client()
+            clients.append(c)
+            c.fid = c.open('r-multi')
+        for i, c in enumerate(clients):
+            st, _ = c.write(c.fid, b'client-%d' % i)
+            expect(st == 0, 'client %d write: %s' % (i, stname(st)))
+        for i, c in enumerate(clients):
+            st, data = c.read(c.fid)
+            expect(st == 0 and data == b'echo:client-%d' % i,
+                   'client %d read: %s %s' % (i, stname(st), show(data)))
+    finally:
+        for c in clients:
+            c.logoff()
+
+
+def read_in_thread(c, fid):
+    res = {}
+
+    def run():
+        try:
+            res['r'] = c.read(fid)
+        except Exception as e:
+            res['e'] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, res
+
+
+@check('open-waits-for-free-instance')
+def _(env):
+    # One instance: a second client is accepted at once and its message waits
+    # until the first client goes.
+    env.server('r-queue', '--policy', 'everyone', '--instances', '1')
+    a = env.client()
+    b = env.client()
+    try:
+        fa = a.open('r-queue')
+        echo_round(a, fa, b'first', 'client A')
+        fb, st = b.try_open('r-queue')
+        expect(fb is not None, 'the second open failed: %s (expected: accepted, waiting)'
+               % stname(st))
+        st, _ = b.write(fb, b'second')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        t, res = read_in_thread(b, fb)
+        echo_round(a, fa, b'still-mine', 'client A while B waits')
+        a.close(fa)
+        t.join(SMB_TIMEOUT + 5)
+        expect(not t.is_alive(), 'client B got no reply after A closed')
+        expect('e' not in res, 'client B read: %r' % res.get('e'))
+        st, data = res['r']
+        expect(st == 0 and data == b'echo:second', 'client B read: %s %s'
+               % (stname(st), show(data)))
+    finally:
+        a.logoff()
+        b.logoff()
+
+
+def after_server_end(c, fid, what):
+    st, data = c.read(fid)
+    expect(st != 0, 'read after the server %s: %s %s, expected an error'
+           % (what, stname(st), show(data)))
+    wst, _ = c.write(fid, b'late')
+    expect(wst != 0, 'write after the server %s succeeded' % what)
+    return 'read %s, write %s' % (stname(st), stname(wst))
+
+
+@check('server-close')
+def _(env):
+    env.server('r-close', '--policy', 'everyone', '--mode', 'close-after-one')
+    c = env.client()
+    try:
+        fid = c.open('r-close')
+        echo_round(c, fid, b'bye')
+        info = after_server_end(c, fid, 'closed')
+        print('# server-close: %s' % info)
+    finally:
+        c.logoff()
+
+
+@check('server-disconnect')
+def _(env):
+    env.server('r-disc', '--policy', 'everyone', '--mode', 'disconnect-after-one')
+    c = env.client()
+    try:
+        fid = c.open('r-disc')
+        echo_round(c, fid, b'bye')
+        info = after_server_end(c, fid, 'disconnected')
+        print('# server-disconnect: %s' % info)
+        c.close(fid)
+        fid = c.open('r-disc')
+        echo_round(c, fid, b'back', 'a new client after the disconnect')
+    finally:
+        c.logoff()
+
+
+def whoami(env, name, **kw):
+    c = env.client(**kw)
+    try:
+        fid = c.open(name)
+        st, _ = c.write(fid, b'who')
+        expect(st == 0, 'write: %s' % stname(st))
+        st, data = c.read(fid)
+        expect(st == 0, 'read: %s' % stname(st))
+    finally:
+        c.logoff()
+    return parse_whoami(data)
+
+
+def parse_whoami(data):
+    line = data.decode('utf-8', 'replace').strip()
+    fields = {}
+    for part in line.split(' '):
+        k, _, v = part.partition('=')
+        fields[k] = v
+    expect('error' not in fields, 'npipe_remote_client failed: %s' % line)
+    expect('local' in fields, 'not a whoami line: %r' % line)
+    fields['_line'] = line
+    return fields
+
+
+@check('identity')
+def _(env):
+    env.server('r-who', '--policy', 'everyone', '--mode', 'whoami')
+    f = whoami(env, 'r-who')
+    want = {'user': USER, 'uid': str(env.uid), 'gid': str(env.gid), 'addr': HOST,
+            'local': '0', 'anonymous': '0', 'encrypted': '1'}
+    bad = ['%s=%s (expected %s)' % (k, f.get(k), v) for k, v in want.items() if f.get(k) != v]
+    if f.get('domain', '').upper() != 'NPTESTSRV':
+        bad.append('domain=%s (expected NPTESTSRV, the netbios name)' % f.get('domain'))
+    if not f.get('nsids', '0').isdigit() or int(f['nsids']) < 1:
+        bad.append('nsids=%s (expected at least the user SID)' % f.get('nsids'))
+    expect(not bad, '; '.join(bad) + ' in: ' + f['_line'])
+
+
+@check('identity-unencrypted-smb2.1')
+def _(env):
+    env.server('r-who21', '--policy', 'everyone', '--mode', 'whoami')
+    f = whoami(env, 'r-who21', dialect=s3.SMB2_DIALECT_21)
+    expect(f.get('encrypted') == '0' and f.get('user') == USER and f.get('local') == '0',
+           'expected user=%s encrypted=0 local=0: %s' % (USER, f['_line']))
+
+
+@check('local-client-is-local')
+def _(env):
+    env.server('r-wholocal', '--policy', 'everyone', '--mode', 'whoami')
+    r = env.cli('call', 'r-wholocal', 'who')
+    expect(r.returncode == 0, 'npipe call: exit %d: %s' % (r.returncode,
+                                                           r.stderr.decode(errors='replace')))
+    f = parse_whoami(r.stdout)
+    expect(f.get('local') == '1' and f.get('uid') == '0',
+           'expected local=1 uid=0: %s' % f['_line'])
+
+
+@check('access-owner-denied')
+def _(env):
+    # the server runs as root: nptest is not the owner
+    env.server('r-owner', '--policy', 'owner')
+    st = expect_open_fails(env, 'r-owner')
+    print('# access-owner-denied: the open failed with %s' % stname(st))
+    r = env.cli('call', 'r-owner', 'local-root')
+    expect(r.returncode == 0 and r.stdout.strip() == b'echo:local-root',
+           'the owner (root, locally) cannot use the pipe: exit %d %r'
+           % (r.returncode, r.stdout + r.stderr))
+
+
+@check('access-group-allowed')
+def _(env):
+    env.server('r-group', '--policy', 'group', '--gid', str(env.gid))
+    c = env.client()
+    try:
+        fid, st = c.try_open('r-group')
+        expect(fid is not None, 'open with policy group gid=%d (nptest\'s group): %s'
+               % (env.gid, stname(st)))
+        echo_round(c, fid, b'member')
+    finally:
+        c.logoff()
+
+
+@check('access-other-group-denied')
+def _(env):
+    # gid 0: nptest is not a member
+    env.server('r-group0', '--policy', 'group', '--gid', '0')
+    st = expect_open_fails(env, 'r-group0')
+    print('# access-other-group-denied: the open failed with %s' % stname(st))
+
+
+@check('anonymous-refused-by-default')
+def _(env):
+    env.server('r-anon-no', '--policy', 'everyone')
+    st = expect_open_fails(env, 'r-anon-no', anonymous=True)
+    print('# anonymous-refused-by-default: the open failed with %s' % stname(st))
+
+
+@check('anonymous-refused-nogroup-policy')
+def _(env):
+    # the null session maps to nobody/nogroup (65534); without
+    # NPIPE_ALLOW_ANONYMOUS a group policy on nogroup must not let it in
+    env.server('r-anon-grp', '--policy', 'group', '--gid', '65534')
+    st = expect_open_fails(env, 'r-anon-grp', anonymous=True)
+    print('# anonymous-refused-nogroup-policy: the open failed with %s' % stname(st))
+
+
+@check('anonymous-allowed-needs-everyone')
+def _(env):
+    # NPIPE_ALLOW_ANONYMOUS: anonymous users count as everyone, so a group
+    # policy still refuses them
+    env.server('r-anon-grp2', '--policy', 'group', '--gid', '65534', '--allow-anonymous')
+    st = expect_open_fails(env, 'r-anon-grp2', anonymous=True)
+    print('# anonymous-allowed-needs-everyone: the open failed with %s' % stname(st))
+
+
+@check('anonymous-allowed')
+def _(env):
+    env.server('r-anon-yes', '--policy', 'everyone', '--allow-anonymous', '--mode', 'whoami')
+    try:
+        f = whoami(env, 'r-anon-yes', anonymous=True)
+    except SessionError as e:
+        raise Fail('anonymous open with --allow-anonymous --policy everyone: %s'
+                   % stname(e.getErrorCode()))
+    expect(f.get('anonymous') == '1' and f.get('local') == '0',
+           'expected anonymous=1 local=0: %s' % f['_line'])
+    print('# anonymous-allowed: %s' % f['_line'])
+
+
+@check('reject-remote-not-found')
+def _(env):
+    env.server('r-local-only', '--policy', 'everyone', '--reject-remote')
+    expect(not os.path.lexists(env.socket_path('r-local-only')),
+           'a socket exists for a pipe created with NPIPE_REJECT_REMOTE')
+    c = env.client()
+    try:
+        fid, st = c.try_open('r-local-only')
+        expect(fid is None, 'the remote open of a REJECT_REMOTE pipe succeeded')
+        expect(st == nt_errors.STATUS_OBJECT_NAME_NOT_FOUND,
+               'status %s, expected STATUS_OBJECT_NAME_NOT_FOUND' % stname(st))
+    finally:
+        c.logoff()
+    r = env.cli('call', 'r-local-only', 'local')
+    expect(r.returncode == 0 and r.stdout.strip() == b'echo:local',
+           'a local client cannot use the pipe: exit %d %r' % (r.returncode, r.stdout + r.stderr))
+
+
+@check('message-65535-client-to-server')
+def _(env):
+    env.server('r-max-in', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-max-in')
+        msg = pattern(SMB_MAX_MSG)
+        st, n = c.write(fid, msg)
+        expect(st == 0 and n == len(msg), 'write of 65535 bytes: %s count %d' % (stname(st), n))
+        st, data = c.read(fid)
+        want = b'echo:len=65535,fnv=%08x' % fnv1a(msg)
+        expect(st == 0 and data == want, 'the server got %s, expected %s'
+               % (show(data), show(want)))
+    finally:
+        c.logoff()
+
+
+@check('message-65536-client-refused')
+def _(env):
+    # smbd refuses it (STATUS_PORT_MESSAGE_TOO_LONG); the pipe stays usable
+    env.server('r-too-big', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-too-big')
+        st, _ = c.write(fid, pattern(SMB_MAX_MSG + 1))
+        expect(st != 0, 'a 65536-byte message was accepted')
+        print('# message-65536-client-refused: %s' % stname(st))
+        echo_round(c, fid, b'after', 'the pipe after the refused write')
+    finally:
+        c.logoff()
+
+
+@check('message-65535-server-to-client-and-emsgsize')
+def _(env):
+    env.server('r-big', '--policy', 'everyone', '--mode', 'big')
+    c = env.client()
+    try:
+        fid = c.open('r-big')
+        for rnd in (1, 2):   # twice: the connection stays usable
+            st, _ = c.write(fid, b'go')
+            expect(st == 0, 'round %d: write: %s' % (rnd, stname(st)))
+            st, line = c.read(fid)
+            expect(st == 0 and line == b'65536=EMSGSIZE 0=EMSGSIZE',
+                   'round %d: the server\'s 65536- and 0-byte writes: %s %s '
+                   '(expected 65536=EMSGSIZE 0=EMSGSIZE)' % (rnd, stname(st), show(line)))
+            st, data = c.read(fid)
+            expect(st == 0 and len(data) == SMB_MAX_MSG and data == pattern(SMB_MAX_MSG),
+                   'round %d: the 65535-byte message: %s, %d bytes%s'
+                   % (rnd, stname(st), len(data),
+                      '' if len(data) != SMB_MAX_MSG else ' (content differs)'))
+    finally:
+        c.logoff()
+
+
+@check('byte-mode-stream')
+def _(env):
+    env.server('r-byte', '--policy', 'everyone', '--byte')
+    c = env.client()
+    try:
+        fid = c.open('r-byte')
+        for m in (b'hello ', b'world'):
+            st, _ = c.write(fid, m)
+            expect(st == 0, 'write %r: %s' % (m, stname(st)))
+        got, reads = b'', 0
+        while len(got) < 11 and reads < 11:
+            st, data = c.read(fid, 4096)
+            expect(st == 0 and data, 'read %d: %s %s' % (reads + 1, stname(st), show(data)))
+            got += data
+            reads += 1
+        expect(got == b'hello world', 'the stream came back as %s' % show(got))
+        print('# byte-mode-stream: "hello world" in %d read(s)' % reads)
+    finally:
+        c.logoff()
+
+
+@check('name-case-insensitive')
+def _(env):
+    env.server('R-MixedCase', '--policy', 'everyone')
+    expect(is_socket(env.socket_path('R-MixedCase')), 'no socket %s'
+           % env.socket_path('R-MixedCase'))
+    expect(not os.path.lexists(os.path.join(env.np_dir, 'R-MixedCase')),
+           'the socket name is not lower case')
+    c = env.client()
+    try:
+        for name in ('R-MIXEDCASE', 'r-mixedcase', 'R-MixedCase'):
+            fid, st = c.try_open(name)
+            expect(fid is not None, 'open %s: %s' % (name, stname(st)))
+            echo_round(c, fid, name.encode(), 'open as ' + name)
+            c.close(fid)
+    finally:
+        c.logoff()
+
+
+@check('socket-removed-with-last-instance')
+def _(env):
+    p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
+    path = env.socket_path('r-gone')
+    c = env.client()
+    try:
+        fid = c.open('r-gone')
+        echo_round(c, fid, b'alive')
+        c.close(fid)
+    finally:
+        c.logoff()
+    env.stop(p)
+    expect(wait_until(lambda: not os.path.lexists(path), 10.0),
+           'the socket %s is still there 10 s after its server exited' % path)
+    c = env.client()
+    try:
+        fid, st = c.try_open('r-gone')
+        expect(fid is None and st == nt_errors.STATUS_OBJECT_NAME_NOT_FOUND,
+               'open after the server exited: %s' % ('succeeded' if fid else stname(st)))
+    finally:
+        c.logoff()
+
+
+@check('socket-present-when-create-returns')
+def _(env):
+    # every server above was checked right after its npipe_create returned
+    expect(not env.late_sockets, 'the socket appeared only after npipe_create returned for: '
+           + ', '.join(env.late_sockets))
+
+
+# ---- main -----------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--npiped', required=True)
+    ap.add_argument('--server', required=True, help='the remote_server binary')
+    ap.add_argument('--npipe-cli', required=True, help='the npipe command (src/cli)')
+    ap.add_argument('--conf-in', required=True, help='smb.conf.in')
+    ap.add_argument('--port', type=int, default=None)
+    ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
+    ap.add_argument('--only', default='', help='comma-separated check names')
+    ap.add_argument('-v', '--verbose', action='store_true', help='print log tails always')
+    args = ap.parse_args()
+    args.port_given = args.port is not None
+    if args.port is None:
+        args.port = DEFAULT_PORT
+    for path in (args.npiped, args.server, args.npipe_cli):
+        if not os.access(path, os.X_OK):
+            print('remote_test: %s is not executable' % path, file=sys.stderr)
+            return 1
+
+    env = Env(args)
+    atexit.register(env.cleanup)
+    # meson's timeout sends SIGTERM: end through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+
+    only = set(filter(None, args.only.split(',')))
+    failed = []
+    try:
+        env.setup()
+        print('# smbd on %s:%d, np dir %s, broker %s' % (HOST, env.port, env.np_dir,
+                                                        'ready' if env.broker_ok else 'NOT ready'))
+        for name, fn in CHECKS:
+            if only and name not in only:
+                continue
+            try:
+                fn(env)
+                print('ok - %s' % name)
+            except Fail as e:
+                failed.append(name)
+                print('not ok - %s: %s' % (name, e))
+            except SessionError as e:
+                failed.append(name)
+                print('not ok - %s: SMB error %s' % (name, stname(e.getErrorCode())))
+            except Exception as e:
+                failed.append(name)
+                tb = traceback.extract_tb(e.__traceback__)[-1]
+                print('not ok - %s: %s: %s (at line %d)' % (name, type(e).__name__, e, tb.lineno))
+            sys.stdout.flush()
+        if env.broker_ok and env.broker.poll() is not None:
+            failed.append('broker-alive')
+            print('not ok - broker-alive: npiped exited with %s during the checks'
+                  % env.broker.poll())
+        if failed or args.verbose:
+            for desc, log in env.procs.logs():
+                print('# --- %s: %s' % (desc, log))
+                for line in tail(log, 25):
+                    print('#   ' + line)
+    finally:
+        env.cleanup()
+    total = len([n for n, _ in CHECKS if not only or n in only])
+    print('# %d check(s), %d failed%s' % (total, len(failed),
+                                          (': ' + ', '.join(failed)) if failed else ''))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
