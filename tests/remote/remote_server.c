@@ -55,7 +55,8 @@
 
 enum mode { MODE_ECHO, MODE_WHOAMI, MODE_BIG, MODE_CLOSE_AFTER_ONE, MODE_DISCONNECT_AFTER_ONE };
 
-static const char *pipe_name;
+static const char *pipe_name; /* as given (for the log) */
+static char pipe_path[512];    /* \\.\pipe\NAME, what npipe_create takes */
 static bool byte_pipe;
 static enum mode mode = MODE_ECHO;
 static struct npipe_server_opts sopts;
@@ -313,7 +314,7 @@ static void *instance_main(void *arg)
                         r = npipe_close(in->h);
                         logf_(in->idx, "closed: %s", npipe_err_name(r));
                         in->h = NULL;
-                        r = npipe_create(pipe_name, &sopts, &fresh);
+                        r = npipe_create(pipe_path, &sopts, &fresh);
                         if (r < 0) {
                                 logf_(in->idx, "create again: %s", npipe_err_name(r));
                                 return NULL;
@@ -321,6 +322,11 @@ static void *instance_main(void *arg)
                         in->h = fresh;
                         continue;
                 }
+                /* as on Windows, DisconnectNamedPipe drops what the
+                 * client has not read yet: a server that wants its last
+                 * reply delivered flushes first (DISC-01) */
+                if (mode == MODE_DISCONNECT_AFTER_ONE)
+                        npipe_flush(in->h);
                 r = npipe_disconnect(in->h);
                 logf_(in->idx, "disconnected: %s", npipe_err_name(r));
         }
@@ -437,6 +443,13 @@ int main(int argc, char **argv)
                 usage(stderr, argv[0]);
                 return 2;
         }
+        /* a bare NAME becomes \\.\pipe\NAME; a full path is taken as it is */
+        if ((size_t)snprintf(pipe_path, sizeof pipe_path, "%s%s",
+                             (pipe_name[0] == '\\' || pipe_name[0] == '/') ? "" : "\\\\.\\pipe\\",
+                             pipe_name) >= sizeof pipe_path) {
+                fprintf(stderr, "remote_server: --name: too long\n");
+                return 2;
+        }
         sopts.type = byte_pipe ? NPIPE_TYPE_BYTE : NPIPE_TYPE_MESSAGE;
         if (!byte_pipe)
                 sopts.flags |= NPIPE_READMODE_MESSAGE;
@@ -450,7 +463,7 @@ int main(int argc, char **argv)
         if (!inst)
                 return 1;
         for (unsigned long i = 0; i < instances; i++) {
-                int r = npipe_create(pipe_name, &sopts, &inst[i].h);
+                int r = npipe_create(pipe_path, &sopts, &inst[i].h);
 
                 if (r < 0) {
                         fprintf(stderr, "remote_server: npipe_create(%s) #%lu: %s (%s)\n",

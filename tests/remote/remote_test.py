@@ -334,6 +334,11 @@ class Env:
         self.root = None
         self.port = args.port
         self.late_sockets = []   # servers whose socket was missing at ready time
+        self.sockets_checked = 0
+        # None: not known yet; set by the 'echo' / 'anonymous-allowed' checks
+        self.remote_open_works = None
+        self.anon_open_works = None
+        self.control_detail = {}
         self.n_servers = 0
 
     # -- set-up --
@@ -449,6 +454,7 @@ class Env:
                        % (name, ' '.join(opts), p.poll(), ' | '.join(tail(log, 5))))
         if wait_socket and '--reject-remote' not in opts:
             path = self.socket_path(name)
+            self.sockets_checked += 1
             if not is_socket(path):
                 # npipe_create returned: the socket should be there already
                 self.late_sockets.append(name)
@@ -509,7 +515,40 @@ def echo_round(c, fid, msg, what='echo'):
                                                                  show(b'echo:' + msg)))
 
 
+def control_open(env, anonymous):
+    """Open a pipe that admits this kind of client and echo once."""
+    name = 'r-control-anon' if anonymous else 'r-control'
+    opts = ['--policy', 'everyone'] + (['--allow-anonymous'] if anonymous else [])
+    env.server(name, *opts)
+    c = env.client(anonymous=anonymous)
+    try:
+        echo_round(c, c.open(name), b'control')
+    finally:
+        c.logoff()
+
+
+def require_control(env, anonymous=False):
+    """A refusal only means something when a permitted open of the same kind
+    works (else every refusal check would pass against a broker that refuses
+    everyone).  Uses the result of 'echo' / 'anonymous-allowed', or makes its
+    own control open once when those did not run (--only)."""
+    attr = 'anon_open_works' if anonymous else 'remote_open_works'
+    if getattr(env, attr) is None:
+        try:
+            control_open(env, anonymous)
+            setattr(env, attr, True)
+        except (Fail, SessionError) as e:
+            setattr(env, attr, False)
+            env.control_detail[anonymous] = (stname(e.getErrorCode())
+                                             if isinstance(e, SessionError) else str(e))
+    expect(getattr(env, attr), 'precondition: a permitted %s open fails too (%s), so this '
+           'refusal proves nothing' % ('anonymous' if anonymous else 'remote',
+                                       env.control_detail.get(anonymous, 'see %s' % (
+                                           'anonymous-allowed' if anonymous else 'echo'))))
+
+
 def expect_open_fails(env, name, **kw):
+    require_control(env, kw.get('anonymous', False))
     c = env.client(**kw)
     try:
         fid, st = c.try_open(name)
@@ -556,9 +595,11 @@ def _(env):
     env.server('r-echo1', '--policy', 'everyone')
     c = env.client()
     try:
+        env.remote_open_works = False
         fid = c.open('r-echo1')
         echo_round(c, fid, b'hello')
         echo_round(c, fid, b'again')
+        env.remote_open_works = True
     finally:
         c.logoff()
 
@@ -833,6 +874,21 @@ def _(env):
     print('# access-other-group-denied: the open failed with %s' % stname(st))
 
 
+@check('anonymous-allowed')
+def _(env):
+    env.server('r-anon-yes', '--policy', 'everyone', '--allow-anonymous', '--mode', 'whoami')
+    env.anon_open_works = False
+    try:
+        f = whoami(env, 'r-anon-yes', anonymous=True)
+    except SessionError as e:
+        raise Fail('anonymous open with --allow-anonymous --policy everyone: %s'
+                   % stname(e.getErrorCode()))
+    env.anon_open_works = True
+    print('# anonymous-allowed: %s' % f['_line'])
+    expect(f.get('anonymous') == '1' and f.get('local') == '0',
+           'expected anonymous=1 local=0: %s' % f['_line'])
+
+
 @check('anonymous-refused-by-default')
 def _(env):
     env.server('r-anon-no', '--policy', 'everyone')
@@ -856,19 +912,6 @@ def _(env):
     env.server('r-anon-grp2', '--policy', 'group', '--gid', '65534', '--allow-anonymous')
     st = expect_open_fails(env, 'r-anon-grp2', anonymous=True)
     print('# anonymous-allowed-needs-everyone: the open failed with %s' % stname(st))
-
-
-@check('anonymous-allowed')
-def _(env):
-    env.server('r-anon-yes', '--policy', 'everyone', '--allow-anonymous', '--mode', 'whoami')
-    try:
-        f = whoami(env, 'r-anon-yes', anonymous=True)
-    except SessionError as e:
-        raise Fail('anonymous open with --allow-anonymous --policy everyone: %s'
-                   % stname(e.getErrorCode()))
-    expect(f.get('anonymous') == '1' and f.get('local') == '0',
-           'expected anonymous=1 local=0: %s' % f['_line'])
-    print('# anonymous-allowed: %s' % f['_line'])
 
 
 @check('reject-remote-not-found')
@@ -1008,6 +1051,7 @@ def _(env):
 @check('socket-present-when-create-returns')
 def _(env):
     # every server above was checked right after its npipe_create returned
+    expect(env.sockets_checked > 0, 'no server got far enough to be checked')
     expect(not env.late_sockets, 'the socket appeared only after npipe_create returned for: '
            + ', '.join(env.late_sockets))
 
