@@ -45,7 +45,8 @@ PASSWORD = 'NpTest-123'
 HOST = '127.0.0.1'
 DEFAULT_PORT = 4455
 START_TIMEOUT = 30.0      # smbd, the broker, a server: seconds to become ready
-SMB_TIMEOUT = 20          # one SMB request/reply (impacket's socket timeout)
+SMB_TIMEOUT = 10          # one SMB request/reply (impacket's socket timeout)
+BUDGET = 260.0            # seconds for all checks (meson's timeout is 300)
 SMB_MAX_MSG = 65535
 
 
@@ -1025,6 +1026,92 @@ def _(env):
         c.logoff()
 
 
+@check('queued-client-that-left')
+def _(env):
+    # One instance: B is accepted while A holds it, writes, and closes
+    # before the instance frees up.  The instance must then go to C, not to
+    # the client that left.
+    env.server('r-left', '--policy', 'everyone', '--instances', '1')
+    a, b, c = env.client(), env.client(), env.client()
+    try:
+        fa = a.open('r-left')
+        echo_round(a, fa, b'holder', 'client A')
+        fb, st = b.try_open('r-left')
+        expect(fb is not None, 'the waiting open failed: %s' % stname(st))
+        st, _ = b.write(fb, b'never-answered')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        b.close(fb)
+        a.close(fa)
+        fc = c.open('r-left')
+        st, _ = c.write(fc, b'third')
+        expect(st == 0, 'client C write: %s' % stname(st))
+        st, data = c.read(fc)
+        expect(st == 0 and data == b'echo:third',
+               'client C read: %s %s (B\'s data or nothing: the instance went to B?)'
+               % (stname(st), show(data)))
+    finally:
+        for x in (a, b, c):
+            x.logoff()
+
+
+def raw_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(SMB_TIMEOUT)
+    s.connect(path)
+    return s
+
+
+def wait_eof(s):
+    """True when the peer closes the socket (within the socket's timeout)."""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@check('hostile-handshakes')
+def _(env):
+    # What only smbd (root) can send, sent badly: the broker must close such
+    # connections, not block other clients meanwhile, and keep serving.
+    env.server('r-hostile', '--policy', 'everyone')
+    path = env.socket_path('r-hostile')
+    # a half handshake held open while a real client comes in
+    half = raw_connect(path)
+    half.sendall(b'\x00\x00')
+    c = env.client()
+    try:
+        fid = c.open('r-hostile')
+        echo_round(c, fid, b'past-a-half-handshake')
+        c.close(fid)
+    finally:
+        c.logoff()
+    half.close()
+    # connect and close at once (what a WaitNamedPipe probe of a later smbd does)
+    raw_connect(path).close()
+    # garbage: a length, then no NPAM blob
+    g = raw_connect(path)
+    g.sendall(b'\x00\x00\x00\x10' + b'not a handshake!')
+    expect(wait_eof(g), 'the broker did not close a connection that sent garbage')
+    g.close()
+    # an absurd length
+    g = raw_connect(path)
+    g.sendall(b'\x7f\xff\xff\xff' + b'NPAM')
+    expect(wait_eof(g), 'the broker did not close a connection with a 2 GiB length')
+    g.close()
+    expect(env.broker.poll() is None, 'npiped exited: %s' % env.broker.poll())
+    c = env.client()
+    try:
+        echo_round(c, c.open('r-hostile'), b'still-serving')
+    finally:
+        c.logoff()
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
@@ -1088,8 +1175,13 @@ def main():
         env.setup()
         print('# smbd on %s:%d, np dir %s, broker %s' % (HOST, env.port, env.np_dir,
                                                         'ready' if env.broker_ok else 'NOT ready'))
+        t0 = time.monotonic()
         for name, fn in CHECKS:
             if only and name not in only:
+                continue
+            if time.monotonic() - t0 > BUDGET:
+                failed.append(name)
+                print('not ok - %s: not run, the time budget (%d s) is used up' % (name, BUDGET))
                 continue
             try:
                 fn(env)
