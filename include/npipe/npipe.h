@@ -43,7 +43,10 @@ extern "C" {
 
 /* ---- status codes --------------------------------------------------------
  * XX(name, value, Win32 error, NTSTATUS, message).  The Win32 and NTSTATUS
- * columns are the usual translation (spec section 0.4). */
+ * columns are the usual translation (spec section 0.4).  Two have no
+ * NTSTATUS of their own: ERROR_PIPE_LOCAL (ELOCAL) comes from the Win32
+ * call itself, so its NTSTATUS is the NT-level "invalid device request";
+ * EMSGSIZE is what smbd answers an over-long SMB write with. */
 #define NPIPE_E__BASE (-4000)
 
 #define NPIPE_STATUS_MAP(XX)                                                                       \
@@ -75,7 +78,10 @@ extern "C" {
         XX(EBROKER, NPIPE_E__BASE - 12, 21u, 0xC00000A3u, "the npipe broker is not reachable")    \
         XX(EPROTO, NPIPE_E__BASE - 13, 1359u, 0xC00000E5u, "broker protocol error or mismatch")     \
         XX(EFORKED, NPIPE_E__BASE - 14, 6u, 0xC0000008u, "handle belongs to the parent process") \
-        XX(EBADPATH, NPIPE_E__BASE - 15, 161u, 0xC000003Bu, "malformed pipe path")
+        XX(EBADPATH, NPIPE_E__BASE - 15, 161u, 0xC000003Bu, "malformed pipe path")               \
+        XX(ELOCAL, NPIPE_E__BASE - 16, 229u, 0xC0000010u, "the client is local, not remote")      \
+        XX(EMSGSIZE, -90, 87u, 0xC000002Fu,                                                       \
+           "message size the remote (SMB) client cannot carry: 1 to 65535 bytes")
 
 enum npipe_status {
 #define NPIPE__XX(name, value, w32, nt, msg) NPIPE_##name = (value),
@@ -109,6 +115,8 @@ enum npipe_dir { NPIPE_INBOUND = 1, NPIPE_OUTBOUND = 2, NPIPE_DUPLEX = 3 };
 #define NPIPE_REJECT_REMOTE 0x02u   /* refuse clients that come through SMB */
 #define NPIPE_NOWAIT 0x04u          /* start in non-blocking (PIPE_NOWAIT) mode */
 #define NPIPE_READMODE_MESSAGE 0x08u /* start the server end in message read mode */
+#define NPIPE_ALLOW_ANONYMOUS 0x10u /* remote anonymous (null-session) users may open;
+                                     * they count as everyone (NPIPE_ACCESS_EVERYONE) */
 
 /* Who may open the pipe as a client or create further instances. */
 enum npipe_access_policy {
@@ -242,6 +250,36 @@ NPIPE_EXTERN int npipe_client_pid(npipe_t *h, pid_t *ret);
 NPIPE_EXTERN int npipe_server_pid(npipe_t *h, pid_t *ret);
 /* Credentials of the other end, from SO_PEERCRED at connection time. */
 NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid);
+
+/*
+ * Remote clients: Windows machines that open \\host\pipe\NAME reach the
+ * pipe through Samba (docs/remote.md).  The server sees an ordinary
+ * connect; this tells it who came.  Samba passes the SMB user's identity
+ * and address, not the client's computer name or process id (a remote
+ * client's pid reads as 0).
+ */
+#define NPIPE_REMOTE_ANONYMOUS 0x1u      /* null session (S-1-5-7) */
+#define NPIPE_REMOTE_ENCRYPTED 0x2u      /* the SMB transport was encrypted */
+#define NPIPE_REMOTE_SIDS_TRUNCATED 0x4u /* the token had more SIDs than sids[] holds */
+#define NPIPE_REMOTE_MAX_SIDS 32
+struct npipe_remote_client {
+        uint32_t flags;           /* NPIPE_REMOTE_* */
+        uid_t uid;                /* the unix account Samba mapped the user to */
+        gid_t gid;
+        uint32_t ngroups;
+        gid_t groups[32];
+        char user[256];           /* account name, UTF-8 */
+        char domain[256];         /* domain (or the Samba server's name for local accounts) */
+        char client_addr[64];     /* the SMB client's IP address */
+        uint16_t client_port;
+        char server_addr[64];     /* the address the client connected to */
+        uint16_t server_port;
+        uint32_t nsids;           /* the user's SIDs, user SID first */
+        char sids[NPIPE_REMOTE_MAX_SIDS][192];
+};
+/* Server end: who the connected client is.  NPIPE_ELOCAL for a local
+ * client, NPIPE_ENOTCONN with none, NPIPE_EFUNCTION on a client end. */
+NPIPE_EXTERN int npipe_remote_client(npipe_t *h, struct npipe_remote_client *ret);
 
 /* The handle's own name as created or opened (without the \\.\pipe\ prefix). */
 NPIPE_EXTERN const char *npipe_name(npipe_t *h);

@@ -62,6 +62,10 @@ int np_proto_body_size(uint16_t type)
                 return (int)sizeof(struct np_ev_connected);
         case NP_MSG_EV_PEER_GONE:
                 return (int)sizeof(struct np_ev_peer_gone);
+        case NP_MSG_OPEN_REMOTE:
+                return (int)sizeof(struct np_open_remote);
+        case NP_MSG_EV_CONNECTED_REMOTE:
+                return (int)sizeof(struct np_ev_connected_remote);
         default:
                 return -1;
         }
@@ -82,9 +86,65 @@ static int name_len_offset(uint16_t type)
                 return (int)offsetof(struct np_list_item, name_len);
         case NP_MSG_ADOPT:
                 return (int)offsetof(struct np_adopt, name_len);
+        case NP_MSG_OPEN_REMOTE:
+                return (int)offsetof(struct np_open_remote, open.name_len);
         default:
                 return -1;
         }
+}
+
+/* Offset of a struct np_remote_id inside the body, or -1. */
+static int remote_id_offset(uint16_t type)
+{
+        switch (type) {
+        case NP_MSG_OPEN_REMOTE:
+                return (int)offsetof(struct np_open_remote, id);
+        case NP_MSG_EV_CONNECTED_REMOTE:
+                return (int)offsetof(struct np_ev_connected_remote, id);
+        default:
+                return -1;
+        }
+}
+
+/* Longest string (NUL included) allowed at position k of strings[]. */
+static size_t remote_string_max(unsigned k)
+{
+        if (k < 2)
+                return NP_REMOTE_NAME_MAX;
+        if (k < 4)
+                return NP_REMOTE_ADDR_MAX;
+        return NP_REMOTE_SID_MAX;
+}
+
+int np_remote_id_check(const struct np_remote_id *id)
+{
+        size_t off = 0;
+
+        if (id->ngroups > NP_REMOTE_MAX_GROUPS || id->nsids > NP_REMOTE_MAX_SIDS ||
+            id->strings_len > NP_REMOTE_STRINGS || id->reserved != 0)
+                return NPIPE_EPROTO;
+        /* exactly 4 + nsids strings, each NUL-terminated within its limit,
+         * filling strings_len to the byte */
+        for (unsigned k = 0; k < 4 + id->nsids; k++) {
+                const char *s = id->strings + off;
+                size_t room = id->strings_len - off;
+                size_t max = remote_string_max(k);
+                const char *nul = memchr(s, 0, room < max ? room : max);
+
+                if (nul == NULL)
+                        return NPIPE_EPROTO;
+                off += (size_t)(nul - s) + 1;
+        }
+        return off == id->strings_len ? 0 : NPIPE_EPROTO;
+}
+
+const char *np_remote_id_string(const struct np_remote_id *id, unsigned k)
+{
+        const char *s = id->strings;
+
+        while (k-- > 0)
+                s += strlen(s) + 1;
+        return s;
 }
 
 static uint32_t load32(const unsigned char *p)
@@ -118,6 +178,15 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
         fixed = sizeof h + (size_t)body;
         if (n < fixed)
                 return NPIPE_EPROTO;
+        off = remote_id_offset(h.type);
+        if (off >= 0) {
+                /* a copy: the packet may be unaligned */
+                struct np_remote_id id;
+
+                memcpy(&id, p + sizeof h + (size_t)off, sizeof id);
+                if (np_remote_id_check(&id) < 0)
+                        return NPIPE_EPROTO;
+        }
         off = name_len_offset(h.type);
         if (off < 0)
                 return n == fixed ? 0 : NPIPE_EPROTO;

@@ -25,7 +25,7 @@
 #define NP_PROTO_VERSION 1u
 
 /* Largest packet either side sends or accepts. */
-#define NP_PROTO_MAX_PACKET 2048u
+#define NP_PROTO_MAX_PACKET 4096u
 /* Longest pipe name in bytes of UTF-8, without the \\.\pipe\ prefix.  The
  * library also limits names to NP_NAME_MAX_CHARS characters (NAME-12). */
 #define NP_NAME_MAX 1024u
@@ -47,6 +47,8 @@ enum np_msg_type {
         NP_MSG_ADOPT = 12,     /* np_adopt + name, fd: server segment when listening;
                                 * re-registers an instance or client end after the
                                 * broker was restarted */
+        NP_MSG_OPEN_REMOTE = 14, /* np_open_remote + name, fd: client segment; only from
+                                  * the broker's own process (its SMB relay) */
 
         /* broker -> client replies */
         NP_MSG_REPLY = 64,       /* np_reply: status only */
@@ -59,6 +61,7 @@ enum np_msg_type {
         /* broker -> client events (req_id 0) */
         NP_MSG_EV_CONNECTED = 96, /* np_ev_connected, fd: client segment */
         NP_MSG_EV_PEER_GONE = 97, /* np_ev_peer_gone */
+        NP_MSG_EV_CONNECTED_REMOTE = 99, /* np_ev_connected_remote, fd: client segment */
 };
 
 struct np_hdr {
@@ -101,6 +104,8 @@ _Static_assert(sizeof(struct np_pipe_params) == 32, "np_pipe_params");
 
 #define NP_CREATE_FIRST_INSTANCE 0x1u
 #define NP_CREATE_REJECT_REMOTE 0x2u
+#define NP_CREATE_ALLOW_ANONYMOUS 0x4u
+#define NP_CREATE_FLAGS (NP_CREATE_FIRST_INSTANCE | NP_CREATE_REJECT_REMOTE | NP_CREATE_ALLOW_ANONYMOUS)
 
 struct np_create {
         struct np_pipe_params params;
@@ -252,6 +257,58 @@ struct np_adopt {
         uint32_t name_len;
 };
 _Static_assert(sizeof(struct np_adopt) == 72, "np_adopt");
+
+/*
+ * Remote clients (docs/remote.md).  Windows clients reach a pipe through
+ * smbd, which connects to a socket of the broker's SMB relay; the relay
+ * opens the pipe like any client, but with NP_MSG_OPEN_REMOTE, which
+ * carries who the SMB user is.  The broker applies the pipe's policy to
+ * that identity instead of the relay's own credentials, and hands it to
+ * the server with NP_MSG_EV_CONNECTED_REMOTE.  Fixed size, so the
+ * decoder checks one shape; strings[] holds, NUL-terminated and in this
+ * order: user, domain, client address, server address, then nsids SIDs.
+ */
+#define NP_REMOTE_MAX_GROUPS 32u
+#define NP_REMOTE_MAX_SIDS 32u
+#define NP_REMOTE_STRINGS 2048u
+#define NP_REMOTE_NAME_MAX 256u /* user, domain: bytes with the NUL */
+#define NP_REMOTE_ADDR_MAX 64u
+#define NP_REMOTE_SID_MAX 192u
+
+struct np_remote_id {
+        uint32_t flags; /* NPIPE_REMOTE_* */
+        uint32_t uid;
+        uint32_t gid;
+        uint16_t client_port;
+        uint16_t server_port;
+        uint32_t ngroups; /* <= NP_REMOTE_MAX_GROUPS */
+        uint32_t nsids;   /* <= NP_REMOTE_MAX_SIDS */
+        uint32_t strings_len; /* bytes used in strings[] */
+        uint32_t reserved;
+        uint32_t groups[NP_REMOTE_MAX_GROUPS];
+        char strings[NP_REMOTE_STRINGS];
+};
+_Static_assert(sizeof(struct np_remote_id) == 2208, "np_remote_id");
+
+struct np_open_remote {
+        struct np_open open; /* access 0: whatever the pipe's direction allows */
+        struct np_remote_id id;
+};
+_Static_assert(sizeof(struct np_open_remote) == 2216, "np_open_remote");
+_Static_assert(offsetof(struct np_open_remote, open.name_len) == 4, "np_open_remote name_len");
+
+struct np_ev_connected_remote {
+        struct np_ev_connected ev; /* client_pid 0: no process id crosses SMB */
+        struct np_remote_id id;
+};
+_Static_assert(sizeof(struct np_ev_connected_remote) == 2240, "np_ev_connected_remote");
+
+/* Check an identity's counts and strings (0 or NPIPE_EPROTO); on success
+ * the strings can be walked with np_remote_id_string. */
+int np_remote_id_check(const struct np_remote_id *id);
+/* The k-th string of a checked identity (0 user, 1 domain, 2 client
+ * address, 3 server address, 4.. the SIDs). */
+const char *np_remote_id_string(const struct np_remote_id *id, unsigned k);
 
 /* Body size expected for each type (fixed part, after the header);
  * returns -1 for an unknown type. */
