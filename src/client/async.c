@@ -637,6 +637,8 @@ int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_as
         r = np_write_state_error(h, st);
         if (r == 0 && len > NP_MSG_MAX)
                 r = NPIPE_EINVAL;
+        if (r == 0)
+                r = np_remote_write_error(h, len);
         if (r < 0)
                 goto fail;
         struct op *o = op_new(OP_WRITE, h, c, cb, ctx);
@@ -735,6 +737,8 @@ int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size
                 r = NPIPE_EBADPIPE;
         else if (!h->can_read || !h->can_write)
                 r = NPIPE_EACCES;
+        else
+                r = np_remote_write_error(h, in_len);
         if (r < 0)
                 goto fail;
         pthread_mutex_lock(&h->rd);

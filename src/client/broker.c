@@ -200,7 +200,14 @@ static void handle_packet(const unsigned char *buf, size_t n, int fd)
                 if (hdr.type == NP_MSG_EV_CONNECTED) {
                         struct np_ev_connected ev;
                         memcpy(&ev, body, sizeof(ev));
-                        np_on_connected(&ev, fd);
+                        np_on_connected(&ev, NULL, fd);
+                        return;
+                }
+                if (hdr.type == NP_MSG_EV_CONNECTED_REMOTE) {
+                        /* np_proto_check validated the identity */
+                        struct np_ev_connected_remote ev;
+                        memcpy(&ev, body, sizeof(ev));
+                        np_on_connected(&ev.ev, &ev.id, fd);
                         return;
                 }
                 if (hdr.type == NP_MSG_EV_PEER_GONE) {
@@ -409,6 +416,13 @@ static int hello(int s)
 /* Connect to the broker of `dir`, starting one when none answers (never
  * in a shared broker's directory: that one is the administrator's).
  * Returns the socket or a negative code. */
+static _Atomic int autostart = 1;
+
+void np_broker_autostart(int on)
+{
+        atomic_store(&autostart, on);
+}
+
 static int connect_broker(const char *dir, int shared)
 {
         for (int attempt = 0; attempt < 100; attempt++) {
@@ -419,7 +433,7 @@ static int connect_broker(const char *dir, int shared)
                         return NPIPE_EACCES;
                 if (s != -ENOENT && s != -ECONNREFUSED)
                         return NPIPE_EBROKER;
-                if (shared)
+                if (shared || !atomic_load(&autostart))
                         return NPIPE_EBROKER;
                 /* The first miss starts a broker.  Later ones wait for a broker
                  * another process is starting (it holds the lock but has not

@@ -41,12 +41,22 @@ int np_broker_call(struct np_request *req);
  * Best effort: a broker that is gone learns the same from our socket. */
 void np_broker_post(uint16_t type, const void *body, size_t body_len);
 
+/* Whether a missing broker is started (default 1).  npiped's own SMB
+ * relay is a client of the broker it runs in and must never start one. */
+void np_broker_autostart(int on);
+
+/* npiped's SMB relay: open `name` as a client for a remote user, with the
+ * access the pipe's direction allows; never waits (NPIPE_EBUSY). */
+struct npipe;
+int np_open_remote(const char *name, const struct np_remote_id *id, struct npipe **ret);
+
 /* Our pid as the broker knows it (getpid() of the connected process). */
 pid_t np_self_pid(void);
 
 /* Events from the broker, handled by pipe.c on the event thread.  The
  * descriptor (if any) is owned by the callee. */
-void np_on_connected(const struct np_ev_connected *ev, int fd);
+/* remote: the SMB user for NP_MSG_EV_CONNECTED_REMOTE, else NULL. */
+void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);
 void np_on_peer_gone(const struct np_ev_peer_gone *ev);
 /* The broker connection was lost: pending requests have failed. */
 void np_on_broker_lost(void);

@@ -72,6 +72,7 @@ struct npipe {
         pid_t client_pid, server_pid;
         uid_t peer_uid;
         gid_t peer_gid;
+        struct np_remote_id *remote; /* server: the SMB user of a remote client, else NULL */
 
         /* fixed after creation */
         struct np_pipe_params params;
@@ -121,6 +122,8 @@ int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected);
 uint32_t np_write_quota(struct npipe *h);
 int np_read_state_error(struct npipe *h, int st);
 int np_write_state_error(struct npipe *h, int st);
+/* NPIPE_EMSGSIZE for a message a remote (SMB) client cannot receive. */
+int np_remote_write_error(struct npipe *h, size_t len);
 
 /* The engine learns of local changes to c (disconnect, close, peer gone). */
 void np_async_kick(struct conn *c);

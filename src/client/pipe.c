@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -329,6 +330,7 @@ static void handle_free(struct npipe *h)
         pthread_mutex_destroy(&h->rd);
         pthread_mutex_destroy(&h->wr);
         free(h->name);
+        free(h->remote);
         h->magic = 0;
         free(h);
 }
@@ -483,14 +485,26 @@ static void sync_listening(struct npipe *h);
 
 /* ---- broker events ---------------------------------------------------------------- */
 
-void np_on_connected(const struct np_ev_connected *ev, int fd)
+void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd)
 {
+        struct np_remote_id *rid = NULL;
+        if (remote) {
+                rid = malloc(sizeof(*rid));
+                if (!rid) {
+                        /* the server could not tell who came: better no connect */
+                        if (fd >= 0)
+                                close(fd);
+                        return;
+                }
+                *rid = *remote;
+        }
         pthread_mutex_lock(&reg_lock);
         struct npipe *h = reg_find(ev->instance_id, 1);
         if (!h) {
                 pthread_mutex_unlock(&reg_lock);
                 if (fd >= 0)
                         close(fd);
+                free(rid);
                 return;
         }
         pthread_mutex_lock(&h->lock);
@@ -499,13 +513,18 @@ void np_on_connected(const struct np_ev_connected *ev, int fd)
                 pthread_mutex_unlock(&h->lock);
                 if (fd >= 0)
                         close(fd);
+                free(rid);
                 return;
         }
         struct conn *c = conn_new(h->listen_seg, h->listen_size, fd, NP_ROLE_CLIENT, ev->conn_id);
         if (!c) {
                 pthread_mutex_unlock(&h->lock);
+                free(rid);
                 return;
         }
+        struct np_remote_id *old = h->remote;
+        __atomic_store_n(&h->remote, rid, __ATOMIC_RELEASE);
+        free(old);
         h->listen_seg = NULL;
         h->conn = c;
         h->state = NPIPE_STATE_CONNECTED;
@@ -724,7 +743,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
             opts->dir < NPIPE_INBOUND || opts->dir > NPIPE_DUPLEX ||
             opts->max_instances > NPIPE_MAX_INSTANCES_LIMIT ||
             (unsigned)opts->policy > NPIPE_ACCESS_EVERYONE ||
-            (opts->flags & ~(NPIPE_FIRST_INSTANCE | NPIPE_REJECT_REMOTE | NPIPE_NOWAIT |
+            (opts->flags & ~(NPIPE_FIRST_INSTANCE | NPIPE_REJECT_REMOTE | NPIPE_ALLOW_ANONYMOUS | NPIPE_NOWAIT |
                              NPIPE_READMODE_MESSAGE)))
                 return NPIPE_EINVAL;
         /* CREATE-03: a byte pipe cannot start in message read mode */
@@ -756,7 +775,8 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         body.params.policy = opts->policy;
         body.params.gid = (uint32_t)opts->gid;
         body.flags = ((opts->flags & NPIPE_FIRST_INSTANCE) ? NP_CREATE_FIRST_INSTANCE : 0) |
-                     ((opts->flags & NPIPE_REJECT_REMOTE) ? NP_CREATE_REJECT_REMOTE : 0);
+                     ((opts->flags & NPIPE_REJECT_REMOTE) ? NP_CREATE_REJECT_REMOTE : 0) |
+                     ((opts->flags & NPIPE_ALLOW_ANONYMOUS) ? NP_CREATE_ALLOW_ANONYMOUS : 0);
         body.name_len = (uint32_t)blen;
 
         struct np_create_reply rep;
@@ -802,19 +822,26 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
 
 /* One open attempt.  Returns 0 with *ret, or an error (NPIPE_EBUSY ...). */
 static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
-                     struct np_seg_hdr *seg, size_t seg_size, npipe_t **ret, uint32_t *want_cap)
+                     struct np_seg_hdr *seg, size_t seg_size, npipe_t **ret, uint32_t *want_cap,
+                     const struct np_remote_id *rid)
 {
         struct npipe *h = handle_new(0);
         if (!h)
                 return NPIPE_ENOMEM;
-        struct np_open body = {.access = (access & NPIPE_READ ? NP_ACCESS_READ : 0) |
-                                         (access & NPIPE_WRITE ? NP_ACCESS_WRITE : 0),
-                               .name_len = (uint32_t)blen};
+        struct np_open_remote rbody;
+        struct np_open *body = &rbody.open;
+        memset(body, 0, sizeof(*body));
+        body->access = (access & NPIPE_READ ? NP_ACCESS_READ : 0) |
+                       (access & NPIPE_WRITE ? NP_ACCESS_WRITE : 0);
+        body->name_len = (uint32_t)blen;
+        if (rid)
+                rbody.id = *rid;
         struct np_open_reply rep;
         struct reg_ctx rc = {h, 0};
         h->state = NPIPE_STATE_CONNECTED;
-        struct np_request req = {.type = NP_MSG_OPEN, .body = &body, .body_len = sizeof(body),
-                                 .name = bare, .name_len = blen, .fd = seg_fd, .reply = &rep,
+        struct np_request req = {.type = rid ? NP_MSG_OPEN_REMOTE : NP_MSG_OPEN, .body = &rbody,
+                                 .body_len = rid ? sizeof(rbody) : sizeof(*body), .name = bare,
+                                 .name_len = blen, .fd = seg_fd, .reply = &rep,
                                  .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc};
         int r = np_broker_call(&req);
         if (r == 0 && (req.reply_type != NP_MSG_OPEN_REPLY || req.reply_len < sizeof(rep))) {
@@ -849,7 +876,14 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         h->name = strndup(bare, blen);
         h->params = rep.params;
         h->instance_id = rep.instance_id;
-        h->access = body.access;
+        if (rid) {
+                /* the broker granted what the direction allows */
+                access = (rep.params.dir & NPIPE_INBOUND ? NPIPE_WRITE : 0) |
+                         (rep.params.dir & NPIPE_OUTBOUND ? NPIPE_READ : 0);
+                body->access = (access & NPIPE_READ ? NP_ACCESS_READ : 0) |
+                               (access & NPIPE_WRITE ? NP_ACCESS_WRITE : 0);
+        }
+        h->access = body->access;
         h->server_pid = (pid_t)rep.server_pid;
         h->client_pid = np_self_pid();
         h->peer_uid = rep.server_uid;
@@ -919,7 +953,7 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         int64_t deadline = deadline_of(timeout_ms);
         for (;;) {
                 uint32_t want_cap = 0;
-                r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap);
+                r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap, NULL);
                 if (r == NPIPE_EBUFFER && want_cap > cap) {
                         /* the quota is larger than our ring: again, larger */
                         close(fd);
@@ -947,6 +981,95 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         close(fd);
         if (r < 0)
                 munmap(seg, seg_size);
+        return r;
+}
+
+int np_open_remote(const char *name, const struct np_remote_id *id, struct npipe **ret)
+{
+        /* the broker's own spelling of a pipe it has: no \\.\pipe\ prefix */
+        const char *bare = name;
+        size_t blen = strlen(name);
+        int r;
+        struct np_seg_hdr *seg;
+        size_t seg_size;
+        uint32_t cap = DEFAULT_CLIENT_RING;
+        int fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
+        if (fd < 0)
+                return fd;
+        for (int round = 0;; round++) {
+                uint32_t want_cap = 0;
+                r = open_once(bare, blen, 0, fd, seg, seg_size, ret, &want_cap, id);
+                if (r != NPIPE_EBUFFER || want_cap <= cap || round > 0)
+                        break;
+                close(fd);
+                munmap(seg, seg_size);
+                cap = want_cap;
+                fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
+                if (fd < 0)
+                        return fd;
+        }
+        close(fd);
+        if (r < 0)
+                munmap(seg, seg_size);
+        return r;
+}
+
+int np_remote_write_error(struct npipe *h, size_t len)
+{
+        /* u16 framing, and smbd treats an empty frame as an error
+         * (docs/remote.md): refuse here, the stream stays intact */
+        if (h->server && h->params.type == NPIPE_TYPE_MESSAGE &&
+            __atomic_load_n(&h->remote, __ATOMIC_ACQUIRE) != NULL && (len == 0 || len > 65535))
+                return NPIPE_EMSGSIZE;
+        return 0;
+}
+
+NPIPE_EXTERN int npipe_remote_client(npipe_t *h, struct npipe_remote_client *ret)
+{
+        if (!ret)
+                return NPIPE_EBUFFER;
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        if (!h->server) {
+                np_h_put(h);
+                return NPIPE_EFUNCTION;
+        }
+        sync_listening(h);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
+        if (st != NPIPE_STATE_CONNECTED && st != NPIPE_STATE_CLOSING) {
+                np_h_put(h);
+                return NPIPE_ENOTCONN;
+        }
+        pthread_mutex_lock(&h->lock);
+        const struct np_remote_id *id = h->remote;
+        if (!id) {
+                r = NPIPE_ELOCAL;
+        } else {
+                memset(ret, 0, sizeof(*ret));
+                ret->flags = id->flags;
+                ret->uid = id->uid;
+                ret->gid = id->gid;
+                ret->ngroups = id->ngroups;
+                for (uint32_t k = 0; k < id->ngroups && k < 32; k++)
+                        ret->groups[k] = id->groups[k];
+                snprintf(ret->user, sizeof(ret->user), "%s", np_remote_id_string(id, 0));
+                snprintf(ret->domain, sizeof(ret->domain), "%s", np_remote_id_string(id, 1));
+                snprintf(ret->client_addr, sizeof(ret->client_addr), "%s",
+                         np_remote_id_string(id, 2));
+                snprintf(ret->server_addr, sizeof(ret->server_addr), "%s",
+                         np_remote_id_string(id, 3));
+                ret->client_port = id->client_port;
+                ret->server_port = id->server_port;
+                ret->nsids = id->nsids;
+                for (uint32_t k = 0; k < id->nsids && k < NPIPE_REMOTE_MAX_SIDS; k++)
+                        snprintf(ret->sids[k], sizeof(ret->sids[k]), "%s",
+                                 np_remote_id_string(id, 4 + k));
+        }
+        pthread_mutex_unlock(&h->lock);
+        np_h_put(h);
         return r;
 }
 
@@ -1619,6 +1742,8 @@ static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritt
         data_entry(h, &c, &st);
         r = np_write_state_error(h, st);
         if (r == 0)
+                r = np_remote_write_error(h, len);
+        if (r == 0)
                 r = write_conn(h, c, buf, len, nwritten, 0, deadline_of(timeout_ms));
         np_conn_put(c);
         np_h_put(h);
@@ -1721,7 +1846,9 @@ NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void 
                 r = NPIPE_EBADPIPE;
         else if (!h->can_read || !h->can_write)
                 r = NPIPE_EACCES; /* TRANS-12 */
-        else {
+        else if ((r = np_remote_write_error(h, in_len)) < 0) {
+                /* a remote client could not receive it */
+        } else {
                 pthread_mutex_lock(&h->rd);
                 pthread_mutex_lock(&h->lock);
                 int readers = h->rdq_head != NULL;
