@@ -89,7 +89,13 @@ uint64_t np_hash_u64(uint64_t v);
 /* ---- objects ------------------------------------------------------------ */
 
 /* What an epoll event points at: the first member of each watched object. */
-enum np_src_kind { NP_SRC_LISTEN = 1, NP_SRC_SIGNAL, NP_SRC_CLIENT, NP_SRC_PIDWATCH };
+enum np_src_kind {
+        NP_SRC_LISTEN = 1,
+        NP_SRC_SIGNAL,
+        NP_SRC_CLIENT,
+        NP_SRC_PIDWATCH,
+        NP_SRC_REMOTE, /* a pipe's SMB socket (remote.c) */
+};
 struct np_src {
         enum np_src_kind kind;
 };
@@ -159,10 +165,14 @@ struct np_pipe {
         struct np_link waits; /* np_waiter.pipe_link */
         unsigned refs;        /* conns and LIST snapshots that point here */
         bool dead;            /* last instance gone; out of the namespace */
+        bool allow_anon;      /* first instance: NP_CREATE_ALLOW_ANONYMOUS */
+        size_t n_remote_ok;   /* instances without NP_CREATE_REJECT_REMOTE */
+        struct np_rsock *rsock; /* its SMB socket while exposed (remote.c) */
 };
 
 struct np_conn;
 struct np_instance;
+struct np_rsock;
 
 /* A half-adopted connection (NP_MSG_ADOPT) waits for its other half; while
  * it waits, the peer process is watched through a pidfd so that its death
@@ -187,6 +197,7 @@ struct np_instance {
         uint32_t in_quota;
         uint32_t out_quota;
         uint32_t state;       /* enum npipe_state */
+        uint32_t cflags;      /* NP_CREATE_* it was created (or adopted) with */
         int fd;               /* server segment, held while LISTENING */
         struct np_conn *conn; /* the attached client while CONNECTED */
         /* Adopted CONNECTED or CLOSING before its client end was: the
@@ -210,6 +221,7 @@ struct np_conn {
         uid_t uid;
         gid_t gid;
         uint32_t access;
+        struct np_remote_id *remote; /* the SMB user, for a remote client; else NULL */
         /* Adopted before its server end: not attached yet (inst NULL,
          * detached_state CONNECTED), expecting that server's pid. */
         bool pending;
@@ -277,7 +289,26 @@ struct np_broker {
 
         struct np_waiter **heap; /* pending waits with a deadline, min-heap */
         size_t heap_len, heap_cap;
+
+        pid_t self_pid; /* requests from this pid may be the SMB relay's */
+        /* Remote clients through Samba (remote.c); remote_dir[0] == 0: off. */
+        char remote_dir[108];
+        size_t n_rsocks;
+        struct np_link rsock_graveyard; /* closed sockets, freed after the epoll batch */
 };
+
+/* ---- remote.c ------------------------------------------------------------ */
+
+/* Start the SMB relay thread (when b->remote_dir is set); 0 or -1. */
+int np_remote_init(struct np_broker *b);
+void np_remote_shutdown(struct np_broker *b);
+/* Give p its socket in remote_dir / take it away (both idempotent). */
+void np_remote_expose(struct np_broker *b, struct np_pipe *p);
+void np_remote_unexpose(struct np_broker *b, struct np_pipe *p);
+/* Its socket is readable: accept what smbd connected. */
+void np_remote_accept(struct np_broker *b, struct np_rsock *rs);
+/* Free the sockets closed during the epoll batch. */
+void np_remote_bury(struct np_broker *b);
 
 /* ---- log.c -------------------------------------------------------------- */
 

@@ -86,4 +86,17 @@
  * for the descriptors arriving with one packet and never loses one. */
 #define NP_LIM_FD_RESERVE 64
 
+/* Remote clients through Samba (remote.c, relay.c): pipes with a socket in
+ * the np directory (one descriptor each), and connections being relayed
+ * (a descriptor, a client end and about 130 KiB of buffers each).  smbd
+ * opens one connection per client handle. */
+#define NP_LIM_REMOTE_PIPES 4096u
+#define NP_LIM_REMOTE_CONNS 512u
+/* A handshake must arrive this soon after connect (smbd sends it at once). */
+#define NP_REMOTE_HANDSHAKE_MS 5000
+/* A remote client that found every instance busy (Samba cannot say "busy")
+ * waits this long for one before its connection is closed. */
+#define NP_REMOTE_BUSY_WAIT_MS 30000
+#define NP_REMOTE_BUSY_RETRY_MS 20
+
 #endif /* NPIPED_LIMITS_H */

@@ -32,13 +32,6 @@
  * memory, so that a full table does not turn the loop into a busy spin. */
 #define NP_ACCEPT_PAUSE_NS (100 * 1000000ll)
 
-int64_t np_now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 static int watch(struct np_broker *b, int fd, uint32_t events, struct np_src *src)
 {
@@ -366,6 +359,7 @@ static void bury(struct np_broker *b)
                 np_link_del(&w->link);
                 free(w);
         }
+        np_remote_bury(b);
         while (!np_link_empty(&b->graveyard)) {
                 struct np_client *c = np_container_of(b->graveyard.next, struct np_client, link);
 
@@ -632,6 +626,10 @@ int np_loop_run(struct np_broker *b)
                                 break;
                         case NP_SRC_PIDWATCH:
                                 watch_event(b, np_container_of(src, struct np_pidwatch, src));
+                                break;
+                        case NP_SRC_REMOTE:
+                                /* src is the first member of the socket's record */
+                                np_remote_accept(b, (struct np_rsock *)(void *)src);
                                 break;
                         }
                         reap(b, NULL);

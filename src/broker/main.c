@@ -56,6 +56,8 @@ struct options {
         int ready_fd;
         unsigned idle_exit_s;
         int log_level;
+        const char *samba_np_dir;
+        bool no_remote;
 };
 
 static void usage(FILE *f)
@@ -72,6 +74,9 @@ static void usage(FILE *f)
                    "  --shared              serve every user: the runtime directory (default\n"
                    "                        " NP_SHARED_DIR ") is mode 0755 and the socket 0666;\n"
                    "                        pipe access policies decide who may open what\n"
+                   "  --samba-np-dir=DIR    serve remote (SMB) clients: a socket per pipe in\n"
+                   "                        DIR, Samba's <ncalrpc dir>/np (docs/remote.md)\n"
+                   "  --no-remote           no remote clients, whatever else says so\n"
                    "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
                    "  --version             print the version and exit\n"
                    "  --help                print this help and exit\n");
@@ -101,6 +106,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                 OPT_IDLE,
                 OPT_LOG,
                 OPT_SHARED,
+                OPT_SAMBA,
+                OPT_NO_REMOTE,
                 OPT_VERSION,
                 OPT_HELP
         };
@@ -111,6 +118,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             {"idle-exit", required_argument, NULL, OPT_IDLE},
             {"log-level", required_argument, NULL, OPT_LOG},
             {"shared", no_argument, NULL, OPT_SHARED},
+            {"samba-np-dir", required_argument, NULL, OPT_SAMBA},
+            {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, OPT_HELP},
             {NULL, 0, NULL, 0},
@@ -156,6 +165,16 @@ static int parse_options(int argc, char **argv, struct options *o)
                         break;
                 case OPT_SHARED:
                         o->shared = true;
+                        break;
+                case OPT_SAMBA:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "npiped: --samba-np-dir: an absolute path\n");
+                                return 2;
+                        }
+                        o->samba_np_dir = optarg;
+                        break;
+                case OPT_NO_REMOTE:
+                        o->no_remote = true;
                         break;
                 case OPT_VERSION:
                         printf("npiped %s (protocol %u)\n", NPIPE_VERSION, NP_PROTO_VERSION);
@@ -449,6 +468,36 @@ static void standard_fds(void)
         }
 }
 
+/*
+ * --samba-np-dir: where smbd looks for pipe sockets.  smbd insists that
+ * the directory is root's and 0700 and refuses to start otherwise, so we
+ * never change it; a socket there must leave room for the name in
+ * sun_path.  The relay thread is a client of this very broker, so it must
+ * find our socket: NPIPE_RUNTIME_DIR names our directory for it.
+ */
+static int samba_dir(struct np_broker *b, const char *dir, const char *runtime)
+{
+        struct stat st;
+        size_t n = strlen(dir);
+
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        if (n + 2 >= sizeof b->remote_dir) {
+                np_log(LOG_ERR, "--samba-np-dir %s: too long for socket paths", dir);
+                return -1;
+        }
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                np_log(LOG_ERR, "--samba-np-dir %s: %s", dir,
+                       errno != 0 ? strerror(errno) : "not a directory");
+                return -1;
+        }
+        memcpy(b->remote_dir, dir, n);
+        b->remote_dir[n] = '\0';
+        if (setenv("NPIPE_RUNTIME_DIR", runtime, 1) < 0)
+                return -1;
+        return 0;
+}
+
 static int signal_fd(void)
 {
         sigset_t set;
@@ -508,6 +557,9 @@ int main(int argc, char **argv)
                 return 1;
         }
 
+        if (o.samba_np_dir != NULL && !o.no_remote && samba_dir(&b, o.samba_np_dir, abs_dir) < 0)
+                return 1;
+
         b.activated = socket_activated();
         if (!o.foreground)
                 daemon_fd = daemonize();
@@ -531,7 +583,8 @@ int main(int argc, char **argv)
                 remove_socket(&b);
                 return 1;
         }
-        if (np_state_init(&b) < 0 || np_loop_init(&b) < 0) {
+        b.self_pid = getpid();
+        if (np_state_init(&b) < 0 || np_loop_init(&b) < 0 || np_remote_init(&b) < 0) {
                 np_log(LOG_ERR, "out of memory or descriptors at start-up");
                 remove_socket(&b);
                 return 1;
@@ -556,6 +609,7 @@ int main(int argc, char **argv)
                 }
                 break;
         }
+        np_remote_shutdown(&b);
         sd_notify("STOPPING=1");
         remove_socket(&b);
         np_log(LOG_INFO, r == 1 ? "idle: exiting" : "exiting");

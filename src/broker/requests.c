@@ -257,6 +257,39 @@ static bool allowed(const struct np_pipe *p, const struct np_client *c)
         }
 }
 
+/* The same rule for a remote (SMB) user, by the unix identity Samba mapped
+ * it to; a null session is "everyone" at most, and only where the pipe's
+ * first instance allowed it (NPIPE_ALLOW_ANONYMOUS). */
+static bool allowed_remote(const struct np_pipe *p, const struct np_remote_id *id)
+{
+        if (id->flags & NPIPE_REMOTE_ANONYMOUS)
+                return p->allow_anon && p->params.policy == NPIPE_ACCESS_EVERYONE;
+        if (id->uid == 0 || id->uid == p->owner_uid)
+                return true;
+        switch (p->params.policy) {
+        case NPIPE_ACCESS_EVERYONE:
+                return true;
+        case NPIPE_ACCESS_GROUP:
+                if (id->gid == p->params.gid)
+                        return true;
+                for (uint32_t k = 0; k < id->ngroups; k++)
+                        if (id->groups[k] == p->params.gid)
+                                return true;
+                return false;
+        default:
+                return false;
+        }
+}
+
+/* An instance's creation flags; the pipe counts the instances that take
+ * remote clients, and has its SMB socket while there is one (remote.c). */
+static void instance_set_flags(struct np_broker *b, struct np_instance *i, uint32_t flags)
+{
+        i->cflags = flags;
+        if (!(flags & NP_CREATE_REJECT_REMOTE) && i->pipe->n_remote_ok++ == 0)
+                np_remote_expose(b, i->pipe);
+}
+
 /* Move an instance to a new state, keeping the pipe's counters and listen
  * FIFO right.  Leaving LISTENING closes a held segment (callers that hand
  * it on take it out first); entering LISTENING appends to the FIFO
@@ -330,6 +363,7 @@ static void pipe_maybe_remove(struct np_broker *b, struct np_pipe *p)
 {
         if (p->n_instances > 0)
                 return;
+        np_remote_unexpose(b, p);
         wake_waiters(b, p, NPIPE_ENOENT);
         np_htab_remove(&b->pipes, &p->hnode);
         b->n_pipes--;
@@ -377,6 +411,7 @@ static void conn_free(struct np_broker *b, struct np_conn *conn)
         conn->client->acct->conns--;
         b->n_conns--;
         pipe_unref(conn->pipe);
+        free(conn->remote);
         free(conn);
 }
 
@@ -417,6 +452,8 @@ static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t 
                 conn_detach(b, i->conn, NPIPE_STATE_CLOSING, reason);
         inst_pend_clear(b, i);
         set_state(i, NPIPE_STATE_CLOSING, -1);
+        if (!(i->cflags & NP_CREATE_REJECT_REMOTE) && --p->n_remote_ok == 0)
+                np_remote_unexpose(b, p);
         np_link_del(&i->pipe_link);
         p->n_instances--;
         np_link_del(&i->owner_link);
@@ -563,8 +600,7 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
 
         memcpy(&req, body, sizeof req);
         status = NPIPE_EINVAL;
-        if (!valid_params(&req.params) ||
-            (req.flags & ~(NP_CREATE_FIRST_INSTANCE | NP_CREATE_REJECT_REMOTE)))
+        if (!valid_params(&req.params) || (req.flags & ~NP_CREATE_FLAGS))
                 goto fail;
         status = NPIPE_ELIMIT;
         if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
@@ -590,6 +626,7 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 p = pipe_new(b, name, name_len, &req.params, c->uid);
                 if (p == NULL)
                         goto fail;
+                p->allow_anon = (req.flags & NP_CREATE_ALLOW_ANONYMOUS) != 0;
         }
         i = instance_new(b, c, p, &req.params, ++b->next_id);
         if (i == NULL) {
@@ -598,6 +635,7 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 goto fail;
         }
         set_state(i, NPIPE_STATE_LISTENING, fd); /* CREATE-10, STATE-01 */
+        instance_set_flags(b, i, req.flags);
 
         memset(&rep, 0, sizeof rep);
         rep.status = 0;
@@ -652,18 +690,33 @@ static void do_listen(struct np_broker *b, struct np_client *c, uint32_t req_id,
         reply_status(b, c, req_id, status);
 }
 
-static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
-                    const unsigned char *body, const char *name, uint32_t name_len, int fd)
+/* The longest-listening instance that takes this client (INST-09): any
+ * for a local one, one without NPIPE_REJECT_REMOTE for a remote one
+ * (SEC-14: the instances of a pipe may differ in that). */
+static struct np_instance *first_listener(struct np_pipe *p, bool remote)
 {
-        struct np_open req;
+        for (struct np_link *l = p->listeners.next; l != &p->listeners; l = l->next) {
+                struct np_instance *i = np_container_of(l, struct np_instance, listen_link);
+
+                if (!remote || !(i->cflags & NP_CREATE_REJECT_REMOTE))
+                        return i;
+        }
+        return NULL;
+}
+
+/* OPEN and OPEN_REMOTE: rid is the SMB user's identity for the latter. */
+static void open_common(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                        struct np_open req, const struct np_remote_id *rid, const char *name,
+                        uint32_t name_len, int fd)
+{
         struct np_open_reply rep;
-        struct np_ev_connected ev;
+        struct np_ev_connected_remote ev;
+        struct np_remote_id *keep = NULL;
         struct np_instance *i;
         struct np_conn *conn;
         struct np_pipe *p;
         int status, sfd;
 
-        memcpy(&req, body, sizeof req);
         status = NPIPE_EINVAL;
         if (req.access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE))
                 goto fail;
@@ -676,20 +729,23 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
         if (p == NULL)
                 goto fail;
         status = NPIPE_EACCES; /* SEC-04, OPEN-03: checked before an instance is taken */
-        if (!allowed(p, c))
+        if (rid != NULL ? p->n_remote_ok == 0 || !allowed_remote(p, rid) : !allowed(p, c))
                 goto fail;
+        if (rid != NULL && req.access == 0)
+                req.access = (p->params.dir & NPIPE_INBOUND ? NP_ACCESS_WRITE : 0) |
+                             (p->params.dir & NPIPE_OUTBOUND ? NP_ACCESS_READ : 0);
         if ((req.access & NP_ACCESS_WRITE) && !(p->params.dir & NPIPE_INBOUND))
                 goto fail;
         if ((req.access & NP_ACCESS_READ) && !(p->params.dir & NPIPE_OUTBOUND))
                 goto fail;
         status = NPIPE_EBUSY; /* OPEN-02 */
-        if (np_link_empty(&p->listeners))
+        i = first_listener(p, rid != NULL);
+        if (i == NULL)
                 goto fail;
         /* The client's ring must hold a whole write that fits the quota, or
          * such a write could not complete at once (QUOTA-02).  The client
          * does not know the quota before it opens: tell it, and it comes
          * back with a larger ring (one more round trip, large quotas only). */
-        i = np_container_of(p->listeners.next, struct np_instance, listen_link);
         {
                 struct np_pipe_params ip = instance_params(i);
                 struct stat st;
@@ -706,9 +762,17 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 }
         }
         status = NPIPE_ENOMEM;
+        if (rid != NULL) {
+                keep = malloc(sizeof *keep);
+                if (keep == NULL)
+                        goto fail;
+                *keep = *rid;
+        }
         conn = calloc(1, sizeof *conn);
-        if (conn == NULL)
+        if (conn == NULL) {
+                free(keep);
                 goto fail;
+        }
 
         /* INST-09: the instance that has been listening longest (i above). */
         sfd = i->fd;
@@ -724,9 +788,10 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
         conn->params = instance_params(i);
         conn->client = c;
         conn->pid = c->pid;
-        conn->uid = c->uid;
-        conn->gid = c->gid;
+        conn->uid = rid != NULL ? rid->uid : c->uid;
+        conn->gid = rid != NULL ? rid->gid : c->gid;
         conn->access = req.access;
+        conn->remote = keep;
         np_link_add_tail(&c->conns, &conn->client_link);
         c->n_conns++;
         c->acct->conns++;
@@ -734,13 +799,19 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
         np_htab_insert(&b->conns, &conn->hnode, np_hash_u64(conn->id));
 
         memset(&ev, 0, sizeof ev);
-        ev.instance_id = i->id;
-        ev.conn_id = conn->id;
-        ev.client_pid = (uint32_t)c->pid;
-        ev.client_uid = (uint32_t)c->uid;
-        ev.client_gid = (uint32_t)c->gid;
-        ev.access = req.access;
-        send_msg(b, i->owner, NP_MSG_EV_CONNECTED, 0, &ev, sizeof ev, NULL, 0, fd);
+        ev.ev.instance_id = i->id;
+        ev.ev.conn_id = conn->id;
+        /* no process id crosses SMB: the relay's would mislead the server */
+        ev.ev.client_pid = rid != NULL ? 0 : (uint32_t)c->pid;
+        ev.ev.client_uid = (uint32_t)conn->uid;
+        ev.ev.client_gid = (uint32_t)conn->gid;
+        ev.ev.access = req.access;
+        if (rid != NULL) {
+                ev.id = *rid;
+                send_msg(b, i->owner, NP_MSG_EV_CONNECTED_REMOTE, 0, &ev, sizeof ev, NULL, 0, fd);
+        } else {
+                send_msg(b, i->owner, NP_MSG_EV_CONNECTED, 0, &ev.ev, sizeof ev.ev, NULL, 0, fd);
+        }
 
         memset(&rep, 0, sizeof rep);
         rep.status = 0;
@@ -755,6 +826,31 @@ static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
 fail:
         close(fd);
         reply_status(b, c, req_id, status);
+}
+
+static void do_open(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                    const unsigned char *body, const char *name, uint32_t name_len, int fd)
+{
+        struct np_open req;
+
+        memcpy(&req, body, sizeof req);
+        open_common(b, c, req_id, req, NULL, name, name_len, fd);
+}
+
+/* Only the broker's own SMB relay (remote.c) may speak for a remote user:
+ * any other process sending this is refused as if the type were unknown. */
+static void do_open_remote(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                           const unsigned char *body, const char *name, uint32_t name_len, int fd)
+{
+        struct np_open_remote req;
+
+        if (c->pid != b->self_pid) {
+                close(fd);
+                bad_packet(b, c, req_id, NPIPE_EPROTO, "remote open from another process");
+                return;
+        }
+        memcpy(&req, body, sizeof req);
+        open_common(b, c, req_id, req.open, &req.id, name, name_len, fd);
 }
 
 static void do_wait(struct np_broker *b, struct np_client *c, uint32_t req_id,
@@ -1126,7 +1222,7 @@ static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_
         int status = NPIPE_EINVAL;
 
         if (!valid_params(&req->params) ||
-            (req->flags & ~(NP_CREATE_FIRST_INSTANCE | NP_CREATE_REJECT_REMOTE)) ||
+            (req->flags & ~NP_CREATE_FLAGS) ||
             req->access != 0 || req->instance_id == 0 || req->state < NPIPE_STATE_DISCONNECTED ||
             req->state > NPIPE_STATE_CLOSING)
                 goto fail;
@@ -1163,6 +1259,7 @@ static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_
                 p = pipe_new(b, name, name_len, &req->params, c->uid);
                 if (p == NULL)
                         goto fail;
+                p->allow_anon = (req->flags & NP_CREATE_ALLOW_ANONYMOUS) != 0;
         }
         i = instance_new(b, c, p, &req->params, req->instance_id);
         if (i == NULL) {
@@ -1170,6 +1267,7 @@ static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_
                 pipe_maybe_remove(b, p);
                 goto fail;
         }
+        instance_set_flags(b, i, req->flags);
         raise_ids(b, req->instance_id);
         raise_ids(b, conn_id);
         params = instance_params(i);
@@ -1349,6 +1447,7 @@ static int request_fd_rule(uint16_t type)
         case NP_MSG_CREATE:
         case NP_MSG_LISTEN:
         case NP_MSG_OPEN:
+        case NP_MSG_OPEN_REMOTE:
                 return 1;
         case NP_MSG_ADOPT:
                 return 2; /* with a LISTENING server instance only (do_adopt) */
@@ -1437,6 +1536,9 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
                 break;
         case NP_MSG_OPEN:
                 do_open(b, c, h.req_id, body, name, name_len, fd);
+                break;
+        case NP_MSG_OPEN_REMOTE:
+                do_open_remote(b, c, h.req_id, body, name, name_len, fd);
                 break;
         case NP_MSG_WAIT:
                 do_wait(b, c, h.req_id, body, name, name_len);
