@@ -5,7 +5,8 @@
 # As root it runs apt-get (after apt-get update); otherwise it prints the
 # command to run.  Quiet and fast when everything is there.
 set -eu
-pkgs="gcc clang meson ninja-build pkg-config check scdoc"
+# samba and python3-impacket: the remote (SMB) tests run a private smbd
+pkgs="gcc clang meson ninja-build pkg-config check scdoc samba python3-impacket"
 [ "${1:-}" = "--oracle" ] && pkgs="$pkgs wine wine64 gcc-mingw-w64-x86-64"
 
 missing=""

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define NP_PROTO_MAGIC32 0x4e504950u /* "NPIP" */
-#define NP_PROTO_VERSION 1u
+#define NP_PROTO_VERSION 2u /* 2: remote clients (NP_MSG_OPEN_REMOTE, 4 KiB packets) */
 
 /* Largest packet either side sends or accepts. */
 #define NP_PROTO_MAX_PACKET 4096u

@@ -1069,6 +1069,33 @@ START_TEST(test_open_access)
 }
 END_TEST
 
+/* covers: SEC-14 (only the broker's own relay may open for a remote user) */
+START_TEST(test_open_remote_refused)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client();
+        struct np_open_remote o;
+        static const char ids[] = "root\0X\0" "1.2.3.4\0" "5.6.7.8";
+        uint32_t req;
+        int fd = seg();
+
+        create_ok(srv, "rem", &pp);
+        memset(&o, 0, sizeof o);
+        o.open.name_len = 3;
+        o.id.strings_len = sizeof ids;
+        memcpy(o.id.strings, ids, sizeof ids);
+        /* a well-formed request from an ordinary process: refused, and
+         * the instance is still there for a real client */
+        req = send_msg(cli, NP_MSG_OPEN_REMOTE, &o, sizeof o, "rem", 3, fd);
+        close(fd);
+        expect_reply(cli, req, NPIPE_EPROTO);
+        ck_assert_int_eq(open_x(cli, "rem", NP_ACCESS_READ | NP_ACCESS_WRITE, NULL, NULL), 0);
+        expect_connected(srv, NULL);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
 /* covers: INST-09 OPEN-02 CONNECT-02 DISC-08 */
 START_TEST(test_fifo_order)
 {
@@ -2751,6 +2778,7 @@ static Suite *broker_suite(void)
         tcase_add_test(tc, test_list);
         tcase_add_test(tc, test_instances);
         tcase_add_test(tc, test_open_access);
+        tcase_add_test(tc, test_open_remote_refused);
         tcase_add_test(tc, test_fifo_order);
         tcase_add_test(tc, test_disconnect);
         tcase_add_test(tc, test_close_server);

@@ -74,7 +74,7 @@ START_TEST(test_header)
         ck_assert_int_eq(np_proto_check(NULL, 16, NULL, NULL), NPIPE_EPROTO);
         ck_assert_int_eq(np_proto_check(buf, 15, NULL, NULL), NPIPE_EPROTO);
         ck_assert_int_eq(np_proto_check(buf, 17, NULL, NULL), NPIPE_EPROTO); /* len != n */
-        buf[2] = 2;                                                          /* version */
+        buf[2] = NP_PROTO_VERSION + 1;                                       /* version */
         ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
         buf[2] = NP_PROTO_VERSION;
         buf[15] = 1; /* reserved */
@@ -225,11 +225,98 @@ static uint32_t rnd(void)
         return (uint32_t)rng_state;
 }
 
+/* A valid identity: user, domain, two addresses, two SIDs. */
+static void make_id(struct np_remote_id *id)
+{
+        static const char s[] = "nptest\0NPTESTSRV\0" "127.0.0.1\0" "127.0.0.1\0"
+                                "S-1-5-21-1-2-3-1000\0S-1-22-1-1001";
+
+        memset(id, 0, sizeof *id);
+        id->uid = id->gid = 1001;
+        id->ngroups = 1;
+        id->groups[0] = 1001;
+        id->nsids = 2;
+        id->strings_len = sizeof s;
+        memcpy(id->strings, s, sizeof s);
+}
+
+/* covers: (protocol) the remote identity of NP_MSG_OPEN_REMOTE and
+ * NP_MSG_EV_CONNECTED_REMOTE */
+START_TEST(test_remote_id)
+{
+        static unsigned char buf[NP_PROTO_MAX_PACKET + 16];
+        struct np_open_remote o;
+        struct np_remote_id id;
+        const char *name;
+        uint32_t nl;
+        size_t n;
+
+        make_id(&id);
+        ck_assert_int_eq(np_remote_id_check(&id), 0);
+        ck_assert_str_eq(np_remote_id_string(&id, 0), "nptest");
+        ck_assert_str_eq(np_remote_id_string(&id, 1), "NPTESTSRV");
+        ck_assert_str_eq(np_remote_id_string(&id, 5), "S-1-22-1-1001");
+
+        /* the strings must fill strings_len exactly, each NUL-terminated */
+        id.strings_len--;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        make_id(&id);
+        id.strings_len++;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        make_id(&id);
+        id.nsids = 3;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        make_id(&id);
+        id.nsids = NP_REMOTE_MAX_SIDS + 1;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        make_id(&id);
+        id.ngroups = NP_REMOTE_MAX_GROUPS + 1;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        make_id(&id);
+        id.strings_len = NP_REMOTE_STRINGS + 1;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        make_id(&id);
+        id.reserved = 1;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        /* an address longer than NP_REMOTE_ADDR_MAX */
+        memset(&id, 0, sizeof id);
+        memset(id.strings + 2, 'a', NP_REMOTE_ADDR_MAX);
+        id.strings_len = 2 + NP_REMOTE_ADDR_MAX + 2;
+        ck_assert_int_eq(np_remote_id_check(&id), NPIPE_EPROTO);
+        /* an identity with no SIDs and empty strings is fine */
+        memset(&id, 0, sizeof id);
+        id.strings_len = 4;
+        ck_assert_int_eq(np_remote_id_check(&id), 0);
+
+        /* whole packets: the identity is checked with the rest */
+        memset(&o, 0, sizeof o);
+        make_id(&o.id);
+        o.open.name_len = 4;
+        n = build(buf, NP_MSG_OPEN_REMOTE, &o, sizeof o, "echo", 4);
+        ck_assert_int_eq(np_proto_check(buf, n, &name, &nl), 0);
+        ck_assert_uint_eq(nl, 4);
+        o.id.strings_len = 3;
+        n = build(buf, NP_MSG_OPEN_REMOTE, &o, sizeof o, "echo", 4);
+        ck_assert_int_eq(np_proto_check(buf, n, &name, &nl), NPIPE_EPROTO);
+        {
+                struct np_ev_connected_remote ev;
+
+                memset(&ev, 0, sizeof ev);
+                make_id(&ev.id);
+                n = build(buf, NP_MSG_EV_CONNECTED_REMOTE, &ev, sizeof ev, NULL, 0);
+                ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), 0);
+                ev.id.nsids = 0;
+                n = build(buf, NP_MSG_EV_CONNECTED_REMOTE, &ev, sizeof ev, NULL, 0);
+                ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        }
+}
+END_TEST
+
 /* covers: (protocol) robustness on arbitrary input */
 START_TEST(test_random)
 {
         static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-                                         11, 12, 64, 65, 66, 67, 68, 69, 96, 97};
+                                         11, 12, 14, 64, 65, 66, 67, 68, 69, 96, 97, 99};
         unsigned char *mem = malloc(NP_PROTO_MAX_PACKET + 64);
         int ok = 0;
 
@@ -299,6 +386,7 @@ int main(void)
         tcase_add_test(tc, test_header);
         tcase_add_test(tc, test_names);
         tcase_add_test(tc, test_adopt);
+        tcase_add_test(tc, test_remote_id);
         tcase_add_test(tc, test_random);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
