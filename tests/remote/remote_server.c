@@ -31,8 +31,18 @@
  *              write a 65535-byte message whose byte i is i % 251.
  *   close-after-one       echo one message, then npipe_close the instance
  *                         (a fresh instance is created in its place).
- *   disconnect-after-one  echo one message, then npipe_disconnect and
- *                         listen again.
+ *   disconnect-after-one  echo one message, then npipe_flush, npipe_disconnect
+ *                         and listen again.
+ *   burst      a message "N SIZE" is answered with N messages of SIZE bytes
+ *              (4..65535): message k starts with k as a 4-byte big-endian
+ *              number, byte i >= 4 is (k + i) % 251.
+ *   greet      on connect, write "greeting" and "bye" (for an outbound pipe,
+ *              where the server cannot read), then wait for the client to go.
+ *
+ * --dir inbound|outbound|duplex (default duplex) sets the pipe's direction.
+ * Each message read is logged as "message: TEXT" (its first 64 bytes, '.'
+ * for anything not printable), which the test can wait for on an inbound
+ * pipe, where no reply can come back.
  *
  * Every event goes to stderr, prefixed with the pipe name and the instance.
  * The process runs until it is killed.
@@ -53,7 +63,15 @@
 #define READ_BUF 70000u
 #define SMB_MAX_MSG 65535u
 
-enum mode { MODE_ECHO, MODE_WHOAMI, MODE_BIG, MODE_CLOSE_AFTER_ONE, MODE_DISCONNECT_AFTER_ONE };
+enum mode {
+        MODE_ECHO,
+        MODE_WHOAMI,
+        MODE_BIG,
+        MODE_CLOSE_AFTER_ONE,
+        MODE_DISCONNECT_AFTER_ONE,
+        MODE_BURST,
+        MODE_GREET,
+};
 
 static const char *pipe_name; /* as given (for the log) */
 static char pipe_path[512];    /* \\.\pipe\NAME, what npipe_create takes */
@@ -83,8 +101,9 @@ static void usage(FILE *f, const char *prog)
                 "Usage: %s --name NAME [--byte] [--instances K]\n"
                 "       [--policy owner|group|everyone] [--gid GID] [--reject-remote]\n"
                 "       [--allow-anonymous]\n"
-                "       [--mode echo|whoami|big|close-after-one|disconnect-after-one]\n"
-                "       [--ready-fd FD]\n",
+                "       [--mode echo|whoami|big|close-after-one|disconnect-after-one|\n"
+                "               burst|greet]\n"
+                "       [--dir inbound|outbound|duplex] [--ready-fd FD]\n",
                 prog);
 }
 
@@ -201,6 +220,44 @@ static int reply_big(unsigned inst, npipe_t *h)
         return r;
 }
 
+static int reply_burst(unsigned inst, npipe_t *h, const unsigned char *msg, size_t len)
+{
+        char req[64];
+        unsigned long n = 0, size = 0;
+        unsigned char *out;
+        int r = 0;
+
+        if (len >= sizeof req)
+                len = sizeof req - 1;
+        memcpy(req, msg, len);
+        req[len] = '\0';
+        if (sscanf(req, "%lu %lu", &n, &size) != 2 || size < 4 || size > SMB_MAX_MSG ||
+            n > 100000) {
+                static const char bad[] = "burst: want \"N SIZE\", SIZE 4..65535";
+                return put(inst, h, bad, sizeof bad - 1);
+        }
+        out = malloc(size);
+        if (!out)
+                return NPIPE_ENOMEM;
+        for (unsigned long k = 0; k < n; k++) {
+                out[0] = (unsigned char)(k >> 24);
+                out[1] = (unsigned char)(k >> 16);
+                out[2] = (unsigned char)(k >> 8);
+                out[3] = (unsigned char)k;
+                for (size_t i = 4; i < size; i++)
+                        out[i] = (unsigned char)((k + i) % 251);
+                r = put(inst, h, out, size);
+                if (r < 0) {
+                        logf_(inst, "burst stopped at %lu of %lu: %s", k, n, npipe_err_name(r));
+                        break;
+                }
+        }
+        if (r >= 0)
+                logf_(inst, "burst of %lu x %lu bytes written", n, size);
+        free(out);
+        return r;
+}
+
 /* The client is gone or the connection broke: these end one client. */
 static bool client_gone(int r)
 {
@@ -259,13 +316,25 @@ static void serve_client(struct instance *in)
                                       npipe_strerror(r));
                         break;
                 }
-                logf_(in->idx, "read %zu bytes", total);
+                {
+                        char text[65];
+                        size_t tl = total < 64 ? total : 64;
+
+                        for (size_t i = 0; i < tl; i++)
+                                text[i] = (msg[i] >= 0x20 && msg[i] < 0x7f) ? (char)msg[i] : '.';
+                        text[tl] = '\0';
+                        logf_(in->idx, "read %zu bytes", total);
+                        logf_(in->idx, "message: %s", text);
+                }
                 switch (mode) {
                 case MODE_WHOAMI:
                         r = reply_whoami(in->idx, in->h);
                         break;
                 case MODE_BIG:
                         r = reply_big(in->idx, in->h);
+                        break;
+                case MODE_BURST:
+                        r = reply_burst(in->idx, in->h, msg, total);
                         break;
                 default:
                         r = reply_echo(in->idx, in->h, msg, total);
@@ -306,6 +375,22 @@ static void *instance_main(void *arg)
                         logf_(in->idx, "connected: %s",
                               r == NPIPE_ELOCAL ? "local" : npipe_err_name(r));
 
+                if (mode == MODE_GREET) {
+                        static const char hi[] = "greeting", bye[] = "bye";
+
+                        if (put(in->idx, in->h, hi, sizeof hi - 1) >= 0)
+                                put(in->idx, in->h, bye, sizeof bye - 1);
+                        if (sopts.dir == NPIPE_OUTBOUND) {
+                                /* an outbound server end cannot read, so
+                                 * nothing tells this thread that the client
+                                 * left; and a disconnect would drop what it
+                                 * has not read.  Keep the instance as it is:
+                                 * one client per process in this mode. */
+                                logf_(in->idx, "greeted; parked");
+                                for (;;)
+                                        pause();
+                        }
+                }
                 serve_client(in);
 
                 if (mode == MODE_CLOSE_AFTER_ONE) {
@@ -358,15 +443,17 @@ int main(int argc, char **argv)
             {"allow-anonymous", no_argument, NULL, 'A'},
             {"mode", required_argument, NULL, 'm'},
             {"ready-fd", required_argument, NULL, 'r'},
+            {"dir", required_argument, NULL, 'd'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
+        enum npipe_dir pipe_dir = NPIPE_DUPLEX;
         unsigned long instances = 1, v;
         int ready_fd = -1, opt;
         struct instance *inst;
 
         npipe_server_opts_init(&sopts);
-        while ((opt = getopt_long(argc, argv, "n:bk:p:g:RAm:r:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "n:bk:p:g:RAm:r:d:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'n':
                         pipe_name = optarg;
@@ -419,6 +506,10 @@ int main(int argc, char **argv)
                                 mode = MODE_CLOSE_AFTER_ONE;
                         else if (!strcmp(optarg, "disconnect-after-one"))
                                 mode = MODE_DISCONNECT_AFTER_ONE;
+                        else if (!strcmp(optarg, "burst"))
+                                mode = MODE_BURST;
+                        else if (!strcmp(optarg, "greet"))
+                                mode = MODE_GREET;
                         else {
                                 fprintf(stderr, "remote_server: unknown --mode '%s'\n", optarg);
                                 return 2;
@@ -430,6 +521,19 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                         ready_fd = (int)v;
+                        break;
+                case 'd':
+                        if (!strcmp(optarg, "inbound"))
+                                pipe_dir = NPIPE_INBOUND;
+                        else if (!strcmp(optarg, "outbound"))
+                                pipe_dir = NPIPE_OUTBOUND;
+                        else if (!strcmp(optarg, "duplex"))
+                                pipe_dir = NPIPE_DUPLEX;
+                        else {
+                                fprintf(stderr, "remote_server: --dir: inbound, outbound or "
+                                                "duplex\n");
+                                return 2;
+                        }
                         break;
                 case 'h':
                         usage(stdout, argv[0]);
@@ -453,7 +557,7 @@ int main(int argc, char **argv)
         sopts.type = byte_pipe ? NPIPE_TYPE_BYTE : NPIPE_TYPE_MESSAGE;
         if (!byte_pipe)
                 sopts.flags |= NPIPE_READMODE_MESSAGE;
-        sopts.dir = NPIPE_DUPLEX;
+        sopts.dir = pipe_dir;
         sopts.max_instances = (uint32_t)instances;
         /* room for a whole 65535-byte message (and the 65536-byte attempt) */
         sopts.in_quota = 128u * 1024u;

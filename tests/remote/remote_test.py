@@ -463,6 +463,12 @@ class Env:
                     raise Fail('no socket %s after npipe_create of %s returned' % (path, name))
         return p
 
+    def server_log(self, p):
+        for _, q, log in self.procs.procs:
+            if q is p:
+                return log
+        raise Fail('no log for pid %d' % p.pid)
+
     def socket_path(self, name):
         return os.path.join(self.np_dir, name.lower())
 
@@ -809,6 +815,40 @@ def parse_whoami(data):
     return fields
 
 
+@check('flush-disconnect-delivers-x20')
+def _(env):
+    # disconnect-after-one flushes before it disconnects (DISC-01): the reply
+    # must reach the client every time, also when the relay holds it
+    env.server('r-disc20', '--policy', 'everyone', '--mode', 'disconnect-after-one')
+    lost = []
+    for i in range(20):
+        c = env.client()
+        try:
+            fid = c.open('r-disc20')
+            st, _ = c.write(fid, b'round-%d' % i)
+            expect(st == 0, 'round %d: write: %s' % (i, stname(st)))
+            st, data = c.read(fid)
+            if st != 0 or data != b'echo:round-%d' % i:
+                lost.append('%d: %s %s' % (i, stname(st), show(data, 20)))
+        finally:
+            c.logoff()
+    expect(not lost, 'the flushed reply was lost in %d of 20 rounds (%s)'
+           % (len(lost), '; '.join(lost[:3])))
+
+
+@check('flush-disconnect-local-x20')
+def _(env):
+    # the same with a local client (npipe call), for comparison
+    env.server('r-disc20l', '--policy', 'everyone', '--mode', 'disconnect-after-one')
+    bad = []
+    for i in range(20):
+        r = env.cli('call', 'r-disc20l', 'round-%d' % i)
+        if r.returncode != 0 or r.stdout.strip() != b'echo:round-%d' % i:
+            bad.append('%d: exit %d %r' % (i, r.returncode, (r.stdout + r.stderr)[:60]))
+    expect(not bad, 'lost in %d of 20 rounds (%s)' % (len(bad), '; '.join(bad[:3])))
+
+
+
 @check('identity')
 def _(env):
     env.server('r-who', '--policy', 'everyone', '--mode', 'whoami')
@@ -1107,6 +1147,192 @@ def _(env):
     c = env.client()
     try:
         echo_round(c, c.open('r-hostile'), b'still-serving')
+    finally:
+        c.logoff()
+
+
+
+def burst_msg(k, size):
+    return bytes([(k >> 24) & 255, (k >> 16) & 255, (k >> 8) & 255, k & 255]) + \
+        bytes((k + i) % 251 for i in range(4, size))
+
+
+def read_burst(c, fid, n, size, what):
+    for k in range(n):
+        st, data = c.read(fid)
+        expect(st == 0, '%s: message %d of %d: %s' % (what, k, n, stname(st)))
+        if data != burst_msg(k, size):
+            got = int.from_bytes(data[:4], 'big') if len(data) >= 4 else None
+            raise Fail('%s: message %d of %d is wrong: %d bytes, index %s'
+                       % (what, k, n, len(data), got))
+
+
+@check('pipelined-messages')
+def _(env):
+    # 50 messages written before the first read: all arrive, in order, one
+    # per read, in both directions
+    env.server('r-pipeline', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-pipeline')
+        msgs = [b'%04d:' % i + bytes([65 + i % 26]) * 995 for i in range(50)]
+        for m in msgs:
+            st, _ = c.write(fid, m)
+            expect(st == 0, 'write: %s' % stname(st))
+        for i, m in enumerate(msgs):
+            st, data = c.read(fid)
+            expect(st == 0 and data == b'echo:' + m, 'reply %d: %s %s'
+                   % (i, stname(st), show(data)))
+    finally:
+        c.logoff()
+
+
+@check('server-burst-4MiB')
+def _(env):
+    # the server writes 64 messages of 65535 bytes at once: the relay must
+    # hold them back while smbd does not read, and lose none
+    env.server('r-burst', '--policy', 'everyone', '--mode', 'burst')
+    c = env.client()
+    try:
+        fid = c.open('r-burst')
+        for rnd in (1, 2):
+            st, _ = c.write(fid, b'64 65535')
+            expect(st == 0, 'write: %s' % stname(st))
+            read_burst(c, fid, 64, SMB_MAX_MSG, 'round %d' % rnd)
+    finally:
+        c.logoff()
+
+
+@check('client-leaves-mid-burst')
+def _(env):
+    # The client reads one message of a 4 MiB burst and closes while the
+    # server is blocked writing: the server must hear that its client left
+    # (its write fails), listen again and serve the next client.
+    p = env.server('r-burst1', '--policy', 'everyone', '--mode', 'burst', '--instances', '1')
+    a = env.client()
+    try:
+        fa = a.open('r-burst1')
+        st, _ = a.write(fa, b'64 65535')
+        expect(st == 0, 'client A write: %s' % stname(st))
+        read_burst(a, fa, 1, SMB_MAX_MSG, 'client A')
+        a.close(fa)
+    finally:
+        a.logoff()
+    b = env.client()
+    try:
+        fb = b.open('r-burst1')
+        st, _ = b.write(fb, b'3 100')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        read_burst(b, fb, 3, 100, 'client B (after A left mid-burst)')
+    finally:
+        b.logoff()
+    expect(p.poll() is None, 'the server exited: %s' % p.poll())
+
+
+@check('byte-mode-bulk')
+def _(env):
+    env.server('r-bytebulk', '--policy', 'everyone', '--byte')
+    c = env.client()
+    try:
+        fid = c.open('r-bytebulk')
+        data = pattern(100000)
+        for off in range(0, len(data), 10000):
+            st, _ = c.write(fid, data[off:off + 10000])
+            expect(st == 0, 'write at %d: %s' % (off, stname(st)))
+        got = b''
+        while len(got) < len(data):
+            st, chunk = c.read(fid, 65536)
+            expect(st == 0 and chunk, 'read at %d: %s' % (len(got), stname(st)))
+            got += chunk
+        expect(got == data, 'the 100000 bytes came back different (%d bytes, first '
+               'difference at %d)' % (len(got), next((i for i in range(min(len(got), len(data)))
+                                                      if got[i] != data[i]), -1)))
+    finally:
+        c.logoff()
+
+
+@check('many-clients')
+def _(env):
+    n = 16
+    env.server('r-many', '--policy', 'everyone', '--instances', str(n))
+    clients = []
+    try:
+        for i in range(n):
+            c = env.client()
+            clients.append(c)
+            c.fid = c.open('r-many')
+        for rnd in range(2):
+            for i, c in enumerate(clients):
+                st, _ = c.write(c.fid, b'c%d-r%d' % (i, rnd))
+                expect(st == 0, 'client %d write: %s' % (i, stname(st)))
+            for i, c in enumerate(clients):
+                st, data = c.read(c.fid)
+                expect(st == 0 and data == b'echo:c%d-r%d' % (i, rnd),
+                       'client %d read: %s %s' % (i, stname(st), show(data)))
+    finally:
+        for c in clients:
+            c.logoff()
+
+
+@check('two-pipes-one-session')
+def _(env):
+    env.server('r-two-a', '--policy', 'everyone')
+    env.server('r-two-b', '--policy', 'everyone', '--mode', 'whoami')
+    c = env.client()
+    try:
+        fa = c.open('r-two-a')
+        fb = c.open('r-two-b')
+        st, _ = c.write(fa, b'to-a')
+        st2, _ = c.write(fb, b'to-b')
+        expect(st == 0 and st2 == 0, 'writes: %s, %s' % (stname(st), stname(st2)))
+        st, db = c.read(fb)
+        expect(st == 0 and db.startswith(b'user=' + USER.encode()), 'pipe b: %s %s'
+               % (stname(st), show(db)))
+        st, da = c.read(fa)
+        expect(st == 0 and da == b'echo:to-a', 'pipe a: %s %s' % (stname(st), show(da)))
+    finally:
+        c.logoff()
+
+
+def wait_log(path, text, timeout=10.0):
+    def seen():
+        try:
+            with open(path, 'rb') as f:
+                return text.encode() in f.read()
+        except OSError:
+            return False
+    return wait_until(seen, timeout)
+
+
+@check('inbound-pipe')
+def _(env):
+    # client to server only: a remote client opens it and its messages arrive
+    p = env.server('r-inbound', '--policy', 'everyone', '--dir', 'inbound')
+    log = env.server_log(p)
+    c = env.client()
+    try:
+        fid, st = c.try_open('r-inbound')
+        expect(fid is not None, 'open of an inbound pipe: %s' % stname(st))
+        for m in ('to-server-1', 'to-server-2'):
+            st, _ = c.write(fid, m.encode())
+            expect(st == 0, 'write %s: %s' % (m, stname(st)))
+        for m in ('to-server-1', 'to-server-2'):
+            expect(wait_log(log, 'message: %s\n' % m), 'the server did not get %r' % m)
+    finally:
+        c.logoff()
+
+
+@check('outbound-pipe')
+def _(env):
+    # server to client only: a remote client opens it and reads
+    env.server('r-outbound', '--policy', 'everyone', '--dir', 'outbound', '--mode', 'greet')
+    c = env.client()
+    try:
+        fid, st = c.try_open('r-outbound')
+        expect(fid is not None, 'open of an outbound pipe: %s' % stname(st))
+        for m in (b'greeting', b'bye'):
+            st, data = c.read(fid)
+            expect(st == 0 and data == m, 'read: %s %s, expected %r' % (stname(st), show(data), m))
     finally:
         c.logoff()
 
