@@ -1338,6 +1338,135 @@ def _(env):
 
 
 
+@check('unicode-name')
+def _(env):
+    # A Windows user types the name as the server spelled it; smbd folds it
+    # with its Unicode tables (strlower_talloc) before it looks for the
+    # socket, so the broker must name the socket the same way.
+    name = 'r-Ünïcode-Ωmega'
+    env.server(name, '--policy', 'everyone', wait_socket=False)
+    listing = sorted(n for n in os.listdir(env.np_dir) if n.startswith('r-') and 'code' in n)
+    c = env.client()
+    try:
+        for spelling in (name, name.upper(), name.lower()):
+            fid, st = c.try_open(spelling)
+            expect(fid is not None, 'open %r: %s (smbd looks for %r; np dir has %r)'
+                   % (spelling, stname(st), spelling.lower(), listing))
+            echo_round(c, fid, spelling.encode(), 'open as %r' % spelling)
+            c.close(fid)
+    finally:
+        c.logoff()
+
+
+@check('name-too-long-for-a-socket')
+def _(env):
+    # <np dir>/<name> does not fit in sun_path (108 bytes): the pipe still
+    # works locally, the broker lives on, and a remote open fails cleanly
+    name = 'r-long-' + 'x' * 110
+    env.server(name, '--policy', 'everyone', wait_socket=False)
+    r = env.cli('call', name, 'local')
+    expect(r.returncode == 0 and r.stdout.strip() == b'echo:local',
+           'local call: exit %d %r' % (r.returncode, (r.stdout + r.stderr)[:200]))
+    c = env.client()
+    try:
+        fid, st = c.try_open(name)
+        expect(fid is None, 'a remote open of a pipe with no possible socket succeeded')
+        print('# name-too-long-for-a-socket: remote open: %s' % stname(st))
+    finally:
+        c.logoff()
+    expect(env.broker.poll() is None, 'npiped exited: %s' % env.broker.poll())
+
+
+@check('server-killed-client-sees-error')
+def _(env):
+    p = env.server('r-killed', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-killed')
+        echo_round(c, fid, b'before')
+        p.kill()
+        p.wait(10)
+        t0 = time.monotonic()
+        st, data = c.read(fid)
+        expect(st != 0, 'read after the server was killed: %s %s' % (stname(st), show(data)))
+        print('# server-killed-client-sees-error: %s after %.1f s'
+              % (stname(st), time.monotonic() - t0))
+    finally:
+        c.logoff()
+
+
+@check('queued-client-when-server-exits')
+def _(env):
+    # B waits for the only instance; the server exits: B must hear at once
+    # (well before the broker's wait for a free instance would run out)
+    p = env.server('r-qexit', '--policy', 'everyone', '--instances', '1')
+    a, b = env.client(), env.client()
+    try:
+        fa = a.open('r-qexit')
+        echo_round(a, fa, b'holder', 'client A')
+        fb, st = b.try_open('r-qexit')
+        expect(fb is not None, 'the waiting open failed: %s' % stname(st))
+        st, _ = b.write(fb, b'waiting')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        t, res = read_in_thread(b, fb)
+        t0 = time.monotonic()
+        p.kill()
+        p.wait(10)
+        t.join(SMB_TIMEOUT + 5)
+        took = time.monotonic() - t0
+        expect(not t.is_alive(), 'client B still waits %.0f s after the server exited' % took)
+        expect('e' not in res, 'client B read: %r (after %.1f s)' % (res.get('e'), took))
+        st, data = res['r']
+        expect(st != 0, 'client B read succeeded after the server exited: %s' % show(data))
+        print('# queued-client-when-server-exits: %s after %.1f s' % (stname(st), took))
+    finally:
+        a.logoff()
+        b.logoff()
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir('/proc/%d/fd' % pid))
+    except OSError:
+        return -1
+
+
+@check('no-descriptor-leak')
+def _(env):
+    # 60 accepted opens, 20 refused ones and 20 bad handshakes: the broker's
+    # descriptor count comes back to where it was
+    env.server('r-leak', '--policy', 'everyone', '--instances', '4')
+    env.server('r-leak-no', '--policy', 'owner')
+    c = env.client()
+    try:
+        echo_round(c, c.open('r-leak'), b'warm-up')
+    finally:
+        c.logoff()
+    pid = env.broker.pid
+    base = fd_count(pid)
+    expect(base > 0, 'cannot count the descriptors of npiped (pid %d)' % pid)
+    c = env.client()
+    try:
+        for i in range(60):
+            fid = c.open('r-leak')
+            echo_round(c, fid, b'n%d' % i)
+            c.close(fid)
+        for i in range(20):
+            fid, st = c.try_open('r-leak-no')
+            expect(fid is None, 'an open of the owner-only pipe succeeded')
+    finally:
+        c.logoff()
+    for i in range(20):
+        g = raw_connect(env.socket_path('r-leak'))
+        g.sendall(b'\x00\x00\x00\x08garbage!')
+        wait_eof(g)
+        g.close()
+    ok = wait_until(lambda: fd_count(pid) <= base, 10.0)
+    expect(ok, 'npiped has %d descriptors, %d before the 100 connections'
+           % (fd_count(pid), base))
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
@@ -1367,6 +1496,36 @@ def _(env):
     expect(env.sockets_checked > 0, 'no server got far enough to be checked')
     expect(not env.late_sockets, 'the socket appeared only after npipe_create returned for: '
            + ', '.join(env.late_sockets))
+
+
+@check('queued-open-waits-past-30s')
+def _(env):
+    # The interface: "if no instance is free, the broker still accepts and
+    # the client's data waits until an instance frees up".  The relay gives
+    # up after NP_REMOTE_BUSY_WAIT_MS (30 s, src/broker/limits.h); this holds
+    # the only instance for 35 s.  Last, as it takes that long.
+    env.server('r-q35', '--policy', 'everyone', '--instances', '1')
+    a, b = env.client(), env.client()
+    try:
+        fa = a.open('r-q35')
+        echo_round(a, fa, b'holder', 'client A')
+        fb, st = b.try_open('r-q35')
+        expect(fb is not None, 'the waiting open failed: %s' % stname(st))
+        st, _ = b.write(fb, b'patient')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        # B's READ is sent only after 35 s: impacket's own timeout stays short
+        deadline = time.monotonic() + 35.0
+        while time.monotonic() < deadline:
+            # keep A's SMB session busy meanwhile, which is no synchronisation
+            echo_round(a, fa, b'still-mine', 'client A while B waits')
+            time.sleep(1.0)
+        a.close(fa)
+        st, data = b.read(fb)
+        expect(st == 0 and data == b'echo:patient',
+               'client B after a 35 s wait: %s %s' % (stname(st), show(data)))
+    finally:
+        a.logoff()
+        b.logoff()
 
 
 # ---- main -----------------------------------------------------------------
