@@ -5,8 +5,11 @@ fuzz_proto: one well-formed packet of every type (with names where the type
 carries one), plus the edge cases the decoder distinguishes.  fuzz_name:
 pipe paths in every accepted form and the classic bad ones.  fuzz_ring:
 operation scripts (see fuzz_ring.c) that write real messages, stream a
-large one, read in both modes, peek, cancel, and scribble on the indices."""
+large one, read in both modes, peek, cancel, and scribble on the indices.
+fuzz_npa: the named_pipe_auth requests of tests/data/npa/ (captured from
+smbd, or made by its gen.py), copied as they are."""
 import os
+import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,6 +74,16 @@ def ring():
         write("fuzz_ring", k, bytes(x & 0xFF for x in v))
 
 
+def npa():
+    src = os.path.join(HERE, "..", "tests", "data", "npa")
+    os.makedirs(os.path.join(HERE, "corpus", "fuzz_npa"), exist_ok=True)
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".bin"):
+            shutil.copyfile(os.path.join(src, name),
+                            os.path.join(HERE, "corpus", "fuzz_npa", name[:-4]))
+
+
 proto()
 names()
 ring()
+npa()
