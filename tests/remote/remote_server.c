@@ -36,8 +36,10 @@
  *   burst      a message "N SIZE" is answered with N messages of SIZE bytes
  *              (4..65535): message k starts with k as a 4-byte big-endian
  *              number, byte i >= 4 is (k + i) % 251.
- *   greet      on connect, write "greeting" and "bye" (for an outbound pipe,
- *              where the server cannot read), then wait for the client to go.
+ *   greet      on connect, write "greeting", "m00" .. "m19" and "bye" (for an
+ *              outbound pipe, where the server cannot read).  On an outbound pipe the
+ *              instance then stays as it is (nothing tells it the client
+ *              left); otherwise it echoes as in echo mode.
  *
  * --dir inbound|outbound|duplex (default duplex) sets the pipe's direction.
  * Each message read is logged as "message: TEXT" (its first 64 bytes, '.'
@@ -378,7 +380,15 @@ static void *instance_main(void *arg)
                 if (mode == MODE_GREET) {
                         static const char hi[] = "greeting", bye[] = "bye";
 
-                        if (put(in->idx, in->h, hi, sizeof hi - 1) >= 0)
+                        /* many small messages back to back: a reader in
+                         * byte read mode would get them merged */
+                        r = put(in->idx, in->h, hi, sizeof hi - 1);
+                        for (int k = 0; k < 20 && r >= 0; k++) {
+                                char m[8];
+                                int n = snprintf(m, sizeof m, "m%02d", k);
+                                r = put(in->idx, in->h, m, (size_t)n);
+                        }
+                        if (r >= 0)
                                 put(in->idx, in->h, bye, sizeof bye - 1);
                         if (sopts.dir == NPIPE_OUTBOUND) {
                                 /* an outbound server end cannot read, so

@@ -1325,16 +1325,30 @@ def _(env):
 @check('outbound-pipe')
 def _(env):
     # server to client only: a remote client opens it and reads
-    env.server('r-outbound', '--policy', 'everyone', '--dir', 'outbound', '--mode', 'greet')
+    greet_check(env, 'r-outbound', 'outbound')
+
+
+def greet_check(env, name, direction):
+    # 22 messages written back to back: each must come as one read
+    env.server(name, '--policy', 'everyone', '--dir', direction, '--mode', 'greet')
     c = env.client()
     try:
-        fid, st = c.try_open('r-outbound')
-        expect(fid is not None, 'open of an outbound pipe: %s' % stname(st))
-        for m in (b'greeting', b'bye'):
+        fid, st = c.try_open(name)
+        expect(fid is not None, 'open of an %s pipe: %s' % (direction, stname(st)))
+        want = [b'greeting'] + [b'm%02d' % k for k in range(20)] + [b'bye']
+        for m in want:
             st, data = c.read(fid)
-            expect(st == 0 and data == m, 'read: %s %s, expected %r' % (stname(st), show(data), m))
+            expect(st == 0 and data == m, 'read: %s %s, expected %r (message boundaries '
+                   'of the %s pipe)' % (stname(st), show(data), m, direction))
     finally:
         c.logoff()
+
+
+@check('duplex-greet-boundaries')
+def _(env):
+    # the same burst of small messages on a duplex pipe (the control for
+    # outbound-pipe)
+    greet_check(env, 'r-greet-duplex', 'duplex')
 
 
 
@@ -1513,10 +1527,12 @@ def _(env):
         expect(fb is not None, 'the waiting open failed: %s' % stname(st))
         st, _ = b.write(fb, b'patient')
         expect(st == 0, 'client B write: %s' % stname(st))
-        # B's READ is sent only after 35 s: impacket's own timeout stays short
+        # A holds the instance for 35 s.  The sleep is the point of the check
+        # (a duration), not a synchronisation: nothing is waited for.  A
+        # talks once a second meanwhile to show it still has the instance;
+        # B's READ goes out only afterwards, so impacket's timeout stays short.
         deadline = time.monotonic() + 35.0
         while time.monotonic() < deadline:
-            # keep A's SMB session busy meanwhile, which is no synchronisation
             echo_round(a, fa, b'still-mine', 'client A while B waits')
             time.sleep(1.0)
         a.close(fa)
