@@ -237,8 +237,11 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
         uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
         int disc;
         int closed = np_peer_closed_state(h, c, &disc);
-        if (disc) {
-                *status = NPIPE_ENOTCONN; /* DISC-02 */
+        /* DISC-02: a disconnect fails a write that is still waiting.  A
+         * write already queued within the quota has completed, whatever
+         * happened after (the check below): on Windows it returned then. */
+        if (disc && o->phase == 0) {
+                *status = NPIPE_ENOTCONN;
                 return STEP_DONE;
         }
         if (o->phase == 0) {
@@ -295,6 +298,10 @@ static int write_step(struct op *o, int *status, struct waitspec *w)
         upto = upto > aborted ? upto - aborted : 0;
         if (o->len == 0 || upto <= quota) {
                 *status = 0;
+                return STEP_DONE;
+        }
+        if (disc) {
+                *status = NPIPE_ENOTCONN; /* DISC-02 */
                 return STEP_DONE;
         }
         if (closed) {
