@@ -95,8 +95,10 @@
 /* A handshake must arrive this soon after connect (smbd sends it at once). */
 #define NP_REMOTE_HANDSHAKE_MS 5000
 /* A remote client that found every instance busy (Samba cannot say "busy")
- * waits this long for one before its connection is closed. */
-#define NP_REMOTE_BUSY_WAIT_MS 30000
-#define NP_REMOTE_BUSY_RETRY_MS 20
+ * waits for one as long as it keeps its handle open: the open is retried
+ * after 10 ms, then at doubling intervals up to 100 ms.  What bounds the
+ * cost is NP_LIM_REMOTE_CONNS. */
+#define NP_REMOTE_BUSY_RETRY_MS 10
+#define NP_REMOTE_BUSY_RETRY_MAX_MS 100
 
 #endif /* NPIPED_LIMITS_H */

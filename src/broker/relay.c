@@ -12,8 +12,8 @@
  *   3. answers the handshake at once: smbd blocks the client's whole SMB
  *      connection until it has the answer.  When every instance is busy
  *      it still answers (Samba has no way to say "busy") and retries the
- *      open until an instance is free or NP_REMOTE_BUSY_WAIT_MS passed;
- *      the client's data waits in the socket meanwhile;
+ *      open until an instance is free or the client gives up; the client's
+ *      data waits in the socket meanwhile;
  *   4. then copies data both ways: in message mode every message is a
  *      u16 little-endian length plus the bytes, in byte mode bytes are raw.
  *
@@ -63,9 +63,11 @@ struct rconn {
         int fd;
         char *name;
         bool msg; /* message-type pipe: u16 framing */
+        bool can_read, can_write; /* the pipe's direction, seen from the client */
         enum rstate st;
-        int64_t deadline_ns; /* handshake, or giving up on a busy pipe */
+        int64_t deadline_ns; /* the handshake's */
         int64_t retry_ns;    /* R_WAITING: next open attempt */
+        int retry_ms;        /* R_WAITING: the interval, doubling */
         uint32_t events;     /* epoll interest registered */
         uint32_t level;
         struct np_remote_id *id;
@@ -76,7 +78,8 @@ struct rconn {
         npipe_t *h;
         char rd_ctx, wr_ctx; /* their addresses name the operations (async.h) */
         bool rd_pending, wr_pending;
-        bool eof; /* smbd closed; close once the pending write finished */
+        bool eof;  /* smbd closed; close once the pending write finished */
+        bool dead; /* closed; waiting for callbacks still on their way */
 
         /* pipe -> socket */
         size_t out_off, out_len;
@@ -164,34 +167,58 @@ static void set_events(struct rconn *rc)
         }
 }
 
+static void rconn_destroy(struct rconn *rc)
+{
+        free(rc->hs);
+        free(rc->id);
+        free(rc->name);
+        free(rc);
+        atomic_fetch_sub(&R.count, 1);
+}
+
+/* End a connection.  Its memory lives on while a completion callback is
+ * still on its way: an operation the completion thread had already
+ * finished when we cancelled is not cancelled, and its callback runs
+ * later (exactly once, async.h).  handle_ready frees such a zombie when
+ * the last one arrived. */
 static void rconn_free(struct rconn *rc)
 {
+        bool gone;
+
         if (rc->h != NULL) {
-                /* callbacks of cancelled operations run before this returns;
-                 * after the close none can come */
+                /* callbacks of the operations this cancels run before it
+                 * returns; after the close no new operation can start */
                 np_async_cancel_all(rc->h);
                 npipe_close(rc->h);
                 rc->h = NULL;
         }
-        pthread_mutex_lock(&R.lock);
-        for (struct rconn **pp = &R.ready; *pp != NULL; pp = &(*pp)->rnext)
-                if (*pp == rc) {
-                        *pp = rc->rnext;
-                        break;
-                }
-        pthread_mutex_unlock(&R.lock);
         if (rc->prev != NULL)
                 rc->prev->next = rc->next;
         else if (R.all == rc)
                 R.all = rc->next;
         if (rc->next != NULL)
                 rc->next->prev = rc->prev;
+        rc->prev = rc->next = NULL;
         close(rc->fd); /* smbd: the client's next call fails, PIPE_DISCONNECTED */
-        free(rc->hs);
-        free(rc->id);
-        free(rc->name);
-        free(rc);
-        atomic_fetch_sub(&R.count, 1);
+        rc->fd = -1;
+        rc->dead = true;
+
+        pthread_mutex_lock(&R.lock);
+        if (rc->rd_done)
+                rc->rd_pending = false;
+        if (rc->wr_done)
+                rc->wr_pending = false;
+        rc->rd_done = rc->wr_done = false;
+        gone = !rc->rd_pending && !rc->wr_pending;
+        if (gone)
+                for (struct rconn **pp = &R.ready; *pp != NULL; pp = &(*pp)->rnext)
+                        if (*pp == rc) {
+                                *pp = rc->rnext;
+                                break;
+                        }
+        pthread_mutex_unlock(&R.lock);
+        if (gone)
+                rconn_destroy(rc);
 }
 
 static void fail(struct rconn *rc, const char *why)
@@ -261,7 +288,7 @@ static bool frame(struct rconn *rc, int status, size_t n)
  * iterative, so a long queue of small messages costs no stack. */
 static bool start_pipe_read(struct rconn *rc)
 {
-        while (!rc->rd_pending && rc->out_len == 0) {
+        while (rc->can_read && !rc->rd_pending && rc->out_len == 0) {
                 size_t n = 0;
                 int r = np_async_read(rc->h, rc->out + 2, rc->msg ? MSG_MAX + 1 : MSG_MAX, &n,
                                       rd_cb, &rc->rd_ctx);
@@ -313,7 +340,17 @@ static bool pipe_write_done(struct rconn *rc, int status)
 static bool start_pipe_write(struct rconn *rc, const uint8_t *data, size_t len)
 {
         size_t n = 0;
-        int r = np_async_write(rc->h, data, len, &n, wr_cb, &rc->wr_ctx);
+        int r;
+
+        if (!rc->can_write) {
+                /* An outbound pipe: a Windows client could not have opened
+                 * it for writing, but smbd does not say how the client
+                 * opened it.  What it writes goes nowhere. */
+                np_log(LOG_DEBUG, "remote client of %s: %zu bytes to an outbound pipe dropped",
+                       rc->name, len);
+                return pipe_write_done(rc, 0);
+        }
+        r = np_async_write(rc->h, data, len, &n, wr_cb, &rc->wr_ctx);
 
         if (r == NP_ASYNC_PENDING) {
                 rc->wr_pending = true;
@@ -430,6 +467,14 @@ static int try_open(struct rconn *rc)
 
 static bool go_live(struct rconn *rc)
 {
+        struct npipe_info info;
+
+        if (npipe_get_info(rc->h, &info) < 0) {
+                fail(rc, "pipe information unavailable");
+                return false;
+        }
+        rc->can_read = (info.dir & NPIPE_OUTBOUND) != 0;
+        rc->can_write = (info.dir & NPIPE_INBOUND) != 0;
         rc->st = R_LIVE;
         set_events(rc);
         return start_pipe_read(rc) && sock_input(rc);
@@ -470,11 +515,9 @@ static bool handshake_done(struct rconn *rc)
         np_log(LOG_INFO, "remote client %s\\%s from %s on %s%s", rq.id.domain, rq.id.account,
                rq.remote_client_addr, rc->name, r == NPIPE_EBUSY ? " (waiting for an instance)" : "");
         if (r == NPIPE_EBUSY) {
-                int64_t now = np_now_ns();
-
                 rc->st = R_WAITING;
-                rc->deadline_ns = now + (int64_t)NP_REMOTE_BUSY_WAIT_MS * 1000000;
-                rc->retry_ns = now + (int64_t)NP_REMOTE_BUSY_RETRY_MS * 1000000;
+                rc->retry_ms = NP_REMOTE_BUSY_RETRY_MS;
+                rc->retry_ns = np_now_ns() + (int64_t)rc->retry_ms * 1000000;
                 set_events(rc);
                 return true;
         }
@@ -575,15 +618,21 @@ static void handle_ready(void)
                 rc->rd_done = rc->wr_done = false;
                 pthread_mutex_unlock(&R.lock);
 
-                if (wr) {
-                        rc->wr_pending = false;
-                        if (!pipe_write_done(rc, ws) || !sock_input(rc))
-                                continue;
-                }
-                if (rd) {
+                /* both results are in hand: neither operation is pending
+                 * any more, whatever happens to rc below */
+                if (rd)
                         rc->rd_pending = false;
-                        pipe_read_done(rc, rs, rb);
+                if (wr)
+                        rc->wr_pending = false;
+                if (rc->dead) {
+                        if (!rc->rd_pending && !rc->wr_pending)
+                                rconn_destroy(rc);
+                        continue;
                 }
+                if (wr && (!pipe_write_done(rc, ws) || !sock_input(rc)))
+                        continue;
+                if (rd)
+                        pipe_read_done(rc, rs, rb);
         }
 }
 
@@ -598,14 +647,16 @@ static void timers(int64_t now)
                 } else if (rc->st == R_WAITING && now >= rc->retry_ns) {
                         int r = try_open(rc);
 
-                        if (r == 0)
+                        if (r == 0) {
                                 go_live(rc);
-                        else if (r != NPIPE_EBUSY)
+                        } else if (r != NPIPE_EBUSY) {
                                 fail(rc, npipe_strerror(r));
-                        else if (now >= rc->deadline_ns)
-                                fail(rc, "no instance became free");
-                        else
-                                rc->retry_ns = now + (int64_t)NP_REMOTE_BUSY_RETRY_MS * 1000000;
+                        } else {
+                                rc->retry_ms *= 2;
+                                if (rc->retry_ms > NP_REMOTE_BUSY_RETRY_MAX_MS)
+                                        rc->retry_ms = NP_REMOTE_BUSY_RETRY_MAX_MS;
+                                rc->retry_ns = now + (int64_t)rc->retry_ms * 1000000;
+                        }
                 }
         }
 }

@@ -20,6 +20,7 @@
 #include "broker/broker.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <wctype.h>
 
 #include "broker/limits.h"
 #include "broker/relay.h"
@@ -67,6 +69,94 @@ static bool usable_name(const char *key, uint32_t len)
         if ((len == 1 && key[0] == '.') || (len == 2 && key[0] == '.' && key[1] == '.'))
                 return false;
         return true;
+}
+
+/* One UTF-8 sequence at s (n bytes left): the code point and its length,
+ * or length 0 for a malformed one. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+        size_t len;
+
+        if (s[0] < 0x80) {
+                *cp = s[0];
+                return 1;
+        }
+        if ((s[0] & 0xe0) == 0xc0)
+                len = 2, *cp = s[0] & 0x1f;
+        else if ((s[0] & 0xf0) == 0xe0)
+                len = 3, *cp = s[0] & 0x0f;
+        else if ((s[0] & 0xf8) == 0xf0)
+                len = 4, *cp = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t k = 1; k < len; k++) {
+                if ((s[k] & 0xc0) != 0x80)
+                        return 0;
+                *cp = *cp << 6 | (s[k] & 0x3f);
+        }
+        return len;
+}
+
+static size_t utf8_put(char *out, uint32_t cp)
+{
+        if (cp < 0x80) {
+                out[0] = (char)cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                out[0] = (char)(0xc0 | cp >> 6);
+                out[1] = (char)(0x80 | (cp & 0x3f));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                out[0] = (char)(0xe0 | cp >> 12);
+                out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                out[2] = (char)(0x80 | (cp & 0x3f));
+                return 3;
+        }
+        out[0] = (char)(0xf0 | cp >> 18);
+        out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[3] = (char)(0x80 | (cp & 0x3f));
+        return 4;
+}
+
+/*
+ * The file name smbd looks for: it lower-cases the pipe name with Unicode
+ * rules (its own tables cover the Basic Multilingual Plane), where our
+ * namespace folds ASCII only.  So "Ωmega" is the socket "ωmega".  Two of
+ * our pipes that differ only in non-ASCII case meet in one socket; the
+ * second is not exposed (bind_path finds the first alive).  Returns the
+ * length written to out (cap bytes), 0 when it does not fit.
+ */
+static size_t smb_lower(const char *name, size_t n, char *out, size_t cap)
+{
+        static locale_t utf8;
+        const unsigned char *s = (const unsigned char *)name;
+        size_t o = 0;
+
+        if (utf8 == (locale_t)0)
+                utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+        while (n > 0) {
+                uint32_t cp;
+                size_t len = utf8_next(s, n, &cp);
+
+                if (len == 0)
+                        return 0; /* names are valid UTF-8 (name.c) */
+                if (cp < 0x80)
+                        cp = cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+                else if (cp < 0x10000 && utf8 != (locale_t)0)
+                        cp = (uint32_t)towlower_l((wint_t)cp, utf8);
+                if (o + 4 >= cap)
+                        return 0;
+                o += utf8_put(out + o, cp);
+                s += len;
+                n -= len;
+        }
+        out[o] = '\0';
+        return o;
 }
 
 /* Bind path, replacing a stale socket (a dead broker's: nobody accepts on
@@ -120,9 +210,9 @@ void np_remote_expose(struct np_broker *b, struct np_pipe *p)
         rs = calloc(1, sizeof *rs);
         if (rs == NULL)
                 return;
-        n = snprintf(rs->path, sizeof rs->path, "%s/%.*s", b->remote_dir, (int)p->name_len,
-                     p->key);
-        if (n < 0 || (size_t)n >= sizeof rs->path) {
+        n = snprintf(rs->path, sizeof rs->path, "%s/", b->remote_dir);
+        if (n < 0 || (size_t)n >= sizeof rs->path ||
+            smb_lower(p->display, p->name_len, rs->path + n, sizeof rs->path - (size_t)n) == 0) {
                 np_log(LOG_INFO, "pipe %s: no remote socket (path too long for a socket)",
                        p->display);
                 free(rs);

@@ -890,8 +890,9 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         h->peer_gid = rep.server_gid;
         h->can_read = (access & NPIPE_READ) != 0;
         h->can_write = (access & NPIPE_WRITE) != 0;
-        /* GENERIC_WRITE includes FILE_WRITE_ATTRIBUTES; GENERIC_READ does not */
-        h->can_set_mode = (access & (NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)) != 0;
+        /* GENERIC_WRITE includes FILE_WRITE_ATTRIBUTES; GENERIC_READ does
+         * not.  The relay must set message read mode on any pipe. */
+        h->can_set_mode = rid || (access & (NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)) != 0;
         /* OPEN-05: a client starts in byte read mode, blocking */
         atomic_store(&h->read_mode, NPIPE_READ_BYTE);
         atomic_store(&h->nowait, 0);
