@@ -41,7 +41,8 @@
  *              instance then stays as it is (nothing tells it the client
  *              left); otherwise it echoes as in echo mode.
  *
- * --dir inbound|outbound|duplex (default duplex) sets the pipe's direction.
+ * --dir inbound|outbound|duplex (default duplex) sets the pipe's direction,
+ * --quota both buffer quotas (default 128 KiB).
  * Each message read is logged as "message: TEXT" (its first 64 bytes, '.'
  * for anything not printable), which the test can wait for on an inbound
  * pipe, where no reply can come back.
@@ -105,7 +106,7 @@ static void usage(FILE *f, const char *prog)
                 "       [--allow-anonymous]\n"
                 "       [--mode echo|whoami|big|close-after-one|disconnect-after-one|\n"
                 "               burst|greet]\n"
-                "       [--dir inbound|outbound|duplex] [--ready-fd FD]\n",
+                "       [--dir inbound|outbound|duplex] [--quota BYTES] [--ready-fd FD]\n",
                 prog);
 }
 
@@ -454,16 +455,18 @@ int main(int argc, char **argv)
             {"mode", required_argument, NULL, 'm'},
             {"ready-fd", required_argument, NULL, 'r'},
             {"dir", required_argument, NULL, 'd'},
+            {"quota", required_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         enum npipe_dir pipe_dir = NPIPE_DUPLEX;
+        uint32_t quota = 128u * 1024u;
         unsigned long instances = 1, v;
         int ready_fd = -1, opt;
         struct instance *inst;
 
         npipe_server_opts_init(&sopts);
-        while ((opt = getopt_long(argc, argv, "n:bk:p:g:RAm:r:d:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "n:bk:p:g:RAm:r:d:q:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'n':
                         pipe_name = optarg;
@@ -532,6 +535,13 @@ int main(int argc, char **argv)
                         }
                         ready_fd = (int)v;
                         break;
+                case 'q':
+                        if (!parse_uint(optarg, 1u << 30, &v) || v == 0) {
+                                fprintf(stderr, "remote_server: --quota: bytes, 1 or more\n");
+                                return 2;
+                        }
+                        quota = (uint32_t)v;
+                        break;
                 case 'd':
                         if (!strcmp(optarg, "inbound"))
                                 pipe_dir = NPIPE_INBOUND;
@@ -569,9 +579,10 @@ int main(int argc, char **argv)
                 sopts.flags |= NPIPE_READMODE_MESSAGE;
         sopts.dir = pipe_dir;
         sopts.max_instances = (uint32_t)instances;
-        /* room for a whole 65535-byte message (and the 65536-byte attempt) */
-        sopts.in_quota = 128u * 1024u;
-        sopts.out_quota = 128u * 1024u;
+        /* by default room for a whole 65535-byte message (and the 65536-byte
+         * attempt); --quota makes both smaller or larger */
+        sopts.in_quota = quota;
+        sopts.out_quota = quota;
 
         inst = calloc(instances, sizeof *inst);
         if (!inst)

@@ -1481,6 +1481,105 @@ def _(env):
 
 
 
+@check('small-quota-large-messages')
+def _(env):
+    # 1 KiB quotas: 65535-byte messages both ways still go through whole
+    # (writes larger than the quota wait for the reader)
+    env.server('r-smallq', '--policy', 'everyone', '--quota', '1024', '--mode', 'burst')
+    c = env.client()
+    try:
+        fid = c.open('r-smallq')
+        st, _ = c.write(fid, b'8 65535')
+        expect(st == 0, 'write: %s' % stname(st))
+        read_burst(c, fid, 8, SMB_MAX_MSG, 'server to client')
+    finally:
+        c.logoff()
+    env.server('r-smallq2', '--policy', 'everyone', '--quota', '1024')
+    c = env.client()
+    try:
+        fid = c.open('r-smallq2')
+        for k in range(3):
+            msg = burst_msg(k, SMB_MAX_MSG)
+            st, n = c.write(fid, msg)
+            expect(st == 0 and n == len(msg), 'client to server %d: %s' % (k, stname(st)))
+            st, data = c.read(fid)
+            want = b'echo:len=65535,fnv=%08x' % fnv1a(msg)
+            expect(st == 0 and data == want, 'the server got %s, expected %s'
+                   % (show(data), show(want)))
+    finally:
+        c.logoff()
+
+
+@check('byte-mode-big-writes')
+def _(env):
+    # no message limit on a byte pipe: the server's 65536-byte write works
+    # (no EMSGSIZE), a 0-byte one is nothing, and the bytes arrive in order
+    env.server('r-bytebig', '--policy', 'everyone', '--byte', '--mode', 'big')
+    c = env.client()
+    try:
+        fid = c.open('r-bytebig')
+        st, _ = c.write(fid, b'go')
+        expect(st == 0, 'write: %s' % stname(st))
+        line = b'65536=OK 0=OK'
+        want = pattern(SMB_MAX_MSG + 1) + line + pattern(SMB_MAX_MSG)
+        got = b''
+        while len(got) < len(want):
+            st, chunk = c.read(fid, 65536)
+            expect(st == 0 and chunk, 'read at %d of %d: %s' % (len(got), len(want), stname(st)))
+            got += chunk
+            if not want.startswith(got):
+                i = next(i for i in range(len(got)) if got[i] != want[i])
+                raise Fail('the stream differs at byte %d: got %s' % (i, show(got[i:i + 20])))
+    finally:
+        c.logoff()
+
+
+@check('local-and-remote-together')
+def _(env):
+    env.server('r-mixed', '--policy', 'everyone', '--instances', '2', '--mode', 'whoami')
+    c = env.client()
+    try:
+        fid = c.open('r-mixed')
+        st, _ = c.write(fid, b'who')
+        expect(st == 0, 'remote write: %s' % stname(st))
+        # the local client runs while the remote one holds the other instance
+        r = env.cli('call', 'r-mixed', 'who')
+        expect(r.returncode == 0, 'local call: exit %d %r' % (r.returncode, r.stderr))
+        fl = parse_whoami(r.stdout)
+        st, data = c.read(fid)
+        expect(st == 0, 'remote read: %s' % stname(st))
+        fr = parse_whoami(data)
+        expect(fl.get('local') == '1' and fr.get('local') == '0' and fr.get('user') == USER,
+               'local: %s; remote: %s' % (fl['_line'], fr['_line']))
+    finally:
+        c.logoff()
+
+
+@check('smb-connection-dropped')
+def _(env):
+    # The SMB client vanishes (TCP closed, no SMB CLOSE): smbd closes the
+    # pipe socket, the server hears its client left, and the only instance
+    # serves the next client.
+    env.server('r-dropped', '--policy', 'everyone', '--instances', '1')
+    a = env.client()
+    fa = a.open('r-dropped')
+    echo_round(a, fa, b'about-to-vanish', 'client A')
+    sock = a.s._NetBIOSSession.get_socket()
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    b = env.client()
+    try:
+        fb = b.open('r-dropped')
+        st, _ = b.write(fb, b'next')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        st, data = b.read(fb)
+        expect(st == 0 and data == b'echo:next', 'client B read: %s %s (the instance still '
+               'belongs to the vanished client?)' % (stname(st), show(data)))
+    finally:
+        b.logoff()
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
