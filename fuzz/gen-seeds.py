@@ -14,8 +14,16 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BODY = {1: 16, 2: 40, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8, 9: 8, 10: 0, 11: 8, 12: 72,
-        64: 8, 65: 16, 66: 48, 67: 64, 68: 48, 69: 64, 96: 32, 97: 24}
-NAME_OFF = {2: 36, 4: 4, 5: 4, 12: 68, 69: 56}
+        64: 8, 65: 16, 66: 48, 67: 64, 68: 48, 69: 64, 96: 32, 97: 24, 14: 2216, 99: 2240}
+NAME_OFF = {2: 36, 4: 4, 5: 4, 12: 68, 69: 56, 14: 4}
+VERSION = 2
+
+
+def remote_id(strings=b"\0\0\0\0", nsids=0, uid=1001):
+    """struct np_remote_id (proto.h): 2208 bytes."""
+    head = struct.pack("<IIIHHIIII", 0, uid, uid, 4455, 445, 1, nsids, len(strings), 0)
+    groups = struct.pack("<32I", uid, *([0] * 31))
+    return head + groups + strings.ljust(2048, b"\0")
 
 
 def packet(t, body=None, name=b"", req=1):
@@ -23,7 +31,7 @@ def packet(t, body=None, name=b"", req=1):
     if t in NAME_OFF:
         struct.pack_into("<I", body, NAME_OFF[t], len(name))
     n = 16 + len(body) + len(name)
-    return struct.pack("<HHIII", t, 1, n, req, 0) + bytes(body) + name
+    return struct.pack("<HHIII", t, VERSION, n, req, 0) + bytes(body) + name
 
 
 def write(d, name, data):
@@ -34,8 +42,17 @@ def write(d, name, data):
 
 def proto():
     for t in BODY:
-        write("fuzz_proto", "type-%d" % t, packet(t, name=b"pipe\\name" if t in NAME_OFF else b""))
-    hello = struct.pack("<IIII", 0x5049504E, 1, 0, 1)
+        body = None
+        if t == 14:
+            body = bytes(8) + remote_id()
+        elif t == 99:
+            body = bytes(32) + remote_id()
+        write("fuzz_proto", "type-%d" % t,
+              packet(t, body, name=b"pipe\\name" if t in NAME_OFF else b""))
+    ident = remote_id(b"nptest\0NPTESTSRV\0" b"127.0.0.1\0" b"127.0.0.1\0S-1-5-21-1-2-3-1000\0", 1)
+    write("fuzz_proto", "open-remote", packet(14, bytes(8) + ident, b"echo"))
+    write("fuzz_proto", "ev-connected-remote", packet(99, bytes(32) + ident))
+    hello = struct.pack("<IIII", 0x5049504E, VERSION, 0, 1)
     write("fuzz_proto", "hello", packet(1, hello))
     params = struct.pack("<8I", 1, 3, 0, 4096, 4096, 0, 0, 0)
     write("fuzz_proto", "create", packet(2, params + bytes(8), b"svc"))
