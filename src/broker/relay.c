@@ -78,7 +78,7 @@ struct rconn {
         npipe_t *h;
         char rd_ctx, wr_ctx; /* their addresses name the operations (async.h) */
         bool rd_pending, wr_pending;
-        bool eof;  /* smbd closed; close once the pending write finished */
+        bool eof;  /* smbd hung up while a write was pending: out of epoll */
         bool dead; /* closed; waiting for callbacks still on their way */
 
         /* pipe -> socket */
@@ -153,7 +153,9 @@ static void set_events(struct rconn *rc)
 {
         uint32_t want = 0;
 
-        if (rc->st == R_HANDSHAKE || (rc->st == R_LIVE && !rc->wr_pending && !rc->eof))
+        if (rc->eof)
+                return; /* out of the epoll set: hang-ups are level-triggered */
+        if (rc->st == R_HANDSHAKE || (rc->st == R_LIVE && !rc->wr_pending))
                 want |= EPOLLIN;
         if (rc->st == R_WAITING)
                 want |= EPOLLRDHUP;
@@ -328,10 +330,6 @@ static bool pipe_write_done(struct rconn *rc, int status)
                 fail(rc, npipe_strerror(status));
                 return false;
         }
-        if (rc->eof) {
-                fail(rc, "client closed");
-                return false;
-        }
         set_events(rc);
         return true;
 }
@@ -364,7 +362,7 @@ static bool start_pipe_write(struct rconn *rc, const uint8_t *data, size_t len)
  * until the socket is drained or a write has to wait for the quota. */
 static bool sock_input(struct rconn *rc)
 {
-        while (!rc->wr_pending && !rc->eof) {
+        while (!rc->wr_pending) {
                 size_t want;
                 ssize_t n;
 
@@ -383,7 +381,7 @@ static bool sock_input(struct rconn *rc)
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        if (errno == EAGAIN)
+                        if (errno == EAGAIN && !rc->eof)
                                 return true;
                         fail(rc, "socket read failed");
                         return false;
@@ -725,8 +723,21 @@ static void *relay_main(void *arg)
                                 if (r < 0 || (r > 0 && !start_pipe_read(rc)))
                                         continue;
                         }
-                        if ((e & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !rc->wr_pending)
+                        if (!(e & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                                continue;
+                        if (!rc->wr_pending) {
                                 sock_input(rc);
+                        } else if (e & (EPOLLHUP | EPOLLERR)) {
+                                /* smbd hung up while a message waits for
+                                 * the quota: what the client wrote before
+                                 * closing still reaches the server
+                                 * (CLOSE-01), so the rest of the socket is
+                                 * read once the write completed
+                                 * (handle_ready); until then the hang-up
+                                 * would fire on every epoll_wait */
+                                epoll_ctl(R.epfd, EPOLL_CTL_DEL, rc->fd, NULL);
+                                rc->eof = true;
+                        }
                 }
                 adopt_incoming();
                 handle_ready();
