@@ -1580,6 +1580,36 @@ def _(env):
 
 
 
+@check('client-writes-then-closes')
+def _(env):
+    # What the client wrote before it closed still reaches the server
+    # (CLOSE-01), also a 65535-byte message that waits for a 1 KiB quota.
+    p = env.server('r-lastwords', '--policy', 'everyone', '--quota', '1024')
+    log = env.server_log(p)
+    c = env.client()
+    try:
+        fid = c.open('r-lastwords')
+        st, _ = c.write(fid, b'last words')
+        expect(st == 0, 'write: %s' % stname(st))
+        c.close(fid)
+        expect(wait_log(log, 'message: last words\n'), 'the server never got the message '
+               'written just before the close')
+        fid = c.open('r-lastwords')
+        st, _ = c.write(fid, burst_msg(7, SMB_MAX_MSG))
+        expect(st == 0, 'write of 65535 bytes: %s' % stname(st))
+        c.close(fid)
+        expect(wait_log(log, 'read 65535 bytes\n'), 'the server never got the whole 65535-byte '
+               'message written (into a 1 KiB quota) just before the close')
+    finally:
+        c.logoff()
+    c = env.client()
+    try:
+        echo_round(c, c.open('r-lastwords'), b'after', 'the next client')
+    finally:
+        c.logoff()
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
