@@ -146,7 +146,7 @@ struct xport {
         char note[160];  /* how the transport was configured, for the report */
 };
 
-extern const struct xport_ops xp_npipe_msg, xp_npipe_byte, xp_seqpacket, xp_stream, xp_pipe,
+extern const struct xport_ops xp_npipe_msg, xp_npipe_msg_buf, xp_npipe_byte, xp_seqpacket, xp_stream, xp_pipe,
         xp_memfd;
 extern const struct xport_ops *const all_xports[];
 const struct xport_ops *xport_find(const char *name);

@@ -497,12 +497,21 @@ void npipe_unique_name(char *buf, size_t len, const char *tag)
         snprintf(buf, len, "\\\\.\\pipe\\npb-%d-%u-%s", (int)getpid(), ++counter, tag);
 }
 
-static int np_prepare_type(struct xport *x, enum npipe_type type)
+static int np_prepare_type(struct xport *x, enum npipe_type type, int matched)
 {
         npipe_unique_name(x->name, sizeof(x->name), type == NPIPE_TYPE_MESSAGE ? "msg" : "byte");
         struct npipe_server_opts o;
         npipe_server_opts_init(&o);
         o.type = type;
+        /* npipe-msg-buf: the buffer SOCK_SEQPACKET gets for records this
+         * large (seqpacket_buffers: 2 x size + 64 KiB), as quotas, so two
+         * messages can be in flight on both transports */
+        uint32_t q = o.out_quota;
+        if (matched && x->max_msg > q) {
+                uint64_t want = 2ull * x->max_msg + 65536;
+                q = want > 16u * 1024 * 1024 ? 16u * 1024 * 1024 : (uint32_t)want;
+                o.in_quota = o.out_quota = q;
+        }
         o.flags = NPIPE_FIRST_INSTANCE |
                   (type == NPIPE_TYPE_MESSAGE ? NPIPE_READMODE_MESSAGE : 0);
         o.max_instances = 1;
@@ -513,19 +522,27 @@ static int np_prepare_type(struct xport *x, enum npipe_type type)
                 return r;
         }
         x->h = h;
-        snprintf(x->note, sizeof(x->note), "default 64 KiB quotas (rings: server 128 KiB, "
-                                           "client 128 KiB)");
+        if (q != 65536)
+                snprintf(x->note, sizeof(x->note), "%u B quotas, as SOCK_SEQPACKET's buffer", q);
+        else
+                snprintf(x->note, sizeof(x->note), "default 64 KiB quotas (rings: server 128 KiB, "
+                                                   "client 128 KiB)");
         return 0;
 }
 
 static int npm_prepare(struct xport *x)
 {
-        return np_prepare_type(x, NPIPE_TYPE_MESSAGE);
+        return np_prepare_type(x, NPIPE_TYPE_MESSAGE, 0);
+}
+
+static int npmb_prepare(struct xport *x)
+{
+        return np_prepare_type(x, NPIPE_TYPE_MESSAGE, 1);
 }
 
 static int npb_prepare(struct xport *x)
 {
-        return np_prepare_type(x, NPIPE_TYPE_BYTE);
+        return np_prepare_type(x, NPIPE_TYPE_BYTE, 0);
 }
 
 static int np_attach_mode(struct xport *x, int side, enum npipe_read_mode mode)
@@ -614,6 +631,20 @@ const struct xport_ops xp_npipe_msg = {
         .detach = np_detach,
 };
 
+/* The same with quotas as large as SOCK_SEQPACKET's buffer for the size
+ * (an application streaming large messages sets nOutBufferSize as a socket
+ * user sets SO_SNDBUF); rows differ from npipe-msg only above 64 KiB. */
+const struct xport_ops xp_npipe_msg_buf = {
+        .name = "npipe-msg-buf",
+        .label = "npipe msg, big quota",
+        .zero_ok = 1,
+        .prepare = npmb_prepare,
+        .attach = npm_attach,
+        .send = np_send,
+        .recv = npm_recv,
+        .detach = np_detach,
+};
+
 const struct xport_ops xp_npipe_byte = {
         .name = "npipe-byte",
         .label = "npipe byte",
@@ -627,7 +658,8 @@ const struct xport_ops xp_npipe_byte = {
 
 /* The order of the tables; SOCK_SEQPACKET first, as every ratio is to it. */
 const struct xport_ops *const all_xports[] = {
-        &xp_seqpacket, &xp_npipe_msg, &xp_npipe_byte, &xp_stream, &xp_pipe, &xp_memfd, NULL,
+        &xp_seqpacket, &xp_npipe_msg, &xp_npipe_msg_buf, &xp_npipe_byte, &xp_stream, &xp_pipe,
+        &xp_memfd,     NULL,
 };
 
 const struct xport_ops *xport_find(const char *name)
