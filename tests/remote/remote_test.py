@@ -406,19 +406,23 @@ class Env:
         st = os.stat(self.np_dir)
         self.np_dir_mode = (stat.S_IMODE(st.st_mode), st.st_uid)
 
-    def start_broker(self):
-        log = os.path.join(self.root, 'log', 'npiped.log')
+    def spawn_broker(self, run_dir, tag):
+        """npiped --samba-np-dir on run_dir: (Popen, ready, log)."""
+        log = os.path.join(self.root, 'log', tag + '.log')
         rfd, wfd = os.pipe()
         with open(log, 'wb') as out:
-            p = subprocess.Popen([self.args.npiped, '--foreground', '--runtime-dir=' + self.run_dir,
+            p = subprocess.Popen([self.args.npiped, '--foreground', '--runtime-dir=' + run_dir,
                                   '--ready-fd=%d' % wfd, '--samba-np-dir=' + self.np_dir,
                                   '--log-level=debug'],
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                 pass_fds=(wfd,), env=self.env())
+                                 pass_fds=(wfd,), env=self.env(run_dir))
         os.close(wfd)
-        self.procs.add('npiped', p, log)
+        self.procs.add(tag, p, log)
+        return p, wait_ready_fd(rfd, p, START_TIMEOUT), log
+
+    def start_broker(self):
+        p, self.broker_ok, log = self.spawn_broker(self.run_dir, 'npiped')
         self.broker = p
-        self.broker_ok = wait_ready_fd(rfd, p, START_TIMEOUT)
         self.broker_detail = ''
         if not self.broker_ok:
             try:
@@ -428,16 +432,17 @@ class Env:
             self.broker_detail = ('npiped --samba-np-dir did not become ready (exit %s): %s'
                                   % (p.poll(), ' | '.join(tail(log, 3))))
 
-    def env(self):
+    def env(self, run_dir=None):
         e = dict(os.environ)
-        e['NPIPE_RUNTIME_DIR'] = self.run_dir
+        e['NPIPE_RUNTIME_DIR'] = run_dir or self.run_dir
         e['NPIPE_BROKER'] = self.args.npiped
         return e
 
     # -- servers --
-    def server(self, name, *opts, wait_socket=True):
+    def server(self, name, *opts, wait_socket=True, run_dir=None):
         """Start remote_server --name NAME OPTS...; returns its Popen once all
-        its instances exist.  Raises Fail when it does not get ready."""
+        its instances exist.  Raises Fail when it does not get ready.
+        run_dir: another broker's runtime directory."""
         if not self.broker_ok:
             raise Fail('no broker (see broker-starts-with-samba-np-dir)')
         self.n_servers += 1
@@ -447,7 +452,7 @@ class Env:
             p = subprocess.Popen([self.args.server, '--name', name, '--ready-fd=%d' % wfd]
                                  + list(opts),
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                 pass_fds=(wfd,), env=self.env())
+                                 pass_fds=(wfd,), env=self.env(run_dir))
         os.close(wfd)
         self.procs.add('server ' + name, p, log)
         if not wait_ready_fd(rfd, p, START_TIMEOUT):
@@ -483,13 +488,19 @@ class Env:
     def client(self, **kw):
         return Client(self, **kw)
 
-    def cleanup(self):
+    def cleanup(self, keep_logs=False):
+        import shutil
         self.procs.stop_all()
-        if self.root and not self.args.keep:
-            import shutil
-            shutil.rmtree(self.root, ignore_errors=True)
-        elif self.root:
+        if self.root and self.args.keep:
             print('# kept %s' % self.root)
+        elif self.root:
+            if keep_logs:
+                # the logs of a failed run outlive it (the rest holds smbd's
+                # state and sockets, and goes)
+                logs = tempfile.mkdtemp(prefix='npipe-remote-logs-')
+                shutil.move(os.path.join(self.root, 'log'), logs)
+                print('# logs kept in %s/log' % logs)
+            shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
 
 
@@ -1610,6 +1621,102 @@ def _(env):
 
 
 
+@check('silent-peer-closed')
+def _(env):
+    # a peer that connects and sends nothing is closed after the handshake
+    # time limit (NP_REMOTE_HANDSHAKE_MS, 5 s), not kept for ever
+    env.server('r-silent', '--policy', 'everyone')
+    s = raw_connect(env.socket_path('r-silent'))
+    s.settimeout(15)
+    t0 = time.monotonic()
+    closed = wait_eof(s)
+    s.close()
+    expect(closed, 'a silent peer was still connected after 15 s')
+    print('# silent-peer-closed: closed after %.1f s' % (time.monotonic() - t0))
+
+
+@check('many-opens-one-session')
+def _(env):
+    # 600 handles on one SMB session to a 1-instance pipe: one connected,
+    # the rest waiting (more than the relay's 512 connections).  The broker
+    # refuses what it cannot carry, lives on, and serves again afterwards.
+    env.server('r-flood', '--policy', 'everyone', '--instances', '1')
+    c = env.client()
+    fids, failures = [], {}
+    try:
+        for i in range(600):
+            fid, st = c.try_open('r-flood')
+            if fid is None:
+                failures[stname(st)] = failures.get(stname(st), 0) + 1
+            else:
+                fids.append(fid)
+        print('# many-opens-one-session: %d opened, refused: %s' % (len(fids), failures or 'none'))
+        expect(env.broker.poll() is None, 'npiped exited: %s' % env.broker.poll())
+        for fid in fids:
+            c.close(fid)
+    finally:
+        c.logoff()
+    c = env.client()
+    try:
+        echo_round(c, c.open('r-flood'), b'after-the-flood')
+    finally:
+        c.logoff()
+
+
+@check('broker-restart-stale-sockets')
+def _(env):
+    # A second broker on the same np directory is killed (SIGKILL: its
+    # sockets stay).  A third one must take over the name of a pipe that is
+    # created again (the stale socket replaced), and must not leave a live
+    # one alone; the stale socket of a pipe nobody re-creates is reported.
+    rd2 = os.path.join(env.root, 'run2')
+    b2, ok, log2 = env.spawn_broker(rd2, 'npiped-2')
+    expect(ok, 'a second broker did not start: %s' % ' | '.join(tail(log2, 3)))
+    s1 = env.server('r-crash', '--policy', 'everyone', run_dir=rd2)
+    s2 = env.server('r-crash-gone', '--policy', 'everyone', run_dir=rd2)
+    b2.kill()
+    b2.wait(10)
+    env.stop(s1)
+    env.stop(s2)
+    expect(is_socket(env.socket_path('r-crash')), 'no stale socket after SIGKILL (test premise)')
+    rd3 = os.path.join(env.root, 'run3')
+    b3, ok, log3 = env.spawn_broker(rd3, 'npiped-3')
+    expect(ok, 'a third broker did not start: %s' % ' | '.join(tail(log3, 3)))
+    env.server('r-crash', '--policy', 'everyone', run_dir=rd3)
+    c = env.client()
+    try:
+        fid, st = c.try_open('r-crash')
+        expect(fid is not None, 'open of the re-created pipe: %s (stale socket not replaced?)'
+               % stname(st))
+        echo_round(c, fid, b'new-broker')
+        fid, st = c.try_open('r-crash-gone')
+        print('# broker-restart-stale-sockets: the stale socket of a pipe nobody re-created: '
+              '%s' % ('opened!' if fid else stname(st)))
+        expect(fid is None, 'a pipe of the killed broker opened')
+    finally:
+        c.logoff()
+    # the live socket of the main broker's pipe is left alone by broker 3
+    env.server('r-crash-live', '--policy', 'everyone')
+    try:
+        # whoami: its replies are told apart from the first broker's echo
+        env.server('r-crash-live', '--policy', 'everyone', '--mode', 'whoami', run_dir=rd3,
+                   wait_socket=False)
+    except Fail:
+        pass
+    c = env.client()
+    try:
+        fid = c.open('r-crash-live')
+        st, _ = c.write(fid, b'who-owns')
+        st, data = c.read(fid)
+        expect(st == 0 and data == b'echo:who-owns', 'the pipe of the first broker: %s %s '
+               '(a whoami line: the third broker took over a live socket)'
+               % (stname(st), show(data)))
+    finally:
+        c.logoff()
+    env.stop(b3)
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
@@ -1737,7 +1844,7 @@ def main():
                 for line in tail(log, 25):
                     print('#   ' + line)
     finally:
-        env.cleanup()
+        env.cleanup(keep_logs=bool(failed))
     total = len([n for n, _ in CHECKS if not only or n in only])
     print('# %d check(s), %d failed%s' % (total, len(failed),
                                           (': ' + ', '.join(failed)) if failed else ''))
