@@ -120,9 +120,52 @@ typedef struct _OVERLAPPED_ENTRY {
 
 typedef struct _SECURITY_ATTRIBUTES {
         DWORD nLength;
-        LPVOID lpSecurityDescriptor; /* ignored: see docs/win32.md */
+        LPVOID lpSecurityDescriptor; /* CreateNamedPipe: only a NULL DACL counts (docs/win32.md) */
         BOOL bInheritHandle;         /* ignored: handles are not inherited */
 } SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
+
+/* Security descriptors, in the Windows layout.  The layer reads one thing
+ * from them: a present NULL DACL (everyone may connect; docs/win32.md). */
+typedef PVOID PSID;
+typedef struct _ACL {
+        BYTE AclRevision;
+        BYTE Sbz1;
+        WORD AclSize;
+        WORD AceCount;
+        WORD Sbz2;
+} ACL, *PACL;
+typedef WORD SECURITY_DESCRIPTOR_CONTROL, *PSECURITY_DESCRIPTOR_CONTROL;
+typedef struct _SECURITY_DESCRIPTOR {
+        BYTE Revision;
+        BYTE Sbz1;
+        SECURITY_DESCRIPTOR_CONTROL Control;
+        PSID Owner;
+        PSID Group;
+        PACL Sacl;
+        PACL Dacl;
+} SECURITY_DESCRIPTOR, *PISECURITY_DESCRIPTOR;
+/* The self-relative form (SE_SELF_RELATIVE): offsets from its start, 0 for none. */
+typedef struct _SECURITY_DESCRIPTOR_RELATIVE {
+        BYTE Revision;
+        BYTE Sbz1;
+        SECURITY_DESCRIPTOR_CONTROL Control;
+        DWORD Owner;
+        DWORD Group;
+        DWORD Sacl;
+        DWORD Dacl;
+} SECURITY_DESCRIPTOR_RELATIVE, *PISECURITY_DESCRIPTOR_RELATIVE;
+typedef PVOID PSECURITY_DESCRIPTOR;
+
+#define SECURITY_DESCRIPTOR_REVISION   1
+#define SECURITY_DESCRIPTOR_REVISION1  1
+#define SECURITY_DESCRIPTOR_MIN_LENGTH (sizeof(SECURITY_DESCRIPTOR))
+#define SE_OWNER_DEFAULTED             0x0001u
+#define SE_GROUP_DEFAULTED             0x0002u
+#define SE_DACL_PRESENT                0x0004u
+#define SE_DACL_DEFAULTED              0x0008u
+#define SE_SACL_PRESENT                0x0010u
+#define SE_SACL_DEFAULTED              0x0020u
+#define SE_SELF_RELATIVE               0x8000u
 
 typedef DWORD(WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
 typedef LPTHREAD_START_ROUTINE PTHREAD_START_ROUTINE;
@@ -302,6 +345,8 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define ERROR_IO_PENDING           997L
 #define ERROR_NOACCESS             998L
 #define ERROR_NOT_FOUND            1168L
+#define ERROR_UNKNOWN_REVISION     1305L
+#define ERROR_INVALID_SECURITY_DESCR 1338L
 #define ERROR_CANNOT_IMPERSONATE   1368L
 #define ERROR_NO_SYSTEM_RESOURCES  1450L
 #define ERROR_TIMEOUT              1460L
@@ -378,6 +423,26 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientProcessId(HANDLE Pipe,
                                                                 PULONG ClientProcessId);
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeServerProcessId(HANDLE Pipe,
                                                                 PULONG ServerProcessId);
+/* Local clients (and client ends, and no client): FALSE, ERROR_PIPE_LOCAL.
+ * Remote (SMB) clients: the client's IP address, not its computer name,
+ * which Samba does not pass on (docs/win32.md).  The length is in bytes. */
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientComputerNameA(HANDLE Pipe,
+                                                                    LPSTR ClientComputerName,
+                                                                    ULONG ClientComputerNameLength);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientComputerNameW(HANDLE Pipe,
+                                                                    LPWSTR ClientComputerName,
+                                                                    ULONG ClientComputerNameLength);
+
+/* impersonation: the calling thread takes the client's uid, gid and groups
+ * (root only; otherwise only a client of our own uid can be "impersonated") */
+NPIPE_WIN_API BOOL WINAPI npipe_win_ImpersonateNamedPipeClient(HANDLE hNamedPipe);
+NPIPE_WIN_API BOOL WINAPI npipe_win_RevertToSelf(void);
+
+/* security descriptors (for a NULL DACL: SECURITY_ATTRIBUTES of CreateNamedPipe) */
+NPIPE_WIN_API BOOL WINAPI
+npipe_win_InitializeSecurityDescriptor(PSECURITY_DESCRIPTOR pSecurityDescriptor, DWORD dwRevision);
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetSecurityDescriptorDacl(
+    PSECURITY_DESCRIPTOR pSecurityDescriptor, BOOL bDaclPresent, PACL pDacl, BOOL bDaclDefaulted);
 
 /* I/O */
 NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
@@ -525,6 +590,12 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define GetNamedPipeInfo            npipe_win_GetNamedPipeInfo
 #define GetNamedPipeClientProcessId npipe_win_GetNamedPipeClientProcessId
 #define GetNamedPipeServerProcessId npipe_win_GetNamedPipeServerProcessId
+#define GetNamedPipeClientComputerNameA npipe_win_GetNamedPipeClientComputerNameA
+#define GetNamedPipeClientComputerNameW npipe_win_GetNamedPipeClientComputerNameW
+#define ImpersonateNamedPipeClient  npipe_win_ImpersonateNamedPipeClient
+#define RevertToSelf                npipe_win_RevertToSelf
+#define InitializeSecurityDescriptor npipe_win_InitializeSecurityDescriptor
+#define SetSecurityDescriptorDacl   npipe_win_SetSecurityDescriptorDacl
 #define ReadFile                    npipe_win_ReadFile
 #define WriteFile                   npipe_win_WriteFile
 #define ReadFileEx                  npipe_win_ReadFileEx
@@ -564,6 +635,7 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define WaitNamedPipe           WaitNamedPipeW
 #define CallNamedPipe           CallNamedPipeW
 #define GetNamedPipeHandleState GetNamedPipeHandleStateW
+#define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameW
 #define CreateEvent             CreateEventW
 #else
 #define CreateNamedPipe         CreateNamedPipeA
@@ -571,6 +643,7 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define WaitNamedPipe           WaitNamedPipeA
 #define CallNamedPipe           CallNamedPipeA
 #define GetNamedPipeHandleState GetNamedPipeHandleStateA
+#define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameA
 #define CreateEvent             CreateEventA
 #endif
 

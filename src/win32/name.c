@@ -14,6 +14,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One pass of np_win_utf8_to_utf16: counts, and writes when out is set. */
+static size_t utf8_to_utf16(const char *s, WCHAR *out)
+{
+        const unsigned char *u = (const unsigned char *)s;
+        size_t n = 0;
+        for (size_t i = 0;;) {
+                uint32_t c = u[i];
+                size_t len = 1;
+                /* the length and value of a well-formed sequence; anything
+                 * else is one byte taken as Latin-1, as before this existed */
+                if (c >= 0xC2 && c <= 0xDF)
+                        len = 2;
+                else if (c >= 0xE0 && c <= 0xEF)
+                        len = 3;
+                else if (c >= 0xF0 && c <= 0xF4)
+                        len = 4;
+                if (len > 1) {
+                        uint32_t v = c & (0x7Fu >> len);
+                        size_t k = 1;
+                        for (; k < len && (u[i + k] & 0xC0) == 0x80; k++)
+                                v = (v << 6) | (u[i + k] & 0x3F);
+                        uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+                        if (k == len && v >= min && v <= 0x10FFFF && (v < 0xD800 || v > 0xDFFF))
+                                c = v;
+                        else
+                                len = 1;
+                }
+                if (c >= 0x10000) {
+                        if (out) {
+                                out[n] = (WCHAR)(0xD800 + ((c - 0x10000) >> 10));
+                                out[n + 1] = (WCHAR)(0xDC00 + ((c - 0x10000) & 0x3FF));
+                        }
+                        n += 2;
+                } else {
+                        if (out)
+                                out[n] = (WCHAR)c;
+                        n++;
+                }
+                if (!u[i])
+                        return n;
+                i += len;
+        }
+}
+
+size_t np_win_utf8_to_utf16(const char *s, WCHAR *out, size_t cap)
+{
+        size_t n = utf8_to_utf16(s, NULL);
+        if (n <= cap)
+                utf8_to_utf16(s, out);
+        return n;
+}
+
 char *np_win_utf16_to_utf8(const WCHAR *s, DWORD *err)
 {
         size_t n = 0, out = 0;

@@ -9,11 +9,14 @@
  */
 #include "win32/win32.h"
 
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,8 +169,31 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_GetFileType(HANDLE hFile)
 #define PIPE_MODE_ALLOWED                                                                          \
         (PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_NOWAIT | PIPE_REJECT_REMOTE_CLIENTS)
 
+/* Who may open the pipe, from CreateNamedPipe's SECURITY_ATTRIBUTES.  The
+ * native policies are owner, group and everyone, and ACEs name SIDs this
+ * layer cannot map to uids; so one case is understood: a present NULL
+ * DACL, which on Windows grants everyone every right, becomes
+ * NPIPE_ACCESS_EVERYONE (local users; remote anonymous users still need
+ * NPIPE_ALLOW_ANONYMOUS).  Anything else keeps the native default, the
+ * creating user and root (docs/win32.md). */
+static enum npipe_access_policy sa_policy(const SECURITY_ATTRIBUTES *sa)
+{
+        if (!sa || !sa->lpSecurityDescriptor)
+                return NPIPE_ACCESS_OWNER;
+        const SECURITY_DESCRIPTOR *sd = sa->lpSecurityDescriptor;
+        if (sd->Revision != SECURITY_DESCRIPTOR_REVISION || !(sd->Control & SE_DACL_PRESENT))
+                return NPIPE_ACCESS_OWNER;
+        int null_dacl;
+        if (sd->Control & SE_SELF_RELATIVE)
+                null_dacl = ((const SECURITY_DESCRIPTOR_RELATIVE *)sd)->Dacl == 0;
+        else
+                null_dacl = sd->Dacl == NULL;
+        return null_dacl ? NPIPE_ACCESS_EVERYONE : NPIPE_ACCESS_OWNER;
+}
+
 static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mode,
-                                DWORD max_instances, DWORD out_size, DWORD in_size, DWORD timeout)
+                                DWORD max_instances, DWORD out_size, DWORD in_size, DWORD timeout,
+                                const SECURITY_ATTRIBUTES *sa)
 {
         /* NAME-04 */
         if (!name) {
@@ -216,6 +242,7 @@ static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mo
         opts.out_quota = out_size;
         /* CREATE-05: 0 means 50 ms */
         opts.default_timeout_ms = timeout ? timeout : 50;
+        opts.policy = sa_policy(sa);
         opts.flags = 0;
         if (open_mode & FILE_FLAG_FIRST_PIPE_INSTANCE)
                 opts.flags |= NPIPE_FIRST_INSTANCE;
@@ -248,9 +275,8 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeA(LPCSTR lpName, DWORD dwOp
                                                        DWORD nDefaultTimeOut,
                                                        LPSECURITY_ATTRIBUTES lpSecurityAttributes)
 {
-        (void)lpSecurityAttributes;
         return create_named_pipe(lpName, dwOpenMode, dwPipeMode, nMaxInstances, nOutBufferSize,
-                                 nInBufferSize, nDefaultTimeOut);
+                                 nInBufferSize, nDefaultTimeOut, lpSecurityAttributes);
 }
 
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeW(LPCWSTR lpName, DWORD dwOpenMode,
@@ -259,10 +285,10 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeW(LPCWSTR lpName, DWORD dwO
                                                        DWORD nDefaultTimeOut,
                                                        LPSECURITY_ATTRIBUTES lpSecurityAttributes)
 {
-        (void)lpSecurityAttributes;
         if (!lpName)
                 return create_named_pipe(NULL, dwOpenMode, dwPipeMode, nMaxInstances,
-                                         nOutBufferSize, nInBufferSize, nDefaultTimeOut);
+                                         nOutBufferSize, nInBufferSize, nDefaultTimeOut,
+                                         lpSecurityAttributes);
         DWORD err;
         char *name = np_win_utf16_to_utf8(lpName, &err);
         if (!name) {
@@ -270,7 +296,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeW(LPCWSTR lpName, DWORD dwO
                 return INVALID_HANDLE_VALUE;
         }
         HANDLE h = create_named_pipe(name, dwOpenMode, dwPipeMode, nMaxInstances, nOutBufferSize,
-                                     nInBufferSize, nDefaultTimeOut);
+                                     nInBufferSize, nDefaultTimeOut, lpSecurityAttributes);
         free(name);
         return h;
 }
@@ -584,28 +610,47 @@ out:
         return ok;
 }
 
-/* The client's user name for GetNamedPipeHandleState (MODE-09): the peer
+/* The client's user name for GetNamedPipeHandleState (MODE-09).  Windows
+ * impersonates the client and asks GetUserName, so a remote (SMB) client
+ * is named by its SMB account, as its token would be - not by the unix
+ * account Samba mapped it to, whose name may be another (a guest account,
+ * an idmap range).  A local client is the login name of the peer
  * credentials the connection was made with. */
 static BOOL user_name(struct w_pipe *p, char *buf, size_t size)
 {
         if (!p->server)
                 return np_win_fail(ERROR_INVALID_FUNCTION); /* SEC-08 */
-        uid_t uid;
-        int r = npipe_peer_cred(p->np, &uid, NULL);
-        if (r < 0)
-                return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        struct npipe_remote_client *rc = malloc(sizeof(*rc));
+        if (!rc)
+                return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
         struct passwd pw, *res = NULL;
         char tmp[1024];
         char num[16];
         const char *name = num;
-        if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-                name = res->pw_name;
-        else
-                snprintf(num, sizeof(num), "%u", (unsigned)uid);
+        int r = npipe_remote_client(p->np, rc);
+        if (r == 0) {
+                /* a null session's token is ANONYMOUS LOGON (S-1-5-7) */
+                name = rc->user[0] || !(rc->flags & NPIPE_REMOTE_ANONYMOUS) ? rc->user
+                                                                            : "ANONYMOUS LOGON";
+        } else {
+                uid_t uid;
+                r = npipe_peer_cred(p->np, &uid, NULL);
+                if (r < 0) {
+                        free(rc);
+                        return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+                }
+                if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+                        name = res->pw_name;
+                else
+                        snprintf(num, sizeof(num), "%u", (unsigned)uid);
+        }
+        BOOL ok = TRUE;
         if (strlen(name) + 1 > size)
-                return np_win_fail(ERROR_INSUFFICIENT_BUFFER);
-        memcpy(buf, name, strlen(name) + 1);
-        return TRUE;
+                ok = np_win_fail(ERROR_INSUFFICIENT_BUFFER);
+        else
+                memcpy(buf, name, strlen(name) + 1);
+        free(rc);
+        return ok;
 }
 
 static BOOL get_state(HANDLE h, LPDWORD lpState, LPDWORD lpCurInstances,
@@ -670,14 +715,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeHandleStateW(
         BOOL ok = get_state(hNamedPipe, lpState, lpCurInstances, lpMaxCollectionCount,
                             lpCollectDataTimeout, lpUserName ? user : NULL,
                             lpUserName && nMaxUserNameSize ? sizeof(user) : 0);
-        if (ok && lpUserName && nMaxUserNameSize) {
-                /* user names are ASCII in practice; wider bytes pass as Latin-1 */
-                size_t n = strlen(user);
-                if (n + 1 > nMaxUserNameSize)
-                        return np_win_fail(ERROR_INSUFFICIENT_BUFFER);
-                for (size_t i = 0; i <= n; i++)
-                        lpUserName[i] = (WCHAR)(unsigned char)user[i];
-        }
+        /* SMB account names are UTF-8; bytes of a unix login name that are
+         * not pass as Latin-1 */
+        if (ok && lpUserName && nMaxUserNameSize &&
+            np_win_utf8_to_utf16(user, lpUserName, nMaxUserNameSize) > nMaxUserNameSize)
+                return np_win_fail(ERROR_INSUFFICIENT_BUFFER);
         return ok;
 }
 
@@ -737,4 +779,408 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientProcessId(HANDLE Pipe, PUL
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeServerProcessId(HANDLE Pipe, PULONG ServerProcessId)
 {
         return process_id(Pipe, ServerProcessId, 0);
+}
+
+/* ---- GetNamedPipeClientComputerName --------------------------------------------------------- */
+
+/* The remote client's address into buf (size bytes).  Windows keeps a
+ * ClientComputerName attribute only for connections that came through the
+ * redirector; a local pipe has none, and kernelbase reports its absence as
+ * ERROR_PIPE_LOCAL whichever end is asked and whether or not a client is
+ * there (INFO-13; the client end and the anonymous-pipe ends too, as the
+ * firehazard crate's doc tests observe on Windows).  So the native
+ * ELOCAL, ENOTCONN and EFUNCTION all read as ERROR_PIPE_LOCAL here - a
+ * client end in this layer is always local anyway. */
+static BOOL client_address(HANDLE h, char *buf, size_t size)
+{
+        struct w_pipe *p = np_win_pipe_enter(h);
+        if (!p)
+                return FALSE;
+        struct npipe_remote_client *rc = malloc(sizeof(*rc));
+        if (!rc) {
+                np_win_pipe_leave(p);
+                return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
+        }
+        int r = p->server ? npipe_remote_client(p->np, rc) : NPIPE_ELOCAL;
+        np_win_pipe_leave(p);
+        BOOL ok = TRUE;
+        if (r == NPIPE_ELOCAL || r == NPIPE_ENOTCONN || r == NPIPE_EFUNCTION)
+                ok = np_win_fail(ERROR_PIPE_LOCAL);
+        else if (r < 0)
+                ok = np_win_fail(np_win_op_error(WOP_QUERY, r, 0));
+        else
+                /* Samba hands the broker the SMB session's identity and
+                 * socket addresses, not the NetBIOS/DNS name the client
+                 * calls itself: the IP address is what there is to give
+                 * (docs/win32.md) */
+                snprintf(buf, size, "%s", rc->client_addr);
+        free(rc);
+        return ok;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientComputerNameA(HANDLE Pipe,
+                                                                    LPSTR ClientComputerName,
+                                                                    ULONG ClientComputerNameLength)
+{
+        char addr[sizeof(((struct npipe_remote_client *)0)->client_addr)];
+        if (!client_address(Pipe, addr, sizeof(addr)))
+                return FALSE;
+        /* the documentation gives no error for a short buffer; this is the
+         * Win32 word for it (unverified on Windows) */
+        size_t n = strlen(addr) + 1;
+        if (n > ClientComputerNameLength)
+                return np_win_fail(ERROR_INSUFFICIENT_BUFFER);
+        if (!ClientComputerName)
+                return np_win_fail(ERROR_NOACCESS);
+        memcpy(ClientComputerName, addr, n);
+        return TRUE;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientComputerNameW(HANDLE Pipe,
+                                                                    LPWSTR ClientComputerName,
+                                                                    ULONG ClientComputerNameLength)
+{
+        char addr[sizeof(((struct npipe_remote_client *)0)->client_addr)];
+        if (!client_address(Pipe, addr, sizeof(addr)))
+                return FALSE;
+        /* the length is in bytes for the W form too */
+        size_t units = np_win_utf8_to_utf16(addr, NULL, 0);
+        if (units * sizeof(WCHAR) > ClientComputerNameLength)
+                return np_win_fail(ERROR_INSUFFICIENT_BUFFER);
+        if (!ClientComputerName)
+                return np_win_fail(ERROR_NOACCESS);
+        np_win_utf8_to_utf16(addr, ClientComputerName, units);
+        return TRUE;
+}
+
+/* ---- ImpersonateNamedPipeClient, RevertToSelf ----------------------------------------------- */
+
+/*
+ * Windows gives the calling thread an impersonation token made from the
+ * client's; file access and the like then run as the client until
+ * RevertToSelf.  Here the thread takes the client's uid, gid and groups as
+ * its effective ids (SEC-13: the peer credentials of the connection; for a
+ * remote client the unix account and groups Samba mapped the SMB user to).
+ *
+ * Linux keeps credentials per thread, but glibc's setresuid(), setgid(),
+ * setgroups() ... change every thread of the process (POSIX wants
+ * process-wide ids, so glibc signals all threads to make the same call).
+ * Impersonation must touch the calling thread only, so the raw system
+ * calls are used: the kernel applies those to the calling task alone.
+ * Only the effective ids change; the real and saved uid stay 0, which is
+ * what lets RevertToSelf set the effective uid back to 0 unprivileged
+ * (and the kernel gives back the capabilities with it).
+ *
+ * Without root there is nothing the thread may change, so the call can
+ * succeed only when the client is our own uid: then the thread already
+ * acts as it.  Any other client fails with ERROR_CANNOT_IMPERSONATE: a
+ * success must never leave the thread running as itself while the caller
+ * believes it runs as the client (SEC-12).
+ */
+
+/* What RevertToSelf puts back, per thread (thread-local: impersonation is
+ * a property of the thread, as the token is on Windows). */
+struct w_imp {
+        int active; /* the ids below were replaced */
+        uid_t euid;
+        gid_t egid;
+        int dumpable; /* PR_GET_DUMPABLE before (see revert) */
+        int ngroups;
+        gid_t *groups;
+};
+
+static pthread_key_t imp_key;
+static pthread_once_t imp_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct w_imp *imp_self;
+
+/* A thread that ends while impersonating loses its credentials with it;
+ * only the saved list is ours to free. */
+static void imp_free(void *v)
+{
+        struct w_imp *s = v;
+        free(s->groups);
+        free(s);
+}
+
+static void imp_init(void)
+{
+        pthread_key_create(&imp_key, imp_free);
+}
+
+static struct w_imp *imp_state(void)
+{
+        if (imp_self)
+                return imp_self;
+        pthread_once(&imp_once, imp_init);
+        struct w_imp *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        if (pthread_setspecific(imp_key, s) != 0) {
+                free(s);
+                return NULL;
+        }
+        imp_self = s;
+        return s;
+}
+
+/* The raw calls, with 32-bit ids (the plain numbers take 16-bit ids on
+ * the 32-bit ABIs that have the *32 variants). */
+static int raw_setgroups(size_t n, const gid_t *list)
+{
+#ifdef SYS_setgroups32
+        return (int)syscall(SYS_setgroups32, n, list);
+#else
+        return (int)syscall(SYS_setgroups, n, list);
+#endif
+}
+
+static int raw_setresgid(gid_t egid)
+{
+#ifdef SYS_setresgid32
+        return (int)syscall(SYS_setresgid32, (gid_t)-1, egid, (gid_t)-1);
+#else
+        return (int)syscall(SYS_setresgid, (gid_t)-1, egid, (gid_t)-1);
+#endif
+}
+
+static int raw_setresuid(uid_t euid)
+{
+#ifdef SYS_setresuid32
+        return (int)syscall(SYS_setresuid32, (uid_t)-1, euid, (uid_t)-1);
+#else
+        return (int)syscall(SYS_setresuid, (uid_t)-1, euid, (uid_t)-1);
+#endif
+}
+
+/* Back to the thread's own ids.  The uid first: while the effective uid is
+ * the client's the thread has no CAP_SETGID, so the gid and the groups can
+ * only be restored once it is 0 again. */
+static BOOL revert(struct w_imp *s)
+{
+        if (!s || !s->active)
+                return TRUE;
+        if (raw_setresuid(s->euid) < 0)
+                return np_win_fail(ERROR_ACCESS_DENIED);
+        int r = raw_setresgid(s->egid);
+        if (raw_setgroups((size_t)s->ngroups, s->groups) < 0)
+                r = -1;
+        s->active = 0;
+        free(s->groups);
+        s->groups = NULL;
+        s->ngroups = 0;
+        /* the kernel marks the whole process undumpable (no core files, a
+         * root-owned /proc entry) when a thread's effective uid changes;
+         * that protects memory the client's uid could read, which it
+         * cannot any more once we are back */
+        if (s->dumpable == 1)
+                prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        if (r < 0)
+                return np_win_fail(ERROR_ACCESS_DENIED);
+        return TRUE;
+}
+
+/* The groups of a local client: the peer credentials carry its uid and
+ * gid only, so the groups are those of its account (as a login would
+ * give it), or its gid alone when the uid has no account.  malloc'ed. */
+static gid_t *account_groups(uid_t uid, gid_t gid, int *n)
+{
+        struct passwd pw, *res = NULL;
+        char tmp[1024];
+        int cap = 32;
+        gid_t *g = malloc(sizeof(*g) * (size_t)cap);
+        if (!g)
+                return NULL;
+        if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) != 0 || !res) {
+                g[0] = gid;
+                *n = 1;
+                return g;
+        }
+        for (;;) {
+                int want = cap;
+                if (getgrouplist(res->pw_name, gid, g, &want) >= 0) {
+                        *n = want;
+                        return g;
+                }
+                /* too small: want is the size it takes */
+                if (want <= cap || want > 65536) {
+                        free(g);
+                        return NULL;
+                }
+                gid_t *bigger = realloc(g, sizeof(*g) * (size_t)want);
+                if (!bigger) {
+                        free(g);
+                        return NULL;
+                }
+                g = bigger;
+                cap = want;
+        }
+}
+
+/* Who the thread becomes: uid, gid and groups (malloc'ed), or the error. */
+struct w_cred {
+        uid_t uid;
+        gid_t gid;
+        int ngroups;
+        gid_t *groups;
+};
+
+static DWORD client_cred(HANDLE h, struct w_cred *c)
+{
+        struct w_pipe *p = np_win_pipe_enter(h);
+        if (!p)
+                return ERROR_INVALID_HANDLE;
+        if (!p->server) {
+                np_win_pipe_leave(p);
+                /* SEC-08, FSCTL-02: STATUS_ILLEGAL_FUNCTION */
+                return np_win_op_error(WOP_QUERY, NPIPE_EFUNCTION, 0);
+        }
+        struct npipe_remote_client *rc = malloc(sizeof(*rc));
+        if (!rc) {
+                np_win_pipe_leave(p);
+                return ERROR_NOT_ENOUGH_MEMORY;
+        }
+        c->groups = NULL;
+        int local = 0;
+        int r = npipe_remote_client(p->np, rc);
+        if (r == NPIPE_ELOCAL) {
+                local = 1;
+                /* also once the client has closed its end (CLOSING): the
+                 * credentials stay with the instance until it is
+                 * disconnected (SEC-07) */
+                r = npipe_peer_cred(p->np, &c->uid, &c->gid);
+        }
+        np_win_pipe_leave(p);
+        if (r < 0) {
+                free(rc);
+                /* SEC-06: nobody there (listening, disconnected) */
+                return ERROR_CANNOT_IMPERSONATE;
+        }
+        if (local) {
+                c->groups = account_groups(c->uid, c->gid, &c->ngroups);
+        } else {
+                c->uid = rc->uid;
+                c->gid = rc->gid;
+                c->ngroups = (int)(rc->ngroups < 32 ? rc->ngroups : 32);
+                c->groups = malloc(sizeof(gid_t) * (size_t)(c->ngroups ? c->ngroups : 1));
+                if (c->groups)
+                        memcpy(c->groups, rc->groups, sizeof(gid_t) * (size_t)c->ngroups);
+        }
+        free(rc);
+        return c->groups ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
+}
+
+/* Save the thread's ids and take the client's; everything or nothing. */
+static BOOL become(struct w_imp *s, const struct w_cred *c)
+{
+        int n = getgroups(0, NULL);
+        if (n < 0)
+                return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        gid_t *saved = malloc(sizeof(gid_t) * (size_t)(n ? n : 1));
+        if (!saved)
+                return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
+        n = getgroups(n, saved);
+        if (n < 0) {
+                free(saved);
+                return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        }
+        uid_t euid = geteuid();
+        gid_t egid = getegid();
+        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        /* groups and gid while we still have CAP_SETGID, the uid last */
+        if (raw_setgroups((size_t)c->ngroups, c->groups) < 0) {
+                free(saved);
+                return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        }
+        if (raw_setresgid(c->gid) < 0) {
+                raw_setgroups((size_t)n, saved);
+                free(saved);
+                return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        }
+        if (raw_setresuid(c->uid) < 0) {
+                raw_setresgid(egid);
+                raw_setgroups((size_t)n, saved);
+                free(saved);
+                return np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        }
+        s->euid = euid;
+        s->egid = egid;
+        s->dumpable = dumpable;
+        s->ngroups = n;
+        s->groups = saved;
+        s->active = 1;
+        return TRUE;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_ImpersonateNamedPipeClient(HANDLE hNamedPipe)
+{
+        struct w_cred c;
+        DWORD err = client_cred(hNamedPipe, &c);
+        if (err != ERROR_SUCCESS)
+                return np_win_fail(err);
+        struct w_imp *s = imp_state();
+        if (!s) {
+                free(c.groups);
+                return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
+        }
+        /* A new impersonation replaces the one in force, as a new token
+         * does: first back to our own ids, which decide what we may do and
+         * are what RevertToSelf must restore.  A failure below leaves the
+         * thread as itself, never as the previous client. */
+        if (!revert(s)) {
+                free(c.groups);
+                return FALSE;
+        }
+        BOOL ok;
+        if (geteuid() == 0)
+                ok = become(s, &c);
+        else if (c.uid == geteuid())
+                ok = TRUE; /* already acting as the client's uid */
+        else
+                ok = np_win_fail(ERROR_CANNOT_IMPERSONATE);
+        free(c.groups);
+        return ok;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_RevertToSelf(void)
+{
+        /* not impersonating: nothing to do, and that is success */
+        return revert(imp_self);
+}
+
+/* ---- security descriptors ------------------------------------------------------------------- */
+
+NPIPE_WIN_API BOOL WINAPI
+npipe_win_InitializeSecurityDescriptor(PSECURITY_DESCRIPTOR pSecurityDescriptor, DWORD dwRevision)
+{
+        if (dwRevision != SECURITY_DESCRIPTOR_REVISION)
+                return np_win_fail(ERROR_UNKNOWN_REVISION);
+        if (!pSecurityDescriptor)
+                return np_win_fail(ERROR_NOACCESS);
+        SECURITY_DESCRIPTOR *sd = pSecurityDescriptor;
+        memset(sd, 0, sizeof(*sd));
+        sd->Revision = SECURITY_DESCRIPTOR_REVISION;
+        return TRUE;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetSecurityDescriptorDacl(
+    PSECURITY_DESCRIPTOR pSecurityDescriptor, BOOL bDaclPresent, PACL pDacl, BOOL bDaclDefaulted)
+{
+        if (!pSecurityDescriptor)
+                return np_win_fail(ERROR_NOACCESS);
+        SECURITY_DESCRIPTOR *sd = pSecurityDescriptor;
+        if (sd->Revision != SECURITY_DESCRIPTOR_REVISION)
+                return np_win_fail(ERROR_UNKNOWN_REVISION);
+        /* RtlSetDaclSecurityDescriptor: STATUS_INVALID_SECURITY_DESCR */
+        if (sd->Control & SE_SELF_RELATIVE)
+                return np_win_fail(ERROR_INVALID_SECURITY_DESCR);
+        sd->Control &= (SECURITY_DESCRIPTOR_CONTROL) ~(SE_DACL_PRESENT | SE_DACL_DEFAULTED);
+        if (bDaclPresent) {
+                sd->Control |= SE_DACL_PRESENT;
+                sd->Dacl = pDacl;
+                if (bDaclDefaulted)
+                        sd->Control |= SE_DACL_DEFAULTED;
+        } else {
+                sd->Dacl = NULL;
+        }
+        return TRUE;
 }

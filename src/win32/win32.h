@@ -89,6 +89,10 @@ BOOL np_win_fail(DWORD err);
 /* UTF-16 to UTF-8 (surrogate pairs combined); NULL with *err set to
  * ERROR_INVALID_NAME for unpaired surrogates, ERROR_NOT_ENOUGH_MEMORY. */
 char *np_win_utf16_to_utf8(const WCHAR *s, DWORD *err);
+/* UTF-8 to UTF-16 with the terminating 0: the number of units it takes;
+ * written to out only when that is at most cap.  Bytes that are not
+ * well-formed UTF-8 pass as Latin-1, one unit each. */
+size_t np_win_utf8_to_utf16(const char *s, WCHAR *out, size_t cap);
 
 enum w_name_kind {
         WNAME_NULL,   /* no name at all */
