@@ -39,6 +39,7 @@ def main():
     ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
     args = ap.parse_args()
     sys.path.insert(0, args.remote_dir)
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     import remote_test as rt  # skips (77) here when the environment cannot run it
 
     args.port_given = args.port is not None
