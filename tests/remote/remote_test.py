@@ -29,6 +29,7 @@ import atexit
 import os
 import pwd
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -379,7 +380,10 @@ class Env:
         try:
             pw = pwd.getpwnam(USER)
         except KeyError:
-            r = subprocess.run(['useradd', '-M', '-s', '/usr/sbin/nologin', USER],
+            useradd = shutil.which('useradd') or '/usr/sbin/useradd'
+            if not os.access(useradd, os.X_OK):
+                skip('no useradd to create the test account %s' % USER)
+            r = subprocess.run([useradd, '-M', '-s', '/usr/sbin/nologin', USER],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
             if r.returncode != 0:
                 skip('useradd %s failed: %s' % (USER, r.stdout.decode(errors='replace')))
@@ -489,7 +493,6 @@ class Env:
         return Client(self, **kw)
 
     def cleanup(self, keep_logs=False):
-        import shutil
         self.procs.stop_all()
         if self.root and self.args.keep:
             print('# kept %s' % self.root)
@@ -941,6 +944,13 @@ def _(env):
            'expected anonymous=1 local=0: %s' % f['_line'])
 
 
+def nobody_gid():
+    try:
+        return pwd.getpwnam('nobody').pw_gid
+    except KeyError:
+        return 65534
+
+
 @check('anonymous-refused-by-default')
 def _(env):
     env.server('r-anon-no', '--policy', 'everyone')
@@ -950,9 +960,10 @@ def _(env):
 
 @check('anonymous-refused-nogroup-policy')
 def _(env):
-    # the null session maps to nobody/nogroup (65534); without
+    # the null session maps to Samba's guest account, nobody (gid 65534 on
+    # Debian: nogroup); without
     # NPIPE_ALLOW_ANONYMOUS a group policy on nogroup must not let it in
-    env.server('r-anon-grp', '--policy', 'group', '--gid', '65534')
+    env.server('r-anon-grp', '--policy', 'group', '--gid', str(nobody_gid()))
     st = expect_open_fails(env, 'r-anon-grp', anonymous=True)
     print('# anonymous-refused-nogroup-policy: the open failed with %s' % stname(st))
 
@@ -961,7 +972,8 @@ def _(env):
 def _(env):
     # NPIPE_ALLOW_ANONYMOUS: anonymous users count as everyone, so a group
     # policy still refuses them
-    env.server('r-anon-grp2', '--policy', 'group', '--gid', '65534', '--allow-anonymous')
+    env.server('r-anon-grp2', '--policy', 'group', '--gid', str(nobody_gid()),
+               '--allow-anonymous')
     st = expect_open_fails(env, 'r-anon-grp2', anonymous=True)
     print('# anonymous-allowed-needs-everyone: the open failed with %s' % stname(st))
 
@@ -1605,6 +1617,9 @@ def _(env):
         c.close(fid)
         expect(wait_log(log, 'message: last words\n'), 'the server never got the message '
                'written just before the close')
+        # the next open should find the instance listening again, not wait
+        # for it (that case is queued-client-writes-then-closes)
+        expect(wait_log(log, 'disconnected: OK\n'), 'the server did not listen again')
         fid = c.open('r-lastwords')
         st, _ = c.write(fid, burst_msg(7, SMB_MAX_MSG))
         expect(st == 0, 'write of 65535 bytes: %s' % stname(st))
@@ -1714,6 +1729,32 @@ def _(env):
     finally:
         c.logoff()
     env.stop(b3)
+
+
+
+@check('queued-client-writes-then-closes')
+def _(env):
+    # B's open is accepted while A holds the only instance (Samba cannot say
+    # busy); B writes and closes before the instance frees up.  B's WRITE
+    # succeeded, so like any data written before a close (CLOSE-01) it must
+    # reach the server once the instance is free.
+    p = env.server('r-qlast', '--policy', 'everyone', '--instances', '1')
+    log = env.server_log(p)
+    a, b = env.client(), env.client()
+    try:
+        fa = a.open('r-qlast')
+        echo_round(a, fa, b'holder', 'client A')
+        fb, st = b.try_open('r-qlast')
+        expect(fb is not None, 'the waiting open failed: %s' % stname(st))
+        st, _ = b.write(fb, b'queued words')
+        expect(st == 0, 'client B write: %s' % stname(st))
+        b.close(fb)
+        a.close(fa)
+        expect(wait_log(log, 'message: queued words\n'), 'the server never got what the '
+               'waiting client wrote before it closed (its WRITE had succeeded)')
+    finally:
+        a.logoff()
+        b.logoff()
 
 
 
