@@ -345,7 +345,9 @@ class Env:
 
     # -- set-up --
     def setup(self):
-        self.root = tempfile.mkdtemp(prefix='npr-')
+        # short: <root>/ncalrpc/np/<name> must fit in sun_path (108 bytes)
+        self.root = tempfile.mkdtemp(prefix='npr-',
+                                     dir='/tmp' if os.access('/tmp', os.W_OK) else None)
         self.np_dir = os.path.join(self.root, 'ncalrpc', 'np')
         self.run_dir = os.path.join(self.root, 'run')
         for d in ('lock', 'state', 'cache', 'private', 'pid', 'bind-dns', 'log'):
