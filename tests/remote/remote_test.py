@@ -867,7 +867,7 @@ def _(env):
 
 @check('identity')
 def _(env):
-    env.server('r-who', '--policy', 'everyone', '--mode', 'whoami')
+    p = env.server('r-who', '--policy', 'everyone', '--mode', 'whoami')
     f = whoami(env, 'r-who')
     want = {'user': USER, 'uid': str(env.uid), 'gid': str(env.gid), 'addr': HOST,
             'local': '0', 'anonymous': '0', 'encrypted': '1'}
@@ -876,6 +876,22 @@ def _(env):
         bad.append('domain=%s (expected NPTESTSRV, the netbios name)' % f.get('domain'))
     if not f.get('nsids', '0').isdigit() or int(f['nsids']) < 1:
         bad.append('nsids=%s (expected at least the user SID)' % f.get('nsids'))
+    # the SIDs, as the server logged them: the user's own first, the unix
+    # user SID among them, Samba's pseudo-SIDs (NPA flags, SMB3 transport)
+    # left out
+    sids = []
+    with open(env.server_log(p)) as logf:
+        for ln in logf:
+            if ': sid[' in ln:
+                sids.append(ln.rsplit(' ', 1)[1].strip())
+    if not sids or not sids[0].startswith('S-1-5-21-'):
+        bad.append('sids[0]=%s (expected the user\'s S-1-5-21-... SID)'
+                   % (sids[0] if sids else None))
+    if 'S-1-22-1-%d' % env.uid not in sids:
+        bad.append('no unix user SID S-1-22-1-%d among %s' % (env.uid, sids))
+    pseudo = [x for x in sids if x.startswith(('S-1-22-2041152804-', 'S-1-22-1397571891-'))]
+    if pseudo:
+        bad.append('Samba pseudo-SIDs passed on: %s' % pseudo)
     expect(not bad, '; '.join(bad) + ' in: ' + f['_line'])
 
 
@@ -1760,6 +1776,130 @@ def _(env):
 
 
 
+class SkipCheck(Exception):
+    """This check cannot run here (printed as "ok - NAME # SKIP reason")."""
+
+
+def capture_handshake(env, name):
+    """The named_pipe_auth request smbd sends for nptest: listen on
+    <np dir>/name ourselves and open it through SMB."""
+    path = os.path.join(env.np_dir, name)
+    lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lst.bind(path)
+    lst.listen(1)
+    lst.settimeout(SMB_TIMEOUT)
+    res = {}
+
+    def opener():
+        try:
+            c = env.client()
+            try:
+                res['open'] = c.try_open(name)
+            finally:
+                c.logoff()
+        except Exception as e:
+            res['e'] = e
+    t = threading.Thread(target=opener, daemon=True)
+    t.start()
+    try:
+        conn, _ = lst.accept()
+        conn.settimeout(SMB_TIMEOUT)
+        blob = b''
+        while len(blob) < 4 or len(blob) < 4 + int.from_bytes(blob[:4], 'big'):
+            d = conn.recv(65536)
+            if not d:
+                break
+            blob += d
+        conn.close()   # the capture's own open fails: that is fine
+    finally:
+        lst.close()
+        os.unlink(path)
+        t.join(SMB_TIMEOUT + 5)
+    expect(len(blob) > 8 and blob[4:8] == b'NPAM', 'no handshake captured: %s' % show(blob))
+    return blob
+
+
+PEER_SCRIPT = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print('uid=%d connect-failed %s' % (os.getuid(), e)); sys.exit(0)
+got = b''
+try:
+    s.sendall(open(sys.argv[2], 'rb').read())
+except (BrokenPipeError, ConnectionResetError):
+    # closed at once, before the blob was all sent: refused too
+    print('uid=%d eof got=' % os.getuid()); sys.exit(0)
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        got += d
+except socket.timeout:
+    print('uid=%d timeout got=%s' % (os.getuid(), got.hex())); sys.exit(0)
+except ConnectionResetError:
+    pass
+print('uid=%d eof got=%s' % (os.getuid(), got.hex()))
+"""
+
+
+@check('only-root-peers')
+def _(env):
+    # The handshake carries the user's identity (and session key), so only
+    # smbd (root) may connect.  A replayed handshake from root is answered
+    # (the control); the same bytes from uid nptest - which can reach the
+    # socket only with CAP_DAC_OVERRIDE - must get no answer.
+    setpriv = shutil.which('setpriv')
+    if not setpriv:
+        raise SkipCheck('no setpriv (util-linux)')
+    blob = capture_handshake(env, 'r-capture')
+    env.server('r-peer', '--policy', 'everyone', '--mode', 'whoami')
+    path = env.socket_path('r-peer')
+    s = raw_connect(path)
+    try:
+        s.sendall(blob)
+        rep = b''
+        while len(rep) < 36:
+            d = s.recv(36 - len(rep))
+            expect(d, 'root replay: the broker closed after %s' % show(rep))
+            rep += d
+        expect(rep[:8] == b'\x00\x00\x00\x20NPAM', 'root replay: reply %s' % show(rep))
+        s.sendall(len(b'who').to_bytes(2, 'little') + b'who')
+        hdr = s.recv(2)
+        n = int.from_bytes(hdr, 'little')
+        line = b''
+        while len(line) < n:
+            d = s.recv(n - len(line))
+            expect(d, 'root replay: no whoami reply')
+            line += d
+        expect(parse_whoami(line).get('user') == USER, 'root replay: %s' % show(line))
+    finally:
+        s.close()
+    bfile = os.path.join(env.root, 'handshake.bin')
+    with open(bfile, 'wb') as f:
+        f.write(blob)
+    os.chmod(env.root, 0o755)   # the unprivileged peer reads the blob and runs python
+    os.chmod(bfile, 0o644)
+    r = subprocess.run([setpriv, '--reuid=%d' % env.uid, '--regid=%d' % env.gid,
+                        '--clear-groups', '--inh-caps=+dac_override',
+                        '--ambient-caps=+dac_override', sys.executable, '-c', PEER_SCRIPT,
+                        path, bfile],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    os.chmod(env.root, 0o700)
+    out = r.stdout.decode(errors='replace').strip()
+    if 'connect-failed' in out or not out.startswith('uid=%d ' % env.uid):
+        raise SkipCheck('cannot connect as uid %d with CAP_DAC_OVERRIDE: %s'
+                        % (env.uid, out.splitlines()[-1] if out else 'no output'))
+    print('# only-root-peers: the replay as uid %d: %s' % (env.uid, out))
+    expect(out == 'uid=%d eof got=' % env.uid,
+           'a non-root peer was answered or kept: %s' % out)
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
@@ -1866,6 +2006,8 @@ def main():
             try:
                 fn(env)
                 print('ok - %s' % name)
+            except SkipCheck as e:
+                print('ok - %s # SKIP %s' % (name, e))
             except Fail as e:
                 failed.append(name)
                 print('not ok - %s: %s' % (name, e))
