@@ -1900,6 +1900,61 @@ def _(env):
 
 
 
+@check('slow-reader-does-not-stall-others')
+def _(env):
+    # A asks for 4 MiB and reads none of it for now: the relay must hold
+    # back A's connection only (relay.c: "a peer that stops reading holds
+    # back its own connection and nothing else"); B is served meanwhile,
+    # and A then gets all of it
+    env.server('r-slow', '--policy', 'everyone', '--mode', 'burst')
+    env.server('r-fast', '--policy', 'everyone')
+    a, b = env.client(), env.client()
+    try:
+        fa = a.open('r-slow')
+        st, _ = a.write(fa, b'64 65535')
+        expect(st == 0, 'client A write: %s' % stname(st))
+        fb = b.open('r-fast')
+        for i in range(20):
+            echo_round(b, fb, b'fast-%d' % i, 'client B while A does not read')
+        read_burst(a, fa, 64, SMB_MAX_MSG, 'client A, late')
+    finally:
+        a.logoff()
+        b.logoff()
+
+
+@check('stress-8-clients-x100')
+def _(env):
+    n, rounds = 8, 100
+    env.server('r-stress', '--policy', 'everyone', '--instances', str(n))
+    errors = []
+
+    def worker(i):
+        try:
+            c = env.client()
+            try:
+                fid = c.open('r-stress')
+                for k in range(rounds):
+                    msg = b'w%d-%d-' % (i, k) + bytes([97 + (i + k) % 26]) * (k * 37 % 3000)
+                    st, _ = c.write(fid, msg)
+                    if st != 0:
+                        raise Fail('worker %d round %d write: %s' % (i, k, stname(st)))
+                    st, data = c.read(fid)
+                    if st != 0 or data != b'echo:' + msg:
+                        raise Fail('worker %d round %d: %s %s' % (i, k, stname(st), show(data)))
+            finally:
+                c.logoff()
+        except Exception as e:
+            errors.append(str(e) or type(e).__name__)
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    expect(not any(t.is_alive() for t in threads), 'a worker still runs after 120 s')
+    expect(not errors, '%d worker(s) failed: %s' % (len(errors), '; '.join(errors[:3])))
+
+
+
 @check('socket-removed-with-last-instance')
 def _(env):
     p = env.server('r-gone', '--policy', 'everyone', '--instances', '2')
