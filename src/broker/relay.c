@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -78,7 +79,9 @@ struct rconn {
         npipe_t *h;
         char rd_ctx, wr_ctx; /* their addresses name the operations (async.h) */
         bool rd_pending, wr_pending;
-        bool eof;  /* smbd hung up while a write was pending: out of epoll */
+        bool eof;  /* smbd hung up with data still to carry to the pipe: out of
+                    * epoll (hang-ups are level-triggered); nothing more goes to
+                    * the socket */
         bool dead; /* closed; waiting for callbacks still on their way */
 
         /* pipe -> socket */
@@ -229,6 +232,19 @@ static void fail(struct rconn *rc, const char *why)
         rconn_free(rc);
 }
 
+/* smbd hung up, but what the client wrote before it closed its handle
+ * must still reach the server (CLOSE-01): keep reading the socket to its
+ * end, send nothing more to it, and stop watching it (a hang-up is
+ * reported on every epoll_wait whatever the interest). */
+static void client_hung_up(struct rconn *rc)
+{
+        epoll_ctl(R.epfd, EPOLL_CTL_DEL, rc->fd, NULL);
+        rc->eof = true;
+        rc->out_off = rc->out_len = 0;
+        if (rc->rd_pending && rc->h != NULL)
+                np_async_cancel(rc->h, &rc->rd_ctx); /* what it took goes back */
+}
+
 /* ---- pipe -> socket ------------------------------------------------------ */
 
 /* Send what is buffered: 1 all sent, 0 the rest waits for EPOLLOUT, -1 the
@@ -290,7 +306,7 @@ static bool frame(struct rconn *rc, int status, size_t n)
  * iterative, so a long queue of small messages costs no stack. */
 static bool start_pipe_read(struct rconn *rc)
 {
-        while (rc->can_read && !rc->rd_pending && rc->out_len == 0) {
+        while (rc->can_read && !rc->eof && !rc->rd_pending && rc->out_len == 0) {
                 size_t n = 0;
                 int r = np_async_read(rc->h, rc->out + 2, rc->msg ? MSG_MAX + 1 : MSG_MAX, &n,
                                       rd_cb, &rc->rd_ctx);
@@ -629,7 +645,7 @@ static void handle_ready(void)
                 }
                 if (wr && (!pipe_write_done(rc, ws) || !sock_input(rc)))
                         continue;
-                if (rd)
+                if (rd && !rc->eof)
                         pipe_read_done(rc, rs, rb);
         }
 }
@@ -713,7 +729,16 @@ static void *relay_main(void *arg)
                                 continue;
                         }
                         if (rc->st == R_WAITING) {
-                                if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                                int avail = 0;
+
+                                if (!(e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                                        continue;
+                                /* it wrote before it left: deliver that
+                                 * once an instance is free */
+                                if (!(e & EPOLLERR) && ioctl(rc->fd, FIONREAD, &avail) == 0 &&
+                                    avail > 0)
+                                        client_hung_up(rc);
+                                else
                                         fail(rc, "client closed while waiting");
                                 continue;
                         }
@@ -728,15 +753,10 @@ static void *relay_main(void *arg)
                         if (!rc->wr_pending) {
                                 sock_input(rc);
                         } else if (e & (EPOLLHUP | EPOLLERR)) {
-                                /* smbd hung up while a message waits for
-                                 * the quota: what the client wrote before
-                                 * closing still reaches the server
-                                 * (CLOSE-01), so the rest of the socket is
-                                 * read once the write completed
-                                 * (handle_ready); until then the hang-up
-                                 * would fire on every epoll_wait */
-                                epoll_ctl(R.epfd, EPOLL_CTL_DEL, rc->fd, NULL);
-                                rc->eof = true;
+                                /* a message waits for the quota: the rest
+                                 * of the socket is read once the write
+                                 * completed (handle_ready) */
+                                client_hung_up(rc);
                         }
                 }
                 adopt_incoming();
