@@ -1204,13 +1204,24 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
         }
         np_bump_ev(h); /* pending listens end (CONNECT-14) */
         struct np_instance_req body = {h->id};
-        struct np_reply rep;
-        struct np_request req = {.type = NP_MSG_DISCONNECT, .body = &body,
-                                 .body_len = sizeof(body), .fd = -1, .reply = &rep,
-                                 .reply_cap = sizeof(rep)};
-        r = np_broker_call(&req);
-        if (req.reply_fd >= 0)
-                close(req.reply_fd);
+        if (st == NPIPE_STATE_LISTENING) {
+                /* Once we return, no client may take the instance: wait
+                 * until the broker took it out of the listen queue. */
+                struct np_reply rep;
+                struct np_request req = {.type = NP_MSG_DISCONNECT, .body = &body,
+                                         .body_len = sizeof(body), .fd = -1, .reply = &rep,
+                                         .reply_cap = sizeof(rep)};
+                np_broker_call(&req);
+                if (req.reply_fd >= 0)
+                        close(req.reply_fd);
+        } else {
+                /* A connected instance is nobody else's to take, and the
+                 * client already sees the disconnect in shared memory;
+                 * our later requests (LISTEN) follow this one on the same
+                 * socket.  So no round trip: a server that disconnects
+                 * and listens again pays one, not two. */
+                np_broker_post(NP_MSG_DISCONNECT, &body, sizeof(body));
+        }
         pthread_mutex_unlock(&h->op);
         np_conn_put(c);
         if (lseg)
