@@ -289,11 +289,12 @@ class Client:
             return st, s3.SMB2Read_Response(ans['Data'])['Buffer']
         return st, b''
 
-    def transceive(self, fid, data, maxout):
-        """SMB2 IOCTL FSCTL_PIPE_TRANSCEIVE (TransactNamedPipe): (status, data)."""
+    def transceive(self, fid, data, maxout, ctl=None):
+        """SMB2 IOCTL FSCTL_PIPE_TRANSCEIVE (TransactNamedPipe), or another
+        FSCTL: (status, data)."""
         io = s3.SMB2Ioctl()
         io['FileID'] = fid
-        io['CtlCode'] = s3.FSCTL_PIPE_TRANSCEIVE
+        io['CtlCode'] = s3.FSCTL_PIPE_TRANSCEIVE if ctl is None else ctl
         io['MaxInputResponse'] = 0
         io['MaxOutputResponse'] = maxout
         io['InputCount'] = len(data)
@@ -1952,6 +1953,71 @@ def _(env):
         t.join(120)
     expect(not any(t.is_alive() for t in threads), 'a worker still runs after 120 s')
     expect(not errors, '%d worker(s) failed: %s' % (len(errors), '; '.join(errors[:3])))
+
+
+
+def err_code(e):
+    """The NTSTATUS of an impacket exception (either class), else its text."""
+    for m in ('getErrorCode', 'get_error_code'):
+        if hasattr(e, m):
+            return getattr(e, m)()
+    return '%s: %s' % (type(e).__name__, e)
+
+
+@check('zero-length-client-write-dropped')
+def _(env):
+    # smbd drops an empty WRITE (samba.md 1.3): the server never sees an
+    # empty message, and the next message is the next thing it reads
+    p = env.server('r-zero', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-zero')
+        st, n = c.write(fid, b'')
+        print('# zero-length-client-write-dropped: empty WRITE: %s, count %d' % (stname(st), n))
+        echo_round(c, fid, b'after-empty', 'the message after the empty write')
+    finally:
+        c.logoff()
+    with open(env.server_log(p)) as f:
+        text = f.read()
+    expect('read 0 bytes' not in text, 'the server read an empty message')
+
+
+@check('handle-operations-smbd-refuses')
+def _(env):
+    # SetNamedPipeHandleState, PeekNamedPipe and WaitNamedPipe do not reach
+    # the broker: smbd 4.17 refuses them (docs/remote.md), and the pipe
+    # stays usable afterwards
+    env.server('r-handleops', '--policy', 'everyone')
+    c = env.client()
+    try:
+        fid = c.open('r-handleops')
+        got = {}
+        try:
+            # FilePipeInformation (23): ReadMode message, CompletionMode queue
+            c.s.setInfo(c.tid, fid, inputBlob=(1).to_bytes(4, 'little') + bytes(4),
+                        infoType=s3.SMB2_0_INFO_FILE, fileInfoClass=23)
+            got['set-info'] = 0
+        except Exception as e:
+            got['set-info'] = err_code(e)
+        got['peek'], _ = c.transceive(fid, b'', 1024, ctl=s3.FSCTL_PIPE_PEEK)
+        try:
+            c.s.waitNamedPipe(c.tid, 'r-handleops', timeout=1)
+            got['wait'] = 0
+        except Exception as e:
+            got['wait'] = err_code(e)
+        print('# handle-operations-smbd-refuses: %s' % ', '.join(
+            '%s %s' % (k, stname(v) if isinstance(v, int) else v) for k, v in got.items()))
+        expect(got['set-info'] == nt_errors.STATUS_NOT_SUPPORTED,
+               'SET_INFO FilePipeInformation: %s, expected STATUS_NOT_SUPPORTED'
+               % got['set-info'])
+        expect(got['peek'] == nt_errors.STATUS_FS_DRIVER_REQUIRED,
+               'FSCTL_PIPE_PEEK: %s, expected STATUS_FS_DRIVER_REQUIRED' % stname(got['peek']))
+        expect(got['wait'] == nt_errors.STATUS_FS_DRIVER_REQUIRED,
+               'FSCTL_PIPE_WAIT: %s, expected STATUS_FS_DRIVER_REQUIRED'
+               % (stname(got['wait']) if isinstance(got['wait'], int) else got['wait']))
+        echo_round(c, fid, b'still-usable', 'the pipe after the refused operations')
+    finally:
+        c.logoff()
 
 
 
