@@ -294,6 +294,7 @@ struct np_broker {
         /* Remote clients through Samba (remote.c); remote_dir[0] == 0: off. */
         char remote_dir[108];
         size_t n_rsocks;
+        struct np_link rsocks;          /* np_rsock.link of the exposed pipes */
         struct np_link rsock_graveyard; /* closed sockets, freed after the epoll batch */
 };
 

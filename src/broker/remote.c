@@ -38,7 +38,7 @@
 
 struct np_rsock {
         struct np_src src;
-        struct np_link link; /* b->rsock_graveyard once closed */
+        struct np_link link; /* b->rsocks, then b->rsock_graveyard once closed */
         struct np_pipe *pipe;
         int fd;
         dev_t dev; /* to unlink the path only while it is still ours */
@@ -48,16 +48,30 @@ struct np_rsock {
 
 int np_remote_init(struct np_broker *b)
 {
+        np_link_init(&b->rsocks);
         np_link_init(&b->rsock_graveyard);
         if (b->remote_dir[0] == '\0')
                 return 0;
         return np_relay_start();
 }
 
+static void rsock_unlink(const struct np_rsock *rs)
+{
+        struct stat st;
+
+        if (lstat(rs->path, &st) == 0 && st.st_dev == rs->dev && st.st_ino == rs->ino)
+                unlink(rs->path);
+}
+
+/* A broker that stops takes its sockets with it: smbd then reports a
+ * missing pipe (OBJECT_NAME_NOT_FOUND), not a refused connection. */
 void np_remote_shutdown(struct np_broker *b)
 {
-        if (b->remote_dir[0] != '\0')
-                np_relay_stop();
+        if (b->remote_dir[0] == '\0')
+                return;
+        np_relay_stop();
+        for (struct np_link *l = b->rsocks.next; l != &b->rsocks; l = l->next)
+                rsock_unlink(np_container_of(l, struct np_rsock, link));
 }
 
 /* Can this folded name be a file in the np directory?  smbd itself refuses
@@ -245,7 +259,6 @@ void np_remote_expose(struct np_broker *b, struct np_pipe *p)
         rs->ino = st.st_ino;
         rs->src.kind = NP_SRC_REMOTE;
         rs->pipe = p;
-        np_link_init(&rs->link);
         ev.data.ptr = &rs->src;
         if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, rs->fd, &ev) < 0) {
                 unlink(rs->path);
@@ -254,6 +267,7 @@ void np_remote_expose(struct np_broker *b, struct np_pipe *p)
                 return;
         }
         p->rsock = rs;
+        np_link_add_tail(&b->rsocks, &rs->link);
         b->n_rsocks++;
         np_log(LOG_DEBUG, "pipe %s: remote socket %s", p->display, rs->path);
 }
@@ -261,14 +275,13 @@ void np_remote_expose(struct np_broker *b, struct np_pipe *p)
 void np_remote_unexpose(struct np_broker *b, struct np_pipe *p)
 {
         struct np_rsock *rs = p->rsock;
-        struct stat st;
 
         if (rs == NULL)
                 return;
         p->rsock = NULL;
         b->n_rsocks--;
-        if (lstat(rs->path, &st) == 0 && st.st_dev == rs->dev && st.st_ino == rs->ino)
-                unlink(rs->path);
+        np_link_del(&rs->link);
+        rsock_unlink(rs);
         close(rs->fd); /* also leaves the epoll set */
         rs->fd = -1;
         rs->pipe = NULL;

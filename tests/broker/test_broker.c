@@ -2720,6 +2720,73 @@ END_TEST
 /* covers: issue 4 item 5 (--shared: a directory every user may traverse and
  * a socket every user may connect to, but only in a directory nobody else
  * can write) */
+static bool np_socket(const char *npdir, const char *name)
+{
+        char path[160];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", npdir, name);
+        return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600;
+}
+
+/* covers: SEC-14 (no socket for an instance that rejects remote clients),
+ * NAME-17 (the remote name goes with the last instance) */
+START_TEST(test_remote_sockets)
+{
+        char dir[64], npdir[80], arg[100];
+        struct spawn sp = {.foreground = true, .listen_fd = -1, .extra = {arg}};
+        struct np_pipe_params pp = defparams();
+        uint64_t a, b, r;
+        int ready, s;
+        pid_t pid;
+
+        make_dir(dir, sizeof dir);
+        snprintf(npdir, sizeof npdir, "%s/np", dir);
+        ck_assert_int_eq(mkdir(npdir, 0700), 0);
+        /* --no-remote wins over --samba-np-dir */
+        snprintf(arg, sizeof arg, "--samba-np-dir=%s", npdir);
+        sp.extra[1] = "--no-remote";
+        pid = spawn_broker(dir, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), '1');
+        s = connect_dir(dir);
+        hello(s);
+        create_ok(s, "Off", &pp);
+        ck_assert(!np_socket(npdir, "off"));
+        close(s);
+        stop_broker(pid);
+
+        sp.extra[1] = NULL;
+        pid = spawn_broker(dir, &sp, &ready);
+        ck_assert_int_eq(read_ready(ready), '1');
+        s = connect_dir(dir);
+        hello(s);
+        /* the reply to CREATE comes after the socket exists; named by the
+         * folded name, as smbd looks it up */
+        a = create_ok(s, "Mixed.Case", &pp);
+        ck_assert(np_socket(npdir, "mixed.case"));
+        b = create_ok(s, "mixed.case", &pp);
+        /* an instance that rejects remote clients gets none */
+        ck_assert_int_eq(create_x(s, "Rejecting", &pp, NP_CREATE_REJECT_REMOTE, &r, NULL), 0);
+        ck_assert(!np_socket(npdir, "rejecting"));
+        /* names smbd refuses, or that cannot be a file, get none either */
+        create_ok(s, "..", &pp);
+        ck_assert(!np_socket(npdir, ".."));
+        /* the socket stays while one instance takes remote clients */
+        id_req(s, NP_MSG_CLOSE_SERVER, a, 0);
+        ck_assert(np_socket(npdir, "mixed.case"));
+        id_req(s, NP_MSG_CLOSE_SERVER, b, 0);
+        ck_assert(!np_socket(npdir, "mixed.case"));
+        /* a stopping broker removes what it made */
+        create_ok(s, "Leftover", &pp);
+        ck_assert(np_socket(npdir, "leftover"));
+        stop_broker(pid); /* while the instance lives */
+        ck_assert(!np_socket(npdir, "leftover"));
+        close(s);
+        remove_dir(npdir);
+        remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_shared_mode)
 {
         struct spawn sp = {.foreground = true, .listen_fd = -1, .extra = {"--shared"}};
@@ -2806,6 +2873,7 @@ static Suite *broker_suite(void)
         tcase_add_test(tl, test_socket_activation);
         tcase_add_test(tl, test_bad_runtime_dir);
         tcase_add_test(tl, test_shared_mode);
+        tcase_add_test(tl, test_remote_sockets);
         suite_add_tcase(s, tl);
         return s;
 }
