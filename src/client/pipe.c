@@ -1723,12 +1723,22 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
         }
         int r = write_ring(h, c, buf, len, deadline);
         uint64_t target = c->prod.wbytes;
+        /* The common case, decided while we hold the lock anyway: the
+         * unread bytes up to ours are within the quota (wait_quota's
+         * first test, without taking h->wr again). */
+        int fits = 0;
+        if (r == 0) {
+                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+                int64_t unread = np_prod_unread(&c->prod);
+                fits = rb <= target && unread >= 0 && (uint64_t)unread <= quota &&
+                       target - rb <= quota;
+        }
         pthread_mutex_unlock(&h->wr);
         if (r < 0)
                 return r;
         /* ZERO-01: an empty message completes at once; so does a
          * non-blocking write, which only wrote what fits */
-        if (len && !nowait && !(flags & W_NO_QUOTA_WAIT)) {
+        if (len && !nowait && !fits && !(flags & W_NO_QUOTA_WAIT)) {
                 r = wait_quota(h, c, target, quota, deadline);
                 if (r < 0)
                         return r;
