@@ -10,9 +10,11 @@ import os
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BODY = {1: 16, 2: 40, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8, 9: 8, 10: 0, 11: 8, 12: 72,
-        64: 8, 65: 16, 66: 48, 67: 64, 68: 48, 69: 64, 96: 32, 97: 24}
-NAME_OFF = {2: 36, 4: 4, 5: 4, 12: 68, 69: 56}
+VERSION = 2
+BODY = {1: 16, 2: 40, 3: 8, 4: 8, 5: 8, 6: 48, 7: 48, 8: 48, 9: 8, 10: 0, 11: 8, 12: 72,
+        13: 8, 15: 16, 64: 8, 65: 16, 66: 48, 67: 64, 68: 48, 69: 64, 70: 200, 96: 32, 97: 24,
+        98: 8}
+NAME_OFF = {2: 36, 4: 4, 5: 4, 12: 68, 69: 56, 70: 4}
 
 
 def packet(t, body=None, name=b"", req=1):
@@ -20,7 +22,7 @@ def packet(t, body=None, name=b"", req=1):
     if t in NAME_OFF:
         struct.pack_into("<I", body, NAME_OFF[t], len(name))
     n = 16 + len(body) + len(name)
-    return struct.pack("<HHIII", t, 1, n, req, 0) + bytes(body) + name
+    return struct.pack("<HHIII", t, VERSION, n, req, 0) + bytes(body) + name
 
 
 def write(d, name, data):
@@ -32,7 +34,7 @@ def write(d, name, data):
 def proto():
     for t in BODY:
         write("fuzz_proto", "type-%d" % t, packet(t, name=b"pipe\\name" if t in NAME_OFF else b""))
-    hello = struct.pack("<IIII", 0x5049504E, 1, 0, 1)
+    hello = struct.pack("<IIII", 0x5049504E, VERSION, 0, 1)
     write("fuzz_proto", "hello", packet(1, hello))
     params = struct.pack("<8I", 1, 3, 0, 4096, 4096, 0, 0, 0)
     write("fuzz_proto", "create", packet(2, params + bytes(8), b"svc"))
@@ -43,6 +45,11 @@ def proto():
     write("fuzz_proto", "name-nul", packet(4, name=b"a\0b"))
     write("fuzz_proto", "list-empty", packet(69, struct.pack("<I", 3) + bytes(60)))
     write("fuzz_proto", "short", b"\x01\x00\x01\x00")
+    # a stats report with two connections, and the broker's (nameless) stats item
+    live = struct.pack("<QQQQQQ", 1 << 60, (1 << 60) + 1, 100, 2, 50, 1)
+    write("fuzz_proto", "stats-report",
+          packet(15, struct.pack("<QII", 7, 1, 2) + live + live))
+    write("fuzz_proto", "stats-broker", packet(70, struct.pack("<II", 3, 0) + bytes(192)))
 
 
 def names():

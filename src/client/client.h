@@ -48,6 +48,9 @@ pid_t np_self_pid(void);
  * descriptor (if any) is owned by the callee. */
 void np_on_connected(const struct np_ev_connected *ev, int fd);
 void np_on_peer_gone(const struct np_ev_peer_gone *ev);
+/* NP_MSG_EV_STATS_QUERY: the live connections of our server ends, in a
+ * malloc'd array (*n entries; NULL when none or without memory). */
+struct np_stats_live *np_stats_collect(size_t *n);
 /* The broker connection was lost: pending requests have failed. */
 void np_on_broker_lost(void);
 
