@@ -212,7 +212,7 @@ static void answer_stats(int s, uint64_t query)
                 struct np_stats_report rep = {.query = query, .count = (uint32_t)k,
                                               .flags = done + k == n ? NP_STATS_LAST : 0};
                 int len = build_packet(pkt, NP_MSG_STATS_REPORT, post_id(), &rep,
-                                       sizeof(rep), items + done, k * sizeof(*items));
+                                       sizeof(rep), k ? items + done : NULL, k * sizeof(*items));
                 for (;;) {
                         if (send(s, pkt, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == len)
                                 break;

@@ -3,11 +3,12 @@
  *
  * One AF_UNIX SOCK_SEQPACKET socket per process; every packet is one message:
  * a fixed 16-byte header, a fixed body per type, then optional variable
- * data (a pipe name, or the items of a stats report).  At most one file descriptor travels with a packet
- * (SCM_RIGHTS).  All integers are little-endian host order (the socket never
- * leaves the machine), every field has an explicit width, and every size
- * and offset is pinned by a static assert: this header is the ABI, and
- * docs/protocol.md describes it in prose.
+ * data (a pipe name, or the items of a stats report).  At most one file
+ * descriptor travels with a packet (SCM_RIGHTS).  All integers are
+ * little-endian host order (the socket never leaves the machine), every
+ * field has an explicit width, and every size and offset is pinned by a
+ * static assert: this header is the ABI, and docs/protocol.md describes it
+ * in prose.
  *
  * Requests carry a non-zero req_id chosen by the client; the reply echoes it.
  * Events (broker to client, unsolicited) carry req_id 0.
