@@ -181,7 +181,7 @@ END_TEST
  * broker's item has no name and a pipe's has one (issue 5) */
 START_TEST(test_stats)
 {
-        unsigned char buf[NP_PROTO_MAX_PACKET];
+        unsigned char buf[NP_PROTO_MAX_PACKET + 16]; /* room for one byte too many */
         unsigned char body[NP_PROTO_MAX_PACKET];
         struct np_stats_report rep = {.query = 1, .flags = NP_STATS_LAST};
         struct np_stats_item it;
