@@ -314,8 +314,9 @@ struct npipe_broker_stats {
 typedef int (*npipe_stats_fn)(void *ctx, const struct npipe_pipe_stats *pipe);
 /* Fill *broker (may be NULL) and call fn (may be NULL) for every pipe name,
  * as npipe_list does: a non-zero return from fn stops the walk and is
- * returned.  Takes up to about 200 ms when a server process does not
- * answer.  Starts the broker if none runs. */
+ * returned.  A server process that does not answer delays the call by
+ * about 200 ms (twice that if another call's query was under way), never
+ * more.  Starts the broker if none runs. */
 NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn fn, void *ctx);
 
 /* The runtime directory in use (for diagnostics). */
