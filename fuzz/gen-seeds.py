@@ -13,10 +13,11 @@ import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BODY = {1: 16, 2: 40, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8, 9: 8, 10: 0, 11: 8, 12: 72,
-        64: 8, 65: 16, 66: 48, 67: 64, 68: 48, 69: 64, 96: 32, 97: 24, 14: 2216, 99: 2240}
-NAME_OFF = {2: 36, 4: 4, 5: 4, 12: 68, 69: 56, 14: 4}
 VERSION = 2
+BODY = {1: 16, 2: 40, 3: 8, 4: 8, 5: 8, 6: 48, 7: 48, 8: 48, 9: 8, 10: 0, 11: 8, 12: 72,
+        13: 8, 14: 2216, 15: 16, 64: 8, 65: 16, 66: 48, 67: 64, 68: 48, 69: 64, 70: 200, 96: 32,
+        97: 24, 98: 8, 99: 2240}
+NAME_OFF = {2: 36, 4: 4, 5: 4, 12: 68, 14: 4, 69: 56, 70: 4}
 
 
 def remote_id(strings=b"\0\0\0\0", nsids=0, uid=1001):
@@ -63,6 +64,11 @@ def proto():
     write("fuzz_proto", "name-nul", packet(4, name=b"a\0b"))
     write("fuzz_proto", "list-empty", packet(69, struct.pack("<I", 3) + bytes(60)))
     write("fuzz_proto", "short", b"\x01\x00\x01\x00")
+    # a stats report with two connections, and the broker's (nameless) stats item
+    live = struct.pack("<QQQQQQ", 1 << 60, (1 << 60) + 1, 100, 2, 50, 1)
+    write("fuzz_proto", "stats-report",
+          packet(15, struct.pack("<QII", 7, 1, 2) + live + live))
+    write("fuzz_proto", "stats-broker", packet(70, struct.pack("<II", 3, 0) + bytes(192)))
 
 
 def names():

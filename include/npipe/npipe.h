@@ -303,6 +303,60 @@ typedef int (*npipe_list_fn)(void *ctx, const struct npipe_pipe_entry *entry);
  * the walk and is returned.  Starts the broker if none runs. */
 NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx);
 
+/* Traffic of a pipe: what clients wrote to servers (c2s) and servers to
+ * clients (s2c), in payload bytes and messages (writes, in byte pipes).
+ * Written, not necessarily read: data a disconnect discarded counts. */
+struct npipe_traffic {
+        uint64_t c2s_bytes, c2s_messages;
+        uint64_t s2c_bytes, s2c_messages;
+};
+
+/* One pipe name's counters (npipe_stats).  The traffic is that of every
+ * connection since the name was created: those that ended, and the live
+ * ones as their server processes reported them just now.  `missing`
+ * connections' servers did not answer in time (about 200 ms); their
+ * traffic so far is left out. */
+struct npipe_pipe_stats {
+        const char *name;       /* without the \\.\pipe\ prefix */
+        uint32_t cur_instances;
+        uint32_t listening;     /* instances waiting for a client now */
+        uint32_t connected;     /* instances with a client now */
+        uint64_t connections;   /* clients that connected since the name exists */
+        struct npipe_traffic traffic;
+        uint32_t missing;
+};
+
+/* The broker's counters.  The *_now fields are what exists at the moment,
+ * the others count from the broker's start. */
+struct npipe_broker_stats {
+        uint64_t uptime_ms;
+        pid_t broker_pid;
+        uint32_t processes_now;   /* processes connected to the broker */
+        uint32_t pipes_now, instances_now;
+        uint32_t connections_now; /* client ends */
+        uint32_t waits_now;       /* pending npipe_wait calls */
+        uint64_t processes_total, processes_refused, processes_dropped;
+        uint64_t pipes_total, instances_total, connections_total;
+        uint64_t opens_busy;      /* npipe_open: NPIPE_EBUSY */
+        uint64_t opens_denied;    /* NPIPE_EACCES */
+        uint64_t opens_not_found; /* NPIPE_ENOENT */
+        uint64_t waits_total, waits_timed_out;
+        uint64_t requests_total, requests_malformed;
+        uint64_t adoptions;       /* ends re-registered after a broker restart */
+        uint64_t stats_queries;   /* times the servers were asked for live counts */
+        struct npipe_traffic traffic; /* connections that ended, of every pipe */
+        uint32_t servers_asked;   /* server processes asked for this call */
+        uint32_t servers_missing; /* of which did not answer in time */
+};
+
+typedef int (*npipe_stats_fn)(void *ctx, const struct npipe_pipe_stats *pipe);
+/* Fill *broker (may be NULL) and call fn (may be NULL) for every pipe name,
+ * as npipe_list does: a non-zero return from fn stops the walk and is
+ * returned.  A server process that does not answer delays the call by
+ * about 200 ms (twice that if another call's query was under way), never
+ * more.  Starts the broker if none runs. */
+NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn fn, void *ctx);
+
 /* The runtime directory in use (for diagnostics). */
 NPIPE_EXTERN const char *npipe_runtime_dir(void);
 

@@ -14,7 +14,9 @@
  *             LISTENING, the connection attached while CONNECTED;
  *   conn      one client end, kept until its client closes it, so that
  *             QUERY still answers after the server went away;
- *   wait      one pending WAIT, in its pipe's list and the deadline heap.
+ *   wait      one pending WAIT, in its pipe's list and the deadline heap;
+ *   listjob   a LIST or STATS reply being sent (stats.c: a STATS request
+ *             first waits for its query round).
  *
  * Everything here is private to npiped; nothing is exported.
  */
@@ -114,7 +116,7 @@ struct np_uacct {
         struct np_hnode hnode; /* broker->uaccts, by uid */
         uid_t uid;
         bool limited; /* neither root nor the broker's own uid */
-        size_t clients, instances, conns, waits;
+        size_t clients, instances, conns, waits, stats;
 };
 
 #define NP_CLIENT_HELLO    0x1u /* handshake done */
@@ -148,6 +150,10 @@ struct np_client {
         size_t n_waits;
         struct np_link lists; /* np_listjob.link, oldest first */
         size_t n_lists;
+        size_t n_stats; /* STATS requests waiting or being sent (stats.c) */
+        /* The stats query round this process was asked in and has not
+         * answered yet (0: none). */
+        uint64_t stats_asked;
 };
 
 struct np_pipe {
@@ -162,12 +168,14 @@ struct np_pipe {
         struct np_link listeners; /* np_instance.listen_link, longest listening first */
         size_t n_listening;
         size_t n_connected;
-        struct np_link waits; /* np_waiter.pipe_link */
-        unsigned refs;        /* conns and LIST snapshots that point here */
-        bool dead;            /* last instance gone; out of the namespace */
-        bool allow_anon;      /* first instance: NP_CREATE_ALLOW_ANONYMOUS */
-        size_t n_remote_ok;   /* instances without NP_CREATE_REJECT_REMOTE */
-        struct np_rsock *rsock; /* its SMB socket while exposed (remote.c) */
+        struct np_link waits;    /* np_waiter.pipe_link */
+        unsigned refs;           /* conns and LIST snapshots that point here */
+        bool dead;               /* last instance gone; out of the namespace */
+        bool allow_anon;         /* first instance: NP_CREATE_ALLOW_ANONYMOUS */
+        size_t n_remote_ok;      /* instances without NP_CREATE_REJECT_REMOTE */
+        struct np_rsock *rsock;  /* its SMB socket while exposed (remote.c) */
+        struct np_traffic ended; /* connections that ended (stats.c) */
+        uint64_t connections;    /* clients connected to it */
 };
 
 struct np_conn;
@@ -205,6 +213,16 @@ struct np_instance {
         uint64_t pend_conn;
         pid_t pend_pid;
         struct np_pidwatch *pend_watch; /* NULL when the pid is not watched */
+        /* Statistics (stats.c).  attach_q: the last query round started
+         * before the connection attached (rounds up to it never asked about
+         * it).  live: the counts the owner last reported, for round live_q.
+         * owed_conn: a connection that ended without its final counts
+         * (its client died, or closed without naming it): this end's
+         * report on disconnect or close is still wanted. */
+        uint64_t attach_q;
+        uint64_t live_q;
+        struct np_traffic live;
+        uint64_t owed_conn;
 };
 
 struct np_conn {
@@ -227,6 +245,11 @@ struct np_conn {
         bool pending;
         pid_t pend_pid;
         struct np_pidwatch *pend_watch;
+        /* The server side left without final counts (it died): this end's
+         * report on close is wanted; `known` is the server's last report,
+         * kept in case this end dies too (stats.c). */
+        bool owed;
+        struct np_traffic known;
 };
 
 struct np_waiter {
@@ -240,13 +263,31 @@ struct np_waiter {
 };
 #define NP_NOT_IN_HEAP ((size_t)-1)
 
-/* A LIST being sent: a snapshot of the namespace, emitted at the reader's
- * pace (limits.h, NP_LIM_OUTQ_LIST). */
+/* A LIST or STATS being sent: a snapshot of the namespace, emitted at the
+ * reader's pace (limits.h, NP_LIM_OUTQ_LIST).  A STATS job waits in
+ * broker->stats_next or ->stats_round (linked by `link`, no snapshot yet)
+ * until its query round is over. */
 struct np_listjob {
         struct np_link link;
+        struct np_client *client;
         uint32_t req_id;
-        struct np_pipe **pipes; /* each counted in ->refs */
+        bool stats;
+        uint64_t q;              /* stats: the round its live counts come from */
+        uint32_t asked, missing; /* stats: that round's processes */
+        struct np_pipe **pipes;  /* each counted in ->refs */
         size_t n, next;
+};
+
+/* What the broker counts for `npipe stat` (NP_MSG_STATS); every field only
+ * grows, from the broker's start. */
+struct np_counters {
+        uint64_t processes_total, processes_refused, processes_dropped;
+        uint64_t pipes_total, instances_total, connections_total;
+        uint64_t opens_busy, opens_denied, opens_not_found;
+        uint64_t waits_total, waits_timed_out;
+        uint64_t requests_total, requests_malformed;
+        uint64_t adoptions, stats_queries;
+        struct np_traffic traffic; /* ended connections of every pipe */
 };
 
 struct np_broker {
@@ -296,6 +337,16 @@ struct np_broker {
         size_t n_rsocks;
         struct np_link rsocks;          /* np_rsock.link of the exposed pipes */
         struct np_link rsock_graveyard; /* closed sockets, freed after the epoll batch */
+        int64_t started_ns;
+        struct np_counters ctr;
+        /* stats.c: one query round at a time */
+        uint64_t stats_q;  /* the latest round started (0: none yet) */
+        bool stats_active; /* round stats_q is waiting for answers */
+        int64_t stats_deadline_ns;
+        uint32_t stats_asked, stats_waiting;
+        struct np_link stats_round; /* np_listjob served by the active round */
+        struct np_link stats_next;  /* np_listjob waiting for the next one */
+        size_t n_stats;             /* STATS requests in progress, all clients */
 };
 
 /* ---- remote.c ------------------------------------------------------------ */
@@ -360,5 +411,36 @@ int np_state_init(struct np_broker *b);
  * and its release when the uid's last client is gone. */
 struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid);
 void np_uacct_put(struct np_broker *b, struct np_uacct *a);
+/* For stats.c. */
+void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
+                 const void *body, size_t blen, const char *name, size_t nlen, int fd);
+void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status);
+struct np_instance *np_instance_find(struct np_broker *b, uint64_t id);
+/* Fill j->pipes with every pipe of the namespace (each referenced);
+ * -1 without memory. */
+int np_snapshot(struct np_broker *b, struct np_listjob *j);
+void np_listjob_free(struct np_broker *b, struct np_listjob *j);
+/* Would one more object exceed the pool of all clients or c's share? */
+bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim);
+
+/* ---- stats.c ------------------------------------------------------------ */
+
+/* NP_MSG_STATS and NP_MSG_STATS_REPORT. */
+void np_do_stats(struct np_broker *b, struct np_client *c, uint32_t req_id,
+                 const unsigned char *body);
+void np_do_stats_report(struct np_broker *b, struct np_client *c, const unsigned char *body);
+/* The next pipe's item of a STATS job, or the broker's (last) one. */
+void np_stats_send_pipe(struct np_broker *b, struct np_client *c, struct np_listjob *j,
+                        struct np_pipe *p);
+void np_stats_send_broker(struct np_broker *b, struct np_client *c, struct np_listjob *j);
+/* c is going away: its waiting requests vanish, its answer is not awaited. */
+void np_stats_client_gone(struct np_broker *b, struct np_client *c);
+/* The round's deadline (loop.c's timers); -1 when no round is active. */
+int64_t np_stats_deadline(const struct np_broker *b);
+void np_stats_expired(struct np_broker *b);
+/* Connection ends and their counts (requests.c). */
+void np_traffic_fold(struct np_broker *b, struct np_pipe *p, const struct np_traffic *t);
+/* A connection attached to i now: what later rounds must ask for. */
+void np_stats_attach(struct np_broker *b, struct np_instance *i);
 
 #endif /* NPIPED_BROKER_H */

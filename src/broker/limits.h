@@ -53,6 +53,12 @@
  * namespace until the client has read it). */
 #define NP_LIM_LISTS_PER_CLIENT 8u
 
+/* STATS requests in progress (waiting for their query round, or being
+ * sent: each then holds a snapshot of the namespace like a LIST), per
+ * process and for all processes together (with the fair share). */
+#define NP_LIM_STATS_PER_CLIENT 4u
+#define NP_LIM_STATS            256u
+
 /* Packets queued for a client whose socket buffer is full, beyond what
  * its own objects can account for.  Without new requests (which stop at
  * NP_LIM_OUTQ_HIGH) each of its instances can cause at most two events

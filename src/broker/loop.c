@@ -54,7 +54,10 @@ int np_loop_init(struct np_broker *b)
         np_link_init(&b->doomed);
         np_link_init(&b->graveyard);
         np_link_init(&b->watch_graveyard);
+        np_link_init(&b->stats_round);
+        np_link_init(&b->stats_next);
         b->idle_since_ns = np_now_ns();
+        b->started_ns = b->idle_since_ns;
         return 0;
 }
 
@@ -248,6 +251,7 @@ void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t l
                 }
         }
         if (c->outq_len >= outq_limit(c)) {
+                b->ctr.processes_dropped++;
                 np_client_doom(b, c, "not reading its socket (queue full)");
                 goto drop;
         }
@@ -401,6 +405,7 @@ static void client_new(struct np_broker *b, int fd)
 
         if (fd >= b->fd_budget || (reject && b->n_rejecting >= NP_LIM_CLIENTS_REJECTING)) {
                 np_log(LOG_WARNING, "too many connections; closing a new one");
+                b->ctr.processes_refused++;
                 close(fd);
                 return;
         }
@@ -559,6 +564,8 @@ static int next_timeout(const struct np_broker *b, int64_t now)
 
         if (b->heap_len > 0)
                 next = b->heap[0]->deadline_ns;
+        if (np_stats_deadline(b) >= 0 && (next < 0 || np_stats_deadline(b) < next))
+                next = np_stats_deadline(b);
         if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0) {
                 int64_t t = b->idle_since_ns + (int64_t)b->idle_exit_s * 1000000000ll;
 
@@ -580,6 +587,10 @@ static void timers(struct np_broker *b, int64_t now)
 {
         while (b->heap_len > 0 && b->heap[0]->deadline_ns <= now) {
                 np_wait_expired(b, b->heap[0]);
+                reap(b, NULL);
+        }
+        if (np_stats_deadline(b) >= 0 && now >= np_stats_deadline(b)) {
+                np_stats_expired(b);
                 reap(b, NULL);
         }
         if (b->accept_paused_until_ns > 0 && now >= b->accept_paused_until_ns) {

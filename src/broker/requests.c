@@ -93,6 +93,11 @@ static struct np_instance *instance_find(struct np_broker *b, uint64_t id)
         return NULL;
 }
 
+struct np_instance *np_instance_find(struct np_broker *b, uint64_t id)
+{
+        return instance_find(b, id);
+}
+
 static struct np_conn *conn_find(struct np_broker *b, uint64_t id)
 {
         uint64_t h = np_hash_u64(id);
@@ -163,6 +168,11 @@ static bool pool_full(const struct np_client *c, size_t total, size_t mine, size
         return total >= lim || (c->acct->limited && mine >= lim / NP_LIM_UID_SHARE);
 }
 
+bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim)
+{
+        return pool_full(c, total, mine, lim);
+}
+
 /* ---- sending -------------------------------------------------------------- */
 
 /* Header + fixed body + optional name, built on the stack (a packet is at
@@ -194,6 +204,17 @@ static void reply_status(struct np_broker *b, struct np_client *c, uint32_t req_
         send_msg(b, c, NP_MSG_REPLY, req_id, &r, sizeof r, NULL, 0, -1);
 }
 
+void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
+                 const void *body, size_t blen, const char *name, size_t nlen, int fd)
+{
+        send_msg(b, c, type, req_id, body, blen, name, nlen, fd);
+}
+
+void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status)
+{
+        reply_status(b, c, req_id, status);
+}
+
 static void send_peer_gone(struct np_broker *b, struct np_client *to, uint64_t instance_id,
                            uint64_t conn_id, uint32_t reason, uint32_t to_server)
 {
@@ -213,6 +234,7 @@ static void bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id
                        const char *what)
 {
         c->proto_errors++;
+        b->ctr.requests_malformed++;
         np_log(LOG_DEBUG, "client %llu (pid %ld): %s (%s)", (unsigned long long)c->serial,
                (long)c->pid, what, np_status_name(status));
         if (req_id != 0)
@@ -220,6 +242,7 @@ static void bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id
         if (c->proto_errors > NP_LIM_PROTO_ERRORS) {
                 np_log(LOG_NOTICE, "client %llu (pid %ld): too many protocol errors, dropped",
                        (unsigned long long)c->serial, (long)c->pid);
+                b->ctr.processes_dropped++;
                 np_client_doom(b, c, "protocol errors");
         }
 }
@@ -340,6 +363,7 @@ static void wake_waiters(struct np_broker *b, struct np_pipe *p, int status)
 
 void np_wait_expired(struct np_broker *b, struct np_waiter *w)
 {
+        b->ctr.waits_timed_out++;
         wait_finish(b, w, NPIPE_ETIMEDOUT, true);
 }
 
@@ -396,6 +420,7 @@ static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t 
         np_link_init(&p->waits);
         np_htab_insert(&b->pipes, &p->hnode, name_hash(b, p->key, len));
         b->n_pipes++;
+        b->ctr.pipes_total++;
         return p;
 }
 
@@ -415,12 +440,44 @@ static void conn_free(struct np_broker *b, struct np_conn *conn)
         free(conn);
 }
 
+/*
+ * Traffic of ended connections (docs/protocol.md, "Statistics").  The end
+ * that leaves a connection first reports its final counts in its request
+ * (np_end_req; `rep`); after that the other end cannot write any more, so
+ * they are final.  When the first end leaves without them (it died: rep is
+ * NULL, or it named another connection) the other end's report is taken
+ * when it leaves in turn (owed_conn, owed), and if it dies too, the last
+ * counts its server reported live.  So every connection is counted once.
+ */
+static bool report_names(const struct np_end_req *rep, uint64_t conn_id)
+{
+        return rep != NULL && conn_id != 0 && rep->conn_id == conn_id;
+}
+
+/* A server end that owed the counts of a connection whose client is gone
+ * leaves now (DISCONNECT, close, death). */
+static void instance_settle(struct np_broker *b, struct np_instance *i,
+                            const struct np_end_req *rep)
+{
+        if (i->owed_conn == 0)
+                return;
+        np_traffic_fold(b, i->pipe, report_names(rep, i->owed_conn) ? &rep->traffic : &i->live);
+        i->owed_conn = 0;
+}
+
 /* The server side left the connection (DISCONNECT, server close, server
  * death): the client keeps its conn record and hears why. */
-static void conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t state, uint32_t reason)
+static void conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t state, uint32_t reason,
+                        const struct np_end_req *rep)
 {
         struct np_instance *i = conn->inst;
 
+        if (report_names(rep, conn->id)) {
+                np_traffic_fold(b, i->pipe, &rep->traffic);
+        } else {
+                conn->owed = true;
+                conn->known = i->live;
+        }
         i->conn = NULL;
         conn->inst = NULL;
         conn->detached_state = state;
@@ -430,26 +487,36 @@ static void conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t stat
 /* The client end is closed (CLOSE_CLIENT, client death).  A still attached
  * instance goes CLOSING (its server must disconnect before reuse,
  * CLOSE-12) and the server hears why; WAIT-06: that releases no waiter. */
-static void conn_close(struct np_broker *b, struct np_conn *conn, uint32_t reason)
+static void conn_close(struct np_broker *b, struct np_conn *conn, uint32_t reason,
+                       const struct np_end_req *rep)
 {
         struct np_instance *i = conn->inst;
 
         if (i != NULL) {
+                if (report_names(rep, conn->id))
+                        np_traffic_fold(b, i->pipe, &rep->traffic);
+                else
+                        i->owed_conn = conn->id;
                 i->conn = NULL;
                 conn->inst = NULL;
                 set_state(i, NPIPE_STATE_CLOSING, -1);
                 send_peer_gone(b, i->owner, i->id, conn->id, reason, 1);
+        } else if (conn->owed) {
+                np_traffic_fold(b, conn->pipe,
+                                report_names(rep, conn->id) ? &rep->traffic : &conn->known);
         }
         conn_free(b, conn);
 }
 
-/* The server end is closed (CLOSE_SERVER, server death). */
-static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t reason)
+/* The server end is closed (CLOSE_SERVER, server death: rep NULL). */
+static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t reason,
+                           const struct np_end_req *rep)
 {
         struct np_pipe *p = i->pipe;
 
         if (i->conn != NULL)
-                conn_detach(b, i->conn, NPIPE_STATE_CLOSING, reason);
+                conn_detach(b, i->conn, NPIPE_STATE_CLOSING, reason, rep);
+        instance_settle(b, i, rep);
         inst_pend_clear(b, i);
         set_state(i, NPIPE_STATE_CLOSING, -1);
         if (!(i->cflags & NP_CREATE_REJECT_REMOTE) && --p->n_remote_ok == 0)
@@ -467,14 +534,35 @@ static void instance_close(struct np_broker *b, struct np_instance *i, uint32_t 
 
 /* ---- LIST ------------------------------------------------------------------ */
 
-static void listjob_free(struct np_client *c, struct np_listjob *j)
+void np_listjob_free(struct np_broker *b, struct np_listjob *j)
 {
         for (size_t k = 0; k < j->n; k++)
                 pipe_unref(j->pipes[k]);
         free(j->pipes);
         np_link_del(&j->link);
-        c->n_lists--;
+        if (j->stats) {
+                j->client->n_stats--;
+                j->client->acct->stats--;
+                b->n_stats--;
+        } else {
+                j->client->n_lists--;
+        }
         free(j);
+}
+
+int np_snapshot(struct np_broker *b, struct np_listjob *j)
+{
+        if (b->n_pipes > 0 && !(j->pipes = calloc(b->n_pipes, sizeof *j->pipes)))
+                return -1;
+        for (size_t k = 0; k <= b->pipes.mask; k++) {
+                for (struct np_hnode *n = b->pipes.buckets[k]; n != NULL; n = n->next) {
+                        struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);
+
+                        p->refs++;
+                        j->pipes[j->n++] = p;
+                }
+        }
+        return 0;
 }
 
 static void send_list_item(struct np_broker *b, struct np_client *c, uint32_t req_id,
@@ -512,16 +600,26 @@ void np_list_pump(struct np_broker *b, struct np_client *c)
                c->outq_len < NP_LIM_OUTQ_LIST) {
                 struct np_listjob *j = np_container_of(c->lists.next, struct np_listjob, link);
 
+                if (j->stats) {
+                        /* every pipe, then the broker's item, which is the last */
+                        if (j->next < j->n)
+                                np_stats_send_pipe(b, c, j, j->pipes[j->next]);
+                        else
+                                np_stats_send_broker(b, c, j);
+                        if (j->next++ == j->n)
+                                np_listjob_free(b, j);
+                        continue;
+                }
                 if (j->n == 0) {
                         send_list_item(b, c, j->req_id, NULL, NP_LIST_LAST | NP_LIST_EMPTY);
-                        listjob_free(c, j);
+                        np_listjob_free(b, j);
                         continue;
                 }
                 j->next++;
                 send_list_item(b, c, j->req_id, j->pipes[j->next - 1],
                                j->next == j->n ? NP_LIST_LAST : 0);
                 if (j->next == j->n)
-                        listjob_free(c, j);
+                        np_listjob_free(b, j);
         }
 }
 
@@ -534,20 +632,13 @@ static void do_list(struct np_broker *b, struct np_client *c, uint32_t req_id)
                 return;
         }
         j = calloc(1, sizeof *j);
-        if (j == NULL || (b->n_pipes > 0 && !(j->pipes = calloc(b->n_pipes, sizeof *j->pipes)))) {
+        if (j == NULL || np_snapshot(b, j) < 0) {
                 free(j);
                 reply_status(b, c, req_id, NPIPE_ENOMEM);
                 return;
         }
         j->req_id = req_id;
-        for (size_t k = 0; k <= b->pipes.mask; k++) {
-                for (struct np_hnode *n = b->pipes.buckets[k]; n != NULL; n = n->next) {
-                        struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);
-
-                        p->refs++;
-                        j->pipes[j->n++] = p;
-                }
-        }
+        j->client = c;
         np_link_add_tail(&c->lists, &j->link);
         c->n_lists++;
         np_list_pump(b, c);
@@ -585,6 +676,7 @@ static struct np_instance *instance_new(struct np_broker *b, struct np_client *c
         c->n_instances++;
         c->acct->instances++;
         b->n_instances++;
+        b->ctr.instances_total++;
         np_htab_insert(&b->instances, &i->hnode, np_hash_u64(i->id));
         return i;
 }
@@ -726,22 +818,26 @@ static void open_common(struct np_broker *b, struct np_client *c, uint32_t req_i
                 goto fail;
         status = NPIPE_ENOENT; /* NAME-05 */
         p = pipe_find(b, name, name_len);
-        if (p == NULL)
+        if (p == NULL) {
+                b->ctr.opens_not_found++;
                 goto fail;
+        }
         status = NPIPE_EACCES; /* SEC-04, OPEN-03: checked before an instance is taken */
-        if (rid != NULL ? p->n_remote_ok == 0 || !allowed_remote(p, rid) : !allowed(p, c))
-                goto fail;
         if (rid != NULL && req.access == 0)
                 req.access = (p->params.dir & NPIPE_INBOUND ? NP_ACCESS_WRITE : 0) |
                              (p->params.dir & NPIPE_OUTBOUND ? NP_ACCESS_READ : 0);
-        if ((req.access & NP_ACCESS_WRITE) && !(p->params.dir & NPIPE_INBOUND))
+        if ((rid != NULL ? p->n_remote_ok == 0 || !allowed_remote(p, rid) : !allowed(p, c)) ||
+            ((req.access & NP_ACCESS_WRITE) && !(p->params.dir & NPIPE_INBOUND)) ||
+            ((req.access & NP_ACCESS_READ) && !(p->params.dir & NPIPE_OUTBOUND))) {
+                b->ctr.opens_denied++;
                 goto fail;
-        if ((req.access & NP_ACCESS_READ) && !(p->params.dir & NPIPE_OUTBOUND))
-                goto fail;
+        }
         status = NPIPE_EBUSY; /* OPEN-02 */
         i = first_listener(p, rid != NULL);
-        if (i == NULL)
+        if (i == NULL) {
+                b->ctr.opens_busy++;
                 goto fail;
+        }
         /* The client's ring must hold a whole write that fits the quota, or
          * such a write could not complete at once (QUOTA-02).  The client
          * does not know the quota before it opens: tell it, and it comes
@@ -779,6 +875,9 @@ static void open_common(struct np_broker *b, struct np_client *c, uint32_t req_i
         i->fd = -1;
         set_state(i, NPIPE_STATE_CONNECTED, -1); /* OPEN-07, STATE-02 */
         i->conn = conn;
+        np_stats_attach(b, i);
+        b->ctr.connections_total++;
+        p->connections++;
 
         conn->id = ++b->next_id;
         conn->inst = i;
@@ -862,6 +961,7 @@ static void do_wait(struct np_broker *b, struct np_client *c, uint32_t req_id,
         uint32_t ms;
 
         memcpy(&req, body, sizeof req);
+        b->ctr.waits_total++;
         p = pipe_find(b, name, name_len);
         if (p == NULL) { /* WAIT-01 */
                 reply_status(b, c, req_id, NPIPE_ENOENT);
@@ -931,6 +1031,7 @@ static void do_disconnect(struct np_broker *b, struct np_client *c, uint32_t req
                           const unsigned char *body)
 {
         struct np_instance *i = own_instance(b, c, body);
+        struct np_end_req rep;
 
         if (i == NULL) {
                 reply_status(b, c, req_id, NPIPE_EBADF);
@@ -943,8 +1044,10 @@ static void do_disconnect(struct np_broker *b, struct np_client *c, uint32_t req
         /* DISC-01/04: the client is cut off; DISC-05: from CLOSING too;
          * DISC-08 (NPFS): a LISTENING instance drops its segment and
          * leaves the FIFO. */
+        memcpy(&rep, body, sizeof rep);
         if (i->conn != NULL)
-                conn_detach(b, i->conn, NPIPE_STATE_DISCONNECTED, NP_GONE_DISCONNECTED);
+                conn_detach(b, i->conn, NPIPE_STATE_DISCONNECTED, NP_GONE_DISCONNECTED, &rep);
+        instance_settle(b, i, &rep);
         inst_pend_clear(b, i);
         set_state(i, NPIPE_STATE_DISCONNECTED, -1);
         reply_status(b, c, req_id, 0);
@@ -954,28 +1057,30 @@ static void do_close_server(struct np_broker *b, struct np_client *c, uint32_t r
                             const unsigned char *body)
 {
         struct np_instance *i = own_instance(b, c, body);
+        struct np_end_req rep;
 
         if (i == NULL) {
                 reply_status(b, c, req_id, NPIPE_EBADF);
                 return;
         }
-        instance_close(b, i, NP_GONE_CLOSED); /* STATE-03, CLOSE-13, NAME-17 */
+        memcpy(&rep, body, sizeof rep);
+        instance_close(b, i, NP_GONE_CLOSED, &rep); /* STATE-03, CLOSE-13, NAME-17 */
         reply_status(b, c, req_id, 0);
 }
 
 static void do_close_client(struct np_broker *b, struct np_client *c, uint32_t req_id,
                             const unsigned char *body)
 {
-        struct np_conn_req req;
+        struct np_end_req req;
         struct np_conn *conn;
 
         memcpy(&req, body, sizeof req);
-        conn = conn_find(b, req.conn_id);
+        conn = conn_find(b, req.id);
         if (conn == NULL || conn->client != c) {
                 reply_status(b, c, req_id, NPIPE_EBADF);
                 return;
         }
-        conn_close(b, conn, NP_GONE_CLOSED); /* CLOSE-02, CLOSE-12 */
+        conn_close(b, conn, NP_GONE_CLOSED, &req); /* CLOSE-02, CLOSE-12 */
         reply_status(b, c, req_id, 0);
 }
 
@@ -1123,6 +1228,7 @@ static void halves_link(struct np_broker *b, struct np_instance *i, struct np_co
         conn->inst = i;
         conn->detached_state = 0;
         conn->params = instance_params(i);
+        np_stats_attach(b, i);
         np_log(LOG_DEBUG, "adopt: connection %llu linked", (unsigned long long)conn->id);
 }
 
@@ -1135,6 +1241,7 @@ static void inst_peer_died(struct np_broker *b, struct np_instance *i)
         inst_pend_clear(b, i);
         if (i->state == NPIPE_STATE_CONNECTED)
                 set_state(i, NPIPE_STATE_CLOSING, -1);
+        i->owed_conn = conn_id; /* its traffic: the survivor's to report */
         send_peer_gone(b, i->owner, i->id, conn_id, NP_GONE_DIED, 1);
 }
 
@@ -1142,6 +1249,7 @@ static void conn_peer_died(struct np_broker *b, struct np_conn *conn)
 {
         conn_pend_clear(b, conn);
         conn->detached_state = NPIPE_STATE_CLOSING;
+        conn->owed = true;
         send_peer_gone(b, conn->client, conn->instance_id, conn->id, NP_GONE_DIED, 0);
 }
 
@@ -1395,6 +1503,7 @@ static void do_adopt(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 bad_packet(b, c, req_id, NPIPE_EPROTO, "adopt: descriptor rule");
                 return;
         }
+        b->ctr.adoptions++;
         if (req.role == NP_ADOPT_SERVER)
                 adopt_server(b, c, req_id, &req, name, name_len, fd);
         else if (req.role == NP_ADOPT_CLIENT)
@@ -1430,6 +1539,8 @@ static void do_hello(struct np_broker *b, struct np_client *c, const struct np_h
                 status = NPIPE_ELIMIT;
         rep.status = status;
         send_msg(b, c, NP_MSG_HELLO_REPLY, h->req_id, &rep, sizeof rep, NULL, 0, -1);
+        if (status == NPIPE_ELIMIT)
+                b->ctr.processes_refused++;
         if (status != 0) {
                 np_log(status == NPIPE_ELIMIT ? LOG_WARNING : LOG_NOTICE,
                        "client %llu (pid %ld): hello refused (%s)", (unsigned long long)c->serial,
@@ -1438,6 +1549,7 @@ static void do_hello(struct np_broker *b, struct np_client *c, const struct np_h
                 return;
         }
         c->flags |= NP_CLIENT_HELLO;
+        b->ctr.processes_total++;
 }
 
 /* Types a client may send, and whether they carry a descriptor. */
@@ -1458,6 +1570,8 @@ static int request_fd_rule(uint16_t type)
         case NP_MSG_QUERY:
         case NP_MSG_LIST:
         case NP_MSG_CANCEL:
+        case NP_MSG_STATS:
+        case NP_MSG_STATS_REPORT:
                 return 0;
         default:
                 return -1;
@@ -1527,6 +1641,7 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
                 }
         }
 
+        b->ctr.requests_total++;
         switch (h.type) {
         case NP_MSG_CREATE:
                 do_create(b, c, h.req_id, body, name, name_len, fd);
@@ -1564,6 +1679,12 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
         case NP_MSG_ADOPT:
                 do_adopt(b, c, h.req_id, body, name, name_len, fd);
                 break;
+        case NP_MSG_STATS:
+                np_do_stats(b, c, h.req_id, body);
+                break;
+        case NP_MSG_STATS_REPORT:
+                np_do_stats_report(b, c, body); /* never answered */
+                break;
         }
 }
 
@@ -1576,12 +1697,14 @@ void np_client_gone(struct np_broker *b, struct np_client *c)
                 wait_finish(b, np_container_of(c->waits.next, struct np_waiter, client_link), 0,
                             false);
         while (!np_link_empty(&c->lists))
-                listjob_free(c, np_container_of(c->lists.next, struct np_listjob, link));
+                np_listjob_free(b, np_container_of(c->lists.next, struct np_listjob, link));
         while (!np_link_empty(&c->conns))
                 conn_close(b, np_container_of(c->conns.next, struct np_conn, client_link),
-                           NP_GONE_DIED);
+                           NP_GONE_DIED, NULL);
         while (!np_link_empty(&c->instances))
                 instance_close(b,
                                np_container_of(c->instances.next, struct np_instance, owner_link),
-                               NP_GONE_DIED);
+                               NP_GONE_DIED, NULL);
+        /* last: a round this ends answers without c's pipes */
+        np_stats_client_gone(b, c);
 }

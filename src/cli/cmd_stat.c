@@ -1,16 +1,20 @@
 /*
- * cmd_stat.c - `npipe stat`: what the broker's namespace holds, once or
- * refreshed like top(1) with --watch.
+ * cmd_stat.c - `npipe stat`: the broker's counters and every pipe's
+ * traffic (npipe_stats), once or refreshed like top(1) with --watch.
  *
- * The broker has no statistics request yet: it counts nothing per pipe
- * beyond instances.  So this shows what npipe_list reports (instances,
- * listening, connected) with totals; messages and bytes per pipe would
- * need a STATS request in the protocol (see the CLI's report).
+ * Traffic is counted per direction as the server sees it: IN is what
+ * clients wrote to the server, OUT what the server wrote to its clients.
+ * Numbers are printed in full, never rounded to KiB: they are what a
+ * script compares, and the table stays greppable.
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,99 +22,349 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "Usage: %s stat [OPTION]...\n"
-                "Show the broker's runtime directory, totals, and per pipe its instances\n"
-                "waiting for a client and connected to one.\n"
+                "Show the broker's counters and, per pipe, its instances and the messages\n"
+                "and bytes its clients and servers have written.\n"
                 "\n"
-                "  -w, --watch          redraw every second until interrupted\n"
-                "  -n, --iterations N   with --watch: stop after N screens\n"
-                "  -i, --interval MS    with --watch: time between screens (default 1000)\n"
-                "  -h, --help           print this help and exit\n",
+                "  -j, --json              print one JSON object (with --watch: one per screen)\n"
+                "  -w, --watch[=SECONDS]   redraw every SECONDS (default 1; fractions allowed)\n"
+                "                          until interrupted, like top(1)\n"
+                "  -c, --count N           with --watch: stop after N screens\n"
+                "  -n, --iterations N      the same as --count\n"
+                "  -i, --interval MS       with --watch: milliseconds between screens\n"
+                "  -h, --help              print this help and exit\n"
+                "\n"
+                "Table columns: LISTEN, CONN, INST (instances waiting for a client, with one,\n"
+                "in all), CONNS (clients connected since the name exists), IN MSGS and IN\n"
+                "BYTES (written by clients to the server), OUT MSGS and OUT BYTES (written by\n"
+                "the server to clients), MISS (connections whose server did not report its\n"
+                "live counts in time: their traffic is left out), NAME.\n",
                 cli_prog);
 }
 
-static int screen(bool watch, bool tty)
+struct stat_pipe {
+        struct npipe_pipe_stats s; /* s.name points at name below */
+        char *name;
+};
+
+struct snapshot {
+        struct npipe_broker_stats b;
+        struct stat_pipe *v;
+        size_t n, cap;
+};
+
+static int collect(void *ctx, const struct npipe_pipe_stats *s)
 {
-        struct cli_pipes ps;
-        uint64_t inst = 0, listening = 0, connected = 0;
-        const char *dir;
+        struct snapshot *ss = ctx;
+        struct stat_pipe *p;
+
+        if (ss->n == ss->cap) {
+                size_t cap = ss->cap ? ss->cap * 2 : 16;
+                struct stat_pipe *v = realloc(ss->v, cap * sizeof(*v));
+
+                if (v == NULL)
+                        return NPIPE_ENOMEM;
+                ss->v = v;
+                ss->cap = cap;
+        }
+        p = &ss->v[ss->n];
+        p->name = strdup(s->name ? s->name : "");
+        if (p->name == NULL)
+                return NPIPE_ENOMEM;
+        p->s = *s;
+        p->s.name = p->name;
+        ss->n++;
+        return 0;
+}
+
+/* As `list` sorts: the namespace's folding, then the exact bytes. */
+static int by_name(const void *a, const void *b)
+{
+        const struct stat_pipe *x = a, *y = b;
+        int c = strcasecmp(x->name, y->name);
+
+        return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+static void snapshot_free(struct snapshot *ss)
+{
+        for (size_t i = 0; i < ss->n; i++)
+                free(ss->v[i].name);
+        free(ss->v);
+}
+
+static int snapshot_load(struct snapshot *ss)
+{
+        int r;
+
+        memset(ss, 0, sizeof(*ss));
+        r = npipe_stats(&ss->b, collect, ss);
+        if (r < 0) {
+                snapshot_free(ss);
+                return r;
+        }
+        if (ss->n > 1)
+                qsort(ss->v, ss->n, sizeof(ss->v[0]), by_name);
+        return 0;
+}
+
+/* A name for the table: control characters would move the cursor. */
+static void put_name(const char *s)
+{
+        for (; *s != '\0'; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if (c < 0x20 || c == 0x7F)
+                        printf("\\x%02x", c);
+                else
+                        putchar(c);
+        }
+}
+
+static unsigned long long u(uint64_t v)
+{
+        return (unsigned long long)v;
+}
+
+static void print_table(const struct snapshot *ss)
+{
+        const struct npipe_broker_stats *b = &ss->b;
+        uint64_t up = b->uptime_ms / 1000;
+        const char *dir = npipe_runtime_dir();
         char stamp[32];
         time_t t = time(NULL);
         struct tm tm;
-        int r;
 
-        r = cli_pipes_load(&ps);
+        localtime_r(&t, &tm);
+        strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+        printf("npipe stat  %s  broker %s  pid %ld  up %llu:%02u:%02u\n", stamp,
+               dir ? dir : "(no runtime directory)", (long)b->broker_pid, u(up / 3600),
+               (unsigned)(up / 60 % 60), (unsigned)(up % 60));
+        printf("processes %u  pipes %u  instances %u  connections %u  waits %u\n", b->processes_now,
+               b->pipes_now, b->instances_now, b->connections_now, b->waits_now);
+        printf("total: processes %llu (refused %llu, dropped %llu)  pipes %llu  instances %llu\n",
+               u(b->processes_total), u(b->processes_refused), u(b->processes_dropped),
+               u(b->pipes_total), u(b->instances_total));
+        printf("opens: connected %llu  busy %llu  denied %llu  not found %llu  waits %llu "
+               "(timed out %llu)\n",
+               u(b->connections_total), u(b->opens_busy), u(b->opens_denied), u(b->opens_not_found),
+               u(b->waits_total), u(b->waits_timed_out));
+        printf("requests %llu (malformed %llu)  adoptions %llu  queries %llu  servers asked %u "
+               "(missing %u)\n",
+               u(b->requests_total), u(b->requests_malformed), u(b->adoptions), u(b->stats_queries),
+               b->servers_asked, b->servers_missing);
+        printf("ended connections: in %llu msgs %llu bytes  out %llu msgs %llu bytes\n\n",
+               u(b->traffic.c2s_messages), u(b->traffic.c2s_bytes), u(b->traffic.s2c_messages),
+               u(b->traffic.s2c_bytes));
+        printf("%6s  %4s  %4s  %6s  %10s  %12s  %10s  %12s  %4s  %s\n", "LISTEN", "CONN", "INST",
+               "CONNS", "IN MSGS", "IN BYTES", "OUT MSGS", "OUT BYTES", "MISS", "NAME");
+        for (size_t i = 0; i < ss->n; i++) {
+                const struct npipe_pipe_stats *p = &ss->v[i].s;
+
+                printf("%6u  %4u  %4u  %6llu  %10llu  %12llu  %10llu  %12llu  %4u  ", p->listening,
+                       p->connected, p->cur_instances, u(p->connections),
+                       u(p->traffic.c2s_messages), u(p->traffic.c2s_bytes),
+                       u(p->traffic.s2c_messages), u(p->traffic.s2c_bytes), p->missing);
+                put_name(p->name);
+                putchar('\n');
+        }
+}
+
+static void json_traffic(struct json *j, const char *key, uint64_t msgs, uint64_t bytes)
+{
+        json_key(j, key);
+        json_begin_object(j);
+        json_key(j, "messages");
+        json_uint(j, msgs);
+        json_key(j, "bytes");
+        json_uint(j, bytes);
+        json_end_object(j);
+}
+
+static void json_counter(struct json *j, const char *key, uint64_t v)
+{
+        json_key(j, key);
+        json_uint(j, v);
+}
+
+static void print_json(const struct snapshot *ss)
+{
+        static const char prefix[] = "\\\\.\\pipe\\";
+        const struct npipe_broker_stats *b = &ss->b;
+        const char *dir = npipe_runtime_dir();
+        struct json j;
+
+        json_init(&j, stdout);
+        json_begin_object(&j);
+        json_key(&j, "broker");
+        json_begin_object(&j);
+        json_key(&j, "runtime_dir");
+        if (dir)
+                json_string(&j, dir);
+        else
+                json_null(&j);
+        json_key(&j, "pid");
+        json_int(&j, (int64_t)b->broker_pid);
+        json_counter(&j, "uptime_ms", b->uptime_ms);
+        json_key(&j, "now");
+        json_begin_object(&j);
+        json_counter(&j, "processes", b->processes_now);
+        json_counter(&j, "pipes", b->pipes_now);
+        json_counter(&j, "instances", b->instances_now);
+        json_counter(&j, "connections", b->connections_now);
+        json_counter(&j, "waits", b->waits_now);
+        json_end_object(&j);
+        json_key(&j, "total");
+        json_begin_object(&j);
+        json_counter(&j, "processes", b->processes_total);
+        json_counter(&j, "processes_refused", b->processes_refused);
+        json_counter(&j, "processes_dropped", b->processes_dropped);
+        json_counter(&j, "pipes", b->pipes_total);
+        json_counter(&j, "instances", b->instances_total);
+        json_counter(&j, "connections", b->connections_total);
+        json_counter(&j, "opens_busy", b->opens_busy);
+        json_counter(&j, "opens_denied", b->opens_denied);
+        json_counter(&j, "opens_not_found", b->opens_not_found);
+        json_counter(&j, "waits", b->waits_total);
+        json_counter(&j, "waits_timed_out", b->waits_timed_out);
+        json_counter(&j, "requests", b->requests_total);
+        json_counter(&j, "requests_malformed", b->requests_malformed);
+        json_counter(&j, "adoptions", b->adoptions);
+        json_counter(&j, "stats_queries", b->stats_queries);
+        json_end_object(&j);
+        json_key(&j, "ended");
+        json_begin_object(&j);
+        json_traffic(&j, "client_to_server", b->traffic.c2s_messages, b->traffic.c2s_bytes);
+        json_traffic(&j, "server_to_client", b->traffic.s2c_messages, b->traffic.s2c_bytes);
+        json_end_object(&j);
+        json_counter(&j, "servers_asked", b->servers_asked);
+        json_counter(&j, "servers_missing", b->servers_missing);
+        json_end_object(&j);
+
+        json_key(&j, "pipes");
+        json_begin_array(&j);
+        for (size_t i = 0; i < ss->n; i++) {
+                const struct npipe_pipe_stats *p = &ss->v[i].s;
+                size_t n = strlen(p->name);
+                char path[CLI_PATH_MAX];
+
+                json_begin_object(&j);
+                json_key(&j, "name");
+                json_string_n(&j, p->name, n);
+                json_key(&j, "path");
+                if (n + sizeof prefix <= sizeof path) {
+                        memcpy(path, prefix, sizeof prefix - 1);
+                        memcpy(path + sizeof prefix - 1, p->name, n);
+                        json_string_n(&j, path, sizeof prefix - 1 + n);
+                } else {
+                        json_null(&j);
+                }
+                json_key(&j, "instances");
+                json_begin_object(&j);
+                json_counter(&j, "current", p->cur_instances);
+                json_counter(&j, "listening", p->listening);
+                json_counter(&j, "connected", p->connected);
+                json_end_object(&j);
+                json_counter(&j, "connections", p->connections);
+                json_traffic(&j, "client_to_server", p->traffic.c2s_messages, p->traffic.c2s_bytes);
+                json_traffic(&j, "server_to_client", p->traffic.s2c_messages, p->traffic.s2c_bytes);
+                json_counter(&j, "missing", p->missing);
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+        json_end_object(&j);
+}
+
+static int screen(bool json, bool watch, bool tty)
+{
+        struct snapshot ss;
+        int r = snapshot_load(&ss);
+
         if (r < 0) {
                 cli_report("stat", NULL, r);
                 return CLI_FAIL;
         }
-        for (size_t i = 0; i < ps.n; i++) {
-                inst += ps.v[i].e.cur_instances;
-                listening += ps.v[i].e.listening;
-                connected += ps.v[i].e.connected;
-        }
         /* on a terminal: home and clear, as top does; into a file or pipe,
          * screens simply follow each other */
-        if (watch && tty)
+        if (watch && tty && !json)
                 fputs("\033[H\033[2J", stdout);
-        localtime_r(&t, &tm);
-        strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-        dir = npipe_runtime_dir();
-        printf("npipe stat  %s  broker %s\n", stamp, dir ? dir : "(no runtime directory)");
-        printf("pipes %zu  instances %llu  listening %llu  connected %llu\n\n", ps.n,
-               (unsigned long long)inst, (unsigned long long)listening,
-               (unsigned long long)connected);
-        printf("%6s  %4s  %6s  %4s  %-7s  %s\n", "LISTEN", "CONN", "INST", "MAX", "TYPE", "NAME");
-        for (size_t i = 0; i < ps.n; i++) {
-                const struct npipe_pipe_entry *e = &ps.v[i].e;
-                char max[16];
-
-                if (e->max_instances == NPIPE_UNLIMITED_INSTANCES)
-                        snprintf(max, sizeof max, "unlim");
-                else
-                        snprintf(max, sizeof max, "%u", e->max_instances);
-                printf("%6u  %4u  %6u  %4s  %-7s  ", e->listening, e->connected, e->cur_instances,
-                       max, cli_type_word(e->type));
-                for (const char *p = e->name; *p != '\0'; p++) {
-                        unsigned char c = (unsigned char)*p;
-
-                        if (c < 0x20 || c == 0x7F)
-                                printf("\\x%02x", c);
-                        else
-                                putchar(c);
-                }
-                putchar('\n');
-        }
-        if (watch && !tty)
+        if (json)
+                print_json(&ss);
+        else
+                print_table(&ss);
+        if (watch && !tty && !json)
                 putchar('\n');
         fflush(stdout);
-        cli_pipes_free(&ps);
+        snapshot_free(&ss);
         return CLI_OK;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        interrupted = 1;
+}
+
+/* --watch's argument: seconds, with an optional fraction ("0.5"), as
+ * milliseconds in [1, 86400000]. */
+static bool parse_seconds(const char *s, uint64_t *ms)
+{
+        char *end;
+        double v;
+
+        if (s == NULL || *s < '0' || *s > '9')
+                return false;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || *end != '\0' || v * 1000 < 1 || v > 86400)
+                return false;
+        *ms = (uint64_t)(v * 1000 + 0.5);
+        return true;
+}
+
+/* Until the next screen is due, or SIGINT. */
+static void pause_until(const struct timespec *due)
+{
+        while (!interrupted && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, due, NULL) == EINTR)
+                ;
 }
 
 int cmd_stat(int argc, char **argv)
 {
         static const struct option longopts[] = {
-            {"watch", no_argument, NULL, 'w'},
+            {"json", no_argument, NULL, 'j'},
+            {"watch", optional_argument, NULL, 'w'},
+            {"count", required_argument, NULL, 'c'},
             {"iterations", required_argument, NULL, 'n'},
             {"interval", required_argument, NULL, 'i'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        uint64_t iterations = 0, interval = 1000;
-        bool watch = false;
+        uint64_t count = 0, interval = 1000;
+        bool watch = false, json = false;
+        struct sigaction sa;
+        struct timespec due;
         int opt, r;
 
-        while ((opt = getopt_long(argc, argv, "wn:i:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "jw::c:n:i:h", longopts, NULL)) != -1) {
                 switch (opt) {
+                case 'j':
+                        json = true;
+                        break;
                 case 'w':
                         watch = true;
-                        break;
-                case 'n':
-                        if (!cli_parse_u64(optarg, 1, UINT64_MAX, &iterations))
+                        if (optarg != NULL && !parse_seconds(optarg, &interval))
                                 return cli_usage_error("stat",
-                                                       "--iterations: a positive "
-                                                       "number, not '%s'",
+                                                       "--watch: seconds (up to 86400), "
+                                                       "not '%s'",
                                                        optarg);
+                        break;
+                case 'c':
+                case 'n':
+                        if (!cli_parse_u64(optarg, 1, UINT64_MAX, &count))
+                                return cli_usage_error("stat", "--%s: a positive number, not '%s'",
+                                                       opt == 'c' ? "count" : "iterations", optarg);
                         break;
                 case 'i':
                         if (!cli_parse_u64(optarg, 1, 86400000, &interval))
@@ -129,20 +383,33 @@ int cmd_stat(int argc, char **argv)
         if (optind < argc)
                 return cli_usage_error("stat", "unexpected argument '%s'", argv[optind]);
         if (!watch)
-                return screen(false, false);
+                return screen(json, false, false);
+
+        /* top(1) ends on ^C with success: it is how a watch is stopped.  No
+         * SA_RESTART, so that the pause between screens ends at once. */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
 
         bool tty = isatty(STDOUT_FILENO);
 
-        for (uint64_t n = 0; iterations == 0 || n < iterations; n++) {
+        clock_gettime(CLOCK_MONOTONIC, &due);
+        for (uint64_t n = 0; (count == 0 || n < count) && !interrupted; n++) {
                 if (n > 0) {
-                        struct timespec ts = {(time_t)(interval / 1000),
-                                              (long)(interval % 1000) * 1000000};
-
-                        nanosleep(&ts, NULL);
+                        due.tv_sec += (time_t)(interval / 1000);
+                        due.tv_nsec += (long)(interval % 1000) * 1000000;
+                        if (due.tv_nsec >= 1000000000) {
+                                due.tv_sec++;
+                                due.tv_nsec -= 1000000000;
+                        }
+                        pause_until(&due);
+                        if (interrupted)
+                                break;
                 }
-                r = screen(true, tty);
+                r = screen(json, true, tty);
                 if (r != CLI_OK)
-                        return r;
+                        return interrupted ? CLI_OK : r;
         }
         return CLI_OK;
 }

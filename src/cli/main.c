@@ -19,7 +19,7 @@ static const struct cli_command commands[] = {
     {"cat", cmd_cat, "print the messages a pipe sends"},
     {"call", cmd_call, "send one message and print the reply (CallNamedPipe)"},
     {"wait", cmd_wait, "wait until an instance is listening (WaitNamedPipe)"},
-    {"stat", cmd_stat, "show per-pipe counts, once or refreshed (--watch)"},
+    {"stat", cmd_stat, "show broker counters and per-pipe traffic, once or like top"},
     {"bench", cmd_bench, "run the npipe benchmarks (npipe-bench)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

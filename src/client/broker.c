@@ -180,9 +180,56 @@ static struct pending *find_pending(uint32_t id)
         return NULL;
 }
 
+static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, const void *body,
+                        size_t body_len, const void *name, size_t name_len);
+static uint32_t post_id(void);
+
 /* ---- the event thread --------------------------------------------------------- */
 
-static void handle_packet(const unsigned char *buf, size_t n, int fd)
+/* How long the event thread may wait, in all, for room in the socket to
+ * send one stats report (the broker waits NP_STATS_DEADLINE_MS for it). */
+#define REPORT_BUDGET_MS 100
+
+/*
+ * Answer NP_MSG_EV_STATS_QUERY with the counters of our connected server
+ * ends (proto.h, "Statistics").  This runs on the event thread, which must
+ * never block on the socket: the broker stops reading a process whose
+ * replies pile up, and only this thread drains them.  So it sends on its
+ * own descriptor (which only it closes, so no send_lock is needed), without
+ * waiting, and when the socket is full waits for room at most
+ * REPORT_BUDGET_MS in all; what did not fit is simply missing in the
+ * broker's answer.
+ */
+static void answer_stats(int s, uint64_t query)
+{
+        unsigned char pkt[NP_PROTO_MAX_PACKET];
+        size_t n = 0, done = 0;
+        struct np_stats_live *items = np_stats_collect(&n);
+        int64_t deadline = np_now_ns() + (int64_t)REPORT_BUDGET_MS * 1000000;
+
+        do {
+                size_t k = n - done < NP_STATS_REPORT_MAX ? n - done : NP_STATS_REPORT_MAX;
+                struct np_stats_report rep = {.query = query, .count = (uint32_t)k,
+                                              .flags = done + k == n ? NP_STATS_LAST : 0};
+                int len = build_packet(pkt, NP_MSG_STATS_REPORT, post_id(), &rep,
+                                       sizeof(rep), k ? items + done : NULL, k * sizeof(*items));
+                for (;;) {
+                        if (send(s, pkt, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == len)
+                                break;
+                        int64_t left = (deadline - np_now_ns()) / 1000000;
+                        struct pollfd pfd = {.fd = s, .events = POLLOUT};
+                        if ((errno != EAGAIN && errno != EINTR) || left <= 0 ||
+                            (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)) {
+                                free(items);
+                                return;
+                        }
+                }
+                done += k;
+        } while (done < n);
+        free(items);
+}
+
+static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
 {
         const char *name;
         uint32_t name_len;
@@ -214,6 +261,11 @@ static void handle_packet(const unsigned char *buf, size_t n, int fd)
                         struct np_ev_peer_gone ev;
                         memcpy(&ev, body, sizeof(ev));
                         np_on_peer_gone(&ev);
+                }
+                if (hdr.type == NP_MSG_EV_STATS_QUERY) {
+                        struct np_ev_stats_query ev;
+                        memcpy(&ev, body, sizeof(ev));
+                        answer_stats(s, ev.query);
                 }
                 if (fd >= 0)
                         close(fd);
@@ -267,7 +319,7 @@ static void *event_thread(void *arg)
                 if (n <= 0 && n != -EMSGSIZE)
                         break;
                 if (n > 0)
-                        handle_packet(buf, (size_t)n, fd);
+                        handle_packet(s, buf, (size_t)n, fd);
                 else if (fd >= 0)
                         close(fd);
         }
@@ -555,6 +607,17 @@ int np_broker_call(struct np_request *req)
         while (atomic_load(&p.done) == 0)
                 np_futex_wait(&p.done, 0, 0, -1);
         return p.status;
+}
+
+/* A request id for a packet nobody waits a reply for. */
+static uint32_t post_id(void)
+{
+        pthread_mutex_lock(&lock);
+        uint32_t id = next_id++;
+        if (next_id == 0)
+                next_id = 1;
+        pthread_mutex_unlock(&lock);
+        return id;
 }
 
 void np_broker_post(uint16_t type, const void *body, size_t body_len)

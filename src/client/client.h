@@ -58,6 +58,9 @@ pid_t np_self_pid(void);
 /* remote: the SMB user for NP_MSG_EV_CONNECTED_REMOTE, else NULL. */
 void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);
 void np_on_peer_gone(const struct np_ev_peer_gone *ev);
+/* NP_MSG_EV_STATS_QUERY: the live connections of our server ends, in a
+ * malloc'd array (*n entries; NULL when none or without memory). */
+struct np_stats_live *np_stats_collect(size_t *n);
 /* The broker connection was lost: pending requests have failed. */
 void np_on_broker_lost(void);
 

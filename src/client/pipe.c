@@ -483,6 +483,68 @@ static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need
 
 static void sync_listening(struct npipe *h);
 
+/* ---- traffic counters ------------------------------------------------------------------ */
+
+/* What the two ends of c wrote, from the producer counters of both
+ * segments (a broken peer's dummy segment counts nothing). */
+static void conn_traffic(int server, const struct conn *c, struct np_traffic *t)
+{
+        const struct np_seg_hdr *cs = server ? c->peer : c->own;
+        const struct np_seg_hdr *ss = server ? c->own : c->peer;
+
+        t->c2s_bytes = atomic_load_explicit(&cs->wbytes, memory_order_relaxed);
+        t->c2s_msgs = atomic_load_explicit(&cs->wframes, memory_order_relaxed);
+        t->s2c_bytes = atomic_load_explicit(&ss->wbytes, memory_order_relaxed);
+        t->s2c_msgs = atomic_load_explicit(&ss->wframes, memory_order_relaxed);
+}
+
+/* The body of DISCONNECT / CLOSE_*: our id and, when we leave a connection,
+ * its final counts (proto.h, np_end_req). */
+static void end_req(struct npipe *h, const struct conn *c, struct np_end_req *r)
+{
+        memset(r, 0, sizeof(*r));
+        r->id = h->id;
+        if (c) {
+                r->conn_id = c->conn_id;
+                conn_traffic(h->server, c, &r->traffic);
+        }
+}
+
+struct np_stats_live *np_stats_collect(size_t *n)
+{
+        struct np_stats_live *v = NULL;
+        size_t cap = 0;
+        *n = 0;
+        pthread_mutex_lock(&reg_lock);
+        for (unsigned b = 0; b < REG_BUCKETS; b++) {
+                for (struct npipe *h = reg[b]; h; h = h->hnext) {
+                        if (!h->server)
+                                continue;
+                        pthread_mutex_lock(&h->lock);
+                        if (h->conn && !h->closed) {
+                                if (*n == cap) {
+                                        size_t nc = cap ? cap * 2 : 16;
+                                        struct np_stats_live *nv = realloc(v, nc * sizeof(*nv));
+                                        if (!nv) {
+                                                pthread_mutex_unlock(&h->lock);
+                                                goto out;
+                                        }
+                                        v = nv;
+                                        cap = nc;
+                                }
+                                v[*n].instance_id = h->id;
+                                v[*n].conn_id = h->conn->conn_id;
+                                conn_traffic(1, h->conn, &v[*n].traffic);
+                                (*n)++;
+                        }
+                        pthread_mutex_unlock(&h->lock);
+                }
+        }
+out:
+        pthread_mutex_unlock(&reg_lock);
+        return v;
+}
+
 /* ---- broker events ---------------------------------------------------------------- */
 
 void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd)
@@ -870,7 +932,8 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
                 reg_del(h);
                 pthread_mutex_unlock(&reg_lock);
                 handle_free(h);
-                np_broker_post(NP_MSG_CLOSE_CLIENT, &rep.conn_id, sizeof(rep.conn_id));
+                struct np_end_req end = {.id = rep.conn_id, .conn_id = rep.conn_id};
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end));
                 return NPIPE_ENOMEM;
         }
         h->name = strndup(bare, blen);
@@ -1203,7 +1266,8 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
                 wake_own_sleepers(c);
         }
         np_bump_ev(h); /* pending listens end (CONNECT-14) */
-        struct np_instance_req body = {h->id};
+        struct np_end_req body;
+        end_req(h, c, &body);
         if (st == NPIPE_STATE_LISTENING) {
                 /* Once we return, no client may take the instance: wait
                  * until the broker took it out of the listen queue. */
@@ -1273,18 +1337,20 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 wake_own_sleepers(c);
         }
         np_bump_ev(h);
+        struct np_end_req end;
+        end_req(h, c, &end);
         if (h->server) {
                 /* NAME-17: once the last server handle is closed the name is
                  * gone for everybody, so wait for the broker to have done it */
                 struct np_reply rep;
-                struct np_request req = {.type = NP_MSG_CLOSE_SERVER, .body = &h->id,
-                                         .body_len = sizeof(h->id), .fd = -1, .reply = &rep,
+                struct np_request req = {.type = NP_MSG_CLOSE_SERVER, .body = &end,
+                                         .body_len = sizeof(end), .fd = -1, .reply = &rep,
                                          .reply_cap = sizeof(rep)};
                 np_broker_call(&req);
                 if (req.reply_fd >= 0)
                         close(req.reply_fd);
         } else if (c)
-                np_broker_post(NP_MSG_CLOSE_CLIENT, &h->id, sizeof(h->id));
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end));
         pthread_mutex_unlock(&h->op);
 
         /* wait for calls still running in other threads to leave */
@@ -2214,6 +2280,131 @@ NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx)
                                 .out_quota = it->params.out_quota,
                                 .default_timeout_ms = it->params.default_timeout_ms,
                         };
+                        r = fn(ctx, &e);
+                }
+                free(acc.names[i]);
+        }
+        free(acc.items);
+        free(acc.names);
+        return r;
+}
+
+/* ---- statistics -------------------------------------------------------------------------- */
+
+struct stats_acc {
+        struct np_stats_item *items;
+        char **names;
+        size_t n, cap;
+        struct np_stats_broker broker;
+        int have_broker;
+        int failed;
+};
+
+static void traffic_out(const struct np_traffic *t, struct npipe_traffic *o)
+{
+        o->c2s_bytes = t->c2s_bytes;
+        o->c2s_messages = t->c2s_msgs;
+        o->s2c_bytes = t->s2c_bytes;
+        o->s2c_messages = t->s2c_msgs;
+}
+
+/* On the event thread: keep every pipe's item; the broker's ends the reply. */
+static int stats_collect(void *ctx, const struct np_hdr *hdr, const void *body, size_t len)
+{
+        struct stats_acc *a = ctx;
+        if (hdr->type != NP_MSG_STATS_ITEM || len < sizeof(struct np_stats_item))
+                return 1;
+        struct np_stats_item it;
+        memcpy(&it, body, sizeof(it));
+        if (it.flags & NP_STATS_BROKER) {
+                a->broker = it.u.broker;
+                a->have_broker = 1;
+        } else if (it.name_len <= len - sizeof(it) && !a->failed) {
+                if (a->n == a->cap) {
+                        size_t nc = a->cap ? a->cap * 2 : 32;
+                        struct np_stats_item *ni = realloc(a->items, nc * sizeof(*ni));
+                        char **nn = ni ? realloc(a->names, nc * sizeof(*nn)) : NULL;
+                        if (ni)
+                                a->items = ni;
+                        if (nn)
+                                a->names = nn;
+                        if (!ni || !nn)
+                                a->failed = 1;
+                        else
+                                a->cap = nc;
+                }
+                if (!a->failed) {
+                        a->names[a->n] = strndup((const char *)body + sizeof(it), it.name_len);
+                        if (!a->names[a->n])
+                                a->failed = 1;
+                        else
+                                a->items[a->n++] = it;
+                }
+        }
+        return (it.flags & NP_STATS_LAST) != 0;
+}
+
+NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn fn, void *ctx)
+{
+        struct stats_acc acc = {0};
+        struct np_stats_req body = {0};
+        unsigned char last[sizeof(struct np_stats_item) + NP_NAME_MAX];
+        struct np_request req = {.type = NP_MSG_STATS, .body = &body, .body_len = sizeof(body),
+                                 .fd = -1, .reply = last, .reply_cap = sizeof(last),
+                                 .fn = stats_collect, .fn_ctx = &acc};
+        int r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r == 0 && req.reply_type == NP_MSG_REPLY && req.reply_len >= sizeof(int32_t)) {
+                int32_t st;
+                memcpy(&st, last, sizeof(st));
+                r = st < 0 ? st : NPIPE_EPROTO;
+        }
+        if (r == 0 && !acc.have_broker)
+                r = NPIPE_EPROTO;
+        if (r == 0 && acc.failed)
+                r = NPIPE_ENOMEM;
+        if (r == 0 && broker) {
+                const struct np_stats_broker *s = &acc.broker;
+                memset(broker, 0, sizeof(*broker));
+                broker->uptime_ms = s->uptime_ms;
+                broker->broker_pid = (pid_t)s->broker_pid;
+                broker->processes_now = s->processes_now;
+                broker->pipes_now = s->pipes_now;
+                broker->instances_now = s->instances_now;
+                broker->connections_now = s->connections_now;
+                broker->waits_now = s->waits_now;
+                broker->processes_total = s->processes_total;
+                broker->processes_refused = s->processes_refused;
+                broker->processes_dropped = s->processes_dropped;
+                broker->pipes_total = s->pipes_total;
+                broker->instances_total = s->instances_total;
+                broker->connections_total = s->connections_total;
+                broker->opens_busy = s->opens_busy;
+                broker->opens_denied = s->opens_denied;
+                broker->opens_not_found = s->opens_not_found;
+                broker->waits_total = s->waits_total;
+                broker->waits_timed_out = s->waits_timed_out;
+                broker->requests_total = s->requests_total;
+                broker->requests_malformed = s->requests_malformed;
+                broker->adoptions = s->adoptions;
+                broker->stats_queries = s->stats_queries;
+                traffic_out(&s->traffic, &broker->traffic);
+                broker->servers_asked = s->servers_asked;
+                broker->servers_missing = s->servers_missing;
+        }
+        for (size_t i = 0; i < acc.n; i++) {
+                if (r == 0 && fn) {
+                        const struct np_stats_pipe *p = &acc.items[i].u.pipe;
+                        struct npipe_pipe_stats e = {
+                                .name = acc.names[i],
+                                .cur_instances = p->cur_instances,
+                                .listening = p->listening,
+                                .connected = p->connected,
+                                .connections = p->connections,
+                                .missing = p->missing,
+                        };
+                        traffic_out(&p->traffic, &e.traffic);
                         r = fn(ctx, &e);
                 }
                 free(acc.names[i]);

@@ -28,15 +28,15 @@ int np_proto_body_size(uint16_t type)
         case NP_MSG_CREATE:
                 return (int)sizeof(struct np_create);
         case NP_MSG_LISTEN:
+                return (int)sizeof(struct np_instance_req);
         case NP_MSG_DISCONNECT:
         case NP_MSG_CLOSE_SERVER:
-                return (int)sizeof(struct np_instance_req);
+        case NP_MSG_CLOSE_CLIENT:
+                return (int)sizeof(struct np_end_req);
         case NP_MSG_OPEN:
                 return (int)sizeof(struct np_open);
         case NP_MSG_WAIT:
                 return (int)sizeof(struct np_wait);
-        case NP_MSG_CLOSE_CLIENT:
-                return (int)sizeof(struct np_conn_req);
         case NP_MSG_QUERY:
                 /* an instance id or a conn id: both are one u64 */
                 return (int)sizeof(struct np_instance_req);
@@ -46,6 +46,11 @@ int np_proto_body_size(uint16_t type)
                 return (int)sizeof(struct np_cancel);
         case NP_MSG_ADOPT:
                 return (int)sizeof(struct np_adopt);
+        case NP_MSG_STATS:
+                return (int)sizeof(struct np_stats_req);
+        case NP_MSG_STATS_REPORT:
+                /* the fixed part; its items follow (np_proto_check) */
+                return (int)sizeof(struct np_stats_report);
         case NP_MSG_REPLY:
                 return (int)sizeof(struct np_reply);
         case NP_MSG_HELLO_REPLY:
@@ -58,6 +63,8 @@ int np_proto_body_size(uint16_t type)
                 return (int)sizeof(struct np_query_reply);
         case NP_MSG_LIST_ITEM:
                 return (int)sizeof(struct np_list_item);
+        case NP_MSG_STATS_ITEM:
+                return (int)sizeof(struct np_stats_item);
         case NP_MSG_EV_CONNECTED:
                 return (int)sizeof(struct np_ev_connected);
         case NP_MSG_EV_PEER_GONE:
@@ -66,6 +73,8 @@ int np_proto_body_size(uint16_t type)
                 return (int)sizeof(struct np_open_remote);
         case NP_MSG_EV_CONNECTED_REMOTE:
                 return (int)sizeof(struct np_ev_connected_remote);
+        case NP_MSG_EV_STATS_QUERY:
+                return (int)sizeof(struct np_ev_stats_query);
         default:
                 return -1;
         }
@@ -84,6 +93,8 @@ static int name_len_offset(uint16_t type)
                 return (int)offsetof(struct np_wait, name_len);
         case NP_MSG_LIST_ITEM:
                 return (int)offsetof(struct np_list_item, name_len);
+        case NP_MSG_STATS_ITEM:
+                return (int)offsetof(struct np_stats_item, name_len);
         case NP_MSG_ADOPT:
                 return (int)offsetof(struct np_adopt, name_len);
         case NP_MSG_OPEN_REMOTE:
@@ -187,6 +198,16 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
                 if (np_remote_id_check(&id) < 0)
                         return NPIPE_EPROTO;
         }
+        if (h.type == NP_MSG_STATS_REPORT) {
+                /* Its items fill the rest exactly (count * 48 cannot
+                 * overflow: count is bounded first). */
+                uint32_t count = load32(p + sizeof h + offsetof(struct np_stats_report, count));
+
+                if (count > NP_STATS_REPORT_MAX ||
+                    n - fixed != (size_t)count * sizeof(struct np_stats_live))
+                        return NPIPE_EPROTO;
+                return 0;
+        }
         off = name_len_offset(h.type);
         if (off < 0)
                 return n == fixed ? 0 : NPIPE_EPROTO;
@@ -198,6 +219,10 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
                 return NPIPE_EPROTO;
         if (h.type == NP_MSG_LIST_ITEM &&
             (load32(p + sizeof h + offsetof(struct np_list_item, flags)) & NP_LIST_EMPTY))
+                return nl == 0 ? 0 : NPIPE_EPROTO;
+        /* the broker's own item has no name, every pipe's has one */
+        if (h.type == NP_MSG_STATS_ITEM &&
+            (load32(p + sizeof h + offsetof(struct np_stats_item, flags)) & NP_STATS_BROKER))
                 return nl == 0 ? 0 : NPIPE_EPROTO;
         if (nl == 0)
                 return NPIPE_EBADNAME;

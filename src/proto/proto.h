@@ -3,11 +3,12 @@
  *
  * One AF_UNIX SOCK_SEQPACKET socket per process; every packet is one message:
  * a fixed 16-byte header, a fixed body per type, then optional variable
- * data (a pipe name).  At most one file descriptor travels with a packet
- * (SCM_RIGHTS).  All integers are little-endian host order (the socket never
- * leaves the machine), every field has an explicit width, and every size
- * and offset is pinned by a static assert: this header is the ABI, and
- * docs/protocol.md describes it in prose.
+ * data (a pipe name, or the items of a stats report).  At most one file
+ * descriptor travels with a packet (SCM_RIGHTS).  All integers are
+ * little-endian host order (the socket never leaves the machine), every
+ * field has an explicit width, and every size and offset is pinned by a
+ * static assert: this header is the ABI, and docs/protocol.md describes it
+ * in prose.
  *
  * Requests carry a non-zero req_id chosen by the client; the reply echoes it.
  * Events (broker to client, unsolicited) carry req_id 0.
@@ -22,7 +23,10 @@
 #include <stdint.h>
 
 #define NP_PROTO_MAGIC32 0x4e504950u /* "NPIP" */
-#define NP_PROTO_VERSION 2u /* 2: remote clients (NP_MSG_OPEN_REMOTE, 4 KiB packets) */
+/* 2: remote clients (NP_MSG_OPEN_REMOTE, NP_MSG_EV_CONNECTED_REMOTE, 4 KiB
+ * packets); NP_MSG_STATS and its report, traffic counts in the close and
+ * disconnect requests (np_end_req). */
+#define NP_PROTO_VERSION 2u
 
 /* Largest packet either side sends or accepts. */
 #define NP_PROTO_MAX_PACKET 4096u
@@ -38,17 +42,20 @@ enum np_msg_type {
         NP_MSG_LISTEN = 3,     /* np_instance_req, fd: a fresh server segment */
         NP_MSG_OPEN = 4,       /* np_open + name, fd: client segment */
         NP_MSG_WAIT = 5,       /* np_wait + name */
-        NP_MSG_DISCONNECT = 6, /* np_instance_req */
-        NP_MSG_CLOSE_SERVER = 7, /* np_instance_req: server handle closed */
-        NP_MSG_CLOSE_CLIENT = 8, /* np_conn_req: client handle closed */
+        NP_MSG_DISCONNECT = 6, /* np_end_req (instance id) */
+        NP_MSG_CLOSE_SERVER = 7, /* np_end_req (instance id): server handle closed */
+        NP_MSG_CLOSE_CLIENT = 8, /* np_end_req (conn id): client handle closed */
         NP_MSG_QUERY = 9,      /* np_instance_req or np_conn_req (id of either kind) */
         NP_MSG_LIST = 10,      /* no body: reply is a series of NP_MSG_LIST_ITEM */
         NP_MSG_CANCEL = 11,    /* np_cancel: abandon a pending WAIT (by its req_id) */
         NP_MSG_ADOPT = 12,     /* np_adopt + name, fd: server segment when listening;
                                 * re-registers an instance or client end after the
                                 * broker was restarted */
+        NP_MSG_STATS = 13,     /* np_stats_req: reply is a series of NP_MSG_STATS_ITEM */
         NP_MSG_OPEN_REMOTE = 14, /* np_open_remote + name, fd: client segment; only from
                                   * the broker's own process (its SMB relay) */
+        NP_MSG_STATS_REPORT = 15, /* np_stats_report + items: answer to NP_MSG_EV_STATS_QUERY;
+                                   * never replied to */
 
         /* broker -> client replies */
         NP_MSG_REPLY = 64,       /* np_reply: status only */
@@ -57,10 +64,13 @@ enum np_msg_type {
         NP_MSG_OPEN_REPLY = 67,  /* np_open_reply, fd: server segment */
         NP_MSG_QUERY_REPLY = 68, /* np_query_reply */
         NP_MSG_LIST_ITEM = 69,   /* np_list_item + name; last one has flags NP_LIST_LAST */
+        NP_MSG_STATS_ITEM = 70,  /* np_stats_item (+ name for a pipe); the last one is the
+                                  * broker's, with NP_STATS_BROKER | NP_STATS_LAST */
 
         /* broker -> client events (req_id 0) */
         NP_MSG_EV_CONNECTED = 96, /* np_ev_connected, fd: client segment */
         NP_MSG_EV_PEER_GONE = 97, /* np_ev_peer_gone */
+        NP_MSG_EV_STATS_QUERY = 98, /* np_ev_stats_query: answer with NP_MSG_STATS_REPORT */
         NP_MSG_EV_CONNECTED_REMOTE = 99, /* np_ev_connected_remote, fd: client segment */
 };
 
@@ -131,6 +141,34 @@ struct np_conn_req {
         uint64_t conn_id;
 };
 _Static_assert(sizeof(struct np_conn_req) == 8, "np_conn_req");
+
+/*
+ * Traffic of one connection, as written by each end: payload bytes and
+ * messages (frames started: every write is one, in byte pipes too), read
+ * from the two segments' producer counters (ring_layout.h: wbytes,
+ * wframes).  c2s is what the client wrote, s2c what the server wrote.
+ * Counts include data the reader never consumed (a disconnect discards it)
+ * and a write cancelled midway in full.
+ */
+struct np_traffic {
+        uint64_t c2s_bytes;
+        uint64_t c2s_msgs;
+        uint64_t s2c_bytes;
+        uint64_t s2c_msgs;
+};
+_Static_assert(sizeof(struct np_traffic) == 32, "np_traffic");
+
+/* NP_MSG_DISCONNECT, NP_MSG_CLOSE_SERVER (id: the instance) and
+ * NP_MSG_CLOSE_CLIENT (id: the conn).  The end leaving a connection
+ * reports that connection's final counts (conn_id 0: it had none); the
+ * broker keeps them for the pipe's statistics (docs/protocol.md,
+ * "Statistics"). */
+struct np_end_req {
+        uint64_t id;
+        uint64_t conn_id;
+        struct np_traffic traffic;
+};
+_Static_assert(sizeof(struct np_end_req) == 48, "np_end_req");
 
 struct np_reply {
         int32_t status;
@@ -221,6 +259,106 @@ struct np_ev_peer_gone {
         uint32_t to_server;   /* 1: addressed to the server end, 0: to the client end */
 };
 _Static_assert(sizeof(struct np_ev_peer_gone) == 24, "np_ev_peer_gone");
+
+/*
+ * Statistics (docs/protocol.md, "Statistics").  NP_MSG_STATS asks for the
+ * broker's counters and every pipe's traffic.  Traffic of connections that
+ * ended was reported by their ends (np_end_req); that of live connections
+ * is only in shared memory, so the broker asks every process owning a
+ * connected server instance with NP_MSG_EV_STATS_QUERY and waits for its
+ * NP_MSG_STATS_REPORT packets (the last with NP_STATS_LAST) at most
+ * NP_STATS_DEADLINE_MS; then it replies, counting what never came as
+ * missing.  One query runs at a time; requests arriving meanwhile wait for
+ * the next one, so that every reply counts what was written before its
+ * request.
+ */
+#define NP_STATS_DEADLINE_MS 200u
+
+struct np_stats_req {
+        uint32_t flags;    /* 0 */
+        uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct np_stats_req) == 8, "np_stats_req");
+
+struct np_ev_stats_query {
+        uint64_t query; /* echoed in the report */
+};
+_Static_assert(sizeof(struct np_ev_stats_query) == 8, "np_ev_stats_query");
+
+/* One connected server end of the reporting process. */
+struct np_stats_live {
+        uint64_t instance_id;
+        uint64_t conn_id;
+        struct np_traffic traffic;
+};
+_Static_assert(sizeof(struct np_stats_live) == 48, "np_stats_live");
+
+#define NP_STATS_LAST 0x1u   /* report: the process's last packet for this query;
+                              * item: the last item of the reply */
+#define NP_STATS_BROKER 0x2u /* item: the broker's counters, no name */
+
+/* Followed by `count` np_stats_live, filling the packet exactly. */
+struct np_stats_report {
+        uint64_t query;
+        uint32_t flags; /* NP_STATS_LAST */
+        uint32_t count;
+};
+_Static_assert(sizeof(struct np_stats_report) == 16, "np_stats_report");
+#define NP_STATS_REPORT_MAX                                                                        \
+        ((NP_PROTO_MAX_PACKET - sizeof(struct np_hdr) - sizeof(struct np_stats_report)) /          \
+         sizeof(struct np_stats_live))
+
+struct np_stats_pipe {
+        uint32_t cur_instances;
+        uint32_t connected;
+        uint32_t missing; /* connected instances whose live counts did not come */
+        uint32_t listening;
+        struct np_traffic traffic; /* ended connections + live ones */
+        uint64_t connections;      /* clients connected since the name exists */
+};
+_Static_assert(sizeof(struct np_stats_pipe) == 56, "np_stats_pipe");
+
+/* The broker's counters.  "now" values are gauges, the others count since
+ * the broker started. */
+struct np_stats_broker {
+        uint64_t uptime_ms;
+        uint32_t broker_pid;
+        uint32_t processes_now;    /* connected processes */
+        uint64_t processes_total;  /* sessions accepted (hello done) */
+        uint64_t processes_refused; /* over a limit (NP_LIM_CLIENTS, fair share) */
+        uint32_t pipes_now;
+        uint32_t instances_now;
+        uint32_t connections_now; /* client ends the broker knows */
+        uint32_t waits_now;
+        uint64_t pipes_total;     /* names created */
+        uint64_t instances_total; /* instances created */
+        uint64_t connections_total; /* opens that connected */
+        uint64_t opens_busy;      /* NPIPE_EBUSY: no instance listening */
+        uint64_t opens_denied;    /* NPIPE_EACCES */
+        uint64_t opens_not_found; /* NPIPE_ENOENT */
+        uint64_t waits_total;
+        uint64_t waits_timed_out;
+        uint64_t requests_total;  /* packets handled after the hello */
+        uint64_t requests_malformed; /* protocol errors */
+        uint64_t processes_dropped; /* for protocol errors or a full queue */
+        uint64_t adoptions;       /* ends re-registered after a broker restart */
+        uint64_t stats_queries;   /* NP_MSG_EV_STATS_QUERY rounds */
+        struct np_traffic traffic; /* every pipe's ended connections */
+        uint32_t servers_asked;   /* processes this reply's round asked */
+        uint32_t servers_missing; /* of which never answered in time */
+};
+_Static_assert(sizeof(struct np_stats_broker) == 192, "np_stats_broker");
+
+struct np_stats_item {
+        uint32_t flags;    /* NP_STATS_* */
+        uint32_t name_len; /* 0 for the broker's item */
+        union {
+                struct np_stats_pipe pipe;
+                struct np_stats_broker broker;
+        } u;
+};
+_Static_assert(sizeof(struct np_stats_item) == 200, "np_stats_item");
+_Static_assert(offsetof(struct np_stats_item, u) == 8, "np_stats_item.u");
 
 /*
  * Broker restart.  Existing connections live on in shared memory when the

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/limits.h"
 #include "npipe/npipe.h"
 #include "os/os.h"
 #include "proto/proto.h"
@@ -517,9 +518,17 @@ static void expect_gone(int s, uint64_t inst, uint64_t conn, uint32_t reason, ui
         ck_assert_uint_eq(ev.to_server, to_server);
 }
 
+/* A request whose body starts with an id (np_instance_req, np_end_req
+ * without traffic counts). */
 static uint32_t send_id(int s, uint16_t type, uint64_t id)
 {
-        return send_msg(s, type, &id, sizeof id, NULL, 0, -1);
+        unsigned char body[64];
+        int n = np_proto_body_size(type);
+
+        ck_assert(n >= (int)sizeof id && n <= (int)sizeof body);
+        memset(body, 0, sizeof body);
+        memcpy(body, &id, sizeof id);
+        return send_msg(s, type, body, (size_t)n, NULL, 0, -1);
 }
 
 static void id_req(int s, uint16_t type, uint64_t id, int status)
@@ -1637,7 +1646,7 @@ static void expect_fds(int s, int want)
 START_TEST(test_fuzz)
 {
         /* requests, and now and then a type a client may not send */
-        static const uint16_t types[] = {2, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12};
+        static const uint16_t types[] = {2, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12, 13, 15};
         static const uint16_t bad_types[] = {1, 64, 66, 96, 0, 300};
         static const char *const names[] = {"fz0", "FZ0", "fz1", "nope", "fz\xc3\xa9"};
         struct np_pipe_params pp = defparams();
@@ -1757,6 +1766,160 @@ START_TEST(test_fuzz)
         close(srv);
         expect_fds(check, base + 1);
         close(check);
+}
+END_TEST
+
+/* ---- statistics (issue 5) ---------------------------------------------------- */
+
+static uint32_t send_stats(int s)
+{
+        struct np_stats_req r = {0};
+
+        return send_msg(s, NP_MSG_STATS, &r, sizeof r, NULL, 0, -1);
+}
+
+static void send_report(int s, uint64_t query, uint32_t flags, const struct np_stats_live *items,
+                        uint32_t n)
+{
+        struct np_stats_report r = {.query = query, .flags = flags, .count = n};
+
+        send_msg(s, NP_MSG_STATS_REPORT, &r, sizeof r, items, n * sizeof *items, -1);
+}
+
+static uint64_t expect_query(int s)
+{
+        struct np_ev_stats_query q;
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_EV_STATS_QUERY);
+        ck_assert_uint_eq(p.h.req_id, 0);
+        memcpy(&q, p.body, sizeof q);
+        ck_assert_uint_ne(q.query, 0);
+        return q.query;
+}
+
+/* A reply to STATS with one pipe: its item (named `name`), then the
+ * broker's, which is the last. */
+static void expect_stats(int s, uint32_t req, const char *name, struct np_stats_pipe *pipe,
+                         struct np_stats_broker *broker)
+{
+        struct np_stats_item it;
+        struct pkt p;
+
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_STATS_ITEM);
+        ck_assert_uint_eq(p.h.req_id, req);
+        memcpy(&it, p.body, sizeof it);
+        ck_assert_uint_eq(it.flags, 0);
+        ck_assert_uint_eq(p.name_len, strlen(name));
+        ck_assert(memcmp(p.name, name, p.name_len) == 0);
+        *pipe = it.u.pipe;
+        recv_ok(s, &p);
+        ck_assert_uint_eq(p.h.type, NP_MSG_STATS_ITEM);
+        ck_assert_uint_eq(p.h.req_id, req);
+        memcpy(&it, p.body, sizeof it);
+        ck_assert_uint_eq(it.flags, NP_STATS_BROKER | NP_STATS_LAST);
+        ck_assert_ptr_null(p.name);
+        *broker = it.u.broker;
+}
+
+#define ASSERT_TRAFFIC(t, a, b, c, d)                                                              \
+        do {                                                                                       \
+                ck_assert_uint_eq((t).c2s_bytes, (a));                                             \
+                ck_assert_uint_eq((t).c2s_msgs, (b));                                              \
+                ck_assert_uint_eq((t).s2c_bytes, (c));                                             \
+                ck_assert_uint_eq((t).s2c_msgs, (d));                                              \
+        } while (0)
+
+/* covers: (protocol) statistics: a query round asks the server, takes its
+ * report and no one else's, ends at its deadline when the server is silent,
+ * queues the requests that arrive meanwhile up to the per-process limit;
+ * ended connections' counts come from the end that leaves first, once */
+START_TEST(test_stats)
+{
+        struct np_pipe_params pp = defparams();
+        struct np_stats_broker sb;
+        struct np_stats_pipe sp;
+        struct np_end_req end;
+        int srv = client(), cli = client(), other = client();
+        uint32_t req[NP_LIM_STATS_PER_CLIENT + 1];
+        uint64_t inst, conn, q;
+
+        inst = create_ok(srv, "st", &pp);
+        conn = open_ok(cli, "st", NP_ACCESS_READ | NP_ACCESS_WRITE);
+        expect_connected(srv, NULL);
+
+        /* a round asks srv; requests arriving meanwhile wait, up to the limit */
+        req[0] = send_stats(other);
+        q = expect_query(srv);
+        for (unsigned k = 1; k <= NP_LIM_STATS_PER_CLIENT; k++)
+                req[k] = send_stats(other);
+        expect_reply(other, req[NP_LIM_STATS_PER_CLIENT], NPIPE_ELIMIT);
+
+        /* reports from a stranger, for a query never asked, are ignored */
+        {
+                struct np_stats_live it = {.instance_id = inst, .conn_id = conn};
+
+                it.traffic = (struct np_traffic){1000, 1000, 1000, 1000};
+                send_report(other, q, NP_STATS_LAST, &it, 1);
+                send_report(srv, q + 5, NP_STATS_LAST, &it, 1);
+                it.conn_id = conn + 1;
+                send_report(srv, q, 0, &it, 1);
+                it.conn_id = conn;
+                it.traffic = (struct np_traffic){1, 2, 3, 4};
+                send_report(srv, q, NP_STATS_LAST, &it, 1);
+        }
+        expect_stats(other, req[0], "st", &sp, &sb);
+        ASSERT_TRAFFIC(sp.traffic, 1, 2, 3, 4);
+        ck_assert_uint_eq(sp.connected, 1);
+        ck_assert_uint_eq(sp.missing, 0);
+        ck_assert_uint_eq(sp.connections, 1);
+        ck_assert_uint_eq(sb.servers_asked, 1);
+        ck_assert_uint_eq(sb.servers_missing, 0);
+        ck_assert_uint_eq(sb.connections_total, 1);
+        ck_assert_uint_eq(sb.stats_queries, 1);
+
+        /* the next round serves the three waiting requests; srv stays
+         * silent, so they are answered at the deadline, its counts missing */
+        ck_assert_uint_eq(expect_query(srv), q + 1);
+        for (unsigned k = 1; k < NP_LIM_STATS_PER_CLIENT; k++) {
+                expect_stats(other, req[k], "st", &sp, &sb);
+                ASSERT_TRAFFIC(sp.traffic, 0, 0, 0, 0);
+                ck_assert_uint_eq(sp.missing, 1);
+                ck_assert_uint_eq(sb.servers_asked, 1);
+                ck_assert_uint_eq(sb.servers_missing, 1);
+        }
+
+        /* the client leaves first with its final counts: they are the pipe's */
+        memset(&end, 0, sizeof end);
+        end.id = conn;
+        end.conn_id = conn;
+        end.traffic = (struct np_traffic){5, 6, 7, 8};
+        expect_reply(cli, send_msg(cli, NP_MSG_CLOSE_CLIENT, &end, sizeof end, NULL, 0, -1), 0);
+        expect_gone(srv, inst, conn, NP_GONE_CLOSED, 1);
+        expect_stats(other, send_stats(other), "st", &sp, &sb);
+        ASSERT_TRAFFIC(sp.traffic, 5, 6, 7, 8);
+        ASSERT_TRAFFIC(sb.traffic, 5, 6, 7, 8);
+        ck_assert_uint_eq(sb.servers_asked, 0); /* nothing live to ask about */
+        /* and the server's own report on disconnect is not counted again */
+        end.id = inst;
+        end.traffic = (struct np_traffic){100, 100, 100, 100};
+        expect_reply(srv, send_msg(srv, NP_MSG_DISCONNECT, &end, sizeof end, NULL, 0, -1), 0);
+        expect_stats(other, send_stats(other), "st", &sp, &sb);
+        ASSERT_TRAFFIC(sp.traffic, 5, 6, 7, 8);
+        ASSERT_TRAFFIC(sb.traffic, 5, 6, 7, 8);
+
+        /* a malformed request */
+        {
+                struct np_stats_req r = {.flags = 1};
+
+                expect_reply(other, send_msg(other, NP_MSG_STATS, &r, sizeof r, NULL, 0, -1),
+                             NPIPE_EINVAL);
+        }
+        close(other);
+        close(cli);
+        close(srv);
 }
 END_TEST
 
@@ -2842,6 +3005,7 @@ static Suite *broker_suite(void)
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_proto_error_limit);
         tcase_add_test(tc, test_create_open_list);
+        tcase_add_test(tc, test_stats);
         tcase_add_test(tc, test_list);
         tcase_add_test(tc, test_instances);
         tcase_add_test(tc, test_open_access);

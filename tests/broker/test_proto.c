@@ -38,13 +38,17 @@ START_TEST(test_body_sizes)
         ck_assert_int_eq(np_proto_body_size(NP_MSG_LISTEN), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_OPEN), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_WAIT), 8);
-        ck_assert_int_eq(np_proto_body_size(NP_MSG_DISCONNECT), 8);
-        ck_assert_int_eq(np_proto_body_size(NP_MSG_CLOSE_SERVER), 8);
-        ck_assert_int_eq(np_proto_body_size(NP_MSG_CLOSE_CLIENT), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_DISCONNECT), 48);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CLOSE_SERVER), 48);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_CLOSE_CLIENT), 48);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_QUERY), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_LIST), 0);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_CANCEL), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_ADOPT), 72);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_STATS), 8);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_STATS_REPORT), 16);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_STATS_ITEM), 200);
+        ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_STATS_QUERY), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_REPLY), 8);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_HELLO_REPLY), 16);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_CREATE_REPLY), 48);
@@ -54,7 +58,7 @@ START_TEST(test_body_sizes)
         ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_CONNECTED), 32);
         ck_assert_int_eq(np_proto_body_size(NP_MSG_EV_PEER_GONE), 24);
         ck_assert_int_eq(np_proto_body_size(0), -1);
-        ck_assert_int_eq(np_proto_body_size(13), -1);
+        ck_assert_int_eq(np_proto_body_size(16), -1);
         ck_assert_int_eq(np_proto_body_size(63), -1);
         ck_assert_int_eq(np_proto_body_size(0xffff), -1);
 }
@@ -169,6 +173,65 @@ START_TEST(test_names)
         ck_assert_uint_eq(nl, 1);
         it.name_len = 0;
         n = build(buf, NP_MSG_LIST_ITEM, &it, sizeof it, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
+}
+END_TEST
+
+/* covers: (protocol) statistics: a report's items fill the packet, the
+ * broker's item has no name and a pipe's has one (issue 5) */
+START_TEST(test_stats)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET + 16]; /* room for one byte too many */
+        unsigned char body[NP_PROTO_MAX_PACKET];
+        struct np_stats_report rep = {.query = 1, .flags = NP_STATS_LAST};
+        struct np_stats_item it;
+        const char *got;
+        uint32_t nl;
+        size_t n;
+
+        memset(body, 0, sizeof body);
+        for (uint32_t count = 0; count <= NP_STATS_REPORT_MAX; count++) {
+                size_t blen = sizeof rep + count * sizeof(struct np_stats_live);
+
+                rep.count = count;
+                memcpy(body, &rep, sizeof rep);
+                n = build(buf, NP_MSG_STATS_REPORT, body, blen, NULL, 0);
+                ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+                ck_assert_ptr_null(got);
+                /* one byte more or less than the count says */
+                n = build(buf, NP_MSG_STATS_REPORT, body, blen + 1, NULL, 0);
+                ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+                if (count > 0) {
+                        n = build(buf, NP_MSG_STATS_REPORT, body, blen - 1, NULL, 0);
+                        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+                }
+        }
+        ck_assert_uint_ge(NP_STATS_REPORT_MAX, 40);
+        /* a count whose items could not fit, and one that would overflow */
+        rep.count = (uint32_t)NP_STATS_REPORT_MAX + 1;
+        memcpy(body, &rep, sizeof rep);
+        n = build(buf, NP_MSG_STATS_REPORT, body,
+                  sizeof rep + NP_STATS_REPORT_MAX * sizeof(struct np_stats_live), NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        rep.count = 0x55555556u; /* times 48 is 32 modulo 2^32 */
+        memcpy(body, &rep, sizeof rep);
+        n = build(buf, NP_MSG_STATS_REPORT, body, sizeof rep + 32, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+
+        memset(&it, 0, sizeof it);
+        it.flags = NP_STATS_BROKER | NP_STATS_LAST;
+        n = build(buf, NP_MSG_STATS_ITEM, &it, sizeof it, NULL, 0);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+        ck_assert_ptr_null(got);
+        it.name_len = 1;
+        n = build(buf, NP_MSG_STATS_ITEM, &it, sizeof it, "a", 1);
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        it.flags = 0;
+        n = build(buf, NP_MSG_STATS_ITEM, &it, sizeof it, "a", 1);
+        ck_assert_int_eq(np_proto_check(buf, n, &got, &nl), 0);
+        ck_assert_uint_eq(nl, 1);
+        it.name_len = 0;
+        n = build(buf, NP_MSG_STATS_ITEM, &it, sizeof it, NULL, 0);
         ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EBADNAME);
 }
 END_TEST
@@ -315,8 +378,8 @@ END_TEST
 /* covers: (protocol) robustness on arbitrary input */
 START_TEST(test_random)
 {
-        static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-                                         11, 12, 14, 64, 65, 66, 67, 68, 69, 96, 97, 99};
+        static const uint16_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
+                                         14, 15, 64, 65, 66, 67, 68, 69, 70, 96, 97, 98, 99};
         unsigned char *mem = malloc(NP_PROTO_MAX_PACKET + 64);
         int ok = 0;
 
@@ -387,6 +450,7 @@ int main(void)
         tcase_add_test(tc, test_names);
         tcase_add_test(tc, test_adopt);
         tcase_add_test(tc, test_remote_id);
+        tcase_add_test(tc, test_stats);
         tcase_add_test(tc, test_random);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);

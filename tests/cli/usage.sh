@@ -66,6 +66,9 @@ usage_error wait x --timeout 1.5
 usage_error stat extra
 usage_error stat --iterations 0
 usage_error stat --interval x
+usage_error stat --count 0
+usage_error stat --watch=x
+usage_error stat --watch=0
 ok "usage errors exit 2 with a hint on stderr"
 
 # nothing above needed a broker; a broker-less runtime directory stays empty
