@@ -442,7 +442,10 @@ class Env:
     def env(self, run_dir=None):
         e = dict(os.environ)
         e['NPIPE_RUNTIME_DIR'] = run_dir or self.run_dir
-        e['NPIPE_BROKER'] = self.args.npiped
+        # Never let the library start a broker of its own (it would have no
+        # --samba-np-dir, and it daemonizes, out of reach of our cleanup):
+        # the brokers are ours, and a server that loses its broker fails.
+        e['NPIPE_BROKER'] = '/bin/false'
         return e
 
     # -- servers --
@@ -1708,6 +1711,8 @@ def _(env):
     expect(ok, 'a second broker did not start: %s' % ' | '.join(tail(log2, 3)))
     s1 = env.server('r-crash', '--policy', 'everyone', run_dir=rd2)
     s2 = env.server('r-crash-gone', '--policy', 'everyone', run_dir=rd2)
+    # the broker dies with its pipes in place (their sockets stay); its
+    # servers cannot start another one (NPIPE_BROKER=/bin/false in env())
     b2.kill()
     b2.wait(10)
     env.stop(s1)
@@ -1716,7 +1721,7 @@ def _(env):
     rd3 = os.path.join(env.root, 'run3')
     b3, ok, log3 = env.spawn_broker(rd3, 'npiped-3')
     expect(ok, 'a third broker did not start: %s' % ' | '.join(tail(log3, 3)))
-    env.server('r-crash', '--policy', 'everyone', run_dir=rd3)
+    s3_servers = [env.server('r-crash', '--policy', 'everyone', run_dir=rd3)]
     c = env.client()
     try:
         fid, st = c.try_open('r-crash')
@@ -1733,8 +1738,8 @@ def _(env):
     env.server('r-crash-live', '--policy', 'everyone')
     try:
         # whoami: its replies are told apart from the first broker's echo
-        env.server('r-crash-live', '--policy', 'everyone', '--mode', 'whoami', run_dir=rd3,
-                   wait_socket=False)
+        s3_servers.append(env.server('r-crash-live', '--policy', 'everyone', '--mode', 'whoami',
+                                     run_dir=rd3, wait_socket=False))
     except Fail:
         pass
     c = env.client()
@@ -1747,6 +1752,8 @@ def _(env):
                % (stname(st), show(data)))
     finally:
         c.logoff()
+    for p3 in s3_servers:
+        env.stop(p3)
     env.stop(b3)
 
 
