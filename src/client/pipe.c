@@ -148,26 +148,27 @@ static int seg_create(uint32_t cap, uint32_t role, struct np_seg_hdr **ret, size
 
 /* A read-only stand-in for a peer whose segment could not be mapped: it
  * reads as closed and empty, so the pipe behaves as broken. */
+/* Stand-ins for a peer segment we could not map, one per role: static, not
+ * mapped on demand, because that happens exactly when mappings run out
+ * (vm.max_map_count).  The connection must still be made, reading as
+ * closed, or the client would hold a connection nobody serves.  Written
+ * once, then only ever read (peers are const). */
+static _Alignas(4096) unsigned char dummy_mem[2][NP_SEG_HDR_SIZE + NP_RING_MIN];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+        for (uint32_t role = 0; role < 2; role++) {
+                struct np_seg_hdr *d = (struct np_seg_hdr *)(void *)dummy_mem[role];
+                np_seg_init(d, NP_RING_MIN, role);
+                atomic_store(&d->state, NP_SEG_CLOSED);
+        }
+}
+
 static const struct np_seg_hdr *dummy_peer(uint32_t role)
 {
-        static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-        static struct np_seg_hdr *d[2];
-        pthread_mutex_lock(&m);
-        if (!d[role]) {
-                size_t sz = NP_SEG_HDR_SIZE + NP_RING_MIN;
-                void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                               -1, 0);
-                if (p == MAP_FAILED) {
-                        pthread_mutex_unlock(&m);
-                        return NULL; /* out of mappings: the connection fails */
-                }
-                np_seg_init(p, NP_RING_MIN, role);
-                atomic_store(&((struct np_seg_hdr *)p)->state, NP_SEG_CLOSED);
-                mprotect(p, sz, PROT_READ);
-                d[role] = p;
-        }
-        pthread_mutex_unlock(&m);
-        return d[role];
+        pthread_once(&dummy_once, dummy_init);
+        return (const struct np_seg_hdr *)(void *)dummy_mem[role ? 1 : 0];
 }
 
 /* Map the peer's segment read-only after checking it cannot change size
