@@ -410,6 +410,13 @@ static int scale_server(void *arg)
         scale_setup_env(sc);
         struct scale_res *res = g_scale;
         npipe_t **hs = calloc(sc->n, sizeof(*hs));
+        /* allocated now: once the connections used up vm.max_map_count,
+         * malloc may fail (it did, and the server crashed) */
+        uint8_t *seen = calloc(sc->n + 1, 1);
+        if (!hs || !seen) {
+                snprintf(res->err, sizeof(res->err), "server: out of memory");
+                return 1;
+        }
         struct npipe_server_opts o;
         npipe_server_opts_init(&o);
         unsigned created = 0, connected = 0;
@@ -491,7 +498,6 @@ static int scale_server(void *arg)
         /* read one message from every connection, in order */
         /* connection i of the client sent i: every value once */
         int ok = 0;
-        uint8_t *seen = calloc(connected + 1, 1);
         for (unsigned i = 0; i < connected; i++) {
                 uint64_t v = ~0ull;
                 size_t n;
