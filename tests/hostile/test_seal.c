@@ -201,6 +201,12 @@ START_TEST(test_seal_server_segment)
                         _exit(1);
                 if (npipe_listen(h, 10000) != 0)
                         _exit(2);
+                /* connected: the client's descriptor has been mapped and
+                 * closed (the listen returns only after that), so the fd
+                 * check below sees what the library keeps, not a packet
+                 * its event thread has not handled yet */
+                if (write(sync[1], "2", 1) != 1)
+                        _exit(3);
                 /* stay connected until the test is done */
                 if (read(hold[0], &ch, 1) < 0) {
                 }
@@ -221,6 +227,7 @@ START_TEST(test_seal_server_segment)
 
         attack(p.fd, "server segment");
         attack_map_files(server);
+        ck_assert_int_eq(rt_read_byte(sync[0], 10000), '2');
         no_segment_fds(server);
         close(p.fd);
         close(s);
