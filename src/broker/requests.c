@@ -259,26 +259,35 @@ static struct np_pipe_params instance_params(const struct np_instance *i)
         return p;
 }
 
-/* May c open the pipe or create another instance of it?  The policy is
- * the first instance's (INST-07, SEC-04); root may always. */
-static bool allowed(const struct np_pipe *p, const struct np_client *c)
+/* The pipe's policy for one identity (INST-07, SEC-04); root may always. */
+static bool policy_allows(const struct np_pipe *p, uid_t uid, gid_t gid, const gid_t *groups,
+                          size_t ngroups)
 {
-        if (c->uid == 0 || c->uid == p->owner_uid)
+        if (uid == 0 || uid == p->owner_uid)
                 return true;
         switch (p->params.policy) {
         case NPIPE_ACCESS_EVERYONE:
                 return true;
         case NPIPE_ACCESS_GROUP:
-                if (c->gid == p->params.gid)
+                if (gid == p->params.gid)
                         return true;
-                for (int i = 0; i < c->ngroups; i++)
-                        if (c->groups[i] == p->params.gid)
+                for (size_t i = 0; i < ngroups; i++)
+                        if (groups[i] == p->params.gid)
                                 return true;
                 return false;
         default:
                 return false;
         }
 }
+
+/* May c open the pipe or create another instance of it?  The policy is
+ * the first instance's, by the process's own credentials. */
+static bool allowed(const struct np_pipe *p, const struct np_client *c)
+{
+        return policy_allows(p, c->uid, c->gid, c->groups, c->ngroups > 0 ? (size_t)c->ngroups : 0);
+}
+
+_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "np_remote_id groups are gid_t");
 
 /* The same rule for a remote (SMB) user, by the unix identity Samba mapped
  * it to; a null session is "everyone" at most, and only where the pipe's
@@ -287,21 +296,7 @@ static bool allowed_remote(const struct np_pipe *p, const struct np_remote_id *i
 {
         if (id->flags & NPIPE_REMOTE_ANONYMOUS)
                 return p->allow_anon && p->params.policy == NPIPE_ACCESS_EVERYONE;
-        if (id->uid == 0 || id->uid == p->owner_uid)
-                return true;
-        switch (p->params.policy) {
-        case NPIPE_ACCESS_EVERYONE:
-                return true;
-        case NPIPE_ACCESS_GROUP:
-                if (id->gid == p->params.gid)
-                        return true;
-                for (uint32_t k = 0; k < id->ngroups; k++)
-                        if (id->groups[k] == p->params.gid)
-                                return true;
-                return false;
-        default:
-                return false;
-        }
+        return policy_allows(p, id->uid, id->gid, (const gid_t *)id->groups, id->ngroups);
 }
 
 /* An instance's creation flags; the pipe counts the instances that take

@@ -2205,43 +2205,61 @@ NPIPE_EXTERN const char *npipe_runtime_dir(void)
 
 /* ---- listing --------------------------------------------------------------------------- */
 
-struct list_acc {
-        struct np_list_item *items;
+/* Items of a multi-packet reply (LIST, STATS), each with the name that
+ * follows it in its packet, kept on the event thread until the caller
+ * walks them.  Out of memory marks the walk failed. */
+struct named_acc {
+        unsigned char *items;
         char **names;
-        size_t n, cap;
+        size_t n, cap, isz;
         int failed;
 };
+
+static void named_push(struct named_acc *a, const void *item, const void *name, size_t nlen)
+{
+        if (a->failed)
+                return;
+        if (a->n == a->cap) {
+                size_t nc = a->cap ? a->cap * 2 : 32;
+                unsigned char *ni = realloc(a->items, nc * a->isz);
+                char **nn = ni ? realloc(a->names, nc * sizeof(*nn)) : NULL;
+                if (ni)
+                        a->items = ni;
+                if (nn)
+                        a->names = nn;
+                if (!ni || !nn) {
+                        a->failed = 1;
+                        return;
+                }
+                a->cap = nc;
+        }
+        a->names[a->n] = strndup(name, nlen);
+        if (!a->names[a->n]) {
+                a->failed = 1;
+                return;
+        }
+        memcpy(a->items + a->n * a->isz, item, a->isz);
+        a->n++;
+}
+
+static void named_free(struct named_acc *a)
+{
+        for (size_t i = 0; i < a->n; i++)
+                free(a->names[i]);
+        free(a->items);
+        free(a->names);
+}
 
 /* On the event thread: keep every item; the last one ends the reply. */
 static int list_collect(void *ctx, const struct np_hdr *hdr, const void *body, size_t len)
 {
-        struct list_acc *a = ctx;
+        struct named_acc *a = ctx;
         if (hdr->type != NP_MSG_LIST_ITEM || len < sizeof(struct np_list_item))
                 return 1;
         struct np_list_item it;
         memcpy(&it, body, sizeof(it));
-        if (!(it.flags & NP_LIST_EMPTY) && it.name_len <= len - sizeof(it) && !a->failed) {
-                if (a->n == a->cap) {
-                        size_t nc = a->cap ? a->cap * 2 : 32;
-                        struct np_list_item *ni = realloc(a->items, nc * sizeof(*ni));
-                        char **nn = ni ? realloc(a->names, nc * sizeof(*nn)) : NULL;
-                        if (ni)
-                                a->items = ni;
-                        if (nn)
-                                a->names = nn;
-                        if (!ni || !nn)
-                                a->failed = 1;
-                        else
-                                a->cap = nc;
-                }
-                if (!a->failed) {
-                        a->names[a->n] = strndup((const char *)body + sizeof(it), it.name_len);
-                        if (!a->names[a->n])
-                                a->failed = 1;
-                        else
-                                a->items[a->n++] = it;
-                }
-        }
+        if (!(it.flags & NP_LIST_EMPTY) && it.name_len <= len - sizeof(it))
+                named_push(a, &it, (const char *)body + sizeof(it), it.name_len);
         return (it.flags & NP_LIST_LAST) != 0;
 }
 
@@ -2249,7 +2267,7 @@ NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx)
 {
         if (!fn)
                 return NPIPE_EINVAL;
-        struct list_acc acc = {0};
+        struct named_acc acc = {.isz = sizeof(struct np_list_item)};
         unsigned char last[sizeof(struct np_list_item) + NP_NAME_MAX];
         struct np_request req = {.type = NP_MSG_LIST, .fd = -1, .reply = last,
                                  .reply_cap = sizeof(last), .fn = list_collect, .fn_ctx = &acc};
@@ -2263,42 +2281,36 @@ NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx)
         }
         if (r == 0 && acc.failed)
                 r = NPIPE_ENOMEM;
-        for (size_t i = 0; i < acc.n; i++) {
-                if (r == 0) {
-                        struct np_list_item *it = &acc.items[i];
-                        struct npipe_pipe_entry e = {
-                                .name = acc.names[i],
-                                .type = (enum npipe_type)it->params.type,
-                                .dir = (enum npipe_dir)it->params.dir,
-                                .max_instances = it->params.max_instances,
-                                .cur_instances = it->cur_instances,
-                                .listening = it->listening,
-                                .connected = it->connected,
-                                .owner_uid = it->owner_uid,
-                                .server_pid = (pid_t)it->server_pid,
-                                .policy = (enum npipe_access_policy)it->params.policy,
-                                .in_quota = it->params.in_quota,
-                                .out_quota = it->params.out_quota,
-                                .default_timeout_ms = it->params.default_timeout_ms,
-                        };
-                        r = fn(ctx, &e);
-                }
-                free(acc.names[i]);
+        for (size_t i = 0; i < acc.n && r == 0; i++) {
+                struct np_list_item it;
+                memcpy(&it, acc.items + i * acc.isz, sizeof(it));
+                struct npipe_pipe_entry e = {
+                        .name = acc.names[i],
+                        .type = (enum npipe_type)it.params.type,
+                        .dir = (enum npipe_dir)it.params.dir,
+                        .max_instances = it.params.max_instances,
+                        .cur_instances = it.cur_instances,
+                        .listening = it.listening,
+                        .connected = it.connected,
+                        .owner_uid = it.owner_uid,
+                        .server_pid = (pid_t)it.server_pid,
+                        .policy = (enum npipe_access_policy)it.params.policy,
+                        .in_quota = it.params.in_quota,
+                        .out_quota = it.params.out_quota,
+                        .default_timeout_ms = it.params.default_timeout_ms,
+                };
+                r = fn(ctx, &e);
         }
-        free(acc.items);
-        free(acc.names);
+        named_free(&acc);
         return r;
 }
 
 /* ---- statistics -------------------------------------------------------------------------- */
 
 struct stats_acc {
-        struct np_stats_item *items;
-        char **names;
-        size_t n, cap;
+        struct named_acc pipes; /* struct np_stats_item */
         struct np_stats_broker broker;
         int have_broker;
-        int failed;
 };
 
 static void traffic_out(const struct np_traffic *t, struct npipe_traffic *o)
@@ -2320,34 +2332,15 @@ static int stats_collect(void *ctx, const struct np_hdr *hdr, const void *body, 
         if (it.flags & NP_STATS_BROKER) {
                 a->broker = it.u.broker;
                 a->have_broker = 1;
-        } else if (it.name_len <= len - sizeof(it) && !a->failed) {
-                if (a->n == a->cap) {
-                        size_t nc = a->cap ? a->cap * 2 : 32;
-                        struct np_stats_item *ni = realloc(a->items, nc * sizeof(*ni));
-                        char **nn = ni ? realloc(a->names, nc * sizeof(*nn)) : NULL;
-                        if (ni)
-                                a->items = ni;
-                        if (nn)
-                                a->names = nn;
-                        if (!ni || !nn)
-                                a->failed = 1;
-                        else
-                                a->cap = nc;
-                }
-                if (!a->failed) {
-                        a->names[a->n] = strndup((const char *)body + sizeof(it), it.name_len);
-                        if (!a->names[a->n])
-                                a->failed = 1;
-                        else
-                                a->items[a->n++] = it;
-                }
+        } else if (it.name_len <= len - sizeof(it)) {
+                named_push(&a->pipes, &it, (const char *)body + sizeof(it), it.name_len);
         }
         return (it.flags & NP_STATS_LAST) != 0;
 }
 
 NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn fn, void *ctx)
 {
-        struct stats_acc acc = {0};
+        struct stats_acc acc = {.pipes = {.isz = sizeof(struct np_stats_item)}};
         struct np_stats_req body = {0};
         unsigned char last[sizeof(struct np_stats_item) + NP_NAME_MAX];
         struct np_request req = {.type = NP_MSG_STATS, .body = &body, .body_len = sizeof(body),
@@ -2363,7 +2356,7 @@ NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn f
         }
         if (r == 0 && !acc.have_broker)
                 r = NPIPE_EPROTO;
-        if (r == 0 && acc.failed)
+        if (r == 0 && acc.pipes.failed)
                 r = NPIPE_ENOMEM;
         if (r == 0 && broker) {
                 const struct np_stats_broker *s = &acc.broker;
@@ -2394,11 +2387,13 @@ NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn f
                 broker->servers_asked = s->servers_asked;
                 broker->servers_missing = s->servers_missing;
         }
-        for (size_t i = 0; i < acc.n; i++) {
-                if (r == 0 && fn) {
-                        const struct np_stats_pipe *p = &acc.items[i].u.pipe;
+        for (size_t i = 0; i < acc.pipes.n && r == 0; i++) {
+                if (fn) {
+                        struct np_stats_item item;
+                        memcpy(&item, acc.pipes.items + i * acc.pipes.isz, sizeof(item));
+                        const struct np_stats_pipe *p = &item.u.pipe;
                         struct npipe_pipe_stats e = {
-                                .name = acc.names[i],
+                                .name = acc.pipes.names[i],
                                 .cur_instances = p->cur_instances,
                                 .listening = p->listening,
                                 .connected = p->connected,
@@ -2408,9 +2403,7 @@ NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn f
                         traffic_out(&p->traffic, &e.traffic);
                         r = fn(ctx, &e);
                 }
-                free(acc.names[i]);
         }
-        free(acc.items);
-        free(acc.names);
+        named_free(&acc.pipes);
         return r;
 }
