@@ -997,6 +997,28 @@ NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
         return rep.status;
 }
 
+/* One open with a fresh client segment of *cap bytes, again with a larger
+ * one when the broker says the quota needs it (NPIPE_EBUFFER). */
+static int open_sized(const char *bare, size_t blen, unsigned access,
+                      const struct np_remote_id *rid, uint32_t *cap, npipe_t **ret)
+{
+        for (;;) {
+                struct np_seg_hdr *seg;
+                size_t seg_size;
+                uint32_t want_cap = 0;
+                int fd = seg_create(*cap, NP_ROLE_CLIENT, &seg, &seg_size);
+                if (fd < 0)
+                        return fd;
+                int r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap, rid);
+                close(fd);
+                if (r < 0)
+                        munmap(seg, seg_size);
+                if (r != NPIPE_EBUFFER || want_cap <= *cap)
+                        return r;
+                *cap = want_cap; /* the quota is larger than our ring */
+        }
+}
+
 NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, npipe_t **ret)
 {
         const char *bare;
@@ -1006,77 +1028,30 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         int r = np_name_parse(name, &bare, &blen);
         if (r < 0)
                 return r;
-        struct np_seg_hdr *seg;
-        size_t seg_size;
         uint32_t cap = DEFAULT_CLIENT_RING;
         const char *env = getenv("NPIPE_RING_SIZE");
         if (env && *env)
                 cap = pow2_at_least(strtoull(env, NULL, 0));
-        int fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
-        if (fd < 0)
-                return fd;
         int64_t deadline = deadline_of(timeout_ms);
         for (;;) {
-                uint32_t want_cap = 0;
-                r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap, NULL);
-                if (r == NPIPE_EBUFFER && want_cap > cap) {
-                        /* the quota is larger than our ring: again, larger */
-                        close(fd);
-                        munmap(seg, seg_size);
-                        cap = want_cap;
-                        fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
-                        if (fd < 0)
-                                return fd;
-                        continue;
-                }
+                r = open_sized(bare, blen, access, NULL, &cap, ret);
                 if (r != NPIPE_EBUSY || timeout_ms == 0)
-                        break;
+                        return r;
                 int64_t rem = remaining(deadline);
-                if (deadline >= 0 && rem == 0) {
-                        r = NPIPE_ETIMEDOUT;
-                        break;
-                }
+                if (deadline >= 0 && rem == 0)
+                        return NPIPE_ETIMEDOUT;
                 int w = npipe_wait(name, deadline < 0 ? NPIPE_INFINITE
                                                      : (int)((rem + 999999) / 1000000));
-                if (w < 0) {
-                        r = w;
-                        break;
-                }
+                if (w < 0)
+                        return w;
         }
-        close(fd);
-        if (r < 0)
-                munmap(seg, seg_size);
-        return r;
 }
 
 int np_open_remote(const char *name, const struct np_remote_id *id, struct npipe **ret)
 {
         /* the broker's own spelling of a pipe it has: no \\.\pipe\ prefix */
-        const char *bare = name;
-        size_t blen = strlen(name);
-        int r;
-        struct np_seg_hdr *seg;
-        size_t seg_size;
         uint32_t cap = DEFAULT_CLIENT_RING;
-        int fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
-        if (fd < 0)
-                return fd;
-        for (int round = 0;; round++) {
-                uint32_t want_cap = 0;
-                r = open_once(bare, blen, 0, fd, seg, seg_size, ret, &want_cap, id);
-                if (r != NPIPE_EBUFFER || want_cap <= cap || round > 0)
-                        break;
-                close(fd);
-                munmap(seg, seg_size);
-                cap = want_cap;
-                fd = seg_create(cap, NP_ROLE_CLIENT, &seg, &seg_size);
-                if (fd < 0)
-                        return fd;
-        }
-        close(fd);
-        if (r < 0)
-                munmap(seg, seg_size);
-        return r;
+        return open_sized(name, strlen(name), 0, id, &cap, ret);
 }
 
 int np_remote_write_error(struct npipe *h, size_t len)
