@@ -391,8 +391,9 @@ static void pipe_maybe_remove(struct np_broker *b, struct np_pipe *p)
                 pipe_free(p);
 }
 
-static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t len,
-                                const struct np_pipe_params *params, uid_t owner)
+/* A pipe record with its name and parameters, in no table yet. */
+static struct np_pipe *pipe_alloc(const char *name, uint32_t len,
+                                  const struct np_pipe_params *params)
 {
         struct np_pipe *p = calloc(1, sizeof *p);
 
@@ -409,10 +410,20 @@ static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t 
         p->display[len] = '\0';
         p->name_len = len;
         p->params = *params;
-        p->owner_uid = owner;
         np_link_init(&p->instances);
         np_link_init(&p->listeners);
         np_link_init(&p->waits);
+        return p;
+}
+
+static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t len,
+                                const struct np_pipe_params *params, uid_t owner)
+{
+        struct np_pipe *p = pipe_alloc(name, len, params);
+
+        if (p == NULL)
+                return NULL;
+        p->owner_uid = owner;
         np_htab_insert(&b->pipes, &p->hnode, name_hash(b, p->key, len));
         b->n_pipes++;
         b->ctr.pipes_total++;
@@ -1278,25 +1289,10 @@ static void raise_ids(struct np_broker *b, uint64_t id)
 static struct np_pipe *pipe_placeholder(const char *name, uint32_t len,
                                         const struct np_pipe_params *params)
 {
-        struct np_pipe *p = calloc(1, sizeof *p);
+        struct np_pipe *p = pipe_alloc(name, len, params);
 
-        if (p == NULL)
-                return NULL;
-        p->key = malloc(len);
-        p->display = malloc(len + 1);
-        if (p->key == NULL || p->display == NULL) {
-                pipe_free(p);
-                return NULL;
-        }
-        fold_name(p->key, name, len);
-        memcpy(p->display, name, len);
-        p->display[len] = '\0';
-        p->name_len = len;
-        p->params = *params;
-        np_link_init(&p->instances);
-        np_link_init(&p->listeners);
-        np_link_init(&p->waits);
-        p->dead = true;
+        if (p != NULL)
+                p->dead = true;
         return p;
 }
 
