@@ -102,6 +102,7 @@ static struct {
         _Atomic unsigned count; /* connections alive */
         _Atomic bool stop;
         struct rconn *all;
+        struct rconn *graveyard; /* freed after the epoll batch (linked by rnext) */
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .efd = -1};
 
 static void poke(void)
@@ -172,13 +173,26 @@ static void set_events(struct rconn *rc)
         }
 }
 
+/* Events later in the current epoll batch may still name rc: its memory
+ * goes only after the batch (bury), and they see rc->dead. */
 static void rconn_destroy(struct rconn *rc)
 {
-        free(rc->hs);
-        free(rc->id);
-        free(rc->name);
-        free(rc);
+        rc->rnext = R.graveyard;
+        R.graveyard = rc;
         atomic_fetch_sub(&R.count, 1);
+}
+
+static void bury(void)
+{
+        while (R.graveyard != NULL) {
+                struct rconn *rc = R.graveyard;
+
+                R.graveyard = rc->rnext;
+                free(rc->hs);
+                free(rc->id);
+                free(rc->name);
+                free(rc);
+        }
 }
 
 /* End a connection.  Its memory lives on while a completion callback is
@@ -417,6 +431,23 @@ static bool sock_input(struct rconn *rc)
 
 /* ---- handshake ----------------------------------------------------------- */
 
+_Static_assert(2 * NP_REMOTE_NAME_MAX + 2 * NP_REMOTE_ADDR_MAX <= NP_REMOTE_STRINGS,
+              "the fixed strings of an identity always fit");
+
+/* Append s (cut to max - 1 bytes) and its NUL to id->strings; false when
+ * the area is full. */
+static bool put_string(struct np_remote_id *id, size_t *off, const char *s, size_t max)
+{
+        size_t n = strnlen(s, max - 1);
+
+        if (*off + n + 1 > NP_REMOTE_STRINGS)
+                return false;
+        memcpy(id->strings + *off, s, n);
+        id->strings[*off + n] = '\0';
+        *off += n + 1;
+        return true;
+}
+
 /* The identity the broker and the server see, from the decoded request. */
 static void build_id(struct np_remote_id *id, const struct np_npa_request *rq)
 {
@@ -445,24 +476,14 @@ static void build_id(struct np_remote_id *id, const struct np_npa_request *rq)
         }
         id->client_port = rq->remote_client_port;
         id->server_port = rq->local_server_port;
-        for (int k = 0; k < 4; k++) {
-                size_t max = k < 2 ? NP_REMOTE_NAME_MAX : NP_REMOTE_ADDR_MAX;
-                size_t n = strnlen(str[k], max - 1);
-
-                memcpy(id->strings + off, str[k], n);
-                id->strings[off + n] = '\0';
-                off += n + 1;
-        }
+        /* the four fixed strings fit at their limits (2 x 256 + 2 x 64) */
+        for (int k = 0; k < 4; k++)
+                put_string(id, &off, str[k], k < 2 ? NP_REMOTE_NAME_MAX : NP_REMOTE_ADDR_MAX);
         for (uint32_t k = 0; k < u->nsids; k++) {
-                size_t n = strnlen(u->sids[k], NP_REMOTE_SID_MAX - 1);
-
-                if (off + n + 1 > NP_REMOTE_STRINGS) {
+                if (!put_string(id, &off, u->sids[k], NP_REMOTE_SID_MAX)) {
                         id->flags |= NPIPE_REMOTE_SIDS_TRUNCATED;
                         break;
                 }
-                memcpy(id->strings + off, u->sids[k], n);
-                id->strings[off + n] = '\0';
-                off += n + 1;
                 id->nsids++;
         }
         id->strings_len = (uint32_t)off;
@@ -712,16 +733,9 @@ static void *relay_main(void *arg)
                                 }
                                 continue;
                         }
-                        /* a connection closed earlier in this batch was
-                         * taken out of the set; its later events are gone
-                         * with it (epoll_wait copied them, so look it up) */
-                        bool alive = false;
-                        for (struct rconn *x = R.all; x != NULL; x = x->next)
-                                if (x == rc) {
-                                        alive = true;
-                                        break;
-                                }
-                        if (!alive)
+                        /* closed earlier in this batch (epoll_wait had
+                         * already copied its events) */
+                        if (rc->dead)
                                 continue;
                         if (rc->st == R_HANDSHAKE) {
                                 if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -762,9 +776,11 @@ static void *relay_main(void *arg)
                 adopt_incoming();
                 handle_ready();
                 timers(np_now_ns());
+                bury();
         }
         while (R.all != NULL)
                 rconn_free(R.all);
+        bury();
         return NULL;
 }
 
