@@ -292,6 +292,10 @@ struct np_counters {
 
 struct np_broker {
         int epfd;
+        /* The request being handled carries NP_HDR_NO_REPLY: its success
+         * is not answered (reply_status).  Both 0/NULL between requests. */
+        uint32_t quiet_req;
+        struct np_client *quiet_client;
         struct np_src listen_src;
         int lfd;
         struct np_src signal_src;

@@ -186,7 +186,7 @@ static void send_msg(struct np_broker *b, struct np_client *c, uint16_t type, ui
             .version = NP_PROTO_VERSION,
             .len = (uint32_t)(sizeof h + blen + nlen),
             .req_id = req_id,
-            .reserved = 0,
+            .flags = 0,
         };
 
         memcpy(pkt, &h, sizeof h);
@@ -201,6 +201,9 @@ static void reply_status(struct np_broker *b, struct np_client *c, uint32_t req_
 {
         struct np_reply r = {.status = status, .reserved = 0};
 
+        /* NP_HDR_NO_REPLY: nobody waits for a success */
+        if (status == 0 && req_id != 0 && req_id == b->quiet_req && c == b->quiet_client)
+                return;
         send_msg(b, c, NP_MSG_REPLY, req_id, &r, sizeof r, NULL, 0, -1);
 }
 
@@ -1515,7 +1518,7 @@ static void do_hello(struct np_broker *b, struct np_client *c, const struct np_h
         /* The header version is checked here rather than by
          * np_proto_check(), so that a client of another protocol version
          * still gets a HELLO_REPLY naming ours. */
-        if (n != (ssize_t)(sizeof *h + sizeof hello) || h->len != (uint32_t)n || h->reserved != 0 ||
+        if (n != (ssize_t)(sizeof *h + sizeof hello) || h->len != (uint32_t)n || h->flags != 0 ||
             fd >= 0) {
                 status = NPIPE_EPROTO;
         } else {
@@ -1633,6 +1636,8 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
         }
 
         b->ctr.requests_total++;
+        b->quiet_req = (h.flags & NP_HDR_NO_REPLY) ? h.req_id : 0;
+        b->quiet_client = c;
         switch (h.type) {
         case NP_MSG_CREATE:
                 do_create(b, c, h.req_id, body, name, name_len, fd);
@@ -1677,6 +1682,8 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
                 np_do_stats_report(b, c, body); /* never answered */
                 break;
         }
+        b->quiet_req = 0;
+        b->quiet_client = NULL;
 }
 
 /* A process is gone (or was dropped).  Its waits vanish unanswered, its

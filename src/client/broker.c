@@ -180,8 +180,8 @@ static struct pending *find_pending(uint32_t id)
         return NULL;
 }
 
-static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, const void *body,
-                        size_t body_len, const void *name, size_t name_len);
+static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, uint32_t flags,
+                        const void *body, size_t body_len, const void *name, size_t name_len);
 static uint32_t post_id(void);
 
 /* ---- the event thread --------------------------------------------------------- */
@@ -211,7 +211,7 @@ static void answer_stats(int s, uint64_t query)
                 size_t k = n - done < NP_STATS_REPORT_MAX ? n - done : NP_STATS_REPORT_MAX;
                 struct np_stats_report rep = {.query = query, .count = (uint32_t)k,
                                               .flags = done + k == n ? NP_STATS_LAST : 0};
-                int len = build_packet(pkt, NP_MSG_STATS_REPORT, post_id(), &rep,
+                int len = build_packet(pkt, NP_MSG_STATS_REPORT, post_id(), 0, &rep,
                                        sizeof(rep), k ? items + done : NULL, k * sizeof(*items));
                 for (;;) {
                         if (send(s, pkt, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == len)
@@ -548,14 +548,14 @@ static int ensure_session(void)
         return 0;
 }
 
-static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, const void *body,
-                        size_t body_len, const void *name, size_t name_len)
+static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, uint32_t flags,
+                        const void *body, size_t body_len, const void *name, size_t name_len)
 {
         size_t len = sizeof(struct np_hdr) + body_len + name_len;
         if (len > NP_PROTO_MAX_PACKET)
                 return NPIPE_ENAMETOOLONG;
         struct np_hdr h = {.type = type, .version = NP_PROTO_VERSION, .len = (uint32_t)len,
-                           .req_id = id};
+                           .req_id = id, .flags = flags};
         memcpy(pkt, &h, sizeof(h));
         if (body_len)
                 memcpy(pkt + sizeof(h), body, body_len);
@@ -580,7 +580,7 @@ int np_broker_call(struct np_request *req)
         p.id = next_id++;
         if (next_id == 0)
                 next_id = 1;
-        int len = build_packet(pkt, req->type, p.id, req->body, req->body_len, req->name,
+        int len = build_packet(pkt, req->type, p.id, 0, req->body, req->body_len, req->name,
                                req->name_len);
         if (len < 0) {
                 pthread_mutex_unlock(&lock);
@@ -620,7 +620,7 @@ static uint32_t post_id(void)
         return id;
 }
 
-void np_broker_post(uint16_t type, const void *body, size_t body_len)
+void np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
         int len = -1, s = -1;
@@ -630,7 +630,8 @@ void np_broker_post(uint16_t type, const void *body, size_t body_len)
                 uint32_t id = next_id++;
                 if (next_id == 0)
                         next_id = 1;
-                len = build_packet(pkt, type, id, body, body_len, NULL, 0);
+                /* nobody waits: no reply to wake our event thread for */
+                len = build_packet(pkt, type, id, NP_HDR_NO_REPLY, body, body_len, NULL, 0);
                 s = sock;
                 gen = generation;
         }
@@ -639,6 +640,6 @@ void np_broker_post(uint16_t type, const void *body, size_t body_len)
                 return;
         pthread_mutex_lock(&send_lock);
         if (sock == s && generation == gen)
-                (void)np_send_packet(s, pkt, (size_t)len, -1);
+                (void)np_send_packet(s, pkt, (size_t)len, fd);
         pthread_mutex_unlock(&send_lock);
 }

@@ -37,9 +37,13 @@ struct np_request {
  * NPIPE_ENOMEM.  Starts the broker when none is running. */
 int np_broker_call(struct np_request *req);
 
-/* Send a request whose reply nobody waits for (close notifications).
- * Best effort: a broker that is gone learns the same from our socket. */
-void np_broker_post(uint16_t type, const void *body, size_t body_len);
+/* Send a request whose reply nobody waits for (close notifications, a
+ * server's LISTEN), with NP_HDR_NO_REPLY and optionally a descriptor
+ * (-1 for none; the caller keeps it).  Never starts a session: with no
+ * broker it does nothing, and the adoption that follows a lost broker
+ * re-registers our ends from their local state.  Best effort otherwise: a
+ * broker that is gone learns the same from our socket. */
+void np_broker_post(uint16_t type, const void *body, size_t body_len, int fd);
 
 /* Whether a missing broker is started (default 1).  npiped's own SMB
  * relay is a client of the broker it runs in and must never start one. */

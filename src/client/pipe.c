@@ -934,7 +934,7 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
                 pthread_mutex_unlock(&reg_lock);
                 handle_free(h);
                 struct np_end_req end = {.id = rep.conn_id, .conn_id = rep.conn_id};
-                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end));
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
                 return NPIPE_ENOMEM;
         }
         h->name = strndup(bare, blen);
@@ -1149,28 +1149,16 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
                         h->listen_size = sz;
                         h->state = NPIPE_STATE_LISTENING;
                         pthread_mutex_unlock(&h->lock);
+                        /* Posted, not called: our state decides every
+                         * answer (CONNECT-02/06 above), and the broker
+                         * sees the DISCONNECT before it on the same
+                         * socket.  A lost broker is told by adoption,
+                         * which registers the instance as listening.
+                         * The round trip was two wakes per connection. */
                         struct np_instance_req body = {h->id};
-                        struct np_reply rep;
-                        struct np_request req = {.type = NP_MSG_LISTEN, .body = &body,
-                                                 .body_len = sizeof(body), .fd = fd,
-                                                 .reply = &rep, .reply_cap = sizeof(rep)};
-                        r = np_broker_call(&req);
+                        np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
                         close(fd);
-                        if (req.reply_fd >= 0)
-                                close(req.reply_fd);
-                        if (r == 0)
-                                r = req.reply_len >= sizeof(rep) ? rep.status : NPIPE_EPROTO;
-                        if (r < 0) {
-                                pthread_mutex_lock(&h->lock);
-                                if (h->listen_seg == seg) {
-                                        h->listen_seg = NULL;
-                                        h->state = NPIPE_STATE_DISCONNECTED;
-                                        munmap(seg, sz);
-                                }
-                                pthread_mutex_unlock(&h->lock);
-                        } else {
-                                r = 1; /* listening: wait below */
-                        }
+                        r = 1; /* listening: wait below */
                 }
                 /* CONNECT-08: a non-blocking server reports "listening" */
                 if (r == 1 && atomic_load(&h->nowait))
@@ -1260,7 +1248,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
                  * our later requests (LISTEN) follow this one on the same
                  * socket.  So no round trip: a server that disconnects
                  * and listens again pays one, not two. */
-                np_broker_post(NP_MSG_DISCONNECT, &body, sizeof(body));
+                np_broker_post(NP_MSG_DISCONNECT, &body, sizeof(body), -1);
         }
         pthread_mutex_unlock(&h->op);
         np_conn_put(c);
@@ -1326,7 +1314,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 if (req.reply_fd >= 0)
                         close(req.reply_fd);
         } else if (c)
-                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end));
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
         pthread_mutex_unlock(&h->op);
 
         /* wait for calls still running in other threads to leave */

@@ -18,6 +18,11 @@
 
 #include "npipe/npipe.h"
 
+int np_proto_quiet_ok(uint16_t type)
+{
+        return type == NP_MSG_LISTEN || type == NP_MSG_DISCONNECT || type == NP_MSG_CLOSE_CLIENT;
+}
+
 /* Every body is a fixed struct; the pins below make a forgotten type a
  * compile-time surprise rather than a silent -1. */
 int np_proto_body_size(uint16_t type)
@@ -181,7 +186,8 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
         if (p == NULL || n < sizeof h || n > NP_PROTO_MAX_PACKET)
                 return NPIPE_EPROTO;
         memcpy(&h, p, sizeof h);
-        if ((size_t)h.len != n || h.version != NP_PROTO_VERSION || h.reserved != 0)
+        if ((size_t)h.len != n || h.version != NP_PROTO_VERSION || (h.flags & ~NP_HDR_FLAGS) ||
+            ((h.flags & NP_HDR_NO_REPLY) && (h.req_id == 0 || !np_proto_quiet_ok(h.type))))
                 return NPIPE_EPROTO;
         body = np_proto_body_size(h.type);
         if (body < 0)

@@ -26,7 +26,7 @@
 /* 2: remote clients (NP_MSG_OPEN_REMOTE, NP_MSG_EV_CONNECTED_REMOTE, 4 KiB
  * packets); NP_MSG_STATS and its report, traffic counts in the close and
  * disconnect requests (np_end_req). */
-#define NP_PROTO_VERSION 2u
+#define NP_PROTO_VERSION 3u
 
 /* Largest packet either side sends or accepts. */
 #define NP_PROTO_MAX_PACKET 4096u
@@ -79,8 +79,17 @@ struct np_hdr {
         uint16_t version;  /* NP_PROTO_VERSION */
         uint32_t len;      /* total packet length in bytes, header included */
         uint32_t req_id;   /* request id, echoed in replies; 0 for events */
-        uint32_t reserved; /* 0 */
+        uint32_t flags;    /* NP_HDR_* */
 };
+
+/* The sender does not wait for this request (the library's "posted"
+ * requests: DISCONNECT of a connected instance, CLOSE_CLIENT, LISTEN).
+ * The broker then sends no reply on success: every reply wakes the
+ * sender's event thread, and on a guest a wake costs as much as the whole
+ * request.  A failure is still answered.  Allowed only on the request
+ * types np_proto_quiet_ok() names; any other bit is a protocol error. */
+#define NP_HDR_NO_REPLY 0x1u
+#define NP_HDR_FLAGS NP_HDR_NO_REPLY
 _Static_assert(sizeof(struct np_hdr) == 16, "np_hdr");
 
 struct np_hello {
@@ -451,6 +460,10 @@ const char *np_remote_id_string(const struct np_remote_id *id, unsigned k);
 /* Body size expected for each type (fixed part, after the header);
  * returns -1 for an unknown type. */
 int np_proto_body_size(uint16_t type);
+
+/* Whether a request of this type may carry NP_HDR_NO_REPLY: those whose
+ * only answer is a status. */
+int np_proto_quiet_ok(uint16_t type);
 
 /* Validate a received packet of `n` bytes: header, version, length, body
  * size for the type, and for types carrying a name its length against the

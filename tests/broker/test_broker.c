@@ -1206,6 +1206,63 @@ START_TEST(test_disconnect)
 }
 END_TEST
 
+/* A request with NP_HDR_NO_REPLY (the library's posted requests). */
+static uint32_t send_quiet(int s, uint16_t type, const void *body, size_t blen, int fd)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET];
+        uint32_t req = g_req++;
+        size_t len = sizeof(struct np_hdr) + blen;
+        struct np_hdr h = {.type = type, .version = NP_PROTO_VERSION, .len = (uint32_t)len,
+                           .req_id = req, .flags = NP_HDR_NO_REPLY};
+
+        memcpy(buf, &h, sizeof h);
+        memcpy(buf + sizeof h, body, blen);
+        ck_assert_int_eq(np_send_packet(s, buf, len, fd), 0);
+        return req;
+}
+
+/* covers: (protocol) NP_HDR_NO_REPLY: a success is not answered, a
+ * failure is, and only status-only requests may carry the flag */
+START_TEST(test_no_reply)
+{
+        struct np_pipe_params pp = defparams();
+        int srv = client(), cli = client();
+        unsigned char end[64] = {0};
+        uint64_t s, c;
+        int fd;
+
+        s = create_ok(srv, "quiet", &pp);
+        c = open_ok(cli, "quiet", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        memcpy(end, &s, sizeof s);
+        send_quiet(srv, NP_MSG_DISCONNECT, end, (size_t)np_proto_body_size(NP_MSG_DISCONNECT),
+                   -1);
+        expect_gone(cli, s, c, NP_GONE_DISCONNECTED, 0);
+        /* the broker took it: the instance is disconnected, and the query's
+         * reply is the next packet, so none came for the disconnect */
+        ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_DISCONNECTED);
+        /* a failure is still answered */
+        expect_reply(srv,
+                     send_quiet(srv, NP_MSG_DISCONNECT, end,
+                                (size_t)np_proto_body_size(NP_MSG_DISCONNECT), -1),
+                     NPIPE_ENOTCONN);
+        fd = seg();
+        send_quiet(srv, NP_MSG_LISTEN, &s, sizeof s, fd);
+        close(fd);
+        ck_assert_uint_eq(query(srv, s).state, NPIPE_STATE_LISTENING);
+        memcpy(end, &c, sizeof c);
+        send_quiet(cli, NP_MSG_CLOSE_CLIENT, end,
+                   (size_t)np_proto_body_size(NP_MSG_CLOSE_CLIENT), -1);
+        expect_reply(cli, send_id(cli, NP_MSG_QUERY, c), NPIPE_EBADF);
+        c = open_ok(cli, "quiet", NP_ACCESS_READ);
+        expect_connected(srv, NULL);
+        /* the flag on a request with a real answer is a protocol error */
+        expect_reply(srv, send_quiet(srv, NP_MSG_QUERY, &s, sizeof s, -1), NPIPE_EPROTO);
+        close(cli);
+        close(srv);
+}
+END_TEST
+
 /* covers: STATE-03 STATE-08 NAME-17 CLOSE-13 */
 START_TEST(test_close_server)
 {
@@ -3012,6 +3069,7 @@ static Suite *broker_suite(void)
         tcase_add_test(tc, test_open_remote_refused);
         tcase_add_test(tc, test_fifo_order);
         tcase_add_test(tc, test_disconnect);
+        tcase_add_test(tc, test_no_reply);
         tcase_add_test(tc, test_close_server);
         tcase_add_test(tc, test_wait);
         tcase_add_test(tc, test_wait_limit);

@@ -81,9 +81,22 @@ START_TEST(test_header)
         buf[2] = NP_PROTO_VERSION + 1;                                       /* version */
         ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
         buf[2] = NP_PROTO_VERSION;
-        buf[15] = 1; /* reserved */
+        buf[15] = 1; /* an unknown flag */
         ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
         buf[15] = 0;
+        buf[12] = NP_HDR_NO_REPLY; /* LIST has more than a status to answer */
+        ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
+        buf[12] = 0;
+        {
+                uint64_t id = 5;
+                unsigned char end[64] = {0};
+                size_t m = build(end, NP_MSG_LISTEN, &id, sizeof id, NULL, 0);
+
+                end[12] = NP_HDR_NO_REPLY;
+                ck_assert_int_eq(np_proto_check(end, m, NULL, NULL), 0);
+                memset(end + 8, 0, 4); /* req_id 0 */
+                ck_assert_int_eq(np_proto_check(end, m, NULL, NULL), NPIPE_EPROTO);
+        }
         buf[0] = 77; /* unknown type */
         ck_assert_int_eq(np_proto_check(buf, n, NULL, NULL), NPIPE_EPROTO);
 
