@@ -32,6 +32,10 @@ struct conn {
         _Atomic int corrupt; /* the peer's memory was inconsistent */
         _Atomic int refs;
         _Atomic uint32_t local_sleepers; /* our threads in conn_wait (not the engine) */
+        /* When we last futex-woke the peer (np_now_ns), 0 never: a peer
+         * we just woke is about to run, though it still counts as a
+         * sleeper, so waiting for it may spin (conn_wait_for). */
+        _Atomic int64_t woke_ns;
         /* Writers waiting for the consumer, each with the rbytes mark it
          * needs; the lowest is published as own->wake_rbytes (under wlock). */
         pthread_mutex_t wlock;
