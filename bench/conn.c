@@ -148,6 +148,12 @@ struct conn_peer {
         int unix_sock;
 };
 
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return (x > y) - (x < y);
+}
+
 static int conn_client(void *arg)
 {
         struct conn_peer *cp = arg;
@@ -192,13 +198,7 @@ static int conn_client(void *arg)
         g_shared->peer_usage = u1;
         g_shared->peer_count = n;
         /* the median open+close, for the table */
-        for (size_t i = 1; i < n; i++) {
-                int64_t v = lat[i];
-                size_t j = i;
-                for (; j > 0 && lat[j - 1] > v; j--)
-                        lat[j] = lat[j - 1];
-                lat[j] = v;
-        }
+        qsort(lat, n, sizeof(*lat), cmp_i64);
         g_shared->peer_median_ns = n ? lat[n / 2] : 0;
         shared_barrier(g_shared, 1);
         free(lat);
@@ -313,8 +313,11 @@ static void connect_unix(void)
 
 void bench_connect_rate(void)
 {
-        connect_unix();
-        connect_npipe();
+        /* --only names the rows: stream for AF_UNIX, npipe-msg for npipe */
+        if (name_selected("stream"))
+                connect_unix();
+        if (name_selected("npipe-msg"))
+                connect_npipe();
 }
 
 /* ---- scale: many idle connections in one process under ulimit -n 1024 ------------------- */

@@ -693,6 +693,11 @@ int xport_selected(const struct xport_ops *ops)
         return in_list(g_opts.only, ops->name);
 }
 
+int name_selected(const char *name)
+{
+        return in_list(g_opts.only, name);
+}
+
 int test_selected(const char *test)
 {
         return in_list(g_opts.tests, test);
