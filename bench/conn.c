@@ -615,6 +615,17 @@ void bench_scale(void)
         out_metric("npipe-msg", -1, "scale_verified", res->verified);
         out_metric("npipe-msg", -1, "scale_client_opened", opened);
         out_metric("npipe-msg", -1, "scale_nofile", 1024);
+        /* two mappings per connection in each process: this, not the
+         * descriptor limit, is the ceiling above 32,000 connections */
+        FILE *mf = fopen("/proc/sys/vm/max_map_count", "r");
+        long maps = -1;
+        if (mf) {
+                if (fscanf(mf, "%ld", &maps) != 1)
+                        maps = -1;
+                fclose(mf);
+        }
+        if (maps > 0)
+                out_metric("npipe-msg", -1, "scale_max_map_count", (double)maps);
         if (!close_hung && s1 == 0 && g_shared->peer_end_ns > 0)
                 out_metric("npipe-msg", -1, "scale_close_s", (double)g_shared->peer_end_ns / 1e9);
         if (res->t_connect_ns > 0)
