@@ -583,6 +583,61 @@ static void expect_corrupt(struct pair *p, const char *what)
                       "%s: peek not CORRUPT", what);
 }
 
+/* The wake-once protocol of np_sleep_announce / np_wake_due (ring.h). */
+START_TEST(test_wake_once)
+{
+        /* covers: none (wake protocol: one wake per sleep, none lost) */
+        _Atomic uint64_t word = 0;
+        _Atomic uint32_t woken = 0;
+
+        /* nobody announced: generation 0 is served */
+        ck_assert_int_eq(np_wake_due(&word, 5, &woken), 0);
+        /* a sleeper waits on seq 5; the waker's seq is 6: wake once */
+        np_sleep_announce(&word, 5);
+        ck_assert_int_eq(np_wake_due(&word, 6, &woken), 1);
+        ck_assert_int_eq(np_wake_due(&word, 7, &woken), 0);
+        ck_assert_int_eq(np_wake_due(&word, 8, &woken), 0);
+        /* it sleeps again: a new generation */
+        np_sleep_announce(&word, 8);
+        ck_assert_int_eq(np_wake_due(&word, 9, &woken), 1);
+        ck_assert_int_eq(np_wake_due(&word, 9, &woken), 0);
+
+        /* A late waker (its seq is what the sleeper already saw) wakes
+         * but does not close the generation: the sleeper waits for the
+         * next change, which must wake it again. */
+        np_sleep_announce(&word, 9);
+        ck_assert_int_eq(np_wake_due(&word, 9, &woken), 1);
+        ck_assert_int_eq(np_wake_due(&word, 10, &woken), 1);
+        ck_assert_int_eq(np_wake_due(&word, 11, &woken), 0);
+
+        /* Two sleepers: A saw seq 11, B (newer generation) an older 10.
+         * The seq half keeps the maximum, so a wake at 11 does not close
+         * the generation although B's snapshot is older. */
+        np_sleep_announce(&word, 11);
+        np_sleep_announce(&word, 10);
+        ck_assert_uint_eq((uint32_t)atomic_load(&word), 11);
+        ck_assert_int_eq(np_wake_due(&word, 11, &woken), 1);
+        ck_assert_int_eq(np_wake_due(&word, 12, &woken), 1);
+        ck_assert_int_eq(np_wake_due(&word, 13, &woken), 0);
+
+        /* seq wraps: serial comparison, as seqs move forward */
+        _Atomic uint64_t w2 = 0;
+        _Atomic uint32_t k2 = 0;
+        np_sleep_announce(&w2, 0x7fff0000u);
+        np_sleep_announce(&w2, 0xfffe0000u);
+        np_sleep_announce(&w2, 0xfffffffeu);
+        ck_assert_uint_eq((uint32_t)atomic_load(&w2), 0xfffffffeu);
+        ck_assert_int_eq(np_wake_due(&w2, 0xfffffffeu, &k2), 1); /* no news: stays open */
+        ck_assert_int_eq(np_wake_due(&w2, 1, &k2), 1);           /* past the wrap */
+        ck_assert_int_eq(np_wake_due(&w2, 2, &k2), 0);
+        np_sleep_announce(&w2, 2);
+        ck_assert_uint_eq((uint32_t)atomic_load(&w2), 2);
+        np_sleep_announce(&w2, 0xfffffff0u); /* older than 2: not the maximum */
+        ck_assert_uint_eq((uint32_t)atomic_load(&w2), 2);
+        ck_assert_uint_eq((uint32_t)(atomic_load(&w2) >> 32), 5);
+}
+END_TEST
+
 START_TEST(test_corrupt_head)
 {
         /* covers: none (design.md isolation: a bad value breaks the pipe) */
@@ -812,6 +867,7 @@ int main(void)
         tcase_add_test(tc, test_stream_threads_message);
         tcase_add_test(tc, test_stream_threads_message_big_ring);
         tcase_add_test(tc, test_stream_threads_bytes);
+        tcase_add_test(tc, test_wake_once);
         tcase_add_test(tc, test_corrupt_head);
         tcase_add_test(tc, test_corrupt_lengths);
         tcase_add_test(tc, test_corrupt_continuation);

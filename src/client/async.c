@@ -441,6 +441,14 @@ static void *shard_thread(void *arg)
                         } else if (r == STEP_RETRY) {
                                 retry = 1;
                         } else {
+                                /* a new sleep for the peer to wake
+                                 * (ring_layout.h, rsleep): after step()
+                                 * took the seq, before futex_waitv */
+                                if (!w.priv && o->c)
+                                        np_sleep_announce(o->kind == OP_WRITE
+                                                                  ? &o->c->own->wsleep
+                                                                  : &o->c->own->rsleep,
+                                                          w.val);
                                 int dup = 0;
                                 for (int i = 0; i < n; i++)
                                         if (wv[i].uaddr == (uintptr_t)w.addr) {

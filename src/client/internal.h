@@ -36,6 +36,9 @@ struct conn {
          * we just woke is about to run, though it still counts as a
          * sleeper, so waiting for it may spin (conn_wait_for). */
         _Atomic int64_t woke_ns;
+        /* The generations of the peer's rsleep / wsleep we served last
+         * (np_wake_due). */
+        _Atomic uint32_t rgen_woken, wgen_woken;
         /* Writers waiting for the consumer, each with the rbytes mark it
          * needs; the lowest is published as own->wake_rbytes (under wlock). */
         pthread_mutex_t wlock;

@@ -245,21 +245,24 @@ void np_conn_put(struct conn *c)
 /* After publishing data or a message: wake the peer's readers if any sleep. */
 void np_wake_reader(struct conn *c)
 {
-        if (atomic_load_explicit(&c->peer->rsleepers, memory_order_seq_cst) != 0) {
-                np_futex_wake(&c->own->seq, 1, INT_MAX);
-                atomic_store_explicit(&c->woke_ns, np_now_ns(), memory_order_relaxed);
-        }
+        if (atomic_load_explicit(&c->peer->rsleepers, memory_order_seq_cst) == 0 ||
+            !np_wake_due(&c->peer->rsleep, atomic_load(&c->own->seq), &c->rgen_woken))
+                return;
+        np_futex_wake(&c->own->seq, 1, INT_MAX);
+        atomic_store_explicit(&c->woke_ns, np_now_ns(), memory_order_relaxed);
 }
 
 /* After consuming: wake the peer's writers only once we passed the mark
  * the first of them needs, not after every message. */
 void np_wake_writer(struct conn *c)
 {
-        if (atomic_load_explicit(&c->peer->wsleepers, memory_order_seq_cst) != 0 &&
-            c->cons.rbytes >= atomic_load_explicit(&c->peer->wake_rbytes, memory_order_acquire)) {
-                np_futex_wake(&c->own->seq, 1, INT_MAX);
-                atomic_store_explicit(&c->woke_ns, np_now_ns(), memory_order_relaxed);
-        }
+        if (atomic_load_explicit(&c->peer->wsleepers, memory_order_seq_cst) == 0 ||
+            c->cons.rbytes < atomic_load_explicit(&c->peer->wake_rbytes, memory_order_acquire))
+                return;
+        if (!np_wake_due(&c->peer->wsleep, atomic_load(&c->own->seq), &c->wgen_woken))
+                return;
+        np_futex_wake(&c->own->seq, 1, INT_MAX);
+        atomic_store_explicit(&c->woke_ns, np_now_ns(), memory_order_relaxed);
 }
 
 static void wwait_publish(struct conn *c)
@@ -481,6 +484,7 @@ static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need
                 np_wwait_arm(c, &ww, need);
         atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
+        np_sleep_announce(writer ? &c->own->wsleep : &c->own->rsleep, seq);
         int r = 0;
         if (atomic_load(&c->gone) == 0 &&
             atomic_load_explicit(&c->peer->seq, memory_order_seq_cst) == seq) {

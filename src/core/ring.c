@@ -38,6 +38,35 @@ void np_seg_init(struct np_seg_hdr *h, uint32_t cap, uint32_t role)
         atomic_store(&h->state, NP_SEG_OPEN);
 }
 
+void np_sleep_announce(_Atomic uint64_t *word, uint32_t snap)
+{
+        uint64_t old = atomic_load_explicit(word, memory_order_relaxed), nw;
+        do {
+                uint32_t ws = (uint32_t)old;
+                /* serial maximum: seq wraps */
+                if ((int32_t)(snap - ws) > 0)
+                        ws = snap;
+                nw = (((old >> 32) + 1) << 32) | ws;
+        } while (!atomic_compare_exchange_weak_explicit(word, &old, nw, memory_order_seq_cst,
+                                                        memory_order_relaxed));
+}
+
+int np_wake_due(const _Atomic uint64_t *word, uint32_t cur, _Atomic uint32_t *woken)
+{
+        uint64_t v = atomic_load_explicit(word, memory_order_seq_cst);
+        uint32_t gen = (uint32_t)(v >> 32), ws = (uint32_t)v;
+        if (gen == atomic_load_explicit(woken, memory_order_relaxed))
+                return 0; /* served, and nobody slept since */
+        /* Every sleeper of this generation waited on a seq older than
+         * ours: this wake reaches each one (queued now, or its futex
+         * compare fails).  One that saw our latest seq waits for the next
+         * change, and so may one of an older generation that queues after
+         * us: wake, but keep the generation open. */
+        if ((int32_t)(cur - ws) > 0)
+                atomic_store_explicit(woken, gen, memory_order_relaxed);
+        return 1;
+}
+
 void np_cons_init(struct np_cons *c, const struct np_seg_hdr *peer, struct np_seg_hdr *own)
 {
         memset(c, 0, sizeof(*c));

@@ -98,6 +98,18 @@ int np_seg_check(const struct np_seg_hdr *h, size_t mapped, uint32_t role);
 /* Initialise our own header (before sealing). */
 void np_seg_init(struct np_seg_hdr *h, uint32_t cap, uint32_t role);
 
+/* A sleeper's announcement (np_seg_hdr.rsleep / wsleep): a new
+ * generation, and `snap`, the peer seq it is about to futex_wait on. */
+void np_sleep_announce(_Atomic uint64_t *word, uint32_t snap);
+
+/* Whether a waker whose own seq is now `cur` (read after its bump) must
+ * futex-wake the sleepers announced in `word` (the peer's rsleep/wsleep).
+ * *woken is the waker's record of the generation it last served; it is
+ * updated only when that wake brought every sleeper of the generation
+ * news (each waited on an older seq), so that no later sleeper of an old
+ * generation is skipped. */
+int np_wake_due(const _Atomic uint64_t *word, uint32_t cur, _Atomic uint32_t *woken);
+
 void np_cons_init(struct np_cons *c, const struct np_seg_hdr *peer, struct np_seg_hdr *own);
 void np_prod_init(struct np_prod *p, struct np_seg_hdr *own, const struct np_seg_hdr *peer);
 

@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #define NP_SEG_MAGIC 0x5345504eu /* "NPES" */
-#define NP_SEG_VERSION 1u
+#define NP_SEG_VERSION 2u
 
 #define NP_SEG_HDR_SIZE 4096u
 #define NP_RING_MIN 4096u
@@ -77,7 +77,19 @@ struct np_seg_hdr {
         _Atomic uint32_t wsleepers; /* our waiters for the peer to consume */
         _Atomic uint32_t cpu;       /* 1 + the CPU we last read or wrote on (0: unknown):
                                      * the peer spins for us only on another CPU */
-        uint8_t pad1b[44];
+        uint32_t pad1a;
+        /* Our sleeping readers (writers) announce themselves here, after
+         * counting in rsleepers (wsleepers) and before futex_wait compares
+         * the peer's seq: high half a generation bumped by every sleep,
+         * low half the latest (serial maximum) peer seq a sleeper waited
+         * for.  The peer then wakes a generation once: a reader it woke
+         * but that has not run yet still counts as a sleeper, and waking
+         * it again for every message cost a system call per message with
+         * both ends on one CPU.  The seq half says whether a wake brought
+         * news to all of that generation's sleepers (ring.c, np_wake_due). */
+        _Atomic uint64_t rsleep;
+        _Atomic uint64_t wsleep;
+        uint8_t pad1b[24];
 
         /* cache line 2: producer side (the ring in this segment) */
         _Atomic uint64_t head;   /* bytes published in our ring (may end mid-frame) */
