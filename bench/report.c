@@ -30,10 +30,11 @@ static size_t nrows, caprows;
  * order they first appear. */
 static const char *const order[] = {"seqpacket", "npipe-msg", "npipe-byte", "npipe-win32",
                                     "wine",      "stream",    "pipe",       "memfd",
-                                    "unix-stream"};
+                                    "unix-stream", "npipe-wait"};
 static const char *const labels[] = {"SOCK_SEQPACKET",  "npipe message",   "npipe byte",
                                      "npipe Win32 API", "Wine (server)",   "SOCK_STREAM+len",
-                                     "pipe2(O_DIRECT)", "memfd/SCM_RIGHTS", "AF_UNIX stream"};
+                                     "pipe2(O_DIRECT)", "memfd/SCM_RIGHTS", "AF_UNIX stream",
+                                     "npipe_wait only"};
 #define NORDER (sizeof(order) / sizeof(order[0]))
 
 static char trs[32][32];
@@ -271,8 +272,8 @@ static void table_misc(FILE *o)
                 fprintf(o, "\nConnection set-up (open + close, server re-listens)\n");
                 fprintf(o, "  %-17s %10s %10s %12s %12s\n", "transport", "per second",
                         "median us", "cpu us/conn", "rate/AF_UNIX");
-                const char *cs[] = {"unix-stream", "npipe-msg"};
-                for (int i = 0; i < 2; i++) {
+                const char *cs[] = {"unix-stream", "npipe-msg", "npipe-wait"};
+                for (int i = 0; i < 3; i++) {
                         double r = get(cs[i], -1, "connect_per_s");
                         if (isnan(r))
                                 continue;
