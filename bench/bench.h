@@ -151,6 +151,7 @@ extern const struct xport_ops xp_npipe_msg, xp_npipe_msg_buf, xp_npipe_byte, xp_
 extern const struct xport_ops *const all_xports[];
 const struct xport_ops *xport_find(const char *name);
 int xport_selected(const struct xport_ops *ops);
+double machine_line_rtt_ns(void); /* util.c: cache line there and back, two CPUs */
 int name_selected(const char *name); /* --only lists it (or no --only) */
 int test_selected(const char *test);
 

@@ -20,6 +20,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,11 @@ int main(int argc, char **argv)
         pattern_init(max);
         out_open(csv);
         int64_t t0 = now_ns();
+        if (!g_opts.smoke) {
+                double l = machine_line_rtt_ns();
+                if (!isnan(l))
+                        out_metric("machine", -1, "line_rtt_ns_start", l);
+        }
 
         if (test_selected("rtt")) {
                 say("round trips ...");
@@ -307,6 +313,11 @@ int main(int argc, char **argv)
                 if (bench_fastpath("npipe-msg", 64, 3) != 0 ||
                     bench_fastpath("npipe-byte", 4096, 3) != 0)
                         g_errors++;
+        }
+        if (!g_opts.smoke) {
+                double l = machine_line_rtt_ns();
+                if (!isnan(l))
+                        out_metric("machine", -1, "line_rtt_ns_end", l);
         }
         out_metric("run", -1, "seconds", (double)(now_ns() - t0) / 1e9);
         out_close();

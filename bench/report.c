@@ -472,6 +472,23 @@ int report_print(FILE *o, const char *const *files, int nfiles)
                         return -1;
         if (nrows == 0)
                 return -1;
+        static const char *const lines[] = {"line_rtt_ns_start", "line_rtt_ns_end"};
+        for (int k = 0; k < 2; k++) {
+                /* every run's, in file order (a run is one npipe-bench) */
+                int first = 1;
+                for (size_t i = 0; i < nrows; i++) {
+                        if (strcmp(rows[i].tr, "machine") != 0 ||
+                            strcmp(rows[i].metric, lines[k]) != 0)
+                                continue;
+                        if (first)
+                                fprintf(o, "%s", k ? "  at the end:  " : "Machine: one cache line "
+                                                      "to the other CPU and back (ns), at the start: ");
+                        fprintf(o, "%s%.0f", first ? "" : " ", rows[i].value);
+                        first = 0;
+                }
+                if (!first)
+                        fprintf(o, k ? "\n" : "");
+        }
         table_rtt(o);
         table_stream(o);
         table_placement(o);

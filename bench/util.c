@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -173,6 +175,75 @@ void pin_side(int side)
         CPU_SET(g_opts.pin == 1 && side == 1 ? 1 : 0, &cs);
         if (sched_setaffinity(0, sizeof(cs), &cs) < 0)
                 say("npipe-bench: sched_setaffinity: %s", strerror(errno));
+}
+
+/* ---- the machine itself: one cache line bounced between two CPUs ---------------- */
+
+#define LINE_ROUNDS 200000
+
+static _Alignas(64) _Atomic uint32_t line_flag;
+
+static int pin_to(int cpu)
+{
+        cpu_set_t cs;
+        CPU_ZERO(&cs);
+        CPU_SET(cpu, &cs);
+        return pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs);
+}
+
+static void *line_peer(void *arg)
+{
+        if (pin_to((int)(intptr_t)arg) != 0)
+                return NULL;
+        for (uint32_t i = 0; i < LINE_ROUNDS; i++) {
+                while (atomic_load_explicit(&line_flag, memory_order_acquire) != 2 * i + 1)
+                        ; /* no pause: it would be most of what we measure */
+                atomic_store_explicit(&line_flag, 2 * i + 2, memory_order_release);
+        }
+        return NULL;
+}
+
+static void *line_driver(void *arg)
+{
+        double *ns = arg;
+        int cpus[2], n = 0;
+        cpu_set_t cs;
+        if (sched_getaffinity(0, sizeof(cs), &cs) < 0)
+                return NULL;
+        for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+                if (CPU_ISSET(c, &cs))
+                        cpus[n++] = c;
+        if (n < 2 || pin_to(cpus[0]) != 0)
+                return NULL;
+        pthread_t t;
+        atomic_store(&line_flag, 0);
+        if (pthread_create(&t, NULL, line_peer, (void *)(intptr_t)cpus[1]) != 0)
+                return NULL;
+        int64_t t0 = now_ns();
+        for (uint32_t i = 0; i < LINE_ROUNDS; i++) {
+                atomic_store_explicit(&line_flag, 2 * i + 1, memory_order_release);
+                while (atomic_load_explicit(&line_flag, memory_order_acquire) != 2 * i + 2)
+                        ;
+        }
+        *ns = (double)(now_ns() - t0) / LINE_ROUNDS;
+        pthread_join(t, NULL);
+        return NULL;
+}
+
+/* What it costs to move one cache line to the other CPU and back, with
+ * two threads pinned to the first two CPUs we may use: the floor of every
+ * shared-memory hand-off, and a record of the host's state during the
+ * run (on this KVM guest it is about 55 ns, and some runs see it jump to
+ * 300 ns and more while the host places the vCPUs elsewhere: every
+ * cross-CPU row of such a run is slower).  NAN with fewer than 2 CPUs. */
+double machine_line_rtt_ns(void)
+{
+        double ns = NAN;
+        pthread_t t;
+        /* in a thread of its own, so our own affinity stays as it was */
+        if (pthread_create(&t, NULL, line_driver, &ns) == 0)
+                pthread_join(t, NULL);
+        return ns;
 }
 
 pid_t spawn_peer(int (*fn)(void *), void *arg)
