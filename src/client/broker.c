@@ -620,10 +620,10 @@ static uint32_t post_id(void)
         return id;
 }
 
-void np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
+int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
-        int len = -1, s = -1;
+        int len = -1, s = -1, r = NPIPE_EBROKER;
         uint64_t gen = 0;
         pthread_mutex_lock(&lock);
         if (sock >= 0 && sock_pid == np_self_pid()) {
@@ -637,9 +637,10 @@ void np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
         }
         pthread_mutex_unlock(&lock);
         if (len <= 0)
-                return;
+                return len < 0 && s >= 0 ? len : NPIPE_EBROKER;
         pthread_mutex_lock(&send_lock);
-        if (sock == s && generation == gen)
-                (void)np_send_packet(s, pkt, (size_t)len, fd);
+        if (sock == s && generation == gen && np_send_packet(s, pkt, (size_t)len, fd) == 0)
+                r = 0;
         pthread_mutex_unlock(&send_lock);
+        return r;
 }

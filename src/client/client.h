@@ -39,11 +39,12 @@ int np_broker_call(struct np_request *req);
 
 /* Send a request whose reply nobody waits for (close notifications, a
  * server's LISTEN), with NP_HDR_NO_REPLY and optionally a descriptor
- * (-1 for none; the caller keeps it).  Never starts a session: with no
- * broker it does nothing, and the adoption that follows a lost broker
- * re-registers our ends from their local state.  Best effort otherwise: a
- * broker that is gone learns the same from our socket. */
-void np_broker_post(uint16_t type, const void *body, size_t body_len, int fd);
+ * (-1 for none; the caller keeps it).  Never starts a session: returns
+ * NPIPE_EBROKER when there is none or the send failed (a caller that
+ * needs the request to arrive then calls np_broker_call, which starts
+ * one and says why it could not); 0 once sent.  A broker that is gone
+ * learns of closes from our socket anyway. */
+int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd);
 
 /* Whether a missing broker is started (default 1).  npiped's own SMB
  * relay is a client of the broker it runs in and must never start one. */

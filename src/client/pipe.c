@@ -1168,16 +1168,48 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
                         h->listen_size = sz;
                         h->state = NPIPE_STATE_LISTENING;
                         pthread_mutex_unlock(&h->lock);
-                        /* Posted, not called: our state decides every
-                         * answer (CONNECT-02/06 above), and the broker
-                         * sees the DISCONNECT before it on the same
-                         * socket.  A lost broker is told by adoption,
-                         * which registers the instance as listening.
-                         * The round trip was two wakes per connection. */
+                        /* A listen that blocks is posted, not called:
+                         * our state decides every answer (CONNECT-02/06
+                         * above), the broker sees the DISCONNECT before
+                         * it on the same socket, and a broker lost later
+                         * is told by adoption, which registers the
+                         * instance as listening.  The round trip was two
+                         * wakes per connection.  One that returns at once
+                         * (NOWAIT, timeout 0, the overlapped listen) is
+                         * called: its caller may then tell a client to
+                         * open, whose OPEN travels on another socket and
+                         * must find the instance listening (test_open,
+                         * OPEN-07).  With no session, call too: that
+                         * starts one, or says why it cannot. */
                         struct np_instance_req body = {h->id};
-                        np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
+                        int quick = atomic_load(&h->nowait) || timeout_ms == 0;
+                        r = quick ? NPIPE_EBROKER
+                                  : np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
+                        if (r < 0) {
+                                struct np_reply rep;
+                                struct np_request req = {
+                                        .type = NP_MSG_LISTEN, .body = &body,
+                                        .body_len = sizeof(body), .fd = fd, .reply = &rep,
+                                        .reply_cap = sizeof(rep)};
+                                r = np_broker_call(&req);
+                                if (req.reply_fd >= 0)
+                                        close(req.reply_fd);
+                                if (r == 0)
+                                        r = req.reply_len >= sizeof(rep) ? rep.status
+                                                                         : NPIPE_EPROTO;
+                        }
                         close(fd);
-                        r = 1; /* listening: wait below */
+                        if (r < 0) {
+                                pthread_mutex_lock(&h->lock);
+                                if (h->listen_seg == seg) {
+                                        h->listen_seg = NULL;
+                                        h->state = NPIPE_STATE_DISCONNECTED;
+                                        munmap(seg, sz);
+                                }
+                                pthread_mutex_unlock(&h->lock);
+                        } else {
+                                r = 1; /* listening: wait below */
+                        }
                 }
                 /* CONNECT-08: a non-blocking server reports "listening" */
                 if (r == 1 && atomic_load(&h->nowait))
