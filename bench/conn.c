@@ -229,6 +229,37 @@ static void conn_report(const char *tr, int64_t start, struct usage *srv, int64_
                     (double)med / 1000.0, (unsigned long long)n);
 }
 
+static void conn_srv_stop(struct conn_srv *srv)
+{
+        atomic_store(&srv->stop, 1);
+        for (int i = 0; i < CONN_INSTANCES; i++)
+                npipe_close(srv->h[i]);
+        for (int i = 0; i < CONN_INSTANCES; i++)
+                pthread_join(srv->t[i], NULL);
+}
+
+/* One timed client run against a server that is up: the server side's
+ * CPU in *u (and the broker's in *broker_ns, -1 when unknown), the start
+ * in *start.  Returns the client's exit status. */
+static int conn_run(struct conn_peer *cp, struct usage *u, int64_t *start, int64_t *broker_ns)
+{
+        shared_reset(g_shared);
+        pid_t pid = spawn_peer(conn_client, cp);
+        pid_t bp = cp->unix_sock ? -1 : broker_pid();
+        int64_t b0 = bp > 0 ? proc_cpu_ns(bp) : -1;
+        shared_barrier(g_shared, 0);
+        struct usage u0;
+        usage_now(&u0);
+        *start = now_ns();
+        shared_barrier(g_shared, 0);
+        usage_now(u);
+        int64_t b1 = bp > 0 ? proc_cpu_ns(bp) : -1;
+        int st = wait_peer(pid);
+        usage_sub(u, &u0);
+        *broker_ns = b0 >= 0 && b1 >= 0 ? b1 - b0 : -1;
+        return st;
+}
+
 static void connect_npipe(void)
 {
         struct conn_srv srv = {0};
@@ -248,36 +279,16 @@ static void connect_npipe(void)
          * connecting, npipe_wait alone: the broker round trip that any
          * open pays, the floor of this design */
         for (int pass = 0; pass < 2; pass++) {
-                shared_reset(g_shared);
                 struct conn_peer cp = {name, 0, pass};
-                pid_t pid = spawn_peer(conn_client, &cp);
-                pid_t bp = broker_pid();
-                int64_t b0 = bp > 0 ? proc_cpu_ns(bp) : -1;
-                shared_barrier(g_shared, 0);
-                struct usage u0, u1;
-                usage_now(&u0);
-                int64_t start = now_ns();
-                shared_barrier(g_shared, 0);
-                usage_now(&u1);
-                int64_t b1 = bp > 0 ? proc_cpu_ns(bp) : -1;
-                int st = wait_peer(pid);
-                if (st != 0) {
-                        atomic_store(&srv.stop, 1);
-                        for (int i = 0; i < CONN_INSTANCES; i++)
-                                npipe_close(srv.h[i]);
-                        for (int i = 0; i < CONN_INSTANCES; i++)
-                                pthread_join(srv.t[i], NULL);
+                struct usage u;
+                int64_t start, broker_ns;
+                if (conn_run(&cp, &u, &start, &broker_ns) != 0) {
+                        conn_srv_stop(&srv);
                         fail("connect npipe: client: %s", g_shared->peer_note);
                 }
-                usage_sub(&u1, &u0);
-                conn_report(pass ? "npipe-wait" : "npipe-msg", start, &u1,
-                            b0 >= 0 && b1 >= 0 ? b1 - b0 : -1);
+                conn_report(pass ? "npipe-wait" : "npipe-msg", start, &u, broker_ns);
         }
-        atomic_store(&srv.stop, 1);
-        for (int i = 0; i < CONN_INSTANCES; i++)
-                npipe_close(srv.h[i]);
-        for (int i = 0; i < CONN_INSTANCES; i++)
-                pthread_join(srv.t[i], NULL);
+        conn_srv_stop(&srv);
         out_note("npipe-msg", "set-up: npipe_open+npipe_close against 4 instances that "
                               "listen, read to EPIPE, disconnect and listen again");
         out_note("npipe-wait", "npipe_wait against 4 listening instances: one broker round "
@@ -312,23 +323,16 @@ static void connect_unix(void)
                 fail("connect: AF_UNIX listen on %s: %s", path, strerror(errno));
         pthread_t t;
         pthread_create(&t, NULL, unix_server, &ls);
-        shared_reset(g_shared);
         struct conn_peer cp = {path, 1, 0};
-        pid_t pid = spawn_peer(conn_client, &cp);
-        shared_barrier(g_shared, 0);
-        struct usage u0, u1;
-        usage_now(&u0);
-        int64_t start = now_ns();
-        shared_barrier(g_shared, 0);
-        usage_now(&u1);
-        int st = wait_peer(pid);
+        struct usage u1;
+        int64_t start, broker_ns;
+        int st = conn_run(&cp, &u1, &start, &broker_ns);
         shutdown(ls, SHUT_RDWR);
         pthread_join(t, NULL);
         close(ls);
         unlink(path);
         if (st != 0)
                 fail("connect AF_UNIX: client: %s", g_shared->peer_note);
-        usage_sub(&u1, &u0);
         conn_report("unix-stream", start, &u1, -1);
         out_note("unix-stream", "set-up: socket+connect+close against one thread that "
                                 "accepts, reads to EOF and closes");
@@ -672,13 +676,7 @@ void bench_scale(void)
         }
         char note[400];
         if (n < sc.n) {
-                FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-                long mmc = -1;
-                if (f) {
-                        if (fscanf(f, "%ld", &mmc) != 1)
-                                mmc = -1;
-                        fclose(f);
-                }
+                long mmc = maps;
                 snprintf(note, sizeof(note),
                          "scale: %u of %u connections; stopped by %s%s%s; vm.max_map_count %ld "
                          "(each connection maps 2 segments in each process)",
