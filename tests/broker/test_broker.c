@@ -2093,6 +2093,62 @@ END_TEST
  * 1 churns connections (hello, a request, close), 2 sends malformed
  * packets until dropped, then again, 3 asks for listings of many names,
  * 4 keeps its maximum of waits pending and cancels them. */
+/* The flooders are forked children of a test, and every ck_assert in a
+ * forked process writes to Check's message file, which they share with
+ * the test and the runner: one killed in the middle of that left a torn
+ * record ("Bad message type" from check_pack.c, once in CI).  So they use
+ * these helpers, which never call Check, and just stop on any failure. */
+static int q_send(int s, uint16_t type, const void *body, size_t blen, const void *tail,
+                  size_t tlen)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET];
+        size_t len = sizeof(struct np_hdr) + blen + tlen;
+
+        if (len > sizeof buf)
+                return -1;
+        put_hdr(buf, type, (uint32_t)len, g_req++);
+        if (blen)
+                memcpy(buf + sizeof(struct np_hdr), body, blen);
+        if (tlen)
+                memcpy(buf + sizeof(struct np_hdr) + blen, tail, tlen);
+        return np_send_packet(s, buf, len, -1);
+}
+
+/* Up to max packets, each within timeout_ms; returns how many came. */
+static int q_drain(int s, int max, int timeout_ms)
+{
+        unsigned char buf[NP_PROTO_MAX_PACKET];
+        int k = 0;
+
+        for (; k < max; k++) {
+                struct pollfd pfd = {.fd = s, .events = POLLIN};
+                int fd = -1;
+
+                if (poll(&pfd, 1, timeout_ms) != 1 ||
+                    np_recv_packet(s, buf, sizeof buf, &fd, 0) <= 0)
+                        break;
+                if (fd >= 0)
+                        close(fd);
+        }
+        return k;
+}
+
+static int q_client(void)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        struct np_hello h = {.magic = NP_PROTO_MAGIC32, .version = NP_PROTO_VERSION};
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", g_dir, NP_BROKER_SOCKET);
+        if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0 ||
+            q_send(s, NP_MSG_HELLO, &h, sizeof h, NULL, 0) < 0 || q_drain(s, 1, TIMEOUT_MS) != 1) {
+                if (s >= 0)
+                        close(s);
+                return -1;
+        }
+        return s;
+}
+
 static void flood(int kind, int started)
 {
         unsigned char junk[64];
@@ -2101,8 +2157,10 @@ static void flood(int kind, int started)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         memset(junk, 0x5a, sizeof junk);
         for (;;) {
-                int s = client();
+                int s = q_client();
 
+                if (s < 0)
+                        _exit(1);
                 if (started >= 0) {
                         /* connected and answered: the flood is on */
                         if (write(started, "f", 1) != 1)
@@ -2125,44 +2183,38 @@ static void flood(int kind, int started)
                                         /* the broker stopped reading us: read a
                                          * little, as a slow client would */
                                         poll(&pfd, 1, 1);
-                                        for (int i = 0; i < 256; i++) {
-                                                struct pkt p;
-
-                                                if (recv_pkt(s, &p, 0) != 1)
-                                                        break;
-                                        }
+                                        q_drain(s, 256, 0);
                                 }
                         }
                         break;
                 case 1:
-                        expect_list_works(s);
+                case 3:
+                        /* listings, each read to its end (or a stall) */
+                        for (int i = 0; i < (kind == 1 ? 1 : 20); i++)
+                                if (q_send(s, NP_MSG_LIST, NULL, 0, NULL, 0) < 0 ||
+                                    q_drain(s, 400, 1000) == 0)
+                                        break;
                         break;
                 case 2:
                         for (int i = 0; i < 40; i++)
                                 if (send_bytes(s, junk, 20, -1) < 0)
                                         break;
                         break;
-                case 3:
-                        for (int i = 0; i < 20; i++)
-                                expect_list_works(s);
-                        break;
                 default:
                         for (int round = 0; round < 20; round++) {
                                 uint32_t first = g_req;
+                                struct np_wait w = {.timeout_ms = NP_WAIT_FOREVER,
+                                                    .name_len = (uint32_t)strlen("flood-busy")};
 
                                 for (int i = 0; i < 1024; i++)
-                                        send_wait(s, "flood-busy", NP_WAIT_FOREVER);
+                                        q_send(s, NP_MSG_WAIT, &w, sizeof w, "flood-busy",
+                                               strlen("flood-busy"));
                                 for (int i = 0; i < 1024; i++) {
                                         struct np_cancel c = {.target_req_id = first + (uint32_t)i};
 
-                                        send_msg(s, NP_MSG_CANCEL, &c, sizeof c, NULL, 0, -1);
+                                        q_send(s, NP_MSG_CANCEL, &c, sizeof c, NULL, 0);
                                 }
-                                for (int i = 0; i < 2048; i++) {
-                                        struct pkt p;
-
-                                        if (recv_pkt(s, &p, 1000) != 1)
-                                                break;
-                                }
+                                q_drain(s, 2048, 1000);
                         }
                         break;
                 }
