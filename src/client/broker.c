@@ -609,6 +609,21 @@ int np_broker_call(struct np_request *req)
         return p.status;
 }
 
+int np_broker_status(uint16_t type, const void *body, size_t body_len, const void *name,
+                     size_t name_len, int fd)
+{
+        struct np_reply rep;
+        struct np_request req = {.type = type, .body = body, .body_len = body_len,
+                                 .name = name, .name_len = name_len, .fd = fd,
+                                 .reply = &rep, .reply_cap = sizeof(rep)};
+        int r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r < 0)
+                return r;
+        return req.reply_len >= sizeof(rep) ? rep.status : NPIPE_EPROTO;
+}
+
 /* A request id for a packet nobody waits a reply for. */
 static uint32_t post_id(void)
 {

@@ -37,6 +37,12 @@ struct np_request {
  * NPIPE_ENOMEM.  Starts the broker when none is running. */
 int np_broker_call(struct np_request *req);
 
+/* np_broker_call for a request answered by a status only (np_reply):
+ * that status, or the call's own error, or NPIPE_EPROTO for a short reply.
+ * A descriptor that came with the reply is closed. */
+int np_broker_status(uint16_t type, const void *body, size_t body_len, const void *name,
+                     size_t name_len, int fd);
+
 /* Send a request whose reply nobody waits for (close notifications, a
  * server's LISTEN), with NP_HDR_NO_REPLY and optionally a descriptor
  * (-1 for none; the caller keeps it).  Never starts a session: returns

@@ -1002,18 +1002,7 @@ NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
                 body.timeout_ms = NP_WAIT_FOREVER;
         else
                 body.timeout_ms = (uint32_t)timeout_ms;
-        struct np_reply rep;
-        struct np_request req = {.type = NP_MSG_WAIT, .body = &body, .body_len = sizeof(body),
-                                 .name = bare, .name_len = blen, .fd = -1, .reply = &rep,
-                                 .reply_cap = sizeof(rep)};
-        r = np_broker_call(&req);
-        if (req.reply_fd >= 0)
-                close(req.reply_fd);
-        if (r < 0)
-                return r;
-        if (req.reply_len < sizeof(rep))
-                return NPIPE_EPROTO;
-        return rep.status;
+        return np_broker_status(NP_MSG_WAIT, &body, sizeof(body), bare, blen, -1);
 }
 
 /* One open with a fresh client segment of *cap bytes, again with a larger
@@ -1185,19 +1174,9 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
                         int quick = atomic_load(&h->nowait) || timeout_ms == 0;
                         r = quick ? NPIPE_EBROKER
                                   : np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
-                        if (r < 0) {
-                                struct np_reply rep;
-                                struct np_request req = {
-                                        .type = NP_MSG_LISTEN, .body = &body,
-                                        .body_len = sizeof(body), .fd = fd, .reply = &rep,
-                                        .reply_cap = sizeof(rep)};
-                                r = np_broker_call(&req);
-                                if (req.reply_fd >= 0)
-                                        close(req.reply_fd);
-                                if (r == 0)
-                                        r = req.reply_len >= sizeof(rep) ? rep.status
-                                                                         : NPIPE_EPROTO;
-                        }
+                        if (r < 0)
+                                r = np_broker_status(NP_MSG_LISTEN, &body, sizeof(body), NULL,
+                                                     0, fd);
                         close(fd);
                         if (r < 0) {
                                 pthread_mutex_lock(&h->lock);
@@ -1286,13 +1265,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
         if (st == NPIPE_STATE_LISTENING) {
                 /* Once we return, no client may take the instance: wait
                  * until the broker took it out of the listen queue. */
-                struct np_reply rep;
-                struct np_request req = {.type = NP_MSG_DISCONNECT, .body = &body,
-                                         .body_len = sizeof(body), .fd = -1, .reply = &rep,
-                                         .reply_cap = sizeof(rep)};
-                np_broker_call(&req);
-                if (req.reply_fd >= 0)
-                        close(req.reply_fd);
+                (void)np_broker_status(NP_MSG_DISCONNECT, &body, sizeof(body), NULL, 0, -1);
         } else {
                 /* A connected instance is nobody else's to take, and the
                  * client already sees the disconnect in shared memory;
@@ -1357,13 +1330,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
         if (h->server) {
                 /* NAME-17: once the last server handle is closed the name is
                  * gone for everybody, so wait for the broker to have done it */
-                struct np_reply rep;
-                struct np_request req = {.type = NP_MSG_CLOSE_SERVER, .body = &end,
-                                         .body_len = sizeof(end), .fd = -1, .reply = &rep,
-                                         .reply_cap = sizeof(rep)};
-                np_broker_call(&req);
-                if (req.reply_fd >= 0)
-                        close(req.reply_fd);
+                (void)np_broker_status(NP_MSG_CLOSE_SERVER, &end, sizeof(end), NULL, 0, -1);
         } else if (c)
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
         pthread_mutex_unlock(&h->op);
