@@ -300,6 +300,7 @@ START_TEST(test_stopped_server)
         npipe_t *c;
         struct found f;
         int64_t t0;
+        int st;
 
         h_spawn(&srv, child_server, name);
         H_EXPECT(srv.chan, 'r');
@@ -308,7 +309,11 @@ START_TEST(test_stopped_server)
         ck_assert_status(c_read_n(c, S2C_BYTES), NPIPE_OK);
         H_EXPECT(srv.chan, 'd');
 
+        /* kill() returns before the signal stops the target: wait until it
+         * is stopped, or it may still answer the query below */
         ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+        ck_assert_int_eq(waitpid(srv.pid, &st, WUNTRACED), srv.pid);
+        ck_assert(WIFSTOPPED(st));
         t0 = h_now_ms();
         stats_of(name, &b, &f);
         ck_assert_int_lt(h_now_ms() - t0, H_TIMEOUT_MS);
