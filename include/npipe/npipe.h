@@ -281,6 +281,28 @@ struct npipe_remote_client {
  * client, NPIPE_ENOTCONN with none, NPIPE_EFUNCTION on a client end. */
 NPIPE_EXTERN int npipe_remote_client(npipe_t *h, struct npipe_remote_client *ret);
 
+/*
+ * Server end: can remote clients reach the pipe through Samba?  The
+ * broker's verdict when this instance was created (docs/remote.md).  It is
+ * pipe-wide and may change while the pipe lives (another pipe whose Samba
+ * socket name is the same would take both off the network while both
+ * exist); the broker logs each change.
+ */
+enum npipe_exposure {
+        NPIPE_EXPOSED = 0,            /* it has its socket in Samba's np directory */
+        NPIPE_EXPOSE_OFF = 1,         /* the broker serves no remote clients */
+        NPIPE_EXPOSE_REJECTED = 2,    /* created with NPIPE_REJECT_REMOTE */
+        NPIPE_EXPOSE_NOT_ALLOWED = 3, /* not allowed by npiped --remote-allow */
+        NPIPE_EXPOSE_RESERVED = 4,    /* a name of Samba's own RPC services */
+        NPIPE_EXPOSE_BAD_NAME = 5,    /* the name cannot be a file name there */
+        NPIPE_EXPOSE_COLLISION = 6,   /* another pipe has the same socket name */
+        NPIPE_EXPOSE_TAKEN = 7,       /* an entry of that name exists, not the broker's */
+        NPIPE_EXPOSE_LIMIT = 8,       /* a limit (sockets, descriptors, the owner's share) */
+};
+NPIPE_EXTERN int npipe_remote_exposure(npipe_t *h, enum npipe_exposure *ret);
+/* One line of English for an exposure verdict. */
+NPIPE_EXTERN const char *npipe_exposure_text(enum npipe_exposure e);
+
 /* The handle's own name as created or opened (without the \\.\pipe\ prefix). */
 NPIPE_EXTERN const char *npipe_name(npipe_t *h);
 

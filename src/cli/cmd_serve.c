@@ -689,6 +689,16 @@ int cmd_serve(int argc, char **argv)
                  * not that our own second instance must fail */
                 s.o.flags &= ~NPIPE_FIRST_INSTANCE;
         }
+        /* A broker that serves remote clients but keeps this pipe local
+         * says why; the user asked for nothing local-only. */
+        {
+                enum npipe_exposure e;
+
+                if (npipe_remote_exposure(ins[0].h, &e) == 0 && e != NPIPE_EXPOSED &&
+                    e != NPIPE_EXPOSE_OFF && e != NPIPE_EXPOSE_REJECTED)
+                        fprintf(stderr, "%s serve: note: remote clients cannot reach %s: %s\n",
+                                cli_prog, s.path, npipe_exposure_text(e));
+        }
         if (s.verbose)
                 fprintf(stderr, "%s serve: %s: %llu instance%s listening\n", cli_prog, s.path,
                         (unsigned long long)instances, instances == 1 ? "" : "s");

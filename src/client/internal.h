@@ -86,6 +86,7 @@ struct npipe {
         uint64_t instance_id; /* client: the server instance (for re-registration) */
         uint32_t access;      /* client: NP_ACCESS_* opened with */
         uint32_t cflags;      /* server: NP_CREATE_* created with */
+        uint32_t exposure;    /* server: NP_REMOTE_* the broker said at creation */
         int can_read, can_write, can_set_mode;
         char *name;
 

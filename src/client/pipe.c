@@ -891,6 +891,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         }
         h->params = rep.params;
         h->cflags = body.flags;
+        h->exposure = rep.remote <= NP_REMOTE_WHY_MAX ? rep.remote : NP_REMOTE_LIMIT;
         h->can_read = opts->dir != NPIPE_OUTBOUND;
         h->can_write = opts->dir != NPIPE_INBOUND;
         /* CREATE-07/08: an inbound server handle lacks FILE_WRITE_ATTRIBUTES */
@@ -1070,6 +1071,57 @@ int np_remote_write_error(struct npipe *h, size_t len)
             __atomic_load_n(&h->remote, __ATOMIC_ACQUIRE) != NULL && (len == 0 || len > 65535))
                 return NPIPE_EMSGSIZE;
         return 0;
+}
+
+_Static_assert(NPIPE_EXPOSED == NP_REMOTE_EXPOSED && NPIPE_EXPOSE_OFF == NP_REMOTE_OFF &&
+                   NPIPE_EXPOSE_REJECTED == NP_REMOTE_REJECTED &&
+                   NPIPE_EXPOSE_NOT_ALLOWED == NP_REMOTE_NOT_ALLOWED &&
+                   NPIPE_EXPOSE_RESERVED == NP_REMOTE_RESERVED &&
+                   NPIPE_EXPOSE_BAD_NAME == NP_REMOTE_BAD_NAME &&
+                   NPIPE_EXPOSE_COLLISION == NP_REMOTE_COLLISION &&
+                   NPIPE_EXPOSE_TAKEN == NP_REMOTE_TAKEN && NPIPE_EXPOSE_LIMIT == NP_REMOTE_LIMIT,
+               "npipe_exposure is the protocol's NP_REMOTE_*");
+
+NPIPE_EXTERN int npipe_remote_exposure(npipe_t *h, enum npipe_exposure *ret)
+{
+        if (!ret)
+                return NPIPE_EBUFFER;
+        int r = np_h_get(h);
+        if (r < 0)
+                return r;
+        if (!h->server) {
+                np_h_put(h);
+                return NPIPE_EFUNCTION;
+        }
+        *ret = (enum npipe_exposure)h->exposure;
+        np_h_put(h);
+        return 0;
+}
+
+NPIPE_EXTERN const char *npipe_exposure_text(enum npipe_exposure e)
+{
+        switch (e) {
+        case NPIPE_EXPOSED:
+                return "remote clients can reach it";
+        case NPIPE_EXPOSE_OFF:
+                return "the broker serves no remote clients";
+        case NPIPE_EXPOSE_REJECTED:
+                return "it rejects remote clients";
+        case NPIPE_EXPOSE_NOT_ALLOWED:
+                return "the administrator has not allowed its owner or name (npiped "
+                       "--remote-allow)";
+        case NPIPE_EXPOSE_RESERVED:
+                return "the name is one of Samba's own RPC pipes";
+        case NPIPE_EXPOSE_BAD_NAME:
+                return "the name cannot be a socket name in Samba's np directory";
+        case NPIPE_EXPOSE_COLLISION:
+                return "another pipe maps to the same Samba socket name";
+        case NPIPE_EXPOSE_TAKEN:
+                return "Samba's np directory already has an entry of that name";
+        case NPIPE_EXPOSE_LIMIT:
+                return "a limit of the broker was reached";
+        }
+        return "unknown";
 }
 
 NPIPE_EXTERN int npipe_remote_client(npipe_t *h, struct npipe_remote_client *ret)

@@ -133,9 +133,22 @@ struct np_create {
 };
 _Static_assert(sizeof(struct np_create) == 40, "np_create");
 
+/* np_create_reply.remote: can remote (SMB) clients reach the pipe?  Said
+ * at creation; it may change later (a colliding name appears or goes). */
+#define NP_REMOTE_EXPOSED     0 /* yes: it has its socket in Samba's np directory */
+#define NP_REMOTE_OFF         1 /* the broker serves no remote clients */
+#define NP_REMOTE_REJECTED    2 /* every instance has NP_CREATE_REJECT_REMOTE */
+#define NP_REMOTE_NOT_ALLOWED 3 /* its owner or name is not allowed (npiped --remote-allow) */
+#define NP_REMOTE_RESERVED    4 /* one of Samba's own RPC pipe names */
+#define NP_REMOTE_BAD_NAME    5 /* the name cannot be one file name in the np directory */
+#define NP_REMOTE_COLLISION   6 /* another pipe maps to the same socket name */
+#define NP_REMOTE_TAKEN       7 /* that socket name exists and is not the broker's */
+#define NP_REMOTE_LIMIT       8 /* a limit (sockets, descriptors, the owner's share) */
+#define NP_REMOTE_WHY_MAX     8u
+
 struct np_create_reply {
         int32_t status;
-        uint32_t reserved;
+        uint32_t remote; /* NP_REMOTE_* */
         uint64_t instance_id; /* broker-wide unique, never reused */
         struct np_pipe_params params; /* the pipe-wide values in force (first instance's) */
 };
