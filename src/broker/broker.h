@@ -97,6 +97,7 @@ enum np_src_kind {
         NP_SRC_CLIENT,
         NP_SRC_PIDWATCH,
         NP_SRC_REMOTE, /* a pipe's SMB socket (remote.c) */
+        NP_SRC_REAPER, /* the reaper's eventfd: closes done (reap.c) */
 };
 struct np_src {
         enum np_src_kind kind;
@@ -117,6 +118,10 @@ struct np_uacct {
         uid_t uid;
         bool limited; /* neither root nor the broker's own uid */
         size_t clients, instances, conns, waits, stats;
+        size_t pipes;   /* names it created first (np_pipe.owner_uid) */
+        size_t fds;     /* descriptors the broker holds for it (sockets, segments) */
+        size_t rsocks;  /* its pipes' sockets in the Samba np directory */
+        size_t reaping; /* its descriptors waiting in the reaper (reap.c) */
 };
 
 #define NP_CLIENT_HELLO    0x1u /* handshake done */
@@ -157,12 +162,14 @@ struct np_client {
 };
 
 struct np_pipe {
-        struct np_hnode hnode; /* broker->pipes, by folded name */
-        char *key;             /* folded name (ASCII lower case) */
-        char *display;         /* the first creator's spelling */
+        struct np_hnode hnode; /* broker->pipes, by key */
+        char *key;             /* np_name_key of the name (names.c) */
+        uint32_t key_len;
+        char *display; /* the first creator's spelling */
         uint32_t name_len;
         struct np_pipe_params params; /* pipe-wide, from the first instance */
         uid_t owner_uid;              /* the first creator */
+        struct np_uacct *owner_acct;  /* counts it in ->pipes; NULL for a placeholder */
         struct np_link instances;     /* np_instance.pipe_link, creation order */
         size_t n_instances;
         struct np_link listeners; /* np_instance.listen_link, longest listening first */
@@ -173,7 +180,14 @@ struct np_pipe {
         bool dead;               /* last instance gone; out of the namespace */
         bool allow_anon;         /* first instance: NP_CREATE_ALLOW_ANONYMOUS */
         size_t n_remote_ok;      /* instances without NP_CREATE_REJECT_REMOTE */
-        struct np_rsock *rsock;  /* its SMB socket while exposed (remote.c) */
+        /* remote.c: NP_REMOTE_* (proto.h) - why remote clients cannot reach
+         * it, NP_REMOTE_EXPOSED while they can (rsock set); policy_why is
+         * the verdict of the exposure policy, fixed at creation. */
+        int remote_why;
+        int policy_why;
+        struct np_rsock *rsock;  /* its SMB socket while exposed */
+        struct np_sname *sname;  /* the socket name it competes for */
+        struct np_link sname_link;
         struct np_traffic ended; /* connections that ended (stats.c) */
         uint64_t connections;    /* clients connected to it */
 };
@@ -181,6 +195,8 @@ struct np_pipe {
 struct np_conn;
 struct np_instance;
 struct np_rsock;
+struct np_sname;
+struct np_remote_cfg;
 
 /* A half-adopted connection (NP_MSG_ADOPT) waits for its other half; while
  * it waits, the peer process is watched through a pidfd so that its death
@@ -313,6 +329,7 @@ struct np_broker {
 
         struct np_htab pipes;
         size_t n_pipes;
+        size_t mem_peak; /* requests.c, give_back_memory */
         struct np_htab instances;
         struct np_htab conns;
         struct np_htab uaccts;                /* struct np_uacct by uid */
@@ -338,6 +355,7 @@ struct np_broker {
         pid_t self_pid; /* requests from this pid may be the SMB relay's */
         /* Remote clients through Samba (remote.c); remote_dir[0] == 0: off. */
         char remote_dir[108];
+        struct np_remote_cfg *rcfg; /* the np directory, the exposure policy */
         size_t n_rsocks;
         struct np_link rsocks;          /* np_rsock.link of the exposed pipes */
         struct np_link rsock_graveyard; /* closed sockets, freed after the epoll batch */
@@ -351,13 +369,40 @@ struct np_broker {
         struct np_link stats_round; /* np_listjob served by the active round */
         struct np_link stats_next;  /* np_listjob waiting for the next one */
         size_t n_stats;             /* STATS requests in progress, all clients */
+        struct np_reaper *reaper;   /* reap.c: closes untrusted descriptors */
 };
+
+/* ---- names.c ------------------------------------------------------------- */
+
+/* The live pipe of this (checked) name, or NULL. */
+struct np_pipe *np_pipe_find(struct np_broker *b, const char *name, uint32_t len);
+uint64_t np_pipe_key_hash(const struct np_broker *b, const struct np_pipe *p);
+bool np_pipe_same_name(const struct np_pipe *x, const struct np_pipe *y);
+/* A name made safe for a log line (control characters as \xNN). */
+const char *np_name_esc(const char *s, size_t n, char *out, size_t cap);
+#define NP_ESC_MAX 200
+#define NP_PIPE_ESC(p, buf) np_name_esc((p)->display, (p)->name_len, (buf), sizeof(buf))
 
 /* ---- remote.c ------------------------------------------------------------ */
 
+/* The exposure policy, from npiped's options (main.c); see docs/remote.md.
+ * `spec`: USER, @GROUP or * (users by name or number), optionally followed
+ * by :PATTERN (a glob over the lower-case name).  Returns 0, or -1 with a
+ * message on stderr. */
+int np_remote_allow(struct np_broker *b, const char *spec);
+/* Let a reserved name (one of Samba's own RPC pipes) be exposed. */
+int np_remote_allow_reserved(struct np_broker *b, const char *name);
+/* Open the np directory (checked: a directory only root can write) and
+ * the registry of the sockets a broker of this runtime directory made,
+ * removing those a dead broker left behind.  0 or -1 (logged). */
+int np_remote_open_dir(struct np_broker *b, const char *dir, const char *runtime_dir);
 /* Start the SMB relay thread (when b->remote_dir is set); 0 or -1. */
 int np_remote_init(struct np_broker *b);
 void np_remote_shutdown(struct np_broker *b);
+/* The policy's verdict for a new pipe created by c: NP_REMOTE_EXPOSED (0)
+ * when remote clients may reach it, else why not (NP_REMOTE_*). */
+int np_remote_policy(const struct np_broker *b, const struct np_pipe *p,
+                     const struct np_client *c);
 /* Give p its socket in remote_dir / take it away (both idempotent). */
 void np_remote_expose(struct np_broker *b, struct np_pipe *p);
 void np_remote_unexpose(struct np_broker *b, struct np_pipe *p);
@@ -372,6 +417,15 @@ void np_remote_bury(struct np_broker *b);
 int np_log_parse_level(const char *s);
 void np_log_init(int level);
 void np_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One call site's share of the log (limits.h, NP_LOG_BURST lines per
+ * NP_LOG_INTERVAL_S): a static `struct np_ratelimit rl;` (zero) beside
+ * each line a client can cause; lines over the share are only counted. */
+struct np_ratelimit {
+        int64_t start_ns; /* the current interval's start (0: none yet) */
+        unsigned lines, suppressed;
+};
+void np_log_limited(struct np_ratelimit *rl, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *np_status_name(int status);
 
 /* ---- loop.c ------------------------------------------------------------- */
@@ -426,6 +480,8 @@ int np_snapshot(struct np_broker *b, struct np_listjob *j);
 void np_listjob_free(struct np_broker *b, struct np_listjob *j);
 /* Would one more object exceed the pool of all clients or c's share? */
 bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim);
+/* Would `more` descriptors put uid a over its share of the budget? */
+bool np_fd_share_full(const struct np_broker *b, const struct np_uacct *a, size_t more);
 
 /* ---- stats.c ------------------------------------------------------------ */
 

@@ -3,8 +3,9 @@
  *
  * Keys are the caller's business: a node carries its full 64-bit hash, the
  * table only places nodes in buckets.  The table doubles when it holds
- * more nodes than buckets; if that allocation fails it simply stays
- * smaller (slower, still correct), so insertion itself never fails.
+ * more nodes than buckets and shrinks to a quarter when they fall below an
+ * eighth; if an allocation fails it simply keeps its size (slower, still
+ * correct), so neither insertion nor removal ever fails.
  */
 #include "broker/broker.h"
 
@@ -30,9 +31,11 @@ void np_htab_free(struct np_htab *t)
         t->count = 0;
 }
 
-static void grow(struct np_htab *t)
+/* Move every node into nb buckets (a power of two); on failure the table
+ * stays as it is. */
+static void rehash(struct np_htab *t, size_t nb)
 {
-        size_t nb = (t->mask + 1) * 2, i;
+        size_t i;
         struct np_hnode **b = calloc(nb, sizeof *b);
 
         if (b == NULL)
@@ -56,7 +59,7 @@ void np_htab_insert(struct np_htab *t, struct np_hnode *n, uint64_t hash)
         struct np_hnode **head;
 
         if (t->count > t->mask)
-                grow(t);
+                rehash(t, (t->mask + 1) * 2);
         n->hash = hash;
         head = &t->buckets[hash & t->mask];
         n->next = *head;
@@ -73,6 +76,11 @@ void np_htab_remove(struct np_htab *t, struct np_hnode *n)
                         *pp = n->next;
                         n->next = NULL;
                         t->count--;
+                        /* A table that held one user's 100,000 names gives
+                         * its buckets back once they are gone (a quarter
+                         * of the way down: no flapping at one size). */
+                        if (t->mask + 1 > NP_HTAB_INITIAL && t->count < (t->mask + 1) / 8)
+                                rehash(t, (t->mask + 1) / 4);
                         return;
                 }
         }

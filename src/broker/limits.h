@@ -44,9 +44,14 @@
 
 /* Fair share (a shared broker, --shared): a uid other than the broker's own
  * and root may hold at most 1/NP_LIM_UID_SHARE of the client slots
- * (NP_LIM_CLIENTS) and of each pool above, so that no other user can take
- * a whole broker from everybody else.  Its processes get NPIPE_ELIMIT
- * (HELLO_REPLY for a connection over its share). */
+ * (NP_LIM_CLIENTS), of the names (NP_LIM_PIPES), of each pool above, of
+ * the sockets in Samba's np directory (NP_LIM_REMOTE_PIPES) and of the
+ * descriptor budget (np_fd_share_full: its processes' sockets, its
+ * listening instances' segments, its pipes' Samba sockets and what waits
+ * in the reaper together), so that no other user can take a whole broker
+ * from everybody else; and all such uids together at most 7/8 of each
+ * pool, so that root always gets in (issue 15).  Their processes get
+ * NPIPE_ELIMIT (HELLO_REPLY for a connection over its share). */
 #define NP_LIM_UID_SHARE 4u
 
 /* LIST requests in progress per process (each holds a snapshot of the
@@ -89,8 +94,65 @@
 /* Descriptors kept free below RLIMIT_NOFILE.  The broker refuses to keep a
  * received descriptor (NPIPE_ELIMIT) or a new connection whose number is
  * at or above the limit minus this reserve, so recvmsg() always has room
- * for the descriptors arriving with one packet and never loses one. */
-#define NP_LIM_FD_RESERVE 64
+ * for the descriptors arriving with one packet and never loses one: a
+ * descriptor the kernel cannot install is released in the receiver's
+ * context, and that release can block (issue 15; reap.c).  A packet
+ * carries up to SCM_MAX_FD = 253 descriptors (NP_FDPASS_SCM_MAX).  Above
+ * the budget live only what is being received and what the reaper holds
+ * (reap.c): the loop receives a packet only while the reaper holds fewer
+ * than NP_LIM_REAP_HIGH (256) there, and the reaper receives (253 at a
+ * time, while it empties a socket it closes) only while it holds at most
+ * that many, so at worst 255 + 253 (the loop's packet) + 253 (the
+ * reaper's) = 761.  The rest covers accept4() and pidfds, which are
+ * closed at once when they land above the budget. */
+#define NP_LIM_FD_RESERVE 1024
+
+/* The reaper (reap.c) closes, on threads of its own, every received
+ * descriptor that is not a segment (closing one can block: a TCP socket
+ * with SO_LINGER and unsent data, a FUSE file), and the sockets of dropped
+ * clients with packets still queued.  Each waits there charged to the uid
+ * that sent it (np_uacct.reaping).  While another uid (NP_LIM_UID_SHARE)
+ * has more than this many waiting, the broker reads nothing from its
+ * processes, and a process of it that sends one more such descriptor is
+ * dropped: the library never sends one. */
+#define NP_LIM_REAP_PER_UID 32u
+
+/* Descriptors numbered at or above the budget that the reaper may hold
+ * (with NP_FDPASS_SCM_MAX counted for each receive in progress) before the
+ * broker stops reading every client, and before the reaper stops emptying
+ * the sockets it closes: see NP_LIM_FD_RESERVE.  Only a nearly full table
+ * gets there. */
+#define NP_LIM_REAP_HIGH 256u
+
+/* Reaper threads: one is started when there is something to close; one
+ * more whenever every thread has spent NP_REAP_SLOW_MS on one close while
+ * work waits, up to this many (a FUSE file whose daemon never answers
+ * FLUSH keeps its thread for ever; the others go on); a thread idle for
+ * NP_REAP_IDLE_S exits. */
+#define NP_REAP_THREADS_MAX 4u
+#define NP_REAP_SLOW_MS     100
+#define NP_REAP_IDLE_S      5
+
+/* Closing a unix socket releases whatever its queue holds in the closer's
+ * context, so the reaper first empties it (taking each descriptor like
+ * one of its own), at most this many packets per socket and this deep in
+ * sockets found inside sockets (the kernel nests SCM_RIGHTS 4 deep). */
+#define NP_REAP_DRAIN 4096u
+#define NP_REAP_DEPTH 6
+
+/* A dropped or departed client's socket is shut down, then up to this many
+ * of its unread packets are received by the loop itself (their segments
+ * closed, other descriptors to the reaper) so that the socket closes with
+ * an empty queue: the process then reads every reply sent to it and an end
+ * of stream, not ECONNRESET.  A longer queue goes to the reaper. */
+#define NP_LIM_CLOSE_DRAIN 256u
+
+/* Log lines a single call site may write per NP_LOG_INTERVAL_S about what
+ * clients do (refused requests, dropped processes, refused connections);
+ * the rest are counted in one line when the next interval starts, so that
+ * a flood cannot fill the disk at the default level (log.c). */
+#define NP_LOG_BURST      10u
+#define NP_LOG_INTERVAL_S 60u
 
 /* Remote clients through Samba (remote.c, relay.c): pipes with a socket in
  * the np directory (one descriptor each), and connections being relayed

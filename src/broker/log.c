@@ -6,6 +6,11 @@
  * `<N>message` so journald files each line under its syslog priority.
  * Each line goes out in one write() so lines of concurrent processes (the
  * daemon and its starter) never interleave.
+ *
+ * Lines a client can cause (a refused request, a dropped process, a
+ * refused connection) go through np_log_limited(): a flood of them would
+ * otherwise fill the disk at the default level, and the broker's log is
+ * the first thing an administrator reads when something goes wrong.
  */
 #include "broker/broker.h"
 
@@ -16,8 +21,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "broker/limits.h"
 #include "npipe/npipe.h"
 
 /* The log state is the process's own and set once at start-up, so it is
@@ -61,14 +68,11 @@ void np_log_init(int level)
         log_journal = stderr_is_journal();
 }
 
-void np_log(int level, const char *fmt, ...)
+static void log_line(int level, const char *fmt, va_list ap)
 {
         char line[1024];
-        int n, m, saved = errno;
-        va_list ap;
+        int n, m;
 
-        if (level > log_level)
-                return;
         if (level < LOG_ERR)
                 level = LOG_ERR;
         if (log_journal)
@@ -78,9 +82,7 @@ void np_log(int level, const char *fmt, ...)
                              level_names[level]);
         if (n < 0)
                 n = 0;
-        va_start(ap, fmt);
         m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-        va_end(ap);
         if (m < 0)
                 m = 0;
         n += m;
@@ -90,6 +92,62 @@ void np_log(int level, const char *fmt, ...)
         if (write(STDERR_FILENO, line, (size_t)n) < 0) {
                 /* nowhere left to complain to */
         }
+}
+
+void np_log(int level, const char *fmt, ...)
+{
+        int saved = errno;
+        va_list ap;
+
+        if (level > log_level)
+                return;
+        va_start(ap, fmt);
+        log_line(level, fmt, ap);
+        va_end(ap);
+        errno = saved;
+}
+
+static void log_plain(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_plain(int level, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_line(level, fmt, ap);
+        va_end(ap);
+}
+
+/* Called from the event loop only (the per-site state is not locked).
+ * Lines below the log level are not counted: they would not have been
+ * written anyway, and must not use up the share of those that are. */
+void np_log_limited(struct np_ratelimit *rl, int level, const char *fmt, ...)
+{
+        int saved = errno;
+        struct timespec ts;
+        int64_t now;
+        va_list ap;
+
+        if (level > log_level)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+        if (rl->start_ns == 0 || now - rl->start_ns >= (int64_t)NP_LOG_INTERVAL_S * 1000000000ll) {
+                if (rl->suppressed > 0)
+                        log_plain(level, "(%u more lines like the next suppressed)",
+                                  rl->suppressed);
+                rl->start_ns = now;
+                rl->lines = 0;
+                rl->suppressed = 0;
+        }
+        if (rl->lines >= NP_LOG_BURST) {
+                rl->suppressed++;
+                errno = saved;
+                return;
+        }
+        rl->lines++;
+        va_start(ap, fmt);
+        log_line(level, fmt, ap);
+        va_end(ap);
         errno = saved;
 }
 

@@ -10,6 +10,16 @@
  * packet being processed, so that no request ever sees it half gone.  The
  * memory of a reaped client lives until the end of the epoll batch, since
  * later events of the same batch may still point at it.
+ *
+ * Nothing here ever blocks on a close either (issue 15): every descriptor
+ * of a packet is received (np_recv_packet_all), so the kernel never drops
+ * one in our context; those the broker does not keep are closed here only
+ * when they are segments, else by the reaper (reap.c).  A client's socket
+ * is shut down and emptied before it is closed (close_socket), so that
+ * nothing its peer queued is released here and the peer reads its replies
+ * and then the end of the stream.  The reaper's bounds pause the reading
+ * of a uid (or of everyone, when the descriptor table is nearly full)
+ * until its threads report progress through an eventfd in the epoll set.
  */
 #include "broker/broker.h"
 
@@ -24,6 +34,7 @@
 #include <unistd.h>
 
 #include "broker/limits.h"
+#include "broker/reap.h"
 #include "npipe/npipe.h"
 #include "os/os.h"
 
@@ -31,7 +42,6 @@
 /* How long accepting pauses after accept() ran out of descriptors or
  * memory, so that a full table does not turn the loop into a busy spin. */
 #define NP_ACCEPT_PAUSE_NS (100 * 1000000ll)
-
 
 static int watch(struct np_broker *b, int fd, uint32_t events, struct np_src *src)
 {
@@ -58,7 +68,7 @@ int np_loop_init(struct np_broker *b)
         np_link_init(&b->stats_next);
         b->idle_since_ns = np_now_ns();
         b->started_ns = b->idle_since_ns;
-        return 0;
+        return np_reap_init(b);
 }
 
 /* ---- the deadline heap ---------------------------------------------------- */
@@ -181,7 +191,8 @@ static void update_events(struct np_broker *b, struct np_client *c)
 
         if (c->flags & NP_CLIENT_DOOMED)
                 return;
-        if (!(c->flags & NP_CLIENT_DRAINING) && c->outq_len < NP_LIM_OUTQ_HIGH)
+        if (!(c->flags & NP_CLIENT_DRAINING) && c->outq_len < NP_LIM_OUTQ_HIGH &&
+            !np_reap_blocks(b, c->acct))
                 want |= EPOLLIN;
         if (c->outq != NULL)
                 want |= EPOLLOUT;
@@ -196,13 +207,27 @@ static void update_events(struct np_broker *b, struct np_client *c)
         c->events = want;
 }
 
+/* Every client whose reading the reaper paused may read again: look at
+ * each (update_events asks np_reap_blocks anew). */
+static void resume_clients(struct np_broker *b)
+{
+        struct np_link *l, *next;
+
+        for (l = b->clients.next; l != &b->clients; l = next) {
+                next = l->next; /* update_events may doom it (moved to doomed) */
+                update_events(b, np_container_of(l, struct np_client, link));
+        }
+}
+
 void np_client_doom(struct np_broker *b, struct np_client *c, const char *why)
 {
+        static struct np_ratelimit rl;
+
         if (c->flags & NP_CLIENT_DOOMED)
                 return;
         c->flags |= NP_CLIENT_DOOMED;
-        np_log(LOG_INFO, "client %llu (pid %ld): %s", (unsigned long long)c->serial, (long)c->pid,
-               why);
+        np_log_limited(&rl, LOG_INFO, "client %llu (pid %ld): %s", (unsigned long long)c->serial,
+                       (long)c->pid, why);
         epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         np_link_del(&c->link);
         np_link_add_tail(&b->doomed, &c->link);
@@ -318,14 +343,71 @@ static void flush_queue(struct np_broker *b, struct np_client *c)
                 update_events(b, c);
 }
 
+/* A dropped client still gets what was queued for it as far as its socket
+ * takes it now (never waiting): the replies up to its last request. */
+static void flush_final(struct np_client *c)
+{
+        while (c->outq != NULL) {
+                struct np_outpkt *p = c->outq;
+
+                if (np_send_packet(c->fd, p->data, p->len, p->fd) < 0)
+                        return;
+                if (p->fd >= 0)
+                        close(p->fd); /* a segment: a copy went out with it */
+                c->outq = p->next;
+                c->outq_len--;
+                free(p);
+        }
+}
+
+/* Close one of our client sockets (issue 15 (e), point 8).  Closing a unix
+ * socket releases, in the closer's context, whatever its receive queue
+ * holds - descriptors a hostile peer sent, whose last close can block -
+ * and tells the peer ECONNRESET, which hides the replies it has not read
+ * yet.  So: shut it down (the peer can add nothing; it reads what we sent,
+ * then the end of the stream), then take its unread packets like received
+ * ones (segments closed here, anything else to the reaper).  An empty
+ * queue is closed here; a long one (limits.h, NP_LIM_CLOSE_DRAIN), or one
+ * we may not read now (np_reap_blocks), goes to the reaper, charged to
+ * acct.  SO_PASSCRED makes every packet, even an empty one, come with
+ * credentials: 0 without them is the end of the queue. */
+static void close_socket(struct np_broker *b, struct np_uacct *acct, int fd)
+{
+        unsigned char buf[64]; /* contents do not matter: truncated is fine */
+        struct np_rcvd rc;
+        int on = 1;
+
+        shutdown(fd, SHUT_RDWR);
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+        for (unsigned i = 0; i < NP_LIM_CLOSE_DRAIN; i++) {
+                ssize_t n;
+
+                if (np_reap_blocks(b, acct))
+                        break;
+                n = np_recv_packet_all(fd, buf, sizeof buf, &rc, MSG_DONTWAIT);
+                for (unsigned k = 0; k < rc.nfd; k++)
+                        np_fd_drop(b, acct, rc.fds[k]);
+                if ((n == 0 && !rc.creds) || n == -EAGAIN) {
+                        close(fd);
+                        return;
+                }
+                /* ECONNRESET: the peer closed with our replies unread
+                 * (reported once); EMSGSIZE: a packet longer than buf */
+                if (n < 0 && n != -EMSGSIZE && n != -ECONNRESET)
+                        break;
+        }
+        np_reap_fd(b, acct, fd);
+}
+
 /* Everything but freeing the memory: events later in this batch may still
  * name c, and find it doomed. */
 static void reap_one(struct np_broker *b, struct np_client *c)
 {
         np_link_del(&c->link);
         np_client_gone(b, c);
+        flush_final(c);
         free_queue(c);
-        close(c->fd);
+        close_socket(b, c->acct, c->fd);
         c->fd = -1;
         if (c->flags & NP_CLIENT_REJECT)
                 b->n_rejecting--;
@@ -395,28 +477,37 @@ static void peer_groups(struct np_client *c)
         }
 }
 
+/* A new connection we do not keep: what its peer may already have queued
+ * must not be released here either (close_socket). */
+static void refuse(struct np_broker *b, struct np_uacct *acct, int fd)
+{
+        close_socket(b, acct, fd);
+        np_uacct_put(b, acct);
+}
+
 static void client_new(struct np_broker *b, int fd)
 {
+        static struct np_ratelimit rl_many, rl_cred;
         struct np_client *c;
         struct ucred cred;
         socklen_t len = sizeof cred;
         struct np_uacct *acct;
         bool reject = b->n_clients >= NP_LIM_CLIENTS;
 
-        if (fd >= b->fd_budget || (reject && b->n_rejecting >= NP_LIM_CLIENTS_REJECTING)) {
-                np_log(LOG_WARNING, "too many connections; closing a new one");
-                b->ctr.processes_refused++;
-                close(fd);
-                return;
-        }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-                np_log(LOG_WARNING, "SO_PEERCRED: %s", strerror(errno));
-                close(fd);
+                np_log_limited(&rl_cred, LOG_WARNING, "SO_PEERCRED: %s", strerror(errno));
+                refuse(b, NULL, fd);
                 return;
         }
-        acct = np_uacct_get(b, cred.uid);
+        acct = np_uacct_get(b, cred.uid); /* NULL without memory: uncharged */
+        if (fd >= b->fd_budget || (reject && b->n_rejecting >= NP_LIM_CLIENTS_REJECTING)) {
+                np_log_limited(&rl_many, LOG_WARNING, "too many connections; closing a new one");
+                b->ctr.processes_refused++;
+                refuse(b, acct, fd);
+                return;
+        }
         if (acct == NULL) {
-                close(fd);
+                refuse(b, NULL, fd);
                 return;
         }
         /* limits.h, NP_LIM_UID_SHARE: another user's connections beyond
@@ -424,15 +515,13 @@ static void client_new(struct np_broker *b, int fd)
         if (!reject && acct->limited && acct->clients >= NP_LIM_CLIENTS / NP_LIM_UID_SHARE) {
                 reject = true;
                 if (b->n_rejecting >= NP_LIM_CLIENTS_REJECTING) {
-                        np_uacct_put(b, acct);
-                        close(fd);
+                        refuse(b, acct, fd);
                         return;
                 }
         }
         c = calloc(1, sizeof *c);
         if (c == NULL) {
-                np_uacct_put(b, acct);
-                close(fd);
+                refuse(b, acct, fd);
                 return;
         }
         c->acct = acct;
@@ -453,10 +542,9 @@ static void client_new(struct np_broker *b, int fd)
         peer_groups(c);
         if (watch(b, fd, EPOLLIN, &c->src) < 0) {
                 acct->clients--;
-                np_uacct_put(b, acct);
                 free(c->groups);
                 free(c);
-                close(fd);
+                refuse(b, acct, fd);
                 return;
         }
         np_link_add_tail(&b->clients, &c->link);
@@ -483,9 +571,10 @@ int np_loop_accept(struct np_broker *b)
                 if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                         continue;
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        static struct np_ratelimit rl;
                         struct epoll_event ev = {.events = 0, .data.ptr = &b->listen_src};
 
-                        np_log(LOG_WARNING, "accept: %s; pausing", strerror(errno));
+                        np_log_limited(&rl, LOG_WARNING, "accept: %s; pausing", strerror(errno));
                         epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev);
                         b->accept_paused_until_ns = np_now_ns() + NP_ACCEPT_PAUSE_NS;
                 }
@@ -499,11 +588,12 @@ static void client_input(struct np_broker *b, struct np_client *c, uint32_t even
         /* One static buffer: packets are handled to completion one at a
          * time.  Aligned for tidiness only; fields are memcpy'd out. */
         static _Alignas(8) unsigned char buf[NP_PROTO_MAX_PACKET];
+        static struct np_rcvd rc;
+        static struct np_ratelimit rl;
         bool hup = (events & (EPOLLHUP | EPOLLERR)) != 0;
 
         for (unsigned i = 0; i < NP_LIM_PACKETS_PER_EVENT; i++) {
                 ssize_t n;
-                int fd;
 
                 if (c->flags & (NP_CLIENT_DOOMED | NP_CLIENT_DRAINING))
                         break;
@@ -512,18 +602,34 @@ static void client_input(struct np_broker *b, struct np_client *c, uint32_t even
                  * then what it sent last still counts). */
                 if (!hup && c->outq_len >= NP_LIM_OUTQ_HIGH)
                         break;
-                n = np_recv_packet(c->fd, buf, sizeof buf, &fd, MSG_DONTWAIT);
+                /* The reaper's bounds (limits.h, NP_LIM_REAP_PER_UID,
+                 * NP_LIM_REAP_HIGH): read nothing that could bring more.
+                 * One that hung up meanwhile is not waited for (its
+                 * hang-up would wake us for ever). */
+                if (np_reap_blocks(b, c->acct)) {
+                        if (hup)
+                                np_client_doom(b, c, "hung up while paused (reaper)");
+                        break;
+                }
+                n = np_recv_packet_all(c->fd, buf, sizeof buf, &rc, MSG_DONTWAIT);
+                if (rc.ctrunc)
+                        np_log_limited(&rl, LOG_WARNING,
+                                       "client %llu (pid %ld): descriptors lost: table full",
+                                       (unsigned long long)c->serial, (long)c->pid);
                 if (n == -EAGAIN)
                         break;
-                if (n == 0) {
-                        np_client_doom(b, c, "disconnected");
+                if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
+                        for (unsigned k = 0; k < rc.nfd; k++)
+                                np_fd_discard(b, c, rc.fds[k]);
+                        np_client_doom(b, c, n == 0 ? "disconnected" : "receive failed");
                         break;
                 }
-                if (n < 0 && n != -EMSGSIZE) {
-                        np_client_doom(b, c, "receive failed");
-                        break;
-                }
-                np_handle_packet(b, c, buf, n, fd);
+                np_handle_packet(b, c, buf, n, rc.nfd > 0 ? rc.fds[0] : -1);
+                /* A packet carries one descriptor at most (protocol.md);
+                 * the others are none of the handler's business, but are
+                 * not ours to close here either. */
+                for (unsigned k = 1; k < rc.nfd; k++)
+                        np_fd_discard(b, c, rc.fds[k]);
                 reap(b, c);
         }
         update_events(b, c);
@@ -566,7 +672,7 @@ static int next_timeout(const struct np_broker *b, int64_t now)
                 next = b->heap[0]->deadline_ns;
         if (np_stats_deadline(b) >= 0 && (next < 0 || np_stats_deadline(b) < next))
                 next = np_stats_deadline(b);
-        if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0) {
+        if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0 && np_reap_idle(b)) {
                 int64_t t = b->idle_since_ns + (int64_t)b->idle_exit_s * 1000000000ll;
 
                 if (next < 0 || t < next)
@@ -574,6 +680,12 @@ static int next_timeout(const struct np_broker *b, int64_t now)
         }
         if (b->accept_paused_until_ns > 0 && (next < 0 || b->accept_paused_until_ns < next))
                 next = b->accept_paused_until_ns;
+        {
+                int64_t t = np_reap_deadline(b);
+
+                if (t >= 0 && (next < 0 || t < next))
+                        next = t;
+        }
         if (next < 0)
                 return -1;
         if (next <= now)
@@ -599,6 +711,10 @@ static void timers(struct np_broker *b, int64_t now)
                 b->accept_paused_until_ns = 0;
                 epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev);
         }
+        if (np_reap_tick(b, now)) {
+                resume_clients(b);
+                reap(b, NULL);
+        }
 }
 
 /* Returns 0 when a signal asked us to stop, 1 when idle for --idle-exit. */
@@ -611,7 +727,9 @@ int np_loop_run(struct np_broker *b)
                 int64_t now = np_now_ns();
                 int n, i;
 
-                if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0 &&
+                /* not before the reaper is done: a descriptor it still
+                 * holds would be closed by our exit, in our context */
+                if (b->idle_exit_s > 0 && b->n_clients + b->n_rejecting == 0 && np_reap_idle(b) &&
                     now - b->idle_since_ns >= (int64_t)b->idle_exit_s * 1000000000ll)
                         return 1;
                 n = epoll_wait(b->epfd, evs, NP_EPOLL_BATCH, next_timeout(b, now));
@@ -641,6 +759,10 @@ int np_loop_run(struct np_broker *b)
                         case NP_SRC_REMOTE:
                                 /* src is the first member of the socket's record */
                                 np_remote_accept(b, (struct np_rsock *)(void *)src);
+                                break;
+                        case NP_SRC_REAPER:
+                                if (np_reap_settle(b))
+                                        resume_clients(b);
                                 break;
                         }
                         reap(b, NULL);

@@ -77,6 +77,14 @@ static void usage(FILE *f)
                    "  --samba-np-dir=DIR    serve remote (SMB) clients: a socket per pipe in\n"
                    "                        DIR, Samba's <ncalrpc dir>/np (docs/remote.md)\n"
                    "  --no-remote           no remote clients, whatever else says so\n"
+                   "  --remote-allow=WHO[:PATTERN]\n"
+                   "                        also expose the pipes of WHO to remote clients:\n"
+                   "                        a user, @group or * (everyone), optionally only\n"
+                   "                        names matching PATTERN (a glob, lower case);\n"
+                   "                        root's pipes need no rule (repeatable)\n"
+                   "  --remote-allow-reserved=NAME\n"
+                   "                        let NAME, one of Samba's own RPC pipe names, be\n"
+                   "                        exposed (repeatable)\n"
                    "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
                    "  --version             print the version and exit\n"
                    "  --help                print this help and exit\n");
@@ -97,7 +105,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
         return 0;
 }
 
-static int parse_options(int argc, char **argv, struct options *o)
+static int parse_options(int argc, char **argv, struct options *o, struct np_broker *b)
 {
         enum {
                 OPT_FOREGROUND = 256,
@@ -108,6 +116,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                 OPT_SHARED,
                 OPT_SAMBA,
                 OPT_NO_REMOTE,
+                OPT_REMOTE_ALLOW,
+                OPT_REMOTE_RESERVED,
                 OPT_VERSION,
                 OPT_HELP
         };
@@ -120,6 +130,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             {"shared", no_argument, NULL, OPT_SHARED},
             {"samba-np-dir", required_argument, NULL, OPT_SAMBA},
             {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
+            {"remote-allow", required_argument, NULL, OPT_REMOTE_ALLOW},
+            {"remote-allow-reserved", required_argument, NULL, OPT_REMOTE_RESERVED},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, OPT_HELP},
             {NULL, 0, NULL, 0},
@@ -171,10 +183,30 @@ static int parse_options(int argc, char **argv, struct options *o)
                                 fprintf(stderr, "npiped: --samba-np-dir: an absolute path\n");
                                 return 2;
                         }
+                        {
+                                struct stat st;
+
+                                /* checked again, through a descriptor, once
+                                 * we hold the lock (np_remote_open_dir);
+                                 * this is for the starter to hear of it */
+                                if (stat(optarg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                                        fprintf(stderr, "npiped: --samba-np-dir %s: %s\n", optarg,
+                                                errno != 0 ? strerror(errno) : "not a directory");
+                                        return 2;
+                                }
+                        }
                         o->samba_np_dir = optarg;
                         break;
                 case OPT_NO_REMOTE:
                         o->no_remote = true;
+                        break;
+                case OPT_REMOTE_ALLOW:
+                        if (np_remote_allow(b, optarg) < 0)
+                                return 2;
+                        break;
+                case OPT_REMOTE_RESERVED:
+                        if (np_remote_allow_reserved(b, optarg) < 0)
+                                return 2;
                         break;
                 case OPT_VERSION:
                         printf("npiped %s (protocol %u)\n", NPIPE_VERSION, NP_PROTO_VERSION);
@@ -468,36 +500,6 @@ static void standard_fds(void)
         }
 }
 
-/*
- * --samba-np-dir: where smbd looks for pipe sockets.  smbd insists that
- * the directory is root's and 0700 and refuses to start otherwise, so we
- * never change it; a socket there must leave room for the name in
- * sun_path.  The relay thread is a client of this very broker, so it must
- * find our socket: NPIPE_RUNTIME_DIR names our directory for it.
- */
-static int samba_dir(struct np_broker *b, const char *dir, const char *runtime)
-{
-        struct stat st;
-        size_t n = strlen(dir);
-
-        while (n > 1 && dir[n - 1] == '/')
-                n--;
-        if (n + 2 >= sizeof b->remote_dir) {
-                np_log(LOG_ERR, "--samba-np-dir %s: too long for socket paths", dir);
-                return -1;
-        }
-        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                np_log(LOG_ERR, "--samba-np-dir %s: %s", dir,
-                       errno != 0 ? strerror(errno) : "not a directory");
-                return -1;
-        }
-        memcpy(b->remote_dir, dir, n);
-        b->remote_dir[n] = '\0';
-        if (setenv("NPIPE_RUNTIME_DIR", runtime, 1) < 0)
-                return -1;
-        return 0;
-}
-
 static int signal_fd(void)
 {
         sigset_t set;
@@ -521,7 +523,7 @@ int main(int argc, char **argv)
         int r, daemon_fd = -1;
 
         standard_fds();
-        r = parse_options(argc, argv, &o);
+        r = parse_options(argc, argv, &o, &b);
         if (r != 0)
                 return r;
         np_log_init(o.log_level);
@@ -557,7 +559,10 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        if (o.samba_np_dir != NULL && !o.no_remote && samba_dir(&b, o.samba_np_dir, abs_dir) < 0)
+        /* The relay thread is a client of this very broker, so it must
+         * find our socket: NPIPE_RUNTIME_DIR names our directory for it. */
+        if (o.samba_np_dir != NULL && !o.no_remote &&
+            setenv("NPIPE_RUNTIME_DIR", abs_dir, 1) < 0)
                 return 1;
 
         b.activated = socket_activated();
@@ -574,6 +579,13 @@ int main(int argc, char **argv)
                 if (b.lfd < 0)
                         return 1;
                 start_lock(b.lockfd, false);
+        }
+        /* --samba-np-dir: only now, holding the broker lock (or under
+         * systemd, alone), may the registry of our sockets be recovered. */
+        if (o.samba_np_dir != NULL && !o.no_remote &&
+            np_remote_open_dir(&b, o.samba_np_dir, abs_dir) < 0) {
+                remove_socket(&b);
+                return 1;
         }
         /* From here on SIGTERM/SIGINT are events of the loop (a clean exit);
          * before, they simply end a broker that has nothing to clean. */

@@ -2,12 +2,35 @@
  * remote.c - pipes reachable from Windows machines through Samba.
  *
  * smbd sends every open of \\host\pipe\NAME to the unix stream socket
- * <np dir>/<lower-case NAME> (docs/remote.md, ../research/samba.md).  So a
+ * <np dir>/<lower-case NAME> (docs/remote.md, research/samba.md).  So a
  * broker started with --samba-np-dir gives each pipe that takes remote
- * clients (an instance without NPIPE_REJECT_REMOTE) a socket there, named
- * by the folded name, and removes it with the last such instance: a pipe
- * that does not exist is then STATUS_OBJECT_NAME_NOT_FOUND for the client,
- * as on Windows.
+ * clients (an instance without NPIPE_REJECT_REMOTE) a socket there, and
+ * removes it with the last such instance: a pipe that does not exist is then
+ * STATUS_OBJECT_NAME_NOT_FOUND for the client, as on Windows.
+ *
+ * The np directory belongs to root and to Samba, so everything here is
+ * written against a local user who names pipes to hurt root (issue 15):
+ *
+ *  - The socket name comes from np_name_smb (src/core/name.c), applied to
+ *    a name np_handle_packet checked as strict UTF-8: it can hold no '/'
+ *    or NUL and is never "." or "..".  Sockets are bound through the
+ *    directory's descriptor (/proc/self/fd/N/NAME) and removed with
+ *    unlinkat on it, so no path is ever joined from a string.
+ *  - An existing entry is never replaced at run time: a file, a symlink,
+ *    Samba's own socket, another broker's, all stay, and the pipe is not
+ *    exposed (NP_REMOTE_TAKEN).  Only the sockets a broker of this runtime
+ *    directory made, listed in its registry file, are removed, and only
+ *    when nobody accepts on them (the broker that made them died).
+ *  - Who is exposed is the administrator's choice (np_remote_policy):
+ *    root's pipes and those allowed by --remote-allow; never, by default,
+ *    a name of Samba's own RPC services, whoever asks.
+ *  - Sockets are named with Samba's own lower-casing (np_name_smb), so
+ *    "\u212Aelvin" and "kelvin", two pipes for NT, get two sockets, each
+ *    the one smbd opens for that name.  Should two pipes NT tells apart
+ *    still map to one socket name (another Samba's table), both are kept
+ *    local while both exist: neither user captures the other's remote
+ *    clients.
+ *  - Sockets count against their owner's share (limits.h).
  *
  * The broker thread only binds, accepts and checks the peer: smbd connects
  * as root, and since the first bytes it sends carry the user's session key,
@@ -20,7 +43,10 @@
 #include "broker/broker.h"
 
 #include <errno.h>
-#include <locale.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,21 +56,476 @@
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
-#include <wctype.h>
 
 #include "broker/limits.h"
 #include "broker/relay.h"
+#include "core/name.h"
 #include "npipe/npipe.h"
+
+/* The file of the runtime directory that lists the sockets this broker
+ * made (see registry_*). */
+#define NP_REMOTE_REGISTRY "remote-sockets"
+/* Compact the registry when it grows past this (it is appended to). */
+#define NP_REMOTE_REGISTRY_COMPACT (1u << 20)
+
+/* The pipe names of Samba's own RPC services (its np directory holds their
+ * sockets, started on demand by samba-dcerpcd) and of the Windows services
+ * clients expect behind them.  A local server under one of these names
+ * would receive every remote client of that service with its SMB identity,
+ * so none is exposed unless the administrator names it
+ * (--remote-allow-reserved).  Lower case, as np_name_smb gives. */
+static const char *const reserved_names[] = {
+    "atsvc",       "browser",      "dssetup",  "epmapper", "eventlog",
+    "fssagentrpc", "initshutdown", "keysvc",   "lsarpc",   "lsass",
+    "mdssvc",      "netdfs",       "netlogon", "ntsvcs",   "protected_storage",
+    "rpcecho",     "samr",         "scerpc",   "spoolss",  "srvsvc",
+    "svcctl",      "trkwks",       "unixinfo", "winreg",   "witness",
+    "wkssvc",      "efsrpc",       "ntlsa",    "msgsvc",   "w32time",
+};
+
+enum { RULE_ANY, RULE_UID, RULE_GID };
+
+struct np_remote_rule {
+        int kind;
+        uint32_t id;
+        char *pattern; /* a glob over the np_name_smb form; NULL: every name */
+};
+
+struct np_remote_cfg {
+        int dirfd; /* the np directory, O_PATH; -1 until opened */
+        int regfd; /* the registry, O_APPEND; -1 when none */
+        size_t reg_bytes;
+        size_t name_max; /* longest socket name both paths can hold */
+        struct np_remote_rule *rules;
+        size_t n_rules;
+        char **reserved_ok;
+        size_t n_reserved_ok;
+        struct np_htab snames;
+};
+
+/* One socket name and the pipes that want it.  It has a socket only while
+ * exactly one pipe wants it (the others would share it). */
+struct np_sname {
+        struct np_hnode hnode; /* rcfg->snames */
+        struct np_link pipes;  /* np_pipe.sname_link */
+        size_t n_pipes;
+        size_t len;
+        char name[];
+};
 
 struct np_rsock {
         struct np_src src;
         struct np_link link; /* b->rsocks, then b->rsock_graveyard once closed */
         struct np_pipe *pipe;
         int fd;
-        dev_t dev; /* to unlink the path only while it is still ours */
+        dev_t dev; /* to unlink the entry only while it is still ours */
         ino_t ino;
-        char path[108];
+        char name[]; /* in the np directory */
 };
+
+static struct np_remote_cfg *cfg_get(struct np_broker *b)
+{
+        if (b->rcfg == NULL) {
+                b->rcfg = calloc(1, sizeof *b->rcfg);
+                if (b->rcfg == NULL)
+                        return NULL;
+                b->rcfg->dirfd = -1;
+                b->rcfg->regfd = -1;
+                if (np_htab_init(&b->rcfg->snames) < 0) {
+                        free(b->rcfg);
+                        b->rcfg = NULL;
+                }
+        }
+        return b->rcfg;
+}
+
+/* ---- the exposure policy ------------------------------------------------- */
+
+static int parse_id(const char *s, size_t n, bool group, uint32_t *out)
+{
+        char buf[256], *end;
+        unsigned long v;
+
+        if (n == 0 || n >= sizeof buf)
+                return -1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        if (buf[0] >= '0' && buf[0] <= '9') {
+                errno = 0;
+                v = strtoul(buf, &end, 10);
+                if (errno != 0 || *end != '\0' || v > UINT32_MAX - 1)
+                        return -1;
+                *out = (uint32_t)v;
+                return 0;
+        }
+        if (group) {
+                struct group *g = getgrnam(buf);
+
+                if (g == NULL)
+                        return -1;
+                *out = (uint32_t)g->gr_gid;
+        } else {
+                struct passwd *pw = getpwnam(buf);
+
+                if (pw == NULL)
+                        return -1;
+                *out = (uint32_t)pw->pw_uid;
+        }
+        return 0;
+}
+
+int np_remote_allow(struct np_broker *b, const char *spec)
+{
+        struct np_remote_cfg *rc = cfg_get(b);
+        const char *colon = strchr(spec, ':');
+        size_t wlen = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+        struct np_remote_rule r = {.kind = RULE_ANY}, *grown;
+
+        if (rc == NULL)
+                return -1;
+        if (wlen == 1 && spec[0] == '*') {
+                r.kind = RULE_ANY;
+        } else if (wlen > 1 && spec[0] == '@') {
+                r.kind = RULE_GID;
+                if (parse_id(spec + 1, wlen - 1, true, &r.id) < 0) {
+                        fprintf(stderr, "npiped: --remote-allow=%s: no such group\n", spec);
+                        return -1;
+                }
+        } else {
+                r.kind = RULE_UID;
+                if (parse_id(spec, wlen, false, &r.id) < 0) {
+                        fprintf(stderr, "npiped: --remote-allow=%s: no such user\n", spec);
+                        return -1;
+                }
+        }
+        if (colon != NULL) {
+                char low[NP_NAME_KEY_MAX + 1];
+                size_t plen = strlen(colon + 1);
+
+                /* the pattern is matched against the socket's (lower-case)
+                 * name, so it is lower-cased the same way */
+                if (plen == 0 || np_name_check(colon + 1, plen) < 0 ||
+                    np_name_smb(colon + 1, plen, low, sizeof low) == 0) {
+                        fprintf(stderr, "npiped: --remote-allow=%s: not a name pattern\n", spec);
+                        return -1;
+                }
+                r.pattern = strdup(low);
+                if (r.pattern == NULL)
+                        return -1;
+        }
+        grown = realloc(rc->rules, (rc->n_rules + 1) * sizeof *grown);
+        if (grown == NULL) {
+                free(r.pattern);
+                return -1;
+        }
+        rc->rules = grown;
+        rc->rules[rc->n_rules++] = r;
+        return 0;
+}
+
+int np_remote_allow_reserved(struct np_broker *b, const char *name)
+{
+        struct np_remote_cfg *rc = cfg_get(b);
+        char low[NP_NAME_KEY_MAX + 1];
+        char **grown;
+
+        if (rc == NULL)
+                return -1;
+        if (np_name_check(name, strlen(name)) < 0 ||
+            np_name_smb(name, strlen(name), low, sizeof low) == 0) {
+                fprintf(stderr, "npiped: --remote-allow-reserved=%s: not a pipe name\n", name);
+                return -1;
+        }
+        grown = realloc(rc->reserved_ok, (rc->n_reserved_ok + 1) * sizeof *grown);
+        if (grown == NULL)
+                return -1;
+        rc->reserved_ok = grown;
+        rc->reserved_ok[rc->n_reserved_ok] = strdup(low);
+        return rc->reserved_ok[rc->n_reserved_ok++] != NULL ? 0 : -1;
+}
+
+static bool is_reserved(const struct np_remote_cfg *rc, const char *smb)
+{
+        bool reserved = false;
+
+        for (size_t i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++)
+                if (strcmp(smb, reserved_names[i]) == 0)
+                        reserved = true;
+        for (size_t i = 0; reserved && i < rc->n_reserved_ok; i++)
+                if (strcmp(smb, rc->reserved_ok[i]) == 0)
+                        reserved = false;
+        return reserved;
+}
+
+static bool in_group(const struct np_client *c, uint32_t gid)
+{
+        if (c->gid == (gid_t)gid)
+                return true;
+        for (int i = 0; i < c->ngroups; i++)
+                if (c->groups[i] == (gid_t)gid)
+                        return true;
+        return false;
+}
+
+int np_remote_policy(const struct np_broker *b, const struct np_pipe *p, const struct np_client *c)
+{
+        const struct np_remote_cfg *rc = b->rcfg;
+        char smb[NP_NAME_KEY_MAX + 1];
+
+        if (b->remote_dir[0] == '\0' || rc == NULL || rc->dirfd < 0)
+                return NP_REMOTE_OFF;
+        if (np_name_smb(p->display, p->name_len, smb, sizeof smb) == 0 ||
+            strlen(smb) > rc->name_max)
+                return NP_REMOTE_BAD_NAME;
+        if (is_reserved(rc, smb))
+                return NP_REMOTE_RESERVED;
+        /* root's pipes, and the broker owner's (a broker that is not root
+         * serves only its own user), need nobody's permission */
+        if (c->uid == 0 || c->uid == b->owner_uid)
+                return NP_REMOTE_EXPOSED;
+        for (size_t i = 0; i < rc->n_rules; i++) {
+                const struct np_remote_rule *r = &rc->rules[i];
+
+                if ((r->kind == RULE_UID && (uid_t)r->id != c->uid) ||
+                    (r->kind == RULE_GID && !in_group(c, r->id)))
+                        continue;
+                if (r->pattern == NULL || fnmatch(r->pattern, smb, 0) == 0)
+                        return NP_REMOTE_EXPOSED;
+        }
+        return NP_REMOTE_NOT_ALLOWED;
+}
+
+static const char *why_text(int why)
+{
+        switch (why) {
+        case NP_REMOTE_NOT_ALLOWED:
+                return "its owner is not allowed remote clients (npiped --remote-allow)";
+        case NP_REMOTE_RESERVED:
+                return "the name is one of Samba's own RPC pipes (--remote-allow-reserved)";
+        case NP_REMOTE_BAD_NAME:
+                return "the name cannot be a file name in the np directory";
+        case NP_REMOTE_COLLISION:
+                return "another pipe has the same socket name";
+        case NP_REMOTE_TAKEN:
+                return "the socket name exists and is not the broker's";
+        case NP_REMOTE_LIMIT:
+                return "a limit was reached";
+        default:
+                return "remote clients are off";
+        }
+}
+
+/* ---- the np directory and the registry -------------------------------------- */
+
+/* dirfd-relative path for bind and connect: the directory is never named
+ * by its path again after it was opened and checked. */
+static int proc_path(const struct np_remote_cfg *rc, const char *name, struct sockaddr_un *sa)
+{
+        int n;
+
+        memset(sa, 0, sizeof *sa);
+        sa->sun_family = AF_UNIX;
+        n = snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", rc->dirfd, name);
+        return n < 0 || (size_t)n >= sizeof sa->sun_path ? -ENAMETOOLONG : 0;
+}
+
+/* Is anybody accepting on the socket `name`?  1 yes, 0 no (refused: its
+ * broker is gone), -1 when it cannot tell. */
+static int socket_alive(const struct np_remote_cfg *rc, const char *name)
+{
+        struct sockaddr_un sa;
+        int fd, r;
+
+        if (proc_path(rc, name, &sa) < 0)
+                return -1;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+        if (r == 0 || errno == EAGAIN || errno == EINPROGRESS)
+                r = 1;
+        else
+                r = errno == ECONNREFUSED ? 0 : -1;
+        close(fd);
+        return r;
+}
+
+/* Registry lines: "+ DEV INO HEXNAME" when a socket is made, "- DEV INO
+ * HEXNAME" when it is removed.  Names are hex so that any character a
+ * pipe name may hold (a newline) cannot forge a line. */
+static void registry_put(struct np_remote_cfg *rc, char op, dev_t dev, ino_t ino, const char *name)
+{
+        char line[64 + 2 * 256];
+        size_t n, len = strlen(name);
+        int k;
+
+        if (rc->regfd < 0 || len > 255)
+                return;
+        k = snprintf(line, sizeof line, "%c %llu %llu ", op, (unsigned long long)dev,
+                     (unsigned long long)ino);
+        if (k < 0)
+                return;
+        n = (size_t)k;
+        for (size_t i = 0; i < len; i++)
+                n += (size_t)snprintf(line + n, sizeof line - n, "%02x", (unsigned char)name[i]);
+        line[n++] = '\n';
+        if (write(rc->regfd, line, n) == (ssize_t)n)
+                rc->reg_bytes += n;
+}
+
+/* Rewrite the registry with the sockets that exist now. */
+static void registry_compact(struct np_broker *b)
+{
+        struct np_remote_cfg *rc = b->rcfg;
+
+        if (rc->regfd < 0 || ftruncate(rc->regfd, 0) < 0)
+                return;
+        rc->reg_bytes = 0;
+        for (struct np_link *l = b->rsocks.next; l != &b->rsocks; l = l->next) {
+                struct np_rsock *rs = np_container_of(l, struct np_rsock, link);
+
+                registry_put(rc, '+', rs->dev, rs->ino, rs->name);
+        }
+}
+
+struct reg_entry {
+        unsigned long long dev, ino;
+        char name[256];
+        bool live;
+};
+
+static int unhex(const char *s, char *out, size_t cap)
+{
+        size_t n = strlen(s);
+
+        if (n % 2 != 0 || n / 2 + 1 > cap || n == 0)
+                return -1;
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned v;
+
+                if (sscanf(s + 2 * i, "%2x", &v) != 1)
+                        return -1;
+                out[i] = (char)v;
+        }
+        out[n / 2] = '\0';
+        return memchr(out, '\0', n / 2) == NULL && strchr(out, '/') == NULL ? 0 : -1;
+}
+
+/* A previous broker of this runtime directory that died (SIGKILL, a
+ * crash) left its sockets: smbd would get "connection refused" for them
+ * instead of "no such pipe", and our own pipes of those names could not be
+ * exposed.  Remove exactly those: listed by it, still the same inode,
+ * still a socket, and refusing connections. */
+static void registry_recover(struct np_remote_cfg *rc)
+{
+        struct reg_entry *e = NULL;
+        size_t n = 0, cap = 0;
+        char line[64 + 2 * 256];
+        FILE *f;
+        int fd = dup(rc->regfd);
+
+        if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0 || (f = fdopen(fd, "r")) == NULL) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while (fgets(line, sizeof line, f) != NULL && n < 65536) {
+                struct reg_entry x = {0};
+                char op, hex[2 * 256 + 1];
+
+                if (sscanf(line, "%c %llu %llu %512s", &op, &x.dev, &x.ino, hex) != 4 ||
+                    (op != '+' && op != '-') || unhex(hex, x.name, sizeof x.name) < 0)
+                        continue;
+                if (op == '-') {
+                        for (size_t i = 0; i < n; i++)
+                                if (e[i].live && e[i].dev == x.dev && e[i].ino == x.ino &&
+                                    strcmp(e[i].name, x.name) == 0)
+                                        e[i].live = false;
+                        continue;
+                }
+                if (n == cap) {
+                        struct reg_entry *g = realloc(e, (cap ? cap * 2 : 64) * sizeof *e);
+
+                        if (g == NULL)
+                                break;
+                        e = g;
+                        cap = cap ? cap * 2 : 64;
+                }
+                x.live = true;
+                e[n++] = x;
+        }
+        fclose(f);
+        for (size_t i = 0; i < n; i++) {
+                struct stat st;
+
+                if (!e[i].live || fstatat(rc->dirfd, e[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISSOCK(st.st_mode) || (unsigned long long)st.st_dev != e[i].dev ||
+                    (unsigned long long)st.st_ino != e[i].ino)
+                        continue;
+                if (socket_alive(rc, e[i].name) != 0)
+                        continue;
+                if (unlinkat(rc->dirfd, e[i].name, 0) == 0) {
+                        char esc[NP_ESC_MAX];
+
+                        np_log(LOG_INFO, "removed the stale socket %s of a broker that died",
+                               np_name_esc(e[i].name, strlen(e[i].name), esc, sizeof esc));
+                }
+        }
+        free(e);
+        if (ftruncate(rc->regfd, 0) == 0)
+                rc->reg_bytes = 0;
+}
+
+int np_remote_open_dir(struct np_broker *b, const char *dir, const char *runtime_dir)
+{
+        struct np_remote_cfg *rc = cfg_get(b);
+        struct stat st;
+        size_t n = strlen(dir), proc_len;
+        char reg[4096];
+        int r;
+
+        if (rc == NULL)
+                return -1;
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        if (n + 2 >= sizeof b->remote_dir) {
+                np_log(LOG_ERR, "--samba-np-dir %s: too long for socket paths", dir);
+                return -1;
+        }
+        memcpy(b->remote_dir, dir, n);
+        b->remote_dir[n] = '\0';
+        /* O_NOFOLLOW + O_DIRECTORY: a symlink in the last place is refused */
+        rc->dirfd = open(b->remote_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rc->dirfd < 0 || fstat(rc->dirfd, &st) < 0) {
+                np_log(LOG_ERR, "--samba-np-dir %s: %s", b->remote_dir, strerror(errno));
+                return -1;
+        }
+        /* smbd insists on root and 0700; we insist that nobody but us can
+         * add or swap entries under our feet */
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+                np_log(LOG_ERR, "--samba-np-dir %s: not a directory of ours that only we can write",
+                       b->remote_dir);
+                return -1;
+        }
+        /* both smbd's path and ours must fit sun_path (107 bytes and NUL) */
+        proc_len = (size_t)snprintf(reg, sizeof reg, "/proc/self/fd/%d/", rc->dirfd);
+        rc->name_max = 107 - (proc_len > n + 1 ? proc_len : n + 1);
+        if (access("/proc/self/fd", X_OK) < 0) {
+                np_log(LOG_ERR, "--samba-np-dir: /proc is not mounted (needed to bind "
+                                "through the directory's descriptor)");
+                return -1;
+        }
+        r = snprintf(reg, sizeof reg, "%s/%s", runtime_dir, NP_REMOTE_REGISTRY);
+        if (r < 0 || (size_t)r >= sizeof reg)
+                return -1;
+        rc->regfd = open(reg, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (rc->regfd < 0) {
+                np_log(LOG_ERR, "%s: %s", reg, strerror(errno));
+                return -1;
+        }
+        registry_recover(rc);
+        return 0;
+}
 
 int np_remote_init(struct np_broker *b)
 {
@@ -55,12 +536,14 @@ int np_remote_init(struct np_broker *b)
         return np_relay_start();
 }
 
-static void rsock_unlink(const struct np_rsock *rs)
+static void rsock_unlink(struct np_broker *b, const struct np_rsock *rs)
 {
+        struct np_remote_cfg *rc = b->rcfg;
         struct stat st;
 
-        if (lstat(rs->path, &st) == 0 && st.st_dev == rs->dev && st.st_ino == rs->ino)
-                unlink(rs->path);
+        if (fstatat(rc->dirfd, rs->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == rs->dev &&
+            st.st_ino == rs->ino && unlinkat(rc->dirfd, rs->name, 0) == 0)
+                registry_put(rc, '-', rs->dev, rs->ino, rs->name);
 }
 
 /* A broker that stops takes its sockets with it: smbd then reports a
@@ -71,208 +554,103 @@ void np_remote_shutdown(struct np_broker *b)
                 return;
         np_relay_stop();
         for (struct np_link *l = b->rsocks.next; l != &b->rsocks; l = l->next)
-                rsock_unlink(np_container_of(l, struct np_rsock, link));
+                rsock_unlink(b, np_container_of(l, struct np_rsock, link));
+        if (b->rcfg != NULL && b->rcfg->regfd >= 0 && ftruncate(b->rcfg->regfd, 0) == 0)
+                b->rcfg->reg_bytes = 0;
 }
 
-/* Can this folded name be a file in the np directory?  smbd itself refuses
- * names with '/' and the dot entries (CVE-2023-3961). */
-static bool usable_name(const char *key, uint32_t len)
+/* ---- sockets ---------------------------------------------------------------- */
+
+static void set_why(struct np_pipe *p, int why)
 {
-        if (len == 0 || memchr(key, '/', len) != NULL || memchr(key, '\0', len) != NULL)
-                return false;
-        if ((len == 1 && key[0] == '.') || (len == 2 && key[0] == '.' && key[1] == '.'))
-                return false;
-        return true;
+        char esc[NP_ESC_MAX];
+
+        if (why != NP_REMOTE_EXPOSED && why != p->remote_why)
+                np_log(why == NP_REMOTE_COLLISION || why == NP_REMOTE_TAKEN ? LOG_WARNING
+                                                                            : LOG_INFO,
+                       "pipe %s: not reachable from remote clients: %s", NP_PIPE_ESC(p, esc),
+                       why_text(why));
+        p->remote_why = why;
 }
 
-/* One UTF-8 sequence at s (n bytes left): the code point and its length,
- * or length 0 for a malformed one. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+/* Bind the socket of sn for p, its only pipe.  Sets p->remote_why. */
+static void rsock_open(struct np_broker *b, struct np_sname *sn, struct np_pipe *p)
 {
-        size_t len;
-
-        if (s[0] < 0x80) {
-                *cp = s[0];
-                return 1;
-        }
-        if ((s[0] & 0xe0) == 0xc0)
-                len = 2, *cp = s[0] & 0x1f;
-        else if ((s[0] & 0xf0) == 0xe0)
-                len = 3, *cp = s[0] & 0x0f;
-        else if ((s[0] & 0xf8) == 0xf0)
-                len = 4, *cp = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t k = 1; k < len; k++) {
-                if ((s[k] & 0xc0) != 0x80)
-                        return 0;
-                *cp = *cp << 6 | (s[k] & 0x3f);
-        }
-        return len;
-}
-
-static size_t utf8_put(char *out, uint32_t cp)
-{
-        if (cp < 0x80) {
-                out[0] = (char)cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                out[0] = (char)(0xc0 | cp >> 6);
-                out[1] = (char)(0x80 | (cp & 0x3f));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                out[0] = (char)(0xe0 | cp >> 12);
-                out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                out[2] = (char)(0x80 | (cp & 0x3f));
-                return 3;
-        }
-        out[0] = (char)(0xf0 | cp >> 18);
-        out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[3] = (char)(0x80 | (cp & 0x3f));
-        return 4;
-}
-
-/*
- * The file name smbd looks for: it lower-cases the pipe name with Unicode
- * rules (its own tables cover the Basic Multilingual Plane), where our
- * namespace folds ASCII only.  So "Ωmega" is the socket "ωmega".  Two of
- * our pipes that differ only in non-ASCII case meet in one socket; the
- * second is not exposed (bind_path finds the first alive).  Returns the
- * length written to out (cap bytes), 0 when it does not fit.
- */
-static size_t smb_lower(const char *name, size_t n, char *out, size_t cap)
-{
-        static locale_t utf8;
-        const unsigned char *s = (const unsigned char *)name;
-        size_t o = 0;
-
-        if (utf8 == (locale_t)0)
-                utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-        while (n > 0) {
-                uint32_t cp;
-                size_t len = utf8_next(s, n, &cp);
-
-                if (len == 0)
-                        return 0; /* names are valid UTF-8 (name.c) */
-                if (cp < 0x80)
-                        cp = cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
-                else if (cp < 0x10000 && utf8 != (locale_t)0)
-                        cp = (uint32_t)towlower_l((wint_t)cp, utf8);
-                if (o + 4 >= cap)
-                        return 0;
-                o += utf8_put(out + o, cp);
-                s += len;
-                n -= len;
-        }
-        out[o] = '\0';
-        return o;
-}
-
-/* Bind path, replacing a stale socket (a dead broker's: nobody accepts on
- * it) but never a live one, which belongs to someone else (samba-dcerpcd
- * keeps Samba's own pipes in the same directory). */
-static int bind_path(int fd, const char *path)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int probe, r;
-
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-                return 0;
-        if (errno != EADDRINUSE)
-                return -errno;
-        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (probe < 0)
-                return -errno;
-        r = connect(probe, (struct sockaddr *)&sa, sizeof sa);
-        if (r == 0 || errno == EAGAIN || errno == EINPROGRESS) {
-                close(probe);
-                return -EADDRINUSE;
-        }
-        close(probe);
-        if (errno != ECONNREFUSED)
-                return -EADDRINUSE; /* not a socket, or not ours to judge */
-        if (unlink(path) < 0)
-                return -errno;
-        return bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : -errno;
-}
-
-void np_remote_expose(struct np_broker *b, struct np_pipe *p)
-{
+        struct np_remote_cfg *rc = b->rcfg;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+        struct np_uacct *a = p->owner_acct;
+        struct sockaddr_un sa;
         struct np_rsock *rs;
         struct stat st;
-        int n, r;
+        char esc[NP_ESC_MAX];
 
-        if (b->remote_dir[0] == '\0' || p->rsock != NULL || p->dead)
-                return;
-        if (!usable_name(p->key, p->name_len)) {
-                np_log(LOG_INFO, "pipe %s: no remote socket (name unusable as a file)",
-                       p->display);
-                return;
-        }
-        if (b->n_rsocks >= NP_LIM_REMOTE_PIPES) {
-                np_log(LOG_WARNING, "pipe %s: no remote socket (limit of %u reached)", p->display,
-                       NP_LIM_REMOTE_PIPES);
+        if (b->n_rsocks >= NP_LIM_REMOTE_PIPES || a == NULL ||
+            (a->limited && a->rsocks >= NP_LIM_REMOTE_PIPES / NP_LIM_UID_SHARE) ||
+            np_fd_share_full(b, a, 1)) {
+                set_why(p, NP_REMOTE_LIMIT);
                 return;
         }
-        rs = calloc(1, sizeof *rs);
-        if (rs == NULL)
-                return;
-        n = snprintf(rs->path, sizeof rs->path, "%s/", b->remote_dir);
-        if (n < 0 || (size_t)n >= sizeof rs->path ||
-            smb_lower(p->display, p->name_len, rs->path + n, sizeof rs->path - (size_t)n) == 0) {
-                np_log(LOG_INFO, "pipe %s: no remote socket (path too long for a socket)",
-                       p->display);
+        rs = calloc(1, sizeof *rs + sn->len + 1);
+        if (rs == NULL || proc_path(rc, sn->name, &sa) < 0) {
                 free(rs);
+                set_why(p, NP_REMOTE_LIMIT);
                 return;
         }
+        memcpy(rs->name, sn->name, sn->len + 1);
         rs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (rs->fd < 0 || rs->fd >= b->fd_budget) {
                 if (rs->fd >= 0)
                         close(rs->fd);
-                np_log(LOG_WARNING, "pipe %s: no remote socket (out of descriptors)", p->display);
                 free(rs);
+                set_why(p, NP_REMOTE_LIMIT);
                 return;
         }
-        r = bind_path(rs->fd, rs->path);
-        /* smbd connects as root; no one else has business here */
-        if (r == 0 && (chmod(rs->path, 0600) < 0 || listen(rs->fd, 128) < 0 ||
-                       lstat(rs->path, &st) < 0))
-                r = -errno;
-        if (r < 0) {
-                np_log(r == -EADDRINUSE ? LOG_WARNING : LOG_ERR, "pipe %s: remote socket %s: %s",
-                       p->display, rs->path,
-                       r == -EADDRINUSE ? "taken by another server" : strerror(-r));
-                if (r != -EADDRINUSE)
-                        unlink(rs->path);
+        /* bind creates the entry and never follows or replaces one: an
+         * existing file, symlink or socket is EADDRINUSE, and stays */
+        if (bind(rs->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+                int e = errno;
+
                 close(rs->fd);
                 free(rs);
+                if (e != EADDRINUSE)
+                        np_log(LOG_ERR, "pipe %s: remote socket: %s", NP_PIPE_ESC(p, esc),
+                               strerror(e));
+                set_why(p, e == EADDRINUSE ? NP_REMOTE_TAKEN : NP_REMOTE_LIMIT);
+                return;
+        }
+        /* smbd connects as root; no one else has business here */
+        if (fstatat(rc->dirfd, rs->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode) ||
+            fchmodat(rc->dirfd, rs->name, 0600, 0) < 0 || listen(rs->fd, 128) < 0) {
+                np_log(LOG_ERR, "pipe %s: remote socket: %s", NP_PIPE_ESC(p, esc), strerror(errno));
+                close(rs->fd);
+                free(rs);
+                set_why(p, NP_REMOTE_LIMIT);
                 return;
         }
         rs->dev = st.st_dev;
         rs->ino = st.st_ino;
+        registry_put(rc, '+', rs->dev, rs->ino, rs->name);
         rs->src.kind = NP_SRC_REMOTE;
         rs->pipe = p;
         ev.data.ptr = &rs->src;
         if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, rs->fd, &ev) < 0) {
-                unlink(rs->path);
+                rsock_unlink(b, rs);
                 close(rs->fd);
                 free(rs);
+                set_why(p, NP_REMOTE_LIMIT);
                 return;
         }
         p->rsock = rs;
         np_link_add_tail(&b->rsocks, &rs->link);
         b->n_rsocks++;
-        np_log(LOG_DEBUG, "pipe %s: remote socket %s", p->display, rs->path);
+        a->rsocks++;
+        if (rc->reg_bytes > NP_REMOTE_REGISTRY_COMPACT && rc->reg_bytes > 256 * b->n_rsocks)
+                registry_compact(b);
+        set_why(p, NP_REMOTE_EXPOSED);
+        np_log(LOG_DEBUG, "pipe %s: remote socket %s", NP_PIPE_ESC(p, esc), rs->name);
 }
 
-void np_remote_unexpose(struct np_broker *b, struct np_pipe *p)
+static void rsock_close(struct np_broker *b, struct np_pipe *p)
 {
         struct np_rsock *rs = p->rsock;
 
@@ -280,13 +658,93 @@ void np_remote_unexpose(struct np_broker *b, struct np_pipe *p)
                 return;
         p->rsock = NULL;
         b->n_rsocks--;
+        p->owner_acct->rsocks--;
         np_link_del(&rs->link);
-        rsock_unlink(rs);
+        rsock_unlink(b, rs);
         close(rs->fd); /* also leaves the epoll set */
         rs->fd = -1;
         rs->pipe = NULL;
         /* events later in this epoll batch may still point at it */
         np_link_add_tail(&b->rsock_graveyard, &rs->link);
+}
+
+static struct np_sname *sname_get(struct np_broker *b, const char *name, size_t len)
+{
+        struct np_remote_cfg *rc = b->rcfg;
+        uint64_t h = 0xcbf29ce484222325ull ^ b->hash_seed;
+        struct np_sname *sn;
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
+        h = np_hash_u64(h);
+        for (struct np_hnode *n = np_htab_bucket(&rc->snames, h); n != NULL; n = n->next) {
+                sn = np_container_of(n, struct np_sname, hnode);
+                if (n->hash == h && sn->len == len && memcmp(sn->name, name, len) == 0)
+                        return sn;
+        }
+        sn = calloc(1, sizeof *sn + len + 1);
+        if (sn == NULL)
+                return NULL;
+        np_link_init(&sn->pipes);
+        sn->len = len;
+        memcpy(sn->name, name, len + 1);
+        np_htab_insert(&rc->snames, &sn->hnode, h);
+        return sn;
+}
+
+void np_remote_expose(struct np_broker *b, struct np_pipe *p)
+{
+        char smb[NP_NAME_KEY_MAX + 1];
+        struct np_sname *sn;
+        size_t len;
+
+        if (p->sname != NULL || p->dead)
+                return;
+        if (p->policy_why != NP_REMOTE_EXPOSED) {
+                set_why(p, p->policy_why);
+                return;
+        }
+        len = np_name_smb(p->display, p->name_len, smb, sizeof smb);
+        sn = len > 0 ? sname_get(b, smb, len) : NULL;
+        if (sn == NULL) {
+                set_why(p, len > 0 ? NP_REMOTE_LIMIT : NP_REMOTE_BAD_NAME);
+                return;
+        }
+        p->sname = sn;
+        np_link_add_tail(&sn->pipes, &p->sname_link);
+        if (++sn->n_pipes == 1) {
+                rsock_open(b, sn, p);
+                return;
+        }
+        /* Two pipes NT tells apart, one socket name: expose neither, or
+         * whichever came first would receive the other's remote clients. */
+        for (struct np_link *l = sn->pipes.next; l != &sn->pipes; l = l->next) {
+                struct np_pipe *q = np_container_of(l, struct np_pipe, sname_link);
+
+                rsock_close(b, q);
+                set_why(q, NP_REMOTE_COLLISION);
+        }
+}
+
+void np_remote_unexpose(struct np_broker *b, struct np_pipe *p)
+{
+        struct np_sname *sn = p->sname;
+
+        rsock_close(b, p);
+        p->remote_why = p->policy_why != NP_REMOTE_EXPOSED ? p->policy_why : NP_REMOTE_REJECTED;
+        if (sn == NULL)
+                return;
+        p->sname = NULL;
+        np_link_del(&p->sname_link);
+        if (--sn->n_pipes == 1) {
+                /* the collision is over: the pipe left gets its socket */
+                struct np_pipe *q = np_container_of(sn->pipes.next, struct np_pipe, sname_link);
+
+                rsock_open(b, sn, q);
+        } else if (sn->n_pipes == 0) {
+                np_htab_remove(&b->rcfg->snames, &sn->hnode);
+                free(sn);
+        }
 }
 
 void np_remote_bury(struct np_broker *b)
@@ -302,6 +760,8 @@ void np_remote_bury(struct np_broker *b)
 
 void np_remote_accept(struct np_broker *b, struct np_rsock *rs)
 {
+        char esc[NP_ESC_MAX];
+
         /* Edge-triggered: take everything now.  On a resource error the
          * rest waits for the next connection (smbd retries nothing, but a
          * full descriptor table must not spin the loop). */
@@ -314,8 +774,8 @@ void np_remote_accept(struct np_broker *b, struct np_rsock *rs)
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
                         if (errno != EAGAIN)
-                                np_log(LOG_WARNING, "remote socket %s: accept: %s", rs->path,
-                                       strerror(errno));
+                                np_log(LOG_WARNING, "pipe %s: remote socket: accept: %s",
+                                       NP_PIPE_ESC(rs->pipe, esc), strerror(errno));
                         return;
                 }
                 if (fd >= b->fd_budget) {
@@ -323,15 +783,17 @@ void np_remote_accept(struct np_broker *b, struct np_rsock *rs)
                         continue;
                 }
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
-                        np_log(LOG_NOTICE, "remote socket %s: refused a non-root peer (pid %ld)",
-                               rs->path, (long)cred.pid);
+                        np_log(LOG_NOTICE,
+                               "pipe %s: remote socket: refused a non-root peer "
+                               "(pid %ld)",
+                               NP_PIPE_ESC(rs->pipe, esc), (long)cred.pid);
                         close(fd);
                         continue;
                 }
                 if (np_relay_submit(fd, rs->pipe->display,
                                     rs->pipe->params.type == NPIPE_TYPE_MESSAGE) < 0) {
                         np_log(LOG_WARNING, "pipe %s: remote client refused (limit of %u reached)",
-                               rs->pipe->display, NP_LIM_REMOTE_CONNS);
+                               NP_PIPE_ESC(rs->pipe, esc), NP_LIM_REMOTE_CONNS);
                         close(fd);
                 }
         }

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -32,53 +33,12 @@
 #include <unistd.h>
 
 #include "broker/limits.h"
+#include "broker/reap.h"
+#include "core/name.h"
 #include "npipe/npipe.h"
 
 /* WAIT-07: a pipe created with default timeout 0 waits 50 ms by default. */
 #define NP_DEFAULT_WAIT_MS 50u
-
-/* ---- names ---------------------------------------------------------------- */
-
-/* Pipe names compare case-insensitively (NAME-02, WAIT-11): ASCII letters
- * fold to lower case, every other byte (UTF-8 included) compares as is. */
-static void fold_name(char *dst, const char *src, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                unsigned char ch = (unsigned char)src[i];
-
-                dst[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
-        }
-}
-
-/* FNV-1a over the folded bytes, seeded per broker run and finished with a
- * mixer, so that the bucket of a name cannot be predicted. */
-static uint64_t name_hash(const struct np_broker *b, const char *folded, size_t n)
-{
-        uint64_t h = 0xcbf29ce484222325ull ^ b->hash_seed;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= (unsigned char)folded[i];
-                h *= 0x100000001b3ull;
-        }
-        return np_hash_u64(h);
-}
-
-static struct np_pipe *pipe_find(struct np_broker *b, const char *name, uint32_t len)
-{
-        char folded[NP_NAME_MAX];
-        struct np_hnode *n;
-        uint64_t h;
-
-        fold_name(folded, name, len);
-        h = name_hash(b, folded, len);
-        for (n = np_htab_bucket(&b->pipes, h); n != NULL; n = n->next) {
-                struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);
-
-                if (n->hash == h && p->name_len == len && memcmp(p->key, folded, len) == 0)
-                        return p;
-        }
-        return NULL;
-}
 
 static struct np_instance *instance_find(struct np_broker *b, uint64_t id)
 {
@@ -153,24 +113,42 @@ struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid)
         return a;
 }
 
+/* The record goes with the last thing it counts: a pipe or a descriptor
+ * may outlive the uid's last process (another user's instance keeps an
+ * EVERYONE pipe alive; the reaper closes late). */
 void np_uacct_put(struct np_broker *b, struct np_uacct *a)
 {
-        if (a != NULL && a->clients == 0) {
+        if (a != NULL && a->clients == 0 && a->pipes == 0 && a->fds == 0 && a->rsocks == 0 &&
+            a->reaping == 0) {
                 np_htab_remove(&b->uaccts, &a->hnode);
                 free(a);
         }
 }
 
 /* Would one more object exceed the pool of all clients, or c's uid's
- * fair share of it? */
+ * fair share of it?  The last eighth of each pool is root's and the broker
+ * owner's: however many users collude, root still gets in (issue 15). */
 static bool pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim)
 {
-        return total >= lim || (c->acct->limited && mine >= lim / NP_LIM_UID_SHARE);
+        if (!c->acct->limited)
+                return total >= lim;
+        return total >= lim - lim / 8 || mine >= lim / NP_LIM_UID_SHARE;
 }
 
 bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim)
 {
         return pool_full(c, total, mine, lim);
+}
+
+/* Every descriptor the broker holds for a uid (its processes' sockets, the
+ * segments of its listening instances, its pipes' SMB sockets, what waits
+ * in the reaper) counts against one share of the descriptor budget, so no
+ * user can take the descriptors everybody else needs (issue 15). */
+bool np_fd_share_full(const struct np_broker *b, const struct np_uacct *a, size_t more)
+{
+        size_t held = a->clients + a->fds + a->rsocks + a->reaping;
+
+        return a->limited && held + more > (size_t)b->fd_budget / NP_LIM_UID_SHARE;
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -243,8 +221,11 @@ static void bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id
         if (req_id != 0)
                 reply_status(b, c, req_id, status);
         if (c->proto_errors > NP_LIM_PROTO_ERRORS) {
-                np_log(LOG_NOTICE, "client %llu (pid %ld): too many protocol errors, dropped",
-                       (unsigned long long)c->serial, (long)c->pid);
+                static struct np_ratelimit rl; /* log.c: a flood must not fill the disk */
+
+                np_log_limited(&rl, LOG_NOTICE,
+                               "client %llu (pid %ld): too many protocol errors, dropped",
+                               (unsigned long long)c->serial, (long)c->pid);
                 b->ctr.processes_dropped++;
                 np_client_doom(b, c, "protocol errors");
         }
@@ -311,6 +292,18 @@ static void instance_set_flags(struct np_broker *b, struct np_instance *i, uint3
                 np_remote_expose(b, i->pipe);
 }
 
+/* The segment a LISTENING instance holds, handed on (or closed) by the
+ * caller: the owner's descriptor count follows it. */
+static int inst_take_fd(struct np_instance *i)
+{
+        int fd = i->fd;
+
+        if (fd >= 0)
+                i->owner->acct->fds--;
+        i->fd = -1;
+        return fd;
+}
+
 /* Move an instance to a new state, keeping the pipe's counters and listen
  * FIFO right.  Leaving LISTENING closes a held segment (callers that hand
  * it on take it out first); entering LISTENING appends to the FIFO
@@ -323,14 +316,15 @@ static void set_state(struct np_instance *i, uint32_t state, int fd)
                 np_link_del(&i->listen_link);
                 p->n_listening--;
                 if (i->fd >= 0)
-                        close(i->fd);
-                i->fd = -1;
+                        close(inst_take_fd(i));
         } else if (i->state == NPIPE_STATE_CONNECTED) {
                 p->n_connected--;
         }
         i->state = state;
         if (state == NPIPE_STATE_LISTENING) {
                 i->fd = fd;
+                if (fd >= 0)
+                        i->owner->acct->fds++;
                 np_link_add_tail(&p->listeners, &i->listen_link);
                 p->n_listening++;
         } else if (state == NPIPE_STATE_CONNECTED) {
@@ -378,6 +372,23 @@ static void pipe_unref(struct np_pipe *p)
                 pipe_free(p);
 }
 
+/* A namespace that shrank to a quarter of its peak gives its memory back:
+ * after one user's 25,000 names go, the broker should not keep their pages
+ * (issue 15).  The tables shrink as they empty (hash.c); malloc_trim hands
+ * the freed heap pages to the kernel.  Rare by construction: the peak is
+ * reset each time. */
+static void give_back_memory(struct np_broker *b)
+{
+        size_t live = b->n_pipes + b->n_instances + b->n_conns;
+
+        if (live > b->mem_peak)
+                b->mem_peak = live;
+        else if (b->mem_peak >= 4096 && live < b->mem_peak / 4) {
+                malloc_trim(0);
+                b->mem_peak = live;
+        }
+}
+
 /* NAME-17: with its last instance the name leaves the namespace; waiters
  * learn it is gone.  Connections and listings still pointing at the pipe
  * keep the memory (refs) and see it as dead. */
@@ -390,8 +401,14 @@ static void pipe_maybe_remove(struct np_broker *b, struct np_pipe *p)
         np_htab_remove(&b->pipes, &p->hnode);
         b->n_pipes--;
         p->dead = true;
+        if (p->owner_acct != NULL) {
+                p->owner_acct->pipes--;
+                np_uacct_put(b, p->owner_acct);
+                p->owner_acct = NULL;
+        }
         if (p->refs == 0)
                 pipe_free(p);
+        give_back_memory(b);
 }
 
 /* A pipe record with its name and parameters, in no table yet. */
@@ -402,13 +419,17 @@ static struct np_pipe *pipe_alloc(const char *name, uint32_t len,
 
         if (p == NULL)
                 return NULL;
-        p->key = malloc(len);
+        char key[NP_NAME_KEY_MAX];
+        size_t klen = np_name_key(name, len, key);
+
+        p->key = malloc(klen);
         p->display = malloc(len + 1);
         if (p->key == NULL || p->display == NULL) {
                 pipe_free(p);
                 return NULL;
         }
-        fold_name(p->key, name, len);
+        memcpy(p->key, key, klen);
+        p->key_len = (uint32_t)klen;
         memcpy(p->display, name, len);
         p->display[len] = '\0';
         p->name_len = len;
@@ -416,20 +437,32 @@ static struct np_pipe *pipe_alloc(const char *name, uint32_t len,
         np_link_init(&p->instances);
         np_link_init(&p->listeners);
         np_link_init(&p->waits);
+        np_link_init(&p->sname_link);
+        p->remote_why = NP_REMOTE_OFF;
         return p;
 }
 
+/* A new name created by c: counted in its uid's share, judged once by the
+ * exposure policy (remote.c). */
 static struct np_pipe *pipe_new(struct np_broker *b, const char *name, uint32_t len,
-                                const struct np_pipe_params *params, uid_t owner)
+                                const struct np_pipe_params *params, struct np_client *c,
+                                uint32_t flags)
 {
         struct np_pipe *p = pipe_alloc(name, len, params);
 
         if (p == NULL)
                 return NULL;
-        p->owner_uid = owner;
-        np_htab_insert(&b->pipes, &p->hnode, name_hash(b, p->key, len));
+        p->owner_uid = c->uid;
+        p->owner_acct = c->acct;
+        c->acct->pipes++;
+        p->allow_anon = (flags & NP_CREATE_ALLOW_ANONYMOUS) != 0;
+        p->policy_why = np_remote_policy(b, p, c);
+        /* until an instance takes remote clients (np_remote_expose) */
+        p->remote_why = p->policy_why != NP_REMOTE_EXPOSED ? p->policy_why : NP_REMOTE_REJECTED;
+        np_htab_insert(&b->pipes, &p->hnode, np_pipe_key_hash(b, p));
         b->n_pipes++;
         b->ctr.pipes_total++;
+        give_back_memory(b);
         return p;
 }
 
@@ -559,6 +592,9 @@ void np_listjob_free(struct np_broker *b, struct np_listjob *j)
         free(j);
 }
 
+/* Only the pipes j->client may open: a listing (and `npipe stat`) on a
+ * shared broker shows nobody another user's private pipes, their server
+ * pids or their traffic; root sees every pipe. */
 int np_snapshot(struct np_broker *b, struct np_listjob *j)
 {
         if (b->n_pipes > 0 && !(j->pipes = calloc(b->n_pipes, sizeof *j->pipes)))
@@ -567,6 +603,8 @@ int np_snapshot(struct np_broker *b, struct np_listjob *j)
                 for (struct np_hnode *n = b->pipes.buckets[k]; n != NULL; n = n->next) {
                         struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);
 
+                        if (!allowed(p, j->client))
+                                continue;
                         p->refs++;
                         j->pipes[j->n++] = p;
                 }
@@ -641,13 +679,14 @@ static void do_list(struct np_broker *b, struct np_client *c, uint32_t req_id)
                 return;
         }
         j = calloc(1, sizeof *j);
+        if (j != NULL)
+                j->client = c;
         if (j == NULL || np_snapshot(b, j) < 0) {
                 free(j);
                 reply_status(b, c, req_id, NPIPE_ENOMEM);
                 return;
         }
         j->req_id = req_id;
-        j->client = c;
         np_link_add_tail(&c->lists, &j->link);
         c->n_lists++;
         np_list_pump(b, c);
@@ -705,9 +744,10 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
                 goto fail;
         status = NPIPE_ELIMIT;
         if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
-            pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES))
+            pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES) ||
+            np_fd_share_full(b, c->acct, 1))
                 goto fail;
-        p = pipe_find(b, name, name_len);
+        p = np_pipe_find(b, name, name_len);
         if (p != NULL) {
                 status = NPIPE_EACCES;
                 if (!allowed(p, c)) /* INST-07 */
@@ -721,13 +761,12 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
                         goto fail;
         } else {
                 status = NPIPE_ELIMIT;
-                if (b->n_pipes >= NP_LIM_PIPES)
+                if (pool_full(c, b->n_pipes, c->acct->pipes, NP_LIM_PIPES))
                         goto fail;
                 status = NPIPE_ENOMEM;
-                p = pipe_new(b, name, name_len, &req.params, c->uid);
+                p = pipe_new(b, name, name_len, &req.params, c, req.flags);
                 if (p == NULL)
                         goto fail;
-                p->allow_anon = (req.flags & NP_CREATE_ALLOW_ANONYMOUS) != 0;
         }
         i = instance_new(b, c, p, &req.params, ++b->next_id);
         if (i == NULL) {
@@ -740,6 +779,7 @@ static void do_create(struct np_broker *b, struct np_client *c, uint32_t req_id,
 
         memset(&rep, 0, sizeof rep);
         rep.status = 0;
+        rep.remote = (uint32_t)p->remote_why;
         rep.instance_id = i->id;
         rep.params = instance_params(i);
         send_msg(b, c, NP_MSG_CREATE_REPLY, req_id, &rep, sizeof rep, NULL, 0, -1);
@@ -772,6 +812,10 @@ static void do_listen(struct np_broker *b, struct np_client *c, uint32_t req_id,
         } else {
                 switch (i->state) {
                 case NPIPE_STATE_DISCONNECTED:
+                        if (np_fd_share_full(b, c->acct, 1)) {
+                                status = NPIPE_ELIMIT;
+                                break;
+                        }
                         /* STATE-05, INST-09: back to the end of the FIFO */
                         set_state(i, NPIPE_STATE_LISTENING, fd);
                         reply_status(b, c, req_id, 0);
@@ -826,8 +870,11 @@ static void open_common(struct np_broker *b, struct np_client *c, uint32_t req_i
             pool_full(c, b->n_conns, c->acct->conns, NP_LIM_CONNS))
                 goto fail;
         status = NPIPE_ENOENT; /* NAME-05 */
-        p = pipe_find(b, name, name_len);
-        if (p == NULL) {
+        p = np_pipe_find(b, name, name_len);
+        /* A pipe the caller may not open is not there for it either (a
+         * shared broker shows nobody another user's private names; SEC-04
+         * as documented in docs/reliability.md). */
+        if (p == NULL || (rid == NULL && !allowed(p, c))) {
                 b->ctr.opens_not_found++;
                 goto fail;
         }
@@ -835,7 +882,10 @@ static void open_common(struct np_broker *b, struct np_client *c, uint32_t req_i
         if (rid != NULL && req.access == 0)
                 req.access = (p->params.dir & NPIPE_INBOUND ? NP_ACCESS_WRITE : 0) |
                              (p->params.dir & NPIPE_OUTBOUND ? NP_ACCESS_READ : 0);
-        if ((rid != NULL ? p->n_remote_ok == 0 || !allowed_remote(p, rid) : !allowed(p, c)) ||
+        /* A remote user reaches only a pipe that has its socket now: the
+         * relay opens by name, and the name may since belong to a pipe the
+         * policy keeps local. */
+        if ((rid != NULL && (p->remote_why != NP_REMOTE_EXPOSED || !allowed_remote(p, rid))) ||
             ((req.access & NP_ACCESS_WRITE) && !(p->params.dir & NPIPE_INBOUND)) ||
             ((req.access & NP_ACCESS_READ) && !(p->params.dir & NPIPE_OUTBOUND))) {
                 b->ctr.opens_denied++;
@@ -880,8 +930,7 @@ static void open_common(struct np_broker *b, struct np_client *c, uint32_t req_i
         }
 
         /* INST-09: the instance that has been listening longest (i above). */
-        sfd = i->fd;
-        i->fd = -1;
+        sfd = inst_take_fd(i);
         set_state(i, NPIPE_STATE_CONNECTED, -1); /* OPEN-07, STATE-02 */
         i->conn = conn;
         np_stats_attach(b, i);
@@ -971,8 +1020,8 @@ static void do_wait(struct np_broker *b, struct np_client *c, uint32_t req_id,
 
         memcpy(&req, body, sizeof req);
         b->ctr.waits_total++;
-        p = pipe_find(b, name, name_len);
-        if (p == NULL) { /* WAIT-01 */
+        p = np_pipe_find(b, name, name_len);
+        if (p == NULL || !allowed(p, c)) { /* WAIT-01; a pipe it may not open is none */
                 reply_status(b, c, req_id, NPIPE_ENOENT);
                 return;
         }
@@ -1210,17 +1259,12 @@ static int peer_dead(struct np_broker *b, pid_t pid, struct np_pidwatch **out)
         return 0;
 }
 
-static bool same_name(const struct np_pipe *x, const struct np_pipe *y)
-{
-        return x == y || (x->name_len == y->name_len && memcmp(x->key, y->key, x->name_len) == 0);
-}
-
 /* Does the waiting server half i accept the client half conn? */
 static bool halves_match(const struct np_instance *i, const struct np_conn *conn)
 {
         return i->pend_conn == conn->id && conn->pending && conn->inst == NULL &&
                conn->instance_id == i->id && i->pend_pid == conn->pid &&
-               conn->pend_pid == i->owner->pid && same_name(i->pipe, conn->pipe);
+               conn->pend_pid == i->owner->pid && np_pipe_same_name(i->pipe, conn->pipe);
 }
 
 static void halves_link(struct np_broker *b, struct np_instance *i, struct np_conn *conn)
@@ -1341,11 +1385,12 @@ static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_
                 goto fail;
         status = NPIPE_ELIMIT;
         if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
-            pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES))
+            pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES) ||
+            (fd >= 0 && np_fd_share_full(b, c->acct, 1)))
                 goto fail;
         /* The same admission as NP_MSG_CREATE, but for INST-06: the
          * instance existed before the restart. */
-        p = pipe_find(b, name, name_len);
+        p = np_pipe_find(b, name, name_len);
         if (p != NULL) {
                 status = NPIPE_EACCES;
                 if (!allowed(p, c) || req->params.dir != p->params.dir) /* INST-07, INST-03 */
@@ -1355,13 +1400,12 @@ static void adopt_server(struct np_broker *b, struct np_client *c, uint32_t req_
                         goto fail;
         } else {
                 status = NPIPE_ELIMIT;
-                if (b->n_pipes >= NP_LIM_PIPES)
+                if (pool_full(c, b->n_pipes, c->acct->pipes, NP_LIM_PIPES))
                         goto fail;
                 status = NPIPE_ENOMEM;
-                p = pipe_new(b, name, name_len, &req->params, c->uid);
+                p = pipe_new(b, name, name_len, &req->params, c, req->flags);
                 if (p == NULL)
                         goto fail;
-                p->allow_anon = (req->flags & NP_CREATE_ALLOW_ANONYMOUS) != 0;
         }
         i = instance_new(b, c, p, &req->params, req->instance_id);
         if (i == NULL) {
@@ -1441,7 +1485,7 @@ static void adopt_client(struct np_broker *b, struct np_client *c, uint32_t req_
         conn = calloc(1, sizeof *conn);
         if (conn == NULL)
                 goto fail;
-        p = pipe_find(b, name, name_len);
+        p = np_pipe_find(b, name, name_len);
         if (p == NULL && (p = pipe_placeholder(name, name_len, &req->params)) == NULL) {
                 free(conn);
                 goto fail;
@@ -1527,18 +1571,21 @@ static void do_hello(struct np_broker *b, struct np_client *c, const struct np_h
                     hello.version != NP_PROTO_VERSION)
                         status = NPIPE_EPROTO;
         }
-        if (fd >= 0)
-                close(fd);
         if (status == 0 && (c->flags & NP_CLIENT_REJECT))
                 status = NPIPE_ELIMIT;
         rep.status = status;
         send_msg(b, c, NP_MSG_HELLO_REPLY, h->req_id, &rep, sizeof rep, NULL, 0, -1);
+        /* after the reply: a discard may drop a client over its share */
+        np_fd_discard(b, c, fd); /* reap.h: never closed blindly here */
         if (status == NPIPE_ELIMIT)
                 b->ctr.processes_refused++;
         if (status != 0) {
-                np_log(status == NPIPE_ELIMIT ? LOG_WARNING : LOG_NOTICE,
-                       "client %llu (pid %ld): hello refused (%s)", (unsigned long long)c->serial,
-                       (long)c->pid, np_status_name(status));
+                static struct np_ratelimit rl;
+
+                np_log_limited(&rl, status == NPIPE_ELIMIT ? LOG_WARNING : LOG_NOTICE,
+                               "client %llu (pid %ld): hello refused (%s)",
+                               (unsigned long long)c->serial, (long)c->pid,
+                               np_status_name(status));
                 np_client_drain(b, c);
                 return;
         }
@@ -1589,16 +1636,17 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
                 memcpy(&h, pkt, sizeof h);
 
         if (!(c->flags & NP_CLIENT_HELLO)) {
+                static struct np_ratelimit rl;
+
                 if (n >= (ssize_t)sizeof h && h.type == NP_MSG_HELLO) {
                         do_hello(b, c, &h, pkt, n, fd);
                         return;
                 }
-                if (fd >= 0)
-                        close(fd);
                 if (h.req_id != 0)
                         reply_status(b, c, h.req_id, NPIPE_EPROTO);
-                np_log(LOG_NOTICE, "client %llu (pid %ld): no hello", (unsigned long long)c->serial,
-                       (long)c->pid);
+                np_fd_discard(b, c, fd);
+                np_log_limited(&rl, LOG_NOTICE, "client %llu (pid %ld): no hello",
+                               (unsigned long long)c->serial, (long)c->pid);
                 np_client_drain(b, c);
                 return;
         }
@@ -1611,28 +1659,43 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
                 r = NPIPE_EPROTO;
         if (r == 0 && h.req_id == 0)
                 r = NPIPE_EPROTO;
+        /* A descriptor the broker does not keep is closed here only if it
+         * is a segment; anything else could block its last close (a
+         * lingering TCP socket, a FUSE file) and goes to the reaper
+         * (reap.h; issue 15).  The reply goes first, so that a client
+         * dropped for it still reads it. */
         if (r < 0) {
-                if (fd >= 0)
-                        close(fd);
                 bad_packet(b, c, h.req_id, r, n < 0 ? "oversized packet" : "malformed packet");
+                np_fd_discard(b, c, fd);
                 return;
         }
         if (fd >= 0) {
+                /* A segment must be a memfd sealed as the library seals
+                 * it (np_fd_is_segment): a peer is never handed a socket,
+                 * FIFO, device or writable file it could block on. */
+                if (!np_fd_is_segment(fd)) {
+                        bad_packet(b, c, h.req_id, NPIPE_EINVAL, "segment is not a sealed memfd");
+                        np_fd_discard(b, c, fd);
+                        return;
+                }
                 /* limits.h, NP_LIM_FD_RESERVE: never keep a descriptor
                  * that eats into the room recvmsg() needs. */
                 if (fd >= b->fd_budget) {
-                        close(fd);
+                        close(fd); /* a segment: cannot block */
                         reply_status(b, c, h.req_id, NPIPE_ELIMIT);
                         return;
                 }
-                /* A segment must be a memfd (F_GET_SEALS works on nothing
-                 * else): a peer is never handed a socket, FIFO or device
-                 * it could block on. */
-                if (fcntl(fd, F_GET_SEALS) < 0) {
-                        close(fd);
-                        bad_packet(b, c, h.req_id, NPIPE_EINVAL, "segment is not a memfd");
-                        return;
-                }
+        }
+
+        /* Every name is checked once, here, by the rules the library
+         * applies (src/core/name.c): strict UTF-8, no NUL, NAME-12.  A
+         * raw client sending over-long forms such as C0 AF never gets one
+         * into the namespace, a socket name or a log line. */
+        if (name != NULL && (r = np_name_check(name, name_len)) < 0) {
+                if (fd >= 0)
+                        close(fd); /* a checked memfd (above) */
+                bad_packet(b, c, h.req_id, r, "malformed pipe name");
+                return;
         }
 
         b->ctr.requests_total++;

@@ -1,12 +1,15 @@
 /*
  * fdpass.c - one packet and at most one descriptor over a SOCK_SEQPACKET
- * socket (os.h: np_send_packet, np_recv_packet).
+ * socket (os.h: np_send_packet, np_recv_packet, np_recv_packet_all).
  *
  * Both the library and the broker move every control message through these
- * two functions, so the descriptor rules live here once: a receiver never
- * ends up holding a descriptor it did not ask for (extras and those of a
- * truncated packet are closed at once), and every received descriptor is
- * O_CLOEXEC so it cannot leak into a program the receiver execs.
+ * functions, so the descriptor rules live here once: a library receiver
+ * never ends up holding a descriptor it did not ask for (extras and those
+ * of a truncated packet are closed at once), and every received descriptor
+ * is O_CLOEXEC so it cannot leak into a program the receiver execs.  The
+ * broker receives every descriptor instead (np_recv_packet_all), because
+ * closing an untrusted one can block and it must choose where that
+ * happens (src/broker/reap.c).
  */
 #include "os/os.h"
 
@@ -114,4 +117,67 @@ ssize_t np_recv_packet(int sock, void *buf, size_t len, int *fd, int flags)
         }
         take_fds(&msg, fd);
         return r;
+}
+
+/* Every descriptor the kernel delivered, into r (at most
+ * NP_FDPASS_SCM_MAX: one packet never carries more). */
+static void collect_fds(struct msghdr *msg, struct np_rcvd *r)
+{
+        struct cmsghdr *cm;
+
+        for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+                size_t i, nfd;
+
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_len < CMSG_LEN(0))
+                        continue;
+                if (cm->cmsg_type == SCM_CREDENTIALS) {
+                        r->creds = 1;
+                        continue;
+                }
+                if (cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (i = 0; i < nfd; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+                        if (r->nfd < NP_FDPASS_SCM_MAX)
+                                r->fds[r->nfd++] = fd;
+                        else
+                                close(fd); /* cannot happen: the kernel caps a packet */
+                }
+        }
+}
+
+ssize_t np_recv_packet_all(int sock, void *buf, size_t len, struct np_rcvd *r, int flags)
+{
+        /* SCM_MAX_FD descriptors, plus credentials and room for whatever
+         * else a socket option might add, so MSG_CTRUNC never drops one. */
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(NP_FDPASS_SCM_MAX * sizeof(int)) +
+                         CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(256)];
+        } ctl;
+        struct iovec iov = {.iov_base = buf, .iov_len = len};
+        struct msghdr msg;
+        ssize_t n;
+
+        r->nfd = 0;
+        r->creds = 0;
+        r->ctrunc = 0;
+        do {
+                memset(&msg, 0, sizeof msg);
+                msg.msg_iov = &iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = ctl.buf;
+                msg.msg_controllen = sizeof ctl.buf;
+                n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        collect_fds(&msg, r);
+        r->ctrunc = (msg.msg_flags & MSG_CTRUNC) != 0;
+        if (msg.msg_flags & MSG_TRUNC)
+                return -EMSGSIZE;
+        return n;
 }

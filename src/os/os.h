@@ -41,4 +41,30 @@ int np_send_packet(int sock, const void *buf, size_t len, int fd);
  * (MSG_DONTWAIT). */
 ssize_t np_recv_packet(int sock, void *buf, size_t len, int *fd, int flags);
 
+/* The most descriptors one packet can carry: the kernel's SCM_MAX_FD. */
+#define NP_FDPASS_SCM_MAX 253
+
+/* What came with one packet, for np_recv_packet_all. */
+struct np_rcvd {
+        int fds[NP_FDPASS_SCM_MAX];
+        unsigned nfd;
+        /* An SCM_CREDENTIALS message came along (only with SO_PASSCRED set
+         * on sock): a packet was received, possibly an empty one, so a
+         * return of 0 was not the end of the stream. */
+        int creds;
+        /* MSG_CTRUNC: the kernel dropped descriptors it could not install
+         * (the table was full); their release ran in our context. */
+        int ctrunc;
+};
+
+/* For the broker: receive one packet and *every* descriptor that came with
+ * it, in r->fds, also with a truncated (-EMSGSIZE) or empty packet.  The
+ * kernel releases the descriptors that do not fit the control buffer in
+ * the receiver's context, and the last release of a file can block (a
+ * TCP socket lingering on close), so the control buffer holds the most a
+ * packet can carry and the caller decides how each descriptor is closed.
+ * Returns as np_recv_packet (a truncated packet's first `len` bytes are
+ * in buf); descriptors are O_CLOEXEC. */
+ssize_t np_recv_packet_all(int sock, void *buf, size_t len, struct np_rcvd *r, int flags);
+
 #endif /* NPIPE_OS_H */

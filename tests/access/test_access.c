@@ -15,11 +15,12 @@
  *             The other user's own broker has a namespace of its own.
  *   shared    A broker started with --shared (directory 0755, socket 0666)
  *             serves every user, and the pipes' access policies decide:
- *             NPIPE_ACCESS_OWNER pipes refuse the other user
- *             (NPIPE_EACCES), NPIPE_ACCESS_GROUP ones admit members of
- *             their group only (primary or supplementary), _EVERYONE ones
- *             anybody; creating another instance follows the same policy
- *             (INST-07).  The server learns the real uid and gid of its
+ *             NPIPE_ACCESS_OWNER pipes are not there for the other user
+ *             (NPIPE_ENOENT, as a missing name: issue 15), NPIPE_ACCESS_GROUP
+ *             ones exist for members of their group only (primary or
+ *             supplementary), _EVERYONE ones for anybody; creating another
+ *             instance of a name that exists follows the same policy
+ *             (INST-07: NPIPE_EACCES, the name being taken).  The server learns the real uid and gid of its
  *             client (SO_PEERCRED), which no request can forge.
  *   library   The same through libnpipe.  It fails today: the library only
  *             trusts a runtime directory owned by the caller with mode 0700
@@ -336,7 +337,7 @@ START_TEST(test_shared)
         /* a member of the group (supplementary, through SO_PEERGROUPS) */
         ck_assert_int_eq(as_user(1, shared_user, g_sdir, res, 7), 7);
         ck_assert_int_eq(res[0], 0);
-        ck_assert_int_eq(res[1], NPIPE_EACCES); /* OWNER */
+        ck_assert_int_eq(res[1], NPIPE_ENOENT); /* OWNER: not there for others */
         ck_assert_int_eq(res[2], 0);            /* GROUP, member */
         ck_assert_int_eq(res[3], 0);            /* EVERYONE */
         ck_assert_int_eq(res[4], NPIPE_EACCES); /* another instance of OWNER's pipe */
@@ -362,8 +363,8 @@ START_TEST(test_shared)
         raw_create(s, "everyone", NPIPE_ACCESS_EVERYONE, 0, &status);
         ck_assert_int_eq(status, 0);
         ck_assert_int_eq(as_user(0, shared_user, g_sdir, res, 7), 7);
-        ck_assert_int_eq(res[1], NPIPE_EACCES);
-        ck_assert_int_eq(res[2], NPIPE_EACCES);
+        ck_assert_int_eq(res[1], NPIPE_ENOENT);
+        ck_assert_int_eq(res[2], NPIPE_ENOENT);
         ck_assert_int_eq(res[3], 0);
         close(s);
         stop_shared();
@@ -404,7 +405,7 @@ START_TEST(test_library_shared)
                       "broker through the library: %s (src/os/runtime.c refuses a runtime "
                       "directory it does not own)",
                       npipe_err_name(res[0]));
-        ck_assert_int_eq(res[1], NPIPE_EACCES);
+        ck_assert_int_eq(res[1], NPIPE_ENOENT);
         close(s);
         stop_shared();
 }
