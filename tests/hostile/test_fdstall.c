@@ -1018,7 +1018,7 @@ START_TEST(test_uid_pause)
         for (unsigned i = 0; i < nk; i++)
                 close(pipes[i]);
         /* the attacker's uid is paused, the reaper stuck: we are served */
-        ck_assert_int_eq(rt_read_byte(up[0], 20000), '1');
+        ck_assert_int_eq(rt_read_byte(up[0], 60000), '1');
         ASSERT_FAST(probe(probe_s), "another uid paused");
         for (unsigned i = 0; i < nk; i++)
                 blocker_release(&k[i]);
