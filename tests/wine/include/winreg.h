@@ -1,0 +1,6 @@
+/* Forwards Wine's <winreg.h> (included by dlls/ntdll/tests/pipe.c) to npipe's
+ * Win32 header (tests/wine/README.md). */
+#ifndef NPIPE_WINETEST_WINREG_H
+#define NPIPE_WINETEST_WINREG_H
+#include <npipe/windows.h>
+#endif
