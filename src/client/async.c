@@ -78,8 +78,24 @@ struct np_shard {
         struct op *head, *tail;
         int handles; /* handles assigned (under shards_lock) */
         _Atomic uint32_t kick;
+        /* operations unlinked by a pass whose callbacks have not returned */
+        _Atomic uint32_t completing;
         struct np_shard *next;
 };
+
+/* Operations pending in this process, all shards: the completion of a
+ * local peer's operations inside the satisfying call (np_async_settle)
+ * costs nothing while there are none. */
+static _Atomic int live_ops;
+
+/* Per thread: inside a pass over a shard (its lock held, stepping), so a
+ * step's own wakes must not start another pass; a completion thread (it
+ * never waits for completions in flight: they may be its own); a local
+ * change that may have satisfied a local peer's pending operation. */
+static __thread int tl_in_pass;
+static __thread int tl_shard_thread;
+static __thread int tl_settle_wanted;
+static __thread int tl_in_settle; /* a callback's own calls do not nest passes */
 
 static pthread_mutex_t shards_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct np_shard *shards;
@@ -155,10 +171,39 @@ static void finish(struct op *o, int status, size_t bytes)
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_sub(&o->h->async_reads, 1);
         atomic_fetch_sub(&o->h->async_ops, 1);
+        atomic_fetch_sub(&live_ops, 1);
         struct npipe *h = o->h;
         o->cb(o->ctx, status, bytes);
         free(o);
+        /* the callback has written all it will: a cancel or a close that
+         * waits for the handle's completions in flight may return */
+        if (atomic_fetch_sub(&h->completing, 1) == 1)
+                np_futex_wake(&h->completing, 0, INT_MAX);
         np_h_put(h); /* taken in enqueue: a close waits for the callback */
+}
+
+/* An operation leaves its shard to be completed (under the shard's lock):
+ * from here until its callback returned, the handle has a completion in
+ * flight (np_h_completions_wait). */
+static void unlink_for_completion(struct np_shard *s, struct op *o)
+{
+        atomic_fetch_add(&o->h->completing, 1);
+        unlink_op(s, o);
+}
+
+/* Wait until no callback of h is running or about to run: after this, no
+ * completion of h writes into the caller's memory.  Not on a completion
+ * thread (a callback of h may be its own caller). */
+static void completions_wait(struct npipe *h)
+{
+        if (tl_shard_thread)
+                return;
+        for (;;) {
+                uint32_t n = atomic_load(&h->completing);
+                if (n == 0)
+                        return;
+                np_futex_wait(&h->completing, n, 0, -1);
+        }
 }
 
 /* ---- one step of each kind ------------------------------------------------------------ */
@@ -386,92 +431,116 @@ struct done_item {
         size_t bytes;
 };
 
+/* What one pass over a shard collects (the completion thread keeps its
+ * arrays across passes). */
+struct pass {
+        struct futex_waitv_ *wv; /* NULL for an inline pass: no sleeping */
+        int n;                   /* words in wv */
+        int retry;
+        struct done_item *done;
+        size_t done_cap;
+};
+
+/*
+ * Step every operation of s once, in order; complete those that are done
+ * (their callbacks run in this thread, out of the shard's lock).  With
+ * ps->wv, also collect the futex words to sleep on.  Returns how many
+ * completed.  Both the completion thread and np_async_settle run passes;
+ * the shard's lock makes each operation stepped by one at a time, and the
+ * one that unlinks it completes it.
+ */
+static size_t shard_pass(struct np_shard *s, struct pass *ps)
+{
+        size_t nd = 0;
+
+        tl_in_pass++;
+        pthread_mutex_lock(&s->lock);
+        for (struct op *o = s->head, *next; o; o = next) {
+                next = o->next;
+                /* is an earlier read of this handle still waiting? */
+                int blocked = 0;
+                if (o->kind == OP_READ || o->kind == OP_TRANSACT)
+                        for (struct op *p = s->head; p != o; p = p->next)
+                                if (p->h == o->h &&
+                                    (p->kind == OP_READ || p->kind == OP_TRANSACT)) {
+                                        blocked = 1;
+                                        break;
+                                }
+                int status = 0;
+                size_t bytes = 0;
+                struct waitspec w;
+                int r = step(o, blocked, &status, &bytes, &w);
+                if (r == STEP_DONE) {
+                        if (nd == ps->done_cap) {
+                                size_t nc = ps->done_cap ? ps->done_cap * 2 : 16;
+                                struct done_item *grown = realloc(ps->done, nc * sizeof(*grown));
+                                if (!grown) {
+                                        /* complete it next pass */
+                                        ps->retry = 1;
+                                        continue;
+                                }
+                                ps->done = grown;
+                                ps->done_cap = nc;
+                        }
+                        unlink_for_completion(s, o);
+                        atomic_fetch_add(&s->completing, 1);
+                        ps->done[nd++] = (struct done_item){o, status, bytes};
+                } else if (r == STEP_RETRY) {
+                        ps->retry = 1;
+                } else if (ps->wv) {
+                        /* a new sleep for the peer to wake (ring_layout.h,
+                         * rsleep): after step() took the seq, before
+                         * futex_waitv */
+                        if (!w.priv && o->c)
+                                np_sleep_announce(o->kind == OP_WRITE ? &o->c->own->wsleep
+                                                                      : &o->c->own->rsleep,
+                                                  w.val);
+                        int dup = 0;
+                        for (int i = 0; i < ps->n; i++)
+                                if (ps->wv[i].uaddr == (uintptr_t)w.addr) {
+                                        dup = 1;
+                                        break;
+                                }
+                        if (!dup && ps->n < WAIT_MAX)
+                                ps->wv[ps->n++] = (struct futex_waitv_){
+                                    .val = w.val,
+                                    .uaddr = (uintptr_t)w.addr,
+                                    .flags = FUTEX2_SIZE_U32 | (w.priv ? FUTEX2_PRIVATE : 0)};
+                        else if (!dup)
+                                ps->retry = 1;
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        tl_in_pass--;
+        for (size_t i = 0; i < nd; i++) {
+                finish(ps->done[i].o, ps->done[i].status, ps->done[i].bytes);
+                if (atomic_fetch_sub(&s->completing, 1) == 1)
+                        np_futex_wake(&s->completing, 0, INT_MAX);
+        }
+        return nd;
+}
+
 static void *shard_thread(void *arg)
 {
         struct np_shard *s = arg;
         struct futex_waitv_ wv[WAIT_MAX];
-        struct done_item *done = NULL;
-        size_t done_cap = 0;
+        struct pass ps = {.wv = wv};
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, NULL);
+        tl_shard_thread = 1;
 
         for (;;) {
                 uint32_t k = atomic_load(&s->kick);
-                int n = 0, retry = 0;
-                size_t nd = 0;
-                wv[n++] = (struct futex_waitv_){.val = k, .uaddr = (uintptr_t)&s->kick,
-                                                .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE};
-                pthread_mutex_lock(&s->lock);
-                for (struct op *o = s->head, *next; o; o = next) {
-                        next = o->next;
-                        /* is an earlier read of this handle still waiting? */
-                        int blocked = 0;
-                        if (o->kind == OP_READ || o->kind == OP_TRANSACT)
-                                for (struct op *p = s->head; p != o; p = p->next)
-                                        if (p->h == o->h &&
-                                            (p->kind == OP_READ || p->kind == OP_TRANSACT)) {
-                                                blocked = 1;
-                                                break;
-                                        }
-                        int status = 0;
-                        size_t bytes = 0;
-                        struct waitspec w;
-                        int r = step(o, blocked, &status, &bytes, &w);
-                        if (r == STEP_DONE) {
-                                unlink_op(s, o);
-                                if (nd == done_cap) {
-                                        size_t nc = done_cap ? done_cap * 2 : 16;
-                                        struct done_item *nd_ = realloc(done, nc * sizeof(*done));
-                                        if (!nd_) {
-                                                /* complete it next pass */
-                                                retry = 1;
-                                                o->next = s->head;
-                                                if (s->head)
-                                                        s->head->prev = o;
-                                                s->head = o;
-                                                if (!s->tail)
-                                                        s->tail = o;
-                                                continue;
-                                        }
-                                        done = nd_;
-                                        done_cap = nc;
-                                }
-                                done[nd++] = (struct done_item){o, status, bytes};
-                        } else if (r == STEP_RETRY) {
-                                retry = 1;
-                        } else {
-                                /* a new sleep for the peer to wake
-                                 * (ring_layout.h, rsleep): after step()
-                                 * took the seq, before futex_waitv */
-                                if (!w.priv && o->c)
-                                        np_sleep_announce(o->kind == OP_WRITE
-                                                                  ? &o->c->own->wsleep
-                                                                  : &o->c->own->rsleep,
-                                                          w.val);
-                                int dup = 0;
-                                for (int i = 0; i < n; i++)
-                                        if (wv[i].uaddr == (uintptr_t)w.addr) {
-                                                dup = 1;
-                                                break;
-                                        }
-                                if (!dup && n < WAIT_MAX)
-                                        wv[n++] = (struct futex_waitv_){
-                                                .val = w.val, .uaddr = (uintptr_t)w.addr,
-                                                .flags = FUTEX2_SIZE_U32 |
-                                                         (w.priv ? FUTEX2_PRIVATE : 0)};
-                                else if (!dup)
-                                        retry = 1;
-                        }
-                }
-                pthread_mutex_unlock(&s->lock);
-                for (size_t i = 0; i < nd; i++)
-                        finish(done[i].o, done[i].status, done[i].bytes);
-                if (nd)
+                ps.n = 0;
+                ps.retry = 0;
+                wv[ps.n++] = (struct futex_waitv_){
+                    .val = k, .uaddr = (uintptr_t)&s->kick, .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE};
+                if (shard_pass(s, &ps))
                         continue; /* completions may let others progress */
 
                 struct timespec ts, *tp = NULL;
-                if (retry) {
+                if (ps.retry) {
                         clock_gettime(CLOCK_MONOTONIC, &ts);
                         ts.tv_nsec += 1000000;
                         if (ts.tv_nsec >= 1000000000) {
@@ -480,9 +549,57 @@ static void *shard_thread(void *arg)
                         }
                         tp = &ts;
                 }
-                syscall(SYS_futex_waitv, wv, n, 0, tp, CLOCK_MONOTONIC);
+                syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC);
         }
         return NULL;
+}
+
+/*
+ * NT completes a pending operation inside the call that satisfies it: once
+ * WriteFile returns, the peer's pending read has its event set and its
+ * OVERLAPPED filled (OVL-20, OVL-21).  Within one process we do the same:
+ * a call that published data, consumed some, disconnected or closed an end
+ * whose peer is in this process (np_async_note_local) runs passes over
+ * every shard before it returns, until one completes nothing, and then
+ * waits for completions the completion threads had already started.  A
+ * peer in another process completes on its own completion thread as soon
+ * as it runs (docs/design.md, "Completion").
+ */
+void np_async_note_local(const struct conn *c)
+{
+        if (c->peer_local && atomic_load_explicit(&live_ops, memory_order_relaxed) != 0)
+                tl_settle_wanted = 1;
+}
+
+void np_async_settle(void)
+{
+        if (!tl_settle_wanted || tl_in_pass || tl_in_settle)
+                return;
+        tl_settle_wanted = 0;
+        tl_in_settle = 1;
+        pthread_mutex_lock(&shards_lock);
+        struct np_shard *first = shards_pid == np_self_pid() ? shards : NULL;
+        pthread_mutex_unlock(&shards_lock);
+        /* shards are only ever added at the head and never freed: the list
+         * from `first` on is stable */
+        struct pass ps = {0};
+        for (int rounds = 0; rounds < 64; rounds++) {
+                size_t done = 0;
+                for (struct np_shard *s = first; s; s = s->next)
+                        done += shard_pass(s, &ps);
+                if (!done)
+                        break;
+        }
+        free(ps.done);
+        tl_in_settle = 0;
+        tl_settle_wanted = 0;
+        if (tl_shard_thread)
+                return;
+        /* what a completion thread unlinked before our pass saw it is
+         * complete too before we return */
+        for (struct np_shard *s = first; s; s = s->next)
+                for (uint32_t n; (n = atomic_load(&s->completing)) != 0;)
+                        np_futex_wait(&s->completing, n, 0, -1);
 }
 
 /* The shard for h: its own if it has one, else one with room. */
@@ -545,6 +662,7 @@ static int enqueue(struct op *o)
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_add(&o->h->async_reads, 1);
         atomic_fetch_add(&o->h->async_ops, 1);
+        atomic_fetch_add(&live_ops, 1);
         pthread_mutex_lock(&s->lock);
         o->prev = s->tail;
         if (s->tail)
@@ -813,7 +931,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 if (o->h != h || (!all_ops && o->ctx != ctx))
                         continue;
 
-                unlink_op(s, o);
+                unlink_for_completion(s, o);
                 if ((o->kind == OP_READ || o->kind == OP_TRANSACT) && o->c && o->done) {
                         /* part of a message it took goes back to the head */
                         pthread_mutex_lock(&h->rd);
@@ -859,6 +977,11 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 n++;
         }
         kick(s);
+        /* An operation its completion thread took a moment ago is not
+         * found here but may still be writing its results: when this
+         * returns (CancelIoEx, CloseHandle), nothing of h writes into the
+         * caller's memory any more (issue 18). */
+        completions_wait(h);
         return n;
 }
 

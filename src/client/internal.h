@@ -43,6 +43,10 @@ struct conn {
          * needs; the lowest is published as own->wake_rbytes (under wlock). */
         pthread_mutex_t wlock;
         struct np_wwait *wwaits;
+        /* The other end is a handle of this very process: what we do to
+         * the connection completes its pending operations before our call
+         * returns (async.c, np_async_settle). */
+        int peer_local;
         /* An async write streaming a message larger than the free ring owns
          * the producer until its last chunk is in (under h->wr). */
         const void *stream_owner;
@@ -100,6 +104,7 @@ struct npipe {
         struct np_shard *shard;   /* the completion thread serving this handle */
         _Atomic int async_reads;  /* pending reads (later reads queue behind them) */
         _Atomic int async_ops;    /* all pending operations */
+        _Atomic uint32_t completing; /* taken out for completion, callback not returned */
 };
 
 
@@ -135,6 +140,12 @@ int np_remote_write_error(struct npipe *h, size_t len);
 
 /* The engine learns of local changes to c (disconnect, close, peer gone). */
 void np_async_kick(struct conn *c);
+/* A change to c may have satisfied a pending operation of a peer in this
+ * process: np_async_settle, at the end of the call, completes it. */
+void np_async_note_local(const struct conn *c);
+/* Complete now, in this thread, what local changes noted above satisfied
+ * (at the end of a call, with no lock held). */
+void np_async_settle(void);
 /* Cancel every pending operation of h (it is being closed). */
 void np_async_handle_closed(struct npipe *h);
 

@@ -245,6 +245,7 @@ void np_conn_put(struct conn *c)
 /* After publishing data or a message: wake the peer's readers if any sleep. */
 void np_wake_reader(struct conn *c)
 {
+        np_async_note_local(c);
         if (atomic_load_explicit(&c->peer->rsleepers, memory_order_seq_cst) == 0 ||
             !np_wake_due(&c->peer->rsleep, atomic_load(&c->own->seq), &c->rgen_woken))
                 return;
@@ -256,6 +257,7 @@ void np_wake_reader(struct conn *c)
  * the first of them needs, not after every message. */
 void np_wake_writer(struct conn *c)
 {
+        np_async_note_local(c);
         if (atomic_load_explicit(&c->peer->wsleepers, memory_order_seq_cst) == 0 ||
             c->cons.rbytes < atomic_load_explicit(&c->peer->wake_rbytes, memory_order_acquire))
                 return;
@@ -369,6 +371,9 @@ void np_h_put(struct npipe *h)
         int closing = __atomic_load_n(&h->closed, __ATOMIC_SEQ_CST);
         if (atomic_fetch_sub(&h->users, 1) == 1 && closing)
                 np_futex_wake((_Atomic uint32_t *)(void *)&h->users, 0, INT_MAX);
+        /* the end of an API call, no lock held: complete what it did for a
+         * peer in this process (OVL-20, OVL-21) */
+        np_async_settle();
 }
 
 void np_bump_ev(struct npipe *h)
@@ -613,8 +618,17 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
         h->client_pid = (pid_t)ev->client_pid;
         h->peer_uid = ev->client_uid;
         h->peer_gid = ev->client_gid;
+        c->peer_local = ev->client_pid != 0 && (pid_t)ev->client_pid == np_self_pid();
         pthread_mutex_unlock(&h->lock);
         np_bump_ev(h);
+        /* A client of this process: its open returns only after this
+         * thread has read the reply that follows this event, so the
+         * pending ConnectNamedPipe completes inside CreateFile, as on NT
+         * (CONNECT-13). */
+        if (c->peer_local) {
+                np_async_note_local(c);
+                np_async_settle();
+        }
 }
 
 void np_on_peer_gone(const struct np_ev_peer_gone *ev)
@@ -948,6 +962,8 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
                 return r;
         }
         struct conn *c = conn_new(seg, seg_size, req.reply_fd, NP_ROLE_SERVER, rep.conn_id);
+        if (c)
+                c->peer_local = (pid_t)rep.server_pid == np_self_pid();
         if (!c) {
                 pthread_mutex_lock(&reg_lock);
                 reg_del(h);
@@ -1310,6 +1326,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
                 np_futex_wake(&c->own->seq, 1, INT_MAX);
                 atomic_store(&c->gone, NP_GONE_DISCONNECTED);
                 wake_own_sleepers(c);
+                np_async_note_local(c); /* a local peer's pending I/O fails now */
         }
         np_bump_ev(h); /* pending listens end (CONNECT-14) */
         struct np_end_req body;
@@ -1375,6 +1392,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 int zero = 0;
                 atomic_compare_exchange_strong(&c->gone, &zero, NP_GONE_CLOSED);
                 wake_own_sleepers(c);
+                np_async_note_local(c); /* a local peer's pending I/O ends now */
         }
         np_bump_ev(h);
         struct np_end_req end;
@@ -1401,6 +1419,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
         if (lseg)
                 munmap(lseg, lsz);
         handle_free(h);
+        np_async_settle();
         return 0;
 }
 
