@@ -96,6 +96,16 @@ static __thread int tl_in_pass;
 static __thread int tl_shard_thread;
 static __thread int tl_settle_wanted;
 static __thread int tl_in_settle; /* a callback's own calls do not nest passes */
+/* np_async_on_start: what the caller wants done once its operation is
+ * pending and findable, before anything can complete it. */
+static __thread void (*tl_start_fn)(void *);
+static __thread void *tl_start_arg;
+
+void np_async_on_start(void (*fn)(void *), void *arg)
+{
+        tl_start_fn = fn;
+        tl_start_arg = arg;
+}
 
 static pthread_mutex_t shards_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct np_shard *shards;
@@ -664,6 +674,13 @@ static int enqueue(struct op *o)
         atomic_fetch_add(&o->h->async_ops, 1);
         atomic_fetch_add(&live_ops, 1);
         pthread_mutex_lock(&s->lock);
+        if (tl_start_fn) {
+                /* under the shard's lock: no pass can complete the
+                 * operation before this ran, and a cancel that comes
+                 * after it finds the operation */
+                tl_start_fn(tl_start_arg);
+                tl_start_fn = NULL;
+        }
         o->prev = s->tail;
         if (s->tail)
                 s->tail->next = o;
@@ -972,6 +989,10 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                                 o->c->stream_owner = NULL;
                         pthread_mutex_unlock(&h->wr);
                         np_wake_reader(o->c);
+                        /* CANCEL-07: a FlushFileBuffers of ours waiting for
+                         * these bytes to be read waits for nothing now; it
+                         * sleeps on the peer's seq, which will not move */
+                        np_futex_wake(&o->c->peer->seq, 1, INT_MAX);
                 }
                 finish(o, NPIPE_ECANCELED, 0);
                 n++;

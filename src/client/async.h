@@ -64,6 +64,13 @@ int np_async_cancel(npipe_t *h, void *ctx);
 /* Cancel every pending operation on h (CancelIo); returns how many. */
 int np_async_cancel_all(npipe_t *h);
 
+/* For the next operation this thread starts: call fn(arg) once it is
+ * pending, before anything can complete or cancel it (the Win32 layer
+ * turns the handle unsignalled there: a program that waits for that and
+ * then cancels finds the operation, CANCEL-05).  Not called when the
+ * operation completes at once; cleared by the start either way. */
+void np_async_on_start(void (*fn)(void *), void *arg);
+
 /* Does h have operations pending (its Win32 handle is then unsignalled)? */
 int np_async_pending(npipe_t *h);
 

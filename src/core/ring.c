@@ -316,8 +316,10 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
 
         if (len == 0) {
                 /* ZERO-07..09: a zero-length read completes when anything is
-                 * queued and consumes nothing, except an empty message in
-                 * message mode (it fits exactly). */
+                 * queued and consumes nothing, except an empty message (it
+                 * fits exactly), in either read mode: ZERO-04, the empty
+                 * message of a 0-byte write wakes exactly one pending read,
+                 * so the read after it must not find it again. */
                 int dropped = 0;
                 int r = ensure_chunk_d(c, head, &dropped);
                 if (dropped)
@@ -326,15 +328,12 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
                         return NP_RING_CORRUPT;
                 if (r == 0)
                         return NP_RING_EMPTY;
-                if (msg_mode) {
-                        if (c->msg_left == 0 && c->chunk_len == 0) {
-                                take(c, NULL, 0);
-                                publish_cons(c);
-                                return NP_RING_OK;
-                        }
-                        return NP_RING_MORE;
+                if (c->msg_left == 0 && c->chunk_len == 0) {
+                        take(c, NULL, 0);
+                        publish_cons(c);
+                        return NP_RING_OK;
                 }
-                return NP_RING_OK;
+                return msg_mode ? NP_RING_MORE : NP_RING_OK;
         }
 
         for (;;) {

@@ -286,6 +286,14 @@ static void at_exit_register(void)
         atexit(at_exit);
 }
 
+/* The handle turns unsignalled once its operation is pending in the
+ * engine (np_async_on_start). */
+static void unsignal_handle(void *arg)
+{
+        struct w_pipe *p = arg;
+        np_win_unsignal(&p->wt);
+}
+
 /* Start an overlapped operation: its record, linked where CancelIo finds
  * it.  NP_ASYNC_PENDING, or the result of an operation finished at once
  * (the record is then gone). */
@@ -325,7 +333,11 @@ static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov, s
                 sync_register(op);
         else
                 op_link(op);
+        np_async_on_start(unsignal_handle, p);
         int r = start_async(p, rq, bytes, op);
+        np_async_on_start(NULL, NULL);
+        if (r != NP_ASYNC_PENDING)
+                np_win_unsignal(&p->wt); /* do_io: the I/O started and ended */
         if (r != NP_ASYNC_PENDING) {
                 /* finished at once: the callback will not run (a CancelIoEx
                  * may hold a reference of its own for a moment) */
@@ -376,7 +388,13 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
         }
         if (ev)
                 np_win_unsignal(&ev->wt);
-        np_win_unsignal(&p->wt);
+        /* The handle turns unsignalled when the I/O starts; for the
+         * operations of the engine that is once the operation is linked
+         * where CancelIo(Ex) and CancelSynchronousIo find it (start_op):
+         * a program that waits for the handle to drop and then cancels
+         * must find it (CANCEL-05). */
+        if (!p->overlapped && rq->kind != WOP_LISTEN)
+                np_win_unsignal(&p->wt);
 
         if (ov && p->overlapped) {
                 /* the port binding is fixed once made; read it once */
