@@ -50,9 +50,11 @@ check: check-fast check-conformance check-asan check-tsan
 
 # Wine 8.0's dlls/kernel32/tests/pipe.c natively against npipe, fetched (and
 # cached) at test time, never kept here (tests/wine/README.md).
-# The script sets up build-wine and builds libnpipe.a and npiped there.
+# The script sets up build-wine (and build-asan-wine, AddressSanitizer +
+# UBSan) and builds libnpipe.a and npiped there.
 check-wine-suite: deps
 	@scripts/wine-suite.sh build-wine
+	@scripts/wine-suite.sh build-asan-wine --asan
 
 # Benchmarks: ratios against Linux baselines measured in the same run.
 bench: all

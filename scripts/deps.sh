@@ -6,7 +6,7 @@
 # command to run.  Quiet and fast when everything is there.
 set -eu
 # samba and python3-impacket: the remote (SMB) tests run a private smbd
-pkgs="gcc clang meson ninja-build pkg-config check scdoc samba python3-impacket"
+pkgs="gcc clang meson ninja-build pkg-config check scdoc samba python3-impacket xz-utils"
 [ "${1:-}" = "--oracle" ] && pkgs="$pkgs wine wine64 gcc-mingw-w64-x86-64"
 
 missing=""
