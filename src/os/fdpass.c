@@ -84,6 +84,26 @@ static void take_fds(struct msghdr *msg, int *keep)
         }
 }
 
+/* One recvmsg of a packet into buf with control room ctl, retrying EINTR;
+ * every received descriptor is close-on-exec.  The length or -errno. */
+static ssize_t recv_one(int sock, void *buf, size_t len, void *ctl, size_t ctl_len, int flags,
+                        struct msghdr *msg, struct iovec *iov)
+{
+        ssize_t r;
+
+        iov->iov_base = buf;
+        iov->iov_len = len;
+        do {
+                memset(msg, 0, sizeof *msg);
+                msg->msg_iov = iov;
+                msg->msg_iovlen = 1;
+                msg->msg_control = ctl;
+                msg->msg_controllen = ctl_len;
+                r = recvmsg(sock, msg, flags | MSG_CMSG_CLOEXEC);
+        } while (r < 0 && errno == EINTR);
+        return r < 0 ? -errno : r;
+}
+
 /* On -EMSGSIZE the first `len` bytes of the packet are in buf, so a
  * receiver can still read the header of an oversized packet (the broker
  * uses its req_id to answer it). */
@@ -93,22 +113,15 @@ ssize_t np_recv_packet(int sock, void *buf, size_t len, int *fd, int flags)
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(NP_FDPASS_MAX * sizeof(int))];
         } ctl;
-        struct iovec iov = {.iov_base = buf, .iov_len = len};
+        struct iovec iov;
         struct msghdr msg;
         ssize_t r;
 
         if (fd != NULL)
                 *fd = -1;
-        do {
-                memset(&msg, 0, sizeof msg);
-                msg.msg_iov = &iov;
-                msg.msg_iovlen = 1;
-                msg.msg_control = ctl.buf;
-                msg.msg_controllen = sizeof ctl.buf;
-                r = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
-        } while (r < 0 && errno == EINTR);
+        r = recv_one(sock, buf, len, ctl.buf, sizeof ctl.buf, flags, &msg, &iov);
         if (r < 0)
-                return -errno;
+                return r;
         if ((msg.msg_flags & MSG_TRUNC) || r == 0) {
                 /* A truncated packet is dropped whole, descriptors too; so
                  * is anything that came with the end of the stream. */
@@ -158,23 +171,16 @@ ssize_t np_recv_packet_all(int sock, void *buf, size_t len, struct np_rcvd *r, i
                 char buf[CMSG_SPACE(NP_FDPASS_SCM_MAX * sizeof(int)) +
                          CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(256)];
         } ctl;
-        struct iovec iov = {.iov_base = buf, .iov_len = len};
+        struct iovec iov;
         struct msghdr msg;
         ssize_t n;
 
         r->nfd = 0;
         r->creds = 0;
         r->ctrunc = 0;
-        do {
-                memset(&msg, 0, sizeof msg);
-                msg.msg_iov = &iov;
-                msg.msg_iovlen = 1;
-                msg.msg_control = ctl.buf;
-                msg.msg_controllen = sizeof ctl.buf;
-                n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
-        } while (n < 0 && errno == EINTR);
+        n = recv_one(sock, buf, len, ctl.buf, sizeof ctl.buf, flags, &msg, &iov);
         if (n < 0)
-                return -errno;
+                return n;
         collect_fds(&msg, r);
         r->ctrunc = (msg.msg_flags & MSG_CTRUNC) != 0;
         if (msg.msg_flags & MSG_TRUNC)

@@ -51,86 +51,22 @@
 
 #include "os/os.h"
 #include "rt.h"
+#include "users.h"
 
 #define TEST_USER  "npipe-test"
 #define TEST_GROUP 4243 /* a supplementary group for NPIPE_ACCESS_GROUP */
 
-static uid_t g_uid;
-static gid_t g_gid;
+static struct acc_user g_user;
 
-/* Find or make the second user; 0, or a reason to skip. */
-static const char *second_user(void)
-{
-        struct passwd *pw;
-
-        if (geteuid() != 0)
-                return "needs root to create and become a second user";
-        pw = getpwnam(TEST_USER);
-        if (pw == NULL) {
-                if (access("/usr/sbin/useradd", X_OK) != 0)
-                        return "no useradd to create the user " TEST_USER;
-                if (system("/usr/sbin/useradd --system --no-create-home --shell "
-                           "/usr/sbin/nologin " TEST_USER " >/dev/null 2>&1") != 0)
-                        return "useradd " TEST_USER " failed";
-                pw = getpwnam(TEST_USER);
-                if (pw == NULL)
-                        return "the user " TEST_USER " does not exist after useradd";
-        }
-        g_uid = pw->pw_uid;
-        g_gid = pw->pw_gid;
-        return NULL;
-}
-
-/* In a forked child, before any npipe call: become the second user, with
- * or without the test group.  Returns 0 or -1. */
-static int become_user(int with_group)
+/* The second user, with or without the test group, as users.c runs it. */
+static int as_user(int with_group, void (*fn)(int out, void *ctx), void *ctx, int32_t *res, int max)
 {
         gid_t groups[1] = {TEST_GROUP};
 
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (setgroups(with_group ? 1 : 0, groups) < 0 || setgid(g_gid) < 0 || setuid(g_uid) < 0)
-                return -1;
-        return geteuid() == g_uid && getuid() == g_uid ? 0 : -1;
+        return acc_as(&g_user, groups, with_group ? 1 : 0, fn, ctx, res, max);
 }
 
-/* Run fn as the second user in a child; results come back through a pipe
- * as int32 statuses.  Returns how many it sent. */
-static int as_user(int with_group, void (*fn)(int out, void *ctx), void *ctx, int32_t *res, int max)
-{
-        int p[2], st, n;
-        pid_t pid;
-
-        ck_assert_int_eq(pipe(p), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                close(p[0]);
-                if (become_user(with_group) < 0)
-                        _exit(3);
-                fn(p[1], ctx);
-                _exit(0);
-        }
-        close(p[1]);
-        n = 0;
-        while (n < max && rt_read_byte(p[0], 10000) >= 0) {
-                /* one status = a marker byte then 4 bytes */
-                ck_assert_int_eq(read(p[0], &res[n], sizeof res[n]), (ssize_t)sizeof res[n]);
-                n++;
-        }
-        close(p[0]);
-        st = rt_wait_exit(pid, 10000);
-        ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                      "the %s process failed: %#x", TEST_USER, st);
-        return n;
-}
-
-static void put(int out, int32_t v)
-{
-        char m = 'r';
-
-        if (write(out, &m, 1) != 1 || write(out, &v, sizeof v) != (ssize_t)sizeof v)
-                _exit(4);
-}
+#define put acc_put
 
 /* ---- the default private runtime directory ------------------------------------ */
 
@@ -204,7 +140,7 @@ START_TEST(test_private)
         ck_assert_int_eq(res[0], -EACCES);
         ck_assert_int_eq(chmod(dir, 0700), 0);
         ck_assert_int_eq(npipe_close(srv), 0);
-        snprintf(own_dir, sizeof own_dir, "/tmp/npipe-%lu", (unsigned long)g_uid);
+        snprintf(own_dir, sizeof own_dir, "/tmp/npipe-%lu", (unsigned long)g_user.uid);
         (void)own_dir; /* the other user's broker exits idle; its directory stays */
 }
 END_TEST
@@ -212,39 +148,17 @@ END_TEST
 /* ---- a shared broker ----------------------------------------------------------- */
 
 static pid_t g_shared = -1;
-static char g_sdir[64];
+static char g_sdir[128];
 
 static void start_shared(void)
 {
-        const char *broker = getenv("NPIPE_BROKER");
-        int p[2];
-
-        ck_assert_msg(broker != NULL && *broker, "NPIPE_BROKER is not set");
-        snprintf(g_sdir, sizeof g_sdir, "/tmp/npipe-shared-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(g_sdir));
-        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-        g_shared = fork();
-        ck_assert_int_ge(g_shared, 0);
-        if (g_shared == 0) {
-                char a1[128], a2[32];
-                int fd = dup(p[1]);
-
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                snprintf(a1, sizeof a1, "--runtime-dir=%s", g_sdir);
-                snprintf(a2, sizeof a2, "--ready-fd=%d", fd);
-                execl(broker, "npiped", "--shared", "--foreground", a1, a2, (char *)NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        ck_assert_int_eq(rt_read_byte(p[0], 10000), '1');
-        close(p[0]);
+        g_sdir[0] = '\0';
+        g_shared = acc_broker_start(g_sdir, sizeof g_sdir, NULL);
 }
 
 static void stop_shared(void)
 {
-        kill(g_shared, SIGTERM);
-        ck_assert_int_ne(rt_wait_exit(g_shared, 10000), -1);
-        rt_rmtree(g_sdir);
+        acc_broker_stop(g_shared, g_sdir);
 }
 
 static uint64_t raw_create(int s, const char *bare, uint32_t policy, uint32_t gid, int *status)
@@ -352,8 +266,8 @@ START_TEST(test_shared)
                 while (ev.h.type != NP_MSG_EV_CONNECTED);
                 close(ev.fd);
                 memcpy(&c, ev.body, sizeof c);
-                ck_assert_uint_eq(c.client_uid, g_uid);
-                ck_assert_uint_eq(c.client_gid, g_gid);
+                ck_assert_uint_eq(c.client_uid, g_user.uid);
+                ck_assert_uint_eq(c.client_gid, g_user.gid);
         }
 
         /* not a member: the group pipe refuses too */
@@ -413,7 +327,7 @@ END_TEST
 
 int main(void)
 {
-        const char *why = second_user();
+        const char *why = acc_user_get(TEST_USER, &g_user);
         const char *which = getenv("NPIPE_ACCESS_CASE");
         Suite *s;
         TCase *policy, *library;
