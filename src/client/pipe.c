@@ -618,17 +618,23 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
         h->client_pid = (pid_t)ev->client_pid;
         h->peer_uid = ev->client_uid;
         h->peer_gid = ev->client_gid;
-        c->peer_local = ev->client_pid != 0 && (pid_t)ev->client_pid == np_self_pid();
+        int local = ev->client_pid != 0 && (pid_t)ev->client_pid == np_self_pid();
+        c->peer_local = local;
+        /* under h->lock: once it is released a disconnect may free c */
+        if (local)
+                np_async_note_local(c);
+        /* a close in another thread may free h once h->lock is released:
+         * count as a caller, which npipe_close waits for */
+        atomic_fetch_add(&h->users, 1);
         pthread_mutex_unlock(&h->lock);
         np_bump_ev(h);
+        np_h_put(h);
         /* A client of this process: its open returns only after this
          * thread has read the reply that follows this event, so the
          * pending ConnectNamedPipe completes inside CreateFile, as on NT
          * (CONNECT-13). */
-        if (c->peer_local) {
-                np_async_note_local(c);
+        if (local)
                 np_async_settle();
-        }
 }
 
 void np_on_peer_gone(const struct np_ev_peer_gone *ev)
@@ -662,8 +668,12 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev)
         } else {
                 c = NULL;
         }
+        /* a close in another thread may free h once h->lock is released:
+         * count as a caller, which npipe_close waits for */
+        atomic_fetch_add(&h->users, 1);
         pthread_mutex_unlock(&h->lock);
         np_bump_ev(h);
+        np_h_put(h);
         if (c) {
                 wake_own_sleepers(c);
                 np_conn_put(c);
