@@ -163,45 +163,12 @@ static void stop_shared(void)
 
 static uint64_t raw_create(int s, const char *bare, uint32_t policy, uint32_t gid, int *status)
 {
-        struct np_create c;
-        struct np_create_reply rep;
-        struct rt_pkt p;
-        uint32_t req;
-        int seg = rt_segment(65536, 1);
-
-        memset(&c, 0, sizeof c);
-        c.params.type = NPIPE_TYPE_MESSAGE;
-        c.params.dir = NPIPE_DUPLEX;
-        c.params.in_quota = c.params.out_quota = 4096;
-        c.params.policy = policy;
-        c.params.gid = gid;
-        c.name_len = (uint32_t)strlen(bare);
-        req = rt_raw_send(s, NP_MSG_CREATE, &c, sizeof c, bare, c.name_len, seg);
-        close(seg);
-        if (rt_raw_reply(s, req, &p, NULL, 10000) != 1) {
-                *status = NPIPE_EBROKER;
-                return 0;
-        }
-        memcpy(&rep, p.body, sizeof rep);
-        *status = rep.status;
-        return p.h.type == NP_MSG_CREATE_REPLY ? rep.instance_id : 0;
+        return acc_create_gid(s, bare, strlen(bare), policy, gid, 0, status, NULL);
 }
 
 static int raw_open(int s, const char *bare)
 {
-        struct np_open o = {.access = NP_ACCESS_READ | NP_ACCESS_WRITE,
-                            .name_len = (uint32_t)strlen(bare)};
-        struct rt_pkt p;
-        int seg = rt_segment(65536, 0), st;
-        uint32_t req = rt_raw_send(s, NP_MSG_OPEN, &o, sizeof o, bare, o.name_len, seg);
-
-        close(seg);
-        if (rt_raw_reply(s, req, &p, NULL, 10000) != 1)
-                return NPIPE_EBROKER;
-        if (p.fd >= 0)
-                close(p.fd);
-        memcpy(&st, p.body, sizeof st);
-        return st;
+        return acc_open(s, bare, strlen(bare));
 }
 
 static void shared_user(int out, void *arg)

@@ -770,25 +770,8 @@ START_TEST(test_visibility)
         ck_assert_int_eq(st, 0);
         acc_create(s, "pub", 3, NPIPE_ACCESS_EVERYONE, 0, &st, NULL);
         ck_assert_int_eq(st, 0);
-        {
-                struct np_create cr;
-                struct rt_pkt p;
-                int seg = rt_segment(4096, 1);
-                uint32_t req;
-
-                memset(&cr, 0, sizeof cr);
-                cr.params.type = NPIPE_TYPE_MESSAGE;
-                cr.params.dir = NPIPE_DUPLEX;
-                cr.params.in_quota = cr.params.out_quota = 2048;
-                cr.params.policy = NPIPE_ACCESS_GROUP;
-                cr.params.gid = TEST_GROUP;
-                cr.name_len = 3;
-                req = rt_raw_send(s, NP_MSG_CREATE, &cr, sizeof cr, "grp", 3, seg);
-                close(seg);
-                ck_assert_int_eq(rt_raw_reply(s, req, &p, NULL, 10000), 1);
-                memcpy(&st, p.body, sizeof st);
-                ck_assert_int_eq(st, 0);
-        }
+        acc_create_gid(s, "grp", 3, NPIPE_ACCESS_GROUP, TEST_GROUP, 0, &st, NULL);
+        ck_assert_int_eq(st, 0);
 
         /* not in the group */
         ck_assert_int_eq(acc_as(&g_b, NULL, 0, vis_user, &c, res, 11), 11);

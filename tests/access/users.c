@@ -155,6 +155,12 @@ long acc_rss_kib(pid_t pid)
 uint64_t acc_create(int s, const char *bare, size_t blen, uint32_t policy, uint32_t flags,
                     int *status, uint32_t *remote)
 {
+        return acc_create_gid(s, bare, blen, policy, 0, flags, status, remote);
+}
+
+uint64_t acc_create_gid(int s, const char *bare, size_t blen, uint32_t policy, uint32_t gid,
+                        uint32_t flags, int *status, uint32_t *remote)
+{
         struct np_create c;
         struct np_create_reply rep;
         struct rt_pkt p;
@@ -166,6 +172,7 @@ uint64_t acc_create(int s, const char *bare, size_t blen, uint32_t policy, uint3
         c.params.dir = NPIPE_DUPLEX;
         c.params.in_quota = c.params.out_quota = 2048;
         c.params.policy = policy;
+        c.params.gid = gid;
         c.flags = flags;
         c.name_len = (uint32_t)blen;
         req = rt_raw_send(s, NP_MSG_CREATE, &c, sizeof c, bare, blen, seg);

@@ -57,6 +57,9 @@ long acc_rss_kib(pid_t pid);
  * broker's (0 or NPIPE_E*); NPIPE_EBROKER when no reply came. */
 uint64_t acc_create(int s, const char *bare, size_t blen, uint32_t policy, uint32_t flags,
                     int *status, uint32_t *remote);
+/* The same with the group of an NPIPE_ACCESS_GROUP policy. */
+uint64_t acc_create_gid(int s, const char *bare, size_t blen, uint32_t policy, uint32_t gid,
+                        uint32_t flags, int *status, uint32_t *remote);
 int acc_open(int s, const char *bare, size_t blen);
 int acc_wait(int s, const char *bare, size_t blen, uint32_t timeout_ms);
 int acc_disconnect(int s, uint64_t instance_id);
