@@ -109,8 +109,8 @@ START_TEST(write_queues_apc_at_once)
 }
 END_TEST
 
-/* covers: OVL-20 (a read that drains a pending write over the quota
- * completes that write before it returns), OVL-21 (that read itself
+/* covers: OVL-20 OVL-21 (a read that drains a pending write over the
+ * quota completes that write before it returns; that read itself
  * completes at once) */
 START_TEST(read_completes_pending_write)
 {
