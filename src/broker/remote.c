@@ -619,9 +619,14 @@ static void rsock_open(struct np_broker *b, struct np_sname *sn, struct np_pipe 
                 return;
         }
         /* smbd connects as root; no one else has business here */
+        memset(&st, 0, sizeof st);
         if (fstatat(rc->dirfd, rs->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode) ||
             fchmodat(rc->dirfd, rs->name, 0600, 0) < 0 || listen(rs->fd, 128) < 0) {
                 np_log(LOG_ERR, "pipe %s: remote socket: %s", NP_PIPE_ESC(p, esc), strerror(errno));
+                /* the entry bind made is ours: it must not stay behind,
+                 * unlisted, to block the name (only root writes here) */
+                if (S_ISSOCK(st.st_mode))
+                        unlinkat(rc->dirfd, rs->name, 0);
                 close(rs->fd);
                 free(rs);
                 set_why(p, NP_REMOTE_LIMIT);
