@@ -479,7 +479,7 @@ static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need
                                 if (atomic_load_explicit(&c->peer->seq, memory_order_acquire) !=
                                     seq)
                                         return 0;
-                                __builtin_ia32_pause();
+                                np_cpu_relax();
                         }
                 } while (np_now_ns() < end);
         }

@@ -111,7 +111,11 @@ _Static_assert(offsetof(struct np_seg_hdr, head) == 128, "producer line");
 _Static_assert(offsetof(struct np_seg_hdr, rpos) == 192, "consumer line");
 _Static_assert(sizeof(struct np_seg_hdr) == 256, "np_seg_hdr size");
 _Static_assert(sizeof(struct np_seg_hdr) <= NP_SEG_HDR_SIZE, "fits its page");
-_Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit atomics");
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
+/* Two processes share these words: an atomic that is not lock-free is a
+ * lock in one process's memory, which the other never takes. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+               "lock-free 32- and 64-bit atomics across processes");
 
 /* np_frame.flags */
 #define NP_FRAME_ABORTED 0x1u /* the write was cancelled: skip what is unread */

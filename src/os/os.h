@@ -11,6 +11,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Inside a spin-wait: tell the CPU (a hint, never a barrier) so the
+ * sibling hyper-thread runs and the loop costs less power.  One per
+ * architecture; elsewhere a compiler barrier keeps the loop honest. */
+static inline void np_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield" ::: "memory");
+#else
+        __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 /* The runtime directory: $NPIPE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npipe,
  * else /tmp/npipe-UID.  Written to buf (NUL-terminated).  When `create` is
  * set the directory is made (mode 0700) if missing.  An existing directory
