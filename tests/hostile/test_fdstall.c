@@ -475,26 +475,10 @@ END_TEST
 
 /* ---- (d) inside a unix socket ------------------------------------------------------ */
 
-/* Send fd over sock (SCM_RIGHTS, one byte). */
+/* Send fd over sock (SCM_RIGHTS, one byte): the library's own sender. */
 static void send_fd(int sock, int fd)
 {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } ctl;
-        struct iovec iov = {.iov_base = "x", .iov_len = 1};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        struct cmsghdr *cm;
-
-        memset(&ctl, 0, sizeof ctl);
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof ctl.buf;
-        cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-        ck_assert_int_eq(sendmsg(sock, &msg, MSG_NOSIGNAL), 1);
+        ck_assert_int_eq(np_send_packet(sock, "x", 1, fd), 0);
 }
 
 /* covers: issue 15 (point 5, variant d: the weapon in the receive queue
