@@ -163,6 +163,20 @@ static void unlink_op(struct np_shard *s, struct op *o)
         o->next = o->prev = NULL;
 }
 
+/* Counts of completions in flight (a handle's, a shard's): one leaves,
+ * and the last wakes whoever drains the count. */
+static void count_leave(_Atomic uint32_t *n)
+{
+        if (atomic_fetch_sub(n, 1) == 1)
+                np_futex_wake(n, 0, INT_MAX);
+}
+
+static void count_drain(_Atomic uint32_t *n)
+{
+        for (uint32_t v; (v = atomic_load(n)) != 0;)
+                np_futex_wait(n, v, 0, -1);
+}
+
 /* Release what an operation holds; run its callback; free it. */
 static void finish(struct op *o, int status, size_t bytes)
 {
@@ -187,14 +201,13 @@ static void finish(struct op *o, int status, size_t bytes)
         free(o);
         /* the callback has written all it will: a cancel or a close that
          * waits for the handle's completions in flight may return */
-        if (atomic_fetch_sub(&h->completing, 1) == 1)
-                np_futex_wake(&h->completing, 0, INT_MAX);
+        count_leave(&h->completing);
         np_h_put(h); /* taken in enqueue: a close waits for the callback */
 }
 
 /* An operation leaves its shard to be completed (under the shard's lock):
  * from here until its callback returned, the handle has a completion in
- * flight (np_h_completions_wait). */
+ * flight (completions_wait). */
 static void unlink_for_completion(struct np_shard *s, struct op *o)
 {
         atomic_fetch_add(&o->h->completing, 1);
@@ -206,14 +219,8 @@ static void unlink_for_completion(struct np_shard *s, struct op *o)
  * thread (a callback of h may be its own caller). */
 static void completions_wait(struct npipe *h)
 {
-        if (tl_shard_thread)
-                return;
-        for (;;) {
-                uint32_t n = atomic_load(&h->completing);
-                if (n == 0)
-                        return;
-                np_futex_wait(&h->completing, n, 0, -1);
-        }
+        if (!tl_shard_thread)
+                count_drain(&h->completing);
 }
 
 /* ---- one step of each kind ------------------------------------------------------------ */
@@ -524,8 +531,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
         tl_in_pass--;
         for (size_t i = 0; i < nd; i++) {
                 finish(ps->done[i].o, ps->done[i].status, ps->done[i].bytes);
-                if (atomic_fetch_sub(&s->completing, 1) == 1)
-                        np_futex_wake(&s->completing, 0, INT_MAX);
+                count_leave(&s->completing);
         }
         return nd;
 }
@@ -608,8 +614,7 @@ void np_async_settle(void)
         /* what a completion thread unlinked before our pass saw it is
          * complete too before we return */
         for (struct np_shard *s = first; s; s = s->next)
-                for (uint32_t n; (n = atomic_load(&s->completing)) != 0;)
-                        np_futex_wait(&s->completing, n, 0, -1);
+                count_drain(&s->completing);
 }
 
 /* The shard for h: its own if it has one, else one with room. */
