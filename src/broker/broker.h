@@ -377,6 +377,8 @@ struct np_broker {
 /* The live pipe of this (checked) name, or NULL. */
 struct np_pipe *np_pipe_find(struct np_broker *b, const char *name, uint32_t len);
 uint64_t np_pipe_key_hash(const struct np_broker *b, const struct np_pipe *p);
+/* The seeded hash of a name's bytes (keys, socket names). */
+uint64_t np_name_hash(const struct np_broker *b, const char *bytes, size_t n);
 bool np_pipe_same_name(const struct np_pipe *x, const struct np_pipe *y);
 /* A name made safe for a log line (control characters as \xNN). */
 const char *np_name_esc(const char *s, size_t n, char *out, size_t cap);

@@ -18,7 +18,7 @@
 
 /* FNV-1a over the key, seeded per broker run and finished with a mixer, so
  * that the bucket of a name cannot be predicted. */
-static uint64_t key_hash(const struct np_broker *b, const char *key, size_t n)
+uint64_t np_name_hash(const struct np_broker *b, const char *key, size_t n)
 {
         uint64_t h = 0xcbf29ce484222325ull ^ b->hash_seed;
 
@@ -31,14 +31,14 @@ static uint64_t key_hash(const struct np_broker *b, const char *key, size_t n)
 
 uint64_t np_pipe_key_hash(const struct np_broker *b, const struct np_pipe *p)
 {
-        return key_hash(b, p->key, p->key_len);
+        return np_name_hash(b, p->key, p->key_len);
 }
 
 struct np_pipe *np_pipe_find(struct np_broker *b, const char *name, uint32_t len)
 {
         char key[NP_NAME_KEY_MAX];
         size_t klen = np_name_key(name, len, key);
-        uint64_t h = key_hash(b, key, klen);
+        uint64_t h = np_name_hash(b, key, klen);
 
         for (struct np_hnode *n = np_htab_bucket(&b->pipes, h); n != NULL; n = n->next) {
                 struct np_pipe *p = np_container_of(n, struct np_pipe, hnode);

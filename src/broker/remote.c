@@ -676,12 +676,9 @@ static void rsock_close(struct np_broker *b, struct np_pipe *p)
 static struct np_sname *sname_get(struct np_broker *b, const char *name, size_t len)
 {
         struct np_remote_cfg *rc = b->rcfg;
-        uint64_t h = 0xcbf29ce484222325ull ^ b->hash_seed;
+        uint64_t h = np_name_hash(b, name, len);
         struct np_sname *sn;
 
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
-        h = np_hash_u64(h);
         for (struct np_hnode *n = np_htab_bucket(&rc->snames, h); n != NULL; n = n->next) {
                 sn = np_container_of(n, struct np_sname, hnode);
                 if (n->hash == h && sn->len == len && memcmp(sn->name, name, len) == 0)
