@@ -17,6 +17,7 @@
  * call except h->op, because the event thread needs reg_lock and h->lock to
  * deliver the reply's side effects.
  */
+#include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
 #include "core/name.h"
@@ -491,14 +492,18 @@ static int conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need
         atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
         np_sleep_announce(writer ? &c->own->wsleep : &c->own->rsleep, seq);
         int r = 0;
-        if (atomic_load(&c->gone) == 0 &&
-            atomic_load_explicit(&c->peer->seq, memory_order_seq_cst) == seq) {
+        if (np_synccancel_arm(&c->peer->seq, 1)) {
+                /* CancelSynchronousIo came first: do not sleep */
+        } else if (atomic_load(&c->gone) == 0 &&
+                   atomic_load_explicit(&c->peer->seq, memory_order_seq_cst) == seq) {
                 int64_t rem = remaining(deadline);
                 if (rem == 0)
                         r = NPIPE_ETIMEDOUT;
                 else if (np_futex_wait(&c->peer->seq, seq, 1, rem) == -ETIMEDOUT)
                         r = NPIPE_ETIMEDOUT;
         }
+        if (np_synccancel_disarm())
+                r = NPIPE_ECANCELED;
         atomic_fetch_sub_explicit(count, 1, memory_order_seq_cst);
         atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         if (writer)
@@ -1580,8 +1585,10 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                 int w = conn_wait(c, seq, 0, deadline);
                 if (!keep)
                         pthread_mutex_lock(&h->rd);
-                if (w == NPIPE_ETIMEDOUT &&
-                    atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq) {
+                /* a cancel (CancelSynchronousIo) ends the read as a timeout does */
+                if (w == NPIPE_ECANCELED ||
+                    (w == NPIPE_ETIMEDOUT &&
+                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)) {
                         if (!msg_mode && done) {
                                 r = 0; /* bytes are bytes: deliver what we took */
                                 break;
@@ -1591,7 +1598,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         if (done)
                                 np_conn_stash(c, buf, done);
                         done = 0;
-                        r = NPIPE_ETIMEDOUT;
+                        r = w;
                         break;
                 }
         }
@@ -1645,7 +1652,8 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
         pthread_mutex_unlock(&h->lock);
         while (!atomic_load(&t->go)) {
                 int64_t rem = remaining(deadline);
-                if (rem == 0) {
+                int cancelled = np_synccancel_arm(&t->go, 0);
+                if (rem == 0 || cancelled) {
                         /* leave the queue; being at the head now is fine too */
                         pthread_mutex_lock(&h->lock);
                         if (atomic_load(&t->go)) {
@@ -1664,9 +1672,11 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
                                         break;
                                 }
                         pthread_mutex_unlock(&h->lock);
-                        return NPIPE_ETIMEDOUT;
+                        np_synccancel_disarm();
+                        return cancelled ? NPIPE_ECANCELED : NPIPE_ETIMEDOUT;
                 }
                 np_futex_wait(&t->go, 0, 0, rem);
+                np_synccancel_disarm(); /* a cancel is seen at the next arm */
         }
         return 0;
 }
@@ -1764,17 +1774,22 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
                         return NPIPE_EPIPE; /* CLOSE-07 */
                 /* the consumer must pass target - quota (less what was cancelled) */
                 uint64_t need = rb + (upto - quota);
-                if (conn_wait(c, seq, need, deadline) == NPIPE_ETIMEDOUT &&
+                int w = conn_wait(c, seq, need, deadline);
+                if (w == NPIPE_ECANCELED)
+                        return w;
+                if (w == NPIPE_ETIMEDOUT &&
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
                         return NPIPE_ETIMEDOUT;
         }
 }
 
-/* Put len bytes into the ring (streaming when needed).  Called with h->wr. */
+/* Put len bytes into the ring (streaming when needed).  Called with h->wr.
+ * *first: the ring position where the message starts (for np_prod_abort). */
 static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t len,
-                      int64_t deadline)
+                      int64_t deadline, uint64_t *first)
 {
         size_t done = 0;
+        *first = np_prod_pos(&c->prod);
         note_cpu(c);
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
@@ -1786,8 +1801,11 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                         return done ? NPIPE_EPIPE : NPIPE_ECLOSING;
                 int r = NP_RING_FULL;
                 /* an async write is streaming a large message: wait our turn */
-                if (!c->stream_owner)
+                if (!c->stream_owner) {
+                        if (done == 0)
+                                *first = np_prod_pos(&c->prod);
                         r = np_prod_write(&c->prod, buf, len, &done);
+                }
                 np_wake_reader(c);
                 if (r == NP_RING_OK)
                         return 0;
@@ -1797,7 +1815,16 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                 }
                 /* no room: any consumption frees some, also of empty
                  * messages (which move no bytes: mark 0) */
-                if (conn_wait_for(c, seq, 1, 0, deadline) == NPIPE_ETIMEDOUT &&
+                int w = conn_wait_for(c, seq, 1, 0, deadline);
+                if (w == NPIPE_ECANCELED) {
+                        /* QUOTA-07: what the reader has not taken of a
+                         * message still streaming in vanishes */
+                        if (done)
+                                np_prod_abort(&c->prod, *first, 0, 1);
+                        np_wake_reader(c);
+                        return w;
+                }
+                if (w == NPIPE_ETIMEDOUT &&
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
                         return NPIPE_ETIMEDOUT;
         }
@@ -1850,8 +1877,9 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
                         }
                 }
         }
-        int r = write_ring(h, c, buf, len, deadline);
-        uint64_t target = c->prod.wbytes;
+        uint64_t first;
+        int r = write_ring(h, c, buf, len, deadline, &first);
+        uint64_t target = c->prod.wbytes, end = np_prod_pos(&c->prod);
         /* The common case, decided while we hold the lock anyway: the
          * unread bytes up to ours are within the quota (wait_quota's
          * first test, without taking h->wr again). */
@@ -1869,6 +1897,16 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
          * non-blocking write, which only wrote what fits */
         if (len && !nowait && !fits && !(flags & W_NO_QUOTA_WAIT)) {
                 r = wait_quota(h, c, target, quota, deadline);
+                if (r == NPIPE_ECANCELED) {
+                        /* QUOTA-07: the write's unread bytes vanish, and a
+                         * FlushFileBuffers of ours waits for them no more
+                         * (CANCEL-07; it sleeps on the peer's seq) */
+                        pthread_mutex_lock(&h->wr);
+                        np_prod_abort(&c->prod, first, end, 0);
+                        pthread_mutex_unlock(&h->wr);
+                        np_wake_reader(c);
+                        np_futex_wake(&c->peer->seq, 1, INT_MAX);
+                }
                 if (r < 0)
                         return r;
         }

@@ -218,6 +218,25 @@ static int start_async(struct w_pipe *p, const struct io_req *rq, size_t *bytes,
         }
 }
 
+/* A synchronous call on a synchronous handle runs the native blocking
+ * call with the thread's cancel token in place, so that
+ * CancelSynchronousIo can end it (CANCEL-05, client/cancel.h).  The flag
+ * is set before the handle turns unsignalled: a program that waits for
+ * that and then cancels finds the call. */
+static struct w_thread *native_enter(void)
+{
+        struct w_thread *t = np_win_self();
+        np_synccancel_enter(&t->sync_cancel);
+        atomic_store(&t->sync_native, 1);
+        return t;
+}
+
+static void native_leave(struct w_thread *t)
+{
+        atomic_store(&t->sync_native, 0);
+        np_synccancel_leave();
+}
+
 static int run_sync(struct w_pipe *p, const struct io_req *rq, size_t *bytes)
 {
         *bytes = 0;
@@ -393,8 +412,11 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
          * where CancelIo(Ex) and CancelSynchronousIo find it (start_op):
          * a program that waits for the handle to drop and then cancels
          * must find it (CANCEL-05). */
-        if (!p->overlapped && rq->kind != WOP_LISTEN)
+        struct w_thread *native = NULL;
+        if (!p->overlapped && rq->kind != WOP_LISTEN) {
+                native = native_enter();
                 np_win_unsignal(&p->wt);
+        }
 
         if (ov && p->overlapped) {
                 /* the port binding is fixed once made; read it once */
@@ -459,6 +481,7 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                 }
         } else {
                 r = run_sync(p, rq, &bytes);
+                native_leave(native);
         }
 
         if (port && (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)) {
@@ -630,8 +653,14 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
         if (!(p->access & WACC_WRITE)) {
                 r = NPIPE_EACCES;
         } else {
+                /* on a synchronous handle CancelSynchronousIo ends it (on
+                 * an overlapped one NT waits for a pending flush in
+                 * kernel32, and nothing cancels it that way) */
+                struct w_thread *native = p->overlapped ? NULL : native_enter();
                 np_win_unsignal(&p->wt);
                 r = npipe_flush(p->np);
+                if (native)
+                        native_leave(native);
                 if (r >= 0)
                         np_win_signal(&p->wt);
         }
@@ -789,10 +818,9 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_SetFileCompletionNotificationModes(HANDLE Fi
         return ok;
 }
 
-/* CANCEL-05, CONNECT-10: the synchronous ConnectNamedPipe the thread is
- * blocked in fails with ERROR_OPERATION_ABORTED.  Synchronous reads,
- * writes and transactions still block inside the native layer and are not
- * found (docs/win32.md). */
+/* CANCEL-05, CONNECT-10: the synchronous call on a synchronous handle the
+ * thread is blocked in (ConnectNamedPipe, ReadFile, WriteFile,
+ * TransactNamedPipe, FlushFileBuffers) fails with ERROR_OPERATION_ABORTED. */
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelSynchronousIo(HANDLE hThread)
 {
         struct w_thread *t = np_win_thread_of(hThread);
@@ -803,6 +831,13 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_CancelSynchronousIo(HANDLE hThread)
         if (op)
                 atomic_fetch_add(&op->refs, 1);
         pthread_mutex_unlock(&t->apc_lock);
+        if (!op && atomic_load(&t->sync_native)) {
+                /* a native blocking call: its waits end (client/cancel.h).
+                 * Our reference keeps the token's memory alive. */
+                np_synccancel_fire(&t->sync_cancel);
+                np_win_thread_put(t);
+                return TRUE;
+        }
         np_win_thread_put(t);
         if (!op)
                 return np_win_fail(ERROR_NOT_FOUND);

@@ -12,6 +12,8 @@
 #ifndef NPIPE_WIN32_INTERNAL_H
 #define NPIPE_WIN32_INTERNAL_H
 
+#include "client/cancel.h"
+
 #include <npipe/npipe.h>
 #include <npipe/windows.h>
 
@@ -141,9 +143,14 @@ struct w_thread {
         _Atomic int gone;      /* the thread has exited: APCs are dropped */
         pthread_mutex_t apc_lock;
         struct w_apc *apc_head, *apc_tail;
-        /* under apc_lock: the synchronous call on a synchronous handle the
-         * thread is blocked in (CancelSynchronousIo, io.c), or NULL */
+        /* under apc_lock: the synchronous connect on a synchronous handle
+         * the thread is blocked in (CancelSynchronousIo, io.c), or NULL */
         struct w_op *sync_op;
+        /* set while the thread is in a synchronous read, write, transact
+         * or flush on a synchronous handle, which run the native blocking
+         * calls: CancelSynchronousIo fires the token (client/cancel.h) */
+        _Atomic int sync_native;
+        struct np_synccancel sync_cancel;
 };
 
 struct w_thread *np_win_self(void);

@@ -1,7 +1,8 @@
 /*
  * test_win32_notify.c - SetFileCompletionNotificationModes (spec OVL-12,
  * OVL-13), QueueUserAPC and alertable waits (OVL-10, OVL-19, CONNECT-09),
- * CancelSynchronousIo (CANCEL-05, CONNECT-10).
+ * CancelSynchronousIo (CANCEL-05, CONNECT-10) of connects, reads, writes,
+ * transactions and flushes.
  */
 #include "w_test.h"
 
@@ -307,6 +308,185 @@ START_TEST(cancel_synchronous_connect)
 }
 END_TEST
 
+/* A synchronous call in another thread, for CancelSynchronousIo. */
+enum sync_kind { S_READ, S_WRITE, S_TRANSACT, S_FLUSH };
+struct sync_call {
+        enum sync_kind kind;
+        HANDLE h;
+        const char *wbuf;
+        DWORD wlen;
+        char rbuf[64];
+        BOOL ok;
+        DWORD err, n;
+};
+
+static DWORD WINAPI sync_call_run(LPVOID arg)
+{
+        struct sync_call *c = arg;
+        c->n = 0xdead;
+        switch (c->kind) {
+        case S_READ:
+                c->ok = ReadFile(c->h, c->rbuf, sizeof(c->rbuf), &c->n, NULL);
+                break;
+        case S_WRITE:
+                c->ok = WriteFile(c->h, c->wbuf, c->wlen, &c->n, NULL);
+                break;
+        case S_TRANSACT:
+                c->ok = TransactNamedPipe(c->h, (void *)c->wbuf, c->wlen, c->rbuf,
+                                          sizeof(c->rbuf), &c->n, NULL);
+                break;
+        case S_FLUSH:
+                c->ok = FlushFileBuffers(c->h);
+                break;
+        }
+        c->err = c->ok ? 0 : GetLastError();
+        return 0;
+}
+
+/* Start the call, wait until it is in progress (the handle turns
+ * unsignalled), cancel it: it ends with ERROR_OPERATION_ABORTED inside
+ * CancelSynchronousIo's wake, and there is nothing left to cancel. */
+static void start_and_cancel(struct sync_call *c)
+{
+        HANDLE th = CreateThread(NULL, 0, sync_call_run, c, 0, NULL);
+        ck_assert_ptr_nonnull(th);
+        for (int i = 0; i < W_LONG && W_SIGNALLED(c->h); i++)
+                Sleep(1);
+        ck_assert(!W_SIGNALLED(c->h));
+        SetLastError(0x1234);
+        ck_assert(CancelSynchronousIo(th));
+        ck_assert_uint_eq(GetLastError(), 0x1234);
+        ck_assert_uint_eq(WaitForSingleObject(th, W_LONG), WAIT_OBJECT_0);
+        ck_assert_msg(!c->ok, "kind %d completed", (int)c->kind);
+        ck_assert_uint_eq(c->err, ERROR_OPERATION_ABORTED);
+        if (c->kind != S_FLUSH)
+                ck_assert_uint_eq(c->n, 0);
+        WT_FAILS(CancelSynchronousIo(th), ERROR_NOT_FOUND);
+        CloseHandle(th);
+}
+
+static void client_message_mode(HANDLE cli)
+{
+        DWORD mode = PIPE_READMODE_MESSAGE;
+        WT_OK(SetNamedPipeHandleState(cli, &mode, NULL, NULL));
+}
+
+static void read_is(HANDLE h, const char *want)
+{
+        char buf[64];
+        DWORD n = 0;
+        WT_OK(ReadFile(h, buf, sizeof(buf), &n, NULL));
+        ck_assert_uint_eq(n, strlen(want));
+        ck_assert(memcmp(buf, want, n) == 0);
+}
+
+/* covers: CANCEL-05
+ * A blocked synchronous ReadFile ends; the data that comes later is read
+ * by the next call, nothing lost. */
+START_TEST(cancel_synchronous_read)
+{
+        HANDLE srv, cli;
+        w_pair(PIPE_TYPE_MESSAGE, 0, 0, 4096, &srv, &cli);
+        struct sync_call c = {.kind = S_READ, .h = srv};
+        start_and_cancel(&c);
+        w_write(cli, "after");
+        read_is(srv, "after");
+        /* a second reader queued behind a first one: cancelling it leaves
+         * the first in place */
+        struct sync_call first = {.kind = S_READ, .h = srv};
+        HANDLE th = CreateThread(NULL, 0, sync_call_run, &first, 0, NULL);
+        for (int i = 0; i < W_LONG && W_SIGNALLED(srv); i++)
+                Sleep(1);
+        struct sync_call second = {.kind = S_READ, .h = srv};
+        HANDLE th2 = CreateThread(NULL, 0, sync_call_run, &second, 0, NULL);
+        /* cancelled wherever it is: waiting for its turn or for data */
+        BOOL ok = FALSE;
+        for (int i = 0; i < W_LONG && !ok; i++) {
+                ok = CancelSynchronousIo(th2);
+                if (!ok)
+                        Sleep(1);
+        }
+        ck_assert(ok);
+        ck_assert_uint_eq(WaitForSingleObject(th2, W_LONG), WAIT_OBJECT_0);
+        ck_assert(!second.ok);
+        ck_assert_uint_eq(second.err, ERROR_OPERATION_ABORTED);
+        ck_assert_uint_eq(WaitForSingleObject(th, 0), WAIT_TIMEOUT);
+        w_write(cli, "one");
+        ck_assert_uint_eq(WaitForSingleObject(th, W_LONG), WAIT_OBJECT_0);
+        ck_assert(first.ok);
+        ck_assert_uint_eq(first.n, 3);
+        CloseHandle(th);
+        CloseHandle(th2);
+        CloseHandle(cli);
+        CloseHandle(srv);
+}
+END_TEST
+
+/* covers: CANCEL-05 CANCEL-07 QUOTA-07
+ * A synchronous WriteFile blocked over the quota ends, and its bytes the
+ * reader has not taken vanish, also from the middle of the message. */
+START_TEST(cancel_synchronous_write)
+{
+        static char big[200];
+        memset(big, 'x', sizeof(big));
+        HANDLE srv, cli;
+        w_pair(PIPE_TYPE_MESSAGE, 0, 0, 16, &srv, &cli);
+        client_message_mode(cli);
+        struct sync_call c = {.kind = S_WRITE, .h = srv, .wbuf = big, .wlen = sizeof(big)};
+        start_and_cancel(&c);
+        DWORD avail = 0xdead;
+        WT_OK(PeekNamedPipe(cli, NULL, 0, NULL, &avail, NULL));
+        ck_assert_uint_eq(avail, 0);
+        w_write(srv, "next");
+        read_is(cli, "next");
+
+        /* the reader took 10 bytes of it: the other 190 vanish */
+        struct sync_call d = {.kind = S_WRITE, .h = srv, .wbuf = big, .wlen = sizeof(big)};
+        HANDLE th = CreateThread(NULL, 0, sync_call_run, &d, 0, NULL);
+        char part[10];
+        DWORD n = 0;
+        WT_FAILS(ReadFile(cli, part, sizeof(part), &n, NULL), ERROR_MORE_DATA);
+        ck_assert_uint_eq(n, 10);
+        for (int i = 0; i < W_LONG && W_SIGNALLED(srv); i++)
+                Sleep(1);
+        WT_OK(CancelSynchronousIo(th));
+        ck_assert_uint_eq(WaitForSingleObject(th, W_LONG), WAIT_OBJECT_0);
+        ck_assert(!d.ok);
+        ck_assert_uint_eq(d.err, ERROR_OPERATION_ABORTED);
+        w_write(srv, "then");
+        read_is(cli, "then");
+        CloseHandle(th);
+        CloseHandle(cli);
+        CloseHandle(srv);
+}
+END_TEST
+
+/* covers: CANCEL-05 CANCEL-07 TRANS-09
+ * A synchronous TransactNamedPipe waiting for its reply ends; its message
+ * stays written, and the reply is read by the next call.  A
+ * FlushFileBuffers waiting for the reader ends, and the data stays. */
+START_TEST(cancel_synchronous_transact_flush)
+{
+        HANDLE srv, cli;
+        w_pair(PIPE_TYPE_MESSAGE, 0, 0, 4096, &srv, &cli);
+        client_message_mode(cli);
+        struct sync_call c = {.kind = S_TRANSACT, .h = cli, .wbuf = "ask", .wlen = 3};
+        start_and_cancel(&c);
+        read_is(srv, "ask");
+        w_write(srv, "answer");
+        read_is(cli, "answer");
+
+        w_write(cli, "unread");
+        struct sync_call f = {.kind = S_FLUSH, .h = cli};
+        start_and_cancel(&f);
+        read_is(srv, "unread");
+        /* and a flush with nothing unread returns at once */
+        WT_OK(FlushFileBuffers(cli));
+        CloseHandle(cli);
+        CloseHandle(srv);
+}
+END_TEST
+
 static DWORD WINAPI ovl_connect_then_sleep(LPVOID arg)
 {
         struct connector *c = arg;
@@ -353,6 +533,9 @@ int main(void)
         tcase_add_test(tc, no_apc_in_sync_connect);
         tcase_add_test(tc, cancel_synchronous_connect);
         tcase_add_test(tc, cancel_synchronous_not_overlapped);
+        tcase_add_test(tc, cancel_synchronous_read);
+        tcase_add_test(tc, cancel_synchronous_write);
+        tcase_add_test(tc, cancel_synchronous_transact_flush);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
