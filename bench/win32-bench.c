@@ -21,6 +21,14 @@
  * (the peer takes its CPU baseline); size+8 ends the run and carries the
  * number of data messages sent, and the peer answers with its own count,
  * error count and CPU time.
+ *
+ * --overlapped opens the server end with FILE_FLAG_OVERLAPPED and has the
+ * driver do its I/O the way an overlapped Windows server does: every
+ * ReadFile and WriteFile with an OVERLAPPED and an event, and a wait for
+ * the event when the call pends.  Rows are then "<transport>-ovl".  In the
+ * round trip the driver's read pends and the peer's echo completes it from
+ * another process: the completion path of issue 18.  The peer (the client)
+ * stays synchronous in both modes.
  */
 #ifdef _WIN32
 #include <windows.h>
@@ -51,6 +59,9 @@ static const size_t sizes[] = {0, 64, 1024, 4096, 65536, 1048576};
 
 static double seconds = 0.5;
 static int smoke;
+static int overlapped;   /* --overlapped: the driver's end is FILE_FLAG_OVERLAPPED */
+static HANDLE ovl_event; /* its manual-reset event, reused by every operation */
+static const char *transport = TRANSPORT;
 static uint8_t *pattern;
 static const char *self_path;
 
@@ -186,6 +197,59 @@ static size_t get(HANDLE h, void *buf, size_t cap)
         return n;
 }
 
+/* One I/O of the overlapped driver, as a Windows server does it: the call
+ * with an OVERLAPPED and an event, and when it pends, the wait for the
+ * event (GetOverlappedResult with bWait waits on hEvent).  An overlapped
+ * handle must be given an OVERLAPPED; the operation resets the event when
+ * it starts, so one manual-reset event serves every call in turn.  On
+ * success at once the count is in *n already (the event is set too). */
+static DWORD ovl_wait(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD n, const char *what)
+{
+        if (ok)
+                return n;
+        if (GetLastError() != ERROR_IO_PENDING)
+                die(what);
+        if (!GetOverlappedResult(h, ov, &n, TRUE))
+                die(what);
+        return n;
+}
+
+static void put_ovl(HANDLE h, const void *buf, size_t len)
+{
+        OVERLAPPED ov;
+        memset(&ov, 0, sizeof(ov));
+        ov.hEvent = ovl_event;
+        DWORD n = 0;
+        BOOL ok = WriteFile(h, buf, (DWORD)len, &n, &ov);
+        if (ovl_wait(h, &ov, ok, n, "WriteFile (overlapped)") != len)
+                die("WriteFile (overlapped)");
+}
+
+static size_t get_ovl(HANDLE h, void *buf, size_t cap)
+{
+        OVERLAPPED ov;
+        memset(&ov, 0, sizeof(ov));
+        ov.hEvent = ovl_event;
+        DWORD n = 0;
+        BOOL ok = ReadFile(h, buf, (DWORD)cap, &n, &ov);
+        return ovl_wait(h, &ov, ok, n, "ReadFile (overlapped)");
+}
+
+/* The driver's I/O: overlapped or not, by --overlapped (the peer always
+ * uses put and get). */
+static void sput(HANDLE h, const void *buf, size_t len)
+{
+        if (overlapped)
+                put_ovl(h, buf, len);
+        else
+                put(h, buf, len);
+}
+
+static size_t sget(HANDLE h, void *buf, size_t cap)
+{
+        return overlapped ? get_ovl(h, buf, cap) : get(h, buf, cap);
+}
+
 static HANDLE open_client(const char *name)
 {
         for (int tries = 0; tries < 5000; tries++) {
@@ -257,7 +321,8 @@ static HANDLE server(char *name, size_t len)
         static unsigned counter;
         snprintf(name, len, "\\\\.\\pipe\\npbw-%lu-%u", (unsigned long)GetCurrentProcessId(),
                  ++counter);
-        HANDLE h = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX,
+        DWORD open_mode = PIPE_ACCESS_DUPLEX | (overlapped ? FILE_FLAG_OVERLAPPED : 0);
+        HANDLE h = CreateNamedPipeA(name, open_mode,
                                     PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1,
                                     65536, 65536, 0, NULL);
         if (h == INVALID_HANDLE_VALUE)
@@ -267,6 +332,19 @@ static HANDLE server(char *name, size_t len)
 
 static void accept_client(HANDLE h)
 {
+        if (overlapped) {
+                /* an overlapped connect pends until the client comes;
+                 * ERROR_PIPE_CONNECTED: it came first (nothing signalled) */
+                OVERLAPPED ov;
+                DWORD n;
+                memset(&ov, 0, sizeof(ov));
+                ov.hEvent = ovl_event;
+                if (ConnectNamedPipe(h, &ov) || GetLastError() == ERROR_PIPE_CONNECTED)
+                        return;
+                if (GetLastError() != ERROR_IO_PENDING || !GetOverlappedResult(h, &ov, &n, TRUE))
+                        die("ConnectNamedPipe (overlapped)");
+                return;
+        }
         if (!ConnectNamedPipe(h, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
                 die("ConnectNamedPipe");
 }
@@ -276,9 +354,9 @@ static struct reply finish(HANDLE h, uint8_t *buf, size_t size, uint64_t sent)
 {
         memset(buf, 0, size + 8);
         memcpy(buf, &sent, sizeof(sent));
-        put(h, buf, size + 8);
+        sput(h, buf, size + 8);
         struct reply r;
-        size_t n = get(h, buf, size + 64);
+        size_t n = sget(h, buf, size + 64);
         if (n != sizeof(r)) {
                 fprintf(stderr, "win32-bench: bad end reply (%zu bytes)\n", n);
                 exit(1);
@@ -302,20 +380,20 @@ static void rtt(size_t size)
         uint8_t *buf = malloc(size + 64);
         uint64_t warm = smoke ? 4 : (size >= 65536 ? 50 : 500), i = 0;
         for (; i < warm; i++) {
-                put(h, msg(i), size);
-                if (get(h, buf, size + 64) != size || (size && memcmp(buf, msg(i), size)))
+                sput(h, msg(i), size);
+                if (sget(h, buf, size + 64) != size || (size && memcmp(buf, msg(i), size)))
                         die("warm-up echo");
         }
         memset(buf, 0, size + 4);
-        put(h, buf, size + 4);
-        get(h, buf, size + 64);
+        sput(h, buf, size + 4);
+        sget(h, buf, size + 64);
         size_t cap = smoke ? 50 : 1000000, n = 0;
         int64_t *lat = malloc(cap * sizeof(*lat));
         int64_t cpu0 = cpu_ns(), end = now_ns() + (int64_t)(seconds * 1e9);
         while (n < cap) {
                 int64_t t0 = now_ns();
-                put(h, msg(i), size);
-                size_t got = get(h, buf, size + 64);
+                sput(h, msg(i), size);
+                size_t got = sget(h, buf, size + 64);
                 int64_t t1 = now_ns();
                 if (got != size || (size && memcmp(buf, msg(i), size))) {
                         fprintf(stderr, "win32-bench: echo %llu differs\n",
@@ -333,11 +411,11 @@ static void rtt(size_t size)
         if (wait_child(c) != 0)
                 exit(1);
         qsort(lat, n, sizeof(*lat), cmp64);
-        printf(TRANSPORT ",%zu,rtt_median_us,%.6g\n", size, lat[n / 2] / 1000.0);
-        printf(TRANSPORT ",%zu,rtt_p99_us,%.6g\n", size, lat[n * 99 / 100] / 1000.0);
-        printf(TRANSPORT ",%zu,rtt_p999_us,%.6g\n", size, lat[n * 999 / 1000] / 1000.0);
-        printf(TRANSPORT ",%zu,rtt_cpu_us,%.6g\n", size, (double)(cpu + r.cpu_ns) / 1000.0 / n);
-        printf(TRANSPORT ",%zu,rtt_samples,%zu\n", size, n);
+        printf("%s,%zu,rtt_median_us,%.6g\n", transport, size, lat[n / 2] / 1000.0);
+        printf("%s,%zu,rtt_p99_us,%.6g\n", transport, size, lat[n * 99 / 100] / 1000.0);
+        printf("%s,%zu,rtt_p999_us,%.6g\n", transport, size, lat[n * 999 / 1000] / 1000.0);
+        printf("%s,%zu,rtt_cpu_us,%.6g\n", transport, size, (double)(cpu + r.cpu_ns) / 1000.0 / n);
+        printf("%s,%zu,rtt_samples,%zu\n", transport, size, n);
         fflush(stdout);
         free(lat);
         free(buf);
@@ -352,16 +430,16 @@ static void stream(size_t size)
         uint8_t *buf = malloc(size + 64);
         uint64_t warm = smoke ? 4 : (size >= 65536 ? 200 : 2000), i = 0;
         for (; i < warm; i++)
-                put(h, msg(i), size);
+                sput(h, msg(i), size);
         memset(buf, 0, size + 4);
-        put(h, buf, size + 4);
+        sput(h, buf, size + 4);
         uint64_t max = smoke ? 200 : UINT64_MAX, sent = 0;
         int64_t cpu0 = cpu_ns(), start = now_ns(), end = start + (int64_t)(seconds * 1e9);
         unsigned mask = size >= 4096 ? 0 : 63;
         for (; sent < max; sent++, i++) {
                 if ((sent & mask) == 0 && now_ns() >= end)
                         break;
-                put(h, msg(i), size);
+                sput(h, msg(i), size);
         }
         struct reply r = finish(h, buf, size, i);
         int64_t t = now_ns() - start, cpu = cpu_ns() - cpu0;
@@ -369,11 +447,11 @@ static void stream(size_t size)
         if (wait_child(c) != 0)
                 exit(1);
         double rate = (double)sent / ((double)t / 1e9);
-        printf(TRANSPORT ",%zu,stream_msgs_per_s,%.6g\n", size, rate);
-        printf(TRANSPORT ",%zu,stream_mb_per_s,%.6g\n", size, rate * (double)size / 1e6);
-        printf(TRANSPORT ",%zu,stream_cpu_us,%.6g\n", size,
+        printf("%s,%zu,stream_msgs_per_s,%.6g\n", transport, size, rate);
+        printf("%s,%zu,stream_mb_per_s,%.6g\n", transport, size, rate * (double)size / 1e6);
+        printf("%s,%zu,stream_cpu_us,%.6g\n", transport, size,
                (double)(cpu + r.cpu_ns) / 1000.0 / (double)sent);
-        printf(TRANSPORT ",%zu,stream_messages,%llu\n", size, (unsigned long long)sent);
+        printf("%s,%zu,stream_messages,%llu\n", transport, size, (unsigned long long)sent);
         fflush(stdout);
         free(buf);
 }
@@ -400,6 +478,14 @@ int main(int argc, char **argv)
                         test = argv[++i]; /* rtt or stream */
                 else if (strcmp(argv[i], "--no-header") == 0)
                         header = 0;
+                else if (strcmp(argv[i], "--overlapped") == 0)
+                        overlapped = 1;
+        }
+        if (overlapped) {
+                transport = TRANSPORT "-ovl";
+                ovl_event = CreateEventA(NULL, TRUE, FALSE, NULL);
+                if (!ovl_event)
+                        die("CreateEvent");
         }
         if (smoke)
                 seconds = 0.02;
@@ -418,7 +504,7 @@ int main(int argc, char **argv)
                                 if (!strstr(list, key))
                                         continue;
                         }
-                        fprintf(stderr, "  %s %s %zu B\n", TRANSPORT, pass ? "stream" : "rtt",
+                        fprintf(stderr, "  %s %s %zu B\n", transport, pass ? "stream" : "rtt",
                                 sizes[s]);
                         if (pass == 0)
                                 rtt(sizes[s]);
