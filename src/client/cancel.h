@@ -14,8 +14,10 @@
  *
  * No lock anywhere: the waiter stores the word and then reads `fired`;
  * the canceller stores `fired` and then reads the word (both seq_cst), so
- * at least one of them sees the other, and either the waiter does not
- * sleep or it is woken.  A wake that comes late hits a word that is no
+ * at least one of them sees the other: either the waiter does not sleep,
+ * or the canceller wakes the word until the waiter has left its wait (a
+ * single wake could come before the waiter's FUTEX_WAIT, and the word's
+ * value does not change).  A wake that comes late hits a word that is no
  * longer slept on (a spurious wake, which every futex user tolerates) or
  * memory that is unmapped (EFAULT, ignored).  Threads without a token
  * (every native caller) pay one thread-local load per blocking wait.
