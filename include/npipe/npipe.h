@@ -99,7 +99,9 @@ NPIPE_EXTERN uint32_t npipe_ntstatus(int status);
 
 /* ---- handles ------------------------------------------------------------ */
 
-typedef struct npipe npipe_t;
+/* An opaque value naming a handle, not a pointer to its state: a value
+ * that names no open handle (one already closed, say) gets NPIPE_EBADF. */
+typedef struct npipe_handle npipe_t;
 
 #define NPIPE_INFINITE (-1)
 

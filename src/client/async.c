@@ -666,7 +666,7 @@ static int enqueue(struct op *o)
         struct np_shard *s = shard_for(o->h);
         if (!s)
                 return NPIPE_ENOMEM;
-        atomic_fetch_add(&o->h->users, 1);
+        np_h_hold(o->h);
         if (o->c && o->kind == OP_WRITE) {
                 /* any consumption until the first step sets the real mark */
                 set_need(o, 0);
@@ -713,7 +713,7 @@ static struct op *op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_
 
 /* ---- starting operations ----------------------------------------------------------------------- */
 
-int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
+int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
 {
         size_t dummy;
         if (!bytes)
@@ -721,7 +721,8 @@ int np_async_read(npipe_t *h, void *buf, size_t len, size_t *bytes, np_async_cb 
         *bytes = 0;
         if (!cb || (!buf && len))
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
@@ -770,7 +771,7 @@ fail:
         return r;
 }
 
-int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
+int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
                    void *ctx)
 {
         size_t dummy;
@@ -779,13 +780,14 @@ int np_async_write(npipe_t *h, const void *buf, size_t len, size_t *bytes, np_as
         *bytes = 0;
         if (!cb || (!buf && len))
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
                 /* NOWAIT-07: non-blocking writes never pend; ZERO-03 */
                 np_h_put(h);
-                return npipe_write(h, buf, len, bytes);
+                return npipe_write(hv, buf, len, bytes);
         }
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
@@ -845,16 +847,17 @@ fail:
         return r;
 }
 
-int np_async_listen(npipe_t *h, np_async_cb cb, void *ctx)
+int np_async_listen(npipe_t *hv, np_async_cb cb, void *ctx)
 {
+        struct npipe *h;
         if (!cb)
                 return NPIPE_EINVAL;
         /* the immediate part (state checks, back to listening after a
          * disconnect) is the synchronous call with no wait */
-        int r = npipe_listen(h, 0);
+        int r = npipe_listen(hv, 0);
         if (r != NPIPE_ETIMEDOUT)
                 return r;
-        r = np_h_get(h);
+        r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct op *o = op_new(OP_LISTEN, h, NULL, cb, ctx);
@@ -869,7 +872,7 @@ int np_async_listen(npipe_t *h, np_async_cb cb, void *ctx)
         return r;
 }
 
-int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size_t out_len,
+int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, size_t out_len,
                       size_t *bytes, np_async_cb cb, void *ctx)
 {
         size_t dummy;
@@ -878,7 +881,8 @@ int np_async_transact(npipe_t *h, const void *in, size_t in_len, void *out, size
         *bytes = 0;
         if (!cb || (!in && in_len) || (!out && out_len))
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
@@ -1011,9 +1015,10 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
         return n;
 }
 
-int np_async_cancel(npipe_t *h, void *ctx)
+int np_async_cancel(npipe_t *hv, void *ctx)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         r = cancel_matching(h, ctx, 0) ? 0 : NPIPE_ENOTFOUND;
@@ -1021,9 +1026,10 @@ int np_async_cancel(npipe_t *h, void *ctx)
         return r;
 }
 
-int np_async_cancel_all(npipe_t *h)
+int np_async_cancel_all(npipe_t *hv)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         r = cancel_matching(h, NULL, 1);
@@ -1031,11 +1037,14 @@ int np_async_cancel_all(npipe_t *h)
         return r;
 }
 
-int np_async_pending(npipe_t *h)
+int np_async_pending(npipe_t *hv)
 {
-        if (!h)
+        struct npipe *h;
+        if (np_handle_enter(hv, &h) < 0)
                 return 0;
-        return atomic_load(&h->async_ops) != 0;
+        int r = atomic_load(&h->async_ops) != 0;
+        np_handle_leave(h);
+        return r;
 }
 
 void np_async_handle_closed(struct npipe *h)

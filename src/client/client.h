@@ -7,6 +7,8 @@
 #define NPIPE_CLIENT_H
 
 #include "proto/proto.h"
+
+#include <npipe/npipe.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -59,7 +61,7 @@ void np_broker_autostart(int on);
 /* npiped's SMB relay: open `name` as a client for a remote user, with the
  * access the pipe's direction allows; never waits (NPIPE_EBUSY). */
 struct npipe;
-int np_open_remote(const char *name, const struct np_remote_id *id, struct npipe **ret);
+int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **ret);
 
 /* Our pid as the broker knows it (getpid() of the connected process). */
 pid_t np_self_pid(void);

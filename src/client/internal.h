@@ -63,7 +63,6 @@ void np_conn_stash(struct conn *c, const void *buf, size_t done);
 size_t np_conn_carried(const struct conn *c);
 
 struct npipe {
-        uint32_t magic;
         pid_t pid; /* the process the handle belongs to */
         int server;
         pthread_mutex_t op;
@@ -97,7 +96,10 @@ struct npipe {
         _Atomic int read_mode; /* enum npipe_read_mode */
         _Atomic int nowait;
         _Atomic uint32_t ev;    /* private futex: bumped on every event for this handle */
-        _Atomic int users;      /* API calls in progress */
+        /* its slot in the handle table (handles.c): the value the program
+         * holds, and the count of calls in progress */
+        struct np_hslot *slot;
+        uint32_t hidx, gen;
         struct npipe *hnext;
 
         /* async engine (async.c) */
@@ -122,7 +124,36 @@ struct np_wwait {
 void np_wwait_arm(struct conn *c, struct np_wwait *w, uint64_t need);
 void np_wwait_disarm(struct conn *c, struct np_wwait *w);
 
-int np_h_get(struct npipe *h);
+/* ---- the handle table (handles.c) ---- */
+#define NP_HANDLE_IDX_BITS 20
+#define NP_HANDLES_MAX (1u << NP_HANDLE_IDX_BITS) /* native handles open at once */
+struct np_hslot;
+/* A slot for h (sets h->slot, hidx, gen); NPIPE_ENOMEM when full. */
+int np_handle_add(struct npipe *h);
+/* The value the program holds for h. */
+npipe_t *np_handle_value(const struct npipe *h);
+/* Find the handle of a value and count a call in it; NPIPE_EBADF for a
+ * value that is no live handle (closed, reused, or never one). */
+int np_handle_enter(npipe_t *value, struct npipe **ret);
+/* Count one more call in h, which the caller already holds. */
+void np_handle_hold(struct npipe *h);
+/* The end of a call (of np_handle_enter or np_handle_hold): touches no
+ * memory of h afterwards. */
+void np_handle_leave(struct npipe *h);
+/* Closing: no call enters h any more... */
+void np_handle_retire(struct npipe *h);
+/* ...the calls still inside (and the futex word to wait on)... */
+int np_handle_calls(const struct npipe *h, uint32_t *seen);
+void np_handle_wait(const struct npipe *h, uint32_t seen, int64_t timeout_ns);
+/* ...and the slot free for another handle, once they have left. */
+void np_handle_remove(struct npipe *h);
+
+/* Enter an API call: the handle of `value`, counted as a caller (a close
+ * waits for it), or NPIPE_EBADF / NPIPE_EFORKED. */
+int np_h_enter(npipe_t *value, struct npipe **ret);
+/* Count a caller for a handle already held (an internal thread's). */
+void np_h_hold(struct npipe *h);
+/* Leave: the end of np_h_enter or np_h_hold. */
 void np_h_put(struct npipe *h);
 void np_bump_ev(struct npipe *h);
 struct conn *np_conn_get(struct npipe *h);

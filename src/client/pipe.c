@@ -39,7 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HANDLE_MAGIC 0x4e504950u
 #define DEFAULT_CLIENT_RING (128u * 1024u)
 #define MIN_SERVER_RING (64u * 1024u)
 /* Spin this long for the peer before sleeping, while it looks busy. */
@@ -324,7 +323,10 @@ static struct npipe *handle_new(int server)
         struct npipe *h = calloc(1, sizeof(*h));
         if (!h)
                 return NULL;
-        h->magic = HANDLE_MAGIC;
+        if (np_handle_add(h) < 0) {
+                free(h);
+                return NULL;
+        }
         h->pid = np_self_pid();
         h->server = server;
         pthread_mutex_init(&h->op, NULL);
@@ -342,36 +344,42 @@ static void handle_free(struct npipe *h)
         pthread_mutex_destroy(&h->wr);
         free(h->name);
         free(h->remote);
-        h->magic = 0;
+        np_handle_remove(h);
         free(h);
 }
 
-/* Enter an API call on h.  A handle made by another process (inherited
- * through fork) is refused cleanly. */
-int np_h_get(struct npipe *h)
+/* Enter an API call.  A value that is no live handle (closed, or its slot
+ * reused) and a handle made by another process (inherited through fork)
+ * are refused cleanly. */
+int np_h_enter(npipe_t *value, struct npipe **ret)
 {
-        if (!h || h->magic != HANDLE_MAGIC)
-                return NPIPE_EBADF;
-        if (h->pid != np_self_pid())
+        struct npipe *h;
+        int r = np_handle_enter(value, &h);
+        *ret = NULL;
+        if (r < 0)
+                return r;
+        if (h->pid != np_self_pid()) {
+                np_handle_leave(h);
                 return NPIPE_EFORKED;
-        atomic_fetch_add(&h->users, 1);
+        }
         if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
-                atomic_fetch_sub(&h->users, 1);
+                np_handle_leave(h);
                 return NPIPE_EBADF;
         }
+        *ret = h;
         return 0;
+}
+
+void np_h_hold(struct npipe *h)
+{
+        np_handle_hold(h);
 }
 
 void np_h_put(struct npipe *h)
 {
-        /* Once `users` drops to 0 a closing thread may free h at once: read
-         * what we need first and touch no memory of h afterwards (the futex
-         * wake only names the address).  Only a close waits for this, so no
-         * syscall on every call; a close that starts after our load of
-         * `closed` sees users == 0 by itself. */
-        int closing = __atomic_load_n(&h->closed, __ATOMIC_SEQ_CST);
-        if (atomic_fetch_sub(&h->users, 1) == 1 && closing)
-                np_futex_wake((_Atomic uint32_t *)(void *)&h->users, 0, INT_MAX);
+        /* Once the count drops to 0 a closing thread may free h at once:
+         * np_handle_leave touches only the table's slot afterwards. */
+        np_handle_leave(h);
         /* the end of an API call, no lock held: complete what it did for a
          * peer in this process (OVL-20, OVL-21) */
         np_async_settle();
@@ -630,7 +638,7 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
                 np_async_note_local(c);
         /* a close in another thread may free h once h->lock is released:
          * count as a caller, which npipe_close waits for */
-        atomic_fetch_add(&h->users, 1);
+        np_h_hold(h);
         pthread_mutex_unlock(&h->lock);
         np_bump_ev(h);
         np_h_put(h);
@@ -675,7 +683,7 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev)
         }
         /* a close in another thread may free h once h->lock is released:
          * count as a caller, which npipe_close waits for */
-        atomic_fetch_add(&h->users, 1);
+        np_h_hold(h);
         pthread_mutex_unlock(&h->lock);
         np_bump_ev(h);
         np_h_put(h);
@@ -773,7 +781,7 @@ void np_on_broker_lost(void)
                 for (struct npipe *h = reg[b]; h; h = h->hnext)
                         if (!__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
                                 /* a close waits for us to finish with it */
-                                atomic_fetch_add(&h->users, 1);
+                                np_h_hold(h);
                                 list[k++] = h;
                         }
         pthread_mutex_unlock(&reg_lock);
@@ -928,7 +936,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         atomic_store(&h->read_mode, (opts->flags & NPIPE_READMODE_MESSAGE) ? NPIPE_READ_MESSAGE
                                                                            : NPIPE_READ_BYTE);
         atomic_store(&h->nowait, (opts->flags & NPIPE_NOWAIT) ? 1 : 0);
-        *ret = h;
+        *ret = np_handle_value(h);
         return 0;
 }
 
@@ -1016,7 +1024,7 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         if (h->early_gone)
                 atomic_store(&c->gone, h->early_gone);
         pthread_mutex_unlock(&h->lock);
-        *ret = h;
+        *ret = np_handle_value(h);
         return 0;
 }
 
@@ -1087,7 +1095,7 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         }
 }
 
-int np_open_remote(const char *name, const struct np_remote_id *id, struct npipe **ret)
+int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **ret)
 {
         /* the broker's own spelling of a pipe it has: no \\.\pipe\ prefix */
         uint32_t cap = DEFAULT_CLIENT_RING;
@@ -1113,11 +1121,12 @@ _Static_assert(NPIPE_EXPOSED == NP_REMOTE_EXPOSED && NPIPE_EXPOSE_OFF == NP_REMO
                    NPIPE_EXPOSE_TAKEN == NP_REMOTE_TAKEN && NPIPE_EXPOSE_LIMIT == NP_REMOTE_LIMIT,
                "npipe_exposure is the protocol's NP_REMOTE_*");
 
-NPIPE_EXTERN int npipe_remote_exposure(npipe_t *h, enum npipe_exposure *ret)
+NPIPE_EXTERN int npipe_remote_exposure(npipe_t *hv, enum npipe_exposure *ret)
 {
         if (!ret)
                 return NPIPE_EBUFFER;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         if (!h->server) {
@@ -1155,11 +1164,12 @@ NPIPE_EXTERN const char *npipe_exposure_text(enum npipe_exposure e)
         return "unknown";
 }
 
-NPIPE_EXTERN int npipe_remote_client(npipe_t *h, struct npipe_remote_client *ret)
+NPIPE_EXTERN int npipe_remote_client(npipe_t *hv, struct npipe_remote_client *ret)
 {
         if (!ret)
                 return NPIPE_EBUFFER;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         if (!h->server) {
@@ -1206,9 +1216,10 @@ NPIPE_EXTERN int npipe_remote_client(npipe_t *h, struct npipe_remote_client *ret
 
 /* ---- listen / disconnect ---------------------------------------------------------------- */
 
-NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
+NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         if (!h->server) {
@@ -1309,9 +1320,10 @@ NPIPE_EXTERN int npipe_listen(npipe_t *h, int timeout_ms)
         return r;
 }
 
-NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
+NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         if (!h->server) {
@@ -1368,22 +1380,25 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *h)
         return 0;
 }
 
-NPIPE_EXTERN int npipe_close(npipe_t *h)
+NPIPE_EXTERN int npipe_close(npipe_t *value)
 {
-        if (!h || h->magic != HANDLE_MAGIC)
-                return NPIPE_EBADF;
-        if (h->pid != np_self_pid())
-                return NPIPE_EFORKED;
+        struct npipe *h;
+        int r = np_h_enter(value, &h);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&h->op);
         pthread_mutex_lock(&reg_lock);
         pthread_mutex_lock(&h->lock);
         if (h->closed) {
+                /* another thread's close came first */
                 pthread_mutex_unlock(&h->lock);
                 pthread_mutex_unlock(&reg_lock);
                 pthread_mutex_unlock(&h->op);
+                np_handle_leave(h);
                 return NPIPE_EBADF;
         }
         __atomic_store_n(&h->closed, 1, __ATOMIC_SEQ_CST);
+        np_handle_retire(h); /* no call finds the handle any more */
         if (h->id)
                 reg_del(h);
         struct conn *c = h->conn;
@@ -1420,15 +1435,17 @@ NPIPE_EXTERN int npipe_close(npipe_t *h)
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
         pthread_mutex_unlock(&h->op);
 
-        /* wait for calls still running in other threads to leave */
+        /* wait for calls still running in other threads to leave (ours
+         * is the one left) */
+        np_handle_leave(h);
         for (;;) {
-                int u = atomic_load(&h->users);
-                if (u == 0)
+                uint32_t seen;
+                if (np_handle_calls(h, &seen) == 0)
                         break;
                 if (c)
                         wake_own_sleepers(c);
                 np_bump_ev(h);
-                np_futex_wait((_Atomic uint32_t *)(void *)&h->users, (uint32_t)u, 0, 10000000);
+                np_handle_wait(h, seen, 10000000);
         }
         np_conn_put(c);
         if (lseg)
@@ -1695,7 +1712,7 @@ static void turn_leave(struct npipe *h, struct np_turn *t)
         pthread_mutex_unlock(&h->lock);
 }
 
-static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int timeout_ms)
+static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeout_ms)
 {
         size_t dummy;
         if (!nread)
@@ -1703,7 +1720,8 @@ static int do_read(struct npipe *h, void *buf, size_t len, size_t *nread, int ti
         *nread = 0;
         if (!buf && len)
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -1914,7 +1932,7 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
         return 0;
 }
 
-static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritten,
+static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
                     int timeout_ms)
 {
         size_t dummy;
@@ -1923,7 +1941,8 @@ static int do_write(struct npipe *h, const void *buf, size_t len, size_t *nwritt
         *nwritten = 0;
         if (!buf && len)
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -1952,9 +1971,10 @@ NPIPE_EXTERN int npipe_write_timeout(npipe_t *h, const void *buf, size_t len,
 
 /* ---- peek, transact, flush --------------------------------------------------------------- */
 
-NPIPE_EXTERN int npipe_peek(npipe_t *h, void *buf, size_t len, struct npipe_peek *ret)
+NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_peek *ret)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct npipe_peek out = {0};
@@ -2011,7 +2031,7 @@ NPIPE_EXTERN int npipe_peek(npipe_t *h, void *buf, size_t len, struct npipe_peek
         return r;
 }
 
-NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void *out,
+NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void *out,
                                 size_t out_len, size_t *nread)
 {
         size_t dummy;
@@ -2020,7 +2040,8 @@ NPIPE_EXTERN int npipe_transact(npipe_t *h, const void *in, size_t in_len, void 
         *nread = 0;
         if ((!in && in_len) || (!out && out_len))
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -2082,9 +2103,10 @@ NPIPE_EXTERN int npipe_call(const char *name, const void *in, size_t in_len, voi
         return r;
 }
 
-NPIPE_EXTERN int npipe_flush(npipe_t *h)
+NPIPE_EXTERN int npipe_flush(npipe_t *hv)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c;
@@ -2108,9 +2130,10 @@ NPIPE_EXTERN int npipe_flush(npipe_t *h)
 
 /* ---- state and information ---------------------------------------------------------------- */
 
-NPIPE_EXTERN int npipe_get_mode(npipe_t *h, enum npipe_read_mode *read_mode, int *nowait)
+NPIPE_EXTERN int npipe_get_mode(npipe_t *hv, enum npipe_read_mode *read_mode, int *nowait)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
@@ -2128,10 +2151,11 @@ NPIPE_EXTERN int npipe_get_mode(npipe_t *h, enum npipe_read_mode *read_mode, int
         return 0;
 }
 
-NPIPE_EXTERN int npipe_set_mode(npipe_t *h, const enum npipe_read_mode *read_mode,
+NPIPE_EXTERN int npipe_set_mode(npipe_t *hv, const enum npipe_read_mode *read_mode,
                                 const int *nowait)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
@@ -2175,11 +2199,12 @@ static int query(struct npipe *h, struct np_query_reply *rep)
         return 0;
 }
 
-NPIPE_EXTERN int npipe_get_info(npipe_t *h, struct npipe_info *ret)
+NPIPE_EXTERN int npipe_get_info(npipe_t *hv, struct npipe_info *ret)
 {
         if (!ret)
                 return NPIPE_EINVAL;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         sync_listening(h);
@@ -2228,11 +2253,12 @@ out:
         return r;
 }
 
-NPIPE_EXTERN int npipe_client_pid(npipe_t *h, pid_t *ret)
+NPIPE_EXTERN int npipe_client_pid(npipe_t *hv, pid_t *ret)
 {
         if (!ret)
                 return NPIPE_EBUFFER;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         sync_listening(h);
@@ -2249,11 +2275,12 @@ NPIPE_EXTERN int npipe_client_pid(npipe_t *h, pid_t *ret)
         return r;
 }
 
-NPIPE_EXTERN int npipe_server_pid(npipe_t *h, pid_t *ret)
+NPIPE_EXTERN int npipe_server_pid(npipe_t *hv, pid_t *ret)
 {
         if (!ret)
                 return NPIPE_EBUFFER;
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
@@ -2267,9 +2294,10 @@ NPIPE_EXTERN int npipe_server_pid(npipe_t *h, pid_t *ret)
         return r;
 }
 
-NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid)
+NPIPE_EXTERN int npipe_peer_cred(npipe_t *hv, uid_t *uid, gid_t *gid)
 {
-        int r = np_h_get(h);
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
         sync_listening(h);
@@ -2288,11 +2316,15 @@ NPIPE_EXTERN int npipe_peer_cred(npipe_t *h, uid_t *uid, gid_t *gid)
         return r;
 }
 
-NPIPE_EXTERN const char *npipe_name(npipe_t *h)
+NPIPE_EXTERN const char *npipe_name(npipe_t *hv)
 {
-        if (!h || h->magic != HANDLE_MAGIC)
+        /* the name lives as long as the handle */
+        struct npipe *h;
+        if (np_handle_enter(hv, &h) < 0)
                 return NULL;
-        return h->name;
+        const char *name = h->name;
+        np_handle_leave(h);
+        return name;
 }
 
 NPIPE_EXTERN const char *npipe_runtime_dir(void)

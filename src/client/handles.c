@@ -1,0 +1,170 @@
+/*
+ * handles.c - the native handle table.
+ *
+ * The npipe_t * a program holds is not the address of the handle's state
+ * but a (slot, generation) pair: a program that calls with a handle it
+ * already closed - or one whose slot a new handle now uses - gets
+ * NPIPE_EBADF, never the freed or the other handle's memory (issue 12).
+ * The Win32 layer's HANDLEs (win32/handle.c) work the same way.
+ *
+ * A slot's word holds its generation (high 32 bits) and the number of
+ * calls inside the handle (low 32 bits).  Entering is one compare-and-swap
+ * that checks the generation and counts the call, so a close can never
+ * free the state under a call that has found it; closing bumps the
+ * generation (no new call finds it) and waits for the count to drain.
+ * Slots live in pages that are never freed, so a stale value at worst
+ * reads a slot's word.  The table is bounded (NP_HANDLES_MAX): the
+ * resource a program makes us allocate has a limit.
+ */
+#include "client/client.h"
+#include "client/internal.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#define PAGE_SLOTS 1024u
+#define PAGES (NP_HANDLES_MAX / PAGE_SLOTS)
+_Static_assert(NP_HANDLES_MAX % PAGE_SLOTS == 0, "whole pages");
+_Static_assert(NP_HANDLES_MAX <= (1u << NP_HANDLE_IDX_BITS), "index fits the value");
+
+struct np_hslot {
+        _Atomic uint64_t word;    /* generation << 32 | calls inside */
+        _Atomic uint32_t drained; /* futex: bumped when a retired slot's last call leaves */
+        uint32_t next_free;       /* under table_lock: the free list (index + 1, 0 = end) */
+        struct npipe *h;          /* valid while the generation matches */
+};
+
+static struct np_hslot *_Atomic pages[PAGES];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t free_head;  /* index + 1 of the first free slot, 0: none */
+static uint32_t used_slots; /* slots handed out at least once */
+
+/* The generation bits a value carries (all 32 where pointers are 64 bits). */
+#define GEN_BITS ((unsigned)(sizeof(uintptr_t) * CHAR_BIT) - NP_HANDLE_IDX_BITS)
+#define GEN_MASK (GEN_BITS >= 32 ? 0xffffffffu : ((1u << GEN_BITS) - 1u))
+
+static struct np_hslot *slot_at(uint32_t idx)
+{
+        struct np_hslot *p = atomic_load_explicit(&pages[idx / PAGE_SLOTS], memory_order_acquire);
+        return p ? &p[idx % PAGE_SLOTS] : NULL;
+}
+
+int np_handle_add(struct npipe *h)
+{
+        pthread_mutex_lock(&table_lock);
+        uint32_t idx;
+        if (free_head) {
+                idx = free_head - 1;
+                free_head = slot_at(idx)->next_free;
+        } else {
+                if (used_slots == NP_HANDLES_MAX) {
+                        pthread_mutex_unlock(&table_lock);
+                        return NPIPE_ENOMEM; /* NP_HANDLES_MAX handles open */
+                }
+                idx = used_slots;
+                if (idx % PAGE_SLOTS == 0 && !slot_at(idx)) {
+                        struct np_hslot *p = calloc(PAGE_SLOTS, sizeof(*p));
+                        if (!p) {
+                                pthread_mutex_unlock(&table_lock);
+                                return NPIPE_ENOMEM;
+                        }
+                        /* generation 0 is never live: a zero value is no handle */
+                        for (unsigned i = 0; i < PAGE_SLOTS; i++)
+                                atomic_init(&p[i].word, (uint64_t)1 << 32);
+                        atomic_store_explicit(&pages[idx / PAGE_SLOTS], p, memory_order_release);
+                }
+                used_slots++;
+        }
+        struct np_hslot *s = slot_at(idx);
+        s->next_free = 0;
+        s->h = h;
+        h->slot = s;
+        h->hidx = idx;
+        /* the slot's calls are 0 (it was drained before it was freed) */
+        h->gen = (uint32_t)(atomic_load(&s->word) >> 32);
+        pthread_mutex_unlock(&table_lock);
+        return 0;
+}
+
+npipe_t *np_handle_value(const struct npipe *h)
+{
+        uintptr_t v = ((uintptr_t)(h->gen & GEN_MASK) << NP_HANDLE_IDX_BITS) | (uintptr_t)h->hidx;
+        return (npipe_t *)v;
+}
+
+int np_handle_enter(npipe_t *value, struct npipe **ret)
+{
+        uintptr_t v = (uintptr_t)value;
+        uint32_t idx = (uint32_t)(v & ((1u << NP_HANDLE_IDX_BITS) - 1u));
+        uint32_t gen = (uint32_t)(v >> NP_HANDLE_IDX_BITS) & GEN_MASK;
+        *ret = NULL;
+        if (gen == 0 || idx >= NP_HANDLES_MAX)
+                return NPIPE_EBADF;
+        struct np_hslot *s = slot_at(idx);
+        if (!s)
+                return NPIPE_EBADF;
+        uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+        do {
+                if (((uint32_t)(w >> 32) & GEN_MASK) != gen)
+                        return NPIPE_EBADF; /* closed, or the slot is another handle's */
+        } while (!atomic_compare_exchange_weak_explicit(&s->word, &w, w + 1, memory_order_acquire,
+                                                        memory_order_acquire));
+        *ret = s->h;
+        return 0;
+}
+
+void np_handle_hold(struct npipe *h)
+{
+        atomic_fetch_add_explicit(&h->slot->word, 1, memory_order_relaxed);
+}
+
+void np_handle_leave(struct npipe *h)
+{
+        /* read before the count drops: a close may free h right after */
+        struct np_hslot *s = h->slot;
+        uint32_t gen = h->gen;
+        uint64_t w = atomic_fetch_sub_explicit(&s->word, 1, memory_order_release);
+        /* the last call out of a retired slot wakes the close; the slot
+         * itself is never freed, so touching it here is safe */
+        if ((uint32_t)w == 1 && (uint32_t)(w >> 32) != gen) {
+                atomic_fetch_add(&s->drained, 1);
+                np_futex_wake(&s->drained, 0, INT_MAX);
+        }
+}
+
+void np_handle_retire(struct npipe *h)
+{
+        /* a new generation: no call can enter any more */
+        uint32_t gen = h->gen + 1;
+        while ((gen & GEN_MASK) == 0) /* generation 0 is never live */
+                gen++;
+        uint64_t next = (uint64_t)gen << 32;
+        uint64_t w = atomic_load(&h->slot->word);
+        do {
+                if ((uint32_t)(w >> 32) != h->gen)
+                        return; /* retired already */
+        } while (!atomic_compare_exchange_weak(&h->slot->word, &w, next | (uint32_t)w));
+}
+
+int np_handle_calls(const struct npipe *h, uint32_t *seen)
+{
+        *seen = atomic_load(&h->slot->drained);
+        return (int)(uint32_t)atomic_load_explicit(&h->slot->word, memory_order_acquire);
+}
+
+void np_handle_wait(const struct npipe *h, uint32_t seen, int64_t timeout_ns)
+{
+        np_futex_wait(&h->slot->drained, seen, 0, timeout_ns);
+}
+
+void np_handle_remove(struct npipe *h)
+{
+        np_handle_retire(h);
+        pthread_mutex_lock(&table_lock);
+        struct np_hslot *s = h->slot;
+        s->h = NULL;
+        s->next_free = free_head;
+        free_head = h->hidx + 1;
+        pthread_mutex_unlock(&table_lock);
+}
