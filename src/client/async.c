@@ -536,11 +536,44 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
         return nd;
 }
 
+/* futex_waitv needs Linux 5.16, and a seccomp filter (container
+ * runtimes' older profiles) or qemu-user may refuse it: then every call
+ * fails at once, and a thread that ignored that would spin.  Without it
+ * the thread sleeps on one word - the only operation's, or its kick word
+ * when there are several - with a timeout that grows from 50 us to 5 ms
+ * while nothing happens (the others are polled), and on the kick word
+ * with no timeout when nothing is pending: idle costs nothing, and a
+ * pending operation at most a wake-up every 5 ms. */
+static _Atomic int waitv_missing;
+
+static void wait_words(struct futex_waitv_ *wv, int n, const struct timespec *deadline,
+                       int64_t *backoff_ns)
+{
+        if (!atomic_load_explicit(&waitv_missing, memory_order_relaxed)) {
+                if (syscall(SYS_futex_waitv, wv, n, 0, deadline, CLOCK_MONOTONIC) >= 0 ||
+                    (errno != ENOSYS && errno != EPERM && errno != EACCES))
+                        return;
+                atomic_store(&waitv_missing, 1);
+        }
+        /* wv[0] is the kick word; one operation's word: sleep on that */
+        const struct futex_waitv_ *w = n == 2 ? &wv[1] : &wv[0];
+        int64_t t = -1;
+        if (n > 1) {
+                t = *backoff_ns;
+                *backoff_ns = t * 2 > 5000000 ? 5000000 : t * 2;
+        }
+        if (deadline && (t < 0 || t > 1000000))
+                t = 1000000; /* the pass asked for a retry in 1 ms */
+        np_futex_wait((const _Atomic uint32_t *)(uintptr_t)w->uaddr, (uint32_t)w->val,
+                      !(w->flags & FUTEX2_PRIVATE), t);
+}
+
 static void *shard_thread(void *arg)
 {
         struct np_shard *s = arg;
         struct futex_waitv_ wv[WAIT_MAX];
         struct pass ps = {.wv = wv};
+        int64_t backoff = 50000; /* without futex_waitv: wait_words */
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, NULL);
@@ -552,8 +585,10 @@ static void *shard_thread(void *arg)
                 ps.retry = 0;
                 wv[ps.n++] = (struct futex_waitv_){
                     .val = k, .uaddr = (uintptr_t)&s->kick, .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE};
-                if (shard_pass(s, &ps))
+                if (shard_pass(s, &ps)) {
+                        backoff = 50000;
                         continue; /* completions may let others progress */
+                }
 
                 struct timespec ts, *tp = NULL;
                 if (ps.retry) {
@@ -565,7 +600,7 @@ static void *shard_thread(void *arg)
                         }
                         tp = &ts;
                 }
-                syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC);
+                wait_words(wv, ps.n, tp, &backoff);
         }
         return NULL;
 }
