@@ -357,14 +357,20 @@ static int try_connect(const char *dir)
         return s;
 }
 
-static const char *broker_path(void)
+/* The broker program: $NPIPE_BROKER (made absolute against the current
+ * directory when relative), else the installed one.  Never a search of
+ * $PATH, which would let the environment choose what we run. */
+static const char *broker_path(char *buf, size_t len)
 {
-        const char *p = getenv("NPIPE_BROKER");
-        if (p && *p)
-                return p;
-        if (access(NPIPE_BROKER_PATH, X_OK) == 0)
+        const char *p = np_env("NPIPE_BROKER");
+        if (!p)
                 return NPIPE_BROKER_PATH;
-        return "npiped";
+        if (p[0] == '/')
+                return p;
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)) || snprintf(buf, len, "%s/%s", cwd, p) >= (int)len)
+                return NULL;
+        return buf;
 }
 
 /* Start a broker for `dir` and wait until it listens (or gives way to
@@ -376,12 +382,15 @@ static const char *broker_path(void)
  * Returns 0 or NPIPE_EBROKER. */
 static int spawn_broker(const char *dir)
 {
-        const char *path = broker_path();
+        char pathbuf[PATH_MAX];
+        const char *path = broker_path(pathbuf, sizeof(pathbuf));
+        if (!path)
+                return NPIPE_EBROKER;
         char dirarg[PATH_MAX + 32], idlearg[64];
         snprintf(dirarg, sizeof(dirarg), "--runtime-dir=%s", dir);
-        const char *idle = getenv("NPIPE_BROKER_IDLE");
-        snprintf(idlearg, sizeof(idlearg), "--idle-exit=%s", idle && *idle ? idle : "10");
-        const char *log = getenv("NPIPE_BROKER_LOG");
+        const char *idle = np_env("NPIPE_BROKER_IDLE");
+        snprintf(idlearg, sizeof(idlearg), "--idle-exit=%s", idle ? idle : "10");
+        const char *log = np_env("NPIPE_BROKER_LOG");
 
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -389,7 +398,7 @@ static int spawn_broker(const char *dir)
         posix_spawnattr_init(&attr);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, log && *log ? log : "/dev/null",
+        posix_spawn_file_actions_addopen(&fa, 2, log ? log : "/dev/null",
                                          O_WRONLY | O_CREAT | O_APPEND, 0600);
         posix_spawn_file_actions_addclosefrom_np(&fa, 3);
         sigset_t none, def;
@@ -404,13 +413,12 @@ static int spawn_broker(const char *dir)
 
         /* NPIPE_BROKER_LOG_LEVEL=debug with NPIPE_BROKER_LOG=FILE for diagnosis */
         char levelarg[64] = "--log-level=notice";
-        const char *level = getenv("NPIPE_BROKER_LOG_LEVEL");
-        if (level && *level)
+        const char *level = np_env("NPIPE_BROKER_LOG_LEVEL");
+        if (level)
                 snprintf(levelarg, sizeof(levelarg), "--log-level=%s", level);
         char *argv[] = {(char *)path, dirarg, idlearg, levelarg, NULL};
         pid_t pid;
-        int r = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &attr, argv, environ)
-                                  : posix_spawnp(&pid, path, &fa, &attr, argv, environ);
+        int r = posix_spawn(&pid, path, &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0)

@@ -1077,8 +1077,8 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         if (r < 0)
                 return r;
         uint32_t cap = DEFAULT_CLIENT_RING;
-        const char *env = getenv("NPIPE_RING_SIZE");
-        if (env && *env)
+        const char *env = np_env("NPIPE_RING_SIZE");
+        if (env)
                 cap = pow2_at_least(strtoull(env, NULL, 0));
         int64_t deadline = deadline_of(timeout_ms);
         for (;;) {

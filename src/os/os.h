@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 /* Inside a spin-wait: tell the CPU (a hint, never a barrier) so the
@@ -23,6 +24,17 @@ static inline void np_cpu_relax(void)
 #else
         __asm__ __volatile__("" ::: "memory");
 #endif
+}
+
+/* An environment setting of ours: NULL when unset or empty, and always
+ * NULL in a setuid, setgid or file-capability program (secure_getenv):
+ * there the environment belongs to the caller, who must not choose the
+ * broker program we run, the file it appends to or the directory whose
+ * broker we trust (issue 12, defect 6). */
+static inline const char *np_env(const char *name)
+{
+        const char *v = secure_getenv(name);
+        return v && *v ? v : NULL;
 }
 
 /* The runtime directory: $NPIPE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npipe,

@@ -68,8 +68,8 @@ static int status_of(int err)
 
 int np_runtime_dir(char *buf, size_t len, int create)
 {
-        const char *env = getenv("NPIPE_RUNTIME_DIR");
-        int explicit_dir = env != NULL && env[0] != '\0';
+        const char *env = np_env("NPIPE_RUNTIME_DIR");
+        int explicit_dir = env != NULL;
         struct stat st;
         int n, r;
 
@@ -78,7 +78,7 @@ int np_runtime_dir(char *buf, size_t len, int create)
         if (explicit_dir) {
                 n = snprintf(buf, len, "%s", env);
         } else {
-                const char *xdg = getenv("XDG_RUNTIME_DIR");
+                const char *xdg = np_env("XDG_RUNTIME_DIR");
 
                 /* The XDG spec says to ignore a relative value. */
                 if (xdg != NULL && xdg[0] == '/')
@@ -108,7 +108,7 @@ int np_runtime_dir_client(char *buf, size_t len, int *shared)
 {
         *shared = 0;
         int r = np_runtime_dir(buf, len, 1);
-        if (r != NPIPE_EACCES || !getenv("NPIPE_RUNTIME_DIR"))
+        if (r != NPIPE_EACCES || !np_env("NPIPE_RUNTIME_DIR"))
                 return r;
         /* A shared broker's directory (npiped --shared): it is root's (or
          * ours) and nobody else can write it, so nobody can plant a socket
