@@ -90,6 +90,14 @@ static _Atomic int sock = -1;   /* written under lock (and send_lock to close) *
 static pid_t sock_pid;          /* process that made `sock` */
 static uint32_t next_id = 1;
 static struct pending *pendings;
+/* Requests whose caller gave up waiting (a deadline passed): what their
+ * late replies made is undone when they come (handle_packet).  Under
+ * lock; at most one per call in flight, so bounded by the threads. */
+struct abandoned {
+        uint32_t id;
+        struct abandoned *next;
+};
+static struct abandoned *abandoned;
 static _Atomic uint64_t generation; /* bumped for every new broker session */
 
 /* getpid() is a system call (glibc stopped caching it); every API call
@@ -149,9 +157,35 @@ static void atfork_child(void)
         pthread_mutex_init(&send_lock, NULL);
 }
 
+static void drop_abandoned(void)
+{
+        while (abandoned) {
+                struct abandoned *a = abandoned;
+                abandoned = a->next;
+                free(a);
+        }
+}
+
+/* Is `id` an abandoned request?  Forgets it once its last packet came. */
+static int take_abandoned(uint32_t id, int last)
+{
+        for (struct abandoned **ap = &abandoned; *ap; ap = &(*ap)->next) {
+                if ((*ap)->id == id) {
+                        if (last) {
+                                struct abandoned *a = *ap;
+                                *ap = a->next;
+                                free(a);
+                        }
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 /* Fail every pending request (the broker went away). Called with lock held. */
 static void fail_pendings(void)
 {
+        drop_abandoned();
         for (struct pending *p = pendings; p; p = p->next) {
                 p->status = NPIPE_EBROKER;
                 atomic_store(&p->done, 2);
@@ -229,6 +263,39 @@ static void answer_stats(int s, uint64_t query)
         free(items);
 }
 
+/* A CREATE or OPEN whose caller gave up succeeded after all: tell the
+ * broker the instance or connection is closed, as the caller would have.
+ * From the event thread, which must never block on the socket: without
+ * waiting (a full socket loses it; the instance then lasts until this
+ * process ends). */
+static void undo_late_reply(int s, const struct np_hdr *hdr, const unsigned char *body,
+                            size_t blen)
+{
+        struct np_end_req end = {0};
+        uint16_t type;
+        if (hdr->type == NP_MSG_CREATE_REPLY && blen >= sizeof(struct np_create_reply)) {
+                struct np_create_reply r;
+                memcpy(&r, body, sizeof(r));
+                if (r.status != 0)
+                        return;
+                type = NP_MSG_CLOSE_SERVER;
+                end.id = r.instance_id;
+        } else if (hdr->type == NP_MSG_OPEN_REPLY && blen >= sizeof(struct np_open_reply)) {
+                struct np_open_reply r;
+                memcpy(&r, body, sizeof(r));
+                if (r.status != 0)
+                        return;
+                type = NP_MSG_CLOSE_CLIENT;
+                end.id = end.conn_id = r.conn_id;
+        } else {
+                return;
+        }
+        unsigned char pkt[sizeof(struct np_hdr) + sizeof(end)];
+        int len = build_packet(pkt, type, post_id(), NP_HDR_NO_REPLY, &end, sizeof(end), NULL, 0);
+        if (len > 0)
+                (void)np_send_packet_nowait(s, pkt, (size_t)len, -1);
+}
+
 static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
 {
         const char *name;
@@ -275,8 +342,21 @@ static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
         pthread_mutex_lock(&lock);
         struct pending *p = find_pending(hdr.req_id);
         if (!p) {
-                /* a posted request's reply, or one whose waiter gave up */
+                /* a posted request's reply, or one whose waiter gave up:
+                 * close what that one's success made */
+                int last = 1;
+                if (hdr.type == NP_MSG_LIST_ITEM || hdr.type == NP_MSG_STATS_ITEM) {
+                        /* both items start with their flags, bit 0 "last" */
+                        uint32_t fl = 0;
+                        if (blen >= sizeof(fl))
+                                memcpy(&fl, body, sizeof(fl));
+                        _Static_assert(NP_LIST_LAST == 1 && NP_STATS_LAST == 1, "last bit");
+                        last = (fl & 1u) != 0;
+                }
+                int gave_up = take_abandoned(hdr.req_id, last);
                 pthread_mutex_unlock(&lock);
+                if (gave_up)
+                        undo_late_reply(s, &hdr, body, blen);
                 if (fd >= 0)
                         close(fd);
                 return;
@@ -572,12 +652,56 @@ static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, uint32_t
         return (int)len;
 }
 
+int64_t np_broker_deadline(int timeout_ms)
+{
+        if (timeout_ms < 0)
+                return -1;
+        int64_t ms = timeout_ms < NP_BROKER_MIN_MS ? NP_BROKER_MIN_MS : timeout_ms;
+        return np_now_ns() + ms * 1000000;
+}
+
+static int64_t left_ns(int64_t deadline)
+{
+        if (deadline < 0)
+                return -1;
+        int64_t r = deadline - np_now_ns();
+        return r < 0 ? 0 : r;
+}
+
+/* Send one packet on session (s, gen) by the deadline.  send_lock is held
+ * only for each attempt, never while waiting for room: a broker that
+ * stopped reading must not keep other threads' sends - or a fork(), whose
+ * handler takes send_lock - waiting with us.  SOCK_SEQPACKET sends a
+ * packet whole or not at all, so attempts never interleave. */
+static int send_bounded(int s, uint64_t gen, const unsigned char *pkt, size_t len, int fd,
+                        int64_t deadline)
+{
+        for (;;) {
+                pthread_mutex_lock(&send_lock);
+                int r = sock == s && generation == gen ? np_send_packet_nowait(s, pkt, len, fd)
+                                                       : -EPIPE;
+                pthread_mutex_unlock(&send_lock);
+                if (r != -EAGAIN)
+                        return r;
+                int64_t rem = left_ns(deadline);
+                if (rem == 0)
+                        return -ETIMEDOUT;
+                /* the number may be closed and reused meanwhile: a poll on
+                 * it only wakes us early, the next attempt checks it */
+                struct pollfd pf = {.fd = s, .events = POLLOUT};
+                int ms = rem < 0 || rem > 100000000 ? 100 : (int)((rem + 999999) / 1000000);
+                (void)poll(&pf, 1, ms);
+        }
+}
+
 int np_broker_call(struct np_request *req)
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
         struct pending p = {.req = req};
         req->reply_fd = -1;
         req->reply_len = 0;
+        int64_t deadline = req->deadline ? req->deadline
+                                         : np_now_ns() + (int64_t)NP_BROKER_CALL_MS * 1000000;
 
         pthread_mutex_lock(&lock);
         int r = ensure_session();
@@ -600,30 +724,59 @@ int np_broker_call(struct np_request *req)
         uint64_t gen = generation;
         pthread_mutex_unlock(&lock);
 
-        pthread_mutex_lock(&send_lock);
-        r = sock == s && generation == gen ? np_send_packet(s, pkt, (size_t)len, req->fd)
-                                          : -EPIPE;
-        pthread_mutex_unlock(&send_lock);
+        r = send_bounded(s, gen, pkt, (size_t)len, req->fd, deadline);
         if (r < 0) {
                 /* unless the event thread failed it already, it is ours */
                 pthread_mutex_lock(&lock);
                 take_pending(p.id);
                 pthread_mutex_unlock(&lock);
-                return NPIPE_EBROKER;
+                return r == -ETIMEDOUT ? NPIPE_ETIMEDOUT : NPIPE_EBROKER;
         }
 
-        while (atomic_load(&p.done) == 0)
-                np_futex_wait(&p.done, 0, 0, -1);
+        while (atomic_load(&p.done) == 0) {
+                int64_t rem = left_ns(deadline);
+                if (rem == 0) {
+                        /* Give up, unless the reply is being delivered: the
+                         * event thread delivers under lock, so once we hold
+                         * it the request is either done or still ours. */
+                        pthread_mutex_lock(&lock);
+                        if (atomic_load(&p.done) != 0) {
+                                pthread_mutex_unlock(&lock);
+                                break;
+                        }
+                        take_pending(p.id);
+                        struct abandoned *a = malloc(sizeof(*a));
+                        if (a) {
+                                a->id = p.id;
+                                a->next = abandoned;
+                                abandoned = a;
+                        }
+                        pthread_mutex_unlock(&lock);
+                        if (req->type == NP_MSG_WAIT) {
+                                /* the broker would keep the wait: end it */
+                                struct np_cancel c = {.target_req_id = p.id};
+                                (void)np_broker_post(NP_MSG_CANCEL, &c, sizeof(c), -1);
+                        }
+                        return NPIPE_ETIMEDOUT;
+                }
+                np_futex_wait(&p.done, 0, 0, rem);
+        }
         return p.status;
 }
 
 int np_broker_status(uint16_t type, const void *body, size_t body_len, const void *name,
                      size_t name_len, int fd)
 {
+        return np_broker_status_until(type, body, body_len, name, name_len, fd, 0);
+}
+
+int np_broker_status_until(uint16_t type, const void *body, size_t body_len, const void *name,
+                           size_t name_len, int fd, int64_t deadline)
+{
         struct np_reply rep;
         struct np_request req = {.type = type, .body = body, .body_len = body_len,
                                  .name = name, .name_len = name_len, .fd = fd,
-                                 .reply = &rep, .reply_cap = sizeof(rep)};
+                                 .reply = &rep, .reply_cap = sizeof(rep), .deadline = deadline};
         int r = np_broker_call(&req);
         if (req.reply_fd >= 0)
                 close(req.reply_fd);
@@ -661,9 +814,8 @@ int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
         pthread_mutex_unlock(&lock);
         if (len <= 0)
                 return len < 0 && s >= 0 ? len : NPIPE_EBROKER;
-        pthread_mutex_lock(&send_lock);
-        if (sock == s && generation == gen && np_send_packet(s, pkt, (size_t)len, fd) == 0)
+        if (send_bounded(s, gen, pkt, (size_t)len, fd,
+                         np_now_ns() + (int64_t)NP_BROKER_CALL_MS * 1000000) == 0)
                 r = 0;
-        pthread_mutex_unlock(&send_lock);
         return r;
 }

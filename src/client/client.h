@@ -32,11 +32,29 @@ struct np_request {
         int reply_fd;        /* out: descriptor that came with the reply, or -1 */
         np_reply_fn fn;      /* optional: multi-packet replies */
         void *fn_ctx;
+        /* until when to wait for the reply (np_now_ns()): 0 for the
+         * default (NP_BROKER_CALL_MS from now), -1 for no limit */
+        int64_t deadline;
 };
+
+/* The bound of a broker call without a timeout of its caller's. */
+#define NP_BROKER_CALL_MS 10000
+/* The bound of a server close's wait for the broker to drop the name
+ * (NAME-17): a close must not hang a program's shutdown. */
+#define NP_BROKER_CLOSE_MS 2000
+/* A caller's timeout as a broker call's deadline: none for NPIPE_INFINITE,
+ * else at least NP_BROKER_MIN_MS from now (a timeout of 0 means "do not
+ * wait for an instance", not "do not wait for the broker"). */
+#define NP_BROKER_MIN_MS 1000
+int64_t np_broker_deadline(int timeout_ms);
 
 /* Send a request and wait for its reply.  Returns 0 when a reply arrived
  * (its status is in the reply body), or NPIPE_EBROKER / NPIPE_EPROTO /
- * NPIPE_ENOMEM.  Starts the broker when none is running. */
+ * NPIPE_ENOMEM, or NPIPE_ETIMEDOUT when no reply came by the deadline (a
+ * stopped broker: the request is abandoned, and what a late reply made -
+ * an instance, a connection - is closed when it comes).  Starts the
+ * broker when none is running.  Never holds a lock while it waits, so a
+ * fork() in another thread never waits for it. */
 int np_broker_call(struct np_request *req);
 
 /* np_broker_call for a request answered by a status only (np_reply):
@@ -44,6 +62,9 @@ int np_broker_call(struct np_request *req);
  * A descriptor that came with the reply is closed. */
 int np_broker_status(uint16_t type, const void *body, size_t body_len, const void *name,
                      size_t name_len, int fd);
+/* The same with a deadline (np_request.deadline). */
+int np_broker_status_until(uint16_t type, const void *body, size_t body_len, const void *name,
+                           size_t name_len, int fd, int64_t deadline);
 
 /* Send a request whose reply nobody waits for (close notifications, a
  * server's LISTEN), with NP_HDR_NO_REPLY and optionally a descriptor

@@ -943,7 +943,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
 /* One open attempt.  Returns 0 with *ret, or an error (NPIPE_EBUSY ...). */
 static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
                      struct np_seg_hdr *seg, size_t seg_size, npipe_t **ret, uint32_t *want_cap,
-                     const struct np_remote_id *rid)
+                     const struct np_remote_id *rid, int64_t deadline)
 {
         struct npipe *h = handle_new(0);
         if (!h)
@@ -962,7 +962,8 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         struct np_request req = {.type = rid ? NP_MSG_OPEN_REMOTE : NP_MSG_OPEN, .body = &rbody,
                                  .body_len = rid ? sizeof(rbody) : sizeof(*body), .name = bare,
                                  .name_len = blen, .fd = seg_fd, .reply = &rep,
-                                 .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc};
+                                 .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc,
+                                 .deadline = deadline};
         int r = np_broker_call(&req);
         if (r == 0 && (req.reply_type != NP_MSG_OPEN_REPLY || req.reply_len < sizeof(rep))) {
                 struct np_reply *plain = (struct np_reply *)(void *)&rep;
@@ -1042,13 +1043,19 @@ NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
                 body.timeout_ms = NP_WAIT_FOREVER;
         else
                 body.timeout_ms = (uint32_t)timeout_ms;
-        return np_broker_status(NP_MSG_WAIT, &body, sizeof(body), bare, blen, -1);
+        /* the broker times the wait; we bound our wait for its answer by
+         * the same timeout (a stopped broker), except for the pipe's
+         * default, which only the broker knows, and forever */
+        int64_t deadline = timeout_ms >= 0 ? np_broker_deadline(timeout_ms) : -1;
+        return np_broker_status_until(NP_MSG_WAIT, &body, sizeof(body), bare, blen, -1,
+                                      deadline);
 }
 
 /* One open with a fresh client segment of *cap bytes, again with a larger
  * one when the broker says the quota needs it (NPIPE_EBUFFER). */
 static int open_sized(const char *bare, size_t blen, unsigned access,
-                      const struct np_remote_id *rid, uint32_t *cap, npipe_t **ret)
+                      const struct np_remote_id *rid, uint32_t *cap, npipe_t **ret,
+                      int64_t deadline)
 {
         for (;;) {
                 struct np_seg_hdr *seg;
@@ -1057,7 +1064,8 @@ static int open_sized(const char *bare, size_t blen, unsigned access,
                 int fd = seg_create(*cap, NP_ROLE_CLIENT, &seg, &seg_size);
                 if (fd < 0)
                         return fd;
-                int r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap, rid);
+                int r = open_once(bare, blen, access, fd, seg, seg_size, ret, &want_cap, rid,
+                                  deadline);
                 close(fd);
                 if (r < 0)
                         munmap(seg, seg_size);
@@ -1081,8 +1089,10 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         if (env)
                 cap = pow2_at_least(strtoull(env, NULL, 0));
         int64_t deadline = deadline_of(timeout_ms);
+        /* a stopped broker: the timeout bounds the wait for it too */
+        int64_t bdl = np_broker_deadline(timeout_ms);
         for (;;) {
-                r = open_sized(bare, blen, access, NULL, &cap, ret);
+                r = open_sized(bare, blen, access, NULL, &cap, ret, bdl);
                 if (r != NPIPE_EBUSY || timeout_ms == 0)
                         return r;
                 int64_t rem = remaining(deadline);
@@ -1099,7 +1109,7 @@ int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **re
 {
         /* the broker's own spelling of a pipe it has: no \\.\pipe\ prefix */
         uint32_t cap = DEFAULT_CLIENT_RING;
-        return open_sized(name, strlen(name), 0, id, &cap, ret);
+        return open_sized(name, strlen(name), 0, id, &cap, ret, 0);
 }
 
 int np_remote_write_error(struct npipe *h, size_t len)
@@ -1430,7 +1440,8 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
         if (h->server) {
                 /* NAME-17: once the last server handle is closed the name is
                  * gone for everybody, so wait for the broker to have done it */
-                (void)np_broker_status(NP_MSG_CLOSE_SERVER, &end, sizeof(end), NULL, 0, -1);
+                (void)np_broker_status_until(NP_MSG_CLOSE_SERVER, &end, sizeof(end), NULL, 0,
+                                             -1, np_now_ns() + NP_BROKER_CLOSE_MS * 1000000ll);
         } else if (c)
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
         pthread_mutex_unlock(&h->op);

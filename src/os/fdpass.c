@@ -25,7 +25,7 @@
  * buffer is never a leak, only a smaller count to close. */
 #define NP_FDPASS_MAX 16
 
-int np_send_packet(int sock, const void *buf, size_t len, int fd)
+static int send_packet(int sock, const void *buf, size_t len, int fd, int flags)
 {
         union {
                 struct cmsghdr align;
@@ -48,7 +48,7 @@ int np_send_packet(int sock, const void *buf, size_t len, int fd)
                 memcpy(CMSG_DATA(cm), &fd, sizeof fd);
         }
         do
-                r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+                r = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return -errno;
@@ -57,6 +57,16 @@ int np_send_packet(int sock, const void *buf, size_t len, int fd)
         if ((size_t)r != len)
                 return -EMSGSIZE;
         return 0;
+}
+
+int np_send_packet(int sock, const void *buf, size_t len, int fd)
+{
+        return send_packet(sock, buf, len, fd, 0);
+}
+
+int np_send_packet_nowait(int sock, const void *buf, size_t len, int fd)
+{
+        return send_packet(sock, buf, len, fd, MSG_DONTWAIT);
 }
 
 /* Walk the control data: keep the first descriptor in *keep (when keep is

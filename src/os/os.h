@@ -59,6 +59,8 @@ int np_runtime_dir_client(char *buf, size_t len, int *shared);
 /* Send one packet with an optional file descriptor (fd < 0: none) on a
  * SOCK_SEQPACKET socket.  MSG_NOSIGNAL; retries EINTR.  Returns 0 or -errno. */
 int np_send_packet(int sock, const void *buf, size_t len, int fd);
+/* The same without waiting for room: -EAGAIN when the socket is full. */
+int np_send_packet_nowait(int sock, const void *buf, size_t len, int fd);
 
 /* Receive one packet and at most one descriptor (*fd = -1 when none; extra
  * descriptors are closed; received descriptors are O_CLOEXEC).  Returns the
