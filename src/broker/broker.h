@@ -200,7 +200,7 @@ struct np_remote_cfg;
 
 /* A half-adopted connection (NP_MSG_ADOPT) waits for its other half; while
  * it waits, the peer process is watched through a pidfd so that its death
- * is still reported (requests.c, "adoption").  Freed after the epoll batch
+ * is still reported (adopt.c).  Freed after the epoll batch
  * (events later in the batch may still point at it). */
 struct np_pidwatch {
         struct np_src src;
@@ -329,7 +329,7 @@ struct np_broker {
 
         struct np_htab pipes;
         size_t n_pipes;
-        size_t mem_peak; /* requests.c, give_back_memory */
+        size_t mem_peak; /* state.c, give_back_memory */
         struct np_htab instances;
         struct np_htab conns;
         struct np_htab uaccts;                /* struct np_uacct by uid */
@@ -428,7 +428,6 @@ struct np_ratelimit {
 };
 void np_log_limited(struct np_ratelimit *rl, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-const char *np_status_name(int status);
 
 /* ---- loop.c ------------------------------------------------------------- */
 
@@ -454,43 +453,133 @@ void np_timer_del(struct np_broker *b, struct np_waiter *w);
 
 /* ---- requests.c --------------------------------------------------------- */
 
+/* One request that passed np_handle_packet's checks: its fixed body is as
+ * long as proto.c's table says (unaligned: copy it out), its name (NULL
+ * for types without one) passed np_name_check, and fd is what the type's
+ * descriptor rule allows (-1: none).  The handler owns fd. */
+struct np_req {
+        uint32_t id; /* req_id, never 0 */
+        uint16_t type;
+        const unsigned char *body;
+        const char *name;
+        uint32_t name_len;
+        int fd;
+};
+/* A row's handler in the dispatch table (requests.c, `requests`). */
+typedef void np_req_fn(struct np_broker *b, struct np_client *c, const struct np_req *r);
+
 /* One received packet (n < 0: -EMSGSIZE, the first bytes are in pkt);
  * takes ownership of fd. */
 void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt, ssize_t n,
                       int fd);
-/* Everything the namespace holds for c, handled as its death. */
-void np_client_gone(struct np_broker *b, struct np_client *c);
-/* Emit more of c's LIST replies while its queue is short. */
-void np_list_pump(struct np_broker *b, struct np_client *c);
-/* A wait's deadline passed. */
-void np_wait_expired(struct np_broker *b, struct np_waiter *w);
-/* The process a pending adoption waited for exited (its pidfd fired). */
-void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w);
+/* Does every request type proto.c knows have its dispatch row, and no row
+ * lack a body size?  0, or -1 (logged). */
+int np_requests_check(void);
+/* A malformed or out-of-place request: answered when it can be, and the
+ * client dropped after too many. */
+void np_bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id, int status,
+                   const char *what);
+
+/* ---- state.c: the namespace's objects ------------------------------------ */
+
 int np_state_init(struct np_broker *b);
+struct np_instance *np_instance_find(struct np_broker *b, uint64_t id);
+struct np_conn *np_conn_find(struct np_broker *b, uint64_t id);
 /* The accounting record of uid (made on first use; NULL without memory)
  * and its release when the uid's last client is gone. */
 struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid);
 void np_uacct_put(struct np_broker *b, struct np_uacct *a);
-/* For stats.c. */
-void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
-                 const void *body, size_t blen, const char *name, size_t nlen, int fd);
-void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status);
-struct np_instance *np_instance_find(struct np_broker *b, uint64_t id);
-/* Fill j->pipes with every pipe of the namespace (each referenced);
- * -1 without memory. */
-int np_snapshot(struct np_broker *b, struct np_listjob *j);
-void np_listjob_free(struct np_broker *b, struct np_listjob *j);
 /* Would one more object exceed the pool of all clients or c's share? */
 bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim);
 /* Would `more` descriptors put uid a over its share of the budget? */
 bool np_fd_share_full(const struct np_broker *b, const struct np_uacct *a, size_t more);
 
+/* Header + fixed body + optional name as one packet (np_send owns fd). */
+void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
+                 const void *body, size_t blen, const char *name, size_t nlen, int fd);
+/* NP_MSG_REPLY; a success is not sent for an NP_HDR_NO_REPLY request. */
+void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status);
+void np_send_peer_gone(struct np_broker *b, struct np_client *to, uint64_t instance_id,
+                       uint64_t conn_id, uint32_t reason, uint32_t to_server);
+
+/* The pipe-wide values (first instance's) with this instance's quotas. */
+struct np_pipe_params np_instance_params(const struct np_instance *i);
+bool np_params_valid(const struct np_pipe_params *p);
+/* Move i to a state, keeping the pipe's counters and listen FIFO right;
+ * entering LISTENING keeps fd, leaving it closes a held segment. */
+void np_set_state(struct np_instance *i, uint32_t state, int fd);
+/* Take the segment a LISTENING instance holds (-1 if none). */
+int np_inst_take_fd(struct np_instance *i);
+void np_instance_set_flags(struct np_broker *b, struct np_instance *i, uint32_t flags);
+struct np_instance *np_instance_new(struct np_broker *b, struct np_client *c, struct np_pipe *p,
+                                    const struct np_pipe_params *params, uint64_t id);
+void np_conn_add(struct np_broker *b, struct np_client *c, struct np_conn *conn, uint64_t id,
+                 struct np_pipe *p);
+
+/* Pipes: a record in no table (adopt.c's placeholders), a new name of c,
+ * removal with the last instance, release of a reference. */
+struct np_pipe *np_pipe_alloc(const char *name, uint32_t len, const struct np_pipe_params *params);
+struct np_pipe *np_pipe_new(struct np_broker *b, const char *name, uint32_t len,
+                            const struct np_pipe_params *params, struct np_client *c,
+                            uint32_t flags);
+void np_pipe_maybe_remove(struct np_broker *b, struct np_pipe *p);
+void np_pipe_unref(struct np_pipe *p);
+
+/* Waits: answered (reply) and freed; every waiter of p answered. */
+void np_wait_finish(struct np_broker *b, struct np_waiter *w, int status, bool reply);
+void np_wake_waiters(struct np_broker *b, struct np_pipe *p, int status);
+/* A wait's deadline passed. */
+void np_wait_expired(struct np_broker *b, struct np_waiter *w);
+
+/* Connection ends; rep: the leaving end's final counts, NULL when it died. */
+void np_instance_settle(struct np_broker *b, struct np_instance *i, const struct np_end_req *rep);
+void np_conn_detach(struct np_broker *b, struct np_conn *conn, uint32_t state, uint32_t reason,
+                    const struct np_end_req *rep);
+void np_conn_close(struct np_broker *b, struct np_conn *conn, uint32_t reason,
+                   const struct np_end_req *rep);
+void np_instance_close(struct np_broker *b, struct np_instance *i, uint32_t reason,
+                       const struct np_end_req *rep);
+/* Everything the namespace holds for c, handled as its death. */
+void np_client_gone(struct np_broker *b, struct np_client *c);
+
+/* ---- policy.c: who may do what -------------------------------------------- */
+
+/* Is want c's primary or a supplementary group? */
+bool np_client_in_group(const struct np_client *c, gid_t want);
+/* May c (or the remote user id) open p or add an instance to it? */
+bool np_allowed(const struct np_pipe *p, const struct np_client *c);
+bool np_allowed_remote(const struct np_pipe *p, const struct np_remote_id *id);
+/* A new DISCONNECTED instance of name for c, joining or creating its pipe
+ * (adopt_id: the id of an adopted instance, 0 for a new one); 0 or the
+ * NPIPE_E* status to answer. */
+int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name, uint32_t len,
+                      const struct np_pipe_params *params, uint32_t flags, uint64_t adopt_id,
+                      bool with_fd, struct np_instance **out);
+
+/* ---- list.c --------------------------------------------------------------- */
+
+np_req_fn np_req_list;
+/* Emit more of c's LIST (and STATS) replies while its queue is short. */
+void np_list_pump(struct np_broker *b, struct np_client *c);
+/* Fill j->pipes with every pipe of the namespace c may see (each
+ * referenced); -1 without memory. */
+int np_snapshot(struct np_broker *b, struct np_listjob *j);
+void np_listjob_free(struct np_broker *b, struct np_listjob *j);
+
+/* ---- adopt.c -------------------------------------------------------------- */
+
+np_req_fn np_req_adopt;
+/* The process a pending adoption waited for exited (its pidfd fired). */
+void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w);
+/* Forget what an adopted half waits for (and stop watching its peer). */
+void np_inst_pend_clear(struct np_broker *b, struct np_instance *i);
+void np_conn_pend_clear(struct np_broker *b, struct np_conn *conn);
+
 /* ---- stats.c ------------------------------------------------------------ */
 
-/* NP_MSG_STATS and NP_MSG_STATS_REPORT. */
-void np_do_stats(struct np_broker *b, struct np_client *c, uint32_t req_id,
-                 const unsigned char *body);
-void np_do_stats_report(struct np_broker *b, struct np_client *c, const unsigned char *body);
+/* NP_MSG_STATS and NP_MSG_STATS_REPORT (never answered). */
+np_req_fn np_req_stats;
+np_req_fn np_req_stats_report;
 /* The next pipe's item of a STATS job, or the broker's (last) one. */
 void np_stats_send_pipe(struct np_broker *b, struct np_client *c, struct np_listjob *j,
                         struct np_pipe *p);
@@ -500,7 +589,7 @@ void np_stats_client_gone(struct np_broker *b, struct np_client *c);
 /* The round's deadline (loop.c's timers); -1 when no round is active. */
 int64_t np_stats_deadline(const struct np_broker *b);
 void np_stats_expired(struct np_broker *b);
-/* Connection ends and their counts (requests.c). */
+/* Connection ends and their counts (state.c). */
 void np_traffic_fold(struct np_broker *b, struct np_pipe *p, const struct np_traffic *t);
 /* A connection attached to i now: what later rounds must ask for. */
 void np_stats_attach(struct np_broker *b, struct np_instance *i);

@@ -150,18 +150,3 @@ void np_log_limited(struct np_ratelimit *rl, int level, const char *fmt, ...)
         va_end(ap);
         errno = saved;
 }
-
-/* The symbolic NPIPE_E* name, from the table in npipe.h (the broker does
- * not link the library's status.c for this). */
-const char *np_status_name(int status)
-{
-        switch (status) {
-#define NP_XX(name, value, w32, nt, msg)                                                           \
-        case value:                                                                                \
-                return #name;
-                NPIPE_STATUS_MAP(NP_XX)
-#undef NP_XX
-        default:
-                return "unknown";
-        }
-}

@@ -105,6 +105,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
         return 0;
 }
 
+/* Over 80 lines: one flat case per option, beside the option table; split
+ * up, an option's name and its check would sit in different functions. */
 static int parse_options(int argc, char **argv, struct options *o, struct np_broker *b)
 {
         enum {
@@ -515,11 +517,71 @@ static int signal_fd(void)
         return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* The runtime directory (checked as the library checks it, or the shared
+ * one) as an absolute path in abs_dir, and our socket's path in b.
+ * 0 or -1 (logged). */
+static int socket_path(struct np_broker *b, const struct options *o, char *abs_dir)
+{
+        char dir[PATH_MAX] = "";
+        int r;
+
+        /* --runtime-dir gets the same checks as the default location. */
+        if (o->runtime_dir != NULL && setenv("NPIPE_RUNTIME_DIR", o->runtime_dir, 1) < 0) {
+                np_log(LOG_ERR, "setenv: %s", strerror(errno));
+                return -1;
+        }
+        if (o->shared) {
+                snprintf(dir, sizeof dir, "%s",
+                         o->runtime_dir != NULL ? o->runtime_dir : NP_SHARED_DIR);
+                if (shared_dir(dir) < 0)
+                        return -1;
+        } else {
+                r = np_runtime_dir(dir, sizeof dir, 1);
+                if (r < 0) {
+                        np_log(LOG_ERR, "runtime directory %s: %s", dir, npipe_err_name(r));
+                        return -1;
+                }
+        }
+        if (realpath(dir, abs_dir) == NULL) {
+                np_log(LOG_ERR, "runtime directory %s: %s", dir, strerror(errno));
+                return -1;
+        }
+        r = snprintf(b->sock_path, sizeof b->sock_path, "%s/%s", abs_dir, NP_BROKER_SOCKET);
+        if (r < 0 || (size_t)r >= sizeof b->sock_path) {
+                np_log(LOG_ERR, "runtime directory %s: path too long for a socket", abs_dir);
+                return -1;
+        }
+        return 0;
+}
+
+/* The event loop until the broker has nothing left to do (idle exit) or
+ * is told to stop; np_loop_run's result. */
+static int run(struct np_broker *b)
+{
+        int r;
+
+        for (;;) {
+                r = np_loop_run(b);
+                if (b->activated)
+                        break;
+                /* Hold the start lock from here on: a starter arriving now
+                 * waits until we are gone, then takes over. */
+                start_lock(b->lockfd, true);
+                if (r == 1 && np_loop_accept(b) > 0) {
+                        /* a client slipped in as we went idle: stay */
+                        start_lock(b->lockfd, false);
+                        continue;
+                }
+                break;
+        }
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         static struct np_broker b;
         struct options o = {0};
-        char dir[PATH_MAX] = "", abs_dir[PATH_MAX];
+        char abs_dir[PATH_MAX];
         int r, daemon_fd = -1;
 
         standard_fds();
@@ -532,32 +594,8 @@ int main(int argc, char **argv)
         b.idle_exit_s = o.idle_exit_s;
         b.lockfd = -1;
 
-        /* --runtime-dir gets the same checks as the default location. */
-        if (o.runtime_dir != NULL && setenv("NPIPE_RUNTIME_DIR", o.runtime_dir, 1) < 0) {
-                np_log(LOG_ERR, "setenv: %s", strerror(errno));
+        if (socket_path(&b, &o, abs_dir) < 0)
                 return 1;
-        }
-        if (o.shared) {
-                snprintf(dir, sizeof dir, "%s",
-                         o.runtime_dir != NULL ? o.runtime_dir : NP_SHARED_DIR);
-                if (shared_dir(dir) < 0)
-                        return 1;
-        } else {
-                r = np_runtime_dir(dir, sizeof dir, 1);
-                if (r < 0) {
-                        np_log(LOG_ERR, "runtime directory %s: %s", dir, np_status_name(r));
-                        return 1;
-                }
-        }
-        if (realpath(dir, abs_dir) == NULL) {
-                np_log(LOG_ERR, "runtime directory %s: %s", dir, strerror(errno));
-                return 1;
-        }
-        r = snprintf(b.sock_path, sizeof b.sock_path, "%s/%s", abs_dir, NP_BROKER_SOCKET);
-        if (r < 0 || (size_t)r >= sizeof b.sock_path) {
-                np_log(LOG_ERR, "runtime directory %s: path too long for a socket", abs_dir);
-                return 1;
-        }
 
         /* The relay thread is a client of this very broker, so it must
          * find our socket: NPIPE_RUNTIME_DIR names our directory for it. */
@@ -607,20 +645,7 @@ int main(int argc, char **argv)
         write_ready(&daemon_fd);
         sd_notify("READY=1");
 
-        for (;;) {
-                r = np_loop_run(&b);
-                if (b.activated)
-                        break;
-                /* Hold the start lock from here on: a starter arriving now
-                 * waits until we are gone, then takes over. */
-                start_lock(b.lockfd, true);
-                if (r == 1 && np_loop_accept(&b) > 0) {
-                        /* a client slipped in as we went idle: stay */
-                        start_lock(b.lockfd, false);
-                        continue;
-                }
-                break;
-        }
+        r = run(&b);
         np_remote_shutdown(&b);
         sd_notify("STOPPING=1");
         remove_socket(&b);

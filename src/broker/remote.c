@@ -257,14 +257,15 @@ static bool is_reserved(const struct np_remote_cfg *rc, const char *smb)
         return reserved;
 }
 
-static bool in_group(const struct np_client *c, uint32_t gid)
+/* The one place a pipe's socket name is made: Samba's lower-casing of
+ * its name (np_name_smb), short enough for both smbd's path and ours.
+ * Returns its length, or 0 when the pipe can have no socket. */
+static size_t sock_name(const struct np_remote_cfg *rc, const struct np_pipe *p,
+                        char out[NP_NAME_KEY_MAX + 1])
 {
-        if (c->gid == (gid_t)gid)
-                return true;
-        for (int i = 0; i < c->ngroups; i++)
-                if (c->groups[i] == (gid_t)gid)
-                        return true;
-        return false;
+        size_t len = np_name_smb(p->display, p->name_len, out, NP_NAME_KEY_MAX + 1);
+
+        return len > rc->name_max ? 0 : len;
 }
 
 int np_remote_policy(const struct np_broker *b, const struct np_pipe *p, const struct np_client *c)
@@ -274,8 +275,7 @@ int np_remote_policy(const struct np_broker *b, const struct np_pipe *p, const s
 
         if (b->remote_dir[0] == '\0' || rc == NULL || rc->dirfd < 0)
                 return NP_REMOTE_OFF;
-        if (np_name_smb(p->display, p->name_len, smb, sizeof smb) == 0 ||
-            strlen(smb) > rc->name_max)
+        if (sock_name(rc, p, smb) == 0)
                 return NP_REMOTE_BAD_NAME;
         if (is_reserved(rc, smb))
                 return NP_REMOTE_RESERVED;
@@ -287,7 +287,7 @@ int np_remote_policy(const struct np_broker *b, const struct np_pipe *p, const s
                 const struct np_remote_rule *r = &rc->rules[i];
 
                 if ((r->kind == RULE_UID && (uid_t)r->id != c->uid) ||
-                    (r->kind == RULE_GID && !in_group(c, r->id)))
+                    (r->kind == RULE_GID && !np_client_in_group(c, (gid_t)r->id)))
                         continue;
                 if (r->pattern == NULL || fnmatch(r->pattern, smb, 0) == 0)
                         return NP_REMOTE_EXPOSED;
@@ -706,7 +706,7 @@ void np_remote_expose(struct np_broker *b, struct np_pipe *p)
                 set_why(p, p->policy_why);
                 return;
         }
-        len = np_name_smb(p->display, p->name_len, smb, sizeof smb);
+        len = sock_name(b->rcfg, p, smb);
         sn = len > 0 ? sname_get(b, smb, len) : NULL;
         if (sn == NULL) {
                 set_why(p, len > 0 ? NP_REMOTE_LIMIT : NP_REMOTE_BAD_NAME);

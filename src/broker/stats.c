@@ -6,7 +6,7 @@
  * two processes map.  So the traffic of a pipe has two parts:
  *
  *   - connections that ended: the end that left reported their final
- *     counts in its DISCONNECT or CLOSE request (requests.c folds them
+ *     counts in its DISCONNECT or CLOSE request (state.c folds them
  *     into the pipe, np_traffic_fold);
  *   - live connections: only their server process can read them.  A
  *     STATS request starts a query round: every process owning a connected
@@ -152,13 +152,13 @@ static void advance(struct np_broker *b)
         }
 }
 
-void np_do_stats(struct np_broker *b, struct np_client *c, uint32_t req_id,
-                 const unsigned char *body)
+void np_req_stats(struct np_broker *b, struct np_client *c, const struct np_req *r)
 {
+        uint32_t req_id = r->id;
         struct np_stats_req req;
         struct np_listjob *j;
 
-        memcpy(&req, body, sizeof req);
+        memcpy(&req, r->body, sizeof req);
         if (req.flags != 0 || req.reserved != 0) {
                 np_reply_status(b, c, req_id, NPIPE_EINVAL);
                 return;
@@ -183,8 +183,9 @@ void np_do_stats(struct np_broker *b, struct np_client *c, uint32_t req_id,
         advance(b);
 }
 
-void np_do_stats_report(struct np_broker *b, struct np_client *c, const unsigned char *body)
+void np_req_stats_report(struct np_broker *b, struct np_client *c, const struct np_req *r)
 {
+        const unsigned char *body = r->body;
         struct np_stats_report rep;
 
         memcpy(&rep, body, sizeof rep);

@@ -18,17 +18,19 @@
 #include <npipe/npipe.h>
 #include <string.h>
 
+/* The one ASCII case fold: to upper case, as NT compares names (the
+ * prefix, np_name_fold, and the ASCII fast path of np_name_key).  Samba's
+ * lower-casing (np_name_smb) goes through the table both ways. */
+static char ascii_upper(char c)
+{
+        return c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+}
+
 static int fold_eq(const char *a, const char *b, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
-                char x = a[i], y = b[i];
-                if (x >= 'a' && x <= 'z')
-                        x = (char)(x - 32);
-                if (y >= 'a' && y <= 'z')
-                        y = (char)(y - 32);
-                if (x != y)
+        for (size_t i = 0; i < n; i++)
+                if (ascii_upper(a[i]) != ascii_upper(b[i]))
                         return 0;
-        }
         return 1;
 }
 
@@ -142,14 +144,14 @@ static uint32_t casemap(const struct np_casemap_range *t, size_t n, uint32_t cp)
 static uint32_t to_upper(uint32_t cp)
 {
         if (cp < 0x80) /* the common case, and the table agrees */
-                return cp >= 'a' && cp <= 'z' ? cp - 32 : cp;
+                return (uint32_t)(unsigned char)ascii_upper((char)cp);
         return casemap(np_casemap_upper, np_casemap_upper_len, cp);
 }
 
+/* No ASCII shortcut here: this is the only lower-casing, and the table
+ * covers ASCII too. */
 static uint32_t to_lower(uint32_t cp)
 {
-        if (cp < 0x80)
-                return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
         return casemap(np_casemap_lower, np_casemap_lower_len, cp);
 }
 
@@ -281,8 +283,6 @@ int np_name_canonical(const char *user, char *out, size_t out_len)
 
 void np_name_fold(const char *name, size_t len, char *out)
 {
-        for (size_t i = 0; i < len; i++) {
-                char c = name[i];
-                out[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-        }
+        for (size_t i = 0; i < len; i++)
+                out[i] = ascii_upper(name[i]);
 }

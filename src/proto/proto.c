@@ -18,108 +18,83 @@
 
 #include "npipe/npipe.h"
 
+/*
+ * The one table of message types: for each, what np_proto_check needs to
+ * know of its packets.  Indexed by type; a type without a row is unknown.
+ * The broker adds, for the request types, what only it needs (handler,
+ * descriptor rule: src/broker/requests.c) and checks at start that both
+ * tables name the same requests.
+ */
+struct msg_row {
+        uint8_t known;
+        uint8_t quiet;    /* may carry NP_HDR_NO_REPLY (only a status answers it) */
+        uint16_t body;    /* the fixed body's size; variable data follows it */
+        int16_t name_off; /* offset of the name_len field in the body, -1: no name */
+        int16_t rid_off;  /* offset of a struct np_remote_id in the body, -1: none */
+};
+
+#define ROW(body_t) {1, 0, sizeof(body_t), -1, -1}
+#define ROW_QUIET(body_t) {1, 1, sizeof(body_t), -1, -1}
+#define ROW_NAMED(body_t, name_field) {1, 0, sizeof(body_t), offsetof(body_t, name_field), -1}
+
+static const struct msg_row msgs[] = {
+    [NP_MSG_HELLO] = ROW(struct np_hello),
+    [NP_MSG_CREATE] = ROW_NAMED(struct np_create, name_len),
+    [NP_MSG_LISTEN] = ROW_QUIET(struct np_instance_req),
+    [NP_MSG_OPEN] = ROW_NAMED(struct np_open, name_len),
+    [NP_MSG_WAIT] = ROW_NAMED(struct np_wait, name_len),
+    [NP_MSG_DISCONNECT] = ROW_QUIET(struct np_end_req),
+    [NP_MSG_CLOSE_SERVER] = ROW(struct np_end_req),
+    [NP_MSG_CLOSE_CLIENT] = ROW_QUIET(struct np_end_req),
+    /* an instance id or a conn id: both are one u64 */
+    [NP_MSG_QUERY] = ROW(struct np_instance_req),
+    [NP_MSG_LIST] = {1, 0, 0, -1, -1}, /* no body */
+    [NP_MSG_CANCEL] = ROW(struct np_cancel),
+    [NP_MSG_ADOPT] = ROW_NAMED(struct np_adopt, name_len),
+    [NP_MSG_STATS] = ROW(struct np_stats_req),
+    [NP_MSG_OPEN_REMOTE] = {1, 0, sizeof(struct np_open_remote),
+                            offsetof(struct np_open_remote, open.name_len),
+                            offsetof(struct np_open_remote, id)},
+    /* the fixed part; its items follow (np_proto_check) */
+    [NP_MSG_STATS_REPORT] = ROW(struct np_stats_report),
+
+    [NP_MSG_REPLY] = ROW(struct np_reply),
+    [NP_MSG_HELLO_REPLY] = ROW(struct np_hello_reply),
+    [NP_MSG_CREATE_REPLY] = ROW(struct np_create_reply),
+    [NP_MSG_OPEN_REPLY] = ROW(struct np_open_reply),
+    [NP_MSG_QUERY_REPLY] = ROW(struct np_query_reply),
+    [NP_MSG_LIST_ITEM] = ROW_NAMED(struct np_list_item, name_len),
+    [NP_MSG_STATS_ITEM] = ROW_NAMED(struct np_stats_item, name_len),
+
+    [NP_MSG_EV_CONNECTED] = ROW(struct np_ev_connected),
+    [NP_MSG_EV_PEER_GONE] = ROW(struct np_ev_peer_gone),
+    [NP_MSG_EV_STATS_QUERY] = ROW(struct np_ev_stats_query),
+    [NP_MSG_EV_CONNECTED_REMOTE] = {1, 0, sizeof(struct np_ev_connected_remote), -1,
+                                    offsetof(struct np_ev_connected_remote, id)},
+};
+/* Every body fits the packet, so uint16_t and int16_t hold sizes and
+ * offsets. */
+_Static_assert(NP_PROTO_MAX_PACKET <= INT16_MAX, "msg_row offsets are int16_t");
+
+static const struct msg_row *msg_row(uint16_t type)
+{
+        if (type >= sizeof msgs / sizeof msgs[0] || !msgs[type].known)
+                return NULL;
+        return &msgs[type];
+}
+
 int np_proto_quiet_ok(uint16_t type)
 {
-        return type == NP_MSG_LISTEN || type == NP_MSG_DISCONNECT || type == NP_MSG_CLOSE_CLIENT;
+        const struct msg_row *m = msg_row(type);
+
+        return m != NULL && m->quiet;
 }
 
-/* Every body is a fixed struct; the pins below make a forgotten type a
- * compile-time surprise rather than a silent -1. */
 int np_proto_body_size(uint16_t type)
 {
-        switch (type) {
-        case NP_MSG_HELLO:
-                return (int)sizeof(struct np_hello);
-        case NP_MSG_CREATE:
-                return (int)sizeof(struct np_create);
-        case NP_MSG_LISTEN:
-                return (int)sizeof(struct np_instance_req);
-        case NP_MSG_DISCONNECT:
-        case NP_MSG_CLOSE_SERVER:
-        case NP_MSG_CLOSE_CLIENT:
-                return (int)sizeof(struct np_end_req);
-        case NP_MSG_OPEN:
-                return (int)sizeof(struct np_open);
-        case NP_MSG_WAIT:
-                return (int)sizeof(struct np_wait);
-        case NP_MSG_QUERY:
-                /* an instance id or a conn id: both are one u64 */
-                return (int)sizeof(struct np_instance_req);
-        case NP_MSG_LIST:
-                return 0;
-        case NP_MSG_CANCEL:
-                return (int)sizeof(struct np_cancel);
-        case NP_MSG_ADOPT:
-                return (int)sizeof(struct np_adopt);
-        case NP_MSG_STATS:
-                return (int)sizeof(struct np_stats_req);
-        case NP_MSG_STATS_REPORT:
-                /* the fixed part; its items follow (np_proto_check) */
-                return (int)sizeof(struct np_stats_report);
-        case NP_MSG_REPLY:
-                return (int)sizeof(struct np_reply);
-        case NP_MSG_HELLO_REPLY:
-                return (int)sizeof(struct np_hello_reply);
-        case NP_MSG_CREATE_REPLY:
-                return (int)sizeof(struct np_create_reply);
-        case NP_MSG_OPEN_REPLY:
-                return (int)sizeof(struct np_open_reply);
-        case NP_MSG_QUERY_REPLY:
-                return (int)sizeof(struct np_query_reply);
-        case NP_MSG_LIST_ITEM:
-                return (int)sizeof(struct np_list_item);
-        case NP_MSG_STATS_ITEM:
-                return (int)sizeof(struct np_stats_item);
-        case NP_MSG_EV_CONNECTED:
-                return (int)sizeof(struct np_ev_connected);
-        case NP_MSG_EV_PEER_GONE:
-                return (int)sizeof(struct np_ev_peer_gone);
-        case NP_MSG_OPEN_REMOTE:
-                return (int)sizeof(struct np_open_remote);
-        case NP_MSG_EV_CONNECTED_REMOTE:
-                return (int)sizeof(struct np_ev_connected_remote);
-        case NP_MSG_EV_STATS_QUERY:
-                return (int)sizeof(struct np_ev_stats_query);
-        default:
-                return -1;
-        }
-}
+        const struct msg_row *m = msg_row(type);
 
-/* Offset of the name_len field inside the body, or -1 for types without a
- * name.  The name itself always follows the fixed body. */
-static int name_len_offset(uint16_t type)
-{
-        switch (type) {
-        case NP_MSG_CREATE:
-                return (int)offsetof(struct np_create, name_len);
-        case NP_MSG_OPEN:
-                return (int)offsetof(struct np_open, name_len);
-        case NP_MSG_WAIT:
-                return (int)offsetof(struct np_wait, name_len);
-        case NP_MSG_LIST_ITEM:
-                return (int)offsetof(struct np_list_item, name_len);
-        case NP_MSG_STATS_ITEM:
-                return (int)offsetof(struct np_stats_item, name_len);
-        case NP_MSG_ADOPT:
-                return (int)offsetof(struct np_adopt, name_len);
-        case NP_MSG_OPEN_REMOTE:
-                return (int)offsetof(struct np_open_remote, open.name_len);
-        default:
-                return -1;
-        }
-}
-
-/* Offset of a struct np_remote_id inside the body, or -1. */
-static int remote_id_offset(uint16_t type)
-{
-        switch (type) {
-        case NP_MSG_OPEN_REMOTE:
-                return (int)offsetof(struct np_open_remote, id);
-        case NP_MSG_EV_CONNECTED_REMOTE:
-                return (int)offsetof(struct np_ev_connected_remote, id);
-        default:
-                return -1;
-        }
+        return m != NULL ? (int)m->body : -1;
 }
 
 /* Longest string (NUL included) allowed at position k of strings[]. */
@@ -177,7 +152,7 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
         struct np_hdr h;
         size_t fixed;
         uint32_t nl;
-        int body, off;
+        const struct msg_row *m;
 
         if (name != NULL)
                 *name = NULL;
@@ -189,18 +164,17 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
         if ((size_t)h.len != n || h.version != NP_PROTO_VERSION || (h.flags & ~NP_HDR_FLAGS) ||
             ((h.flags & NP_HDR_NO_REPLY) && (h.req_id == 0 || !np_proto_quiet_ok(h.type))))
                 return NPIPE_EPROTO;
-        body = np_proto_body_size(h.type);
-        if (body < 0)
+        m = msg_row(h.type);
+        if (m == NULL)
                 return NPIPE_EPROTO;
-        fixed = sizeof h + (size_t)body;
+        fixed = sizeof h + m->body;
         if (n < fixed)
                 return NPIPE_EPROTO;
-        off = remote_id_offset(h.type);
-        if (off >= 0) {
+        if (m->rid_off >= 0) {
                 /* a copy: the packet may be unaligned */
                 struct np_remote_id id;
 
-                memcpy(&id, p + sizeof h + (size_t)off, sizeof id);
+                memcpy(&id, p + sizeof h + (size_t)m->rid_off, sizeof id);
                 if (np_remote_id_check(&id) < 0)
                         return NPIPE_EPROTO;
         }
@@ -214,13 +188,12 @@ int np_proto_check(const void *pkt, size_t n, const char **name, uint32_t *name_
                         return NPIPE_EPROTO;
                 return 0;
         }
-        off = name_len_offset(h.type);
-        if (off < 0)
+        if (m->name_off < 0)
                 return n == fixed ? 0 : NPIPE_EPROTO;
 
         /* The name must fill the rest of the packet exactly: a packet with
          * slack after the name is as malformed as one cut short. */
-        nl = load32(p + sizeof h + (size_t)off);
+        nl = load32(p + sizeof h + (size_t)m->name_off);
         if ((size_t)nl != n - fixed)
                 return NPIPE_EPROTO;
         if (h.type == NP_MSG_LIST_ITEM &&
