@@ -1,10 +1,34 @@
 /*
- * internal.h - what pipe.c shares with the async engine (async.c): the
- * handle and connection objects and the state helpers.
+ * internal.h - what the files of the native API share: the handle and
+ * connection objects and the helpers one file gives the others.
+ *
+ * The files, bottom up: handle.c (the handle table and a handle's life),
+ * segment.c (the shared segments), wake.c (sleeping and waking), registry.c
+ * (handles by broker id), events.c (what the broker tells us), open.c,
+ * lifecycle.c (listen, disconnect, close), io.c (read, write, peek,
+ * transact, flush), info.c, list.c; async.c runs the overlapped operations
+ * over them, broker.c is the broker connection (it calls up through the
+ * hooks of client.h), cancel.c ends blocked synchronous calls.
+ *
+ * Each end owns a segment (ring_layout.h).  The state an operation sees is
+ * derived from three sources, read in this order so that no data is lost:
+ * our own local state (listening, connected, disconnected), what the broker
+ * told us (the peer closed, died, or disconnected us) and the state word in
+ * the peer's segment (closed, disconnected).  The peer publishes its data
+ * before its state, so reading the state first and the ring second never
+ * misses bytes written before a close.
+ *
+ * Locks, in order: h->op (control operations that talk to the broker),
+ * reg_lock (id -> handle table, registry.c), h->lock (state), h->rd / h->wr
+ * (one reader and one producer at a time per end), then the async engine's
+ * shard locks, then the broker connection's lock and send_lock.  No lock
+ * is held across a broker call except h->op, because the event thread
+ * needs reg_lock and h->lock to deliver the reply's side effects.
  */
 #ifndef NPIPE_INTERNAL_H
 #define NPIPE_INTERNAL_H
 
+#include "client/client.h"
 #include "core/ring.h"
 #include "proto/proto.h"
 #include <npipe/npipe.h>
@@ -15,6 +39,11 @@
 #include <sys/types.h>
 
 struct np_async;
+
+#define DEFAULT_CLIENT_RING (128u * 1024u)
+#define MIN_SERVER_RING (64u * 1024u)
+/* Spin this long for the peer before sleeping, while it looks busy. */
+#define SPIN_NS 20000
 
 /* A live connection seen from one end: our segment, the peer's, and the
  * ring cursors.  Reference counted: handles the operations in flight hold
@@ -179,5 +208,70 @@ void np_async_note_local(const struct conn *c);
 void np_async_settle(void);
 /* Cancel every pending operation of h (it is being closed). */
 void np_async_handle_closed(struct npipe *h);
+
+/* ---- registry.c: handles by broker id ---- */
+extern pthread_mutex_t np_reg_lock; /* guards the table; see the lock order above */
+void np_reg_add(struct npipe *h);   /* under np_reg_lock */
+void np_reg_del(struct npipe *h);   /* under np_reg_lock */
+struct npipe *np_reg_find(uint64_t id, int server); /* under np_reg_lock */
+/* Every open handle, each held (np_h_put each, then free the array). */
+struct npipe **np_reg_hold_all(size_t *n);
+void np_pipe_atfork(int phase);
+
+/* ---- segment.c ---- */
+uint32_t np_pow2_at_least(uint64_t n);
+/* The ring a server instance needs for its out quota. */
+uint32_t np_server_ring_cap(uint32_t out_quota);
+/* A fresh sealed segment of `cap` ring bytes for `role`; its fd, mapped
+ * at *ret (*size bytes), or a negative NPIPE_E*. */
+int np_seg_create(uint32_t cap, uint32_t role, struct np_seg_hdr **ret, size_t *size);
+/* A connection over our segment and the peer's (peer_fd: mapped and
+ * checked here; a bad one gets a dummy that reads as closed). */
+struct conn *np_conn_new(struct np_seg_hdr *own, size_t own_size, int peer_fd, uint32_t peer_role,
+                         uint64_t conn_id);
+
+/* ---- wake.c ---- */
+/* Deadlines: timeout_ms < 0 is forever (-1). */
+static inline int64_t np_deadline_of(int timeout_ms)
+{
+        return timeout_ms < 0 ? -1 : np_now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+/* Nanoseconds left until `deadline` (0 once passed), -1 for forever. */
+static inline int64_t np_remaining(int64_t deadline)
+{
+        if (deadline < 0)
+                return -1;
+        int64_t r = deadline - np_now_ns();
+        return r < 0 ? 0 : r;
+}
+
+/* Sleep until the peer's seq moves from `seq`, the deadline passes
+ * (NPIPE_ETIMEDOUT) or a CancelSynchronousIo ends the call
+ * (NPIPE_ECANCELED); need != 0: a writer waiting for the consumer to pass
+ * `need`. */
+int np_conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline);
+int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline);
+void np_note_cpu(struct conn *c);
+/* Wake our own threads asleep on the peer's seq until none is left. */
+void np_wake_own_sleepers(struct conn *c);
+
+/* ---- handle.c ---- */
+struct npipe *np_h_new(int server);
+void np_h_free(struct npipe *h);
+
+/* ---- lifecycle.c ---- */
+void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t);
+/* The body of DISCONNECT / CLOSE_*: our id and the connection's counts. */
+void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r);
+
+/* ---- io.c ---- */
+/* A server whose instance went back to listening takes its new segment. */
+void np_sync_listening(struct npipe *h);
+/* Common entry of data operations: the connection (held) and the state. */
+void np_data_entry(struct npipe *h, struct conn **ret, int *st);
+
+/* ---- info.c ---- */
+int np_query(struct npipe *h, struct np_query_reply *rep);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * handles.c - the native handle table.
+ * handle.c - the native handle table, a handle's life, and the state of
+ * an end as NT reports it.
  *
  * The npipe_t * a program holds is not the address of the handle's state
  * but a (slot, generation) pair: a program that calls with a handle it
@@ -16,12 +17,29 @@
  * reads a slot's word.  The table is bounded (NP_HANDLES_MAX): the
  * resource a program makes us allocate has a limit.
  */
+#include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
+#include "core/name.h"
+#include "core/ring.h"
+#include "os/os.h"
+#include <npipe/npipe.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the handle table ---------------------------------------------------------- */
 
 #define PAGE_SLOTS 1024u
 #define PAGES (NP_HANDLES_MAX / PAGE_SLOTS)
@@ -167,4 +185,108 @@ void np_handle_remove(struct npipe *h)
         s->next_free = free_head;
         free_head = h->hidx + 1;
         pthread_mutex_unlock(&table_lock);
+}
+
+/* ---- handles -------------------------------------------------------------------- */
+
+struct npipe *np_h_new(int server)
+{
+        struct npipe *h = calloc(1, sizeof(*h));
+        if (!h)
+                return NULL;
+        if (np_handle_add(h) < 0) {
+                free(h);
+                return NULL;
+        }
+        h->pid = np_self_pid();
+        h->server = server;
+        pthread_mutex_init(&h->op, NULL);
+        pthread_mutex_init(&h->lock, NULL);
+        pthread_mutex_init(&h->rd, NULL);
+        pthread_mutex_init(&h->wr, NULL);
+        return h;
+}
+
+void np_h_free(struct npipe *h)
+{
+        pthread_mutex_destroy(&h->op);
+        pthread_mutex_destroy(&h->lock);
+        pthread_mutex_destroy(&h->rd);
+        pthread_mutex_destroy(&h->wr);
+        free(h->name);
+        free(h->remote);
+        np_handle_remove(h);
+        free(h);
+}
+
+/* Enter an API call.  A value that is no live handle (closed, or its slot
+ * reused) and a handle made by another process (inherited through fork)
+ * are refused cleanly. */
+int np_h_enter(npipe_t *value, struct npipe **ret)
+{
+        struct npipe *h;
+        int r = np_handle_enter(value, &h);
+        *ret = NULL;
+        if (r < 0)
+                return r;
+        if (h->pid != np_self_pid()) {
+                np_handle_leave(h);
+                return NPIPE_EFORKED;
+        }
+        if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
+                np_handle_leave(h);
+                return NPIPE_EBADF;
+        }
+        *ret = h;
+        return 0;
+}
+
+void np_h_hold(struct npipe *h)
+{
+        np_handle_hold(h);
+}
+
+void np_h_put(struct npipe *h)
+{
+        /* Once the count drops to 0 a closing thread may free h at once:
+         * np_handle_leave touches only the table's slot afterwards. */
+        np_handle_leave(h);
+        /* the end of an API call, no lock held: complete what it did for a
+         * peer in this process (OVL-20, OVL-21) */
+        np_async_settle();
+}
+
+void np_bump_ev(struct npipe *h)
+{
+        atomic_fetch_add(&h->ev, 1);
+        np_futex_wake(&h->ev, 0, INT_MAX);
+}
+
+struct conn *np_conn_get(struct npipe *h)
+{
+        pthread_mutex_lock(&h->lock);
+        struct conn *c = h->conn;
+        if (c)
+                atomic_fetch_add(&c->refs, 1);
+        pthread_mutex_unlock(&h->lock);
+        return c;
+}
+
+/* The state of an end as NT reports it (STATE-01..05). */
+int np_end_state(struct npipe *h, struct conn *c)
+{
+        if (!c) {
+                int s;
+                pthread_mutex_lock(&h->lock);
+                s = h->state;
+                pthread_mutex_unlock(&h->lock);
+                return s;
+        }
+        int gone = atomic_load(&c->gone);
+        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
+        if (gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED))
+                return NPIPE_STATE_DISCONNECTED;
+        if (gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt))
+                return NPIPE_STATE_CLOSING;
+        return NPIPE_STATE_CONNECTED;
 }

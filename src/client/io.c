@@ -1,0 +1,697 @@
+/*
+ * io.c - reading and writing (the NT blocking rules: quotas, message mode, read
+ * order), peek, transact and flush.
+ */
+#include "client/cancel.h"
+#include "client/client.h"
+#include "client/internal.h"
+#include "core/name.h"
+#include "core/ring.h"
+#include "os/os.h"
+#include <npipe/npipe.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- read / write ------------------------------------------------------------------------ */
+
+/* Common entry of data operations: the connection, or the state error. */
+
+/* A server end that still looks LISTENING may have a client already: the
+ * broker tells us with an event, and a client's open returns as soon as
+ * the broker answered it, maybe before our event thread has run.  A
+ * round trip to the broker settles it: its reply comes after that event
+ * (OPEN-07).  Costs nothing in the connected state. */
+void np_sync_listening(struct npipe *h)
+{
+        if (!h->server)
+                return;
+        pthread_mutex_lock(&h->lock);
+        int listening = h->state == NPIPE_STATE_LISTENING;
+        pthread_mutex_unlock(&h->lock);
+        if (listening) {
+                struct np_query_reply q;
+                (void)np_query(h, &q);
+        }
+}
+
+void np_data_entry(struct npipe *h, struct conn **ret, int *st)
+{
+        np_sync_listening(h);
+        struct conn *c = np_conn_get(h);
+        *st = np_end_state(h, c);
+        *ret = c;
+}
+
+int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
+{
+        int gone = atomic_load(&c->gone);
+        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
+        *disconnected = gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED);
+        return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
+}
+
+size_t np_conn_carried(const struct conn *c)
+{
+        return c->carry ? c->carry_len - c->carry_off : 0;
+}
+
+/* np_cons_read, with what an earlier read carried back first. */
+int np_conn_read(struct conn *c, void *buf, size_t len, int msg_mode, size_t *done)
+{
+        size_t rem = np_conn_carried(c);
+        if (rem && *done == 0) {
+                if (len == 0)
+                        return msg_mode ? NP_RING_MORE : NP_RING_OK; /* ZERO-08/09 */
+                size_t n = rem < len ? rem : len;
+                memcpy(buf, c->carry + c->carry_off, n);
+                c->carry_off += n;
+                *done = n;
+                if (n < rem)
+                        return msg_mode ? NP_RING_MORE : NP_RING_OK;
+                free(c->carry);
+                c->carry = NULL;
+                c->carry_len = c->carry_off = 0;
+                if (n == len)
+                        return msg_mode && c->cons.in_msg ? NP_RING_MORE : NP_RING_OK;
+        }
+        return np_cons_read(&c->cons, buf, len, msg_mode, done);
+}
+
+/* A read gives up with `done` bytes of an unfinished message in buf: keep
+ * them at the head of the queue. */
+void np_conn_stash(struct conn *c, const void *buf, size_t done)
+{
+        uint8_t *p = malloc(done);
+        if (!p)
+                return; /* out of memory: those bytes are lost (the pipe goes on) */
+        memcpy(p, buf, done);
+        free(c->carry);
+        c->carry = p;
+        c->carry_len = done;
+        c->carry_off = 0;
+}
+
+/* Read with h->rd held while consuming.  The lock is dropped while we
+ * sleep for data, so peeks and other readers are not held up, except in
+ * the middle of a message that is still streaming in: that one read owns
+ * the message until it is complete (never torn between readers). */
+static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, size_t *nread,
+                       int force_msg, int nowait, int64_t deadline)
+{
+        size_t done = 0;
+        uint64_t wanting = 0; /* what we added to rwant while blocked */
+        int r;
+        np_note_cpu(c);
+        for (;;) {
+                uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                int disc;
+                int closed = np_peer_closed_state(h, c, &disc);
+                if (disc) {
+                        r = NPIPE_ENOTCONN;
+                        break;
+                }
+                if (atomic_load(&c->corrupt)) {
+                        r = NPIPE_EPIPE;
+                        break;
+                }
+                /* MODE-11: the read mode when the read is satisfied counts */
+                int msg_mode = force_msg || (atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
+                                             h->params.type == NPIPE_TYPE_MESSAGE);
+                int rr = np_conn_read(c, buf, len, msg_mode, &done);
+                if (rr == NP_RING_OK || rr == NP_RING_MORE) {
+                        np_wake_writer(c);
+                        r = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
+                        break;
+                }
+                if (rr == NP_RING_CORRUPT) {
+                        atomic_store(&c->corrupt, 1);
+                        r = NPIPE_EPIPE;
+                        break;
+                }
+                if (done)
+                        np_wake_writer(c);
+                if (closed) {
+                        /* All the peer wrote is consumed (it published before
+                         * closing).  Bytes are bytes; a message cut short is
+                         * lost, never delivered torn. */
+                        r = !msg_mode && done ? 0 : NPIPE_EPIPE;
+                        if (msg_mode)
+                                done = 0;
+                        break;
+                }
+                if (nowait && rr == NP_RING_EMPTY) {
+                        r = NPIPE_EAGAIN; /* NOWAIT-01 */
+                        break;
+                }
+                if (nowait && !msg_mode && done) {
+                        r = 0; /* non-blocking: what is there */
+                        break;
+                }
+                int keep = rr == NP_RING_PARTIAL;
+                if (!wanting && len > done) {
+                        /* NOWAIT-04/05: a non-blocking writer may hand us this much */
+                        wanting = len - done;
+                        atomic_fetch_add(&c->own->rwant, wanting);
+                }
+                if (!keep)
+                        pthread_mutex_unlock(&h->rd);
+                int w = np_conn_wait(c, seq, 0, deadline);
+                if (!keep)
+                        pthread_mutex_lock(&h->rd);
+                /* a cancel (CancelSynchronousIo) ends the read as a timeout does */
+                if (w == NPIPE_ECANCELED ||
+                    (w == NPIPE_ETIMEDOUT &&
+                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)) {
+                        if (!msg_mode && done) {
+                                r = 0; /* bytes are bytes: deliver what we took */
+                                break;
+                        }
+                        /* the part of a message still streaming in that we
+                         * took goes back to the head of the queue */
+                        if (done)
+                                np_conn_stash(c, buf, done);
+                        done = 0;
+                        r = w;
+                        break;
+                }
+        }
+        if (wanting)
+                atomic_fetch_sub(&c->own->rwant, wanting);
+        *nread = done;
+        return r;
+}
+
+/* Why a read or a write cannot start in state `st` (STATE-09/10, CLOSE-04),
+ * or 0: one rule for the blocking calls and the overlapped ones. */
+int np_read_state_error(struct npipe *h, int st)
+{
+        if (st == NPIPE_STATE_LISTENING)
+                return NPIPE_ELISTENING; /* STATE-09 */
+        if (st == NPIPE_STATE_DISCONNECTED)
+                return NPIPE_ENOTCONN; /* STATE-10 */
+        if (!h->can_read)
+                return NPIPE_EACCES;
+        return 0;
+}
+
+int np_write_state_error(struct npipe *h, int st)
+{
+        if (st == NPIPE_STATE_LISTENING)
+                return NPIPE_ELISTENING;
+        if (st == NPIPE_STATE_DISCONNECTED)
+                return NPIPE_ENOTCONN;
+        if (!h->can_write)
+                return NPIPE_EACCES;
+        if (st == NPIPE_STATE_CLOSING)
+                return NPIPE_ECLOSING; /* CLOSE-04 */
+        return 0;
+}
+
+/* Synchronous reads are served in arrival order (ORDER-01, MSG-14): only
+ * the reader at the head of the queue reads; the others sleep on their own
+ * word until it is their turn. */
+static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
+{
+        t->next = NULL;
+        atomic_store(&t->go, 0);
+        pthread_mutex_lock(&h->lock);
+        if (h->rdq_tail)
+                h->rdq_tail->next = t;
+        else
+                h->rdq_head = t;
+        h->rdq_tail = t;
+        if (h->rdq_head == t)
+                atomic_store(&t->go, 1);
+        pthread_mutex_unlock(&h->lock);
+        while (!atomic_load(&t->go)) {
+                int64_t rem = np_remaining(deadline);
+                int cancelled = np_synccancel_arm(&t->go, 0);
+                if (rem == 0 || cancelled) {
+                        /* leave the queue; being at the head now is fine too */
+                        pthread_mutex_lock(&h->lock);
+                        if (atomic_load(&t->go)) {
+                                pthread_mutex_unlock(&h->lock);
+                                return 0;
+                        }
+                        struct np_turn *prev = NULL;
+                        for (struct np_turn *x = h->rdq_head; x; prev = x, x = x->next)
+                                if (x == t) {
+                                        if (prev)
+                                                prev->next = t->next;
+                                        else
+                                                h->rdq_head = t->next;
+                                        if (h->rdq_tail == t)
+                                                h->rdq_tail = prev;
+                                        break;
+                                }
+                        pthread_mutex_unlock(&h->lock);
+                        np_synccancel_disarm();
+                        return cancelled ? NPIPE_ECANCELED : NPIPE_ETIMEDOUT;
+                }
+                np_futex_wait(&t->go, 0, 0, rem);
+                np_synccancel_disarm(); /* a cancel is seen at the next arm */
+        }
+        return 0;
+}
+
+static void turn_leave(struct npipe *h, struct np_turn *t)
+{
+        pthread_mutex_lock(&h->lock);
+        h->rdq_head = t->next;
+        if (!h->rdq_head)
+                h->rdq_tail = NULL;
+        struct np_turn *next = h->rdq_head;
+        if (next) {
+                atomic_store(&next->go, 1);
+                np_futex_wake(&next->go, 0, 1);
+        }
+        pthread_mutex_unlock(&h->lock);
+}
+
+static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeout_ms)
+{
+        size_t dummy;
+        if (!nread)
+                nread = &dummy;
+        *nread = 0;
+        if (!buf && len)
+                return NPIPE_EINVAL;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        np_data_entry(h, &c, &st);
+        r = np_read_state_error(h, st);
+        if (r == 0) {
+                int64_t deadline = np_deadline_of(timeout_ms);
+                struct np_turn t;
+                r = turn_enter(h, &t, deadline);
+                if (r == 0) {
+                        pthread_mutex_lock(&h->rd);
+                        r = read_locked(h, c, buf, len, nread, 0, atomic_load(&h->nowait),
+                                        deadline);
+                        pthread_mutex_unlock(&h->rd);
+                        turn_leave(h, &t);
+                }
+        }
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_read(npipe_t *h, void *buf, size_t len, size_t *nread)
+{
+        return do_read(h, buf, len, nread, NPIPE_INFINITE);
+}
+
+NPIPE_EXTERN int npipe_read_timeout(npipe_t *h, void *buf, size_t len, size_t *nread,
+                                    int timeout_ms)
+{
+        return do_read(h, buf, len, nread, timeout_ms);
+}
+
+uint32_t np_write_quota(struct npipe *h)
+{
+        /* QUOTA-01: server writes go outbound, client writes inbound */
+        return h->server ? h->params.out_quota : h->params.in_quota;
+}
+
+/* Wait until the unread bytes up to `target` (our wbytes after the write)
+ * fit the quota (QUOTA-03), or the pipe ends. */
+static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t quota,
+                      int64_t deadline)
+{
+        for (;;) {
+                uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                int disc;
+                int closed = np_peer_closed_state(h, c, &disc);
+                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+                pthread_mutex_lock(&h->wr);
+                uint64_t wb = c->prod.wbytes;
+                int64_t unread = np_prod_unread(&c->prod);
+                pthread_mutex_unlock(&h->wr);
+                if (rb > wb || unread < 0) {
+                        atomic_store(&c->corrupt, 1);
+                        return NPIPE_EPIPE;
+                }
+                /* unread bytes up to our write, less cancelled writes' (QUOTA-07) */
+                uint64_t aborted = (wb - rb) - (uint64_t)unread;
+                uint64_t upto = target > rb ? target - rb : 0;
+                upto = upto > aborted ? upto - aborted : 0;
+                if (upto <= quota)
+                        return 0;
+                if (disc)
+                        return NPIPE_ENOTCONN; /* DISC-02 */
+                if (closed)
+                        return NPIPE_EPIPE; /* CLOSE-07 */
+                /* the consumer must pass target - quota (less what was cancelled) */
+                uint64_t need = rb + (upto - quota);
+                int w = np_conn_wait(c, seq, need, deadline);
+                if (w == NPIPE_ECANCELED)
+                        return w;
+                if (w == NPIPE_ETIMEDOUT &&
+                    atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
+                        return NPIPE_ETIMEDOUT;
+        }
+}
+
+/* Put len bytes into the ring (streaming when needed).  Called with h->wr.
+ * *first: the ring position where the message starts (for np_prod_abort). */
+static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t len,
+                      int64_t deadline, uint64_t *first)
+{
+        size_t done = 0;
+        *first = np_prod_pos(&c->prod);
+        np_note_cpu(c);
+        for (;;) {
+                uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                int disc;
+                int closed = np_peer_closed_state(h, c, &disc);
+                if (disc)
+                        return NPIPE_ENOTCONN;
+                if (closed)
+                        return done ? NPIPE_EPIPE : NPIPE_ECLOSING;
+                int r = NP_RING_FULL;
+                /* an async write is streaming a large message: wait our turn */
+                if (!c->stream_owner) {
+                        if (done == 0)
+                                *first = np_prod_pos(&c->prod);
+                        r = np_prod_write(&c->prod, buf, len, &done);
+                }
+                np_wake_reader(c);
+                if (r == NP_RING_OK)
+                        return 0;
+                if (r == NP_RING_CORRUPT) {
+                        atomic_store(&c->corrupt, 1);
+                        return NPIPE_EPIPE;
+                }
+                /* no room: any consumption frees some, also of empty
+                 * messages (which move no bytes: mark 0) */
+                int w = np_conn_wait_for(c, seq, 1, 0, deadline);
+                if (w == NPIPE_ECANCELED) {
+                        /* QUOTA-07: what the reader has not taken of a
+                         * message still streaming in vanishes */
+                        if (done)
+                                np_prod_abort(&c->prod, *first, 0, 1);
+                        np_wake_reader(c);
+                        return w;
+                }
+                if (w == NPIPE_ETIMEDOUT &&
+                    atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
+                        return NPIPE_ETIMEDOUT;
+        }
+}
+
+/* flags for do_write */
+#define W_NO_QUOTA_WAIT 0x1 /* TRANS-05 */
+#define W_BLOCKING 0x2      /* ignore the handle's PIPE_NOWAIT */
+
+static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t len,
+                      size_t *nwritten, int flags, int64_t deadline)
+{
+        int nowait = !(flags & W_BLOCKING) && atomic_load(&h->nowait);
+        int msg_pipe = h->params.type == NPIPE_TYPE_MESSAGE;
+        uint64_t quota = np_write_quota(h);
+        *nwritten = 0;
+        if (len > NP_MSG_MAX)
+                return NPIPE_EINVAL;
+        if (len == 0 && !msg_pipe)
+                return 0; /* ZERO-03: nothing is queued on a byte pipe */
+
+        pthread_mutex_lock(&h->wr);
+        if (nowait) {
+                /* NOWAIT-04/05: all or (message) nothing, (byte) what readers take */
+                int64_t unread = np_prod_unread(&c->prod);
+                int64_t room = np_prod_room(&c->prod);
+                uint64_t want = atomic_load_explicit(&c->peer->rwant, memory_order_acquire);
+                if (unread < 0 || room < 0) {
+                        pthread_mutex_unlock(&h->wr);
+                        atomic_store(&c->corrupt, 1);
+                        return NPIPE_EPIPE;
+                }
+                if (want > NP_MSG_MAX)
+                        want = NP_MSG_MAX;
+                uint64_t free_quota = (uint64_t)unread < quota ? quota - (uint64_t)unread : 0;
+                uint64_t fits = free_quota + want;
+                if ((uint64_t)room < fits)
+                        fits = (uint64_t)room;
+                if (len > fits) {
+                        if (msg_pipe) {
+                                pthread_mutex_unlock(&h->wr);
+                                return 0;
+                        }
+                        len = (size_t)(want < (uint64_t)room ? want : (uint64_t)room);
+                        if (len > fits)
+                                len = (size_t)fits;
+                        if (len == 0) {
+                                pthread_mutex_unlock(&h->wr);
+                                return 0;
+                        }
+                }
+        }
+        uint64_t first;
+        int r = write_ring(h, c, buf, len, deadline, &first);
+        uint64_t target = c->prod.wbytes, end = np_prod_pos(&c->prod);
+        /* The common case, decided while we hold the lock anyway: the
+         * unread bytes up to ours are within the quota (wait_quota's
+         * first test, without taking h->wr again). */
+        int fits = 0;
+        if (r == 0) {
+                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+                int64_t unread = np_prod_unread(&c->prod);
+                fits = rb <= target && unread >= 0 && (uint64_t)unread <= quota &&
+                       target - rb <= quota;
+        }
+        pthread_mutex_unlock(&h->wr);
+        if (r < 0)
+                return r;
+        /* ZERO-01: an empty message completes at once; so does a
+         * non-blocking write, which only wrote what fits */
+        if (len && !nowait && !fits && !(flags & W_NO_QUOTA_WAIT)) {
+                r = wait_quota(h, c, target, quota, deadline);
+                if (r == NPIPE_ECANCELED) {
+                        /* QUOTA-07: the write's unread bytes vanish, and a
+                         * FlushFileBuffers of ours waits for them no more
+                         * (CANCEL-07; it sleeps on the peer's seq) */
+                        pthread_mutex_lock(&h->wr);
+                        np_prod_abort(&c->prod, first, end, 0);
+                        pthread_mutex_unlock(&h->wr);
+                        np_wake_reader(c);
+                        np_futex_wake(&c->peer->seq, 1, INT_MAX);
+                }
+                if (r < 0)
+                        return r;
+        }
+        *nwritten = len;
+        return 0;
+}
+
+static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
+                    int timeout_ms)
+{
+        size_t dummy;
+        if (!nwritten)
+                nwritten = &dummy;
+        *nwritten = 0;
+        if (!buf && len)
+                return NPIPE_EINVAL;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        np_data_entry(h, &c, &st);
+        r = np_write_state_error(h, st);
+        if (r == 0)
+                r = np_remote_write_error(h, len);
+        if (r == 0)
+                r = write_conn(h, c, buf, len, nwritten, 0, np_deadline_of(timeout_ms));
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_write(npipe_t *h, const void *buf, size_t len, size_t *nwritten)
+{
+        return do_write(h, buf, len, nwritten, NPIPE_INFINITE);
+}
+
+NPIPE_EXTERN int npipe_write_timeout(npipe_t *h, const void *buf, size_t len,
+                                     size_t *nwritten, int timeout_ms)
+{
+        return do_write(h, buf, len, nwritten, timeout_ms);
+}
+
+/* ---- peek, transact, flush --------------------------------------------------------------- */
+
+NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_peek *ret)
+{
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct npipe_peek out = {0};
+        struct conn *c;
+        int st;
+        np_data_entry(h, &c, &st);
+        if (st == NPIPE_STATE_LISTENING || (st == NPIPE_STATE_DISCONNECTED && h->server))
+                r = NPIPE_EBADPIPE; /* STATE-09/10, PEEK-07 */
+        else if (st == NPIPE_STATE_DISCONNECTED)
+                r = NPIPE_ENOTCONN;
+        else if (!h->can_read)
+                r = NPIPE_EACCES; /* PEEK-14 */
+        else {
+                struct np_peek_result pr;
+                pthread_mutex_lock(&h->rd);
+                int closed = st == NPIPE_STATE_CLOSING;
+                /* what a timed-out read carried back comes first */
+                size_t k = np_conn_carried(c);
+                size_t kc = buf ? (k < len ? k : len) : 0;
+                if (kc)
+                        memcpy(buf, c->carry + c->carry_off, kc);
+                int rr = np_cons_peek(&c->cons, buf ? (uint8_t *)buf + kc : NULL,
+                                      buf ? len - kc : 0, h->params.type == NPIPE_TYPE_MESSAGE,
+                                      &pr);
+                if (k) {
+                        pr.avail += k;
+                        pr.copied += (uint32_t)kc;
+                        pr.have_any = 1;
+                        if (h->params.type == NPIPE_TYPE_MESSAGE)
+                                pr.msg_len += (uint32_t)k;
+                        if (!pr.messages)
+                                pr.messages = 1;
+                }
+                pthread_mutex_unlock(&h->rd);
+                if (rr < 0) {
+                        atomic_store(&c->corrupt, 1);
+                        r = NPIPE_EPIPE;
+                } else if (closed && !pr.have_any) {
+                        r = NPIPE_EPIPE; /* STATE-11: nothing left, outputs untouched */
+                } else {
+                        out.state = (uint32_t)st;
+                        out.avail = pr.avail > UINT32_MAX ? UINT32_MAX : (uint32_t)pr.avail;
+                        out.messages = h->params.type == NPIPE_TYPE_MESSAGE ? pr.messages : 0;
+                        out.message_len = pr.msg_len;
+                        out.copied = pr.copied;
+                        out.left = out.message_len - out.copied; /* PEEK-04: wraps */
+                        r = 0;
+                }
+        }
+        np_conn_put(c);
+        if (r == 0 && ret)
+                *ret = out;
+        np_h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void *out,
+                                size_t out_len, size_t *nread)
+{
+        size_t dummy;
+        if (!nread)
+                nread = &dummy;
+        *nread = 0;
+        if ((!in && in_len) || (!out && out_len))
+                return NPIPE_EINVAL;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        np_data_entry(h, &c, &st);
+        if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
+            atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
+                r = NPIPE_EBADPIPE; /* TRANS-02 */
+        else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+                r = NPIPE_ENOTCONN; /* TRANS-14 */
+        else if (st != NPIPE_STATE_CONNECTED)
+                r = NPIPE_EBADPIPE;
+        else if (!h->can_read || !h->can_write)
+                r = NPIPE_EACCES; /* TRANS-12 */
+        else if ((r = np_remote_write_error(h, in_len)) < 0) {
+                /* a remote client could not receive it */
+        } else {
+                pthread_mutex_lock(&h->rd);
+                pthread_mutex_lock(&h->lock);
+                int readers = h->rdq_head != NULL;
+                pthread_mutex_unlock(&h->lock);
+                if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
+                    readers) {
+                        /* TRANS-03: unread data or a read pending: nothing written */
+                        r = NPIPE_EBUSY;
+                } else {
+                        size_t w;
+                        r = write_conn(h, c, in, in_len, &w, W_NO_QUOTA_WAIT | W_BLOCKING, -1);
+                        if (r == NPIPE_ECLOSING)
+                                r = NPIPE_EBADPIPE;
+                        if (r == 0)
+                                r = read_locked(h, c, out, out_len, nread, 1, 0, -1);
+                }
+                pthread_mutex_unlock(&h->rd);
+        }
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_call(const char *name, const void *in, size_t in_len, void *out,
+                            size_t out_len, size_t *nread, int timeout_ms)
+{
+        npipe_t *h;
+        int r = npipe_open(name, NPIPE_READ | NPIPE_WRITE, 0, &h);
+        if (r == NPIPE_EBUSY) {
+                /* TRANS-15: wait once, retry once */
+                r = npipe_wait(name, timeout_ms);
+                if (r == 0)
+                        r = npipe_open(name, NPIPE_READ | NPIPE_WRITE, 0, &h);
+        }
+        if (r < 0)
+                return r;
+        enum npipe_read_mode m = NPIPE_READ_MESSAGE;
+        r = npipe_set_mode(h, &m, NULL);
+        if (r == 0)
+                r = npipe_transact(h, in, in_len, out, out_len, nread);
+        npipe_close(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_flush(npipe_t *hv)
+{
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct conn *c;
+        int st;
+        np_data_entry(h, &c, &st);
+        if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+                r = NPIPE_ENOTCONN; /* QUOTA-14 */
+        else if (st != NPIPE_STATE_CONNECTED || !c)
+                r = 0;
+        else {
+                /* QUOTA-12: until the peer has read every byte we wrote */
+                pthread_mutex_lock(&h->wr);
+                uint64_t target = c->prod.wbytes;
+                pthread_mutex_unlock(&h->wr);
+                r = wait_quota(h, c, target, 0, -1);
+        }
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}

@@ -1,0 +1,295 @@
+/*
+ * lifecycle.c - listen, disconnect and close, and the final traffic counts a
+ * disconnect or close reports to the broker.
+ */
+#include "client/cancel.h"
+#include "client/client.h"
+#include "client/internal.h"
+#include "core/name.h"
+#include "core/ring.h"
+#include "os/os.h"
+#include <npipe/npipe.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+
+/* ---- traffic counters ------------------------------------------------------------------ */
+
+/* What the two ends of c wrote, from the producer counters of both
+ * segments (a broken peer's dummy segment counts nothing). */
+void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t)
+{
+        const struct np_seg_hdr *cs = server ? c->peer : c->own;
+        const struct np_seg_hdr *ss = server ? c->own : c->peer;
+
+        t->c2s_bytes = atomic_load_explicit(&cs->wbytes, memory_order_relaxed);
+        t->c2s_msgs = atomic_load_explicit(&cs->wframes, memory_order_relaxed);
+        t->s2c_bytes = atomic_load_explicit(&ss->wbytes, memory_order_relaxed);
+        t->s2c_msgs = atomic_load_explicit(&ss->wframes, memory_order_relaxed);
+}
+
+/* The body of DISCONNECT / CLOSE_*: our id and, when we leave a connection,
+ * its final counts (proto.h, np_end_req). */
+void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r)
+{
+        memset(r, 0, sizeof(*r));
+        r->id = h->id;
+        if (c) {
+                r->conn_id = c->conn_id;
+                np_conn_traffic(h->server, c, &r->traffic);
+        }
+}
+
+/* ---- listen / disconnect ---------------------------------------------------------------- */
+
+NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
+{
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        if (!h->server) {
+                np_h_put(h);
+                return NPIPE_EFUNCTION; /* CONNECT-07 */
+        }
+        int64_t deadline = np_deadline_of(timeout_ms);
+        if (atomic_load(&h->nowait) || timeout_ms == 0)
+                np_sync_listening(h); /* CONNECT-08: a client that is there counts */
+        pthread_mutex_lock(&h->op);
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
+        if (st == NPIPE_STATE_CONNECTED) {
+                r = NPIPE_EISCONN; /* CONNECT-02 */
+        } else if (st == NPIPE_STATE_CLOSING) {
+                r = NPIPE_ECLOSING; /* CONNECT-06 */
+        } else if (st == NPIPE_STATE_DISCONNECTED) {
+                /* STATE-05: back to listening with a fresh segment */
+                struct np_seg_hdr *seg;
+                size_t sz;
+                uint32_t cap = np_server_ring_cap(h->params.out_quota);
+                int fd = np_seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
+                if (fd < 0) {
+                        r = fd;
+                } else {
+                        pthread_mutex_lock(&h->lock);
+                        h->listen_seg = seg;
+                        h->listen_size = sz;
+                        h->state = NPIPE_STATE_LISTENING;
+                        pthread_mutex_unlock(&h->lock);
+                        /* A listen that blocks is posted, not called:
+                         * our state decides every answer (CONNECT-02/06
+                         * above), the broker sees the DISCONNECT before
+                         * it on the same socket, and a broker lost later
+                         * is told by adoption, which registers the
+                         * instance as listening.  The round trip was two
+                         * wakes per connection.  One that returns at once
+                         * (NOWAIT, timeout 0, the overlapped listen) is
+                         * called: its caller may then tell a client to
+                         * open, whose OPEN travels on another socket and
+                         * must find the instance listening (test_open,
+                         * OPEN-07).  With no session, call too: that
+                         * starts one, or says why it cannot. */
+                        struct np_instance_req body = {h->id};
+                        int quick = atomic_load(&h->nowait) || timeout_ms == 0;
+                        r = quick ? NPIPE_EBROKER
+                                  : np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
+                        if (r < 0)
+                                r = np_broker_status(NP_MSG_LISTEN, &body, sizeof(body), NULL,
+                                                     0, fd);
+                        close(fd);
+                        if (r < 0) {
+                                pthread_mutex_lock(&h->lock);
+                                if (h->listen_seg == seg) {
+                                        h->listen_seg = NULL;
+                                        h->state = NPIPE_STATE_DISCONNECTED;
+                                        munmap(seg, sz);
+                                }
+                                pthread_mutex_unlock(&h->lock);
+                        } else {
+                                r = 1; /* listening: wait below */
+                        }
+                }
+                /* CONNECT-08: a non-blocking server reports "listening" */
+                if (r == 1 && atomic_load(&h->nowait))
+                        r = NPIPE_ELISTENING;
+        } else {
+                r = atomic_load(&h->nowait) ? NPIPE_ELISTENING : 1;
+        }
+        pthread_mutex_unlock(&h->op);
+
+        while (r == 1) {
+                uint32_t ev = atomic_load(&h->ev);
+                pthread_mutex_lock(&h->lock);
+                int s = h->state, closed = h->closed;
+                pthread_mutex_unlock(&h->lock);
+                if (s == NPIPE_STATE_CONNECTED) {
+                        r = 0;
+                        break;
+                }
+                if (closed) {
+                        r = NPIPE_EPIPE; /* CONNECT-14 */
+                        break;
+                }
+                if (s != NPIPE_STATE_LISTENING) {
+                        r = NPIPE_ENOTCONN; /* disconnected while listening */
+                        break;
+                }
+                int64_t rem = np_remaining(deadline);
+                if (rem == 0) {
+                        r = NPIPE_ETIMEDOUT;
+                        break;
+                }
+                np_futex_wait(&h->ev, ev, 0, rem);
+        }
+        np_h_put(h);
+        return r;
+}
+
+NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
+{
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        if (!h->server) {
+                np_h_put(h);
+                return NPIPE_EFUNCTION; /* DISC-07 */
+        }
+        pthread_mutex_lock(&h->op);
+        pthread_mutex_lock(&h->lock);
+        struct conn *c = h->conn;
+        struct np_seg_hdr *lseg = h->listen_seg;
+        size_t lsz = h->listen_size;
+        int st = h->state;
+        if (st == NPIPE_STATE_DISCONNECTED) {
+                pthread_mutex_unlock(&h->lock);
+                pthread_mutex_unlock(&h->op);
+                np_h_put(h);
+                return NPIPE_ENOTCONN; /* DISC-03 */
+        }
+        h->conn = NULL;
+        h->listen_seg = NULL;
+        h->state = NPIPE_STATE_DISCONNECTED;
+        pthread_mutex_unlock(&h->lock);
+        if (c) {
+                /* DISC-01/02: both ends lose everything, at once */
+                atomic_store_explicit(&c->own->state, NP_SEG_DISCONNECTED, memory_order_release);
+                atomic_fetch_add(&c->own->seq, 1);
+                np_futex_wake(&c->own->seq, 1, INT_MAX);
+                atomic_store(&c->gone, NP_GONE_DISCONNECTED);
+                np_wake_own_sleepers(c);
+                np_async_note_local(c); /* a local peer's pending I/O fails now */
+        }
+        np_bump_ev(h); /* pending listens end (CONNECT-14) */
+        struct np_end_req body;
+        np_end_body(h, c, &body);
+        if (st == NPIPE_STATE_LISTENING) {
+                /* Once we return, no client may take the instance: wait
+                 * until the broker took it out of the listen queue. */
+                (void)np_broker_status(NP_MSG_DISCONNECT, &body, sizeof(body), NULL, 0, -1);
+        } else {
+                /* A connected instance is nobody else's to take, and the
+                 * client already sees the disconnect in shared memory;
+                 * our later requests (LISTEN) follow this one on the same
+                 * socket.  So no round trip: a server that disconnects
+                 * and listens again pays one, not two. */
+                np_broker_post(NP_MSG_DISCONNECT, &body, sizeof(body), -1);
+        }
+        pthread_mutex_unlock(&h->op);
+        np_conn_put(c);
+        if (lseg)
+                munmap(lseg, lsz);
+        np_h_put(h);
+        /* The broker's view follows ours; a broker that is gone has
+         * forgotten the instance anyway. */
+        return 0;
+}
+
+NPIPE_EXTERN int npipe_close(npipe_t *value)
+{
+        struct npipe *h;
+        int r = np_h_enter(value, &h);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&h->op);
+        pthread_mutex_lock(&np_reg_lock);
+        pthread_mutex_lock(&h->lock);
+        if (h->closed) {
+                /* another thread's close came first */
+                pthread_mutex_unlock(&h->lock);
+                pthread_mutex_unlock(&np_reg_lock);
+                pthread_mutex_unlock(&h->op);
+                np_handle_leave(h);
+                return NPIPE_EBADF;
+        }
+        __atomic_store_n(&h->closed, 1, __ATOMIC_SEQ_CST);
+        np_handle_retire(h); /* no call finds the handle any more */
+        if (h->id)
+                np_reg_del(h);
+        struct conn *c = h->conn;
+        struct np_seg_hdr *lseg = h->listen_seg;
+        size_t lsz = h->listen_size;
+        h->conn = NULL;
+        h->listen_seg = NULL;
+        pthread_mutex_unlock(&h->lock);
+        pthread_mutex_unlock(&np_reg_lock);
+
+        /* Pending overlapped operations end now, with "cancelled": before
+         * the connection is marked closed below, which the completion
+         * thread would otherwise report as the pipe broken. */
+        np_async_handle_closed(h);
+        if (c) {
+                /* CLOSE-01/02: what we wrote stays readable; the peer sees
+                 * "closing" after it */
+                atomic_store_explicit(&c->own->state, NP_SEG_CLOSED, memory_order_release);
+                atomic_fetch_add(&c->own->seq, 1);
+                np_futex_wake(&c->own->seq, 1, INT_MAX);
+                int zero = 0;
+                atomic_compare_exchange_strong(&c->gone, &zero, NP_GONE_CLOSED);
+                np_wake_own_sleepers(c);
+                np_async_note_local(c); /* a local peer's pending I/O ends now */
+        }
+        np_bump_ev(h);
+        struct np_end_req end;
+        np_end_body(h, c, &end);
+        if (h->server) {
+                /* NAME-17: once the last server handle is closed the name is
+                 * gone for everybody, so wait for the broker to have done it */
+                (void)np_broker_status_until(NP_MSG_CLOSE_SERVER, &end, sizeof(end), NULL, 0,
+                                             -1, np_now_ns() + NP_BROKER_CLOSE_MS * 1000000ll);
+        } else if (c)
+                np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
+        pthread_mutex_unlock(&h->op);
+
+        /* wait for calls still running in other threads to leave (ours
+         * is the one left) */
+        np_handle_leave(h);
+        for (;;) {
+                uint32_t seen;
+                if (np_handle_calls(h, &seen) == 0)
+                        break;
+                if (c)
+                        np_wake_own_sleepers(c);
+                np_bump_ev(h);
+                np_handle_wait(h, seen, 10000000);
+        }
+        np_conn_put(c);
+        if (lseg)
+                munmap(lseg, lsz);
+        np_h_free(h);
+        np_async_settle();
+        return 0;
+}

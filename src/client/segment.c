@@ -1,0 +1,172 @@
+/*
+ * segment.c - the shared segments of a connection: making our own, mapping the
+ * peer's (checked, never trusted), and the connection that holds both.
+ */
+#include "client/cancel.h"
+#include "client/client.h"
+#include "client/internal.h"
+#include "core/name.h"
+#include "core/ring.h"
+#include "os/os.h"
+#include <npipe/npipe.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- segments ------------------------------------------------------------------ */
+
+
+/* A server's ring holds twice its outbound quota (so a write that fits the
+ * quota goes in whole, QUOTA-02), and at least MIN_SERVER_RING. */
+uint32_t np_server_ring_cap(uint32_t out_quota)
+{
+        uint64_t want = (uint64_t)out_quota * 2;
+        return np_pow2_at_least(want > MIN_SERVER_RING ? want : MIN_SERVER_RING);
+}
+
+uint32_t np_pow2_at_least(uint64_t n)
+{
+        uint64_t c = NP_RING_MIN;
+        while (c < n && c < NP_RING_MAX)
+                c <<= 1;
+        return (uint32_t)c;
+}
+
+/* Create, map and seal our segment.  Returns the fd (to send) or an error. */
+int np_seg_create(uint32_t cap, uint32_t role, struct np_seg_hdr **ret, size_t *size)
+{
+        size_t sz = (size_t)NP_SEG_HDR_SIZE + cap;
+        int fd = memfd_create("npipe-seg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return errno == EMFILE || errno == ENFILE ? NPIPE_ELIMIT : NPIPE_ENOMEM;
+        if (ftruncate(fd, (off_t)sz) < 0) {
+                close(fd);
+                return NPIPE_ENOMEM;
+        }
+        void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                close(fd);
+                return NPIPE_ENOMEM;
+        }
+        np_seg_init(p, cap, role);
+        /* a forked child must not inherit a writable view of our ring */
+        madvise(p, sz, MADV_DONTFORK);
+        /* From here on nobody can get a writable mapping or change the size,
+         * not even by reopening /proc/self/fd/N: only ours stays writable. */
+        if (fcntl(fd, F_ADD_SEALS,
+                  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+                munmap(p, sz);
+                close(fd);
+                return NPIPE_ENOMEM;
+        }
+        *ret = p;
+        *size = sz;
+        return fd;
+}
+
+/* A read-only stand-in for a peer whose segment could not be mapped: it
+ * reads as closed and empty, so the pipe behaves as broken. */
+/* Stand-ins for a peer segment we could not map, one per role: static, not
+ * mapped on demand, because that happens exactly when mappings run out
+ * (vm.max_map_count).  The connection must still be made, reading as
+ * closed, or the client would hold a connection nobody serves.  Written
+ * once, then only ever read (peers are const). */
+static _Alignas(4096) unsigned char dummy_mem[2][NP_SEG_HDR_SIZE + NP_RING_MIN];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+        for (uint32_t role = 0; role < 2; role++) {
+                struct np_seg_hdr *d = (struct np_seg_hdr *)(void *)dummy_mem[role];
+                np_seg_init(d, NP_RING_MIN, role);
+                atomic_store(&d->state, NP_SEG_CLOSED);
+        }
+}
+
+static const struct np_seg_hdr *dummy_peer(uint32_t role)
+{
+        pthread_once(&dummy_once, dummy_init);
+        return (const struct np_seg_hdr *)(void *)dummy_mem[role ? 1 : 0];
+}
+
+/* Map the peer's segment read-only after checking it cannot change size
+ * under us (a hostile peer shrinking its memfd would SIGBUS us). */
+static int seg_map_peer(int fd, uint32_t role, const struct np_seg_hdr **ret, size_t *size)
+{
+        int seals = fcntl(fd, F_GET_SEALS);
+        int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+        struct stat st;
+        if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0)
+                return -1;
+        if (st.st_size < (off_t)(NP_SEG_HDR_SIZE + NP_RING_MIN) ||
+            st.st_size > (off_t)(NP_SEG_HDR_SIZE + (size_t)NP_RING_MAX))
+                return -1;
+        size_t sz = (size_t)st.st_size;
+        void *p = mmap(NULL, sz, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -1;
+        if (np_seg_check(p, sz, role) < 0) {
+                munmap(p, sz);
+                return -1;
+        }
+        madvise(p, sz, MADV_DONTFORK);
+        *ret = p;
+        *size = sz;
+        return 0;
+}
+
+/* Build a connection from our segment and the peer's descriptor (closed
+ * here).  Never fails for the peer's reasons: a bad segment gives a
+ * connection that reads as broken. */
+struct conn *np_conn_new(struct np_seg_hdr *own, size_t own_size, int peer_fd,
+                             uint32_t peer_role, uint64_t conn_id)
+{
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->own = own;
+        c->own_size = own_size;
+        c->conn_id = conn_id;
+        if (peer_fd < 0 || seg_map_peer(peer_fd, peer_role, &c->peer, &c->peer_size) < 0) {
+                c->peer = dummy_peer(peer_role);
+                c->peer_is_dummy = 1;
+                atomic_store(&c->corrupt, 1);
+                if (!c->peer) {
+                        if (peer_fd >= 0)
+                                close(peer_fd);
+                        free(c);
+                        return NULL;
+                }
+        }
+        if (peer_fd >= 0)
+                close(peer_fd);
+        np_cons_init(&c->cons, c->peer, own);
+        np_prod_init(&c->prod, own, c->peer);
+        pthread_mutex_init(&c->wlock, NULL);
+        atomic_store(&own->wake_rbytes, UINT64_MAX);
+        atomic_store(&c->refs, 1);
+        return c;
+}
+
+void np_conn_put(struct conn *c)
+{
+        if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+                return;
+        if (!c->peer_is_dummy)
+                munmap((void *)c->peer, c->peer_size);
+        munmap(c->own, c->own_size);
+        pthread_mutex_destroy(&c->wlock);
+        free(c->carry);
+        free(c);
+}
