@@ -41,34 +41,6 @@
 
 extern char **environ;
 
-/* ---- small OS helpers ---------------------------------------------------- */
-
-int64_t np_now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_t timeout_ns)
-{
-        struct timespec ts, *tp = NULL;
-        if (timeout_ns >= 0) {
-                ts.tv_sec = (time_t)(timeout_ns / 1000000000);
-                ts.tv_nsec = (long)(timeout_ns % 1000000000);
-                tp = &ts;
-        }
-        int op = shared ? FUTEX_WAIT : (FUTEX_WAIT | FUTEX_PRIVATE_FLAG);
-        long r = syscall(SYS_futex, addr, op, val, tp, NULL, 0);
-        return r < 0 ? -errno : 0;
-}
-
-void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n)
-{
-        int op = shared ? FUTEX_WAKE : (FUTEX_WAKE | FUTEX_PRIVATE_FLAG);
-        syscall(SYS_futex, addr, op, n, NULL, NULL, 0);
-}
-
 /* ---- state ----------------------------------------------------------------- */
 
 struct pending {
@@ -125,18 +97,30 @@ pid_t np_self_pid(void)
 /* fork() while another thread holds one of our global locks would leave
  * it locked forever in the child: hold them all across the fork, in lock
  * order (broker lock, then pipe.c's table, then the async shards). */
+static const struct np_broker_hooks *_Atomic hooks;
+
+void np_broker_set_hooks(const struct np_broker_hooks *h)
+{
+        atomic_store(&hooks, h);
+}
+
+static void hook_atfork(int phase)
+{
+        const struct np_broker_hooks *h = atomic_load(&hooks);
+        if (h && h->atfork)
+                h->atfork(phase);
+}
+
 static void atfork_prepare(void)
 {
         pthread_mutex_lock(&send_lock);
         pthread_mutex_lock(&lock);
-        np_pipe_atfork(0);
-        np_async_atfork(0);
+        hook_atfork(0);
 }
 
 static void atfork_parent(void)
 {
-        np_async_atfork(1);
-        np_pipe_atfork(1);
+        hook_atfork(1);
         pthread_mutex_unlock(&lock);
         pthread_mutex_unlock(&send_lock);
 }
@@ -144,8 +128,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
         atomic_store(&self_pid, getpid());
-        np_async_atfork(2);
-        np_pipe_atfork(2);
+        hook_atfork(2);
         /* The socket is the parent's session: closing our copy does not end
          * it (the parent still holds it).  Pending requests belong to the
          * parent's threads, which do not exist here. */
@@ -238,7 +221,8 @@ static void answer_stats(int s, uint64_t query)
 {
         unsigned char pkt[NP_PROTO_MAX_PACKET];
         size_t n = 0, done = 0;
-        struct np_stats_live *items = np_stats_collect(&n);
+        const struct np_broker_hooks *hk = atomic_load(&hooks);
+        struct np_stats_live *items = hk && hk->stats ? hk->stats(&n) : NULL;
         int64_t deadline = np_now_ns() + (int64_t)REPORT_BUDGET_MS * 1000000;
 
         do {
@@ -311,23 +295,24 @@ static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
         size_t blen = n - sizeof(hdr);
 
         if (hdr.req_id == 0) {
-                if (hdr.type == NP_MSG_EV_CONNECTED) {
+                const struct np_broker_hooks *hk = atomic_load(&hooks);
+                if (hdr.type == NP_MSG_EV_CONNECTED && hk && hk->connected) {
                         struct np_ev_connected ev;
                         memcpy(&ev, body, sizeof(ev));
-                        np_on_connected(&ev, NULL, fd);
+                        hk->connected(&ev, NULL, fd);
                         return;
                 }
-                if (hdr.type == NP_MSG_EV_CONNECTED_REMOTE) {
+                if (hdr.type == NP_MSG_EV_CONNECTED_REMOTE && hk && hk->connected) {
                         /* np_proto_check validated the identity */
                         struct np_ev_connected_remote ev;
                         memcpy(&ev, body, sizeof(ev));
-                        np_on_connected(&ev.ev, &ev.id, fd);
+                        hk->connected(&ev.ev, &ev.id, fd);
                         return;
                 }
-                if (hdr.type == NP_MSG_EV_PEER_GONE) {
+                if (hdr.type == NP_MSG_EV_PEER_GONE && hk && hk->peer_gone) {
                         struct np_ev_peer_gone ev;
                         memcpy(&ev, body, sizeof(ev));
-                        np_on_peer_gone(&ev);
+                        hk->peer_gone(&ev);
                 }
                 if (hdr.type == NP_MSG_EV_STATS_QUERY) {
                         struct np_ev_stats_query ev;
@@ -414,7 +399,9 @@ static void *event_thread(void *arg)
         close(s);
         pthread_mutex_unlock(&lock);
         pthread_mutex_unlock(&send_lock);
-        np_on_broker_lost();
+        const struct np_broker_hooks *hk = atomic_load(&hooks);
+        if (hk && hk->lost)
+                hk->lost();
         return NULL;
 }
 

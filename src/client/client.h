@@ -6,6 +6,7 @@
 #ifndef NPIPE_CLIENT_H
 #define NPIPE_CLIENT_H
 
+#include "os/os.h"
 #include "proto/proto.h"
 
 #include <npipe/npipe.h>
@@ -87,27 +88,25 @@ int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **re
 /* Our pid as the broker knows it (getpid() of the connected process). */
 pid_t np_self_pid(void);
 
-/* Events from the broker, handled by pipe.c on the event thread.  The
- * descriptor (if any) is owned by the callee. */
-/* remote: the SMB user for NP_MSG_EV_CONNECTED_REMOTE, else NULL. */
-void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);
-void np_on_peer_gone(const struct np_ev_peer_gone *ev);
-/* NP_MSG_EV_STATS_QUERY: the live connections of our server ends, in a
- * malloc'd array (*n entries; NULL when none or without memory). */
-struct np_stats_live *np_stats_collect(size_t *n);
-/* The broker connection was lost: pending requests have failed. */
-void np_on_broker_lost(void);
-
-/* fork handling of the modules' global locks: 0 before fork (lock), 1 in
- * the parent after it (unlock), 2 in the child (reset). */
-void np_pipe_atfork(int phase);
-void np_async_atfork(int phase);
-
-/* futex helpers shared by the library. */
-int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_t timeout_ns);
-void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n);
-
-/* Monotonic clock in nanoseconds. */
-int64_t np_now_ns(void);
+/* What the layer above the broker connection (the handles: events.c,
+ * registry.c, async.c) does when the broker tells it something.  Set once,
+ * by np_events_install(), before a session can start; broker.c calls
+ * nothing above it except through these.  Run on the event thread; a
+ * descriptor passed is owned by the callee. */
+struct np_broker_hooks {
+        /* remote: the SMB user for NP_MSG_EV_CONNECTED_REMOTE, else NULL */
+        void (*connected)(const struct np_ev_connected *ev, const struct np_remote_id *remote,
+                          int fd);
+        void (*peer_gone)(const struct np_ev_peer_gone *ev);
+        /* NP_MSG_EV_STATS_QUERY: the live connections of our server ends,
+         * in a malloc'd array (*n entries; NULL when none or no memory) */
+        struct np_stats_live *(*stats)(size_t *n);
+        /* the connection was lost: pending requests have failed */
+        void (*lost)(void);
+        /* fork: 0 before (lock, after the connection's locks), 1 in the
+         * parent after it (unlock), 2 in the child (reset) */
+        void (*atfork)(int phase);
+};
+void np_broker_set_hooks(const struct np_broker_hooks *hooks);
 
 #endif

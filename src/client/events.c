@@ -219,3 +219,35 @@ void np_on_broker_lost(void)
         }
         free(list);
 }
+
+/* fork: the handle table's lock, then the async engine's (after the
+ * broker connection's, which broker.c takes first); undone in reverse. */
+static void on_fork(int phase)
+{
+        if (phase == 0) {
+                np_pipe_atfork(0);
+                np_async_atfork(0);
+        } else {
+                np_async_atfork(phase);
+                np_pipe_atfork(phase);
+        }
+}
+
+static const struct np_broker_hooks events_hooks = {
+    .connected = np_on_connected,
+    .peer_gone = np_on_peer_gone,
+    .stats = np_stats_collect,
+    .lost = np_on_broker_lost,
+    .atfork = on_fork,
+};
+
+static void install(void)
+{
+        np_broker_set_hooks(&events_hooks);
+}
+
+void np_events_install(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, install);
+}

@@ -271,6 +271,20 @@ void np_sync_listening(struct npipe *h);
 /* Common entry of data operations: the connection (held) and the state. */
 void np_data_entry(struct npipe *h, struct conn **ret, int *st);
 
+/* ---- events.c: what the broker tells us (client.h, np_broker_hooks) ---- */
+void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);
+void np_on_peer_gone(const struct np_ev_peer_gone *ev);
+void np_on_broker_lost(void);
+/* Give the broker connection our hooks: before anything can start a
+ * session (every entry point that calls the broker does it). */
+void np_events_install(void);
+
+/* ---- registry.c ---- */
+struct np_stats_live *np_stats_collect(size_t *n);
+
+/* ---- async.c ---- */
+void np_async_atfork(int phase);
+
 /* ---- info.c ---- */
 int np_query(struct npipe *h, struct np_query_reply *rep);
 

@@ -85,6 +85,7 @@ static int list_collect(void *ctx, const struct np_hdr *hdr, const void *body, s
 
 NPIPE_EXTERN int npipe_list(npipe_list_fn fn, void *ctx)
 {
+        np_events_install();
         if (!fn)
                 return NPIPE_EINVAL;
         struct named_acc acc = {.isz = sizeof(struct np_list_item)};
@@ -160,6 +161,7 @@ static int stats_collect(void *ctx, const struct np_hdr *hdr, const void *body, 
 
 NPIPE_EXTERN int npipe_stats(struct npipe_broker_stats *broker, npipe_stats_fn fn, void *ctx)
 {
+        np_events_install();
         struct stats_acc acc = {.pipes = {.isz = sizeof(struct np_stats_item)}};
         struct np_stats_req body = {0};
         unsigned char last[sizeof(struct np_stats_item) + NP_NAME_MAX];

@@ -77,6 +77,7 @@ static int register_on_reply(void *ctx, const struct np_hdr *hdr, const void *bo
 NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *opts,
                               npipe_t **ret)
 {
+        np_events_install();
         const char *bare;
         size_t blen;
         struct npipe_server_opts def;
@@ -263,6 +264,7 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
 
 NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
 {
+        np_events_install();
         const char *bare;
         size_t blen;
         int r = np_name_parse(name, &bare, &blen);
@@ -309,6 +311,7 @@ static int open_sized(const char *bare, size_t blen, unsigned access,
 
 NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, npipe_t **ret)
 {
+        np_events_install();
         const char *bare;
         size_t blen;
         if (!ret || (access & ~(NPIPE_READ | NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)))
@@ -339,6 +342,7 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
 
 int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **ret)
 {
+        np_events_install();
         /* the broker's own spelling of a pipe it has: no \\.\pipe\ prefix */
         uint32_t cap = DEFAULT_CLIENT_RING;
         return open_sized(name, strlen(name), 0, id, &cap, ret, 0);
