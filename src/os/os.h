@@ -37,6 +37,18 @@ static inline const char *np_env(const char *name)
         return v && *v ? v : NULL;
 }
 
+/* futex.c: the monotonic clock in nanoseconds, and the futex calls.
+ * `shared`: the word is in memory shared between processes (the rings'
+ * segments); otherwise the private (faster) futex is used.  The waits
+ * return 0 or -errno (-ETIMEDOUT, -EAGAIN when the word is not `val`,
+ * -EINTR); a timeout < 0 is forever. */
+int64_t np_now_ns(void);
+int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_t timeout_ns);
+/* The same with an absolute CLOCK_MONOTONIC deadline (np_now_ns). */
+int np_futex_wait_until(const _Atomic uint32_t *addr, uint32_t val, int shared,
+                        int64_t deadline_ns);
+void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n);
+
 /* The runtime directory: $NPIPE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npipe,
  * else /tmp/npipe-UID.  Written to buf (NUL-terminated).  When `create` is
  * set the directory is made (mode 0700) if missing.  An existing directory

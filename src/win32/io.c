@@ -184,7 +184,7 @@ static void op_done(void *ctx, int status, size_t bytes)
                 sw->status = status;
                 sw->bytes = bytes;
                 atomic_store(&sw->done, 1);
-                np_win_futex_wake(&sw->done, 1);
+                np_futex_wake(&sw->done, 0, 1);
                 np_win_signal(&p->wt);
                 np_win_put(&p->obj);
                 return;
@@ -458,7 +458,7 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                         np_win_pipe_leave(p);
                         entered = 0;
                         while (!atomic_load(&sw.done))
-                                np_win_futex_wait(&sw.done, 0, -1);
+                                np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;
                         bytes = sw.bytes;
                         later = 1;
@@ -475,7 +475,7 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                 r = start_op(p, rq, NULL, NULL, NULL, 0, NULL, &sw, &bytes);
                 if (r == NP_ASYNC_PENDING) {
                         while (!atomic_load(&sw.done))
-                                np_win_futex_wait(&sw.done, 0, -1);
+                                np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;
                         bytes = sw.bytes;
                 }

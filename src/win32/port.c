@@ -213,7 +213,7 @@ static int dequeue(struct w_port *p, OVERLAPPED_ENTRY *out, ULONG count, DWORD m
                         *err = WAIT_IO_COMPLETION;
                         return 0;
                 }
-                if (ms == 0 || (deadline >= 0 && np_win_now_ns() >= deadline)) {
+                if (ms == 0 || (deadline >= 0 && np_now_ns() >= deadline)) {
                         *err = WAIT_TIMEOUT;
                         break;
                 }
@@ -228,7 +228,7 @@ static int dequeue(struct w_port *p, OVERLAPPED_ENTRY *out, ULONG count, DWORD m
                         atomic_store(&t->alertable, 1);
                 pthread_mutex_unlock(&p->lock);
                 if (!alertable || !np_win_apc_pending(t))
-                        np_win_futex_wait(&t->seq, seen, deadline);
+                        np_futex_wait_until(&t->seq, seen, 0, deadline);
                 atomic_store(&t->alertable, 0);
                 pthread_mutex_lock(&p->lock);
                 if (me.prev)

@@ -38,7 +38,7 @@ static void *trampoline(void *p)
         t->self = np_win_self();
         np_win_thread_ref(t->self);
         atomic_store(&t->started, 1);
-        np_win_futex_wake(&t->started, 1);
+        np_futex_wake(&t->started, 0, 1);
         DWORD code = t->fn(t->arg);
         atomic_store(&t->exit_code, code);
         np_win_signal(&t->wt);
@@ -96,7 +96,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateThread(LPSECURITY_ATTRIBUTES lpThrea
         /* always: QueueUserAPC and CancelSynchronousIo on the handle need
          * the thread's state from the moment CreateThread returns */
         while (!atomic_load(&t->started))
-                np_win_futex_wait(&t->started, 0, -1);
+                np_futex_wait_until(&t->started, 0, 0, -1);
         if (lpThreadId)
                 *lpThreadId = t->tid;
         return h;

@@ -30,37 +30,11 @@
 
 /* ---- time and futexes ----------------------------------------------------------------------- */
 
-int64_t np_win_now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t np_win_deadline(DWORD ms)
 {
         if (ms == INFINITE)
                 return -1;
-        return np_win_now_ns() + (int64_t)ms * 1000000;
-}
-
-void np_win_futex_wait(_Atomic uint32_t *word, uint32_t seen, int64_t deadline_ns)
-{
-        struct timespec ts, *tp = NULL;
-        if (deadline_ns >= 0) {
-                ts.tv_sec = (time_t)(deadline_ns / 1000000000);
-                ts.tv_nsec = (long)(deadline_ns % 1000000000);
-                tp = &ts;
-        }
-        /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
-         * wait that is woken early and retries never stretches its timeout */
-        syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen, tp, NULL,
-                FUTEX_BITSET_MATCH_ANY);
-}
-
-void np_win_futex_wake(_Atomic uint32_t *word, int n)
-{
-        syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+        return np_now_ns() + (int64_t)ms * 1000000;
 }
 
 /* ---- threads and APCs ----------------------------------------------------------------------- */
@@ -130,7 +104,7 @@ void np_win_thread_put(struct w_thread *t)
 void np_win_thread_wake(struct w_thread *t)
 {
         atomic_fetch_add(&t->seq, 1);
-        np_win_futex_wake(&t->seq, 1);
+        np_futex_wake(&t->seq, 0, 1);
 }
 
 void np_win_queue_apc(struct w_thread *t, struct w_apc *apc)
@@ -377,9 +351,9 @@ DWORD np_win_wait(DWORD n, struct w_waitable *const *objs, int all, DWORD ms, in
                         break;
                 if (alertable && np_win_apc_pending(t))
                         break;
-                if (deadline >= 0 && np_win_now_ns() >= deadline)
+                if (deadline >= 0 && np_now_ns() >= deadline)
                         break;
-                np_win_futex_wait(&t->seq, seen, deadline);
+                np_futex_wait_until(&t->seq, seen, 0, deadline);
         }
         atomic_store(&t->alertable, 0);
 
@@ -411,7 +385,7 @@ void np_win_completion_bump(void)
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load(&completion_waiters)) {
                 atomic_fetch_add(&completion_seq, 1);
-                np_win_futex_wake(&completion_seq, INT_MAX);
+                np_futex_wake(&completion_seq, 0, INT_MAX);
         }
 }
 
@@ -425,9 +399,9 @@ int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns)
                         done = 1;
                         break;
                 }
-                if (deadline_ns >= 0 && np_win_now_ns() >= deadline_ns)
+                if (deadline_ns >= 0 && np_now_ns() >= deadline_ns)
                         break;
-                np_win_futex_wait(&completion_seq, seen, deadline_ns);
+                np_futex_wait_until(&completion_seq, seen, 0, deadline_ns);
         }
         atomic_fetch_sub(&completion_waiters, 1);
         return done;
@@ -513,9 +487,9 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_SleepEx(DWORD dwMilliseconds, BOOL bAlertab
                 uint32_t seen = atomic_load(&t->seq);
                 if (bAlertable && np_win_apc_pending(t))
                         break;
-                if (deadline >= 0 && np_win_now_ns() >= deadline)
+                if (deadline >= 0 && np_now_ns() >= deadline)
                         break;
-                np_win_futex_wait(&t->seq, seen, deadline);
+                np_futex_wait_until(&t->seq, seen, 0, deadline);
         }
         atomic_store(&t->alertable, 0);
         if (bAlertable && np_win_run_apcs(t))

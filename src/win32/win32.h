@@ -13,6 +13,7 @@
 #define NPIPE_WIN32_INTERNAL_H
 
 #include "client/cancel.h"
+#include "os/os.h"
 
 #include <npipe/npipe.h>
 #include <npipe/windows.h>
@@ -167,11 +168,7 @@ int np_win_apc_pending(struct w_thread *t);
 /* Run every queued APC of the calling thread; returns how many ran. */
 int np_win_run_apcs(struct w_thread *t);
 
-/* Sleep on t->seq until it moves from `seen` or the deadline (ns on
- * CLOCK_MONOTONIC, < 0 for none) passes. */
-void np_win_futex_wait(_Atomic uint32_t *word, uint32_t seen, int64_t deadline_ns);
-void np_win_futex_wake(_Atomic uint32_t *word, int n);
-int64_t np_win_now_ns(void);
+/* Deadlines are np_now_ns() values (os/os.h, with the futex calls). */
 int64_t np_win_deadline(DWORD ms); /* -1 for INFINITE */
 
 /* Wait for waitables (the dispatcher core of WaitForMultipleObjectsEx). */
