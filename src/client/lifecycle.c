@@ -65,8 +65,12 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
                 return NPIPE_EFUNCTION; /* CONNECT-07 */
         }
         int64_t deadline = np_deadline_of(timeout_ms);
-        if (atomic_load(&h->nowait) || timeout_ms == 0)
-                np_sync_listening(h); /* CONNECT-08: a client that is there counts */
+        /* CONNECT-02, CONNECT-08: a client that opened before this call
+         * counts, even when its EV_CONNECTED is still on its way to our
+         * event thread (it comes before the reply on the same socket).  A
+         * round trip only while the instance listens since its creation
+         * or its last listen; after a disconnect the state decides. */
+        np_sync_listening(h);
         pthread_mutex_lock(&h->op);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
