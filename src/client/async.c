@@ -22,7 +22,7 @@
  * one is satisfied first without consuming, ORDER-03); writes queue their
  * data at once and complete in order (QUOTA-06).
  */
-#include "client/async.h"
+#include "client/engine.h"
 #include "client/client.h"
 #include "client/internal.h"
 
@@ -51,37 +51,6 @@
 #define SHARD_HANDLES 120 /* FUTEX_WAITV_MAX is 128: room for the kick word */
 #define WAIT_MAX 128
 
-enum op_kind { OP_READ, OP_WRITE, OP_LISTEN, OP_TRANSACT };
-
-struct op {
-        enum op_kind kind;
-        struct npipe *h;
-        struct conn *c; /* reference held (NULL for listens) */
-        void *buf;
-        const void *wbuf;
-        size_t len;
-        size_t done;
-        int phase;       /* writes: 0 = data going into the ring, 1 = waiting for quota */
-        uint64_t target; /* writes: our wbytes once this write is in */
-        uint64_t first;  /* writes: ring position of the message's first chunk */
-        uint64_t end;    /* writes: ring position after its last chunk (phase 1) */
-        uint64_t wanting;
-        struct np_wwait ww; /* writes: the consumed-bytes mark we wait for */
-        int armed;
-        np_async_cb cb;
-        void *ctx;
-        struct op *next, *prev;
-};
-
-struct np_shard {
-        pthread_mutex_t lock;
-        struct op *head, *tail;
-        int handles; /* handles assigned (under shards_lock) */
-        _Atomic uint32_t kick;
-        /* operations unlinked by a pass whose callbacks have not returned */
-        _Atomic uint32_t completing;
-        struct np_shard *next;
-};
 
 /* Operations pending in this process, all shards: the completion of a
  * local peer's operations inside the satisfying call (np_async_settle)
@@ -178,7 +147,7 @@ static void count_drain(_Atomic uint32_t *n)
 }
 
 /* Release what an operation holds; run its callback; free it. */
-static void finish(struct op *o, int status, size_t bytes)
+void np_op_finish(struct op *o, int status, size_t bytes)
 {
         if (o->wanting && o->c)
                 atomic_fetch_sub(&o->c->own->rwant, o->wanting);
@@ -221,223 +190,6 @@ static void completions_wait(struct npipe *h)
 {
         if (!tl_shard_thread)
                 count_drain(&h->completing);
-}
-
-/* ---- one step of each kind ------------------------------------------------------------ */
-
-enum { STEP_DONE, STEP_WAIT, STEP_RETRY };
-
-struct waitspec {
-        const _Atomic uint32_t *addr;
-        uint32_t val;
-        int priv;
-};
-
-/* Try a read once (h->rd held by the caller).  DONE with status/bytes, or
- * WAIT with *w set to what to wait for. */
-static int read_step(struct op *o, int msg_mode, int *status, struct waitspec *w)
-{
-        struct conn *c = o->c;
-        struct npipe *h = o->h;
-        uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
-        int disc;
-        int closed = np_peer_closed_state(h, c, &disc);
-        if (disc) {
-                *status = NPIPE_ENOTCONN;
-                return STEP_DONE;
-        }
-        if (atomic_load(&c->corrupt)) {
-                *status = NPIPE_EPIPE;
-                return STEP_DONE;
-        }
-        int rr = np_conn_read(c, o->buf, o->len, msg_mode, &o->done);
-        if (rr == NP_RING_OK || rr == NP_RING_MORE) {
-                np_wake_writer(c);
-                *status = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
-                return STEP_DONE;
-        }
-        if (rr == NP_RING_CORRUPT) {
-                atomic_store(&c->corrupt, 1);
-                *status = NPIPE_EPIPE;
-                return STEP_DONE;
-        }
-        if (o->done)
-                np_wake_writer(c);
-        if (closed) {
-                /* CLOSE-06; bytes already taken are delivered, a message cut
-                 * short is not */
-                *status = !msg_mode && o->done ? 0 : NPIPE_EPIPE;
-                if (msg_mode)
-                        o->done = 0;
-                return STEP_DONE;
-        }
-        if (!o->wanting && o->len > o->done) {
-                o->wanting = o->len - o->done;
-                atomic_fetch_add(&c->own->rwant, o->wanting);
-        }
-        w->addr = &c->peer->seq;
-        w->val = seq;
-        w->priv = 0;
-        return STEP_WAIT;
-}
-
-/* Publish the consumed-bytes mark a pending write needs (ring_layout.h). */
-static void set_need(struct op *o, uint64_t need)
-{
-        if (o->armed && o->ww.need == need)
-                return;
-        if (o->armed)
-                np_wwait_disarm(o->c, &o->ww);
-        np_wwait_arm(o->c, &o->ww, need);
-        o->armed = 1;
-}
-
-static int write_step(struct op *o, int *status, struct waitspec *w)
-{
-        struct conn *c = o->c;
-        struct npipe *h = o->h;
-        uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
-        int disc;
-        int closed = np_peer_closed_state(h, c, &disc);
-        /* DISC-02: a disconnect fails a write that is still waiting.  A
-         * write already queued within the quota has completed, whatever
-         * happened after (the check below): on Windows it returned then. */
-        if (disc && o->phase == 0) {
-                *status = NPIPE_ENOTCONN;
-                return STEP_DONE;
-        }
-        if (o->phase == 0) {
-                if (closed) {
-                        *status = NPIPE_EPIPE;
-                        return STEP_DONE;
-                }
-                if (pthread_mutex_trylock(&h->wr) != 0)
-                        return STEP_RETRY;
-                int rr = NP_RING_FULL;
-                if (!c->stream_owner && o->done == 0)
-                        o->first = np_prod_pos(&c->prod);
-                if (!c->stream_owner || c->stream_owner == o)
-                        rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
-                if (rr == NP_RING_OK) {
-                        if (c->stream_owner == o)
-                                c->stream_owner = NULL;
-                        o->target = c->prod.wbytes;
-                        o->end = np_prod_pos(&c->prod);
-                        o->phase = 1;
-                } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
-                        c->stream_owner = o;
-                }
-                pthread_mutex_unlock(&h->wr);
-                np_wake_reader(c);
-                if (rr == NP_RING_CORRUPT) {
-                        atomic_store(&c->corrupt, 1);
-                        *status = NPIPE_EPIPE;
-                        return STEP_DONE;
-                }
-                if (o->phase == 0) {
-                        if (o->armed)
-                                set_need(o, 0); /* any consumption, empty messages too */
-                        w->addr = &c->peer->seq;
-                        w->val = seq;
-                        w->priv = 0;
-                        return STEP_WAIT;
-                }
-        }
-        uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
-        uint64_t quota = np_write_quota(h);
-        if (pthread_mutex_trylock(&h->wr) != 0)
-                return STEP_RETRY;
-        uint64_t wb = c->prod.wbytes;
-        int64_t unread = np_prod_unread(&c->prod);
-        pthread_mutex_unlock(&h->wr);
-        if (rb > wb || unread < 0) {
-                atomic_store(&c->corrupt, 1);
-                *status = NPIPE_EPIPE;
-                return STEP_DONE;
-        }
-        uint64_t aborted = (wb - rb) - (uint64_t)unread;
-        uint64_t upto = o->target > rb ? o->target - rb : 0;
-        upto = upto > aborted ? upto - aborted : 0;
-        if (o->len == 0 || upto <= quota) {
-                *status = 0;
-                return STEP_DONE;
-        }
-        if (disc) {
-                *status = NPIPE_ENOTCONN; /* DISC-02 */
-                return STEP_DONE;
-        }
-        if (closed) {
-                *status = NPIPE_EPIPE; /* CLOSE-07 */
-                return STEP_DONE;
-        }
-        if (o->armed)
-                set_need(o, rb + (upto - quota));
-        w->addr = &c->peer->seq;
-        w->val = seq;
-        w->priv = 0;
-        return STEP_WAIT;
-}
-
-static int listen_step(struct op *o, int *status, struct waitspec *w)
-{
-        struct npipe *h = o->h;
-        uint32_t ev = atomic_load(&h->ev);
-        pthread_mutex_lock(&h->lock);
-        int st = h->state, closed = h->closed;
-        pthread_mutex_unlock(&h->lock);
-        if (st == NPIPE_STATE_CONNECTED) {
-                *status = 0;
-                return STEP_DONE;
-        }
-        if (closed) {
-                *status = NPIPE_EPIPE; /* CONNECT-14 */
-                return STEP_DONE;
-        }
-        if (st != NPIPE_STATE_LISTENING) {
-                *status = NPIPE_ENOTCONN;
-                return STEP_DONE;
-        }
-        w->addr = &h->ev;
-        w->val = ev;
-        w->priv = 1;
-        return STEP_WAIT;
-}
-
-/* One step of any operation; `reads_blocked` says an earlier read of the
- * same handle is still pending in this pass (reads complete in order). */
-static int step(struct op *o, int reads_blocked, int *status, size_t *bytes,
-                struct waitspec *w)
-{
-        int r;
-        switch (o->kind) {
-        case OP_LISTEN:
-                r = listen_step(o, status, w);
-                *bytes = 0;
-                return r;
-        case OP_WRITE:
-                r = write_step(o, status, w);
-                *bytes = *status == 0 ? o->len : 0;
-                return r;
-        case OP_READ:
-        case OP_TRANSACT:
-                if (reads_blocked) {
-                        w->addr = &o->c->peer->seq;
-                        w->val = atomic_load(&o->c->peer->seq);
-                        w->priv = 0;
-                        return STEP_WAIT;
-                }
-                if (pthread_mutex_trylock(&o->h->rd) != 0)
-                        return STEP_RETRY;
-                /* MODE-11: the read mode when the read is satisfied counts */
-                int msg = o->kind == OP_TRANSACT ||
-                          (atomic_load(&o->h->read_mode) == NPIPE_READ_MESSAGE &&
-                           o->h->params.type == NPIPE_TYPE_MESSAGE);
-                r = read_step(o, msg, status, w);
-                pthread_mutex_unlock(&o->h->rd);
-                *bytes = o->done;
-                return r;
-        }
-        return STEP_RETRY;
 }
 
 /* ---- the completion thread ----------------------------------------------------------------- */
@@ -486,7 +238,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                 int status = 0;
                 size_t bytes = 0;
                 struct waitspec w;
-                int r = step(o, blocked, &status, &bytes, &w);
+                int r = np_op_step(o, blocked, &status, &bytes, &w);
                 if (r == STEP_DONE) {
                         if (nd == ps->done_cap) {
                                 size_t nc = ps->done_cap ? ps->done_cap * 2 : 16;
@@ -506,7 +258,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                         ps->retry = 1;
                 } else if (ps->wv) {
                         /* a new sleep for the peer to wake (ring_layout.h,
-                         * rsleep): after step() took the seq, before
+                         * rsleep): after np_op_step() took the seq, before
                          * futex_waitv */
                         if (!w.priv && o->c)
                                 np_sleep_announce(o->kind == OP_WRITE ? &o->c->own->wsleep
@@ -530,7 +282,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
         pthread_mutex_unlock(&s->lock);
         tl_in_pass--;
         for (size_t i = 0; i < nd; i++) {
-                finish(ps->done[i].o, ps->done[i].status, ps->done[i].bytes);
+                np_op_finish(ps->done[i].o, ps->done[i].status, ps->done[i].bytes);
                 count_leave(&s->completing);
         }
         return nd;
@@ -696,7 +448,7 @@ static struct np_shard *shard_for(struct npipe *h)
         return s;
 }
 
-static int enqueue(struct op *o)
+int np_op_enqueue(struct op *o)
 {
         struct np_shard *s = shard_for(o->h);
         if (!s)
@@ -704,7 +456,7 @@ static int enqueue(struct op *o)
         np_h_hold(o->h);
         if (o->c && o->kind == OP_WRITE) {
                 /* any consumption until the first step sets the real mark */
-                set_need(o, 0);
+                np_op_set_need(o, 0);
                 atomic_fetch_add(&o->c->own->wsleepers, 1);
         } else if (o->c) {
                 atomic_fetch_add(&o->c->own->rsleepers, 1);
@@ -732,7 +484,7 @@ static int enqueue(struct op *o)
         return NP_ASYNC_PENDING;
 }
 
-static struct op *op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_async_cb cb,
+struct op *np_op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_async_cb cb,
                          void *ctx)
 {
         struct op *o = calloc(1, sizeof(*o));
@@ -744,237 +496,6 @@ static struct op *op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_
         o->cb = cb;
         o->ctx = ctx;
         return o;
-}
-
-/* ---- starting operations ----------------------------------------------------------------------- */
-
-int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
-{
-        size_t dummy;
-        if (!bytes)
-                bytes = &dummy;
-        *bytes = 0;
-        if (!cb || (!buf && len))
-                return NPIPE_EINVAL;
-        struct npipe *h;
-        int r = np_h_enter(hv, &h);
-        if (r < 0)
-                return r;
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        r = np_read_state_error(h, st);
-        if (r < 0)
-                goto fail;
-        struct op *o = op_new(OP_READ, h, c, cb, ctx);
-        if (!o) {
-                r = NPIPE_ENOMEM;
-                goto fail;
-        }
-        o->buf = buf;
-        o->len = len;
-        /* Try at once unless earlier reads are queued (they come first). */
-        if (atomic_load(&h->async_reads) == 0) {
-                int msg = atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
-                          h->params.type == NPIPE_TYPE_MESSAGE;
-                struct waitspec w;
-                int status;
-                pthread_mutex_lock(&h->rd);
-                int sr = read_step(o, msg, &status, &w);
-                pthread_mutex_unlock(&h->rd);
-                if (sr == STEP_DONE || (atomic_load(&h->nowait) && o->done == 0)) {
-                        if (sr != STEP_DONE)
-                                status = NPIPE_EAGAIN; /* NOWAIT-01: never pends */
-                        if (o->wanting)
-                                atomic_fetch_sub(&c->own->rwant, o->wanting);
-                        *bytes = o->done;
-                        free(o);
-                        np_conn_put(c);
-                        np_h_put(h);
-                        return status;
-                }
-        }
-        r = enqueue(o);
-        if (r < 0) {
-                free(o);
-                goto fail;
-        }
-        np_h_put(h);
-        return r;
-fail:
-        np_conn_put(c);
-        np_h_put(h);
-        return r;
-}
-
-int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
-                   void *ctx)
-{
-        size_t dummy;
-        if (!bytes)
-                bytes = &dummy;
-        *bytes = 0;
-        if (!cb || (!buf && len))
-                return NPIPE_EINVAL;
-        struct npipe *h;
-        int r = np_h_enter(hv, &h);
-        if (r < 0)
-                return r;
-        if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
-                /* NOWAIT-07: non-blocking writes never pend; ZERO-03 */
-                np_h_put(h);
-                return npipe_write(hv, buf, len, bytes);
-        }
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        r = np_write_state_error(h, st);
-        if (r == 0 && len > NP_MSG_MAX)
-                r = NPIPE_EINVAL;
-        if (r == 0)
-                r = np_remote_write_error(h, len);
-        if (r < 0)
-                goto fail;
-        struct op *o = op_new(OP_WRITE, h, c, cb, ctx);
-        if (!o) {
-                r = NPIPE_ENOMEM;
-                goto fail;
-        }
-        o->wbuf = buf;
-        o->len = len;
-        struct waitspec w;
-        int status;
-        pthread_mutex_lock(&h->wr);
-        int wr = NP_RING_FULL;
-        o->first = np_prod_pos(&c->prod);
-        if (!c->stream_owner)
-                wr = np_prod_write(&c->prod, buf, len, &o->done);
-        if (wr == NP_RING_OK) {
-                o->target = c->prod.wbytes;
-                o->end = np_prod_pos(&c->prod);
-                o->phase = 1;
-        } else if (wr == NP_RING_FULL && c->prod.streaming) {
-                c->stream_owner = o;
-        }
-        pthread_mutex_unlock(&h->wr);
-        np_wake_reader(c);
-        if (wr == NP_RING_CORRUPT) {
-                atomic_store(&c->corrupt, 1);
-                free(o);
-                r = NPIPE_EPIPE;
-                goto fail;
-        }
-        if (o->phase == 1 && write_step(o, &status, &w) == STEP_DONE) {
-                *bytes = status == 0 ? len : 0;
-                free(o);
-                np_conn_put(c);
-                np_h_put(h);
-                return status;
-        }
-        r = enqueue(o);
-        if (r < 0) {
-                free(o);
-                goto fail;
-        }
-        np_h_put(h);
-        return r;
-fail:
-        np_conn_put(c);
-        np_h_put(h);
-        return r;
-}
-
-int np_async_listen(npipe_t *hv, np_async_cb cb, void *ctx)
-{
-        struct npipe *h;
-        if (!cb)
-                return NPIPE_EINVAL;
-        /* the immediate part (state checks, back to listening after a
-         * disconnect) is the synchronous call with no wait */
-        int r = npipe_listen(hv, 0);
-        if (r != NPIPE_ETIMEDOUT)
-                return r;
-        r = np_h_enter(hv, &h);
-        if (r < 0)
-                return r;
-        struct op *o = op_new(OP_LISTEN, h, NULL, cb, ctx);
-        if (!o) {
-                np_h_put(h);
-                return NPIPE_ENOMEM;
-        }
-        r = enqueue(o);
-        if (r < 0)
-                free(o);
-        np_h_put(h);
-        return r;
-}
-
-int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, size_t out_len,
-                      size_t *bytes, np_async_cb cb, void *ctx)
-{
-        size_t dummy;
-        if (!bytes)
-                bytes = &dummy;
-        *bytes = 0;
-        if (!cb || (!in && in_len) || (!out && out_len))
-                return NPIPE_EINVAL;
-        struct npipe *h;
-        int r = np_h_enter(hv, &h);
-        if (r < 0)
-                return r;
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
-            atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
-                r = NPIPE_EBADPIPE; /* TRANS-02 */
-        else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
-                r = NPIPE_ENOTCONN;
-        else if (st != NPIPE_STATE_CONNECTED)
-                r = NPIPE_EBADPIPE;
-        else if (!h->can_read || !h->can_write)
-                r = NPIPE_EACCES;
-        else
-                r = np_remote_write_error(h, in_len);
-        if (r < 0)
-                goto fail;
-        pthread_mutex_lock(&h->rd);
-        int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
-                   atomic_load(&h->async_reads) != 0;
-        pthread_mutex_unlock(&h->rd);
-        if (busy) {
-                r = NPIPE_EBUSY; /* TRANS-03 */
-                goto fail;
-        }
-        /* TRANS-05: the write half never waits for quota */
-        pthread_mutex_lock(&h->wr);
-        size_t done = 0;
-        int wr = NP_RING_FULL;
-        if (!c->stream_owner)
-                wr = np_prod_write(&c->prod, in, in_len, &done);
-        pthread_mutex_unlock(&h->wr);
-        np_wake_reader(c);
-        if (wr != NP_RING_OK) {
-                /* no room for the request at all: a deviation we report
-                 * as busy rather than block an overlapped caller */
-                r = wr == NP_RING_CORRUPT ? NPIPE_EPIPE : NPIPE_EBUSY;
-                goto fail;
-        }
-        struct op *o = op_new(OP_TRANSACT, h, c, cb, ctx);
-        if (!o) {
-                r = NPIPE_ENOMEM;
-                goto fail;
-        }
-        o->buf = out;
-        o->len = out_len;
-        r = enqueue(o);
-        if (r < 0) {
-                free(o);
-                goto fail;
-        }
-        np_h_put(h);
-        return r;
-fail:
-        np_conn_put(c);
-        np_h_put(h);
-        return r;
 }
 
 /* ---- cancellation -------------------------------------------------------------------------------- */
@@ -1038,7 +559,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                          * sleeps on the peer's seq, which will not move */
                         np_futex_wake(&o->c->peer->seq, 1, INT_MAX);
                 }
-                finish(o, NPIPE_ECANCELED, 0);
+                np_op_finish(o, NPIPE_ECANCELED, 0);
                 n++;
         }
         kick(s);

@@ -1,0 +1,244 @@
+/*
+ * async_start.c - starting overlapped operations (async.h): each completes
+ * at once when it can, as NT does (OVL-20, OVL-21), and is otherwise made
+ * pending in the engine.
+ */
+#include "client/engine.h"
+#include "client/client.h"
+#include "client/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
+{
+        size_t dummy;
+        if (!bytes)
+                bytes = &dummy;
+        *bytes = 0;
+        if (!cb || (!buf && len))
+                return NPIPE_EINVAL;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        r = np_read_state_error(h, st);
+        if (r < 0)
+                goto fail;
+        struct op *o = np_op_new(OP_READ, h, c, cb, ctx);
+        if (!o) {
+                r = NPIPE_ENOMEM;
+                goto fail;
+        }
+        o->buf = buf;
+        o->len = len;
+        /* Try at once unless earlier reads are queued (they come first). */
+        if (atomic_load(&h->async_reads) == 0) {
+                int msg = atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
+                          h->params.type == NPIPE_TYPE_MESSAGE;
+                struct waitspec w;
+                int status;
+                pthread_mutex_lock(&h->rd);
+                int sr = np_op_read_step(o, msg, &status, &w);
+                pthread_mutex_unlock(&h->rd);
+                if (sr == STEP_DONE || (atomic_load(&h->nowait) && o->done == 0)) {
+                        if (sr != STEP_DONE)
+                                status = NPIPE_EAGAIN; /* NOWAIT-01: never pends */
+                        if (o->wanting)
+                                atomic_fetch_sub(&c->own->rwant, o->wanting);
+                        *bytes = o->done;
+                        free(o);
+                        np_conn_put(c);
+                        np_h_put(h);
+                        return status;
+                }
+        }
+        r = np_op_enqueue(o);
+        if (r < 0) {
+                free(o);
+                goto fail;
+        }
+        np_h_put(h);
+        return r;
+fail:
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
+                   void *ctx)
+{
+        size_t dummy;
+        if (!bytes)
+                bytes = &dummy;
+        *bytes = 0;
+        if (!cb || (!buf && len))
+                return NPIPE_EINVAL;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
+                /* NOWAIT-07: non-blocking writes never pend; ZERO-03 */
+                np_h_put(h);
+                return npipe_write(hv, buf, len, bytes);
+        }
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        r = np_write_state_error(h, st);
+        if (r == 0 && len > NP_MSG_MAX)
+                r = NPIPE_EINVAL;
+        if (r == 0)
+                r = np_remote_write_error(h, len);
+        if (r < 0)
+                goto fail;
+        struct op *o = np_op_new(OP_WRITE, h, c, cb, ctx);
+        if (!o) {
+                r = NPIPE_ENOMEM;
+                goto fail;
+        }
+        o->wbuf = buf;
+        o->len = len;
+        struct waitspec w;
+        int status;
+        pthread_mutex_lock(&h->wr);
+        int wr = NP_RING_FULL;
+        o->first = np_prod_pos(&c->prod);
+        if (!c->stream_owner)
+                wr = np_prod_write(&c->prod, buf, len, &o->done);
+        if (wr == NP_RING_OK) {
+                o->target = c->prod.wbytes;
+                o->end = np_prod_pos(&c->prod);
+                o->phase = 1;
+        } else if (wr == NP_RING_FULL && c->prod.streaming) {
+                c->stream_owner = o;
+        }
+        pthread_mutex_unlock(&h->wr);
+        np_wake_reader(c);
+        if (wr == NP_RING_CORRUPT) {
+                atomic_store(&c->corrupt, 1);
+                free(o);
+                r = NPIPE_EPIPE;
+                goto fail;
+        }
+        if (o->phase == 1 && np_op_write_step(o, &status, &w) == STEP_DONE) {
+                *bytes = status == 0 ? len : 0;
+                free(o);
+                np_conn_put(c);
+                np_h_put(h);
+                return status;
+        }
+        r = np_op_enqueue(o);
+        if (r < 0) {
+                free(o);
+                goto fail;
+        }
+        np_h_put(h);
+        return r;
+fail:
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_listen(npipe_t *hv, np_async_cb cb, void *ctx)
+{
+        struct npipe *h;
+        if (!cb)
+                return NPIPE_EINVAL;
+        /* the immediate part (state checks, back to listening after a
+         * disconnect) is the synchronous call with no wait */
+        int r = npipe_listen(hv, 0);
+        if (r != NPIPE_ETIMEDOUT)
+                return r;
+        r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct op *o = np_op_new(OP_LISTEN, h, NULL, cb, ctx);
+        if (!o) {
+                np_h_put(h);
+                return NPIPE_ENOMEM;
+        }
+        r = np_op_enqueue(o);
+        if (r < 0)
+                free(o);
+        np_h_put(h);
+        return r;
+}
+
+int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, size_t out_len,
+                      size_t *bytes, np_async_cb cb, void *ctx)
+{
+        size_t dummy;
+        if (!bytes)
+                bytes = &dummy;
+        *bytes = 0;
+        if (!cb || (!in && in_len) || (!out && out_len))
+                return NPIPE_EINVAL;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
+            atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
+                r = NPIPE_EBADPIPE; /* TRANS-02 */
+        else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+                r = NPIPE_ENOTCONN;
+        else if (st != NPIPE_STATE_CONNECTED)
+                r = NPIPE_EBADPIPE;
+        else if (!h->can_read || !h->can_write)
+                r = NPIPE_EACCES;
+        else
+                r = np_remote_write_error(h, in_len);
+        if (r < 0)
+                goto fail;
+        pthread_mutex_lock(&h->rd);
+        int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
+                   atomic_load(&h->async_reads) != 0;
+        pthread_mutex_unlock(&h->rd);
+        if (busy) {
+                r = NPIPE_EBUSY; /* TRANS-03 */
+                goto fail;
+        }
+        /* TRANS-05: the write half never waits for quota */
+        pthread_mutex_lock(&h->wr);
+        size_t done = 0;
+        int wr = NP_RING_FULL;
+        if (!c->stream_owner)
+                wr = np_prod_write(&c->prod, in, in_len, &done);
+        pthread_mutex_unlock(&h->wr);
+        np_wake_reader(c);
+        if (wr != NP_RING_OK) {
+                /* no room for the request at all: a deviation we report
+                 * as busy rather than block an overlapped caller */
+                r = wr == NP_RING_CORRUPT ? NPIPE_EPIPE : NPIPE_EBUSY;
+                goto fail;
+        }
+        struct op *o = np_op_new(OP_TRANSACT, h, c, cb, ctx);
+        if (!o) {
+                r = NPIPE_ENOMEM;
+                goto fail;
+        }
+        o->buf = out;
+        o->len = out_len;
+        r = np_op_enqueue(o);
+        if (r < 0) {
+                free(o);
+                goto fail;
+        }
+        np_h_put(h);
+        return r;
+fail:
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}

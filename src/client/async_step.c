@@ -1,0 +1,224 @@
+/*
+ * async_step.c - one step of each kind of pending operation: try it once
+ * and say whether it is done or what futex word to wait on (engine.h).
+ * The rules are those of the blocking calls (io.c): read order, quotas,
+ * message mode, the peer's state.
+ */
+#include "client/engine.h"
+#include "client/client.h"
+#include "client/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+/* Try a read once (h->rd held by the caller).  DONE with status/bytes, or
+ * WAIT with *w set to what to wait for. */
+int np_op_read_step(struct op *o, int msg_mode, int *status, struct waitspec *w)
+{
+        struct conn *c = o->c;
+        struct npipe *h = o->h;
+        uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+        int disc;
+        int closed = np_peer_closed_state(h, c, &disc);
+        if (disc) {
+                *status = NPIPE_ENOTCONN;
+                return STEP_DONE;
+        }
+        if (atomic_load(&c->corrupt)) {
+                *status = NPIPE_EPIPE;
+                return STEP_DONE;
+        }
+        int rr = np_conn_read(c, o->buf, o->len, msg_mode, &o->done);
+        if (rr == NP_RING_OK || rr == NP_RING_MORE) {
+                np_wake_writer(c);
+                *status = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
+                return STEP_DONE;
+        }
+        if (rr == NP_RING_CORRUPT) {
+                atomic_store(&c->corrupt, 1);
+                *status = NPIPE_EPIPE;
+                return STEP_DONE;
+        }
+        if (o->done)
+                np_wake_writer(c);
+        if (closed) {
+                /* CLOSE-06; bytes already taken are delivered, a message cut
+                 * short is not */
+                *status = !msg_mode && o->done ? 0 : NPIPE_EPIPE;
+                if (msg_mode)
+                        o->done = 0;
+                return STEP_DONE;
+        }
+        if (!o->wanting && o->len > o->done) {
+                o->wanting = o->len - o->done;
+                atomic_fetch_add(&c->own->rwant, o->wanting);
+        }
+        w->addr = &c->peer->seq;
+        w->val = seq;
+        w->priv = 0;
+        return STEP_WAIT;
+}
+
+/* Publish the consumed-bytes mark a pending write needs (ring_layout.h). */
+void np_op_set_need(struct op *o, uint64_t need)
+{
+        if (o->armed && o->ww.need == need)
+                return;
+        if (o->armed)
+                np_wwait_disarm(o->c, &o->ww);
+        np_wwait_arm(o->c, &o->ww, need);
+        o->armed = 1;
+}
+
+int np_op_write_step(struct op *o, int *status, struct waitspec *w)
+{
+        struct conn *c = o->c;
+        struct npipe *h = o->h;
+        uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+        int disc;
+        int closed = np_peer_closed_state(h, c, &disc);
+        /* DISC-02: a disconnect fails a write that is still waiting.  A
+         * write already queued within the quota has completed, whatever
+         * happened after (the check below): on Windows it returned then. */
+        if (disc && o->phase == 0) {
+                *status = NPIPE_ENOTCONN;
+                return STEP_DONE;
+        }
+        if (o->phase == 0) {
+                if (closed) {
+                        *status = NPIPE_EPIPE;
+                        return STEP_DONE;
+                }
+                if (pthread_mutex_trylock(&h->wr) != 0)
+                        return STEP_RETRY;
+                int rr = NP_RING_FULL;
+                if (!c->stream_owner && o->done == 0)
+                        o->first = np_prod_pos(&c->prod);
+                if (!c->stream_owner || c->stream_owner == o)
+                        rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
+                if (rr == NP_RING_OK) {
+                        if (c->stream_owner == o)
+                                c->stream_owner = NULL;
+                        o->target = c->prod.wbytes;
+                        o->end = np_prod_pos(&c->prod);
+                        o->phase = 1;
+                } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
+                        c->stream_owner = o;
+                }
+                pthread_mutex_unlock(&h->wr);
+                np_wake_reader(c);
+                if (rr == NP_RING_CORRUPT) {
+                        atomic_store(&c->corrupt, 1);
+                        *status = NPIPE_EPIPE;
+                        return STEP_DONE;
+                }
+                if (o->phase == 0) {
+                        if (o->armed)
+                                np_op_set_need(o, 0); /* any consumption, empty messages too */
+                        w->addr = &c->peer->seq;
+                        w->val = seq;
+                        w->priv = 0;
+                        return STEP_WAIT;
+                }
+        }
+        uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+        uint64_t quota = np_write_quota(h);
+        if (pthread_mutex_trylock(&h->wr) != 0)
+                return STEP_RETRY;
+        uint64_t wb = c->prod.wbytes;
+        int64_t unread = np_prod_unread(&c->prod);
+        pthread_mutex_unlock(&h->wr);
+        if (rb > wb || unread < 0) {
+                atomic_store(&c->corrupt, 1);
+                *status = NPIPE_EPIPE;
+                return STEP_DONE;
+        }
+        uint64_t aborted = (wb - rb) - (uint64_t)unread;
+        uint64_t upto = o->target > rb ? o->target - rb : 0;
+        upto = upto > aborted ? upto - aborted : 0;
+        if (o->len == 0 || upto <= quota) {
+                *status = 0;
+                return STEP_DONE;
+        }
+        if (disc) {
+                *status = NPIPE_ENOTCONN; /* DISC-02 */
+                return STEP_DONE;
+        }
+        if (closed) {
+                *status = NPIPE_EPIPE; /* CLOSE-07 */
+                return STEP_DONE;
+        }
+        if (o->armed)
+                np_op_set_need(o, rb + (upto - quota));
+        w->addr = &c->peer->seq;
+        w->val = seq;
+        w->priv = 0;
+        return STEP_WAIT;
+}
+
+static int listen_step(struct op *o, int *status, struct waitspec *w)
+{
+        struct npipe *h = o->h;
+        uint32_t ev = atomic_load(&h->ev);
+        pthread_mutex_lock(&h->lock);
+        int st = h->state, closed = h->closed;
+        pthread_mutex_unlock(&h->lock);
+        if (st == NPIPE_STATE_CONNECTED) {
+                *status = 0;
+                return STEP_DONE;
+        }
+        if (closed) {
+                *status = NPIPE_EPIPE; /* CONNECT-14 */
+                return STEP_DONE;
+        }
+        if (st != NPIPE_STATE_LISTENING) {
+                *status = NPIPE_ENOTCONN;
+                return STEP_DONE;
+        }
+        w->addr = &h->ev;
+        w->val = ev;
+        w->priv = 1;
+        return STEP_WAIT;
+}
+
+/* One step of any operation; `reads_blocked` says an earlier read of the
+ * same handle is still pending in this pass (reads complete in order). */
+int np_op_step(struct op *o, int reads_blocked, int *status, size_t *bytes,
+                struct waitspec *w)
+{
+        int r;
+        switch (o->kind) {
+        case OP_LISTEN:
+                r = listen_step(o, status, w);
+                *bytes = 0;
+                return r;
+        case OP_WRITE:
+                r = np_op_write_step(o, status, w);
+                *bytes = *status == 0 ? o->len : 0;
+                return r;
+        case OP_READ:
+        case OP_TRANSACT:
+                if (reads_blocked) {
+                        w->addr = &o->c->peer->seq;
+                        w->val = atomic_load(&o->c->peer->seq);
+                        w->priv = 0;
+                        return STEP_WAIT;
+                }
+                if (pthread_mutex_trylock(&o->h->rd) != 0)
+                        return STEP_RETRY;
+                /* MODE-11: the read mode when the read is satisfied counts */
+                int msg = o->kind == OP_TRANSACT ||
+                          (atomic_load(&o->h->read_mode) == NPIPE_READ_MESSAGE &&
+                           o->h->params.type == NPIPE_TYPE_MESSAGE);
+                r = np_op_read_step(o, msg, status, w);
+                pthread_mutex_unlock(&o->h->rd);
+                *bytes = o->done;
+                return r;
+        }
+        return STEP_RETRY;
+}
