@@ -268,8 +268,10 @@ void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r);
 /* ---- io.c ---- */
 /* A server whose instance went back to listening takes its new segment. */
 void np_sync_listening(struct npipe *h);
-/* Common entry of data operations: the connection (held) and the state. */
-void np_data_entry(struct npipe *h, struct conn **ret, int *st);
+/* Common entry of data operations: the connection (held, may be NULL)
+ * and the state; NPIPE_EBADF when a close took the connection after the
+ * call entered. */
+int np_data_entry(struct npipe *h, struct conn **ret, int *st);
 
 /* ---- events.c: what the broker tells us (client.h, np_broker_hooks) ---- */
 void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);

@@ -46,12 +46,17 @@ void np_sync_listening(struct npipe *h)
         }
 }
 
-void np_data_entry(struct npipe *h, struct conn **ret, int *st)
+int np_data_entry(struct npipe *h, struct conn **ret, int *st)
 {
         np_sync_listening(h);
         struct conn *c = np_conn_get(h);
         *st = np_end_state(h, c);
         *ret = c;
+        /* A close in another thread took the connection after this call
+         * entered: the handle is gone for it (CLOSE-06) */
+        if (!c && (*st == NPIPE_STATE_CONNECTED || *st == NPIPE_STATE_CLOSING))
+                return NPIPE_EBADF;
+        return 0;
 }
 
 int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
@@ -294,8 +299,9 @@ static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeou
                 return r;
         struct conn *c;
         int st;
-        np_data_entry(h, &c, &st);
-        r = np_read_state_error(h, st);
+        r = np_data_entry(h, &c, &st);
+        if (r == 0)
+                r = np_read_state_error(h, st);
         if (r == 0) {
                 int64_t deadline = np_deadline_of(timeout_ms);
                 struct np_turn t;
@@ -515,8 +521,9 @@ static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
                 return r;
         struct conn *c;
         int st;
-        np_data_entry(h, &c, &st);
-        r = np_write_state_error(h, st);
+        r = np_data_entry(h, &c, &st);
+        if (r == 0)
+                r = np_write_state_error(h, st);
         if (r == 0)
                 r = np_remote_write_error(h, len);
         if (r == 0)
@@ -548,8 +555,10 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
         struct npipe_peek out = {0};
         struct conn *c;
         int st;
-        np_data_entry(h, &c, &st);
-        if (st == NPIPE_STATE_LISTENING || (st == NPIPE_STATE_DISCONNECTED && h->server))
+        r = np_data_entry(h, &c, &st);
+        if (r < 0)
+                ; /* closed meanwhile */
+        else if (st == NPIPE_STATE_LISTENING || (st == NPIPE_STATE_DISCONNECTED && h->server))
                 r = NPIPE_EBADPIPE; /* STATE-09/10, PEEK-07 */
         else if (st == NPIPE_STATE_DISCONNECTED)
                 r = NPIPE_ENOTCONN;
@@ -614,8 +623,10 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
                 return r;
         struct conn *c;
         int st;
-        np_data_entry(h, &c, &st);
-        if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
+        r = np_data_entry(h, &c, &st);
+        if (r < 0)
+                ; /* closed meanwhile */
+        else if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
             atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
                 r = NPIPE_EBADPIPE; /* TRANS-02 */
         else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
@@ -679,8 +690,10 @@ NPIPE_EXTERN int npipe_flush(npipe_t *hv)
                 return r;
         struct conn *c;
         int st;
-        np_data_entry(h, &c, &st);
-        if (st == NPIPE_STATE_DISCONNECTED && !h->server)
+        r = np_data_entry(h, &c, &st);
+        if (r < 0)
+                ; /* closed meanwhile */
+        else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
                 r = NPIPE_ENOTCONN; /* QUOTA-14 */
         else if (st != NPIPE_STATE_CONNECTED || !c)
                 r = 0;
