@@ -19,11 +19,13 @@
  * misses bytes written before a close.
  *
  * Locks, in order: h->op (control operations that talk to the broker),
- * reg_lock (id -> handle table, registry.c), h->lock (state), h->rd / h->wr
- * (one reader and one producer at a time per end), then the async engine's
- * shard locks, then the broker connection's lock and send_lock.  No lock
- * is held across a broker call except h->op, because the event thread
- * needs reg_lock and h->lock to deliver the reply's side effects.
+ * np_reg_lock (id -> handle table, registry.c), h->lock (state), an async
+ * shard's lock (engine.h: a pass steps operations under it), h->rd / h->wr
+ * (one reader and one producer at a time per end), c->wlock (a
+ * connection's writer marks), then the broker connection's lock and
+ * send_lock (broker.c; never held while waiting).  No lock is held across
+ * a broker call except h->op, because the event thread needs np_reg_lock
+ * and h->lock to deliver the reply's side effects.
  */
 #ifndef NPIPE_INTERNAL_H
 #define NPIPE_INTERNAL_H
@@ -108,6 +110,7 @@ struct npipe {
         uint64_t id;      /* server: instance id; client: conn id */
         int early_gone;   /* client: peer gone before the open returned (NP_GONE_*) */
         struct np_turn *rdq_head, *rdq_tail; /* synchronous readers, in arrival order */
+        _Atomic int rdq_n;                   /* how many are queued (read without h->lock) */
         pid_t client_pid, server_pid;
         uid_t peer_uid;
         gid_t peer_gid;

@@ -237,6 +237,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
         else
                 h->rdq_head = t;
         h->rdq_tail = t;
+        atomic_fetch_add(&h->rdq_n, 1);
         if (h->rdq_head == t)
                 atomic_store(&t->go, 1);
         pthread_mutex_unlock(&h->lock);
@@ -248,6 +249,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
                         pthread_mutex_lock(&h->lock);
                         if (atomic_load(&t->go)) {
                                 pthread_mutex_unlock(&h->lock);
+                                np_synccancel_disarm();
                                 return 0;
                         }
                         struct np_turn *prev = NULL;
@@ -259,6 +261,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
                                                 h->rdq_head = t->next;
                                         if (h->rdq_tail == t)
                                                 h->rdq_tail = prev;
+                                        atomic_fetch_sub(&h->rdq_n, 1);
                                         break;
                                 }
                         pthread_mutex_unlock(&h->lock);
@@ -277,6 +280,7 @@ static void turn_leave(struct npipe *h, struct np_turn *t)
         h->rdq_head = t->next;
         if (!h->rdq_head)
                 h->rdq_tail = NULL;
+        atomic_fetch_sub(&h->rdq_n, 1);
         struct np_turn *next = h->rdq_head;
         if (next) {
                 atomic_store(&next->go, 1);
@@ -639,9 +643,8 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
                 /* a remote client could not receive it */
         } else {
                 pthread_mutex_lock(&h->rd);
-                pthread_mutex_lock(&h->lock);
-                int readers = h->rdq_head != NULL;
-                pthread_mutex_unlock(&h->lock);
+                /* a count, not the queue: h->lock comes before h->rd */
+                int readers = atomic_load(&h->rdq_n) != 0;
                 if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
                     readers) {
                         /* TRANS-03: unread data or a read pending: nothing written */
