@@ -565,6 +565,273 @@ START_TEST(test_stream_threads_bytes)
 }
 END_TEST
 
+/* ---- cancelled writes while the consumer reads (QUOTA-07), under TSan ---------------- */
+
+/* np_prod_abort sets NP_FRAME_ABORTED in chunk headers the consumer may be
+ * loading at that very moment, from another thread (another process in the
+ * library).  The reader must never return torn or cancelled data: each
+ * message it returns is whole and intact, or (read in pieces) a prefix of
+ * one that was cancelled while it was being read, whose rest then
+ * disappears (QUOTA-07); a cancelled message arrives whole (the cancel came
+ * too late) or not at all. */
+
+#define N_ABORT_MSGS 4000
+
+/* Message i is {i, len} followed by h_pattern(seed i). */
+static size_t abort_size(unsigned i, uint32_t cap)
+{
+        switch (i % 6) {
+        case 0:
+                return 8;
+        case 1:
+                return 8 + i % 50;
+        case 2:
+                return 200 + i % 700;
+        case 3:
+                return 2 * cap + i % 29; /* streams: may be cancelled half-written */
+        case 4:
+                return cap / 2 + 8;
+        default:
+                return 16 + (i % 8) * 8;
+        }
+}
+
+static void abort_fill(uint8_t *buf, unsigned i, size_t len)
+{
+        uint32_t hdr[2] = {i, (uint32_t)len};
+        memcpy(buf, hdr, sizeof(hdr));
+        h_pattern(buf + sizeof(hdr), len - sizeof(hdr), i);
+}
+
+struct abort_arg {
+        struct pair *p;
+        size_t rbuf; /* the consumer's read buffer */
+        _Atomic int failed;
+        char why[160];
+        /* producer: written before the join, read after */
+        uint8_t aborted[N_ABORT_MSGS];
+        unsigned streams_cut; /* messages cancelled half-written */
+        /* consumer */
+        uint8_t whole[N_ABORT_MSGS];     /* arrived whole */
+        uint8_t truncated[N_ABORT_MSGS]; /* arrived in part, the rest vanished */
+};
+
+static void *abort_producer(void *arg)
+{
+        struct abort_arg *a = arg;
+        struct np_prod *pr = &a->p->prod;
+        uint8_t *buf = malloc(4 * a->p->cap);
+        uint64_t prev_first = 0, prev_end = 0;
+        for (unsigned i = 0; i <= N_ABORT_MSGS && !a->failed; i++) {
+                /* message N_ABORT_MSGS is the end marker, never cancelled */
+                size_t len = i < N_ABORT_MSGS ? abort_size(i, a->p->cap) : 8;
+                abort_fill(buf, i, len);
+                uint64_t first = np_prod_pos(pr);
+                size_t done = 0;
+                unsigned fulls = 0;
+                int cut = 0;
+                for (;;) {
+                        int r = np_prod_write(pr, buf, len, &done);
+                        if (r == NP_RING_OK)
+                                break;
+                        if (r != NP_RING_FULL) {
+                                snprintf(a->why, sizeof(a->why), "write %u: %d", i, r);
+                                a->failed = 1;
+                                goto out;
+                        }
+                        if (a->failed)
+                                goto out;
+                        /* Cancel some streaming messages half-way: a write
+                         * that has started (its first chunk is in the ring). */
+                        if (i < N_ABORT_MSGS && done > 0 && i % 4 == 3 && ++fulls == 1 + i % 3) {
+                                if (np_prod_abort(pr, first, 0, 1) != 0)
+                                        goto abort_failed;
+                                a->aborted[i] = 1;
+                                a->streams_cut++;
+                                cut = 1;
+                                break;
+                        }
+                        sched_yield();
+                }
+                if (i == N_ABORT_MSGS)
+                        break;
+                uint64_t end = np_prod_pos(pr);
+                if (!cut && (i * 7u) % 5u == 1) {
+                        /* cancel a message written whole, maybe being read */
+                        if (np_prod_abort(pr, first, end, 0) != 0)
+                                goto abort_failed;
+                        a->aborted[i] = 1;
+                } else if (i > 0 && i % 11 == 4 && !a->aborted[i - 1]) {
+                        /* cancel the one before, with this one queued behind it */
+                        if (np_prod_abort(pr, prev_first, prev_end, 0) != 0)
+                                goto abort_failed;
+                        a->aborted[i - 1] = 1;
+                }
+                prev_first = first;
+                prev_end = end;
+                if (i % 3 == 0)
+                        sched_yield();
+        }
+        goto out;
+abort_failed:
+        snprintf(a->why, sizeof(a->why), "np_prod_abort failed");
+        a->failed = 1;
+out:
+        free(buf);
+        return NULL;
+}
+
+static void abort_fail(struct abort_arg *a, const char *what, unsigned i, size_t off, size_t n)
+{
+        snprintf(a->why, sizeof(a->why), "%s: message %u at %zu, %zu bytes", what, i, off, n);
+        a->failed = 1;
+}
+
+/* Message-mode reader.  With a buffer for the largest message every OK is
+ * one whole message; with a small one a message comes in MORE pieces and,
+ * if it is cancelled on the way, the next piece starts a later message. */
+static void *abort_consumer(void *arg)
+{
+        struct abort_arg *a = arg;
+        struct np_cons *c = &a->p->cons;
+        size_t maxlen = 4 * a->p->cap;
+        uint8_t *buf = malloc(a->rbuf), *want = malloc(maxlen);
+        uint8_t peekbuf[64];
+        long cur = -1; /* message being read in pieces (-1: none) */
+        size_t cur_len = 0, off = 0;
+        unsigned last = 0, spins = 0;
+        int seen_any = 0;
+        for (;;) {
+                size_t n = 0;
+                int r;
+                for (;;) {
+                        r = np_cons_read(c, buf, a->rbuf, 1, &n);
+                        if ((r != NP_RING_EMPTY && r != NP_RING_PARTIAL) || a->failed)
+                                break;
+                        if (++spins % 8 == 0) {
+                                /* peek walks the same headers */
+                                struct np_peek_result pr;
+                                if (np_cons_peek(c, peekbuf, sizeof(peekbuf), 1, &pr) != 0) {
+                                        abort_fail(a, "peek corrupt", last, 0, 0);
+                                        goto out;
+                                }
+                        }
+                        sched_yield();
+                }
+                if (a->failed)
+                        break;
+                if ((r != NP_RING_OK && r != NP_RING_MORE) || n > a->rbuf ||
+                    (r == NP_RING_MORE && n != a->rbuf)) {
+                        snprintf(a->why, sizeof(a->why), "read after %u: %d, %zu bytes", last, r,
+                                 n);
+                        a->failed = 1;
+                        break;
+                }
+                if (cur >= 0 &&
+                    memcmp(buf, want + off, n < cur_len - off ? n : cur_len - off) == 0 &&
+                    off + n <= cur_len) {
+                        /* the next piece of the message being read */
+                        off += n;
+                } else {
+                        /* a new message: the one being read (if any) was cut */
+                        if (cur >= 0)
+                                a->truncated[cur] = 1;
+                        uint32_t hdr[2];
+                        if (n < sizeof(hdr)) {
+                                abort_fail(a, "short message", last, 0, n);
+                                break;
+                        }
+                        memcpy(hdr, buf, sizeof(hdr));
+                        unsigned i = hdr[0];
+                        if (i > N_ABORT_MSGS || (seen_any && i <= last) ||
+                            hdr[1] != (i < N_ABORT_MSGS ? abort_size(i, a->p->cap) : 8)) {
+                                abort_fail(a, "torn or out of order", i, 0, n);
+                                break;
+                        }
+                        abort_fill(want, i, hdr[1]);
+                        if (memcmp(buf, want, n) != 0) {
+                                abort_fail(a, "bad bytes", i, 0, n);
+                                break;
+                        }
+                        cur = i;
+                        cur_len = hdr[1];
+                        off = n;
+                        last = i;
+                        seen_any = 1;
+                }
+                if (r == NP_RING_OK) {
+                        /* the message ends here, and only here */
+                        if (off != cur_len) {
+                                abort_fail(a, "ended early", (unsigned)cur, off, n);
+                                break;
+                        }
+                        if (cur == N_ABORT_MSGS)
+                                break;
+                        a->whole[cur] = 1;
+                        cur = -1;
+                } else if (off >= cur_len) {
+                        abort_fail(a, "MORE at the end", (unsigned)cur, off, n);
+                        break;
+                }
+        }
+out:
+        free(buf);
+        free(want);
+        return NULL;
+}
+
+static void run_abort(uint32_t cap, size_t rbuf)
+{
+        struct pair p;
+        pair_init(&p, cap);
+        struct abort_arg *a = calloc(1, sizeof(*a));
+        ck_assert_ptr_nonnull(a);
+        a->p = &p;
+        a->rbuf = rbuf;
+        pthread_t tp, tc;
+        ck_assert_int_eq(pthread_create(&tc, NULL, abort_consumer, a), 0);
+        ck_assert_int_eq(pthread_create(&tp, NULL, abort_producer, a), 0);
+        pthread_join(tp, NULL);
+        pthread_join(tc, NULL);
+        ck_assert_msg(!a->failed, "%s", a->why);
+        unsigned cancelled = 0, dropped = 0, cut = 0;
+        for (unsigned i = 0; i < N_ABORT_MSGS; i++) {
+                cancelled += a->aborted[i];
+                /* only a cancelled message may be missing or cut short */
+                ck_assert_msg(a->whole[i] || a->aborted[i], "message %u lost", i);
+                ck_assert_msg(!a->truncated[i] || a->aborted[i], "message %u cut", i);
+                ck_assert_msg(!(a->truncated[i] && a->whole[i]), "message %u twice", i);
+                dropped += !a->whole[i];
+                cut += a->truncated[i];
+        }
+        /* a stream cancelled half-written can never arrive whole */
+        ck_assert_uint_gt(a->streams_cut, 0);
+        ck_assert_uint_ge(dropped, a->streams_cut);
+        ck_assert_uint_gt(cancelled, a->streams_cut);
+        if (rbuf >= 4 * cap)
+                ck_assert_uint_eq(cut, 0);
+        /* everything is consumed or cancelled: the counts agree */
+        ck_assert_int_eq(np_cons_avail(&p.cons), 0);
+        ck_assert_int_eq(np_prod_unread(&p.prod), 0);
+        ck_assert_int_eq(np_prod_drained(&p.prod), 1);
+        free(a);
+        pair_free(&p);
+}
+
+START_TEST(test_abort_while_reading)
+{
+        /* covers: QUOTA-07 ORDER-06 (np_prod_abort racing np_cons_read) */
+        run_abort(4096, 4 * 4096);
+}
+END_TEST
+
+START_TEST(test_abort_while_reading_pieces)
+{
+        /* covers: QUOTA-07 (np_prod_abort racing MORE reads) */
+        run_abort(4096, 96);
+}
+END_TEST
+
 /* ---- corrupt values ------------------------------------------------------------------- */
 
 /* The consumer must answer NP_RING_CORRUPT to every read and peek. */
@@ -867,6 +1134,8 @@ int main(void)
         tcase_add_test(tc, test_stream_threads_message);
         tcase_add_test(tc, test_stream_threads_message_big_ring);
         tcase_add_test(tc, test_stream_threads_bytes);
+        tcase_add_test(tc, test_abort_while_reading);
+        tcase_add_test(tc, test_abort_while_reading_pieces);
         tcase_add_test(tc, test_wake_once);
         tcase_add_test(tc, test_corrupt_head);
         tcase_add_test(tc, test_corrupt_lengths);

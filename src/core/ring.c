@@ -124,6 +124,61 @@ static void ring_copy_in(uint8_t *data, uint32_t cap, uint64_t pos, const void *
                 memcpy(data, (const uint8_t *)src + first, n - first);
 }
 
+/* A chunk header as loaded: plain local copies, never the shared words.
+ * Same field order as struct np_chunk, so a producer can copy one in. */
+struct chunk_hdr {
+        uint32_t len;     /* np_frame.len */
+        uint32_t flags;   /* np_frame.flags */
+        uint32_t msg_len; /* np_chunk.msg_len */
+        uint32_t pofs;    /* np_chunk.pofs */
+};
+_Static_assert(offsetof(struct chunk_hdr, len) == offsetof(struct np_chunk, f.len) &&
+                   offsetof(struct chunk_hdr, flags) == offsetof(struct np_chunk, f.flags) &&
+                   offsetof(struct chunk_hdr, msg_len) == offsetof(struct np_chunk, msg_len) &&
+                   offsetof(struct chunk_hdr, pofs) == offsetof(struct np_chunk, pofs) &&
+                   sizeof(struct chunk_hdr) == sizeof(struct np_chunk),
+               "chunk_hdr mirrors np_chunk");
+
+/* The flags word of the chunk at pos.  Chunk positions are multiples of 8
+ * and so is the ring: the np_frame half of a header never wraps. */
+static inline const _Atomic uint32_t *frame_flags(const uint8_t *data, uint32_t cap, uint64_t pos)
+{
+        return &((const struct np_frame *)(data + mask(cap, pos)))->flags;
+}
+
+/* Read the chunk header at pos (8-aligned) into *h, each field once.
+ *
+ * The flags word is the one word of a published chunk that still changes:
+ * np_prod_abort sets NP_FRAME_ABORTED in it at any time, from the other
+ * process, so it is read with an atomic load, never as part of a memcpy
+ * (that was a data race).  The other fields are written only before the
+ * chunk is published (the release store of head, which the reader's
+ * acquire load of head has seen) and not again until the consumer has
+ * published an rpos past the chunk: plain copies are race-free.
+ *
+ * Relaxed is enough for the flags: the abort publishes no data of its own.
+ * A reader that sees the bit only skips the chunk, using its len and
+ * FIRST/LAST bits, which head's acquire already made visible, and anything
+ * the producer writes after the abort (the terminating chunk) it reads only
+ * under a later head, again acquired.  A reader that misses the bit reads
+ * payload that is still intact (an abort changes no payload byte): that
+ * part arrives, as if the cancel had come after it.  Seeing one chunk's bit
+ * says nothing about the next chunk's (they are set one by one, whatever
+ * the ordering): load_chunk drops the rest of the message anyway.  And the
+ * load cannot see a newer chunk's word: the producer overwrites the chunk
+ * only after acquiring our rpos past it, released after this load. */
+static inline void read_chunk(const uint8_t *data, uint32_t cap, uint64_t pos, struct chunk_hdr *h)
+{
+        uint32_t off = mask(cap, pos);
+        h->flags = atomic_load_explicit(frame_flags(data, cap, pos), memory_order_relaxed);
+        memcpy(&h->len, data + off + offsetof(struct np_frame, len), sizeof(h->len));
+        /* the second half (msg_len, pofs) may wrap to the ring's start */
+        uint32_t rest[2];
+        ring_copy_out(data, cap, pos + sizeof(struct np_frame), rest, sizeof(rest));
+        h->msg_len = rest[0];
+        h->pofs = rest[1];
+}
+
 /* Load the producer's head once and validate it against our position. */
 static int load_head(const struct np_cons *c, uint64_t *head)
 {
@@ -136,20 +191,27 @@ static int load_head(const struct np_cons *c, uint64_t *head)
 
 /* Load and validate the chunk header at `pos` (head already validated).
  * Returns 1 loaded, 0 nothing there, -1 corrupt.  `in_msg` says whether a
- * message is under way: then the chunk must continue it, else start one. */
+ * message is under way: then the chunk must continue it, else start one.
+ * `skipping`: that message was found aborted; the chunk is returned aborted
+ * whatever its own flag says.  np_prod_abort marks a message's chunks one
+ * after the other while we read, so we may see one marked and the next one
+ * not yet: the rest of a message seen cancelled goes with it (QUOTA-07). */
 static int load_chunk(const struct np_cons *c, uint64_t pos, uint64_t head, int in_msg,
-                      uint64_t msg_left, struct np_chunk *out)
+                      uint64_t msg_left, int skipping, struct chunk_hdr *out)
 {
         if (head == pos)
                 return 0;
         /* a head behind us (the producer moved it back) is never right */
         if (head < pos || head - pos < NP_CHUNK_HDR)
                 return -1;
-        struct np_chunk ch;
-        /* headers are 8-aligned and never wrap; the 16-byte header may: copy */
-        ring_copy_out(c->data, c->cap, pos, &ch, sizeof(ch));
-        uint32_t len = ch.f.len;
-        uint32_t flags = atomic_load_explicit(&ch.f.flags, memory_order_relaxed);
+        /* pos is ours (8-aligned); the header is untrusted: load it once
+         * into a local and validate the copy */
+        struct chunk_hdr ch;
+        read_chunk(c->data, c->cap, pos, &ch);
+        uint32_t len = ch.len;
+        uint32_t flags = ch.flags;
+        if (skipping && in_msg)
+                flags |= NP_FRAME_ABORTED;
         if ((uint64_t)len + NP_CHUNK_HDR > c->cap)
                 return -1;
         if (np_chunk_span(len) > head - pos)
@@ -159,7 +221,7 @@ static int load_chunk(const struct np_cons *c, uint64_t pos, uint64_t head, int 
                  * lengths say; only the structure must hold */
                 if (in_msg ? (flags & NP_CHUNK_FIRST) != 0 : !(flags & NP_CHUNK_FIRST))
                         return -1;
-                ch.f.flags = flags;
+                ch.flags = flags;
                 *out = ch;
                 return 1;
         }
@@ -176,7 +238,6 @@ static int load_chunk(const struct np_cons *c, uint64_t pos, uint64_t head, int 
                 if (!(flags & NP_CHUNK_LAST) && len == ch.msg_len)
                         return -1;
         }
-        ch.f.flags = flags;
         *out = ch;
         return 1;
 }
@@ -201,11 +262,10 @@ static void publish_cons(struct np_cons *c)
 
 /* The producer may mark the chunk we are in as aborted at any time; the
  * chunk is not consumed yet, so its header is still intact: re-read the
- * flag word (once). */
+ * flag word (once; relaxed suffices, see read_chunk). */
 static uint32_t chunk_flags_now(const struct np_cons *c, uint64_t pos)
 {
-        const struct np_frame *f = (const struct np_frame *)(c->data + mask(c->cap, pos));
-        return atomic_load_explicit(&f->flags, memory_order_acquire);
+        return atomic_load_explicit(frame_flags(c->data, c->cap, pos), memory_order_relaxed);
 }
 
 /* Drop the rest of an aborted message: its unread bytes count as consumed
@@ -239,33 +299,33 @@ static int ensure_chunk_d(struct np_cons *c, uint64_t head, int *dropped)
                         *dropped = 1;
                         continue;
                 }
-                struct np_chunk ch;
-                int r = load_chunk(c, c->pos, head, c->in_msg, c->msg_left, &ch);
+                struct chunk_hdr ch;
+                int r = load_chunk(c, c->pos, head, c->in_msg, c->msg_left, c->skipping, &ch);
                 if (r <= 0)
                         return r;
-                if (!(ch.f.flags & NP_FRAME_ABORTED) &&
+                if (!(ch.flags & NP_FRAME_ABORTED) &&
                     beyond_cutoff(c, c->rbytes, c->in_msg ? c->msg_left : ch.msg_len))
-                        ch.f.flags |= NP_FRAME_ABORTED; /* a dead writer's pending write */
-                if (ch.f.flags & NP_FRAME_ABORTED) {
+                        ch.flags |= NP_FRAME_ABORTED; /* a dead writer's pending write */
+                if (ch.flags & NP_FRAME_ABORTED) {
                         if (!c->in_msg) {
                                 c->in_msg = 1;
                                 c->msg_left = ch.msg_len;
                         }
                         if (!c->skipping)
                                 skip_aborted(c);
-                        c->pos += np_chunk_span(ch.f.len);
-                        if (ch.f.flags & NP_CHUNK_LAST) {
+                        c->pos += np_chunk_span(ch.len);
+                        if (ch.flags & NP_CHUNK_LAST) {
                                 c->in_msg = 0;
                                 c->skipping = 0;
                         }
                         *dropped = 1;
                         continue;
                 }
-                if (c->skipping)
-                        return -1; /* an aborted message continues unaborted */
+                /* never skipping here: load_chunk returns the rest of a
+                 * message being dropped as aborted */
                 c->have_chunk = 1;
-                c->chunk_len = ch.f.len;
-                c->chunk_flags = ch.f.flags;
+                c->chunk_len = ch.len;
+                c->chunk_flags = ch.flags;
                 c->chunk_off = 0;
                 if (!c->in_msg) {
                         c->in_msg = 1;
@@ -400,20 +460,21 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
 
         /* Walk a private copy of the consumer state: nothing is consumed. */
         uint64_t pos = c->pos;
-        int in_msg = c->in_msg;       /* inside a message at pos */
+        int in_msg = c->in_msg; /* inside a message at pos */
         uint64_t msg_left = c->msg_left;
         uint32_t off = c->have_chunk ? c->chunk_off : 0;
-        int have = c->have_chunk;     /* chunk at pos already loaded (its header is ours) */
-        int counted = 0;              /* the message at pos has been counted */
-        int head_done = 0;            /* the head message has been copied */
+        int have = c->have_chunk; /* chunk at pos already loaded (its header is ours) */
+        int counted = 0;          /* the message at pos has been counted */
+        int head_done = 0;        /* the head message has been copied */
         size_t copied = 0;
         unsigned steps = 0;
-        struct np_chunk ch = {0};
+        int skip = c->skipping; /* the message at pos is being dropped */
+        struct chunk_hdr ch = {0};
         if (have) {
-                ch.f.len = c->chunk_len;
-                ch.f.flags = c->chunk_flags;
+                ch.len = c->chunk_len;
+                ch.flags = c->chunk_flags;
                 if (chunk_flags_now(c, pos) & NP_FRAME_ABORTED)
-                        ch.f.flags |= NP_FRAME_ABORTED;
+                        ch.flags |= NP_FRAME_ABORTED;
         }
         if (c->skipping) {
                 /* the current message is being dropped already */
@@ -425,7 +486,7 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
                 if (++steps > c->cap / NP_CHUNK_HDR + 2)
                         return NP_RING_CORRUPT;
                 if (!have) {
-                        int r = load_chunk(c, pos, head, in_msg, msg_left, &ch);
+                        int r = load_chunk(c, pos, head, in_msg, msg_left, skip, &ch);
                         if (r < 0)
                                 return NP_RING_CORRUPT;
                         if (r == 0)
@@ -438,24 +499,25 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
                         msg_left = ch.msg_len;
                         counted = 0;
                 }
-                if ((ch.f.flags & NP_FRAME_ABORTED) || c->skipping) {
+                if ((ch.flags & NP_FRAME_ABORTED) || skip) {
                         /* a cancelled write is invisible (QUOTA-07): its
                          * unread bytes leave the count, its chunks are passed */
                         av = av > msg_left ? av - msg_left : 0;
                         msg_left = 0;
-                        in_msg = !(ch.f.flags & NP_CHUNK_LAST);
-                        pos += np_chunk_span(ch.f.len);
+                        in_msg = !(ch.flags & NP_CHUNK_LAST);
+                        skip = in_msg;
+                        pos += np_chunk_span(ch.len);
                         continue;
                 }
                 if (!counted) {
                         if (res->messages == 0)
-                                res->msg_len = msg_left > UINT32_MAX ? UINT32_MAX
-                                                                     : (uint32_t)msg_left;
+                                res->msg_len =
+                                    msg_left > UINT32_MAX ? UINT32_MAX : (uint32_t)msg_left;
                         res->messages++;
                         counted = 1;
                 }
                 res->have_any = 1;
-                uint32_t in_chunk = ch.f.len - off;
+                uint32_t in_chunk = ch.len - off;
                 if (!head_done || !msg_pipe) {
                         size_t n = in_chunk < len - copied ? in_chunk : len - copied;
                         if (n && buf)
@@ -464,8 +526,8 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
                         copied += n;
                 }
                 msg_left -= in_chunk;
-                pos += np_chunk_span(ch.f.len);
-                if (ch.f.flags & NP_CHUNK_LAST) {
+                pos += np_chunk_span(ch.len);
+                if (ch.flags & NP_CHUNK_LAST) {
                         in_msg = 0;
                         head_done = 1;
                 }
@@ -483,13 +545,11 @@ int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
         return 0;
 }
 
-/* Our own chunk header at pos (our memory: trusted). */
-static struct np_chunk own_chunk(const struct np_prod *p, uint64_t pos)
+/* Our own chunk header at pos (our memory: trusted; only we write it). */
+static struct chunk_hdr own_chunk(const struct np_prod *p, uint64_t pos)
 {
-        struct np_chunk ch;
-        ring_copy_out(p->data, p->cap, pos, &ch, sizeof(ch));
-        ch.f.flags = atomic_load_explicit(&((struct np_frame *)(p->data + mask(p->cap, pos)))->flags,
-                                          memory_order_relaxed);
+        struct chunk_hdr ch;
+        read_chunk(p->data, p->cap, pos, &ch);
         return ch;
 }
 
@@ -503,15 +563,15 @@ static uint64_t aborted_unread(const struct np_prod *p, uint64_t rpos, uint64_t 
         uint64_t sum = 0;
         uint64_t end = p->abort_hi < p->head ? p->abort_hi : p->head;
         for (uint64_t pos = rpos; pos < end;) {
-                struct np_chunk ch = own_chunk(p, pos);
-                if (ch.f.flags & NP_FRAME_ABORTED) {
+                struct chunk_hdr ch = own_chunk(p, pos);
+                if (ch.flags & NP_FRAME_ABORTED) {
                         /* how much of this chunk the consumer has taken already */
                         uint32_t taken = (uint32_t)rbytes - ch.pofs;
-                        if (pos != rpos || taken > ch.f.len)
+                        if (pos != rpos || taken > ch.len)
                                 taken = 0;
-                        sum += ch.f.len - taken;
+                        sum += ch.len - taken;
                 }
-                pos += np_chunk_span(ch.f.len);
+                pos += np_chunk_span(ch.len);
         }
         return sum;
 }
@@ -547,10 +607,11 @@ static int write_terminator(struct np_prod *p)
                 return -1;
         if (p->cap - (p->head - rpos) < NP_CHUNK_HDR)
                 return 0;
-        struct np_chunk ch;
-        memset(&ch, 0, sizeof(ch));
-        ch.f.flags = NP_CHUNK_LAST | NP_FRAME_ABORTED;
-        ch.pofs = (uint32_t)p->pofs;
+        /* Free space: the consumer reads it only after our next head
+         * release, and left it (rpos, acquired above) before: plain stores
+         * of the whole header, its flags word included, are race-free. */
+        struct chunk_hdr ch = {.flags = NP_CHUNK_LAST | NP_FRAME_ABORTED,
+                               .pofs = (uint32_t)p->pofs};
         ring_copy_in(p->data, p->cap, p->head, &ch, sizeof(ch));
         p->head += NP_CHUNK_HDR;
         atomic_store_explicit(&p->own->head, p->head, memory_order_release);
@@ -571,6 +632,9 @@ int np_prod_abort(struct np_prod *p, uint64_t first, uint64_t end, int streaming
                 return -1;
         if (rpos > first)
                 first = rpos;
+        /* The consumer may be loading these headers right now: the flags
+         * word is written atomically (read_chunk loads it atomically); len
+         * is ours and unchanged since the chunk was published. */
         for (uint64_t pos = first; pos < end;) {
                 struct np_frame *f = (struct np_frame *)(p->data + mask(p->cap, pos));
                 uint32_t len = f->len;
@@ -635,7 +699,8 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                         /* Not all of it fits.  Stream in pieces of at least a
                          * quarter ring, so that producer and consumer work on
                          * different chunks instead of ping-ponging bytes. */
-                        uint64_t room = (uint64_t)free > NP_CHUNK_HDR ? (uint64_t)free - NP_CHUNK_HDR : 0;
+                        uint64_t room =
+                            (uint64_t)free > NP_CHUNK_HDR ? (uint64_t)free - NP_CHUNK_HDR : 0;
                         uint64_t min_piece = p->cap / 4;
                         if (min_piece > rest)
                                 min_piece = rest;
@@ -644,9 +709,8 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                                 return NP_RING_FULL;
                         want = room;
                 }
-                struct np_chunk ch;
-                memset(&ch, 0, sizeof(ch));
-                ch.f.len = (uint32_t)want;
+                /* a plain local, copied into free space (see write_terminator) */
+                struct chunk_hdr ch = {.len = (uint32_t)want, .pofs = (uint32_t)p->pofs};
                 uint32_t flags = 0;
                 if (first) {
                         flags |= NP_CHUNK_FIRST;
@@ -654,8 +718,7 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                 }
                 if (want == rest)
                         flags |= NP_CHUNK_LAST;
-                ch.f.flags = flags;
-                ch.pofs = (uint32_t)p->pofs;
+                ch.flags = flags;
                 ring_copy_in(p->data, p->cap, p->head, &ch, sizeof(ch));
                 if (want)
                         ring_copy_in(p->data, p->cap, p->head + NP_CHUNK_HDR, src + *done,
