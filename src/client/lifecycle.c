@@ -54,6 +54,70 @@ void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r)
 
 /* ---- listen / disconnect ---------------------------------------------------------------- */
 
+/* A disconnected server instance listens again with a fresh segment
+ * (STATE-05): 1 once it listens, or an error (the instance then stays
+ * disconnected).  `quick`: the caller will not wait (NOWAIT, timeout 0,
+ * the overlapped listen). */
+static int relisten(struct npipe *h, int quick)
+{
+        struct np_seg_hdr *seg;
+        size_t sz;
+        uint32_t cap = np_server_ring_cap(h->params.out_quota);
+        int fd = np_seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
+        if (fd < 0)
+                return fd;
+        pthread_mutex_lock(&h->lock);
+        h->listen_seg = seg;
+        h->listen_size = sz;
+        h->state = NPIPE_STATE_LISTENING;
+        pthread_mutex_unlock(&h->lock);
+        /* A listen that blocks is posted, not called: our state decides
+         * every answer (CONNECT-02/06), the broker sees the DISCONNECT
+         * before it on the same socket, and a broker lost later is told by
+         * adoption, which registers the instance as listening.  The round
+         * trip was two wakes per connection.  One that returns at once is
+         * called: its caller may then tell a client to open, whose OPEN
+         * travels on another socket and must find the instance listening
+         * (test_open, OPEN-07).  With no session, call too: that starts
+         * one, or says why it cannot. */
+        struct np_instance_req body = {h->id};
+        int r = quick ? NPIPE_EBROKER : np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
+        if (r < 0)
+                r = np_broker_status(NP_MSG_LISTEN, &body, sizeof(body), NULL, 0, fd);
+        close(fd);
+        if (r >= 0)
+                return 1;
+        pthread_mutex_lock(&h->lock);
+        if (h->listen_seg == seg) {
+                h->listen_seg = NULL;
+                h->state = NPIPE_STATE_DISCONNECTED;
+                munmap(seg, sz);
+        }
+        pthread_mutex_unlock(&h->lock);
+        return r;
+}
+
+/* Wait for the client of a listening instance. */
+static int wait_connected(struct npipe *h, int64_t deadline)
+{
+        for (;;) {
+                uint32_t ev = atomic_load(&h->ev);
+                pthread_mutex_lock(&h->lock);
+                int s = h->state, closed = h->closed;
+                pthread_mutex_unlock(&h->lock);
+                if (s == NPIPE_STATE_CONNECTED)
+                        return 0;
+                if (closed)
+                        return NPIPE_EPIPE; /* CONNECT-14 */
+                if (s != NPIPE_STATE_LISTENING)
+                        return NPIPE_ENOTCONN; /* disconnected while listening */
+                int64_t rem = np_remaining(deadline);
+                if (rem == 0)
+                        return NPIPE_ETIMEDOUT;
+                np_futex_wait(&h->ev, ev, 0, rem);
+        }
+}
+
 NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
 {
         struct npipe *h;
@@ -81,51 +145,7 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
                 r = NPIPE_ECLOSING; /* CONNECT-06 */
         } else if (st == NPIPE_STATE_DISCONNECTED) {
                 /* STATE-05: back to listening with a fresh segment */
-                struct np_seg_hdr *seg;
-                size_t sz;
-                uint32_t cap = np_server_ring_cap(h->params.out_quota);
-                int fd = np_seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
-                if (fd < 0) {
-                        r = fd;
-                } else {
-                        pthread_mutex_lock(&h->lock);
-                        h->listen_seg = seg;
-                        h->listen_size = sz;
-                        h->state = NPIPE_STATE_LISTENING;
-                        pthread_mutex_unlock(&h->lock);
-                        /* A listen that blocks is posted, not called:
-                         * our state decides every answer (CONNECT-02/06
-                         * above), the broker sees the DISCONNECT before
-                         * it on the same socket, and a broker lost later
-                         * is told by adoption, which registers the
-                         * instance as listening.  The round trip was two
-                         * wakes per connection.  One that returns at once
-                         * (NOWAIT, timeout 0, the overlapped listen) is
-                         * called: its caller may then tell a client to
-                         * open, whose OPEN travels on another socket and
-                         * must find the instance listening (test_open,
-                         * OPEN-07).  With no session, call too: that
-                         * starts one, or says why it cannot. */
-                        struct np_instance_req body = {h->id};
-                        int quick = atomic_load(&h->nowait) || timeout_ms == 0;
-                        r = quick ? NPIPE_EBROKER
-                                  : np_broker_post(NP_MSG_LISTEN, &body, sizeof(body), fd);
-                        if (r < 0)
-                                r = np_broker_status(NP_MSG_LISTEN, &body, sizeof(body), NULL,
-                                                     0, fd);
-                        close(fd);
-                        if (r < 0) {
-                                pthread_mutex_lock(&h->lock);
-                                if (h->listen_seg == seg) {
-                                        h->listen_seg = NULL;
-                                        h->state = NPIPE_STATE_DISCONNECTED;
-                                        munmap(seg, sz);
-                                }
-                                pthread_mutex_unlock(&h->lock);
-                        } else {
-                                r = 1; /* listening: wait below */
-                        }
-                }
+                r = relisten(h, atomic_load(&h->nowait) || timeout_ms == 0);
                 /* CONNECT-08: a non-blocking server reports "listening" */
                 if (r == 1 && atomic_load(&h->nowait))
                         r = NPIPE_ELISTENING;
@@ -134,30 +154,8 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
         }
         pthread_mutex_unlock(&h->op);
 
-        while (r == 1) {
-                uint32_t ev = atomic_load(&h->ev);
-                pthread_mutex_lock(&h->lock);
-                int s = h->state, closed = h->closed;
-                pthread_mutex_unlock(&h->lock);
-                if (s == NPIPE_STATE_CONNECTED) {
-                        r = 0;
-                        break;
-                }
-                if (closed) {
-                        r = NPIPE_EPIPE; /* CONNECT-14 */
-                        break;
-                }
-                if (s != NPIPE_STATE_LISTENING) {
-                        r = NPIPE_ENOTCONN; /* disconnected while listening */
-                        break;
-                }
-                int64_t rem = np_remaining(deadline);
-                if (rem == 0) {
-                        r = NPIPE_ETIMEDOUT;
-                        break;
-                }
-                np_futex_wait(&h->ev, ev, 0, rem);
-        }
+        if (r == 1)
+                r = wait_connected(h, deadline);
         np_h_put(h);
         return r;
 }

@@ -74,6 +74,19 @@ static int register_on_reply(void *ctx, const struct np_hdr *hdr, const void *bo
         return 1;
 }
 
+static int opts_valid(const struct npipe_server_opts *o)
+{
+        const unsigned flags = NPIPE_FIRST_INSTANCE | NPIPE_REJECT_REMOTE |
+                               NPIPE_ALLOW_ANONYMOUS | NPIPE_NOWAIT | NPIPE_READMODE_MESSAGE;
+        if (o->size < sizeof(*o) || (o->type != NPIPE_TYPE_BYTE && o->type != NPIPE_TYPE_MESSAGE) ||
+            o->dir < NPIPE_INBOUND || o->dir > NPIPE_DUPLEX ||
+            o->max_instances > NPIPE_MAX_INSTANCES_LIMIT ||
+            (unsigned)o->policy > NPIPE_ACCESS_EVERYONE || (o->flags & ~flags))
+                return 0;
+        /* CREATE-03: a byte pipe cannot start in message read mode */
+        return !(o->type == NPIPE_TYPE_BYTE && (o->flags & NPIPE_READMODE_MESSAGE));
+}
+
 NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *opts,
                               npipe_t **ret)
 {
@@ -90,16 +103,7 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
                 npipe_server_opts_init(&def);
                 opts = &def;
         }
-        if (opts->size < sizeof(*opts) || (opts->type != NPIPE_TYPE_BYTE &&
-                                           opts->type != NPIPE_TYPE_MESSAGE) ||
-            opts->dir < NPIPE_INBOUND || opts->dir > NPIPE_DUPLEX ||
-            opts->max_instances > NPIPE_MAX_INSTANCES_LIMIT ||
-            (unsigned)opts->policy > NPIPE_ACCESS_EVERYONE ||
-            (opts->flags & ~(NPIPE_FIRST_INSTANCE | NPIPE_REJECT_REMOTE | NPIPE_ALLOW_ANONYMOUS | NPIPE_NOWAIT |
-                             NPIPE_READMODE_MESSAGE)))
-                return NPIPE_EINVAL;
-        /* CREATE-03: a byte pipe cannot start in message read mode */
-        if (opts->type == NPIPE_TYPE_BYTE && (opts->flags & NPIPE_READMODE_MESSAGE))
+        if (!opts_valid(opts))
                 return NPIPE_EINVAL;
 
         struct npipe *h = np_h_new(1);
