@@ -22,6 +22,7 @@
  * one is satisfied first without consuming, ORDER-03); writes queue their
  * data at once and complete in order (QUOTA-06).
  */
+#include "os/lockorder.h"
 #include "client/engine.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -112,11 +113,11 @@ void np_async_kick(struct conn *c)
         /* We do not know which shard serves c: kick them all (rare: only on
          * disconnect, close and peer death). */
         (void)c;
-        pthread_mutex_lock(&shards_lock);
+        np_lock(&shards_lock, NP_LK_SHARDS);
         if (shards_pid == np_self_pid())
                 for (struct np_shard *s = shards; s; s = s->next)
                         kick(s);
-        pthread_mutex_unlock(&shards_lock);
+        np_unlock(&shards_lock, NP_LK_SHARDS);
 }
 
 static void unlink_op(struct np_shard *s, struct op *o)
@@ -223,7 +224,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
         size_t nd = 0;
 
         tl_in_pass++;
-        pthread_mutex_lock(&s->lock);
+        np_lock(&s->lock, NP_LK_SHARD);
         for (struct op *o = s->head, *next; o; o = next) {
                 next = o->next;
                 /* is an earlier read of this handle still waiting? */
@@ -279,7 +280,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                                 ps->retry = 1;
                 }
         }
-        pthread_mutex_unlock(&s->lock);
+        np_unlock(&s->lock, NP_LK_SHARD);
         tl_in_pass--;
         for (size_t i = 0; i < nd; i++) {
                 np_op_finish(ps->done[i].o, ps->done[i].status, ps->done[i].bytes);
@@ -380,9 +381,9 @@ void np_async_settle(void)
                 return;
         tl_settle_wanted = 0;
         tl_in_settle = 1;
-        pthread_mutex_lock(&shards_lock);
+        np_lock(&shards_lock, NP_LK_SHARDS);
         struct np_shard *first = shards_pid == np_self_pid() ? shards : NULL;
-        pthread_mutex_unlock(&shards_lock);
+        np_unlock(&shards_lock, NP_LK_SHARDS);
         /* shards are only ever added at the head and never freed: the list
          * from `first` on is stable */
         struct pass ps = {0};
@@ -407,14 +408,14 @@ void np_async_settle(void)
 /* The shard for h: its own if it has one, else one with room. */
 static struct np_shard *shard_for(struct npipe *h)
 {
-        pthread_mutex_lock(&shards_lock);
+        np_lock(&shards_lock, NP_LK_SHARDS);
         if (shards_pid != np_self_pid()) {
                 /* after fork the parent's threads do not exist here */
                 shards = NULL;
                 shards_pid = np_self_pid();
         }
         if (h->shard) {
-                pthread_mutex_unlock(&shards_lock);
+                np_unlock(&shards_lock, NP_LK_SHARDS);
                 return h->shard;
         }
         struct np_shard *s = shards;
@@ -423,7 +424,7 @@ static struct np_shard *shard_for(struct npipe *h)
         if (!s) {
                 s = calloc(1, sizeof(*s));
                 if (!s) {
-                        pthread_mutex_unlock(&shards_lock);
+                        np_unlock(&shards_lock, NP_LK_SHARDS);
                         return NULL;
                 }
                 pthread_mutex_init(&s->lock, NULL);
@@ -435,7 +436,7 @@ static struct np_shard *shard_for(struct npipe *h)
                 if (pthread_create(&t, &a, shard_thread, s) != 0) {
                         pthread_attr_destroy(&a);
                         free(s);
-                        pthread_mutex_unlock(&shards_lock);
+                        np_unlock(&shards_lock, NP_LK_SHARDS);
                         return NULL;
                 }
                 pthread_attr_destroy(&a);
@@ -444,7 +445,7 @@ static struct np_shard *shard_for(struct npipe *h)
         }
         s->handles++;
         h->shard = s;
-        pthread_mutex_unlock(&shards_lock);
+        np_unlock(&shards_lock, NP_LK_SHARDS);
         return s;
 }
 
@@ -465,7 +466,7 @@ int np_op_enqueue(struct op *o)
                 atomic_fetch_add(&o->h->async_reads, 1);
         atomic_fetch_add(&o->h->async_ops, 1);
         atomic_fetch_add(&live_ops, 1);
-        pthread_mutex_lock(&s->lock);
+        np_lock(&s->lock, NP_LK_SHARD);
         if (tl_start_fn) {
                 /* under the shard's lock: no pass can complete the
                  * operation before this ran, and a cancel that comes
@@ -479,7 +480,7 @@ int np_op_enqueue(struct op *o)
         else
                 s->head = o;
         s->tail = o;
-        pthread_mutex_unlock(&s->lock);
+        np_unlock(&s->lock, NP_LK_SHARD);
         kick(s);
         return NP_ASYNC_PENDING;
 }
@@ -507,7 +508,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
         if (!s)
                 return 0;
         struct op *list = NULL;
-        pthread_mutex_lock(&s->lock);
+        np_lock(&s->lock, NP_LK_SHARD);
         for (struct op *o = s->head, *next; o; o = next) {
                 next = o->next;
                 if (o->h != h || (!all_ops && o->ctx != ctx))
@@ -516,9 +517,9 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 unlink_for_completion(s, o);
                 if ((o->kind == OP_READ || o->kind == OP_TRANSACT) && o->c && o->done) {
                         /* part of a message it took goes back to the head */
-                        pthread_mutex_lock(&h->rd);
+                        np_lock(&h->rd, NP_LK_RD);
                         np_conn_stash(o->c, o->buf, o->done);
-                        pthread_mutex_unlock(&h->rd);
+                        np_unlock(&h->rd, NP_LK_RD);
                         o->done = 0;
                 }
                 o->next = list;
@@ -526,7 +527,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 if (!all_ops)
                         break;
         }
-        pthread_mutex_unlock(&s->lock);
+        np_unlock(&s->lock, NP_LK_SHARD);
         int n = 0;
         /* callbacks in issue order */
         struct op *rev = NULL;
@@ -545,14 +546,14 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                          * while it waits for a reader this shard serves.  The
                          * op is unlinked, so nobody else touches it, and while
                          * it owns a streaming message no other write starts. */
-                        pthread_mutex_lock(&h->wr);
+                        np_lock(&h->wr, NP_LK_WR);
                         if (o->phase == 1)
                                 np_prod_abort(&o->c->prod, o->first, o->end, 0);
                         else if (o->c->stream_owner == o)
                                 np_prod_abort(&o->c->prod, o->first, 0, 1);
                         if (o->c->stream_owner == o)
                                 o->c->stream_owner = NULL;
-                        pthread_mutex_unlock(&h->wr);
+                        np_unlock(&h->wr, NP_LK_WR);
                         np_wake_reader(o->c);
                         /* CANCEL-07: a FlushFileBuffers of ours waiting for
                          * these bytes to be read waits for nothing now; it
@@ -607,9 +608,9 @@ void np_async_handle_closed(struct npipe *h)
 {
         cancel_matching(h, NULL, 1);
         if (h->shard) {
-                pthread_mutex_lock(&shards_lock);
+                np_lock(&shards_lock, NP_LK_SHARDS);
                 h->shard->handles--;
-                pthread_mutex_unlock(&shards_lock);
+                np_unlock(&shards_lock, NP_LK_SHARDS);
                 h->shard = NULL;
         }
 }

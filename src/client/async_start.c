@@ -3,6 +3,7 @@
  * at once when it can, as NT does (OVL-20, OVL-21), and is otherwise made
  * pending in the engine.
  */
+#include "os/lockorder.h"
 #include "client/engine.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -44,9 +45,9 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
                           h->params.type == NPIPE_TYPE_MESSAGE;
                 struct waitspec w;
                 int status;
-                pthread_mutex_lock(&h->rd);
+                np_lock(&h->rd, NP_LK_RD);
                 int sr = np_op_read_step(o, msg, &status, &w);
-                pthread_mutex_unlock(&h->rd);
+                np_unlock(&h->rd, NP_LK_RD);
                 if (sr == STEP_DONE || (atomic_load(&h->nowait) && o->done == 0)) {
                         if (sr != STEP_DONE)
                                 status = NPIPE_EAGAIN; /* NOWAIT-01: never pends */
@@ -108,7 +109,7 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         o->len = len;
         struct waitspec w;
         int status;
-        pthread_mutex_lock(&h->wr);
+        np_lock(&h->wr, NP_LK_WR);
         int wr = NP_RING_FULL;
         o->first = np_prod_pos(&c->prod);
         if (!c->stream_owner)
@@ -120,7 +121,7 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         } else if (wr == NP_RING_FULL && c->prod.streaming) {
                 c->stream_owner = o;
         }
-        pthread_mutex_unlock(&h->wr);
+        np_unlock(&h->wr, NP_LK_WR);
         np_wake_reader(c);
         if (wr == NP_RING_CORRUPT) {
                 atomic_store(&c->corrupt, 1);
@@ -201,21 +202,21 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
                 r = np_remote_write_error(h, in_len);
         if (r < 0)
                 goto fail;
-        pthread_mutex_lock(&h->rd);
+        np_lock(&h->rd, NP_LK_RD);
         int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
                    atomic_load(&h->async_reads) != 0;
-        pthread_mutex_unlock(&h->rd);
+        np_unlock(&h->rd, NP_LK_RD);
         if (busy) {
                 r = NPIPE_EBUSY; /* TRANS-03 */
                 goto fail;
         }
         /* TRANS-05: the write half never waits for quota */
-        pthread_mutex_lock(&h->wr);
+        np_lock(&h->wr, NP_LK_WR);
         size_t done = 0;
         int wr = NP_RING_FULL;
         if (!c->stream_owner)
                 wr = np_prod_write(&c->prod, in, in_len, &done);
-        pthread_mutex_unlock(&h->wr);
+        np_unlock(&h->wr, NP_LK_WR);
         np_wake_reader(c);
         if (wr != NP_RING_OK) {
                 /* no room for the request at all: a deviation we report

@@ -4,6 +4,7 @@
  * The rules are those of the blocking calls (io.c): read order, quotas,
  * message mode, the peer's state.
  */
+#include "os/lockorder.h"
 #include "client/engine.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -94,7 +95,7 @@ int np_op_write_step(struct op *o, int *status, struct waitspec *w)
                         *status = NPIPE_EPIPE;
                         return STEP_DONE;
                 }
-                if (pthread_mutex_trylock(&h->wr) != 0)
+                if (np_trylock(&h->wr, NP_LK_WR))
                         return STEP_RETRY;
                 int rr = NP_RING_FULL;
                 if (!c->stream_owner && o->done == 0)
@@ -110,7 +111,7 @@ int np_op_write_step(struct op *o, int *status, struct waitspec *w)
                 } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
                         c->stream_owner = o;
                 }
-                pthread_mutex_unlock(&h->wr);
+                np_unlock(&h->wr, NP_LK_WR);
                 np_wake_reader(c);
                 if (rr == NP_RING_CORRUPT) {
                         atomic_store(&c->corrupt, 1);
@@ -128,11 +129,11 @@ int np_op_write_step(struct op *o, int *status, struct waitspec *w)
         }
         uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
         uint64_t quota = np_write_quota(h);
-        if (pthread_mutex_trylock(&h->wr) != 0)
+        if (np_trylock(&h->wr, NP_LK_WR))
                 return STEP_RETRY;
         uint64_t wb = c->prod.wbytes;
         int64_t unread = np_prod_unread(&c->prod);
-        pthread_mutex_unlock(&h->wr);
+        np_unlock(&h->wr, NP_LK_WR);
         if (rb > wb || unread < 0) {
                 atomic_store(&c->corrupt, 1);
                 *status = NPIPE_EPIPE;
@@ -165,9 +166,9 @@ static int listen_step(struct op *o, int *status, struct waitspec *w)
 {
         struct npipe *h = o->h;
         uint32_t ev = atomic_load(&h->ev);
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         int st = h->state, closed = h->closed;
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         if (st == NPIPE_STATE_CONNECTED) {
                 *status = 0;
                 return STEP_DONE;
@@ -209,14 +210,14 @@ int np_op_step(struct op *o, int reads_blocked, int *status, size_t *bytes,
                         w->priv = 0;
                         return STEP_WAIT;
                 }
-                if (pthread_mutex_trylock(&o->h->rd) != 0)
+                if (np_trylock(&o->h->rd, NP_LK_RD))
                         return STEP_RETRY;
                 /* MODE-11: the read mode when the read is satisfied counts */
                 int msg = o->kind == OP_TRANSACT ||
                           (atomic_load(&o->h->read_mode) == NPIPE_READ_MESSAGE &&
                            o->h->params.type == NPIPE_TYPE_MESSAGE);
                 r = np_op_read_step(o, msg, status, w);
-                pthread_mutex_unlock(&o->h->rd);
+                np_unlock(&o->h->rd, NP_LK_RD);
                 *bytes = o->done;
                 return r;
         }

@@ -15,6 +15,7 @@
  * the inherited socket (its broker session is the parent's) and the child
  * makes a session of its own on first use.
  */
+#include "os/lockorder.h"
 #include "client/client.h"
 #include "os/os.h"
 #include "npipe_config.h"
@@ -324,7 +325,7 @@ static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
                 return;
         }
 
-        pthread_mutex_lock(&lock);
+        np_lock(&lock, NP_LK_BROKER);
         struct pending *p = find_pending(hdr.req_id);
         if (!p) {
                 /* a posted request's reply, or one whose waiter gave up:
@@ -339,7 +340,7 @@ static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
                         last = (fl & 1u) != 0;
                 }
                 int gave_up = take_abandoned(hdr.req_id, last);
-                pthread_mutex_unlock(&lock);
+                np_unlock(&lock, NP_LK_BROKER);
                 if (gave_up)
                         undo_late_reply(s, &hdr, body, blen);
                 if (fd >= 0)
@@ -364,7 +365,7 @@ static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
                 atomic_store(&p->done, 1);
                 np_futex_wake(&p->done, 0, 1);
         }
-        pthread_mutex_unlock(&lock);
+        np_unlock(&lock, NP_LK_BROKER);
         if (fd >= 0)
                 close(fd);
 }
@@ -389,16 +390,16 @@ static void *event_thread(void *arg)
                         close(fd);
         }
         free(buf);
-        pthread_mutex_lock(&send_lock);
-        pthread_mutex_lock(&lock);
+        np_lock(&send_lock, NP_LK_SEND);
+        np_lock(&lock, NP_LK_BROKER);
         if (sock == s) {
                 sock = -1;
                 generation++;
                 fail_pendings();
         }
         close(s);
-        pthread_mutex_unlock(&lock);
-        pthread_mutex_unlock(&send_lock);
+        np_unlock(&lock, NP_LK_BROKER);
+        np_unlock(&send_lock, NP_LK_SEND);
         const struct np_broker_hooks *hk = atomic_load(&hooks);
         if (hk && hk->lost)
                 hk->lost();
@@ -664,10 +665,10 @@ static int send_bounded(int s, uint64_t gen, const unsigned char *pkt, size_t le
                         int64_t deadline)
 {
         for (;;) {
-                pthread_mutex_lock(&send_lock);
+                np_lock(&send_lock, NP_LK_SEND);
                 int r = sock == s && generation == gen ? np_send_packet_nowait(s, pkt, len, fd)
                                                        : -EPIPE;
-                pthread_mutex_unlock(&send_lock);
+                np_unlock(&send_lock, NP_LK_SEND);
                 if (r != -EAGAIN)
                         return r;
                 int64_t rem = left_ns(deadline);
@@ -690,10 +691,10 @@ int np_broker_call(struct np_request *req)
         int64_t deadline = req->deadline ? req->deadline
                                          : np_now_ns() + (int64_t)NP_BROKER_CALL_MS * 1000000;
 
-        pthread_mutex_lock(&lock);
+        np_lock(&lock, NP_LK_BROKER);
         int r = ensure_session();
         if (r < 0) {
-                pthread_mutex_unlock(&lock);
+                np_unlock(&lock, NP_LK_BROKER);
                 return r;
         }
         p.id = next_id++;
@@ -702,21 +703,21 @@ int np_broker_call(struct np_request *req)
         int len = build_packet(pkt, req->type, p.id, 0, req->body, req->body_len, req->name,
                                req->name_len);
         if (len < 0) {
-                pthread_mutex_unlock(&lock);
+                np_unlock(&lock, NP_LK_BROKER);
                 return len;
         }
         p.next = pendings;
         pendings = &p;
         int s = sock;
         uint64_t gen = generation;
-        pthread_mutex_unlock(&lock);
+        np_unlock(&lock, NP_LK_BROKER);
 
         r = send_bounded(s, gen, pkt, (size_t)len, req->fd, deadline);
         if (r < 0) {
                 /* unless the event thread failed it already, it is ours */
-                pthread_mutex_lock(&lock);
+                np_lock(&lock, NP_LK_BROKER);
                 take_pending(p.id);
-                pthread_mutex_unlock(&lock);
+                np_unlock(&lock, NP_LK_BROKER);
                 return r == -ETIMEDOUT ? NPIPE_ETIMEDOUT : NPIPE_EBROKER;
         }
 
@@ -726,9 +727,9 @@ int np_broker_call(struct np_request *req)
                         /* Give up, unless the reply is being delivered: the
                          * event thread delivers under lock, so once we hold
                          * it the request is either done or still ours. */
-                        pthread_mutex_lock(&lock);
+                        np_lock(&lock, NP_LK_BROKER);
                         if (atomic_load(&p.done) != 0) {
-                                pthread_mutex_unlock(&lock);
+                                np_unlock(&lock, NP_LK_BROKER);
                                 break;
                         }
                         take_pending(p.id);
@@ -738,7 +739,7 @@ int np_broker_call(struct np_request *req)
                                 a->next = abandoned;
                                 abandoned = a;
                         }
-                        pthread_mutex_unlock(&lock);
+                        np_unlock(&lock, NP_LK_BROKER);
                         if (req->type == NP_MSG_WAIT) {
                                 /* the broker would keep the wait: end it */
                                 struct np_cancel c = {.target_req_id = p.id};
@@ -775,11 +776,11 @@ int np_broker_status_until(uint16_t type, const void *body, size_t body_len, con
 /* A request id for a packet nobody waits a reply for. */
 static uint32_t post_id(void)
 {
-        pthread_mutex_lock(&lock);
+        np_lock(&lock, NP_LK_BROKER);
         uint32_t id = next_id++;
         if (next_id == 0)
                 next_id = 1;
-        pthread_mutex_unlock(&lock);
+        np_unlock(&lock, NP_LK_BROKER);
         return id;
 }
 
@@ -788,7 +789,7 @@ int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
         unsigned char pkt[NP_PROTO_MAX_PACKET];
         int len = -1, s = -1, r = NPIPE_EBROKER;
         uint64_t gen = 0;
-        pthread_mutex_lock(&lock);
+        np_lock(&lock, NP_LK_BROKER);
         if (sock >= 0 && sock_pid == np_self_pid()) {
                 uint32_t id = next_id++;
                 if (next_id == 0)
@@ -798,7 +799,7 @@ int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd)
                 s = sock;
                 gen = generation;
         }
-        pthread_mutex_unlock(&lock);
+        np_unlock(&lock, NP_LK_BROKER);
         if (len <= 0)
                 return len < 0 && s >= 0 ? len : NPIPE_EBROKER;
         if (send_bounded(s, gen, pkt, (size_t)len, fd,

@@ -2,6 +2,7 @@
  * events.c - what the broker tells us: a client connected, a peer went away, the
  * broker itself went away (adoption by its successor).
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -39,19 +40,19 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
                 }
                 *rid = *remote;
         }
-        pthread_mutex_lock(&np_reg_lock);
+        np_lock(&np_reg_lock, NP_LK_REG);
         struct npipe *h = np_reg_find(ev->instance_id, 1);
         if (!h) {
-                pthread_mutex_unlock(&np_reg_lock);
+                np_unlock(&np_reg_lock, NP_LK_REG);
                 if (fd >= 0)
                         close(fd);
                 free(rid);
                 return;
         }
-        pthread_mutex_lock(&h->lock);
-        pthread_mutex_unlock(&np_reg_lock);
+        np_lock(&h->lock, NP_LK_STATE);
+        np_unlock(&np_reg_lock, NP_LK_REG);
         if (h->closed || !h->listen_seg || h->conn) {
-                pthread_mutex_unlock(&h->lock);
+                np_unlock(&h->lock, NP_LK_STATE);
                 if (fd >= 0)
                         close(fd);
                 free(rid);
@@ -59,7 +60,7 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
         }
         struct conn *c = np_conn_new(h->listen_seg, h->listen_size, fd, NP_ROLE_CLIENT, ev->conn_id);
         if (!c) {
-                pthread_mutex_unlock(&h->lock);
+                np_unlock(&h->lock, NP_LK_STATE);
                 free(rid);
                 return;
         }
@@ -80,7 +81,7 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
         /* a close in another thread may free h once h->lock is released:
          * count as a caller, which npipe_close waits for */
         np_h_hold(h);
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         np_bump_ev(h);
         np_h_put(h);
         /* A client of this process: its open returns only after this
@@ -94,14 +95,14 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
 void np_on_peer_gone(const struct np_ev_peer_gone *ev)
 {
         int server = ev->to_server ? 1 : 0;
-        pthread_mutex_lock(&np_reg_lock);
+        np_lock(&np_reg_lock, NP_LK_REG);
         struct npipe *h = np_reg_find(server ? ev->instance_id : ev->conn_id, server);
         if (!h) {
-                pthread_mutex_unlock(&np_reg_lock);
+                np_unlock(&np_reg_lock, NP_LK_REG);
                 return;
         }
-        pthread_mutex_lock(&h->lock);
-        pthread_mutex_unlock(&np_reg_lock);
+        np_lock(&h->lock, NP_LK_STATE);
+        np_unlock(&np_reg_lock, NP_LK_REG);
         struct conn *c = h->conn;
         if (!c && !h->server && h->id == ev->conn_id) {
                 /* the server went before our open returned: keep it for then */
@@ -125,7 +126,7 @@ void np_on_peer_gone(const struct np_ev_peer_gone *ev)
         /* a close in another thread may free h once h->lock is released:
          * count as a caller, which npipe_close waits for */
         np_h_hold(h);
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         np_bump_ev(h);
         np_h_put(h);
         if (c) {
@@ -162,7 +163,7 @@ static void adopt_one(struct npipe *h)
                                 np_conn_put(c);
                                 return;
                         }
-                        pthread_mutex_lock(&h->lock);
+                        np_lock(&h->lock, NP_LK_STATE);
                         if (h->state == NPIPE_STATE_LISTENING && h->listen_seg && !h->conn) {
                                 old = h->listen_seg;
                                 old_sz = h->listen_size;
@@ -170,7 +171,7 @@ static void adopt_one(struct npipe *h)
                                 h->listen_size = sz;
                                 seg = NULL;
                         }
-                        pthread_mutex_unlock(&h->lock);
+                        np_unlock(&h->lock, NP_LK_STATE);
                         if (seg) {
                                 /* it connected meanwhile: nothing to offer */
                                 close(fd);

@@ -17,6 +17,7 @@
  * reads a slot's word.  The table is bounded (NP_HANDLES_MAX): the
  * resource a program makes us allocate has a limit.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -70,21 +71,21 @@ static struct np_hslot *slot_at(uint32_t idx)
 
 int np_handle_add(struct npipe *h)
 {
-        pthread_mutex_lock(&table_lock);
+        np_lock(&table_lock, NP_LK_TABLE);
         uint32_t idx;
         if (free_head) {
                 idx = free_head - 1;
                 free_head = slot_at(idx)->next_free;
         } else {
                 if (used_slots == NP_HANDLES_MAX) {
-                        pthread_mutex_unlock(&table_lock);
+                        np_unlock(&table_lock, NP_LK_TABLE);
                         return NPIPE_ENOMEM; /* NP_HANDLES_MAX handles open */
                 }
                 idx = used_slots;
                 if (idx % PAGE_SLOTS == 0 && !slot_at(idx)) {
                         struct np_hslot *p = calloc(PAGE_SLOTS, sizeof(*p));
                         if (!p) {
-                                pthread_mutex_unlock(&table_lock);
+                                np_unlock(&table_lock, NP_LK_TABLE);
                                 return NPIPE_ENOMEM;
                         }
                         /* generation 0 is never live: a zero value is no handle */
@@ -101,7 +102,7 @@ int np_handle_add(struct npipe *h)
         h->hidx = idx;
         /* the slot's calls are 0 (it was drained before it was freed) */
         h->gen = (uint32_t)(atomic_load(&s->word) >> 32);
-        pthread_mutex_unlock(&table_lock);
+        np_unlock(&table_lock, NP_LK_TABLE);
         return 0;
 }
 
@@ -179,12 +180,12 @@ void np_handle_wait(const struct npipe *h, uint32_t seen, int64_t timeout_ns)
 void np_handle_remove(struct npipe *h)
 {
         np_handle_retire(h);
-        pthread_mutex_lock(&table_lock);
+        np_lock(&table_lock, NP_LK_TABLE);
         struct np_hslot *s = h->slot;
         s->h = NULL;
         s->next_free = free_head;
         free_head = h->hidx + 1;
-        pthread_mutex_unlock(&table_lock);
+        np_unlock(&table_lock, NP_LK_TABLE);
 }
 
 /* ---- handles -------------------------------------------------------------------- */
@@ -264,11 +265,11 @@ void np_bump_ev(struct npipe *h)
 
 struct conn *np_conn_get(struct npipe *h)
 {
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         struct conn *c = h->conn;
         if (c)
                 atomic_fetch_add(&c->refs, 1);
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         return c;
 }
 
@@ -277,9 +278,9 @@ int np_end_state(struct npipe *h, struct conn *c)
 {
         if (!c) {
                 int s;
-                pthread_mutex_lock(&h->lock);
+                np_lock(&h->lock, NP_LK_STATE);
                 s = h->state;
-                pthread_mutex_unlock(&h->lock);
+                np_unlock(&h->lock, NP_LK_STATE);
                 return s;
         }
         int gone = atomic_load(&c->gone);

@@ -1,6 +1,7 @@
 /*
  * info.c - modes and information about an end.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -123,15 +124,15 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *hv, struct npipe_info *ret)
         uint32_t quota = np_write_quota(h);
         info.write_quota_avail = quota;
         if (c && (st == NPIPE_STATE_CONNECTED || st == NPIPE_STATE_CLOSING)) {
-                pthread_mutex_lock(&h->rd);
+                np_lock(&h->rd, NP_LK_RD);
                 int64_t a = np_cons_avail(&c->cons);
                 if (a >= 0)
                         a += (int64_t)np_conn_carried(c);
-                pthread_mutex_unlock(&h->rd);
+                np_unlock(&h->rd, NP_LK_RD);
                 info.read_avail = a < 0 ? 0 : (a > UINT32_MAX ? UINT32_MAX : (uint32_t)a);
-                pthread_mutex_lock(&h->wr);
+                np_lock(&h->wr, NP_LK_WR);
                 int64_t u = np_prod_unread(&c->prod);
-                pthread_mutex_unlock(&h->wr);
+                np_unlock(&h->wr, NP_LK_WR);
                 info.write_quota_avail = u < 0 ? 0 : ((uint64_t)u >= quota ? 0 : quota - (uint32_t)u);
         }
         struct np_query_reply q;

@@ -2,6 +2,7 @@
  * io.c - reading and writing (the NT blocking rules: quotas, message mode, read
  * order), peek, transact and flush.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -37,9 +38,9 @@ void np_sync_listening(struct npipe *h)
 {
         if (!h->server)
                 return;
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         int listening = h->state == NPIPE_STATE_LISTENING;
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         if (listening) {
                 struct np_query_reply q;
                 (void)np_query(h, &q);
@@ -171,10 +172,10 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         atomic_fetch_add(&c->own->rwant, wanting);
                 }
                 if (!keep)
-                        pthread_mutex_unlock(&h->rd);
+                        np_unlock(&h->rd, NP_LK_RD);
                 int w = np_conn_wait(c, seq, 0, deadline);
                 if (!keep)
-                        pthread_mutex_lock(&h->rd);
+                        np_lock(&h->rd, NP_LK_RD);
                 /* a cancel (CancelSynchronousIo) ends the read as a timeout does */
                 if (w == NPIPE_ECANCELED ||
                     (w == NPIPE_ETIMEDOUT &&
@@ -231,7 +232,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
 {
         t->next = NULL;
         atomic_store(&t->go, 0);
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         if (h->rdq_tail)
                 h->rdq_tail->next = t;
         else
@@ -240,15 +241,15 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
         atomic_fetch_add(&h->rdq_n, 1);
         if (h->rdq_head == t)
                 atomic_store(&t->go, 1);
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         while (!atomic_load(&t->go)) {
                 int64_t rem = np_remaining(deadline);
                 int cancelled = np_synccancel_arm(&t->go, 0);
                 if (rem == 0 || cancelled) {
                         /* leave the queue; being at the head now is fine too */
-                        pthread_mutex_lock(&h->lock);
+                        np_lock(&h->lock, NP_LK_STATE);
                         if (atomic_load(&t->go)) {
-                                pthread_mutex_unlock(&h->lock);
+                                np_unlock(&h->lock, NP_LK_STATE);
                                 np_synccancel_disarm();
                                 return 0;
                         }
@@ -264,7 +265,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
                                         atomic_fetch_sub(&h->rdq_n, 1);
                                         break;
                                 }
-                        pthread_mutex_unlock(&h->lock);
+                        np_unlock(&h->lock, NP_LK_STATE);
                         np_synccancel_disarm();
                         return cancelled ? NPIPE_ECANCELED : NPIPE_ETIMEDOUT;
                 }
@@ -276,7 +277,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
 
 static void turn_leave(struct npipe *h, struct np_turn *t)
 {
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         h->rdq_head = t->next;
         if (!h->rdq_head)
                 h->rdq_tail = NULL;
@@ -286,7 +287,7 @@ static void turn_leave(struct npipe *h, struct np_turn *t)
                 atomic_store(&next->go, 1);
                 np_futex_wake(&next->go, 0, 1);
         }
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
 }
 
 static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeout_ms)
@@ -311,10 +312,10 @@ static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeou
                 struct np_turn t;
                 r = turn_enter(h, &t, deadline);
                 if (r == 0) {
-                        pthread_mutex_lock(&h->rd);
+                        np_lock(&h->rd, NP_LK_RD);
                         r = read_locked(h, c, buf, len, nread, 0, atomic_load(&h->nowait),
                                         deadline);
-                        pthread_mutex_unlock(&h->rd);
+                        np_unlock(&h->rd, NP_LK_RD);
                         turn_leave(h, &t);
                 }
         }
@@ -350,10 +351,10 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
                 int disc;
                 int closed = np_peer_closed_state(h, c, &disc);
                 uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
-                pthread_mutex_lock(&h->wr);
+                np_lock(&h->wr, NP_LK_WR);
                 uint64_t wb = c->prod.wbytes;
                 int64_t unread = np_prod_unread(&c->prod);
-                pthread_mutex_unlock(&h->wr);
+                np_unlock(&h->wr, NP_LK_WR);
                 if (rb > wb || unread < 0) {
                         atomic_store(&c->corrupt, 1);
                         return NPIPE_EPIPE;
@@ -442,14 +443,14 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
         if (len == 0 && !msg_pipe)
                 return 0; /* ZERO-03: nothing is queued on a byte pipe */
 
-        pthread_mutex_lock(&h->wr);
+        np_lock(&h->wr, NP_LK_WR);
         if (nowait) {
                 /* NOWAIT-04/05: all or (message) nothing, (byte) what readers take */
                 int64_t unread = np_prod_unread(&c->prod);
                 int64_t room = np_prod_room(&c->prod);
                 uint64_t want = atomic_load_explicit(&c->peer->rwant, memory_order_acquire);
                 if (unread < 0 || room < 0) {
-                        pthread_mutex_unlock(&h->wr);
+                        np_unlock(&h->wr, NP_LK_WR);
                         atomic_store(&c->corrupt, 1);
                         return NPIPE_EPIPE;
                 }
@@ -461,14 +462,14 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
                         fits = (uint64_t)room;
                 if (len > fits) {
                         if (msg_pipe) {
-                                pthread_mutex_unlock(&h->wr);
+                                np_unlock(&h->wr, NP_LK_WR);
                                 return 0;
                         }
                         len = (size_t)(want < (uint64_t)room ? want : (uint64_t)room);
                         if (len > fits)
                                 len = (size_t)fits;
                         if (len == 0) {
-                                pthread_mutex_unlock(&h->wr);
+                                np_unlock(&h->wr, NP_LK_WR);
                                 return 0;
                         }
                 }
@@ -486,7 +487,7 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
                 fits = rb <= target && unread >= 0 && (uint64_t)unread <= quota &&
                        target - rb <= quota;
         }
-        pthread_mutex_unlock(&h->wr);
+        np_unlock(&h->wr, NP_LK_WR);
         if (r < 0)
                 return r;
         /* ZERO-01: an empty message completes at once; so does a
@@ -497,9 +498,9 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
                         /* QUOTA-07: the write's unread bytes vanish, and a
                          * FlushFileBuffers of ours waits for them no more
                          * (CANCEL-07; it sleeps on the peer's seq) */
-                        pthread_mutex_lock(&h->wr);
+                        np_lock(&h->wr, NP_LK_WR);
                         np_prod_abort(&c->prod, first, end, 0);
-                        pthread_mutex_unlock(&h->wr);
+                        np_unlock(&h->wr, NP_LK_WR);
                         np_wake_reader(c);
                         np_futex_wake(&c->peer->seq, 1, INT_MAX);
                 }
@@ -570,7 +571,7 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
                 r = NPIPE_EACCES; /* PEEK-14 */
         else {
                 struct np_peek_result pr;
-                pthread_mutex_lock(&h->rd);
+                np_lock(&h->rd, NP_LK_RD);
                 int closed = st == NPIPE_STATE_CLOSING;
                 /* what a timed-out read carried back comes first */
                 size_t k = np_conn_carried(c);
@@ -589,7 +590,7 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
                         if (!pr.messages)
                                 pr.messages = 1;
                 }
-                pthread_mutex_unlock(&h->rd);
+                np_unlock(&h->rd, NP_LK_RD);
                 if (rr < 0) {
                         atomic_store(&c->corrupt, 1);
                         r = NPIPE_EPIPE;
@@ -642,7 +643,7 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
         else if ((r = np_remote_write_error(h, in_len)) < 0) {
                 /* a remote client could not receive it */
         } else {
-                pthread_mutex_lock(&h->rd);
+                np_lock(&h->rd, NP_LK_RD);
                 /* a count, not the queue: h->lock comes before h->rd */
                 int readers = atomic_load(&h->rdq_n) != 0;
                 if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
@@ -657,7 +658,7 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
                         if (r == 0)
                                 r = read_locked(h, c, out, out_len, nread, 1, 0, -1);
                 }
-                pthread_mutex_unlock(&h->rd);
+                np_unlock(&h->rd, NP_LK_RD);
         }
         np_conn_put(c);
         np_h_put(h);
@@ -702,9 +703,9 @@ NPIPE_EXTERN int npipe_flush(npipe_t *hv)
                 r = 0;
         else {
                 /* QUOTA-12: until the peer has read every byte we wrote */
-                pthread_mutex_lock(&h->wr);
+                np_lock(&h->wr, NP_LK_WR);
                 uint64_t target = c->prod.wbytes;
-                pthread_mutex_unlock(&h->wr);
+                np_unlock(&h->wr, NP_LK_WR);
                 r = wait_quota(h, c, target, 0, -1);
         }
         np_conn_put(c);

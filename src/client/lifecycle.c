@@ -2,6 +2,7 @@
  * lifecycle.c - listen, disconnect and close, and the final traffic counts a
  * disconnect or close reports to the broker.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -66,11 +67,11 @@ static int relisten(struct npipe *h, int quick)
         int fd = np_seg_create(cap, NP_ROLE_SERVER, &seg, &sz);
         if (fd < 0)
                 return fd;
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         h->listen_seg = seg;
         h->listen_size = sz;
         h->state = NPIPE_STATE_LISTENING;
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         /* A listen that blocks is posted, not called: our state decides
          * every answer (CONNECT-02/06), the broker sees the DISCONNECT
          * before it on the same socket, and a broker lost later is told by
@@ -87,13 +88,13 @@ static int relisten(struct npipe *h, int quick)
         close(fd);
         if (r >= 0)
                 return 1;
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         if (h->listen_seg == seg) {
                 h->listen_seg = NULL;
                 h->state = NPIPE_STATE_DISCONNECTED;
                 munmap(seg, sz);
         }
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         return r;
 }
 
@@ -102,9 +103,9 @@ static int wait_connected(struct npipe *h, int64_t deadline)
 {
         for (;;) {
                 uint32_t ev = atomic_load(&h->ev);
-                pthread_mutex_lock(&h->lock);
+                np_lock(&h->lock, NP_LK_STATE);
                 int s = h->state, closed = h->closed;
-                pthread_mutex_unlock(&h->lock);
+                np_unlock(&h->lock, NP_LK_STATE);
                 if (s == NPIPE_STATE_CONNECTED)
                         return 0;
                 if (closed)
@@ -135,7 +136,7 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
          * round trip only while the instance listens since its creation
          * or its last listen; after a disconnect the state decides. */
         np_sync_listening(h);
-        pthread_mutex_lock(&h->op);
+        np_lock(&h->op, NP_LK_OP);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         np_conn_put(c);
@@ -152,7 +153,7 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
         } else {
                 r = atomic_load(&h->nowait) ? NPIPE_ELISTENING : 1;
         }
-        pthread_mutex_unlock(&h->op);
+        np_unlock(&h->op, NP_LK_OP);
 
         if (r == 1)
                 r = wait_connected(h, deadline);
@@ -170,22 +171,22 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
                 np_h_put(h);
                 return NPIPE_EFUNCTION; /* DISC-07 */
         }
-        pthread_mutex_lock(&h->op);
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->op, NP_LK_OP);
+        np_lock(&h->lock, NP_LK_STATE);
         struct conn *c = h->conn;
         struct np_seg_hdr *lseg = h->listen_seg;
         size_t lsz = h->listen_size;
         int st = h->state;
         if (st == NPIPE_STATE_DISCONNECTED) {
-                pthread_mutex_unlock(&h->lock);
-                pthread_mutex_unlock(&h->op);
+                np_unlock(&h->lock, NP_LK_STATE);
+                np_unlock(&h->op, NP_LK_OP);
                 np_h_put(h);
                 return NPIPE_ENOTCONN; /* DISC-03 */
         }
         h->conn = NULL;
         h->listen_seg = NULL;
         h->state = NPIPE_STATE_DISCONNECTED;
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         if (c) {
                 /* DISC-01/02: both ends lose everything, at once */
                 atomic_store_explicit(&c->own->state, NP_SEG_DISCONNECTED, memory_order_release);
@@ -210,7 +211,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
                  * and listens again pays one, not two. */
                 np_broker_post(NP_MSG_DISCONNECT, &body, sizeof(body), -1);
         }
-        pthread_mutex_unlock(&h->op);
+        np_unlock(&h->op, NP_LK_OP);
         np_conn_put(c);
         if (lseg)
                 munmap(lseg, lsz);
@@ -226,14 +227,14 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
         int r = np_h_enter(value, &h);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&h->op);
-        pthread_mutex_lock(&np_reg_lock);
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->op, NP_LK_OP);
+        np_lock(&np_reg_lock, NP_LK_REG);
+        np_lock(&h->lock, NP_LK_STATE);
         if (h->closed) {
                 /* another thread's close came first */
-                pthread_mutex_unlock(&h->lock);
-                pthread_mutex_unlock(&np_reg_lock);
-                pthread_mutex_unlock(&h->op);
+                np_unlock(&h->lock, NP_LK_STATE);
+                np_unlock(&np_reg_lock, NP_LK_REG);
+                np_unlock(&h->op, NP_LK_OP);
                 np_handle_leave(h);
                 return NPIPE_EBADF;
         }
@@ -246,8 +247,8 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
         size_t lsz = h->listen_size;
         h->conn = NULL;
         h->listen_seg = NULL;
-        pthread_mutex_unlock(&h->lock);
-        pthread_mutex_unlock(&np_reg_lock);
+        np_unlock(&h->lock, NP_LK_STATE);
+        np_unlock(&np_reg_lock, NP_LK_REG);
 
         /* Pending overlapped operations end now, with "cancelled": before
          * the connection is marked closed below, which the completion
@@ -274,7 +275,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
                                              -1, np_now_ns() + NP_BROKER_CLOSE_MS * 1000000ll);
         } else if (c)
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
-        pthread_mutex_unlock(&h->op);
+        np_unlock(&h->op, NP_LK_OP);
 
         /* wait for calls still running in other threads to leave (ours
          * is the one left) */

@@ -2,6 +2,7 @@
  * open.c - creating server instances, opening and waiting for pipes, and what
  * the broker said about remote exposure and remote clients.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -68,9 +69,9 @@ static int register_on_reply(void *ctx, const struct np_hdr *hdr, const void *bo
         } else {
                 return 1;
         }
-        pthread_mutex_lock(&np_reg_lock);
+        np_lock(&np_reg_lock, NP_LK_REG);
         np_reg_add(rc->h);
-        pthread_mutex_unlock(&np_reg_lock);
+        np_unlock(&np_reg_lock, NP_LK_REG);
         return 1;
 }
 
@@ -155,10 +156,10 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
                 r = rep.status;
         }
         if (r < 0) {
-                pthread_mutex_lock(&np_reg_lock);
+                np_lock(&np_reg_lock, NP_LK_REG);
                 if (h->id)
                         np_reg_del(h);
-                pthread_mutex_unlock(&np_reg_lock);
+                np_unlock(&np_reg_lock, NP_LK_REG);
                 munmap(h->listen_seg, h->listen_size);
                 np_h_free(h);
                 return r;
@@ -215,10 +216,10 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         if (r < 0) {
                 if (req.reply_fd >= 0)
                         close(req.reply_fd);
-                pthread_mutex_lock(&np_reg_lock);
+                np_lock(&np_reg_lock, NP_LK_REG);
                 if (h->id)
                         np_reg_del(h);
-                pthread_mutex_unlock(&np_reg_lock);
+                np_unlock(&np_reg_lock, NP_LK_REG);
                 np_h_free(h);
                 return r;
         }
@@ -226,9 +227,9 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         if (c)
                 c->peer_local = (pid_t)rep.server_pid == np_self_pid();
         if (!c) {
-                pthread_mutex_lock(&np_reg_lock);
+                np_lock(&np_reg_lock, NP_LK_REG);
                 np_reg_del(h);
-                pthread_mutex_unlock(&np_reg_lock);
+                np_unlock(&np_reg_lock, NP_LK_REG);
                 np_h_free(h);
                 struct np_end_req end = {.id = rep.conn_id, .conn_id = rep.conn_id};
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
@@ -257,11 +258,11 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         /* OPEN-05: a client starts in byte read mode, blocking */
         atomic_store(&h->read_mode, NPIPE_READ_BYTE);
         atomic_store(&h->nowait, 0);
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         h->conn = c;
         if (h->early_gone)
                 atomic_store(&c->gone, h->early_gone);
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         *ret = np_handle_value(h);
         return 0;
 }
@@ -434,7 +435,7 @@ NPIPE_EXTERN int npipe_remote_client(npipe_t *hv, struct npipe_remote_client *re
                 np_h_put(h);
                 return NPIPE_ENOTCONN;
         }
-        pthread_mutex_lock(&h->lock);
+        np_lock(&h->lock, NP_LK_STATE);
         const struct np_remote_id *id = h->remote;
         if (!id) {
                 r = NPIPE_ELOCAL;
@@ -459,7 +460,7 @@ NPIPE_EXTERN int npipe_remote_client(npipe_t *hv, struct npipe_remote_client *re
                         snprintf(ret->sids[k], sizeof(ret->sids[k]), "%s",
                                  np_remote_id_string(id, 4 + k));
         }
-        pthread_mutex_unlock(&h->lock);
+        np_unlock(&h->lock, NP_LK_STATE);
         np_h_put(h);
         return r;
 }

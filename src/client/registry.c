@@ -3,6 +3,7 @@
  * broker's events and a restarted broker's adoption look handles up in, and
  * the live statistics collected from it.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -80,18 +81,18 @@ struct np_stats_live *np_stats_collect(size_t *n)
         struct np_stats_live *v = NULL;
         size_t cap = 0;
         *n = 0;
-        pthread_mutex_lock(&np_reg_lock);
+        np_lock(&np_reg_lock, NP_LK_REG);
         for (unsigned b = 0; b < REG_BUCKETS; b++) {
                 for (struct npipe *h = reg[b]; h; h = h->hnext) {
                         if (!h->server)
                                 continue;
-                        pthread_mutex_lock(&h->lock);
+                        np_lock(&h->lock, NP_LK_STATE);
                         if (h->conn && !h->closed) {
                                 if (*n == cap) {
                                         size_t nc = cap ? cap * 2 : 16;
                                         struct np_stats_live *nv = realloc(v, nc * sizeof(*nv));
                                         if (!nv) {
-                                                pthread_mutex_unlock(&h->lock);
+                                                np_unlock(&h->lock, NP_LK_STATE);
                                                 goto out;
                                         }
                                         v = nv;
@@ -102,17 +103,17 @@ struct np_stats_live *np_stats_collect(size_t *n)
                                 np_conn_traffic(1, h->conn, &v[*n].traffic);
                                 (*n)++;
                         }
-                        pthread_mutex_unlock(&h->lock);
+                        np_unlock(&h->lock, NP_LK_STATE);
                 }
         }
 out:
-        pthread_mutex_unlock(&np_reg_lock);
+        np_unlock(&np_reg_lock, NP_LK_REG);
         return v;
 }
 
 struct npipe **np_reg_hold_all(size_t *n)
 {
-        pthread_mutex_lock(&np_reg_lock);
+        np_lock(&np_reg_lock, NP_LK_REG);
         size_t all = 0;
         for (unsigned b = 0; b < REG_BUCKETS; b++)
                 for (struct npipe *h = reg[b]; h; h = h->hnext)
@@ -126,7 +127,7 @@ struct npipe **np_reg_hold_all(size_t *n)
                                 np_h_hold(h);
                                 list[k++] = h;
                         }
-        pthread_mutex_unlock(&np_reg_lock);
+        np_unlock(&np_reg_lock, NP_LK_REG);
         *n = k;
         return list;
 }

@@ -3,6 +3,7 @@
  * announces itself, a waker wakes only what sleeps) and the bounded spin
  * before a sleep.
  */
+#include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
 #include "client/internal.h"
@@ -61,24 +62,24 @@ static void wwait_publish(struct conn *c)
 
 void np_wwait_arm(struct conn *c, struct np_wwait *w, uint64_t need)
 {
-        pthread_mutex_lock(&c->wlock);
+        np_lock(&c->wlock, NP_LK_CONN);
         w->need = need;
         w->next = c->wwaits;
         c->wwaits = w;
         wwait_publish(c);
-        pthread_mutex_unlock(&c->wlock);
+        np_unlock(&c->wlock, NP_LK_CONN);
 }
 
 void np_wwait_disarm(struct conn *c, struct np_wwait *w)
 {
-        pthread_mutex_lock(&c->wlock);
+        np_lock(&c->wlock, NP_LK_CONN);
         for (struct np_wwait **pp = &c->wwaits; *pp; pp = &(*pp)->next)
                 if (*pp == w) {
                         *pp = w->next;
                         break;
                 }
         wwait_publish(c);
-        pthread_mutex_unlock(&c->wlock);
+        np_unlock(&c->wlock, NP_LK_CONN);
 }
 
 /* Wake our own threads sleeping on the peer's seq, until none is left
