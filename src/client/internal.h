@@ -18,14 +18,16 @@
  * before its state, so reading the state first and the ring second never
  * misses bytes written before a close.
  *
- * Locks, in order: h->op (control operations that talk to the broker),
- * np_reg_lock (id -> handle table, registry.c), h->lock (state), an async
- * shard's lock (engine.h: a pass steps operations under it), h->rd / h->wr
- * (one reader and one producer at a time per end), c->wlock (a
- * connection's writer marks), then the broker connection's lock and
- * send_lock (broker.c; never held while waiting).  No lock is held across
- * a broker call except h->op, because the event thread needs np_reg_lock
- * and h->lock to deliver the reply's side effects.
+ * Locks, in order (ranks in os/lockorder.h, checked in debug builds):
+ * h->op (control operations that talk to the broker), the broker
+ * connection's send_lock and lock (broker.c; a reply is delivered under
+ * lock, which registers the handle), the handle table's lock, np_reg_lock
+ * (registry.c), the async engine's shards_lock and a shard's lock (a pass
+ * steps operations under it and reads their ends' state), h->lock (an
+ * end's state), h->rd, h->wr (a transaction writes under h->rd), c->wlock.
+ * No lock is held across a broker call except h->op, because the event
+ * thread needs np_reg_lock and h->lock to deliver the reply's side
+ * effects.
  */
 #ifndef NPIPE_INTERNAL_H
 #define NPIPE_INTERNAL_H
