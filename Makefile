@@ -10,7 +10,7 @@ BUILD ?= build
 MESON_OPTS ?=
 
 .PHONY: all deps run check check-fast check-conformance check-asan check-tsan install clean format format-check \
-	bench bench-wine fuzz fuzz-smoke check-wine-suite
+	bench bench-wine fuzz fuzz-smoke check-wine-suite check-aarch64
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -55,6 +55,12 @@ check: check-fast check-conformance check-asan check-tsan
 check-wine-suite: deps
 	@scripts/wine-suite.sh build-wine
 	@scripts/wine-suite.sh build-asan-wine --asan
+
+# aarch64, cross-built with Debian's gcc-aarch64-linux-gnu: the unit, ring,
+# wake, semantics and win32 tests under qemu-user (issue 12).  Installs the
+# cross toolchain, check:arm64 (multiarch) and qemu-user >= 8 when missing.
+check-aarch64: deps
+	@scripts/cross-aarch64.sh build-aarch64
 
 # Benchmarks: ratios against Linux baselines measured in the same run.
 bench: all
