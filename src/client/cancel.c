@@ -13,8 +13,11 @@ __thread struct np_synccancel *np_synccancel_self;
 
 void np_synccancel_enter(struct np_synccancel *t)
 {
-        atomic_store(&t->word, 0);
-        atomic_store(&t->fired, 0);
+        /* only the owner's arm and the canceller's fire need to see each
+         * other's stores in order (seq_cst there); this reset is ordered
+         * before them by the caller's own later stores */
+        atomic_store_explicit(&t->word, 0, memory_order_relaxed);
+        atomic_store_explicit(&t->fired, 0, memory_order_release);
         np_synccancel_self = t;
 }
 

@@ -227,13 +227,14 @@ static struct w_thread *native_enter(void)
 {
         struct w_thread *t = np_win_self();
         np_synccancel_enter(&t->sync_cancel);
-        atomic_store(&t->sync_native, 1);
+        /* release: a canceller that sees the flag sees the token reset */
+        atomic_store_explicit(&t->sync_native, 1, memory_order_release);
         return t;
 }
 
 static void native_leave(struct w_thread *t)
 {
-        atomic_store(&t->sync_native, 0);
+        atomic_store_explicit(&t->sync_native, 0, memory_order_relaxed);
         np_synccancel_leave();
 }
 
