@@ -291,3 +291,11 @@ int np_end_state(struct npipe *h, struct conn *c)
                 return NPIPE_STATE_CLOSING;
         return NPIPE_STATE_CONNECTED;
 }
+
+int np_end_state_now(struct npipe *h)
+{
+        struct conn *c = np_conn_get(h);
+        int st = np_end_state(h, c);
+        np_conn_put(c);
+        return st;
+}

@@ -32,9 +32,7 @@ NPIPE_EXTERN int npipe_get_mode(npipe_t *hv, enum npipe_read_mode *read_mode, in
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (!h->server && st == NPIPE_STATE_DISCONNECTED) {
                 np_h_put(h);
                 return NPIPE_ENOTCONN;
@@ -54,9 +52,7 @@ NPIPE_EXTERN int npipe_set_mode(npipe_t *hv, const enum npipe_read_mode *read_mo
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (!h->can_set_mode)
                 r = NPIPE_EACCES; /* MODE-05: checked before the values */
         else if (!h->server && st == NPIPE_STATE_DISCONNECTED)
@@ -158,9 +154,7 @@ NPIPE_EXTERN int npipe_client_pid(npipe_t *hv, pid_t *ret)
         if (r < 0)
                 return r;
         np_sync_listening(h);
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (!h->server && st == NPIPE_STATE_DISCONNECTED)
                 r = NPIPE_ENOTCONN;
         else if (h->server && (st == NPIPE_STATE_DISCONNECTED || st == NPIPE_STATE_LISTENING))
@@ -179,9 +173,7 @@ NPIPE_EXTERN int npipe_server_pid(npipe_t *hv, pid_t *ret)
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (!h->server && st == NPIPE_STATE_DISCONNECTED)
                 r = NPIPE_ENOTCONN;
         else
@@ -197,9 +189,7 @@ NPIPE_EXTERN int npipe_peer_cred(npipe_t *hv, uid_t *uid, gid_t *gid)
         if (r < 0)
                 return r;
         np_sync_listening(h);
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (st == NPIPE_STATE_DISCONNECTED || st == NPIPE_STATE_LISTENING)
                 r = h->server ? NPIPE_ENOTFOUND : NPIPE_ENOTCONN;
         else {

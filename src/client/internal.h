@@ -193,6 +193,8 @@ void np_bump_ev(struct npipe *h);
 struct conn *np_conn_get(struct npipe *h);
 void np_conn_put(struct conn *c);
 int np_end_state(struct npipe *h, struct conn *c);
+/* The same when the caller does not need the connection. */
+int np_end_state_now(struct npipe *h);
 /* After publishing data (producer) / consuming (consumer). */
 void np_wake_reader(struct conn *c);
 void np_wake_writer(struct conn *c);

@@ -137,9 +137,7 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
          * or its last listen; after a disconnect the state decides. */
         np_sync_listening(h);
         np_lock(&h->op, NP_LK_OP);
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (st == NPIPE_STATE_CONNECTED) {
                 r = NPIPE_EISCONN; /* CONNECT-02 */
         } else if (st == NPIPE_STATE_CLOSING) {

@@ -428,9 +428,7 @@ NPIPE_EXTERN int npipe_remote_client(npipe_t *hv, struct npipe_remote_client *re
                 return NPIPE_EFUNCTION;
         }
         np_sync_listening(h);
-        struct conn *c = np_conn_get(h);
-        int st = np_end_state(h, c);
-        np_conn_put(c);
+        int st = np_end_state_now(h);
         if (st != NPIPE_STATE_CONNECTED && st != NPIPE_STATE_CLOSING) {
                 np_h_put(h);
                 return NPIPE_ENOTCONN;
