@@ -53,9 +53,11 @@ int np_data_entry(struct npipe *h, struct conn **ret, int *st)
         struct conn *c = np_conn_get(h);
         *st = np_end_state(h, c);
         *ret = c;
-        /* A close in another thread took the connection after this call
-         * entered: the handle is gone for it (CLOSE-06) */
-        if (!c && (*st == NPIPE_STATE_CONNECTED || *st == NPIPE_STATE_CLOSING))
+        /* A close in another thread began after this call entered: the
+         * handle is gone for it (CLOSE-06), whatever state the close left
+         * the connection in (it may have taken it, or marked it closed) */
+        if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST) ||
+            (!c && (*st == NPIPE_STATE_CONNECTED || *st == NPIPE_STATE_CLOSING)))
                 return NPIPE_EBADF;
         return 0;
 }
