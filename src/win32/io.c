@@ -370,101 +370,124 @@ static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov, s
         return r;
 }
 
-/* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
- * forms (routine set). */
-static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
-                  LPOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-        if (out_n)
-                *out_n = 0;
-        struct w_pipe *p = np_win_pipe_enter(h);
-        if (!p)
-                return FALSE;
-        struct w_event *ev = NULL;
-        struct w_port *port = NULL;
-        ULONG_PTR key = 0;
-        BOOL ret = FALSE;
-        int r, later = 0, entered = 1;
-        size_t bytes = 0;
+/* One call of ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe or
+ * the Ex forms, through its three steps (do_io). */
+struct io_call {
+        struct w_pipe *p;
+        const struct io_req *rq;
+        OVERLAPPED *ov;
+        LPOVERLAPPED_COMPLETION_ROUTINE routine;
+        struct w_event *ev;   /* the OVERLAPPED's event, referenced */
+        struct w_port *port;  /* the bound port for this operation, referenced */
+        ULONG_PTR key;
+        size_t bytes;
+        int later;            /* the result came from a wait: already signalled */
+        int entered;          /* still inside the pipe's calls (np_win_pipe_leave) */
+};
 
-        if (routine) {
+/* The checks NT makes before any I/O starts, and the start's side effects
+ * on the event and the handle; 0 with the last error set when the call
+ * fails before starting (OVL-05: then nothing is signalled). */
+static int io_begin(struct io_call *k, struct w_thread **native)
+{
+        struct w_pipe *p = k->p;
+        const struct io_req *rq = k->rq;
+        OVERLAPPED *ov = k->ov;
+        if (k->routine) {
                 /* OVL-08, OVL-16: completion routines need an overlapped
                  * handle that is not bound to a port */
                 if (!ov || !p->overlapped || p->port) {
                         np_win_set_error(ERROR_INVALID_PARAMETER);
-                        goto out;
+                        return 0;
                 }
         }
         if (ov)
                 store_internal(ov, STATUS_PENDING);
         if ((p->access & rights_needed(rq->kind)) != rights_needed(rq->kind)) {
                 np_win_set_error(ERROR_ACCESS_DENIED);
-                goto out;
+                return 0;
         }
-        if (ov && !routine && ov_event(ov)) {
-                ev = (struct w_event *)np_win_handle_get(ov_event(ov), W_EVENT);
-                if (!ev)
-                        goto out; /* ERROR_INVALID_HANDLE */
+        if (ov && !k->routine && ov_event(ov)) {
+                k->ev = (struct w_event *)np_win_handle_get(ov_event(ov), W_EVENT);
+                if (!k->ev)
+                        return 0; /* ERROR_INVALID_HANDLE */
         }
-        if (ev)
-                np_win_unsignal(&ev->wt);
+        if (k->ev)
+                np_win_unsignal(&k->ev->wt);
         /* The handle turns unsignalled when the I/O starts; for the
          * operations of the engine that is once the operation is linked
          * where CancelIo(Ex) and CancelSynchronousIo find it (start_op):
          * a program that waits for the handle to drop and then cancels
          * must find it (CANCEL-05). */
-        struct w_thread *native = NULL;
         if (!p->overlapped && rq->kind != WOP_LISTEN) {
-                native = native_enter();
+                *native = native_enter();
                 np_win_unsignal(&p->wt);
         }
+        return 1;
+}
 
-        if (ov && p->overlapped) {
-                /* the port binding is fixed once made; read it once */
-                pthread_mutex_lock(&p->lock);
-                if (p->port && !routine && !((uintptr_t)ov->hEvent & 1)) {
-                        port = p->port;
-                        key = p->key;
-                        np_win_ref((struct w_obj *)port);
-                }
-                pthread_mutex_unlock(&p->lock);
-                r = start_op(p, rq, ov, ev, port, key, routine, NULL, &bytes);
-                if (r == 0 && rq->kind == WOP_LISTEN) {
-                        /* a client came during the call: NPFS never finishes
-                         * a listen at once (it pends, then the client
-                         * completes it), and programs written for Windows
-                         * treat TRUE from an overlapped connect as a failure */
-                        deliver(p, ov, ev, port, key, NULL, NULL, W_STATUS_SUCCESS, 0);
+/* An overlapped operation on an overlapped handle: 1 when the call's
+ * answer is final (pending, or a listen that found its client), with
+ * *ret set; else 0 with *r the result of an operation that ended at once. */
+static int io_start_overlapped(struct io_call *k, int *r, BOOL *ret)
+{
+        struct w_pipe *p = k->p;
+        /* the port binding is fixed once made; read it once */
+        pthread_mutex_lock(&p->lock);
+        if (p->port && !k->routine && !((uintptr_t)k->ov->hEvent & 1)) {
+                k->port = p->port;
+                k->key = p->key;
+                np_win_ref((struct w_obj *)k->port);
+        }
+        pthread_mutex_unlock(&p->lock);
+        *r = start_op(p, k->rq, k->ov, k->ev, k->port, k->key, k->routine, NULL, &k->bytes);
+        if (*r == 0 && k->rq->kind == WOP_LISTEN) {
+                /* a client came during the call: NPFS never finishes a listen
+                 * at once (it pends, then the client completes it), and
+                 * programs written for Windows treat TRUE from an overlapped
+                 * connect as a failure */
+                deliver(p, k->ov, k->ev, k->port, k->key, NULL, NULL, W_STATUS_SUCCESS, 0);
+                np_win_set_error(ERROR_IO_PENDING);
+                *ret = FALSE;
+                return 1;
+        }
+        if (*r == NP_ASYNC_PENDING) {
+                /* OVL-02: the count of a pending operation is 0 */
+                if (k->routine) {
+                        *ret = TRUE;
+                } else {
                         np_win_set_error(ERROR_IO_PENDING);
-                        goto out;
+                        *ret = FALSE;
                 }
-                if (r == NP_ASYNC_PENDING) {
-                        /* OVL-02: the count of a pending operation is 0 */
-                        if (routine) {
-                                ret = TRUE;
-                        } else {
-                                np_win_set_error(ERROR_IO_PENDING);
-                                ret = FALSE;
-                        }
-                        goto out;
-                }
-        } else if (p->overlapped) {
+                return 1;
+        }
+        return 0;
+}
+
+/* A synchronous call: the engine's operation waited for here (an
+ * overlapped handle without an OVERLAPPED, or a connect that
+ * CancelSynchronousIo must be able to end), or the native blocking call. */
+static int io_run_sync(struct io_call *k, struct w_thread *native)
+{
+        struct w_pipe *p = k->p;
+        int r;
+        if (p->overlapped) {
                 /* no OVERLAPPED on an overlapped handle: synchronous, but the
                  * wait is ours (struct w_sync) */
                 struct w_sync sw = {0};
-                r = start_op(p, rq, NULL, NULL, NULL, 0, NULL, &sw, &bytes);
+                r = start_op(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
                 if (r == NP_ASYNC_PENDING) {
                         /* a CloseHandle meanwhile may close the end now */
                         np_win_ref(&p->obj);
                         np_win_pipe_leave(p);
-                        entered = 0;
+                        k->entered = 0;
                         while (!atomic_load(&sw.done))
                                 np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;
-                        bytes = sw.bytes;
-                        later = 1;
+                        k->bytes = sw.bytes;
+                        k->later = 1;
                 }
-        } else if (rq->kind == WOP_LISTEN) {
+        } else if (k->rq->kind == WOP_LISTEN) {
                 /* a blocking connect on a synchronous handle: the engine's
                  * listen, waited for here instead of inside npipe_listen, so
                  * that CancelSynchronousIo can end it (CANCEL-05,
@@ -473,63 +496,93 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
                  * returns, as with the blocking native call.  No APC runs
                  * in this wait (CONNECT-09, OVL-19). */
                 struct w_sync sw = {0};
-                r = start_op(p, rq, NULL, NULL, NULL, 0, NULL, &sw, &bytes);
+                r = start_op(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
                 if (r == NP_ASYNC_PENDING) {
                         while (!atomic_load(&sw.done))
                                 np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;
-                        bytes = sw.bytes;
+                        k->bytes = sw.bytes;
                 }
         } else {
-                r = run_sync(p, rq, &bytes);
+                r = run_sync(p, k->rq, &k->bytes);
                 native_leave(native);
         }
+        return r;
+}
 
-        if (port && (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)) {
+/* What the caller sees of an operation that ended (at once or after a
+ * wait): the event, the port's packet, the routine, the count and the
+ * last error, as NT's I/O manager gives them. */
+static BOOL io_result(struct io_call *k, int r, LPDWORD out_n)
+{
+        struct w_pipe *p = k->p;
+        if (k->port && (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)) {
                 if (r == NPIPE_EMOREDATA) {
                         /* OVL-12, the Windows 8+ variant (docs/win32.md): a
                          * partial message read is a warning, not a success,
                          * so it is reported as pending and its packet
                          * (STATUS_BUFFER_OVERFLOW) is posted */
-                        deliver(p, ov, ev, port, key, NULL, NULL, W_STATUS_BUFFER_OVERFLOW, bytes);
+                        deliver(p, k->ov, k->ev, k->port, k->key, NULL, NULL,
+                                W_STATUS_BUFFER_OVERFLOW, k->bytes);
                         np_win_set_error(ERROR_IO_PENDING);
-                        goto out;
+                        return FALSE;
                 }
                 /* OVL-12: the caller handles a success at once itself */
                 if (r >= 0) {
-                        np_win_put((struct w_obj *)port);
-                        port = NULL;
+                        np_win_put((struct w_obj *)k->port);
+                        k->port = NULL;
                 }
         }
-        if (r >= 0 || r == NPIPE_EMOREDATA) {
-                uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
-                /* (a synchronous call that waited has been signalled already) */
-                if (!later)
-                        deliver(p, ov, ev, port, key, routine, routine ? np_win_self() : NULL, nt,
-                                bytes);
-                /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
-                if (out_n && (r >= 0 || !ov))
-                        *out_n = (DWORD)bytes;
-                if (r >= 0) {
-                        ret = TRUE;
-                } else {
-                        np_win_set_error(ERROR_MORE_DATA);
-                        ret = FALSE;
-                }
-        } else {
+        if (r < 0 && r != NPIPE_EMOREDATA) {
                 /* OVL-05: nothing signalled, posted or queued */
-                np_win_set_error(np_win_op_error(rq->kind, r, later));
-                ret = FALSE;
+                np_win_set_error(np_win_op_error(k->rq->kind, r, k->later));
+                return FALSE;
         }
-out:
-        if (port)
-                np_win_put((struct w_obj *)port);
-        if (ev)
-                np_win_put(&ev->obj);
-        if (entered)
-                np_win_pipe_leave(p);
+        uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
+        /* (a synchronous call that waited has been signalled already) */
+        if (!k->later)
+                deliver(p, k->ov, k->ev, k->port, k->key, k->routine,
+                        k->routine ? np_win_self() : NULL, nt, k->bytes);
+        /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
+        if (out_n && (r >= 0 || !k->ov))
+                *out_n = (DWORD)k->bytes;
+        if (r >= 0)
+                return TRUE;
+        np_win_set_error(ERROR_MORE_DATA);
+        return FALSE;
+}
+
+/* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
+ * forms (routine set). */
+static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
+                  LPOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+        if (out_n)
+                *out_n = 0;
+        struct io_call k = {.rq = rq, .ov = ov, .routine = routine, .entered = 1};
+        k.p = np_win_pipe_enter(h);
+        if (!k.p)
+                return FALSE;
+        BOOL ret = FALSE;
+        struct w_thread *native = NULL;
+        if (io_begin(&k, &native)) {
+                int r;
+                if (ov && k.p->overlapped) {
+                        if (!io_start_overlapped(&k, &r, &ret))
+                                ret = io_result(&k, r, out_n);
+                } else {
+                        r = io_run_sync(&k, native);
+                        ret = io_result(&k, r, out_n);
+                }
+        }
+        if (k.port)
+                np_win_put((struct w_obj *)k.port);
+        if (k.ev)
+                np_win_put(&k.ev->obj);
+        if (k.entered)
+                np_win_pipe_leave(k.p);
         else
-                np_win_put(&p->obj);
+                np_win_put(&k.p->obj);
         return ret;
 }
 
