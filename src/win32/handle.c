@@ -223,3 +223,16 @@ void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *a
                 np_win_put(o);
         }
 }
+
+/* CloseHandle of any object: its type's close runs once the handle is
+ * gone from the table (pipe ends, events, ports, threads). */
+NPIPE_WIN_API BOOL WINAPI npipe_win_CloseHandle(HANDLE hObject)
+{
+        struct w_obj *o = np_win_handle_take(hObject);
+        if (!o)
+                return FALSE;
+        if (o->close)
+                o->close(o);
+        np_win_put(o);
+        return TRUE;
+}

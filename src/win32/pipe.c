@@ -140,17 +140,6 @@ static BOOL access_denied(void)
         return np_win_fail(ERROR_ACCESS_DENIED);
 }
 
-NPIPE_WIN_API BOOL WINAPI npipe_win_CloseHandle(HANDLE hObject)
-{
-        struct w_obj *o = np_win_handle_take(hObject);
-        if (!o)
-                return FALSE;
-        if (o->close)
-                o->close(o);
-        np_win_put(o);
-        return TRUE;
-}
-
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetFileType(HANDLE hFile)
 {
         struct w_pipe *p = np_win_pipe_get(hFile);
@@ -321,7 +310,7 @@ static unsigned client_access(DWORD desired)
         return a;
 }
 
-static HANDLE create_file(const char *path, DWORD desired, DWORD disposition, DWORD flags)
+HANDLE np_win_create_file(const char *path, DWORD desired, DWORD disposition, DWORD flags)
 {
         char *canon;
         enum w_name_kind kind = np_win_name(path, &canon);
@@ -384,7 +373,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileA(LPCSTR lpFileName, DWORD dwDes
         (void)dwShareMode;
         (void)lpSecurityAttributes;
         (void)hTemplateFile;
-        return create_file(lpFileName, dwDesiredAccess, dwCreationDisposition,
+        return np_win_create_file(lpFileName, dwDesiredAccess, dwCreationDisposition,
                            dwFlagsAndAttributes);
 }
 
@@ -398,7 +387,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDe
         (void)lpSecurityAttributes;
         (void)hTemplateFile;
         if (!lpFileName)
-                return create_file(NULL, dwDesiredAccess, dwCreationDisposition,
+                return np_win_create_file(NULL, dwDesiredAccess, dwCreationDisposition,
                                    dwFlagsAndAttributes);
         DWORD err;
         char *path = np_win_utf16_to_utf8(lpFileName, &err);
@@ -406,7 +395,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDe
                 np_win_set_error(err);
                 return INVALID_HANDLE_VALUE;
         }
-        HANDLE h = create_file(path, dwDesiredAccess, dwCreationDisposition, dwFlagsAndAttributes);
+        HANDLE h = np_win_create_file(path, dwDesiredAccess, dwCreationDisposition, dwFlagsAndAttributes);
         free(path);
         return h;
 }
@@ -474,7 +463,7 @@ static int wait_timeout(DWORD t)
         return t > INT_MAX ? INT_MAX : (int)t;
 }
 
-static BOOL wait_named_pipe(const char *path, DWORD timeout)
+BOOL np_win_wait_named_pipe(const char *path, DWORD timeout)
 {
         char *canon;
         enum w_name_kind kind = np_win_name(path, &canon);
@@ -501,72 +490,18 @@ static BOOL wait_named_pipe(const char *path, DWORD timeout)
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_WaitNamedPipeA(LPCSTR lpNamedPipeName, DWORD nTimeOut)
 {
-        return wait_named_pipe(lpNamedPipeName, nTimeOut);
+        return np_win_wait_named_pipe(lpNamedPipeName, nTimeOut);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_WaitNamedPipeW(LPCWSTR lpNamedPipeName, DWORD nTimeOut)
 {
         if (!lpNamedPipeName)
-                return wait_named_pipe(NULL, nTimeOut);
+                return np_win_wait_named_pipe(NULL, nTimeOut);
         DWORD err;
         char *name = np_win_utf16_to_utf8(lpNamedPipeName, &err);
         if (!name)
                 return np_win_fail(err);
-        BOOL ok = wait_named_pipe(name, nTimeOut);
-        free(name);
-        return ok;
-}
-
-/* TRANS-15: CreateFile(GENERIC_READ | GENERIC_WRITE); when the pipe is
- * busy, WaitNamedPipe(nTimeOut) and one more try; message read mode;
- * TransactNamedPipe; CloseHandle.  A reply longer than the buffer fails
- * with ERROR_MORE_DATA and the rest is lost with the handle. */
-static BOOL call_named_pipe(const char *path, LPVOID in, DWORD in_size, LPVOID out, DWORD out_size,
-                            LPDWORD nread, DWORD timeout)
-{
-        if (nread)
-                *nread = 0;
-        HANDLE h = create_file(path, GENERIC_READ | GENERIC_WRITE, OPEN_EXISTING, 0);
-        if (h == INVALID_HANDLE_VALUE && npipe_win_GetLastError() == ERROR_PIPE_BUSY) {
-                if (!wait_named_pipe(path, timeout))
-                        return FALSE;
-                h = create_file(path, GENERIC_READ | GENERIC_WRITE, OPEN_EXISTING, 0);
-        }
-        if (h == INVALID_HANDLE_VALUE)
-                return FALSE;
-        DWORD mode = PIPE_READMODE_MESSAGE;
-        BOOL ok = npipe_win_SetNamedPipeHandleState(h, &mode, NULL, NULL);
-        if (ok)
-                ok = npipe_win_TransactNamedPipe(h, in, in_size, out, out_size, nread, NULL);
-        DWORD err = npipe_win_GetLastError();
-        npipe_win_CloseHandle(h);
-        np_win_set_error(err);
-        return ok;
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeA(LPCSTR lpNamedPipeName, LPVOID lpInBuffer,
-                                                   DWORD nInBufferSize, LPVOID lpOutBuffer,
-                                                   DWORD nOutBufferSize, LPDWORD lpBytesRead,
-                                                   DWORD nTimeOut)
-{
-        return call_named_pipe(lpNamedPipeName, lpInBuffer, nInBufferSize, lpOutBuffer,
-                               nOutBufferSize, lpBytesRead, nTimeOut);
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeW(LPCWSTR lpNamedPipeName, LPVOID lpInBuffer,
-                                                   DWORD nInBufferSize, LPVOID lpOutBuffer,
-                                                   DWORD nOutBufferSize, LPDWORD lpBytesRead,
-                                                   DWORD nTimeOut)
-{
-        if (!lpNamedPipeName)
-                return call_named_pipe(NULL, lpInBuffer, nInBufferSize, lpOutBuffer, nOutBufferSize,
-                                       lpBytesRead, nTimeOut);
-        DWORD err;
-        char *name = np_win_utf16_to_utf8(lpNamedPipeName, &err);
-        if (!name)
-                return np_win_fail(err);
-        BOOL ok = call_named_pipe(name, lpInBuffer, nInBufferSize, lpOutBuffer, nOutBufferSize,
-                                  lpBytesRead, nTimeOut);
+        BOOL ok = np_win_wait_named_pipe(name, nTimeOut);
         free(name);
         return ok;
 }

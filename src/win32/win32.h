@@ -168,6 +168,11 @@ int np_win_apc_pending(struct w_thread *t);
 /* Run every queued APC of the calling thread; returns how many ran. */
 int np_win_run_apcs(struct w_thread *t);
 
+/* pipe.c: CreateFile of a pipe path (UTF-8) and WaitNamedPipe, for
+ * CallNamedPipe (io.c). */
+HANDLE np_win_create_file(const char *path, DWORD desired, DWORD disposition, DWORD flags);
+BOOL np_win_wait_named_pipe(const char *path, DWORD timeout);
+
 /* Deadlines are np_now_ns() values (os/os.h, with the futex calls). */
 int64_t np_win_deadline(DWORD ms); /* -1 for INFINITE */
 
