@@ -62,55 +62,6 @@ int np_data_entry(struct npipe *h, struct conn **ret, int *st)
         return 0;
 }
 
-int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
-{
-        int gone = atomic_load(&c->gone);
-        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
-        *disconnected = gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED);
-        return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
-}
-
-size_t np_conn_carried(const struct conn *c)
-{
-        return c->carry ? c->carry_len - c->carry_off : 0;
-}
-
-/* np_cons_read, with what an earlier read carried back first. */
-int np_conn_read(struct conn *c, void *buf, size_t len, int msg_mode, size_t *done)
-{
-        size_t rem = np_conn_carried(c);
-        if (rem && *done == 0) {
-                if (len == 0)
-                        return msg_mode ? NP_RING_MORE : NP_RING_OK; /* ZERO-08/09 */
-                size_t n = rem < len ? rem : len;
-                memcpy(buf, c->carry + c->carry_off, n);
-                c->carry_off += n;
-                *done = n;
-                if (n < rem)
-                        return msg_mode ? NP_RING_MORE : NP_RING_OK;
-                free(c->carry);
-                c->carry = NULL;
-                c->carry_len = c->carry_off = 0;
-                if (n == len)
-                        return msg_mode && c->cons.in_msg ? NP_RING_MORE : NP_RING_OK;
-        }
-        return np_cons_read(&c->cons, buf, len, msg_mode, done);
-}
-
-/* A read gives up with `done` bytes of an unfinished message in buf: keep
- * them at the head of the queue. */
-void np_conn_stash(struct conn *c, const void *buf, size_t done)
-{
-        uint8_t *p = malloc(done);
-        if (!p)
-                return; /* out of memory: those bytes are lost (the pipe goes on) */
-        memcpy(p, buf, done);
-        free(c->carry);
-        c->carry = p;
-        c->carry_len = done;
-        c->carry_off = 0;
-}
-
 /* Read with h->rd held while consuming.  The lock is dropped while we
  * sleep for data, so peeks and other readers are not held up, except in
  * the middle of a message that is still streaming in: that one read owns
@@ -335,12 +286,6 @@ NPIPE_EXTERN int npipe_read_timeout(npipe_t *h, void *buf, size_t len, size_t *n
                                     int timeout_ms)
 {
         return do_read(h, buf, len, nread, timeout_ms);
-}
-
-uint32_t np_write_quota(struct npipe *h)
-{
-        /* QUOTA-01: server writes go outbound, client writes inbound */
-        return h->server ? h->params.out_quota : h->params.in_quota;
 }
 
 /* Wait until the unread bytes up to `target` (our wbytes after the write)
