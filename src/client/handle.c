@@ -116,9 +116,11 @@ int np_handle_enter(npipe_t *value, struct npipe **ret)
 {
         uintptr_t v = (uintptr_t)value;
         uint32_t idx = (uint32_t)(v & ((1u << NP_HANDLE_IDX_BITS) - 1u));
-        uint32_t gen = (uint32_t)(v >> NP_HANDLE_IDX_BITS) & GEN_MASK;
+        uintptr_t high = v >> NP_HANDLE_IDX_BITS;
+        uint32_t gen = (uint32_t)high & GEN_MASK;
         *ret = NULL;
-        if (gen == 0 || idx >= NP_HANDLES_MAX)
+        /* bits above the generation: no value we made (a pointer, say) */
+        if (gen == 0 || high != gen || idx >= NP_HANDLES_MAX)
                 return NPIPE_EBADF;
         struct np_hslot *s = slot_at(idx);
         if (!s)
