@@ -42,31 +42,19 @@
 
 /* ---- the handle table ---------------------------------------------------------- */
 
-#define PAGE_SLOTS 1024u
-#define PAGES (NP_HANDLES_MAX / PAGE_SLOTS)
-_Static_assert(NP_HANDLES_MAX % PAGE_SLOTS == 0, "whole pages");
+_Static_assert(NP_HANDLES_MAX % NP_HANDLE_PAGE_SLOTS == 0, "whole pages");
 _Static_assert(NP_HANDLES_MAX <= (1u << NP_HANDLE_IDX_BITS), "index fits the value");
 
-struct np_hslot {
-        _Atomic uint64_t word;    /* generation << 32 | calls inside */
-        _Atomic uint32_t drained; /* futex: bumped when a retired slot's last call leaves */
-        uint32_t next_free;       /* under table_lock: the free list (index + 1, 0 = end) */
-        struct npipe *h;          /* valid while the generation matches */
-};
 
-static struct np_hslot *_Atomic pages[PAGES];
+struct np_hslot *_Atomic np_handle_pages[NP_HANDLE_PAGES];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head;  /* index + 1 of the first free slot, 0: none */
 static uint32_t used_slots; /* slots handed out at least once */
 
-/* The generation bits a value carries (all 32 where pointers are 64 bits). */
-#define GEN_BITS ((unsigned)(sizeof(uintptr_t) * CHAR_BIT) - NP_HANDLE_IDX_BITS)
-#define GEN_MASK (GEN_BITS >= 32 ? 0xffffffffu : ((1u << GEN_BITS) - 1u))
 
 static struct np_hslot *slot_at(uint32_t idx)
 {
-        struct np_hslot *p = atomic_load_explicit(&pages[idx / PAGE_SLOTS], memory_order_acquire);
-        return p ? &p[idx % PAGE_SLOTS] : NULL;
+        return np_handle_slot(idx);
 }
 
 int np_handle_add(struct npipe *h)
@@ -82,16 +70,16 @@ int np_handle_add(struct npipe *h)
                         return NPIPE_ENOMEM; /* NP_HANDLES_MAX handles open */
                 }
                 idx = used_slots;
-                if (idx % PAGE_SLOTS == 0 && !slot_at(idx)) {
-                        struct np_hslot *p = calloc(PAGE_SLOTS, sizeof(*p));
+                if (idx % NP_HANDLE_PAGE_SLOTS == 0 && !slot_at(idx)) {
+                        struct np_hslot *p = calloc(NP_HANDLE_PAGE_SLOTS, sizeof(*p));
                         if (!p) {
                                 np_unlock(&table_lock, NP_LK_TABLE);
                                 return NPIPE_ENOMEM;
                         }
                         /* generation 0 is never live: a zero value is no handle */
-                        for (unsigned i = 0; i < PAGE_SLOTS; i++)
+                        for (unsigned i = 0; i < NP_HANDLE_PAGE_SLOTS; i++)
                                 atomic_init(&p[i].word, (uint64_t)1 << 32);
-                        atomic_store_explicit(&pages[idx / PAGE_SLOTS], p, memory_order_release);
+                        atomic_store_explicit(&np_handle_pages[idx / NP_HANDLE_PAGE_SLOTS], p, memory_order_release);
                 }
                 used_slots++;
         }
@@ -108,31 +96,8 @@ int np_handle_add(struct npipe *h)
 
 npipe_t *np_handle_value(const struct npipe *h)
 {
-        uintptr_t v = ((uintptr_t)(h->gen & GEN_MASK) << NP_HANDLE_IDX_BITS) | (uintptr_t)h->hidx;
+        uintptr_t v = ((uintptr_t)(h->gen & NP_HANDLE_GEN_MASK) << NP_HANDLE_IDX_BITS) | (uintptr_t)h->hidx;
         return (npipe_t *)v;
-}
-
-int np_handle_enter(npipe_t *value, struct npipe **ret)
-{
-        uintptr_t v = (uintptr_t)value;
-        uint32_t idx = (uint32_t)(v & ((1u << NP_HANDLE_IDX_BITS) - 1u));
-        uintptr_t high = v >> NP_HANDLE_IDX_BITS;
-        uint32_t gen = (uint32_t)high & GEN_MASK;
-        *ret = NULL;
-        /* bits above the generation: no value we made (a pointer, say) */
-        if (gen == 0 || high != gen || idx >= NP_HANDLES_MAX)
-                return NPIPE_EBADF;
-        struct np_hslot *s = slot_at(idx);
-        if (!s)
-                return NPIPE_EBADF;
-        uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-        do {
-                if (((uint32_t)(w >> 32) & GEN_MASK) != gen)
-                        return NPIPE_EBADF; /* closed, or the slot is another handle's */
-        } while (!atomic_compare_exchange_weak_explicit(&s->word, &w, w + 1, memory_order_acquire,
-                                                        memory_order_acquire));
-        *ret = s->h;
-        return 0;
 }
 
 void np_handle_hold(struct npipe *h)
@@ -140,25 +105,11 @@ void np_handle_hold(struct npipe *h)
         atomic_fetch_add_explicit(&h->slot->word, 1, memory_order_relaxed);
 }
 
-void np_handle_leave(struct npipe *h)
-{
-        /* read before the count drops: a close may free h right after */
-        struct np_hslot *s = h->slot;
-        uint32_t gen = h->gen;
-        uint64_t w = atomic_fetch_sub_explicit(&s->word, 1, memory_order_release);
-        /* the last call out of a retired slot wakes the close; the slot
-         * itself is never freed, so touching it here is safe */
-        if ((uint32_t)w == 1 && (uint32_t)(w >> 32) != gen) {
-                atomic_fetch_add(&s->drained, 1);
-                np_futex_wake(&s->drained, 0, INT_MAX);
-        }
-}
-
 void np_handle_retire(struct npipe *h)
 {
         /* a new generation: no call can enter any more */
         uint32_t gen = h->gen + 1;
-        while ((gen & GEN_MASK) == 0) /* generation 0 is never live */
+        while ((gen & NP_HANDLE_GEN_MASK) == 0) /* generation 0 is never live */
                 gen++;
         uint64_t next = (uint64_t)gen << 32;
         uint64_t w = atomic_load(&h->slot->word);
@@ -222,28 +173,6 @@ void np_h_free(struct npipe *h)
         free(h);
 }
 
-/* Enter an API call.  A value that is no live handle (closed, or its slot
- * reused) and a handle made by another process (inherited through fork)
- * are refused cleanly. */
-int np_h_enter(npipe_t *value, struct npipe **ret)
-{
-        struct npipe *h;
-        int r = np_handle_enter(value, &h);
-        *ret = NULL;
-        if (r < 0)
-                return r;
-        if (h->pid != np_self_pid()) {
-                np_handle_leave(h);
-                return NPIPE_EFORKED;
-        }
-        if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
-                np_handle_leave(h);
-                return NPIPE_EBADF;
-        }
-        *ret = h;
-        return 0;
-}
-
 void np_h_hold(struct npipe *h)
 {
         np_handle_hold(h);
@@ -300,4 +229,10 @@ int np_end_state_now(struct npipe *h)
         int st = np_end_state(h, c);
         np_conn_put(c);
         return st;
+}
+
+void np_handle_drained(struct np_hslot *s)
+{
+        atomic_fetch_add(&s->drained, 1);
+        np_futex_wake(&s->drained, 0, INT_MAX);
 }

@@ -37,6 +37,7 @@
 #include "proto/proto.h"
 #include <npipe/npipe.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -162,18 +163,74 @@ void np_wwait_disarm(struct conn *c, struct np_wwait *w);
 #define NP_HANDLE_IDX_BITS 20
 #define NP_HANDLES_MAX (1u << NP_HANDLE_IDX_BITS) /* native handles open at once */
 struct np_hslot;
+#define NP_HANDLE_PAGE_SLOTS 1024u
+#define NP_HANDLE_PAGES (NP_HANDLES_MAX / NP_HANDLE_PAGE_SLOTS)
+/* The generation bits a value carries (all 32 where pointers are 64 bits). */
+#define NP_HANDLE_GEN_BITS ((unsigned)(sizeof(uintptr_t) * 8) - NP_HANDLE_IDX_BITS)
+#define NP_HANDLE_GEN_MASK                                                                         \
+        (NP_HANDLE_GEN_BITS >= 32 ? 0xffffffffu : ((1u << NP_HANDLE_GEN_BITS) - 1u))
+
+struct np_hslot {
+        _Atomic uint64_t word;    /* generation << 32 | calls inside */
+        _Atomic uint32_t drained; /* futex: bumped when a retired slot's last call leaves */
+        uint32_t next_free;       /* under the table's lock: the free list (index + 1) */
+        struct npipe *h;          /* valid while the generation matches */
+};
+/* Pages of slots, made on demand and never freed (handle.c). */
+extern struct np_hslot *_Atomic np_handle_pages[NP_HANDLE_PAGES];
+
+static inline struct np_hslot *np_handle_slot(uint32_t idx)
+{
+        struct np_hslot *p = atomic_load_explicit(&np_handle_pages[idx / NP_HANDLE_PAGE_SLOTS],
+                                                  memory_order_acquire);
+        return p ? &p[idx % NP_HANDLE_PAGE_SLOTS] : NULL;
+}
+
 /* A slot for h (sets h->slot, hidx, gen); NPIPE_ENOMEM when full. */
 int np_handle_add(struct npipe *h);
 /* The value the program holds for h. */
 npipe_t *np_handle_value(const struct npipe *h);
 /* Find the handle of a value and count a call in it; NPIPE_EBADF for a
- * value that is no live handle (closed, reused, or never one). */
-int np_handle_enter(npipe_t *value, struct npipe **ret);
+ * value that is no live handle (closed, reused, or never one).  Inline:
+ * it starts every call. */
+static inline int np_handle_enter(npipe_t *value, struct npipe **ret)
+{
+        uintptr_t v = (uintptr_t)value;
+        uint32_t idx = (uint32_t)(v & ((1u << NP_HANDLE_IDX_BITS) - 1u));
+        uintptr_t high = v >> NP_HANDLE_IDX_BITS;
+        uint32_t gen = (uint32_t)high & NP_HANDLE_GEN_MASK;
+        *ret = NULL;
+        /* bits above the generation: no value we made (a pointer, say) */
+        if (gen == 0 || high != gen || idx >= NP_HANDLES_MAX)
+                return NPIPE_EBADF;
+        struct np_hslot *s = np_handle_slot(idx);
+        if (!s)
+                return NPIPE_EBADF;
+        uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+        do {
+                if (((uint32_t)(w >> 32) & NP_HANDLE_GEN_MASK) != gen)
+                        return NPIPE_EBADF; /* closed, or the slot is another handle's */
+        } while (!atomic_compare_exchange_weak_explicit(&s->word, &w, w + 1, memory_order_acquire,
+                                                        memory_order_acquire));
+        *ret = s->h;
+        return 0;
+}
 /* Count one more call in h, which the caller already holds. */
 void np_handle_hold(struct npipe *h);
+/* The last call out of a retired slot wakes the close (handle.c). */
+void np_handle_drained(struct np_hslot *s);
 /* The end of a call (of np_handle_enter or np_handle_hold): touches no
  * memory of h afterwards. */
-void np_handle_leave(struct npipe *h);
+static inline void np_handle_leave(struct npipe *h)
+{
+        /* read before the count drops: a close may free h right after */
+        struct np_hslot *s = h->slot;
+        uint32_t gen = h->gen;
+        uint64_t w = atomic_fetch_sub_explicit(&s->word, 1, memory_order_release);
+        /* the slot itself is never freed, so touching it here is safe */
+        if ((uint32_t)w == 1 && (uint32_t)(w >> 32) != gen)
+                np_handle_drained(s);
+}
 /* Closing: no call enters h any more... */
 void np_handle_retire(struct npipe *h);
 /* ...the calls still inside (and the futex word to wait on)... */
@@ -183,8 +240,26 @@ void np_handle_wait(const struct npipe *h, uint32_t seen, int64_t timeout_ns);
 void np_handle_remove(struct npipe *h);
 
 /* Enter an API call: the handle of `value`, counted as a caller (a close
- * waits for it), or NPIPE_EBADF / NPIPE_EFORKED. */
-int np_h_enter(npipe_t *value, struct npipe **ret);
+ * waits for it), or NPIPE_EBADF / NPIPE_EFORKED (a handle of the process
+ * we were forked from). */
+static inline int np_h_enter(npipe_t *value, struct npipe **ret)
+{
+        struct npipe *h;
+        int r = np_handle_enter(value, &h);
+        *ret = NULL;
+        if (r < 0)
+                return r;
+        if (h->pid != np_self_pid()) {
+                np_handle_leave(h);
+                return NPIPE_EFORKED;
+        }
+        if (__atomic_load_n(&h->closed, __ATOMIC_SEQ_CST)) {
+                np_handle_leave(h);
+                return NPIPE_EBADF;
+        }
+        *ret = h;
+        return 0;
+}
 /* Count a caller for a handle already held (an internal thread's). */
 void np_h_hold(struct npipe *h);
 /* Leave: the end of np_h_enter or np_h_hold. */
@@ -198,13 +273,8 @@ int np_end_state_now(struct npipe *h);
 /* After publishing data (producer) / consuming (consumer). */
 void np_wake_reader(struct conn *c);
 void np_wake_writer(struct conn *c);
-int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected);
-uint32_t np_write_quota(struct npipe *h);
 int np_read_state_error(struct npipe *h, int st);
 int np_write_state_error(struct npipe *h, int st);
-/* NPIPE_EMSGSIZE for a message a remote (SMB) client cannot receive. */
-int np_remote_write_error(struct npipe *h, size_t len);
-
 /* The engine learns of local changes to c (disconnect, close, peer gone). */
 void np_async_kick(struct conn *c);
 /* A change to c may have satisfied a pending operation of a peer in this
@@ -259,7 +329,6 @@ static inline int64_t np_remaining(int64_t deadline)
  * `need`. */
 int np_conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline);
 int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline);
-void np_note_cpu(struct conn *c);
 /* Wake our own threads asleep on the peer's seq until none is left. */
 void np_wake_own_sleepers(struct conn *c);
 
@@ -275,10 +344,6 @@ void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r);
 /* ---- io.c ---- */
 /* A server whose instance went back to listening takes its new segment. */
 void np_sync_listening(struct npipe *h);
-/* Common entry of data operations: the connection (held, may be NULL)
- * and the state; NPIPE_EBADF when a close took the connection after the
- * call entered. */
-int np_data_entry(struct npipe *h, struct conn **ret, int *st);
 
 /* ---- events.c: what the broker tells us (client.h, np_broker_hooks) ---- */
 void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);
@@ -296,5 +361,43 @@ void np_async_atfork(int phase);
 
 /* ---- info.c ---- */
 int np_query(struct npipe *h, struct np_query_reply *rep);
+
+/* ---- small helpers of the data path, inline: each runs in every call ---- */
+
+/* Publish the CPU we run on (glibc's sched_getcpu reads rseq: no syscall). */
+static inline void np_note_cpu(struct conn *c)
+{
+        int me = sched_getcpu();
+        uint32_t mine = me < 0 ? 0 : (uint32_t)me + 1;
+        if (atomic_load_explicit(&c->own->cpu, memory_order_relaxed) != mine)
+                atomic_store_explicit(&c->own->cpu, mine, memory_order_relaxed);
+}
+
+static inline uint32_t np_write_quota(struct npipe *h)
+{
+        /* QUOTA-01: server writes go outbound, client writes inbound */
+        return h->server ? h->params.out_quota : h->params.in_quota;
+}
+
+/* Is the peer gone (closed, disconnected, or its segment corrupt)?
+ * *disconnected: it was a disconnect (DISC-02), not a close. */
+static inline int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
+{
+        int gone = atomic_load(&c->gone);
+        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
+        *disconnected = gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED);
+        return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
+}
+
+/* NPIPE_EMSGSIZE for a message a remote (SMB) client cannot receive. */
+static inline int np_remote_write_error(struct npipe *h, size_t len)
+{
+        /* u16 framing, and smbd treats an empty frame as an error
+         * (docs/remote.md): refuse here, the stream stays intact */
+        if (h->server && h->params.type == NPIPE_TYPE_MESSAGE &&
+            __atomic_load_n(&h->remote, __ATOMIC_ACQUIRE) != NULL && (len == 0 || len > 65535))
+                return NPIPE_EMSGSIZE;
+        return 0;
+}
 
 #endif

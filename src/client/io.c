@@ -47,7 +47,9 @@ void np_sync_listening(struct npipe *h)
         }
 }
 
-int np_data_entry(struct npipe *h, struct conn **ret, int *st)
+/* Common entry of data operations: the connection (held, may be NULL)
+ * and the state; NPIPE_EBADF when a close began after the call entered. */
+static int data_entry(struct npipe *h, struct conn **ret, int *st)
 {
         np_sync_listening(h);
         struct conn *c = np_conn_get(h);
@@ -257,7 +259,7 @@ static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeou
                 return r;
         struct conn *c;
         int st;
-        r = np_data_entry(h, &c, &st);
+        r = data_entry(h, &c, &st);
         if (r == 0)
                 r = np_read_state_error(h, st);
         if (r == 0) {
@@ -473,7 +475,7 @@ static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
                 return r;
         struct conn *c;
         int st;
-        r = np_data_entry(h, &c, &st);
+        r = data_entry(h, &c, &st);
         if (r == 0)
                 r = np_write_state_error(h, st);
         if (r == 0)
@@ -507,7 +509,7 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
         struct npipe_peek out = {0};
         struct conn *c;
         int st;
-        r = np_data_entry(h, &c, &st);
+        r = data_entry(h, &c, &st);
         if (r < 0)
                 ; /* closed meanwhile */
         else if (st == NPIPE_STATE_LISTENING || (st == NPIPE_STATE_DISCONNECTED && h->server))
@@ -575,7 +577,7 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
                 return r;
         struct conn *c;
         int st;
-        r = np_data_entry(h, &c, &st);
+        r = data_entry(h, &c, &st);
         if (r < 0)
                 ; /* closed meanwhile */
         else if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
@@ -641,7 +643,7 @@ NPIPE_EXTERN int npipe_flush(npipe_t *hv)
                 return r;
         struct conn *c;
         int st;
-        r = np_data_entry(h, &c, &st);
+        r = data_entry(h, &c, &st);
         if (r < 0)
                 ; /* closed meanwhile */
         else if (st == NPIPE_STATE_DISCONNECTED && !h->server)

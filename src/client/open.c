@@ -353,16 +353,6 @@ int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **re
         return open_sized(name, strlen(name), 0, id, &cap, ret, 0);
 }
 
-int np_remote_write_error(struct npipe *h, size_t len)
-{
-        /* u16 framing, and smbd treats an empty frame as an error
-         * (docs/remote.md): refuse here, the stream stays intact */
-        if (h->server && h->params.type == NPIPE_TYPE_MESSAGE &&
-            __atomic_load_n(&h->remote, __ATOMIC_ACQUIRE) != NULL && (len == 0 || len > 65535))
-                return NPIPE_EMSGSIZE;
-        return 0;
-}
-
 _Static_assert(NPIPE_EXPOSED == NP_REMOTE_EXPOSED && NPIPE_EXPOSE_OFF == NP_REMOTE_OFF &&
                    NPIPE_EXPOSE_REJECTED == NP_REMOTE_REJECTED &&
                    NPIPE_EXPOSE_NOT_ALLOWED == NP_REMOTE_NOT_ALLOWED &&

@@ -173,16 +173,6 @@ void np_conn_put(struct conn *c)
 
 /* ---- what a connection's state and carry say ------------------------------------------ */
 
-/* Is the peer gone (closed, disconnected, or its segment corrupt)?
- * *disconnected: it was a disconnect (DISC-02), not a close. */
-int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)
-{
-        int gone = atomic_load(&c->gone);
-        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
-        *disconnected = gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED);
-        return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
-}
-
 size_t np_conn_carried(const struct conn *c)
 {
         return c->carry ? c->carry_len - c->carry_off : 0;
@@ -224,8 +214,3 @@ void np_conn_stash(struct conn *c, const void *buf, size_t done)
         c->carry_off = 0;
 }
 
-uint32_t np_write_quota(struct npipe *h)
-{
-        /* QUOTA-01: server writes go outbound, client writes inbound */
-        return h->server ? h->params.out_quota : h->params.in_quota;
-}

@@ -110,15 +110,6 @@ int np_conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline)
         return np_conn_wait_for(c, seq, need != 0, need, deadline);
 }
 
-/* Publish the CPU we run on (glibc's sched_getcpu reads rseq: no syscall). */
-void np_note_cpu(struct conn *c)
-{
-        int me = sched_getcpu();
-        uint32_t mine = me < 0 ? 0 : (uint32_t)me + 1;
-        if (atomic_load_explicit(&c->own->cpu, memory_order_relaxed) != mine)
-                atomic_store_explicit(&c->own->cpu, mine, memory_order_relaxed);
-}
-
 /* As np_conn_wait; `writer` says we wait for the consumer, `need` is then
  * the mark (0: any consumption, also of empty messages, which move no
  * bytes). */
