@@ -594,6 +594,17 @@ int np_async_cancel_all(npipe_t *hv)
         return r;
 }
 
+int np_async_quiesce(npipe_t *hv)
+{
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        completions_wait(h);
+        np_handle_leave(h);
+        return 0;
+}
+
 int np_async_pending(npipe_t *hv)
 {
         struct npipe *h;

@@ -72,6 +72,11 @@ int np_async_cancel_all(npipe_t *h);
 void np_async_on_start(void (*fn)(void *), void *arg);
 
 /* Does h have operations pending (its Win32 handle is then unsignalled)? */
+/* Wait until no callback of h is running or about to run (an operation a
+ * completion thread or another thread's call had taken when a cancel did
+ * not find it): after this, no completion of h writes into the caller's
+ * memory.  Not from a callback. */
+int np_async_quiesce(npipe_t *h);
 int np_async_pending(npipe_t *h);
 
 #endif

@@ -828,8 +828,13 @@ static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *threa
                 /* go on only while progress is made (ops that are completing
                  * right now are not found and leave the list by themselves) */
                 if (!more || !done)
-                        return total;
+                        break;
         }
+        /* An operation a completion had already taken is not found, but its
+         * callback may still be writing the OVERLAPPED: when CancelIo(Ex)
+         * returns - found or not - it is over (issue 18). */
+        np_async_quiesce(p->np);
+        return total;
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
