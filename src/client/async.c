@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -389,10 +390,18 @@ void np_async_settle(void)
         struct pass ps = {0};
         for (int rounds = 0; rounds < 64; rounds++) {
                 size_t done = 0;
+                ps.retry = 0;
                 for (struct np_shard *s = first; s; s = s->next)
                         done += shard_pass(s, &ps);
-                if (!done)
+                /* a step that met a lock another thread held for a moment
+                 * (a write's h->wr, a read's h->rd) asks for a retry: the
+                 * operation may well be complete, and NT would have
+                 * completed it inside this call (Wine's suite saw one
+                 * pending right after the peer's close) */
+                if (!done && !ps.retry)
                         break;
+                if (!done)
+                        sched_yield();
         }
         free(ps.done);
         tl_in_settle = 0;
