@@ -51,26 +51,20 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head;  /* index + 1 of the first free slot, 0: none */
 static uint32_t used_slots; /* slots handed out at least once */
 
-
-static struct np_hslot *slot_at(uint32_t idx)
-{
-        return np_handle_slot(idx);
-}
-
 int np_handle_add(struct npipe *h)
 {
         np_lock(&table_lock, NP_LK_TABLE);
         uint32_t idx;
         if (free_head) {
                 idx = free_head - 1;
-                free_head = slot_at(idx)->next_free;
+                free_head = np_handle_slot(idx)->next_free;
         } else {
                 if (used_slots == NP_HANDLES_MAX) {
                         np_unlock(&table_lock, NP_LK_TABLE);
                         return NPIPE_ENOMEM; /* NP_HANDLES_MAX handles open */
                 }
                 idx = used_slots;
-                if (idx % NP_HANDLE_PAGE_SLOTS == 0 && !slot_at(idx)) {
+                if (idx % NP_HANDLE_PAGE_SLOTS == 0 && !np_handle_slot(idx)) {
                         struct np_hslot *p = calloc(NP_HANDLE_PAGE_SLOTS, sizeof(*p));
                         if (!p) {
                                 np_unlock(&table_lock, NP_LK_TABLE);
@@ -83,7 +77,7 @@ int np_handle_add(struct npipe *h)
                 }
                 used_slots++;
         }
-        struct np_hslot *s = slot_at(idx);
+        struct np_hslot *s = np_handle_slot(idx);
         s->next_free = 0;
         s->h = h;
         h->slot = s;
@@ -98,11 +92,6 @@ npipe_t *np_handle_value(const struct npipe *h)
 {
         uintptr_t v = ((uintptr_t)(h->gen & NP_HANDLE_GEN_MASK) << NP_HANDLE_IDX_BITS) | (uintptr_t)h->hidx;
         return (npipe_t *)v;
-}
-
-void np_handle_hold(struct npipe *h)
-{
-        atomic_fetch_add_explicit(&h->slot->word, 1, memory_order_relaxed);
 }
 
 void np_handle_retire(struct npipe *h)
@@ -175,7 +164,7 @@ void np_h_free(struct npipe *h)
 
 void np_h_hold(struct npipe *h)
 {
-        np_handle_hold(h);
+        atomic_fetch_add_explicit(&h->slot->word, 1, memory_order_relaxed);
 }
 
 void np_h_put(struct npipe *h)

@@ -215,11 +215,9 @@ static inline int np_handle_enter(npipe_t *value, struct npipe **ret)
         *ret = s->h;
         return 0;
 }
-/* Count one more call in h, which the caller already holds. */
-void np_handle_hold(struct npipe *h);
 /* The last call out of a retired slot wakes the close (handle.c). */
 void np_handle_drained(struct np_hslot *s);
-/* The end of a call (of np_handle_enter or np_handle_hold): touches no
+/* The end of a call (of np_handle_enter or np_h_hold): touches no
  * memory of h afterwards. */
 static inline void np_handle_leave(struct npipe *h)
 {
