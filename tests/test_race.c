@@ -88,6 +88,8 @@ static void *race(void *arg)
 
 START_TEST(test_close_races_calls)
 {
+        /* covers: CLOSE-06 (the survivor's blocked calls end when the peer
+         * closes), and issue 12 (calls racing their own handle's close) */
         for (int round = 0; round < ROUNDS; round++) {
                 H_NAME(name, "race");
                 npipe_t *s, *c;
