@@ -497,8 +497,10 @@ START_TEST(test_np_entries)
         ck_assert_int_eq(status, 0);
         ck_assert_int_eq(remote, NP_REMOTE_EXPOSED);
         ck_assert(has_socket(&st, "crashme"));
-        close(s);
+        /* Kill while the creator is still connected: once its connection
+         * closes, a live broker removes the pipe and its socket itself. */
         rt_kill_reap(st.broker);
+        close(s);
         ck_assert(has_socket(&st, "crashme"));
         site_broker(&st, everyone);
         ck_assert(!np_entry(&st, "crashme", NULL));
