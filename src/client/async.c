@@ -57,7 +57,6 @@
 /* Operations pending in this process, all shards: the completion of a
  * local peer's operations inside the satisfying call (np_async_settle)
  * costs nothing while there are none. */
-static _Atomic int live_ops;
 
 /* Per thread: inside a pass over a shard (its lock held, stepping), so a
  * step's own wakes must not start another pass; a completion thread (it
@@ -65,7 +64,6 @@ static _Atomic int live_ops;
  * change that may have satisfied a local peer's pending operation. */
 static __thread int tl_in_pass;
 static __thread int tl_shard_thread;
-static __thread int tl_settle_wanted;
 static __thread int tl_in_settle; /* a callback's own calls do not nest passes */
 /* np_async_on_start: what the caller wants done once its operation is
  * pending and findable, before anything can complete it. */
@@ -109,7 +107,7 @@ static void kick(struct np_shard *s)
         np_futex_wake(&s->kick, 0, 1);
 }
 
-void np_async_kick(struct conn *c)
+static void engine_kick(struct conn *c)
 {
         /* We do not know which shard serves c: kick them all (rare: only on
          * disconnect, close and peer death). */
@@ -166,7 +164,7 @@ void np_op_finish(struct op *o, int status, size_t bytes)
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_sub(&o->h->async_reads, 1);
         atomic_fetch_sub(&o->h->async_ops, 1);
-        atomic_fetch_sub(&live_ops, 1);
+        atomic_fetch_sub(&np_live_ops, 1);
         struct npipe *h = o->h;
         o->cb(o->ctx, status, bytes);
         free(o);
@@ -370,17 +368,11 @@ static void *shard_thread(void *arg)
  * peer in another process completes on its own completion thread as soon
  * as it runs (docs/design.md, "Completion").
  */
-void np_async_note_local(const struct conn *c)
+static void engine_settle(void)
 {
-        if (c->peer_local && atomic_load_explicit(&live_ops, memory_order_relaxed) != 0)
-                tl_settle_wanted = 1;
-}
-
-void np_async_settle(void)
-{
-        if (!tl_settle_wanted || tl_in_pass || tl_in_settle)
+        if (!np_settle_wanted || tl_in_pass || tl_in_settle)
                 return;
-        tl_settle_wanted = 0;
+        np_settle_wanted = 0;
         tl_in_settle = 1;
         np_lock(&shards_lock, NP_LK_SHARDS);
         struct np_shard *first = shards_pid == np_self_pid() ? shards : NULL;
@@ -405,7 +397,7 @@ void np_async_settle(void)
         }
         free(ps.done);
         tl_in_settle = 0;
-        tl_settle_wanted = 0;
+        np_settle_wanted = 0;
         if (tl_shard_thread)
                 return;
         /* what a completion thread unlinked before our pass saw it is
@@ -413,6 +405,11 @@ void np_async_settle(void)
         for (struct np_shard *s = first; s; s = s->next)
                 count_drain(&s->completing);
 }
+
+/* What the data path below calls (notify.h): installed with the first
+ * shard, so before any operation is counted in np_live_ops. */
+static const struct np_engine_hooks engine_hooks = {.settle = engine_settle,
+                                                    .kick = engine_kick};
 
 /* The shard for h: its own if it has one, else one with room. */
 static struct np_shard *shard_for(struct npipe *h)
@@ -449,6 +446,7 @@ static struct np_shard *shard_for(struct npipe *h)
                         return NULL;
                 }
                 pthread_attr_destroy(&a);
+                np_engine_install(&engine_hooks);
                 s->next = shards;
                 shards = s;
         }
@@ -474,7 +472,7 @@ int np_op_enqueue(struct op *o)
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_add(&o->h->async_reads, 1);
         atomic_fetch_add(&o->h->async_ops, 1);
-        atomic_fetch_add(&live_ops, 1);
+        atomic_fetch_add(&np_live_ops, 1);
         np_lock(&s->lock, NP_LK_SHARD);
         if (tl_start_fn) {
                 /* under the shard's lock: no pass can complete the

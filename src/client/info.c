@@ -72,24 +72,6 @@ NPIPE_EXTERN int npipe_set_mode(npipe_t *hv, const enum npipe_read_mode *read_mo
         return r;
 }
 
-int np_query(struct npipe *h, struct np_query_reply *rep)
-{
-        struct np_instance_req body = {h->id};
-        struct np_request req = {.type = NP_MSG_QUERY, .body = &body, .body_len = sizeof(body),
-                                 .fd = -1, .reply = rep, .reply_cap = sizeof(*rep)};
-        int r = np_broker_call(&req);
-        if (req.reply_fd >= 0)
-                close(req.reply_fd);
-        if (r < 0)
-                return r;
-        if (req.reply_len < sizeof(int32_t))
-                return NPIPE_EPROTO;
-        if (rep->status < 0)
-                return rep->status;
-        if (req.reply_type != NP_MSG_QUERY_REPLY || req.reply_len < sizeof(*rep))
-                return NPIPE_EPROTO;
-        return 0;
-}
 
 NPIPE_EXTERN int npipe_get_info(npipe_t *hv, struct npipe_info *ret)
 {

@@ -33,6 +33,7 @@
 #define NPIPE_INTERNAL_H
 
 #include "client/client.h"
+#include "client/notify.h"
 #include "core/ring.h"
 #include "proto/proto.h"
 #include <npipe/npipe.h>
@@ -274,13 +275,25 @@ void np_wake_writer(struct conn *c);
 int np_read_state_error(struct npipe *h, int st);
 int np_write_state_error(struct npipe *h, int st);
 /* The engine learns of local changes to c (disconnect, close, peer gone). */
-void np_async_kick(struct conn *c);
+static inline void np_async_kick(struct conn *c)
+{
+        np_engine_kick(c);
+}
 /* A change to c may have satisfied a pending operation of a peer in this
- * process: np_async_settle, at the end of the call, completes it. */
-void np_async_note_local(const struct conn *c);
+ * process: np_async_settle, at the end of the call, completes it.  Two
+ * loads when no operation is pending anywhere (notify.h). */
+static inline void np_async_note_local(const struct conn *c)
+{
+        if (c->peer_local && atomic_load_explicit(&np_live_ops, memory_order_relaxed) != 0)
+                np_settle_wanted = 1;
+}
 /* Complete now, in this thread, what local changes noted above satisfied
  * (at the end of a call, with no lock held). */
-void np_async_settle(void);
+static inline void np_async_settle(void)
+{
+        if (np_settle_wanted)
+                np_engine_settle();
+}
 /* Cancel every pending operation of h (it is being closed). */
 void np_async_handle_closed(struct npipe *h);
 
@@ -334,14 +347,17 @@ void np_wake_own_sleepers(struct conn *c);
 struct npipe *np_h_new(int server);
 void np_h_free(struct npipe *h);
 
-/* ---- lifecycle.c ---- */
+/* ---- segment.c ---- */
+/* What the two ends of c wrote (the counts a disconnect or close reports). */
 void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t);
+
+/* ---- lifecycle.c ---- */
 /* The body of DISCONNECT / CLOSE_*: our id and the connection's counts. */
 void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r);
-
-/* ---- io.c ---- */
 /* A server whose instance went back to listening takes its new segment. */
 void np_sync_listening(struct npipe *h);
+/* QUERY: the broker's view of our instance. */
+int np_query(struct npipe *h, struct np_query_reply *rep);
 
 /* ---- events.c: what the broker tells us (client.h, np_broker_hooks) ---- */
 void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id *remote, int fd);
@@ -357,8 +373,6 @@ struct np_stats_live *np_stats_collect(size_t *n);
 /* ---- async.c ---- */
 void np_async_atfork(int phase);
 
-/* ---- info.c ---- */
-int np_query(struct npipe *h, struct np_query_reply *rep);
 
 /* ---- small helpers of the data path, inline: each runs in every call ---- */
 

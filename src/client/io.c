@@ -29,23 +29,6 @@
 
 /* Common entry of data operations: the connection, or the state error. */
 
-/* A server end that still looks LISTENING may have a client already: the
- * broker tells us with an event, and a client's open returns as soon as
- * the broker answered it, maybe before our event thread has run.  A
- * round trip to the broker settles it: its reply comes after that event
- * (OPEN-07).  Costs nothing in the connected state. */
-void np_sync_listening(struct npipe *h)
-{
-        if (!h->server)
-                return;
-        np_lock(&h->lock, NP_LK_STATE);
-        int listening = h->state == NPIPE_STATE_LISTENING;
-        np_unlock(&h->lock, NP_LK_STATE);
-        if (listening) {
-                struct np_query_reply q;
-                (void)np_query(h, &q);
-        }
-}
 
 /* Common entry of data operations: the connection (held, may be NULL)
  * and the state; NPIPE_EBADF when a close began after the call entered. */
@@ -614,26 +597,6 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
         return r;
 }
 
-NPIPE_EXTERN int npipe_call(const char *name, const void *in, size_t in_len, void *out,
-                            size_t out_len, size_t *nread, int timeout_ms)
-{
-        npipe_t *h;
-        int r = npipe_open(name, NPIPE_READ | NPIPE_WRITE, 0, &h);
-        if (r == NPIPE_EBUSY) {
-                /* TRANS-15: wait once, retry once */
-                r = npipe_wait(name, timeout_ms);
-                if (r == 0)
-                        r = npipe_open(name, NPIPE_READ | NPIPE_WRITE, 0, &h);
-        }
-        if (r < 0)
-                return r;
-        enum npipe_read_mode m = NPIPE_READ_MESSAGE;
-        r = npipe_set_mode(h, &m, NULL);
-        if (r == 0)
-                r = npipe_transact(h, in, in_len, out, out_len, nread);
-        npipe_close(h);
-        return r;
-}
 
 NPIPE_EXTERN int npipe_flush(npipe_t *hv)
 {

@@ -26,20 +26,7 @@
 #include <unistd.h>
 
 
-/* ---- traffic counters ------------------------------------------------------------------ */
-
-/* What the two ends of c wrote, from the producer counters of both
- * segments (a broken peer's dummy segment counts nothing). */
-void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t)
-{
-        const struct np_seg_hdr *cs = server ? c->peer : c->own;
-        const struct np_seg_hdr *ss = server ? c->own : c->peer;
-
-        t->c2s_bytes = atomic_load_explicit(&cs->wbytes, memory_order_relaxed);
-        t->c2s_msgs = atomic_load_explicit(&cs->wframes, memory_order_relaxed);
-        t->s2c_bytes = atomic_load_explicit(&ss->wbytes, memory_order_relaxed);
-        t->s2c_msgs = atomic_load_explicit(&ss->wframes, memory_order_relaxed);
-}
+/* ---- the final counts ------------------------------------------------------------------- */
 
 /* The body of DISCONNECT / CLOSE_*: our id and, when we leave a connection,
  * its final counts (proto.h, np_end_req). */
@@ -50,6 +37,46 @@ void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r)
         if (c) {
                 r->conn_id = c->conn_id;
                 np_conn_traffic(h->server, c, &r->traffic);
+        }
+}
+
+/* ---- the instance's state, from the broker ------------------------------------------------ */
+
+/* QUERY: the broker's view of our instance. */
+int np_query(struct npipe *h, struct np_query_reply *rep)
+{
+        struct np_instance_req body = {h->id};
+        struct np_request req = {.type = NP_MSG_QUERY, .body = &body, .body_len = sizeof(body),
+                                 .fd = -1, .reply = rep, .reply_cap = sizeof(*rep)};
+        int r = np_broker_call(&req);
+        if (req.reply_fd >= 0)
+                close(req.reply_fd);
+        if (r < 0)
+                return r;
+        if (req.reply_len < sizeof(int32_t))
+                return NPIPE_EPROTO;
+        if (rep->status < 0)
+                return rep->status;
+        if (req.reply_type != NP_MSG_QUERY_REPLY || req.reply_len < sizeof(*rep))
+                return NPIPE_EPROTO;
+        return 0;
+}
+
+/* A server end that still looks LISTENING may have a client already: the
+ * broker tells us with an event, and a client's open returns as soon as
+ * the broker answered it, maybe before our event thread has run.  A
+ * round trip to the broker settles it: its reply comes after that event
+ * (OPEN-07).  Costs nothing in the connected state. */
+void np_sync_listening(struct npipe *h)
+{
+        if (!h->server)
+                return;
+        np_lock(&h->lock, NP_LK_STATE);
+        int listening = h->state == NPIPE_STATE_LISTENING;
+        np_unlock(&h->lock, NP_LK_STATE);
+        if (listening) {
+                struct np_query_reply q;
+                (void)np_query(h, &q);
         }
 }
 

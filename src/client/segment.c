@@ -214,3 +214,15 @@ void np_conn_stash(struct conn *c, const void *buf, size_t done)
         c->carry_off = 0;
 }
 
+/* What the two ends of c wrote, from the producer counters of both
+ * segments (a broken peer's dummy segment counts nothing). */
+void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t)
+{
+        const struct np_seg_hdr *cs = server ? c->peer : c->own;
+        const struct np_seg_hdr *ss = server ? c->own : c->peer;
+
+        t->c2s_bytes = atomic_load_explicit(&cs->wbytes, memory_order_relaxed);
+        t->c2s_msgs = atomic_load_explicit(&cs->wframes, memory_order_relaxed);
+        t->s2c_bytes = atomic_load_explicit(&ss->wbytes, memory_order_relaxed);
+        t->s2c_msgs = atomic_load_explicit(&ss->wframes, memory_order_relaxed);
+}
