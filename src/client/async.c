@@ -521,10 +521,24 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 if (o->h != h || (!all_ops && o->ctx != ctx))
                         continue;
 
-                unlink_for_completion(s, o);
-                if ((o->kind == OP_READ || o->kind == OP_TRANSACT) && o->c && o->done) {
-                        /* part of a message it took goes back to the head */
+                int stash = (o->kind == OP_READ || o->kind == OP_TRANSACT) && o->c && o->done;
+                if (stash && np_trylock(&h->rd, NP_LK_RD)) {
+                        /* A blocking read of this handle holds h->rd, maybe
+                         * asleep in the middle of a message.  Never wait for
+                         * it under the shard lock: that stops every handle
+                         * the shard serves, the writer it waits for perhaps
+                         * among them.  Wait holding nothing, then look again
+                         * (the shard may have completed o meanwhile). */
+                        np_unlock(&s->lock, NP_LK_SHARD);
                         np_lock(&h->rd, NP_LK_RD);
+                        np_unlock(&h->rd, NP_LK_RD);
+                        np_lock(&s->lock, NP_LK_SHARD);
+                        next = s->head;
+                        continue;
+                }
+                unlink_for_completion(s, o);
+                if (stash) {
+                        /* part of a message it took goes back to the head */
                         np_conn_stash(o->c, o->buf, o->done);
                         np_unlock(&h->rd, NP_LK_RD);
                         o->done = 0;

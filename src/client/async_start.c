@@ -12,8 +12,24 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+
+
+/* h->rd, unless a blocking read keeps it (asleep in the middle of a
+ * message, possibly for long): an overlapped call must not wait for that.
+ * Other holders (a peek, a completion step) keep it for moments only, so
+ * a few tries tell the two apart. */
+static int rd_take_brief(struct npipe *h)
+{
+        for (int i = 0; i < 64; i++) {
+                if (np_trylock(&h->rd, NP_LK_RD) == 0)
+                        return 1;
+                sched_yield();
+        }
+        return 0;
+}
 
 int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
 {
@@ -39,13 +55,15 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
         }
         o->buf = buf;
         o->len = len;
-        /* Try at once unless earlier reads are queued (they come first). */
-        if (atomic_load(&h->async_reads) == 0) {
+        /* Try at once unless earlier reads are queued (they come first),
+         * or a blocking read holds h->rd: an overlapped call never waits
+         * for it (it may sleep in the middle of a message); the engine
+         * steps the read once it can. */
+        if (atomic_load(&h->async_reads) == 0 && rd_take_brief(h)) {
                 int msg = atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
                           h->params.type == NPIPE_TYPE_MESSAGE;
                 struct waitspec w;
                 int status;
-                np_lock(&h->rd, NP_LK_RD);
                 int sr = np_op_read_step(o, msg, &status, &w);
                 np_unlock(&h->rd, NP_LK_RD);
                 if (sr == STEP_DONE || (atomic_load(&h->nowait) && o->done == 0)) {
@@ -118,7 +136,10 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
                 o->target = c->prod.wbytes;
                 o->end = np_prod_pos(&c->prod);
                 o->phase = 1;
-        } else if (wr == NP_RING_FULL && c->prod.streaming) {
+        } else if (wr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
+                /* it began a message it could not finish: it owns the ring
+                 * until the message is whole.  A write that found another
+                 * one streaming wrote nothing and owns nothing. */
                 c->stream_owner = o;
         }
         np_unlock(&h->wr, NP_LK_WR);
@@ -202,10 +223,14 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
                 r = np_remote_write_error(h, in_len);
         if (r < 0)
                 goto fail;
-        np_lock(&h->rd, NP_LK_RD);
-        int busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
-                   atomic_load(&h->async_reads) != 0;
-        np_unlock(&h->rd, NP_LK_RD);
+        /* a blocking read holding h->rd counts as a read pending (it may
+         * sleep there): busy, and the overlapped call does not wait */
+        int busy = 1;
+        if (rd_take_brief(h)) {
+                busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
+                       atomic_load(&h->async_reads) != 0;
+                np_unlock(&h->rd, NP_LK_RD);
+        }
         if (busy) {
                 r = NPIPE_EBUSY; /* TRANS-03 */
                 goto fail;

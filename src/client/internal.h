@@ -401,6 +401,18 @@ static inline int np_peer_closed_state(struct npipe *h, struct conn *c, int *dis
         return gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt);
 }
 
+/* As np_peer_closed_state, for the blocking calls: their own handle being
+ * closed by another thread ends them as well.  npipe_close wakes them and
+ * they leave (dropping h->rd, h->wr) before it cancels the overlapped
+ * operations, whose cancel needs those locks: a blocking writer waiting
+ * for room would otherwise hold h->wr until the peer read.  The engine's
+ * steps use np_peer_closed_state alone: its operations end "cancelled". */
+static inline int np_sync_closed_state(struct npipe *h, struct conn *c, int *disconnected)
+{
+        int closed = np_peer_closed_state(h, c, disconnected);
+        return closed || __atomic_load_n(&h->closed, __ATOMIC_SEQ_CST);
+}
+
 /* NPIPE_EMSGSIZE for a message a remote (SMB) client cannot receive. */
 static inline int np_remote_write_error(struct npipe *h, size_t len)
 {

@@ -61,7 +61,7 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
-                int closed = np_peer_closed_state(h, c, &disc);
+                int closed = np_sync_closed_state(h, c, &disc);
                 if (disc) {
                         r = NPIPE_ENOTCONN;
                         break;
@@ -281,7 +281,7 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
-                int closed = np_peer_closed_state(h, c, &disc);
+                int closed = np_sync_closed_state(h, c, &disc);
                 uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
                 np_lock(&h->wr, NP_LK_WR);
                 uint64_t wb = c->prod.wbytes;
@@ -312,7 +312,8 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
         }
 }
 
-/* Put len bytes into the ring (streaming when needed).  Called with h->wr.
+/* Put len bytes into the ring (streaming when needed).  Called with h->wr,
+ * which it lets go of while it sleeps before writing anything.
  * *first: the ring position where the message starts (for np_prod_abort). */
 static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t len,
                       int64_t deadline, uint64_t *first)
@@ -323,7 +324,7 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
                 int disc;
-                int closed = np_peer_closed_state(h, c, &disc);
+                int closed = np_sync_closed_state(h, c, &disc);
                 if (disc)
                         return NPIPE_ENOTCONN;
                 if (closed)
@@ -342,9 +343,18 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                         atomic_store(&c->corrupt, 1);
                         return NPIPE_EPIPE;
                 }
-                /* no room: any consumption frees some, also of empty
-                 * messages (which move no bytes: mark 0) */
+                /* No room: any consumption frees some, also of empty
+                 * messages (which move no bytes: mark 0).  With nothing of
+                 * our message in the ring yet, h->wr has nothing to keep
+                 * whole while we sleep: let it go, so that a cancel or a
+                 * close that aborts another write (the streaming one we
+                 * wait behind, say) never waits for us. */
+                int drop = done == 0;
+                if (drop)
+                        np_unlock(&h->wr, NP_LK_WR);
                 int w = np_conn_wait_for(c, seq, 1, 0, deadline);
+                if (drop)
+                        np_lock(&h->wr, NP_LK_WR);
                 if (w == NPIPE_ECANCELED) {
                         /* QUOTA-07: what the reader has not taken of a
                          * message still streaming in vanishes */

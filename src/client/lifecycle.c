@@ -275,6 +275,11 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
         np_unlock(&h->lock, NP_LK_STATE);
         np_unlock(&np_reg_lock, NP_LK_REG);
 
+        /* Our blocking calls in other threads see h->closed and leave
+         * (np_sync_closed_state), letting go of h->rd and h->wr, which the
+         * cancel below may need. */
+        if (c)
+                np_wake_own_sleepers(c);
         /* Pending overlapped operations end now, with "cancelled": before
          * the connection is marked closed below, which the completion
          * thread would otherwise report as the pipe broken. */

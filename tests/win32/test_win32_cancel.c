@@ -428,6 +428,79 @@ START_TEST(close_racing_calls)
 }
 END_TEST
 
+/* ---- writes queued behind one that streams (issue 12) ---- */
+
+/* Two overlapped writes, the first larger than the ring.  The second used
+ * to take the ring from the first (it found the producer streaming and
+ * called itself the owner): its bytes went into the middle of the first
+ * message, and a cancel of the first left that message's head readable. */
+
+struct writer2 {
+        HANDLE h;
+        OVERLAPPED ov[2];
+};
+
+static void start_two_writes(struct writer2 *w, const char *big, DWORD big_len)
+{
+        for (int i = 0; i < 2; i++)
+                w_ov(&w->ov[i], w_event(TRUE, FALSE));
+        WT_FAILS(WriteFile(w->h, big, big_len, NULL, &w->ov[0]), ERROR_IO_PENDING);
+        WT_FAILS(WriteFile(w->h, "x", 1, NULL, &w->ov[1]), ERROR_IO_PENDING);
+}
+
+/* covers: ORDER-02 MSG-01 */
+START_TEST(write_queued_behind_streaming)
+{
+        HANDLE srv, cli;
+        static char big[256 * 1024], got[256 * 1024 + 16];
+        for (size_t i = 0; i < sizeof big; i++)
+                big[i] = (char)('a' + i % 23);
+        w_pair(PIPE_TYPE_MESSAGE, FILE_FLAG_OVERLAPPED, 0, 1024, &srv, &cli);
+        DWORD mode = PIPE_READMODE_MESSAGE, n = 0;
+        WT_OK(SetNamedPipeHandleState(cli, &mode, NULL, NULL));
+        struct writer2 w = {.h = srv};
+        start_two_writes(&w, big, sizeof big);
+        /* the first message whole, then the second */
+        WT_OK(ReadFile(cli, got, sizeof got, &n, NULL));
+        ck_assert_uint_eq(n, sizeof big);
+        ck_assert(memcmp(got, big, sizeof big) == 0);
+        WT_OK(ReadFile(cli, got, sizeof got, &n, NULL));
+        ck_assert_uint_eq(n, 1);
+        ck_assert_int_eq(got[0], 'x');
+        for (int i = 0; i < 2; i++) {
+                WT_OK(GetOverlappedResult(srv, &w.ov[i], &n, TRUE));
+                CloseHandle(w.ov[i].hEvent);
+        }
+        CloseHandle(srv);
+        CloseHandle(cli);
+}
+END_TEST
+
+/* covers: CANCEL-02 QUOTA-07 CLOSE-13 */
+START_TEST(close_with_write_queued_behind)
+{
+        HANDLE srv, cli;
+        static char big[256 * 1024];
+        w_pair(PIPE_TYPE_MESSAGE, FILE_FLAG_OVERLAPPED, 0, 1024, &srv, &cli);
+        struct writer2 w = {.h = srv};
+        start_two_writes(&w, big, sizeof big);
+        WT_OK(CloseHandle(srv));
+        /* both ended, cancelled, inside the close ... */
+        for (int i = 0; i < 2; i++) {
+                ck_assert(W_SIGNALLED(w.ov[i].hEvent));
+                ck_assert_uint_eq(w.ov[i].Internal, 0xC0000120u); /* STATUS_CANCELLED */
+                CloseHandle(w.ov[i].hEvent);
+        }
+        /* ... and what the reader had not taken of them vanished: nothing
+         * of a torn message arrives, the pipe is simply broken */
+        char buf[16];
+        DWORD n = 0;
+        WT_FAILS(ReadFile(cli, buf, sizeof buf, &n, NULL), ERROR_BROKEN_PIPE);
+        ck_assert_uint_eq(n, 0);
+        CloseHandle(cli);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-cancel");
@@ -441,6 +514,8 @@ int main(void)
         tcase_add_test(tc, read_order);
         tcase_add_test(tc, write_order);
         tcase_add_test(tc, close_racing_calls);
+        tcase_add_test(tc, write_queued_behind_streaming);
+        tcase_add_test(tc, close_with_write_queued_behind);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
