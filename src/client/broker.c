@@ -76,7 +76,7 @@ static _Atomic uint64_t generation; /* bumped for every new broker session */
 /* getpid() is a system call (glibc stopped caching it); every API call
  * checks that a handle belongs to this process, so keep our own copy,
  * refreshed in the child after fork(). */
-static _Atomic pid_t self_pid;
+_Atomic pid_t np_self_pid_now;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void atfork_prepare(void);
@@ -86,13 +86,13 @@ static void atfork_child(void);
 static void lib_init(void)
 {
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-        atomic_store(&self_pid, getpid());
+        atomic_store(&np_self_pid_now, getpid());
 }
 
 pid_t np_self_pid(void)
 {
         pthread_once(&init_once, lib_init);
-        return atomic_load_explicit(&self_pid, memory_order_relaxed);
+        return atomic_load_explicit(&np_self_pid_now, memory_order_relaxed);
 }
 
 /* fork() while another thread holds one of our global locks would leave
@@ -128,7 +128,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-        atomic_store(&self_pid, getpid());
+        atomic_store(&np_self_pid_now, getpid());
         hook_atfork(2);
         /* The socket is the parent's session: closing our copy does not end
          * it (the parent still holds it).  Pending requests belong to the

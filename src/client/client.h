@@ -12,6 +12,7 @@
 #include <npipe/npipe.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 /* Reply handler for multi-packet replies (LIST): called on the event
@@ -87,6 +88,9 @@ int np_open_remote(const char *name, const struct np_remote_id *id, npipe_t **re
 
 /* Our pid as the broker knows it (getpid() of the connected process). */
 pid_t np_self_pid(void);
+/* The same word, for a caller that knows the library is initialised (it
+ * holds a handle): no call on the data path.  Reset in a fork's child. */
+extern _Atomic pid_t np_self_pid_now;
 
 /* What the layer above the broker connection (the handles: events.c,
  * registry.c, async.c) does when the broker tells it something.  Set once,

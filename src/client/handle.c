@@ -183,35 +183,6 @@ void np_bump_ev(struct npipe *h)
         np_futex_wake(&h->ev, 0, INT_MAX);
 }
 
-struct conn *np_conn_get(struct npipe *h)
-{
-        np_lock(&h->lock, NP_LK_STATE);
-        struct conn *c = h->conn;
-        if (c)
-                atomic_fetch_add(&c->refs, 1);
-        np_unlock(&h->lock, NP_LK_STATE);
-        return c;
-}
-
-/* The state of an end as NT reports it (STATE-01..05). */
-int np_end_state(struct npipe *h, struct conn *c)
-{
-        if (!c) {
-                int s;
-                np_lock(&h->lock, NP_LK_STATE);
-                s = h->state;
-                np_unlock(&h->lock, NP_LK_STATE);
-                return s;
-        }
-        int gone = atomic_load(&c->gone);
-        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
-        if (gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED))
-                return NPIPE_STATE_DISCONNECTED;
-        if (gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt))
-                return NPIPE_STATE_CLOSING;
-        return NPIPE_STATE_CONNECTED;
-}
-
 int np_end_state_now(struct npipe *h)
 {
         struct conn *c = np_conn_get(h);

@@ -34,6 +34,7 @@
 
 #include "client/client.h"
 #include "client/notify.h"
+#include "os/lockorder.h"
 #include "core/ring.h"
 #include "proto/proto.h"
 #include <npipe/npipe.h>
@@ -248,7 +249,7 @@ static inline int np_h_enter(npipe_t *value, struct npipe **ret)
         *ret = NULL;
         if (r < 0)
                 return r;
-        if (h->pid != np_self_pid()) {
+        if (h->pid != atomic_load_explicit(&np_self_pid_now, memory_order_relaxed)) {
                 np_handle_leave(h);
                 return NPIPE_EFORKED;
         }
@@ -264,9 +265,42 @@ void np_h_hold(struct npipe *h);
 /* Leave: the end of np_h_enter or np_h_hold. */
 void np_h_put(struct npipe *h);
 void np_bump_ev(struct npipe *h);
-struct conn *np_conn_get(struct npipe *h);
-void np_conn_put(struct conn *c);
-int np_end_state(struct npipe *h, struct conn *c);
+/* The hot helpers of every call, inline: a call into another file per
+ * message was measurable (callgrind, bench/README.md). */
+static inline struct conn *np_conn_get(struct npipe *h)
+{
+        np_lock(&h->lock, NP_LK_STATE);
+        struct conn *c = h->conn;
+        if (c)
+                atomic_fetch_add(&c->refs, 1);
+        np_unlock(&h->lock, NP_LK_STATE);
+        return c;
+}
+void np_conn_free(struct conn *c); /* segment.c: the last reference went */
+static inline void np_conn_put(struct conn *c)
+{
+        if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+                np_conn_free(c);
+}
+/* The state of an end as NT reports it (STATE-01..05). */
+static inline int np_end_state(struct npipe *h, struct conn *c)
+{
+        if (!c) {
+                int s;
+                np_lock(&h->lock, NP_LK_STATE);
+                s = h->state;
+                np_unlock(&h->lock, NP_LK_STATE);
+                return s;
+        }
+        int gone = atomic_load(&c->gone);
+        uint32_t ps = atomic_load_explicit(&c->peer->state, memory_order_acquire);
+        if (gone == NP_GONE_DISCONNECTED || (!h->server && ps == NP_SEG_DISCONNECTED))
+                return NPIPE_STATE_DISCONNECTED;
+        if (gone || ps != NP_SEG_OPEN || atomic_load(&c->corrupt))
+                return NPIPE_STATE_CLOSING;
+        return NPIPE_STATE_CONNECTED;
+}
+
 /* The same when the caller does not need the connection. */
 int np_end_state_now(struct npipe *h);
 /* After publishing data (producer) / consuming (consumer). */
@@ -355,7 +389,12 @@ void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t);
 /* The body of DISCONNECT / CLOSE_*: our id and the connection's counts. */
 void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r);
 /* A server whose instance went back to listening takes its new segment. */
-void np_sync_listening(struct npipe *h);
+void np_sync_listening_slow(struct npipe *h);
+static inline void np_sync_listening(struct npipe *h)
+{
+        if (h->server)
+                np_sync_listening_slow(h);
+}
 /* QUERY: the broker's view of our instance. */
 int np_query(struct npipe *h, struct np_query_reply *rep);
 

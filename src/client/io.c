@@ -27,15 +27,18 @@
 
 /* ---- read / write ------------------------------------------------------------------------ */
 
-/* Common entry of data operations: the connection, or the state error. */
-
-
 /* Common entry of data operations: the connection (held, may be NULL)
  * and the state; NPIPE_EBADF when a close began after the call entered. */
 static int data_entry(struct npipe *h, struct conn **ret, int *st)
 {
-        np_sync_listening(h);
+        /* An end with a connection is past LISTENING (the connect event set
+         * both at once): only one without may have a client the broker
+         * told us of, and only it pays np_sync_listening's lock. */
         struct conn *c = np_conn_get(h);
+        if (!c && h->server) {
+                np_sync_listening(h);
+                c = np_conn_get(h);
+        }
         *st = np_end_state(h, c);
         *ret = c;
         /* A close in another thread began after this call entered: the

@@ -159,10 +159,8 @@ struct conn *np_conn_new(struct np_seg_hdr *own, size_t own_size, int peer_fd,
         return c;
 }
 
-void np_conn_put(struct conn *c)
+void np_conn_free(struct conn *c)
 {
-        if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
-                return;
         if (!c->peer_is_dummy)
                 munmap((void *)c->peer, c->peer_size);
         munmap(c->own, c->own_size);
