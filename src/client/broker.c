@@ -28,7 +28,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,7 +35,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -408,97 +406,6 @@ static void *event_thread(void *arg)
 
 /* ---- connecting and starting the broker ------------------------------------------ */
 
-static int try_connect(const char *dir)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, NP_BROKER_SOCKET) >=
-            (int)sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (s < 0)
-                return -errno;
-        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int e = -errno;
-                close(s);
-                return e;
-        }
-        return s;
-}
-
-/* The broker program: $NPIPE_BROKER (made absolute against the current
- * directory when relative), else the installed one.  Never a search of
- * $PATH, which would let the environment choose what we run. */
-static const char *broker_path(char *buf, size_t len)
-{
-        const char *p = np_env("NPIPE_BROKER");
-        if (!p)
-                return NPIPE_BROKER_PATH;
-        if (p[0] == '/')
-                return p;
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof(cwd)) || snprintf(buf, len, "%s/%s", cwd, p) >= (int)len)
-                return NULL;
-        return buf;
-}
-
-/* Start a broker for `dir` and wait until it listens (or gives way to
- * another one that holds the lock).  npiped without --foreground forks
- * itself into the background and exits only once the broker can be used,
- * so waiting for the process we start is waiting for readiness.
- * posix_spawn runs no atfork handlers (we hold our lock here) and the
- * broker inherits nothing of ours but /dev/null and the log.
- * Returns 0 or NPIPE_EBROKER. */
-static int spawn_broker(const char *dir)
-{
-        char pathbuf[PATH_MAX];
-        const char *path = broker_path(pathbuf, sizeof(pathbuf));
-        if (!path)
-                return NPIPE_EBROKER;
-        char dirarg[PATH_MAX + 32], idlearg[64];
-        snprintf(dirarg, sizeof(dirarg), "--runtime-dir=%s", dir);
-        const char *idle = np_env("NPIPE_BROKER_IDLE");
-        snprintf(idlearg, sizeof(idlearg), "--idle-exit=%s", idle ? idle : "10");
-        const char *log = np_env("NPIPE_BROKER_LOG");
-
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, log ? log : "/dev/null",
-                                         O_WRONLY | O_CREAT | O_APPEND, 0600);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        sigset_t none, def;
-        sigemptyset(&none);
-        sigemptyset(&def);
-        sigaddset(&def, SIGPIPE);
-        sigaddset(&def, SIGTERM);
-        sigaddset(&def, SIGINT);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &def);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-        /* NPIPE_BROKER_LOG_LEVEL=debug with NPIPE_BROKER_LOG=FILE for diagnosis */
-        char levelarg[64] = "--log-level=notice";
-        const char *level = np_env("NPIPE_BROKER_LOG_LEVEL");
-        if (level)
-                snprintf(levelarg, sizeof(levelarg), "--log-level=%s", level);
-        char *argv[] = {(char *)path, dirarg, idlearg, levelarg, NULL};
-        pid_t pid;
-        int r = posix_spawn(&pid, path, &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return NPIPE_EBROKER;
-        int st;
-        while (waitpid(pid, &st, 0) < 0) {
-                if (errno != EINTR)
-                        return 0; /* SIGCHLD ignored: reaped already; connecting tells */
-        }
-        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : NPIPE_EBROKER;
-}
-
 static int hello(int s)
 {
         unsigned char pkt[sizeof(struct np_hdr) + sizeof(struct np_hello)];
@@ -540,7 +447,6 @@ static int hello(int s)
         return 0;
 }
 
-/* Connect (starting the broker if needed).  Called with lock held. */
 /* Connect to the broker of `dir`, starting one when none answers (never
  * in a shared broker's directory: that one is the administrator's).
  * Returns the socket or a negative code. */
@@ -554,7 +460,7 @@ void np_broker_autostart(int on)
 static int connect_broker(const char *dir, int shared)
 {
         for (int attempt = 0; attempt < 100; attempt++) {
-                int s = try_connect(dir);
+                int s = np_broker_socket_connect(dir);
                 if (s >= 0)
                         return s;
                 if (s == -EACCES || s == -EPERM)
@@ -565,9 +471,9 @@ static int connect_broker(const char *dir, int shared)
                         return NPIPE_EBROKER;
                 /* The first miss starts a broker.  Later ones wait for a broker
                  * another process is starting (it holds the lock but has not
-                 * bound yet); spawn_broker returns once one listens. */
+                 * bound yet); np_broker_spawn returns once one listens. */
                 if (attempt == 0 || attempt == 20) {
-                        if (spawn_broker(dir) < 0)
+                        if (np_broker_spawn(dir) < 0)
                                 return NPIPE_EBROKER;
                 } else {
                         struct timespec ts = {0, 10 * 1000 * 1000};

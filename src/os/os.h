@@ -63,6 +63,12 @@ int np_runtime_dir(char *buf, size_t len, int create);
  * caller must not start a broker there. */
 int np_runtime_dir_client(char *buf, size_t len, int *shared);
 
+/* ---- spawn.c: the broker process ---- */
+/* A SOCK_SEQPACKET connection to the broker socket of `dir`, or -errno. */
+int np_broker_socket_connect(const char *dir);
+/* Start a broker for `dir` and wait until it can be used: 0 or NPIPE_EBROKER. */
+int np_broker_spawn(const char *dir);
+
 /* The broker socket path inside the runtime directory. */
 #define NP_BROKER_SOCKET "npiped.sock"
 /* The lock file the running broker holds with flock(LOCK_EX). */
