@@ -94,14 +94,9 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateEventW(LPSECURITY_ATTRIBUTES lpEvent
                                                    LPCWSTR lpName)
 {
         (void)lpEventAttributes;
-        if (!lpName)
-                return create_event(bManualReset, bInitialState, NULL);
-        DWORD err;
-        char *name = np_win_utf16_to_utf8(lpName, &err);
-        if (!name) {
-                np_win_set_error(err);
+        char *name;
+        if (!np_win_utf16_arg(lpName, &name))
                 return NULL;
-        }
         HANDLE h = create_event(bManualReset, bInitialState, name);
         free(name);
         return h;

@@ -155,7 +155,10 @@ static int slot_acquire(struct slot *s, uint32_t gen)
         }
 }
 
-struct w_obj *np_win_handle_get(HANDLE h, enum w_type type)
+/* The slot of an open handle, its lookup count raised (drop it with
+ * slot_release); NULL with ERROR_INVALID_HANDLE for a value that names no
+ * open handle.  While the count is up the slot keeps its object. */
+static inline struct slot *slot_enter(HANDLE h)
 {
         uint32_t gen;
         struct slot *s = decode(h, &gen);
@@ -163,6 +166,14 @@ struct w_obj *np_win_handle_get(HANDLE h, enum w_type type)
                 np_win_set_error(ERROR_INVALID_HANDLE);
                 return NULL;
         }
+        return s;
+}
+
+struct w_obj *np_win_handle_get(HANDLE h, enum w_type type)
+{
+        struct slot *s = slot_enter(h);
+        if (!s)
+                return NULL;
         struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
         if (type && o->type != type) {
                 slot_release(s);
@@ -176,12 +187,9 @@ struct w_obj *np_win_handle_get(HANDLE h, enum w_type type)
 
 struct w_obj *np_win_handle_take(HANDLE h)
 {
-        uint32_t gen;
-        struct slot *s = decode(h, &gen);
-        if (!s || !slot_acquire(s, gen)) {
-                np_win_set_error(ERROR_INVALID_HANDLE);
+        struct slot *s = slot_enter(h);
+        if (!s)
                 return NULL;
-        }
         struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
         np_win_ref(o);
         /* clear the open bit: only one CloseHandle gets past this */

@@ -1,14 +1,16 @@
 /*
- * io.c - ReadFile, WriteFile, ReadFileEx, WriteFileEx, ConnectNamedPipe,
- * TransactNamedPipe, PeekNamedPipe, DisconnectNamedPipe, FlushFileBuffers,
- * GetOverlappedResult(Ex), CancelIo(Ex): synchronous and overlapped I/O
- * (spec OVL, CANCEL, ORDER).
+ * io.c - the calls that move data or wait for a client: ReadFile,
+ * WriteFile, ReadFileEx, WriteFileEx, ConnectNamedPipe, TransactNamedPipe
+ * (one path, do_io), and PeekNamedPipe, DisconnectNamedPipe,
+ * FlushFileBuffers, which never pend (spec OVL, CANCEL, ORDER).
  *
  * Which path a call takes is Windows' rule: an OVERLAPPED on a handle made
  * with FILE_FLAG_OVERLAPPED starts an operation that may stay pending (the
- * native engine in client/async.h); everything else runs the blocking
- * native call, and an OVERLAPPED given with a synchronous handle only
- * receives the result (OVL-15).
+ * native engine in client/async.h, through overlapped.c); everything else
+ * runs the blocking native call, and an OVERLAPPED given with a
+ * synchronous handle only receives the result (OVL-15).  The synchronous
+ * path on a synchronous handle - the common ReadFile / WriteFile - stays
+ * in this file from the handle lookup to the completion (completion.c).
  *
  * What the program sees follows NT's I/O manager:
  *   - OVERLAPPED.Internal is STATUS_PENDING from the start of the call; an
@@ -25,198 +27,6 @@
  */
 #include "client/async.h"
 #include "win32/win32.h"
-
-#include <stdlib.h>
-#include <string.h>
-
-/* A pending overlapped operation, known to the engine by its address
- * (the `ctx` of np_async_*, so cancelling names exactly this one). */
-struct w_op {
-        struct w_op *next, *prev; /* in pipe->ops, under pipe->lock */
-        _Atomic int refs;
-        int linked;
-        enum w_op_kind kind;
-        struct w_pipe *pipe;
-        OVERLAPPED *ov;
-        struct w_event *event;
-        struct w_port *port; /* post the completion here (a reference) */
-        ULONG_PTR key;
-        LPOVERLAPPED_COMPLETION_ROUTINE routine;
-        struct w_thread *thread; /* the issuing thread: APCs, CancelIo */
-        struct w_sync *sync;     /* a synchronous call waiting for this */
-};
-
-/* A synchronous call on an overlapped handle waits here for its operation,
- * as kernelbase waits on the handle after NtReadFile returns STATUS_PENDING.
- * Waiting outside the native layer lets a CloseHandle in another thread end
- * the operation (and the call) at once. */
-struct w_sync {
-        _Atomic uint32_t done;
-        int status;
-        size_t bytes;
-};
-
-/* What one call asks for. */
-struct io_req {
-        enum w_op_kind kind;
-        void *buf;        /* read; transact: the reply buffer */
-        const void *wbuf; /* write; transact: the request */
-        size_t len;       /* read or write length; transact: reply size */
-        size_t wlen;      /* transact: request size */
-};
-
-static void op_put(struct w_op *op)
-{
-        if (atomic_fetch_sub(&op->refs, 1) != 1)
-                return;
-        if (op->event)
-                np_win_put(&op->event->obj);
-        if (op->port)
-                np_win_put((struct w_obj *)op->port);
-        if (op->thread)
-                np_win_thread_put(op->thread);
-        np_win_put(&op->pipe->obj);
-        free(op);
-}
-
-static void op_link(struct w_op *op)
-{
-        struct w_pipe *p = op->pipe;
-        pthread_mutex_lock(&p->lock);
-        op->prev = NULL;
-        op->next = p->ops;
-        if (p->ops)
-                p->ops->prev = op;
-        p->ops = op;
-        op->linked = 1;
-        pthread_mutex_unlock(&p->lock);
-}
-
-static void op_unlink(struct w_op *op)
-{
-        struct w_pipe *p = op->pipe;
-        pthread_mutex_lock(&p->lock);
-        if (op->linked) {
-                if (op->prev)
-                        op->prev->next = op->next;
-                else
-                        p->ops = op->next;
-                if (op->next)
-                        op->next->prev = op->prev;
-                op->linked = 0;
-        }
-        pthread_mutex_unlock(&p->lock);
-}
-
-static void store_internal(OVERLAPPED *ov, uint32_t nt)
-{
-        /* InternalHigh first: whoever sees Internal complete sees the count */
-        __atomic_store_n(&ov->Internal, (ULONG_PTR)nt, __ATOMIC_RELEASE);
-}
-
-/* A completion - at once or later: fill the OVERLAPPED, then signal,
- * post and queue, in the order NT does. */
-static void deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct w_port *port,
-                    ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_thread *thread,
-                    uint32_t nt, size_t bytes)
-{
-        DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
-        if (ov) {
-                ov->InternalHigh = n;
-                store_internal(ov, nt);
-        }
-        if (ev)
-                np_win_signal(&ev->wt);
-        else if (!ov || !p->overlapped ||
-                 !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
-                /* OVL-13: the mode is about overlapped operations; a
-                 * synchronous call still signals the handle it waited on */
-                np_win_signal(&p->wt);
-        if (port)
-                np_win_port_post(port, n, key, ov, nt);
-        if (routine && thread) {
-                struct w_apc *a = calloc(1, sizeof(*a));
-                if (a) {
-                        a->routine = routine;
-                        a->err = np_win_nt_to_error(nt);
-                        a->bytes = n;
-                        a->ov = ov;
-                        np_win_queue_apc(thread, a);
-                }
-        }
-        np_win_completion_bump();
-}
-
-/* CancelSynchronousIo finds the synchronous call a thread is blocked in
- * through the thread (w_thread.sync_op); the entry is made before the
- * operation starts and removed before its record can go away, both under
- * the thread's apc_lock, so a canceller that finds it can take a
- * reference. */
-static void sync_register(struct w_op *op)
-{
-        pthread_mutex_lock(&op->thread->apc_lock);
-        op->thread->sync_op = op;
-        pthread_mutex_unlock(&op->thread->apc_lock);
-}
-
-static void sync_unregister(struct w_op *op)
-{
-        pthread_mutex_lock(&op->thread->apc_lock);
-        if (op->thread->sync_op == op)
-                op->thread->sync_op = NULL;
-        pthread_mutex_unlock(&op->thread->apc_lock);
-}
-
-/* Set once the process exits: see at_exit(). */
-static _Atomic int exiting;
-
-/* The engine's callback: a pending operation has ended. */
-static void op_done(void *ctx, int status, size_t bytes)
-{
-        struct w_op *op = ctx;
-        op_unlink(op);
-        if (op->sync) {
-                struct w_sync *sw = op->sync;
-                struct w_pipe *p = op->pipe;
-                sync_unregister(op);
-                np_win_ref(&p->obj);
-                op_put(op);
-                sw->status = status;
-                sw->bytes = bytes;
-                atomic_store(&sw->done, 1);
-                np_futex_wake(&sw->done, 0, 1);
-                np_win_signal(&p->wt);
-                np_win_put(&p->obj);
-                return;
-        }
-        /* at exit the OVERLAPPED may be in a stack frame that is gone, as
-         * Windows programs often leave it: write nothing */
-        if (atomic_load(&exiting)) {
-                op_put(op);
-                return;
-        }
-        uint32_t nt = np_win_op_ntstatus(op->kind, status, 1);
-        deliver(op->pipe, op->ov, op->event, op->port, op->key, op->routine, op->thread, nt, bytes);
-        op_put(op);
-}
-
-static int start_async(struct w_pipe *p, const struct io_req *rq, size_t *bytes, struct w_op *op)
-{
-        switch (rq->kind) {
-        case WOP_READ:
-                return np_async_read(p->np, rq->buf, rq->len, bytes, op_done, op);
-        case WOP_WRITE:
-                return np_async_write(p->np, rq->wbuf, rq->len, bytes, op_done, op);
-        case WOP_LISTEN:
-                *bytes = 0;
-                return np_async_listen(p->np, op_done, op);
-        case WOP_TRANSACT:
-                return np_async_transact(p->np, rq->wbuf, rq->wlen, rq->buf, rq->len, bytes,
-                                         op_done, op);
-        default:
-                return NPIPE_EINVAL;
-        }
-}
 
 /* A synchronous call on a synchronous handle runs the native blocking
  * call with the thread's cancel token in place, so that
@@ -238,7 +48,7 @@ static void native_leave(struct w_thread *t)
         np_synccancel_leave();
 }
 
-static int run_sync(struct w_pipe *p, const struct io_req *rq, size_t *bytes)
+static int run_sync(struct w_pipe *p, const struct w_io_req *rq, size_t *bytes)
 {
         *bytes = 0;
         switch (rq->kind) {
@@ -271,118 +81,19 @@ static unsigned rights_needed(enum w_op_kind kind)
         }
 }
 
-/* The event of an OVERLAPPED: the low bit of hEvent only says "no packet". */
-static HANDLE ov_event(const OVERLAPPED *ov)
-{
-        return (HANDLE)((uintptr_t)ov->hEvent & ~(uintptr_t)1);
-}
-
-static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *thread, int writes);
-
-/* CLOSE-09, CANCEL-08: process exit cancels the process's pending I/O.
- * What matters to the peer is the writes: the unread rest of a pending
- * write vanishes (QUOTA-07) instead of staying readable after we are gone.
- * Reads and listens need nothing: the close of the ends tells the peer. */
-static void cancel_writes_of(struct w_obj *o, void *arg)
-{
-        struct w_pipe *p = (struct w_pipe *)o;
-        (void)arg;
-        /* as np_win_pipe_enter: a native end being closed is left alone */
-        np_win_ref(o);
-        atomic_fetch_add(&p->calls, 1);
-        if (!atomic_load(&p->closed))
-                cancel(p, NULL, NULL, 1);
-        np_win_pipe_leave(p);
-}
-
-static void at_exit(void)
-{
-        atomic_store(&exiting, 1);
-        np_win_handle_foreach(W_PIPE, cancel_writes_of, NULL);
-}
-
-static void at_exit_register(void)
-{
-        atexit(at_exit);
-}
-
-/* The handle turns unsignalled once its operation is pending in the
- * engine (np_async_on_start). */
-static void unsignal_handle(void *arg)
-{
-        struct w_pipe *p = arg;
-        np_win_unsignal(&p->wt);
-}
-
-/* Start an overlapped operation: its record, linked where CancelIo finds
- * it.  NP_ASYNC_PENDING, or the result of an operation finished at once
- * (the record is then gone). */
-static int start_op(struct w_pipe *p, const struct io_req *rq, OVERLAPPED *ov, struct w_event *ev,
-                    struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
-                    struct w_sync *sync, size_t *bytes)
-{
-        struct w_op *op = calloc(1, sizeof(*op));
-        if (!op)
-                return NPIPE_ENOMEM;
-        /* one reference for this call, one for the engine's callback */
-        atomic_init(&op->refs, 2);
-        op->kind = rq->kind;
-        op->pipe = p;
-        np_win_ref(&p->obj);
-        op->ov = ov;
-        op->event = ev;
-        if (ev)
-                np_win_ref(&ev->obj);
-        op->port = port;
-        if (port)
-                np_win_ref((struct w_obj *)port);
-        op->key = key;
-        op->routine = routine;
-        op->sync = sync;
-        op->thread = np_win_self();
-        np_win_thread_ref(op->thread);
-        if (rq->kind == WOP_WRITE) {
-                static pthread_once_t once = PTHREAD_ONCE_INIT;
-                pthread_once(&once, at_exit_register);
-        }
-        /* a synchronous call on a synchronous handle is not one of the
-         * handle's overlapped operations: CancelIo(Ex) do not see it, only
-         * CancelSynchronousIo does (CANCEL-05) */
-        int sync_handle = sync && !p->overlapped;
-        if (sync_handle)
-                sync_register(op);
-        else
-                op_link(op);
-        np_async_on_start(unsignal_handle, p);
-        int r = start_async(p, rq, bytes, op);
-        np_async_on_start(NULL, NULL);
-        if (r != NP_ASYNC_PENDING)
-                np_win_unsignal(&p->wt); /* do_io: the I/O started and ended */
-        if (r != NP_ASYNC_PENDING) {
-                /* finished at once: the callback will not run (a CancelIoEx
-                 * may hold a reference of its own for a moment) */
-                if (sync_handle)
-                        sync_unregister(op);
-                op_unlink(op);
-                op_put(op);
-        }
-        op_put(op);
-        return r;
-}
-
 /* One call of ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe or
  * the Ex forms, through its three steps (do_io). */
 struct io_call {
         struct w_pipe *p;
-        const struct io_req *rq;
+        const struct w_io_req *rq;
         OVERLAPPED *ov;
         LPOVERLAPPED_COMPLETION_ROUTINE routine;
-        struct w_event *ev;   /* the OVERLAPPED's event, referenced */
-        struct w_port *port;  /* the bound port for this operation, referenced */
+        struct w_event *ev;  /* the OVERLAPPED's event, referenced */
+        struct w_port *port; /* the bound port for this operation, referenced */
         ULONG_PTR key;
         size_t bytes;
-        int later;            /* the result came from a wait: already signalled */
-        int entered;          /* still inside the pipe's calls (np_win_pipe_leave) */
+        int later;   /* the result came from a wait: already signalled */
+        int entered; /* still inside the pipe's calls (np_win_pipe_leave) */
 };
 
 /* The checks NT makes before any I/O starts, and the start's side effects
@@ -391,7 +102,7 @@ struct io_call {
 static int io_begin(struct io_call *k, struct w_thread **native)
 {
         struct w_pipe *p = k->p;
-        const struct io_req *rq = k->rq;
+        const struct w_io_req *rq = k->rq;
         OVERLAPPED *ov = k->ov;
         if (k->routine) {
                 /* OVL-08, OVL-16: completion routines need an overlapped
@@ -402,13 +113,13 @@ static int io_begin(struct io_call *k, struct w_thread **native)
                 }
         }
         if (ov)
-                store_internal(ov, STATUS_PENDING);
+                np_win_ov_set_status(ov, STATUS_PENDING);
         if ((p->access & rights_needed(rq->kind)) != rights_needed(rq->kind)) {
                 np_win_set_error(ERROR_ACCESS_DENIED);
                 return 0;
         }
-        if (ov && !k->routine && ov_event(ov)) {
-                k->ev = (struct w_event *)np_win_handle_get(ov_event(ov), W_EVENT);
+        if (ov && !k->routine && np_win_ov_event(ov)) {
+                k->ev = (struct w_event *)np_win_handle_get(np_win_ov_event(ov), W_EVENT);
                 if (!k->ev)
                         return 0; /* ERROR_INVALID_HANDLE */
         }
@@ -440,13 +151,13 @@ static int io_start_overlapped(struct io_call *k, int *r, BOOL *ret)
                 np_win_ref((struct w_obj *)k->port);
         }
         pthread_mutex_unlock(&p->lock);
-        *r = start_op(p, k->rq, k->ov, k->ev, k->port, k->key, k->routine, NULL, &k->bytes);
+        *r = np_win_op_start(p, k->rq, k->ov, k->ev, k->port, k->key, k->routine, NULL, &k->bytes);
         if (*r == 0 && k->rq->kind == WOP_LISTEN) {
                 /* a client came during the call: NPFS never finishes a listen
                  * at once (it pends, then the client completes it), and
                  * programs written for Windows treat TRUE from an overlapped
                  * connect as a failure */
-                deliver(p, k->ov, k->ev, k->port, k->key, NULL, NULL, W_STATUS_SUCCESS, 0);
+                np_win_deliver(p, k->ov, k->ev, k->port, k->key, NULL, NULL, W_STATUS_SUCCESS, 0);
                 np_win_set_error(ERROR_IO_PENDING);
                 *ret = FALSE;
                 return 1;
@@ -475,7 +186,7 @@ static int io_run_sync(struct io_call *k, struct w_thread *native)
                 /* no OVERLAPPED on an overlapped handle: synchronous, but the
                  * wait is ours (struct w_sync) */
                 struct w_sync sw = {0};
-                r = start_op(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
+                r = np_win_op_start(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
                 if (r == NP_ASYNC_PENDING) {
                         /* a CloseHandle meanwhile may close the end now */
                         np_win_ref(&p->obj);
@@ -496,7 +207,7 @@ static int io_run_sync(struct io_call *k, struct w_thread *native)
                  * returns, as with the blocking native call.  No APC runs
                  * in this wait (CONNECT-09, OVL-19). */
                 struct w_sync sw = {0};
-                r = start_op(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
+                r = np_win_op_start(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
                 if (r == NP_ASYNC_PENDING) {
                         while (!atomic_load(&sw.done))
                                 np_futex_wait_until(&sw.done, 0, 0, -1);
@@ -522,8 +233,8 @@ static BOOL io_result(struct io_call *k, int r, LPDWORD out_n)
                          * partial message read is a warning, not a success,
                          * so it is reported as pending and its packet
                          * (STATUS_BUFFER_OVERFLOW) is posted */
-                        deliver(p, k->ov, k->ev, k->port, k->key, NULL, NULL,
-                                W_STATUS_BUFFER_OVERFLOW, k->bytes);
+                        np_win_deliver(p, k->ov, k->ev, k->port, k->key, NULL, NULL,
+                                       W_STATUS_BUFFER_OVERFLOW, k->bytes);
                         np_win_set_error(ERROR_IO_PENDING);
                         return FALSE;
                 }
@@ -541,8 +252,8 @@ static BOOL io_result(struct io_call *k, int r, LPDWORD out_n)
         uint32_t nt = r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW;
         /* (a synchronous call that waited has been signalled already) */
         if (!k->later)
-                deliver(p, k->ov, k->ev, k->port, k->key, k->routine,
-                        k->routine ? np_win_self() : NULL, nt, k->bytes);
+                np_win_deliver(p, k->ov, k->ev, k->port, k->key, k->routine,
+                               k->routine ? np_win_self() : NULL, nt, k->bytes);
         /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
         if (out_n && (r >= 0 || !k->ov))
                 *out_n = (DWORD)k->bytes;
@@ -554,7 +265,7 @@ static BOOL io_result(struct io_call *k, int r, LPDWORD out_n)
 
 /* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
  * forms (routine set). */
-static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
+static BOOL do_io(HANDLE h, const struct w_io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
                   LPOVERLAPPED_COMPLETION_ROUTINE routine)
 {
         if (out_n)
@@ -586,11 +297,21 @@ static BOOL do_io(HANDLE h, const struct io_req *rq, LPDWORD out_n, OVERLAPPED *
         return ret;
 }
 
+/* ReadFileEx, WriteFileEx: do_io with the completion routine they
+ * cannot do without, and no count (the routine gets it). */
+static BOOL do_io_ex(HANDLE h, const struct w_io_req *rq, OVERLAPPED *ov,
+                     LPOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+        if (!routine)
+                return np_win_fail(ERROR_INVALID_PARAMETER);
+        return do_io(h, rq, NULL, ov, routine);
+}
+
 NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
                                              DWORD nNumberOfBytesToRead,
                                              LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped)
 {
-        struct io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
+        struct w_io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
         return do_io(hFile, &rq, lpNumberOfBytesRead, lpOverlapped, NULL);
 }
 
@@ -599,7 +320,7 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFile(HANDLE hFile, LPCVOID lpBuffer,
                                               LPDWORD lpNumberOfBytesWritten,
                                               LPOVERLAPPED lpOverlapped)
 {
-        struct io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
+        struct w_io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
         return do_io(hFile, &rq, lpNumberOfBytesWritten, lpOverlapped, NULL);
 }
 
@@ -608,10 +329,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
                                                LPOVERLAPPED lpOverlapped,
                                                LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-        if (!lpCompletionRoutine)
-                return np_win_fail(ERROR_INVALID_PARAMETER);
-        struct io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
-        return do_io(hFile, &rq, NULL, lpOverlapped, lpCompletionRoutine);
+        struct w_io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
+        return do_io_ex(hFile, &rq, lpOverlapped, lpCompletionRoutine);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(HANDLE hFile, LPCVOID lpBuffer,
@@ -619,15 +338,13 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(HANDLE hFile, LPCVOID lpBuffer,
                                                 LPOVERLAPPED lpOverlapped,
                                                 LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-        if (!lpCompletionRoutine)
-                return np_win_fail(ERROR_INVALID_PARAMETER);
-        struct io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
-        return do_io(hFile, &rq, NULL, lpOverlapped, lpCompletionRoutine);
+        struct w_io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
+        return do_io_ex(hFile, &rq, lpOverlapped, lpCompletionRoutine);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped)
 {
-        struct io_req rq = {.kind = WOP_LISTEN};
+        struct w_io_req rq = {.kind = WOP_LISTEN};
         return do_io(hNamedPipe, &rq, NULL, lpOverlapped, NULL);
 }
 
@@ -636,11 +353,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_TransactNamedPipe(HANDLE hNamedPipe, LPVOID 
                                                       DWORD nOutBufferSize, LPDWORD lpBytesRead,
                                                       LPOVERLAPPED lpOverlapped)
 {
-        struct io_req rq = {.kind = WOP_TRANSACT,
-                            .buf = lpOutBuffer,
-                            .len = nOutBufferSize,
-                            .wbuf = lpInBuffer,
-                            .wlen = nInBufferSize};
+        struct w_io_req rq = {.kind = WOP_TRANSACT,
+                              .buf = lpOutBuffer,
+                              .len = nOutBufferSize,
+                              .wbuf = lpInBuffer,
+                              .wlen = nInBufferSize};
         return do_io(hNamedPipe, &rq, lpBytesRead, lpOverlapped, NULL);
 }
 
@@ -651,31 +368,26 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBu
                                                   LPDWORD lpTotalBytesAvail,
                                                   LPDWORD lpBytesLeftThisMessage)
 {
-        struct w_pipe *p = np_win_pipe_enter(hNamedPipe);
+        struct w_pipe *p = np_win_pipe_enter_for(hNamedPipe, WACC_READ); /* PEEK-14 */
         if (!p)
                 return FALSE;
         BOOL ok = FALSE;
-        if (!(p->access & WACC_READ)) {
-                np_win_set_error(ERROR_ACCESS_DENIED);
+        struct npipe_peek pk;
+        np_win_unsignal(&p->wt);
+        /* PEEK-05: a buffer of size 0 is never touched */
+        int r = npipe_peek(p->np, nBufferSize ? lpBuffer : NULL, lpBuffer ? nBufferSize : 0, &pk);
+        if (r < 0) {
+                /* PEEK-07, STATE-11: the outputs stay untouched */
+                np_win_set_error(np_win_op_error(WOP_PEEK, r, 0));
         } else {
-                struct npipe_peek pk;
-                np_win_unsignal(&p->wt);
-                /* PEEK-05: a buffer of size 0 is never touched */
-                int r = npipe_peek(p->np, nBufferSize ? lpBuffer : NULL, lpBuffer ? nBufferSize : 0,
-                                   &pk);
-                if (r < 0) {
-                        /* PEEK-07, STATE-11: the outputs stay untouched */
-                        np_win_set_error(np_win_op_error(WOP_PEEK, r, 0));
-                } else {
-                        if (lpBytesRead)
-                                *lpBytesRead = pk.copied;
-                        if (lpTotalBytesAvail)
-                                *lpTotalBytesAvail = pk.avail;
-                        if (lpBytesLeftThisMessage)
-                                *lpBytesLeftThisMessage = pk.left; /* PEEK-04 */
-                        np_win_signal(&p->wt);
-                        ok = TRUE;
-                }
+                if (lpBytesRead)
+                        *lpBytesRead = pk.copied;
+                if (lpTotalBytesAvail)
+                        *lpTotalBytesAvail = pk.avail;
+                if (lpBytesLeftThisMessage)
+                        *lpBytesLeftThisMessage = pk.left; /* PEEK-04 */
+                np_win_signal(&p->wt);
+                ok = TRUE;
         }
         np_win_pipe_leave(p);
         return ok;
@@ -722,252 +434,4 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
         if (r < 0)
                 return np_win_fail(np_win_op_error(WOP_FLUSH, r, 0));
         return TRUE;
-}
-
-/* ---- results and cancellation --------------------------------------------------------------- */
-
-static int ov_pending(const OVERLAPPED *ov)
-{
-        return (DWORD)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE) == STATUS_PENDING;
-}
-
-static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms, BOOL alertable)
-{
-        if (!ov)
-                return np_win_fail(ERROR_INVALID_PARAMETER);
-        struct w_pipe *p = np_win_pipe_get(hFile);
-        if (!p)
-                return FALSE;
-        BOOL ok = FALSE;
-        if (ov_pending(ov)) {
-                /* OVL-09, OVL-10 */
-                if (ms == 0) {
-                        np_win_set_error(ERROR_IO_INCOMPLETE);
-                        goto out;
-                }
-                int64_t deadline = np_win_deadline(ms);
-                /* the event, or the handle when there is none (OVL-14) */
-                DWORD w;
-                if (ov_event(ov)) {
-                        w = npipe_win_WaitForSingleObjectEx(ov_event(ov), ms, alertable);
-                } else {
-                        struct w_waitable *wt = &p->wt;
-                        w = np_win_wait(1, &wt, 0, ms, alertable ? 1 : 0);
-                }
-                if (w == WAIT_FAILED)
-                        goto out;
-                if (w == WAIT_IO_COMPLETION || w == WAIT_TIMEOUT) {
-                        np_win_set_error(w);
-                        goto out;
-                }
-                /* the object was signalled by someone else (another operation
-                 * on the handle, SetEvent by hand): wait for this operation */
-                if (ov_pending(ov) && !np_win_wait_ov(ov, deadline)) {
-                        np_win_set_error(WAIT_TIMEOUT);
-                        goto out;
-                }
-        }
-        uint32_t nt = (uint32_t)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE);
-        if (n)
-                *n = (DWORD)ov->InternalHigh;
-        if (!W_NT_SUCCESS(nt))
-                np_win_set_error(np_win_nt_to_error(nt));
-        else
-                ok = TRUE;
-out:
-        np_win_put(&p->obj);
-        return ok;
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
-                                                        LPDWORD lpNumberOfBytesTransferred,
-                                                        BOOL bWait)
-{
-        return overlapped_result(hFile, lpOverlapped, lpNumberOfBytesTransferred,
-                                 bWait ? INFINITE : 0, FALSE);
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_GetOverlappedResultEx(HANDLE hFile, LPOVERLAPPED lpOverlapped,
-                                                          LPDWORD lpNumberOfBytesTransferred,
-                                                          DWORD dwMilliseconds, BOOL bAlertable)
-{
-        return overlapped_result(hFile, lpOverlapped, lpNumberOfBytesTransferred, dwMilliseconds,
-                                 bAlertable);
-}
-
-/* Cancel the pending operations of a handle that match: one OVERLAPPED
- * (CancelIoEx), every one (CancelIoEx with NULL), or the calling thread's
- * (CancelIo, CANCEL-03).  Their callbacks run before this returns. */
-static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *thread, int writes)
-{
-        struct w_op *list[64];
-        int total = 0;
-        for (;;) {
-                int n = 0, more = 0;
-                pthread_mutex_lock(&p->lock);
-                for (struct w_op *op = p->ops; op; op = op->next) {
-                        if ((ov && op->ov != ov) || (thread && op->thread != thread) ||
-                            (writes && op->kind != WOP_WRITE))
-                                continue;
-                        if (n == 64) {
-                                more = 1;
-                                break;
-                        }
-                        atomic_fetch_add(&op->refs, 1);
-                        list[n++] = op;
-                }
-                pthread_mutex_unlock(&p->lock);
-                int done = 0;
-                /* no lock held: the callback runs in np_async_cancel */
-                for (int i = 0; i < n; i++) {
-                        if (np_async_cancel(p->np, list[i]) == 0)
-                                done++;
-                        op_put(list[i]);
-                }
-                total += done;
-                /* go on only while progress is made (ops that are completing
-                 * right now are not found and leave the list by themselves) */
-                if (!more || !done)
-                        break;
-        }
-        /* An operation a completion had already taken is not found, but its
-         * callback may still be writing the OVERLAPPED: when CancelIo(Ex)
-         * returns - found or not - it is over (issue 18). */
-        np_async_quiesce(p->np);
-        return total;
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
-{
-        struct w_pipe *p = np_win_pipe_enter(hFile);
-        if (!p)
-                return FALSE;
-        int n = cancel(p, lpOverlapped, NULL, 0);
-        np_win_pipe_leave(p);
-        /* CANCEL-02: nothing (left) to cancel */
-        if (n == 0)
-                return np_win_fail(ERROR_NOT_FOUND);
-        return TRUE;
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_CancelIo(HANDLE hFile)
-{
-        struct w_pipe *p = np_win_pipe_enter(hFile);
-        if (!p)
-                return FALSE;
-        cancel(p, NULL, np_win_self(), 0);
-        np_win_pipe_leave(p);
-        return TRUE;
-}
-
-/* OVL-12, OVL-13.  The modes are kept on the pipe object and, as on
- * Windows, can be added but never taken back. */
-NPIPE_WIN_API BOOL WINAPI npipe_win_SetFileCompletionNotificationModes(HANDLE FileHandle,
-                                                                       UCHAR Flags)
-{
-        struct w_pipe *p = np_win_pipe_get(FileHandle);
-        if (!p)
-                return FALSE;
-        BOOL ok = TRUE;
-        if (Flags & ~(FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE))
-                ok = np_win_fail(ERROR_INVALID_PARAMETER);
-        else
-                atomic_fetch_or(&p->notify, (unsigned)Flags);
-        np_win_put(&p->obj);
-        return ok;
-}
-
-/* CANCEL-05, CONNECT-10: the synchronous call on a synchronous handle the
- * thread is blocked in (ConnectNamedPipe, ReadFile, WriteFile,
- * TransactNamedPipe, FlushFileBuffers) fails with ERROR_OPERATION_ABORTED. */
-NPIPE_WIN_API BOOL WINAPI npipe_win_CancelSynchronousIo(HANDLE hThread)
-{
-        struct w_thread *t = np_win_thread_of(hThread);
-        if (!t)
-                return FALSE;
-        pthread_mutex_lock(&t->apc_lock);
-        struct w_op *op = t->sync_op;
-        if (op)
-                atomic_fetch_add(&op->refs, 1);
-        pthread_mutex_unlock(&t->apc_lock);
-        if (!op && atomic_load(&t->sync_native)) {
-                /* a native blocking call: its waits end (client/cancel.h).
-                 * Our reference keeps the token's memory alive. */
-                np_synccancel_fire(&t->sync_cancel);
-                np_win_thread_put(t);
-                return TRUE;
-        }
-        np_win_thread_put(t);
-        if (!op)
-                return np_win_fail(ERROR_NOT_FOUND);
-        /* as cancel_writes_of: enter the pipe so its native end stays open
-         * while we cancel, and leave a closed one alone */
-        struct w_pipe *p = op->pipe;
-        np_win_ref(&p->obj);
-        atomic_fetch_add(&p->calls, 1);
-        int r = NPIPE_ENOTFOUND;
-        if (!atomic_load(&p->closed))
-                r = np_async_cancel(p->np, op);
-        np_win_pipe_leave(p);
-        op_put(op);
-        if (r != 0)
-                return np_win_fail(ERROR_NOT_FOUND);
-        /* the last error is left alone on success */
-        return TRUE;
-}
-
-/* ---- CallNamedPipe -------------------------------------------------------------------------- */
-
-/* TRANS-15: CreateFile(GENERIC_READ | GENERIC_WRITE); when the pipe is
- * busy, WaitNamedPipe(nTimeOut) and one more try; message read mode;
- * TransactNamedPipe; CloseHandle.  A reply longer than the buffer fails
- * with ERROR_MORE_DATA and the rest is lost with the handle. */
-static BOOL call_named_pipe(const char *path, LPVOID in, DWORD in_size, LPVOID out, DWORD out_size,
-                            LPDWORD nread, DWORD timeout)
-{
-        if (nread)
-                *nread = 0;
-        HANDLE h = np_win_create_file(path, GENERIC_READ | GENERIC_WRITE, OPEN_EXISTING, 0);
-        if (h == INVALID_HANDLE_VALUE && npipe_win_GetLastError() == ERROR_PIPE_BUSY) {
-                if (!np_win_wait_named_pipe(path, timeout))
-                        return FALSE;
-                h = np_win_create_file(path, GENERIC_READ | GENERIC_WRITE, OPEN_EXISTING, 0);
-        }
-        if (h == INVALID_HANDLE_VALUE)
-                return FALSE;
-        DWORD mode = PIPE_READMODE_MESSAGE;
-        BOOL ok = npipe_win_SetNamedPipeHandleState(h, &mode, NULL, NULL);
-        if (ok)
-                ok = npipe_win_TransactNamedPipe(h, in, in_size, out, out_size, nread, NULL);
-        DWORD err = npipe_win_GetLastError();
-        npipe_win_CloseHandle(h);
-        np_win_set_error(err);
-        return ok;
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeA(LPCSTR lpNamedPipeName, LPVOID lpInBuffer,
-                                                   DWORD nInBufferSize, LPVOID lpOutBuffer,
-                                                   DWORD nOutBufferSize, LPDWORD lpBytesRead,
-                                                   DWORD nTimeOut)
-{
-        return call_named_pipe(lpNamedPipeName, lpInBuffer, nInBufferSize, lpOutBuffer,
-                               nOutBufferSize, lpBytesRead, nTimeOut);
-}
-
-NPIPE_WIN_API BOOL WINAPI npipe_win_CallNamedPipeW(LPCWSTR lpNamedPipeName, LPVOID lpInBuffer,
-                                                   DWORD nInBufferSize, LPVOID lpOutBuffer,
-                                                   DWORD nOutBufferSize, LPDWORD lpBytesRead,
-                                                   DWORD nTimeOut)
-{
-        if (!lpNamedPipeName)
-                return call_named_pipe(NULL, lpInBuffer, nInBufferSize, lpOutBuffer, nOutBufferSize,
-                                       lpBytesRead, nTimeOut);
-        DWORD err;
-        char *name = np_win_utf16_to_utf8(lpNamedPipeName, &err);
-        if (!name)
-                return np_win_fail(err);
-        BOOL ok = call_named_pipe(name, lpInBuffer, nInBufferSize, lpOutBuffer, nOutBufferSize,
-                                  lpBytesRead, nTimeOut);
-        free(name);
-        return ok;
 }

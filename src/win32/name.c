@@ -169,3 +169,17 @@ int np_win_name_has_wildcards(const char *path)
                 path += 4;
         return strpbrk(path, "<>\"|?*") != NULL;
 }
+
+int np_win_utf16_arg(const WCHAR *s, char **out)
+{
+        *out = NULL;
+        if (!s)
+                return 1;
+        DWORD err;
+        *out = np_win_utf16_to_utf8(s, &err);
+        if (!*out) {
+                np_win_set_error(err);
+                return 0;
+        }
+        return 1;
+}

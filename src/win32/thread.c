@@ -5,6 +5,10 @@
  *
  * The thread is a detached pthread that holds a reference to its object;
  * the handle holds another, so either may go first.
+ *
+ * A thread handle is one more kind of waitable object: this file builds
+ * on the dispatcher below it (apc.c, waitable.c) and wait.c, above it,
+ * asks it for the waitable and the thread state of a handle.
  */
 #include "win32/win32.h"
 

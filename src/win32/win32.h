@@ -96,6 +96,11 @@ char *np_win_utf16_to_utf8(const WCHAR *s, DWORD *err);
  * written to out only when that is at most cap.  Bytes that are not
  * well-formed UTF-8 pass as Latin-1, one unit each. */
 size_t np_win_utf8_to_utf16(const char *s, WCHAR *out, size_t cap);
+/* The string argument of a W function for the code of its A form: NULL
+ * stays NULL (the A form decides what that means), anything else is
+ * converted into *out (free it).  0 with the last error set when it
+ * cannot be. */
+int np_win_utf16_arg(const WCHAR *s, char **out);
 
 enum w_name_kind {
         WNAME_NULL,   /* no name at all */
@@ -111,21 +116,23 @@ enum w_name_kind np_win_name(const char *path, char **canon);
 /* True for the characters Win32 refuses in file names: < > " | ? * */
 int np_win_name_has_wildcards(const char *path);
 
-/* ---- dispatcher: waitable objects, threads, APCs (wait.c) ----------------------------------- */
+/* ---- the dispatcher ------------------------------------------------------------------------- */
+
+/* Layered bottom up, each file calling only those below it:
+ *   apc.c       per-thread state, the APC queue, the sleep of a thread
+ *   waitable.c  signal states and the wait for them (np_win_wait)
+ *   thread.c    thread handles (waitable objects of their own)
+ *   wait.c      WaitForMultipleObjectsEx & co., SleepEx, QueueUserAPC */
 
 struct w_wblock;
 
-/* The signal state of an event or a pipe end. */
+/* The signal state of an event, a pipe end or a thread handle. */
 struct w_waitable {
         _Atomic int signalled;
         _Atomic int nwaiters;
         int manual;               /* 0: a satisfied wait resets it (auto-reset event) */
         struct w_wblock *waiters; /* under the dispatcher lock, FIFO */
 };
-
-void np_win_waitable_init(struct w_waitable *w, int manual, int signalled);
-void np_win_signal(struct w_waitable *w);
-void np_win_unsignal(struct w_waitable *w);
 
 struct w_apc {
         struct w_apc *next;
@@ -145,7 +152,8 @@ struct w_thread {
         pthread_mutex_t apc_lock;
         struct w_apc *apc_head, *apc_tail;
         /* under apc_lock: the synchronous connect on a synchronous handle
-         * the thread is blocked in (CancelSynchronousIo, io.c), or NULL */
+         * the thread is blocked in (CancelSynchronousIo, overlapped.c), or
+         * NULL */
         struct w_op *sync_op;
         /* set while the thread is in a synchronous read, write, transact
          * or flush on a synchronous handle, which run the native blocking
@@ -154,10 +162,8 @@ struct w_thread {
         struct np_synccancel sync_cancel;
 };
 
+/* apc.c */
 struct w_thread *np_win_self(void);
-/* The thread of a thread handle (CreateThread's, or GetCurrentThread's
- * pseudo-handle) with a reference; NULL and ERROR_INVALID_HANDLE. */
-struct w_thread *np_win_thread_of(HANDLE h);
 void np_win_thread_ref(struct w_thread *t);
 void np_win_thread_put(struct w_thread *t);
 void np_win_thread_wake(struct w_thread *t);
@@ -167,23 +173,30 @@ void np_win_queue_apc(struct w_thread *t, struct w_apc *apc);
 int np_win_apc_pending(struct w_thread *t);
 /* Run every queued APC of the calling thread; returns how many ran. */
 int np_win_run_apcs(struct w_thread *t);
+/* Sleep on t's futex word until *done >= 0 (done may be NULL), an APC is
+ * queued (alertable) or the deadline passes; then clears t->alertable,
+ * which the caller set when it wants queued APCs to wake it. */
+void np_win_thread_sleep(struct w_thread *t, _Atomic int *done, int alertable, int64_t deadline);
 
-/* pipe.c: CreateFile of a pipe path (UTF-8) and WaitNamedPipe, for
- * CallNamedPipe (io.c). */
-HANDLE np_win_create_file(const char *path, DWORD desired, DWORD disposition, DWORD flags);
-BOOL np_win_wait_named_pipe(const char *path, DWORD timeout);
-
+/* waitable.c */
+void np_win_waitable_init(struct w_waitable *w, int manual, int signalled);
+void np_win_signal(struct w_waitable *w);
+void np_win_unsignal(struct w_waitable *w);
 /* Deadlines are np_now_ns() values (os/os.h, with the futex calls). */
 int64_t np_win_deadline(DWORD ms); /* -1 for INFINITE */
-
 /* Wait for waitables (the dispatcher core of WaitForMultipleObjectsEx). */
 DWORD np_win_wait(DWORD n, struct w_waitable *const *objs, int all, DWORD ms, int alertable);
-
 /* Completions of overlapped operations, for GetOverlappedResult's waits
  * on an OVERLAPPED whose object was signalled by another operation. */
 void np_win_completion_bump(void);
 /* Wait until ov->Internal is no longer STATUS_PENDING (or the deadline). */
 int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns);
+
+/* thread.c */
+/* The thread of a thread handle (CreateThread's, or GetCurrentThread's
+ * pseudo-handle) with a reference; NULL and ERROR_INVALID_HANDLE. */
+struct w_thread *np_win_thread_of(HANDLE h);
+struct w_waitable *np_win_thread_waitable(struct w_obj *o);
 
 /* ---- events (event.c) ----------------------------------------------------------------------- */
 
@@ -195,10 +208,6 @@ struct w_event {
         struct w_event *next;
 };
 
-/* ---- threads (thread.c) -------------------------------------------------------------------- */
-
-struct w_waitable *np_win_thread_waitable(struct w_obj *o);
-
 /* ---- completion ports (port.c) -------------------------------------------------------------- */
 
 struct w_port;
@@ -207,7 +216,7 @@ struct w_port;
 int np_win_port_post(struct w_port *p, DWORD bytes, ULONG_PTR key, OVERLAPPED *ov, uint32_t nt);
 struct w_port *np_win_port_from(struct w_obj *o);
 
-/* ---- pipe ends (pipe.c, io.c) --------------------------------------------------------------- */
+/* ---- pipe ends (pipe.c) --------------------------------------------------------------------- */
 
 /* Rights of a handle (CREATE-07, OPEN-04, ANON-02): what Windows grants
  * decides ERROR_ACCESS_DENIED before the pipe is looked at. */
@@ -229,9 +238,9 @@ struct w_pipe {
         struct w_op *ops;     /* pending overlapped operations */
         struct w_port *port;  /* bound completion port (a reference) */
         ULONG_PTR key;
-        _Atomic int closed;    /* CloseHandle has been called */
-        _Atomic int calls;     /* API calls using np right now */
-        _Atomic int np_closed; /* npipe_close has been called */
+        _Atomic int closed;      /* CloseHandle has been called */
+        _Atomic int calls;       /* API calls using np right now */
+        _Atomic int np_closed;   /* npipe_close has been called */
         _Atomic unsigned notify; /* SetFileCompletionNotificationModes flags (only ever added) */
 };
 
@@ -241,9 +250,65 @@ struct w_pipe *np_win_pipe_get(HANDLE h);
  * a CloseHandle in another thread leaves the native end open (the last
  * call out closes it).  Call leave with no lock held. */
 struct w_pipe *np_win_pipe_enter(HANDLE h);
+/* np_win_pipe_enter for a call that needs rights (WACC_*) of the handle:
+ * NULL with ERROR_ACCESS_DENIED when the handle lacks one. */
+struct w_pipe *np_win_pipe_enter_for(HANDLE h, unsigned rights);
 void np_win_pipe_leave(struct w_pipe *p);
-struct w_pipe *np_win_pipe_new(npipe_t *np, int server, int overlapped, unsigned access);
+/* Give a new native end a handle; closes the end again when that fails
+ * (INVALID_HANDLE_VALUE, last error set). */
+HANDLE np_win_pipe_handle(npipe_t *np, int server, int overlapped, unsigned access);
 /* Bind a pipe to a port (CreateIoCompletionPort). */
 BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key);
+
+/* ---- I/O on pipe ends (io.c, overlapped.c, completion.c) ------------------------------------ */
+
+/* io.c calls overlapped.c and completion.c; overlapped.c calls
+ * completion.c; completion.c calls neither. */
+
+/* What one call asks for. */
+struct w_io_req {
+        enum w_op_kind kind;
+        void *buf;        /* read; transact: the reply buffer */
+        const void *wbuf; /* write; transact: the request */
+        size_t len;       /* read or write length; transact: reply size */
+        size_t wlen;      /* transact: request size */
+};
+
+/* A synchronous call on an overlapped handle waits here for its operation,
+ * as kernelbase waits on the handle after NtReadFile returns STATUS_PENDING.
+ * Waiting outside the native layer lets a CloseHandle in another thread end
+ * the operation (and the call) at once. */
+struct w_sync {
+        _Atomic uint32_t done;
+        int status;
+        size_t bytes;
+};
+
+/* The event of an OVERLAPPED: the low bit of hEvent only says "no packet". */
+static inline HANDLE np_win_ov_event(const OVERLAPPED *ov)
+{
+        return (HANDLE)((uintptr_t)ov->hEvent & ~(uintptr_t)1);
+}
+
+static inline void np_win_ov_set_status(OVERLAPPED *ov, uint32_t nt)
+{
+        /* InternalHigh first: whoever sees Internal complete sees the count */
+        __atomic_store_n(&ov->Internal, (ULONG_PTR)nt, __ATOMIC_RELEASE);
+}
+
+/* completion.c: a completion - at once or later: fill the OVERLAPPED,
+ * then signal, post and queue, in the order NT does. */
+void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct w_port *port,
+                    ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_thread *thread,
+                    uint32_t nt, size_t bytes);
+
+/* overlapped.c: start an operation of the engine, its record linked where
+ * CancelIo(Ex) - or, for a synchronous call on a synchronous handle,
+ * CancelSynchronousIo - finds it.  NP_ASYNC_PENDING, or the result of an
+ * operation finished at once (the record is then gone).  With sync, the
+ * end is reported there instead of through the OVERLAPPED. */
+int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov, struct w_event *ev,
+                    struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
+                    struct w_sync *sync, size_t *bytes);
 
 #endif
