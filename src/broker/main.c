@@ -105,24 +105,101 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
         return 0;
 }
 
-/* Over 80 lines: one flat case per option, beside the option table; split
- * up, an option's name and its check would sit in different functions. */
+enum {
+        OPT_FOREGROUND = 256,
+        OPT_RUNTIME,
+        OPT_READY,
+        OPT_IDLE,
+        OPT_LOG,
+        OPT_SHARED,
+        OPT_SAMBA,
+        OPT_NO_REMOTE,
+        OPT_REMOTE_ALLOW,
+        OPT_REMOTE_RESERVED,
+        OPT_VERSION,
+        OPT_HELP
+};
+
+/* A bad option's message; the exit status of a bad command line. */
+static int bad_option(const char *msg)
+{
+        fprintf(stderr, "npiped: %s\n", msg);
+        return 2;
+}
+
+static int samba_np_dir_option(struct options *o, const char *arg)
+{
+        struct stat st;
+
+        if (arg[0] != '/')
+                return bad_option("--samba-np-dir: an absolute path");
+        /* checked again, through a descriptor, once we hold the lock
+         * (np_remote_open_dir); this is for the starter to hear of it */
+        if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "npiped: --samba-np-dir %s: %s\n", arg,
+                        errno != 0 ? strerror(errno) : "not a directory");
+                return 2;
+        }
+        o->samba_np_dir = arg;
+        return 0;
+}
+
+/* One option from getopt_long: 0, or the status to exit with. */
+static int take_option(int opt, const char *arg, struct options *o, struct np_broker *b)
+{
+        unsigned long v;
+
+        switch (opt) {
+        case OPT_FOREGROUND:
+                o->foreground = true;
+                break;
+        case OPT_RUNTIME:
+                if (arg[0] == '\0')
+                        return bad_option("empty --runtime-dir");
+                o->runtime_dir = arg;
+                break;
+        case OPT_READY:
+                if (parse_uint(arg, INT_MAX, &v) < 0 || fcntl((int)v, F_GETFD) < 0)
+                        return bad_option("--ready-fd: not an open descriptor");
+                o->ready_fd = (int)v;
+                break;
+        case OPT_IDLE:
+                if (parse_uint(arg, 1000000000ul, &v) < 0)
+                        return bad_option("--idle-exit: not a number of seconds");
+                o->idle_exit_s = (unsigned)v;
+                break;
+        case OPT_LOG:
+                o->log_level = np_log_parse_level(arg);
+                if (o->log_level < 0)
+                        return bad_option("--log-level: err, warning, notice, info or debug");
+                break;
+        case OPT_SHARED:
+                o->shared = true;
+                break;
+        case OPT_SAMBA:
+                return samba_np_dir_option(o, arg);
+        case OPT_NO_REMOTE:
+                o->no_remote = true;
+                break;
+        case OPT_REMOTE_ALLOW:
+                return np_remote_allow(b, arg) < 0 ? 2 : 0;
+        case OPT_REMOTE_RESERVED:
+                return np_remote_allow_reserved(b, arg) < 0 ? 2 : 0;
+        case OPT_VERSION:
+                printf("npiped %s (protocol %u)\n", NPIPE_VERSION, NP_PROTO_VERSION);
+                exit(0);
+        case OPT_HELP:
+                usage(stdout);
+                exit(0);
+        default:
+                usage(stderr);
+                return 2;
+        }
+        return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o, struct np_broker *b)
 {
-        enum {
-                OPT_FOREGROUND = 256,
-                OPT_RUNTIME,
-                OPT_READY,
-                OPT_IDLE,
-                OPT_LOG,
-                OPT_SHARED,
-                OPT_SAMBA,
-                OPT_NO_REMOTE,
-                OPT_REMOTE_ALLOW,
-                OPT_REMOTE_RESERVED,
-                OPT_VERSION,
-                OPT_HELP
-        };
         static const struct option longopts[] = {
             {"foreground", no_argument, NULL, OPT_FOREGROUND},
             {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
@@ -138,88 +215,14 @@ static int parse_options(int argc, char **argv, struct options *o, struct np_bro
             {"help", no_argument, NULL, OPT_HELP},
             {NULL, 0, NULL, 0},
         };
-        unsigned long v;
-        int opt;
+        int opt, r;
 
         o->ready_fd = -1;
         o->log_level = LOG_NOTICE;
         while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-                switch (opt) {
-                case OPT_FOREGROUND:
-                        o->foreground = true;
-                        break;
-                case OPT_RUNTIME:
-                        if (optarg[0] == '\0') {
-                                fprintf(stderr, "npiped: empty --runtime-dir\n");
-                                return 2;
-                        }
-                        o->runtime_dir = optarg;
-                        break;
-                case OPT_READY:
-                        if (parse_uint(optarg, INT_MAX, &v) < 0 || fcntl((int)v, F_GETFD) < 0) {
-                                fprintf(stderr, "npiped: --ready-fd: not an open descriptor\n");
-                                return 2;
-                        }
-                        o->ready_fd = (int)v;
-                        break;
-                case OPT_IDLE:
-                        if (parse_uint(optarg, 1000000000ul, &v) < 0) {
-                                fprintf(stderr, "npiped: --idle-exit: not a number of seconds\n");
-                                return 2;
-                        }
-                        o->idle_exit_s = (unsigned)v;
-                        break;
-                case OPT_LOG:
-                        o->log_level = np_log_parse_level(optarg);
-                        if (o->log_level < 0) {
-                                fprintf(stderr, "npiped: --log-level: err, warning, notice, "
-                                                "info or debug\n");
-                                return 2;
-                        }
-                        break;
-                case OPT_SHARED:
-                        o->shared = true;
-                        break;
-                case OPT_SAMBA:
-                        if (optarg[0] != '/') {
-                                fprintf(stderr, "npiped: --samba-np-dir: an absolute path\n");
-                                return 2;
-                        }
-                        {
-                                struct stat st;
-
-                                /* checked again, through a descriptor, once
-                                 * we hold the lock (np_remote_open_dir);
-                                 * this is for the starter to hear of it */
-                                if (stat(optarg, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                                        fprintf(stderr, "npiped: --samba-np-dir %s: %s\n", optarg,
-                                                errno != 0 ? strerror(errno) : "not a directory");
-                                        return 2;
-                                }
-                        }
-                        o->samba_np_dir = optarg;
-                        break;
-                case OPT_NO_REMOTE:
-                        o->no_remote = true;
-                        break;
-                case OPT_REMOTE_ALLOW:
-                        if (np_remote_allow(b, optarg) < 0)
-                                return 2;
-                        break;
-                case OPT_REMOTE_RESERVED:
-                        if (np_remote_allow_reserved(b, optarg) < 0)
-                                return 2;
-                        break;
-                case OPT_VERSION:
-                        printf("npiped %s (protocol %u)\n", NPIPE_VERSION, NP_PROTO_VERSION);
-                        exit(0);
-                case OPT_HELP:
-                        usage(stdout);
-                        exit(0);
-                default:
-                        usage(stderr);
-                        return 2;
-                }
+                r = take_option(opt, optarg, o, b);
+                if (r != 0)
+                        return r;
         }
         if (optind < argc) {
                 fprintf(stderr, "npiped: unexpected argument '%s'\n", argv[optind]);

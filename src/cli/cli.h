@@ -51,6 +51,48 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* getopt_long's own complaint has been printed already: only the hint. */
 int cli_usage_hint(const char *cmd);
 
+struct option; /* <getopt.h> */
+
+/* A subcommand's options, as its option loop (cli_getopt) needs them. */
+struct cli_opts {
+        const char *cmd; /* for messages: "npipe CMD: ..." */
+        const char *shortopts;
+        const struct option *longopts;
+        void (*usage)(FILE *f); /* the --help text */
+        /* every option but -h: 0, or the status to exit with (a usage error) */
+        int (*take)(void *ctx, int opt, const char *arg);
+};
+
+/* What cli_getopt returns when every option has been taken: the operands
+ * start at argv[optind].  Anything else is the status to exit with. */
+#define CLI_PARSED (-1)
+
+/* A subcommand's option loop, the same in every one: -h (--help) prints
+ * usage on stdout and ends with CLI_OK; an option getopt_long rejected (its
+ * complaint printed already) ends with the hint, CLI_USAGE; every other
+ * option goes to o->take with ctx. */
+int cli_getopt(const struct cli_opts *o, int argc, char **argv, void *ctx);
+
+/* cli_getopt, then the operands of a command on one pipe and nothing else
+ * (cat, wait): NAME, turned into its path.  CLI_PARSED, or the status to
+ * exit with. */
+int cli_getopt_name(const struct cli_opts *o, int argc, char **argv, void *ctx, char *path,
+                    size_t path_len);
+
+/* The operands of a command on one pipe: NAME at argv[optind] ("missing
+ * pipe NAME"), and nothing after it unless more_ok ("unexpected argument").
+ * 0 or CLI_USAGE. */
+int cli_name_operand(const char *cmd, int argc, char **argv, bool more_ok);
+
+/* cli_pipe_path, a bad NAME reported as the failure of cmd: 0 or CLI_FAIL. */
+int cli_name_path(const char *cmd, const char *name, char *out, size_t out_len);
+
+/* Option arguments for take(): a bad one is reported as cmd's usage error.
+ * 0 or CLI_USAGE.  --timeout as cli_parse_timeout reads it: */
+int cli_timeout_opt(const char *cmd, const char *arg, bool allow_default, int *out);
+/* --name N, a count of at least 1: */
+int cli_count_opt(const char *cmd, const char *name, const char *arg, uint64_t *out);
+
 /* Parse a decimal number in [min, max]; false when s is not one. */
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
@@ -110,8 +152,10 @@ struct cli_out {
         bool raw;
 };
 
-/* Parse --separator's argument into o (escapes decoded); false if bad. */
-bool cli_out_set_separator(struct cli_out *o, const char *arg, char *store, size_t store_len);
+/* --separator's argument into o, its escapes decoded into store; a bad
+ * escape is cmd's usage error.  0 or CLI_USAGE. */
+int cli_separator_opt(const char *cmd, struct cli_out *o, const char *arg, char *store,
+                      size_t store_len);
 
 /* Write one message to f and flush, so a reader downstream sees each one
  * as it arrives.  Returns 0, or -1 on a write error (errno set). */
@@ -138,6 +182,8 @@ void json_key(struct json *j, const char *key);
 void json_string_n(struct json *j, const char *s, size_t len);
 void json_string(struct json *j, const char *s);
 void json_uint(struct json *j, uint64_t v);
+/* "key": v, the most common member. */
+void json_key_uint(struct json *j, const char *key, uint64_t v);
 void json_int(struct json *j, int64_t v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
@@ -148,10 +194,20 @@ const char *cli_type_word(enum npipe_type t);
 const char *cli_dir_word(enum npipe_dir d);
 const char *cli_policy_word(enum npipe_access_policy p);
 
-/* A snapshot of npipe_list(), sorted by name (case-insensitively, as the
- * namespace compares them). */
+/* A name for a table: control characters, which would move the cursor,
+ * as \xHH. */
+void cli_put_name(FILE *f, const char *s);
+
+/* The "name" and "path" (\\.\pipe\NAME) members of a pipe's JSON object. */
+void cli_json_name(struct json *j, const char *name);
+
+/* A snapshot of npipe_list() or npipe_stats(), sorted by name (case-
+ * insensitively, as the namespace compares them). */
 struct cli_pipe {
-        struct npipe_pipe_entry e; /* e.name points at name below */
+        union {
+                struct npipe_pipe_entry e; /* cli_pipes_load: e.name is name below */
+                struct npipe_pipe_stats s; /* cli_pipes_load_stats: s.name is name */
+        };
         char *name;
 };
 struct cli_pipes {
@@ -159,6 +215,8 @@ struct cli_pipes {
         size_t n, cap;
 };
 int cli_pipes_load(struct cli_pipes *ps);
+/* The broker's counters into *b, and every pipe's. */
+int cli_pipes_load_stats(struct cli_pipes *ps, struct npipe_broker_stats *b);
 void cli_pipes_free(struct cli_pipes *ps);
 
 #endif

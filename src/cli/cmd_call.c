@@ -40,6 +40,73 @@ static int open_for_call(const char *path, int timeout, npipe_t **h)
         return r;
 }
 
+struct call_args {
+        int timeout;
+        bool newline;
+};
+
+static int call_option(void *ctx, int opt, const char *arg)
+{
+        struct call_args *a = ctx;
+
+        if (opt == 't')
+                return cli_timeout_opt("call", arg, true, &a->timeout);
+        if (opt == 'n')
+                a->newline = false;
+        return 0;
+}
+
+/* NAME and MESSAGE, nothing else: 0 or CLI_USAGE. */
+static int call_operands(int argc, char **argv)
+{
+        int r = cli_name_operand("call", argc, argv, true);
+
+        if (r != 0)
+                return r;
+        if (optind + 1 >= argc)
+                return cli_usage_error("call", "missing MESSAGE");
+        if (optind + 2 < argc)
+                return cli_usage_error("call",
+                                       "unexpected argument '%s' (quote a MESSAGE "
+                                       "with spaces)",
+                                       argv[optind + 2]);
+        return 0;
+}
+
+/* Message read mode, then one transaction, the whole reply into b.  A byte
+ * pipe would fail in set_mode with a bare "invalid argument": *wrong_kind
+ * says what is wrong, with the status TransactNamedPipe gives. */
+static int transact(npipe_t *h, const char *msg, struct cli_buf *b, struct npipe_info *info,
+                    bool *wrong_kind)
+{
+        enum npipe_read_mode mode = NPIPE_READ_MESSAGE;
+        size_t got = 0;
+        int r = npipe_get_info(h, info);
+
+        if (r == 0 && (info->type != NPIPE_TYPE_MESSAGE || info->dir != NPIPE_DUPLEX)) {
+                *wrong_kind = true;
+                r = NPIPE_EBADPIPE;
+        }
+        if (r == 0)
+                r = npipe_set_mode(h, &mode, NULL);
+        if (r == 0 && !cli_buf_reserve(b, 4096))
+                r = NPIPE_ENOMEM;
+        if (r == 0)
+                r = npipe_transact(h, msg, strlen(msg), b->data, b->cap, &got);
+        b->len = got;
+        /* the reply did not fit: the rest is queued, read it as one message */
+        while (r == NPIPE_EMOREDATA) {
+                if (!cli_buf_reserve(b, b->cap)) {
+                        r = NPIPE_ENOMEM;
+                        break;
+                }
+                got = 0;
+                r = npipe_read(h, b->data + b->len, b->cap - b->len, &got);
+                b->len += got;
+        }
+        return r;
+}
+
 int cmd_call(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -48,80 +115,29 @@ int cmd_call(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        enum npipe_read_mode mode = NPIPE_READ_MESSAGE;
-        int timeout = NPIPE_INFINITE, opt, r;
+        static const struct cli_opts opts = {"call", "t:nh", longopts, usage, call_option};
+        struct call_args a = {.timeout = NPIPE_INFINITE, .newline = true};
         struct npipe_info info;
         struct cli_buf b = {0};
         char path[CLI_PATH_MAX];
-        bool newline = true, wrong_kind = false;
-        const char *msg;
-        size_t got = 0;
+        bool wrong_kind = false;
         npipe_t *h;
+        int r;
 
-        while ((opt = getopt_long(argc, argv, "t:nh", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 't':
-                        if (!cli_parse_timeout(optarg, true, &timeout))
-                                return cli_usage_error("call",
-                                                       "--timeout: milliseconds, "
-                                                       "'infinite' or 'default', not "
-                                                       "'%s'",
-                                                       optarg);
-                        break;
-                case 'n':
-                        newline = false;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("call");
-                }
-        }
-        if (optind >= argc)
-                return cli_usage_error("call", "missing pipe NAME");
-        if (optind + 1 >= argc)
-                return cli_usage_error("call", "missing MESSAGE");
-        if (optind + 2 < argc)
-                return cli_usage_error("call",
-                                       "unexpected argument '%s' (quote a MESSAGE "
-                                       "with spaces)",
-                                       argv[optind + 2]);
-        msg = argv[optind + 1];
-        r = cli_pipe_path(argv[optind], path, sizeof path);
-        if (r < 0) {
-                cli_report("call", argv[optind], r);
-                return CLI_FAIL;
-        }
-        r = open_for_call(path, timeout, &h);
+        r = cli_getopt(&opts, argc, argv, &a);
+        if (r != CLI_PARSED)
+                return r;
+        r = call_operands(argc, argv);
+        if (r == 0)
+                r = cli_name_path("call", argv[optind], path, sizeof path);
+        if (r != 0)
+                return r;
+        r = open_for_call(path, a.timeout, &h);
         if (r < 0) {
                 cli_report("open", path, r);
                 return CLI_FAIL;
         }
-        /* a byte pipe would fail in set_mode with a bare "invalid argument":
-         * say what is wrong, with the status TransactNamedPipe gives */
-        r = npipe_get_info(h, &info);
-        if (r == 0 && (info.type != NPIPE_TYPE_MESSAGE || info.dir != NPIPE_DUPLEX)) {
-                wrong_kind = true;
-                r = NPIPE_EBADPIPE;
-        }
-        if (r == 0)
-                r = npipe_set_mode(h, &mode, NULL);
-        if (r == 0 && !cli_buf_reserve(&b, 4096))
-                r = NPIPE_ENOMEM;
-        if (r == 0)
-                r = npipe_transact(h, msg, strlen(msg), b.data, b.cap, &got);
-        b.len = got;
-        /* the reply did not fit: the rest is queued, read it as one message */
-        while (r == NPIPE_EMOREDATA) {
-                if (!cli_buf_reserve(&b, b.cap)) {
-                        r = NPIPE_ENOMEM;
-                        break;
-                }
-                got = 0;
-                r = npipe_read(h, b.data + b.len, b.cap - b.len, &got);
-                b.len += got;
-        }
+        r = transact(h, argv[optind + 1], &b, &info, &wrong_kind);
         npipe_close(h);
         if (r < 0) {
                 cli_report("call", path, r);
@@ -134,7 +150,7 @@ int cmd_call(int argc, char **argv)
                 return CLI_FAIL;
         }
         fwrite(b.data, 1, b.len, stdout);
-        if (newline)
+        if (a.newline)
                 putchar('\n');
         cli_buf_free(&b);
         return CLI_OK;

@@ -90,6 +90,61 @@ static int cat_bytes(npipe_t *h, const char *path, uint64_t count)
         return CLI_OK;
 }
 
+struct cat_args {
+        struct cli_out o;
+        char sep[256]; /* o.sep, once --separator gave one */
+        int timeout;
+        uint64_t count;
+};
+
+static int cat_option(void *ctx, int opt, const char *arg)
+{
+        struct cat_args *a = ctx;
+
+        switch (opt) {
+        case 's':
+                return cli_separator_opt("cat", &a->o, arg, a->sep, sizeof a->sep);
+        case 'l':
+                a->o.length_prefix = true;
+                break;
+        case 'c':
+                return cli_count_opt("cat", "count", arg, &a->count);
+        case 't':
+                return cli_timeout_opt("cat", arg, false, &a->timeout);
+        }
+        return 0;
+}
+
+/* Open path for reading, a message pipe in message read mode.  Returns
+ * CLI_OK with *h open, or the status of the command: a failure (reported),
+ * or CLI_OK with *h NULL when the stream has ended already. */
+static int open_for_cat(const char *path, int timeout, npipe_t **h, struct npipe_info *info)
+{
+        enum npipe_read_mode mode = NPIPE_READ_MESSAGE;
+        int r;
+
+        /* read, plus the right to change our read mode (FILE_WRITE_ATTRIBUTES):
+         * no write access, so an outbound pipe opens too */
+        r = npipe_open(path, NPIPE_READ | NPIPE_WRITE_ATTRIBUTES, timeout, h);
+        if (r < 0) {
+                cli_report("open", path, r);
+                return CLI_FAIL;
+        }
+        r = npipe_get_info(*h, info);
+        if (r == 0 && info->type == NPIPE_TYPE_MESSAGE)
+                r = npipe_set_mode(*h, &mode, NULL);
+        if (r == 0)
+                return CLI_OK;
+        npipe_close(*h);
+        *h = NULL;
+        /* ENOTCONN: the server disconnected us before we could read: as when
+         * that happens during the reads, the stream just ends */
+        if (r == NPIPE_ENOTCONN)
+                return CLI_OK;
+        cli_report("open", path, r);
+        return CLI_FAIL;
+}
+
 int cmd_cat(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -100,79 +155,23 @@ int cmd_cat(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        struct cli_out o = {.sep = "\n", .sep_len = 1};
-        char path[CLI_PATH_MAX], sep[256];
-        int timeout = NPIPE_INFINITE, opt, r, status;
-        enum npipe_read_mode mode = NPIPE_READ_MESSAGE;
+        static const struct cli_opts opts = {"cat", "s:lc:t:h", longopts, usage, cat_option};
+        struct cat_args a = {.o = {.sep = "\n", .sep_len = 1}, .timeout = NPIPE_INFINITE};
+        char path[CLI_PATH_MAX];
         struct npipe_info info;
-        uint64_t count = 0;
-        npipe_t *h;
+        npipe_t *h = NULL;
+        int r;
 
-        while ((opt = getopt_long(argc, argv, "s:lc:t:h", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 's':
-                        if (!cli_out_set_separator(&o, optarg, sep, sizeof sep))
-                                return cli_usage_error("cat", "--separator: bad escape in '%s'",
-                                                       optarg);
-                        break;
-                case 'l':
-                        o.length_prefix = true;
-                        break;
-                case 'c':
-                        if (!cli_parse_u64(optarg, 1, UINT64_MAX, &count))
-                                return cli_usage_error("cat",
-                                                       "--count: a positive number, "
-                                                       "not '%s'",
-                                                       optarg);
-                        break;
-                case 't':
-                        if (!cli_parse_timeout(optarg, false, &timeout))
-                                return cli_usage_error("cat",
-                                                       "--timeout: milliseconds or "
-                                                       "'infinite', not '%s'",
-                                                       optarg);
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("cat");
-                }
-        }
-        if (optind >= argc)
-                return cli_usage_error("cat", "missing pipe NAME");
-        if (optind + 1 < argc)
-                return cli_usage_error("cat", "unexpected argument '%s'", argv[optind + 1]);
-        r = cli_pipe_path(argv[optind], path, sizeof path);
-        if (r < 0) {
-                cli_report("cat", argv[optind], r);
-                return CLI_FAIL;
-        }
-        /* read, plus the right to change our read mode (FILE_WRITE_ATTRIBUTES):
-         * no write access, so an outbound pipe opens too */
-        r = npipe_open(path, NPIPE_READ | NPIPE_WRITE_ATTRIBUTES, timeout, &h);
-        if (r < 0) {
-                cli_report("open", path, r);
-                return CLI_FAIL;
-        }
-        r = npipe_get_info(h, &info);
-        if (r == 0 && info.type == NPIPE_TYPE_MESSAGE)
-                r = npipe_set_mode(h, &mode, NULL);
-        if (r == NPIPE_ENOTCONN) {
-                /* the server disconnected us before we could read: as when
-                 * that happens during the reads, the stream just ends */
-                npipe_close(h);
-                return 0;
-        }
-        if (r < 0) {
-                cli_report("open", path, r);
-                npipe_close(h);
-                return CLI_FAIL;
-        }
+        r = cli_getopt_name(&opts, argc, argv, &a, path, sizeof path);
+        if (r != CLI_PARSED)
+                return r;
+        r = open_for_cat(path, a.timeout, &h, &info);
+        if (r != CLI_OK || h == NULL)
+                return r;
         if (info.type == NPIPE_TYPE_MESSAGE)
-                status = cat_messages(h, path, &o, count);
+                r = cat_messages(h, path, &a.o, a.count);
         else
-                status = cat_bytes(h, path, count);
+                r = cat_bytes(h, path, a.count);
         npipe_close(h);
-        return status;
+        return r;
 }

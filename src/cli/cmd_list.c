@@ -8,7 +8,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <string.h>
 
 static void usage(FILE *f)
 {
@@ -29,19 +28,6 @@ static void usage(FILE *f)
                 cli_prog);
 }
 
-/* A name for the table: control characters would move the cursor. */
-static void put_name(FILE *f, const char *s)
-{
-        for (; *s != '\0'; s++) {
-                unsigned char c = (unsigned char)*s;
-
-                if (c < 0x20 || c == 0x7F)
-                        fprintf(f, "\\x%02x", c);
-                else
-                        fputc(c, f);
-        }
-}
-
 static void print_table(const struct cli_pipes *ps, bool header)
 {
         if (header)
@@ -59,34 +45,22 @@ static void print_table(const struct cli_pipes *ps, bool header)
                        cli_dir_word(e->dir), max, e->cur_instances, e->listening, e->connected,
                        (unsigned long)e->owner_uid, (long)e->server_pid,
                        cli_policy_word(e->policy));
-                put_name(stdout, e->name);
+                cli_put_name(stdout, e->name);
                 putchar('\n');
         }
 }
 
 static void print_json(const struct cli_pipes *ps)
 {
-        static const char prefix[] = "\\\\.\\pipe\\";
         struct json j;
 
         json_init(&j, stdout);
         json_begin_array(&j);
         for (size_t i = 0; i < ps->n; i++) {
                 const struct npipe_pipe_entry *e = &ps->v[i].e;
-                size_t n = strlen(e->name);
-                char path[CLI_PATH_MAX];
 
                 json_begin_object(&j);
-                json_key(&j, "name");
-                json_string_n(&j, e->name, n);
-                json_key(&j, "path");
-                if (n + sizeof prefix <= sizeof path) {
-                        memcpy(path, prefix, sizeof prefix - 1);
-                        memcpy(path + sizeof prefix - 1, e->name, n);
-                        json_string_n(&j, path, sizeof prefix - 1 + n);
-                } else {
-                        json_null(&j);
-                }
+                cli_json_name(&j, e->name);
                 json_key(&j, "type");
                 json_string(&j, cli_type_word(e->type));
                 json_key(&j, "direction");
@@ -99,28 +73,37 @@ static void print_json(const struct cli_pipes *ps)
                         json_null(&j);
                 else
                         json_uint(&j, e->max_instances);
-                json_key(&j, "current");
-                json_uint(&j, e->cur_instances);
-                json_key(&j, "listening");
-                json_uint(&j, e->listening);
-                json_key(&j, "connected");
-                json_uint(&j, e->connected);
+                json_key_uint(&j, "current", e->cur_instances);
+                json_key_uint(&j, "listening", e->listening);
+                json_key_uint(&j, "connected", e->connected);
                 json_end_object(&j);
-                json_key(&j, "owner_uid");
-                json_uint(&j, (uint64_t)e->owner_uid);
+                json_key_uint(&j, "owner_uid", (uint64_t)e->owner_uid);
                 json_key(&j, "server_pid");
                 json_int(&j, (int64_t)e->server_pid);
                 json_key(&j, "access");
                 json_string(&j, cli_policy_word(e->policy));
-                json_key(&j, "in_quota");
-                json_uint(&j, e->in_quota);
-                json_key(&j, "out_quota");
-                json_uint(&j, e->out_quota);
-                json_key(&j, "default_timeout_ms");
-                json_uint(&j, e->default_timeout_ms);
+                json_key_uint(&j, "in_quota", e->in_quota);
+                json_key_uint(&j, "out_quota", e->out_quota);
+                json_key_uint(&j, "default_timeout_ms", e->default_timeout_ms);
                 json_end_object(&j);
         }
         json_end_array(&j);
+}
+
+struct list_args {
+        bool json, header;
+};
+
+static int list_option(void *ctx, int opt, const char *arg)
+{
+        struct list_args *a = ctx;
+
+        (void)arg;
+        if (opt == 'j')
+                a->json = true;
+        else if (opt == 'H')
+                a->header = false;
+        return 0;
 }
 
 int cmd_list(int argc, char **argv)
@@ -131,25 +114,14 @@ int cmd_list(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        bool json = false, header = true;
+        static const struct cli_opts opts = {"list", "jHh", longopts, usage, list_option};
+        struct list_args a = {.json = false, .header = true};
         struct cli_pipes ps;
-        int opt, r;
+        int r;
 
-        while ((opt = getopt_long(argc, argv, "jHh", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'j':
-                        json = true;
-                        break;
-                case 'H':
-                        header = false;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("list");
-                }
-        }
+        r = cli_getopt(&opts, argc, argv, &a);
+        if (r != CLI_PARSED)
+                return r;
         if (optind < argc)
                 return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
 
@@ -158,10 +130,10 @@ int cmd_list(int argc, char **argv)
                 cli_report("list", NULL, r);
                 return CLI_FAIL;
         }
-        if (json)
+        if (a.json)
                 print_json(&ps);
         else
-                print_table(&ps, header);
+                print_table(&ps, a.header);
         cli_pipes_free(&ps);
         return CLI_OK;
 }

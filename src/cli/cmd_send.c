@@ -31,6 +31,11 @@ static void usage(FILE *f)
                 cli_prog);
 }
 
+struct send_args {
+        int timeout;
+        bool raw;
+};
+
 static int put(npipe_t *h, const char *path, const void *p, size_t n)
 {
         size_t w;
@@ -86,6 +91,35 @@ static int send_raw(npipe_t *h, const char *path)
         }
 }
 
+static int send_option(void *ctx, int opt, const char *arg)
+{
+        struct send_args *a = ctx;
+
+        if (opt == 'r')
+                a->raw = true;
+        else if (opt == 't')
+                return cli_timeout_opt("send", arg, false, &a->timeout);
+        return 0;
+}
+
+/* Open path for writing: 0 with *h open and *info filled, or CLI_FAIL
+ * (reported). */
+static int open_for_send(const char *path, int timeout, npipe_t **h, struct npipe_info *info)
+{
+        int r = npipe_open(path, NPIPE_WRITE, timeout, h);
+
+        if (r == 0) {
+                r = npipe_get_info(*h, info);
+                if (r < 0)
+                        npipe_close(*h);
+        }
+        if (r < 0) {
+                cli_report("open", path, r);
+                return CLI_FAIL;
+        }
+        return 0;
+}
+
 int cmd_send(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -94,56 +128,31 @@ int cmd_send(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
+        static const struct cli_opts opts = {"send", "rt:h", longopts, usage, send_option};
+        struct send_args a = {.timeout = NPIPE_INFINITE, .raw = false};
         char path[CLI_PATH_MAX];
-        int timeout = NPIPE_INFINITE, opt, r;
         struct npipe_info info;
-        bool raw = false;
         npipe_t *h;
+        int r;
 
-        while ((opt = getopt_long(argc, argv, "rt:h", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'r':
-                        raw = true;
-                        break;
-                case 't':
-                        if (!cli_parse_timeout(optarg, false, &timeout))
-                                return cli_usage_error("send",
-                                                       "--timeout: milliseconds or "
-                                                       "'infinite', not '%s'",
-                                                       optarg);
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("send");
-                }
-        }
-        if (optind >= argc)
-                return cli_usage_error("send", "missing pipe NAME");
-        if (raw && optind + 1 < argc)
+        r = cli_getopt(&opts, argc, argv, &a);
+        if (r != CLI_PARSED)
+                return r;
+        r = cli_name_operand("send", argc, argv, true);
+        if (r != 0)
+                return r;
+        if (a.raw && optind + 1 < argc)
                 return cli_usage_error("send", "--raw reads standard input: no MESSAGE "
                                                "arguments");
-        r = cli_pipe_path(argv[optind], path, sizeof path);
-        if (r < 0) {
-                cli_report("send", argv[optind], r);
-                return CLI_FAIL;
-        }
-        r = npipe_open(path, NPIPE_WRITE, timeout, &h);
-        if (r < 0) {
-                cli_report("open", path, r);
-                return CLI_FAIL;
-        }
-        r = npipe_get_info(h, &info);
-        if (r < 0) {
-                cli_report("open", path, r);
-                npipe_close(h);
-                return CLI_FAIL;
-        }
+        r = cli_name_path("send", argv[optind], path, sizeof path);
+        if (r == 0)
+                r = open_for_send(path, a.timeout, &h, &info);
+        if (r != 0)
+                return r;
         if (optind + 1 < argc) {
                 for (int i = optind + 1; i < argc && r == 0; i++)
                         r = put(h, path, argv[i], strlen(argv[i]));
-        } else if (raw || info.type == NPIPE_TYPE_BYTE) {
+        } else if (a.raw || info.type == NPIPE_TYPE_BYTE) {
                 r = send_raw(h, path);
         } else {
                 r = send_lines(h, path);

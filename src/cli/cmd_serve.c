@@ -46,6 +46,7 @@ struct serve {
         bool pty;
         bool verbose;
         struct cli_out out; /* --print */
+        char sep[256];      /* out.sep, once --separator gave one */
         uint64_t count;     /* 0: serve forever */
         atomic_uint_least64_t claimed;
         atomic_int failed;
@@ -410,6 +411,13 @@ static void serve_exec(struct instance *in)
 
 /* ---- the instance loop ---------------------------------------------------------- */
 
+/* What an instance does with each client, by mode. */
+static void (*const serve_client[])(struct instance *in) = {
+    [MODE_ECHO] = serve_echo,
+    [MODE_PRINT] = serve_print,
+    [MODE_EXEC] = serve_exec,
+};
+
 static void *instance_thread(void *arg)
 {
         struct instance *in = arg;
@@ -434,17 +442,7 @@ static void *instance_thread(void *arg)
                         fprintf(stderr, "%s serve: instance %d: client %ld connected\n", cli_prog,
                                 in->index, (long)pid);
                 }
-                switch (s->mode) {
-                case MODE_ECHO:
-                        serve_echo(in);
-                        break;
-                case MODE_PRINT:
-                        serve_print(in);
-                        break;
-                case MODE_EXEC:
-                        serve_exec(in);
-                        break;
-                }
+                serve_client[s->mode](in);
                 npipe_disconnect(in->h);
                 if (s->verbose)
                         fprintf(stderr, "%s serve: instance %d: client done\n", cli_prog,
@@ -458,6 +456,28 @@ static void *instance_thread(void *arg)
 }
 
 /* ---- options ------------------------------------------------------------------------ */
+
+enum {
+        /* the pipe's (from OPT_ACCESS to OPT_TIMEOUT: see is_pipe_option) */
+        OPT_ACCESS = 256,
+        OPT_GROUP,
+        OPT_FIRST,
+        OPT_INQ,
+        OPT_OUTQ,
+        OPT_TIMEOUT,
+        /* how a client is served */
+        OPT_LINES,
+        OPT_READS,
+        OPT_PTY
+};
+
+/* The command line, beyond what goes straight into struct serve: what the
+ * checks after the options need. */
+struct serve_args {
+        struct serve *s;
+        uint64_t instances; /* --instances */
+        bool have_group, framing, have_sep;
+};
 
 static bool parse_group(const char *arg, gid_t *gid)
 {
@@ -475,19 +495,233 @@ static bool parse_group(const char *arg, gid_t *gid)
         return true;
 }
 
+static int max_instances_opt(struct serve *s, const char *arg)
+{
+        uint64_t v;
+
+        if (strcmp(arg, "unlimited") == 0)
+                s->o.max_instances = NPIPE_UNLIMITED_INSTANCES;
+        else if (cli_parse_u64(arg, 1, NPIPE_MAX_INSTANCES_LIMIT, &v))
+                s->o.max_instances = (uint32_t)v;
+        else
+                return cli_usage_error("serve", "--max-instances: 1-%u or 'unlimited', not '%s'",
+                                       NPIPE_MAX_INSTANCES_LIMIT, arg);
+        return 0;
+}
+
+/* --access takes the words `list` prints for a policy. */
+static int access_opt(struct serve *s, const char *arg)
+{
+        for (int p = NPIPE_ACCESS_OWNER; p <= NPIPE_ACCESS_EVERYONE; p++) {
+                if (strcmp(arg, cli_policy_word((enum npipe_access_policy)p)) == 0) {
+                        s->o.policy = (enum npipe_access_policy)p;
+                        return 0;
+                }
+        }
+        return cli_usage_error("serve", "--access: owner, group or everyone, not '%s'", arg);
+}
+
+/* --in-quota and --out-quota. */
+static int quota_opt(struct serve *s, int opt, const char *arg)
+{
+        uint64_t v;
+
+        if (!cli_parse_u64(arg, 0, 0xffffffffu, &v))
+                return cli_usage_error("serve", "--%s: a number of bytes, not '%s'",
+                                       opt == OPT_INQ ? "in-quota" : "out-quota", arg);
+        if (opt == OPT_INQ)
+                s->o.in_quota = (uint32_t)v;
+        else
+                s->o.out_quota = (uint32_t)v;
+        return 0;
+}
+
+static bool is_pipe_option(int opt)
+{
+        return opt == 'm' || opt == 'b' || opt == 'n' || (opt >= OPT_ACCESS && opt <= OPT_TIMEOUT);
+}
+
+/* What npipe_create gets. */
+static int pipe_option(struct serve_args *a, int opt, const char *arg)
+{
+        struct serve *s = a->s;
+        uint64_t v;
+
+        switch (opt) {
+        case 'm':
+                s->o.type = NPIPE_TYPE_MESSAGE;
+                break;
+        case 'b':
+                s->o.type = NPIPE_TYPE_BYTE;
+                break;
+        case 'n':
+                return max_instances_opt(s, arg);
+        case OPT_ACCESS:
+                return access_opt(s, arg);
+        case OPT_GROUP:
+                if (!parse_group(arg, &s->o.gid))
+                        return cli_usage_error("serve", "--group: no group '%s'", arg);
+                a->have_group = true;
+                break;
+        case OPT_FIRST:
+                s->o.flags |= NPIPE_FIRST_INSTANCE;
+                break;
+        case OPT_INQ:
+        case OPT_OUTQ:
+                return quota_opt(s, opt, arg);
+        case OPT_TIMEOUT:
+                if (!cli_parse_u64(arg, 0, 0xfffffffeu, &v))
+                        return cli_usage_error("serve", "--timeout: milliseconds, not '%s'", arg);
+                s->o.default_timeout_ms = (uint32_t)v;
+                break;
+        }
+        return 0;
+}
+
+/* How many clients, and what each gets. */
+static int client_option(struct serve_args *a, int opt, const char *arg)
+{
+        struct serve *s = a->s;
+
+        switch (opt) {
+        case 'i':
+                if (!cli_parse_u64(arg, 1, NPIPE_MAX_INSTANCES_LIMIT, &a->instances))
+                        return cli_usage_error("serve", "--instances: 1-%u, not '%s'",
+                                               NPIPE_MAX_INSTANCES_LIMIT, arg);
+                break;
+        case 'c':
+                return cli_count_opt("serve", "count", arg, &s->count);
+        case 'p':
+                s->mode = MODE_PRINT;
+                break;
+        case 's':
+                a->have_sep = true;
+                return cli_separator_opt("serve", &s->out, arg, s->sep, sizeof s->sep);
+        case 'l':
+                s->out.length_prefix = true;
+                break;
+        case 'e':
+                s->mode = MODE_EXEC;
+                s->cmd = arg;
+                break;
+        case OPT_LINES:
+        case OPT_READS:
+                s->frame = opt == OPT_LINES ? FRAME_LINES : FRAME_READS;
+                a->framing = true;
+                break;
+        case OPT_PTY:
+                s->pty = true;
+                break;
+        case 'v':
+                s->verbose = true;
+                break;
+        }
+        return 0;
+}
+
+static int serve_option(void *ctx, int opt, const char *arg)
+{
+        return is_pipe_option(opt) ? pipe_option(ctx, opt, arg) : client_option(ctx, opt, arg);
+}
+
+/* The operand, and the options that only make sense together: 0 with
+ * s->path set, or the status to exit with. */
+static int check_args(struct serve_args *a, int argc, char **argv)
+{
+        struct serve *s = a->s;
+        int r = cli_name_operand("serve", argc, argv, false);
+
+        if (r != 0)
+                return r;
+        if ((a->framing || s->pty) && s->mode != MODE_EXEC)
+                return cli_usage_error("serve", "--lines, --reads and --pty need --exec");
+        if ((a->have_sep || s->out.length_prefix) && s->mode != MODE_PRINT)
+                return cli_usage_error("serve", "--separator and --length-prefix need --print");
+        if (s->o.policy == NPIPE_ACCESS_GROUP && !a->have_group)
+                return cli_usage_error("serve", "--access group needs --group");
+        if (s->o.max_instances != NPIPE_UNLIMITED_INSTANCES && a->instances > s->o.max_instances)
+                return cli_usage_error("serve", "--instances %llu is more than --max-instances %u",
+                                       (unsigned long long)a->instances, s->o.max_instances);
+        if (s->o.type == NPIPE_TYPE_MESSAGE)
+                s->o.flags |= NPIPE_READMODE_MESSAGE;
+        else
+                s->out.raw = true; /* a byte pipe has no messages to frame */
+        r = cli_name_path("serve", argv[optind], s->path, sizeof s->path);
+        if (r != 0)
+                return r;
+        if (s->count != 0 && a->instances > s->count)
+                a->instances = s->count; /* an instance more would have no client to serve */
+        return 0;
+}
+
+/* ---- the command --------------------------------------------------------------------- */
+
+/* Every instance, before any serves: a name that cannot be created fails
+ * the command at once, with nothing half started.  NULL on failure
+ * (reported). */
+static struct instance *create_instances(struct serve *s, uint64_t n)
+{
+        struct instance *ins = calloc(n, sizeof(*ins));
+        int r;
+
+        if (ins == NULL) {
+                cli_error("serve: out of memory");
+                return NULL;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+                ins[i].s = s;
+                ins[i].index = (int)i;
+                r = npipe_create(s->path, &s->o, &ins[i].h);
+                if (r < 0) {
+                        cli_report("create", s->path, r);
+                        for (uint64_t k = 0; k < i; k++)
+                                npipe_close(ins[k].h);
+                        free(ins);
+                        return NULL;
+                }
+                /* the first client's slot (count >= instances here) */
+                claim(s);
+                /* after the first create: FIRST_INSTANCE means the name was free,
+                 * not that our own second instance must fail */
+                s->o.flags &= ~NPIPE_FIRST_INSTANCE;
+        }
+        return ins;
+}
+
+/* A broker that serves remote clients but keeps this pipe local says why;
+ * the user asked for nothing local-only. */
+static void note_exposure(const struct serve *s, npipe_t *h)
+{
+        enum npipe_exposure e;
+
+        if (npipe_remote_exposure(h, &e) == 0 && e != NPIPE_EXPOSED && e != NPIPE_EXPOSE_OFF &&
+            e != NPIPE_EXPOSE_REJECTED)
+                fprintf(stderr, "%s serve: note: remote clients cannot reach %s: %s\n", cli_prog,
+                        s->path, npipe_exposure_text(e));
+}
+
+/* A thread per instance, until every one is done.  Instances whose thread
+ * could not start are closed unserved, and the command fails. */
+static void run_instances(struct serve *s, struct instance *ins, uint64_t n)
+{
+        uint64_t started = 0;
+
+        for (; started < n; started++) {
+                if (pthread_create(&ins[started].thread, NULL, instance_thread, &ins[started]) !=
+                    0) {
+                        cli_error("serve: cannot start a thread");
+                        atomic_store(&s->failed, 1);
+                        break;
+                }
+        }
+        for (uint64_t i = 0; i < started; i++)
+                pthread_join(ins[i].thread, NULL);
+        for (uint64_t i = started; i < n; i++)
+                npipe_close(ins[i].h);
+}
+
 int cmd_serve(int argc, char **argv)
 {
-        enum {
-                OPT_ACCESS = 256,
-                OPT_GROUP,
-                OPT_FIRST,
-                OPT_INQ,
-                OPT_OUTQ,
-                OPT_TIMEOUT,
-                OPT_LINES,
-                OPT_READS,
-                OPT_PTY
-        };
         static const struct option longopts[] = {
             {"message", no_argument, NULL, 'm'},
             {"byte", no_argument, NULL, 'b'},
@@ -511,211 +745,35 @@ int cmd_serve(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
+        static const struct cli_opts opts = {"serve", "mbn:i:c:ps:le:vh", longopts, usage,
+                                             serve_option};
         static struct serve s;
-        char sep[256];
-        uint64_t instances = 1, v;
-        bool have_group = false, framing = false, have_sep = false;
+        struct serve_args a = {.s = &s, .instances = 1};
         struct instance *ins;
-        int opt, r;
+        int r;
 
         memset(&s, 0, sizeof s);
         npipe_server_opts_init(&s.o);
         s.out.sep = "\n";
         s.out.sep_len = 1;
-        while ((opt = getopt_long(argc, argv, "mbn:i:c:ps:le:vh", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'm':
-                        s.o.type = NPIPE_TYPE_MESSAGE;
-                        break;
-                case 'b':
-                        s.o.type = NPIPE_TYPE_BYTE;
-                        break;
-                case 'n':
-                        if (strcmp(optarg, "unlimited") == 0)
-                                s.o.max_instances = NPIPE_UNLIMITED_INSTANCES;
-                        else if (cli_parse_u64(optarg, 1, NPIPE_MAX_INSTANCES_LIMIT, &v))
-                                s.o.max_instances = (uint32_t)v;
-                        else
-                                return cli_usage_error("serve",
-                                                       "--max-instances: 1-%u or "
-                                                       "'unlimited', not '%s'",
-                                                       NPIPE_MAX_INSTANCES_LIMIT, optarg);
-                        break;
-                case 'i':
-                        if (!cli_parse_u64(optarg, 1, NPIPE_MAX_INSTANCES_LIMIT, &instances))
-                                return cli_usage_error("serve", "--instances: 1-%u, not '%s'",
-                                                       NPIPE_MAX_INSTANCES_LIMIT, optarg);
-                        break;
-                case 'c':
-                        if (!cli_parse_u64(optarg, 1, UINT64_MAX, &s.count))
-                                return cli_usage_error("serve",
-                                                       "--count: a positive number, "
-                                                       "not '%s'",
-                                                       optarg);
-                        break;
-                case OPT_ACCESS:
-                        if (strcmp(optarg, "owner") == 0)
-                                s.o.policy = NPIPE_ACCESS_OWNER;
-                        else if (strcmp(optarg, "group") == 0)
-                                s.o.policy = NPIPE_ACCESS_GROUP;
-                        else if (strcmp(optarg, "everyone") == 0)
-                                s.o.policy = NPIPE_ACCESS_EVERYONE;
-                        else
-                                return cli_usage_error("serve",
-                                                       "--access: owner, group or "
-                                                       "everyone, not '%s'",
-                                                       optarg);
-                        break;
-                case OPT_GROUP:
-                        if (!parse_group(optarg, &s.o.gid))
-                                return cli_usage_error("serve", "--group: no group '%s'", optarg);
-                        have_group = true;
-                        break;
-                case OPT_FIRST:
-                        s.o.flags |= NPIPE_FIRST_INSTANCE;
-                        break;
-                case OPT_INQ:
-                case OPT_OUTQ:
-                        if (!cli_parse_u64(optarg, 0, 0xffffffffu, &v))
-                                return cli_usage_error("serve",
-                                                       "--%s: a number of bytes, "
-                                                       "not '%s'",
-                                                       opt == OPT_INQ ? "in-quota" : "out-quota",
-                                                       optarg);
-                        if (opt == OPT_INQ)
-                                s.o.in_quota = (uint32_t)v;
-                        else
-                                s.o.out_quota = (uint32_t)v;
-                        break;
-                case OPT_TIMEOUT:
-                        if (!cli_parse_u64(optarg, 0, 0xfffffffeu, &v))
-                                return cli_usage_error("serve",
-                                                       "--timeout: milliseconds, "
-                                                       "not '%s'",
-                                                       optarg);
-                        s.o.default_timeout_ms = (uint32_t)v;
-                        break;
-                case 'p':
-                        s.mode = MODE_PRINT;
-                        break;
-                case 's':
-                        if (!cli_out_set_separator(&s.out, optarg, sep, sizeof sep))
-                                return cli_usage_error("serve",
-                                                       "--separator: bad escape in "
-                                                       "'%s'",
-                                                       optarg);
-                        have_sep = true;
-                        break;
-                case 'l':
-                        s.out.length_prefix = true;
-                        break;
-                case 'e':
-                        s.mode = MODE_EXEC;
-                        s.cmd = optarg;
-                        break;
-                case OPT_LINES:
-                        s.frame = FRAME_LINES;
-                        framing = true;
-                        break;
-                case OPT_READS:
-                        s.frame = FRAME_READS;
-                        framing = true;
-                        break;
-                case OPT_PTY:
-                        s.pty = true;
-                        break;
-                case 'v':
-                        s.verbose = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("serve");
-                }
-        }
-        if (optind >= argc)
-                return cli_usage_error("serve", "missing pipe NAME");
-        if (optind + 1 < argc)
-                return cli_usage_error("serve", "unexpected argument '%s'", argv[optind + 1]);
-        if ((framing || s.pty) && s.mode != MODE_EXEC)
-                return cli_usage_error("serve", "--lines, --reads and --pty need --exec");
-        if ((have_sep || s.out.length_prefix) && s.mode != MODE_PRINT)
-                return cli_usage_error("serve", "--separator and --length-prefix need "
-                                                "--print");
-        if (s.o.policy == NPIPE_ACCESS_GROUP && !have_group)
-                return cli_usage_error("serve", "--access group needs --group");
-        if (s.o.max_instances != NPIPE_UNLIMITED_INSTANCES && instances > s.o.max_instances)
-                return cli_usage_error("serve",
-                                       "--instances %llu is more than "
-                                       "--max-instances %u",
-                                       (unsigned long long)instances, s.o.max_instances);
-        if (s.o.type == NPIPE_TYPE_MESSAGE)
-                s.o.flags |= NPIPE_READMODE_MESSAGE;
-        else
-                s.out.raw = true; /* a byte pipe has no messages to frame */
-        r = cli_pipe_path(argv[optind], s.path, sizeof s.path);
-        if (r < 0) {
-                cli_report("serve", argv[optind], r);
-                return CLI_FAIL;
-        }
-        if (s.count != 0 && instances > s.count)
-                instances = s.count; /* an instance more would have no client to serve */
+        r = cli_getopt(&opts, argc, argv, &a);
+        if (r != CLI_PARSED)
+                return r;
+        r = check_args(&a, argc, argv);
+        if (r != 0)
+                return r;
 
         /* a client gone while we write to its child must not kill the server */
         signal(SIGPIPE, SIG_IGN);
 
-        ins = calloc(instances, sizeof(*ins));
-        if (ins == NULL) {
-                cli_error("serve: out of memory");
+        ins = create_instances(&s, a.instances);
+        if (ins == NULL)
                 return CLI_FAIL;
-        }
-        /* Create every instance before serving: a name that cannot be created
-         * fails the command at once, with nothing half started. */
-        for (uint64_t i = 0; i < instances; i++) {
-                ins[i].s = &s;
-                ins[i].index = (int)i;
-                r = npipe_create(s.path, &s.o, &ins[i].h);
-                if (r < 0) {
-                        cli_report("create", s.path, r);
-                        for (uint64_t k = 0; k < i; k++)
-                                npipe_close(ins[k].h);
-                        free(ins);
-                        return CLI_FAIL;
-                }
-                /* the first client's slot (count >= instances here) */
-                claim(&s);
-                /* after the first create: FIRST_INSTANCE means the name was free,
-                 * not that our own second instance must fail */
-                s.o.flags &= ~NPIPE_FIRST_INSTANCE;
-        }
-        /* A broker that serves remote clients but keeps this pipe local
-         * says why; the user asked for nothing local-only. */
-        {
-                enum npipe_exposure e;
-
-                if (npipe_remote_exposure(ins[0].h, &e) == 0 && e != NPIPE_EXPOSED &&
-                    e != NPIPE_EXPOSE_OFF && e != NPIPE_EXPOSE_REJECTED)
-                        fprintf(stderr, "%s serve: note: remote clients cannot reach %s: %s\n",
-                                cli_prog, s.path, npipe_exposure_text(e));
-        }
+        note_exposure(&s, ins[0].h);
         if (s.verbose)
                 fprintf(stderr, "%s serve: %s: %llu instance%s listening\n", cli_prog, s.path,
-                        (unsigned long long)instances, instances == 1 ? "" : "s");
-        uint64_t started = 0;
-
-        for (; started < instances; started++) {
-                if (pthread_create(&ins[started].thread, NULL, instance_thread, &ins[started]) !=
-                    0) {
-                        cli_error("serve: cannot start a thread");
-                        atomic_store(&s.failed, 1);
-                        break;
-                }
-        }
-        for (uint64_t i = 0; i < started; i++)
-                pthread_join(ins[i].thread, NULL);
-        for (uint64_t i = started; i < instances; i++)
-                npipe_close(ins[i].h);
+                        (unsigned long long)a.instances, a.instances == 1 ? "" : "s");
+        run_instances(&s, ins, a.instances);
         free(ins);
         return atomic_load(&s.failed) ? CLI_FAIL : CLI_OK;
 }

@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,83 +40,15 @@ static void usage(FILE *f)
                 cli_prog);
 }
 
-struct stat_pipe {
-        struct npipe_pipe_stats s; /* s.name points at name below */
-        char *name;
-};
-
 struct snapshot {
         struct npipe_broker_stats b;
-        struct stat_pipe *v;
-        size_t n, cap;
+        struct cli_pipes ps;
 };
-
-static int collect(void *ctx, const struct npipe_pipe_stats *s)
-{
-        struct snapshot *ss = ctx;
-        struct stat_pipe *p;
-
-        if (ss->n == ss->cap) {
-                size_t cap = ss->cap ? ss->cap * 2 : 16;
-                struct stat_pipe *v = realloc(ss->v, cap * sizeof(*v));
-
-                if (v == NULL)
-                        return NPIPE_ENOMEM;
-                ss->v = v;
-                ss->cap = cap;
-        }
-        p = &ss->v[ss->n];
-        p->name = strdup(s->name ? s->name : "");
-        if (p->name == NULL)
-                return NPIPE_ENOMEM;
-        p->s = *s;
-        p->s.name = p->name;
-        ss->n++;
-        return 0;
-}
-
-/* As `list` sorts: the namespace's folding, then the exact bytes. */
-static int by_name(const void *a, const void *b)
-{
-        const struct stat_pipe *x = a, *y = b;
-        int c = strcasecmp(x->name, y->name);
-
-        return c != 0 ? c : strcmp(x->name, y->name);
-}
-
-static void snapshot_free(struct snapshot *ss)
-{
-        for (size_t i = 0; i < ss->n; i++)
-                free(ss->v[i].name);
-        free(ss->v);
-}
 
 static int snapshot_load(struct snapshot *ss)
 {
-        int r;
-
         memset(ss, 0, sizeof(*ss));
-        r = npipe_stats(&ss->b, collect, ss);
-        if (r < 0) {
-                snapshot_free(ss);
-                return r;
-        }
-        if (ss->n > 1)
-                qsort(ss->v, ss->n, sizeof(ss->v[0]), by_name);
-        return 0;
-}
-
-/* A name for the table: control characters would move the cursor. */
-static void put_name(const char *s)
-{
-        for (; *s != '\0'; s++) {
-                unsigned char c = (unsigned char)*s;
-
-                if (c < 0x20 || c == 0x7F)
-                        printf("\\x%02x", c);
-                else
-                        putchar(c);
-        }
+        return cli_pipes_load_stats(&ss->ps, &ss->b);
 }
 
 static unsigned long long u(uint64_t v)
@@ -157,14 +88,14 @@ static void print_table(const struct snapshot *ss)
                u(b->traffic.s2c_bytes));
         printf("%6s  %4s  %4s  %6s  %10s  %12s  %10s  %12s  %4s  %s\n", "LISTEN", "CONN", "INST",
                "CONNS", "IN MSGS", "IN BYTES", "OUT MSGS", "OUT BYTES", "MISS", "NAME");
-        for (size_t i = 0; i < ss->n; i++) {
-                const struct npipe_pipe_stats *p = &ss->v[i].s;
+        for (size_t i = 0; i < ss->ps.n; i++) {
+                const struct npipe_pipe_stats *p = &ss->ps.v[i].s;
 
                 printf("%6u  %4u  %4u  %6llu  %10llu  %12llu  %10llu  %12llu  %4u  ", p->listening,
                        p->connected, p->cur_instances, u(p->connections),
                        u(p->traffic.c2s_messages), u(p->traffic.c2s_bytes),
                        u(p->traffic.s2c_messages), u(p->traffic.s2c_bytes), p->missing);
-                put_name(p->name);
+                cli_put_name(stdout, p->name);
                 putchar('\n');
         }
 }
@@ -173,103 +104,95 @@ static void json_traffic(struct json *j, const char *key, uint64_t msgs, uint64_
 {
         json_key(j, key);
         json_begin_object(j);
-        json_key(j, "messages");
-        json_uint(j, msgs);
-        json_key(j, "bytes");
-        json_uint(j, bytes);
+        json_key_uint(j, "messages", msgs);
+        json_key_uint(j, "bytes", bytes);
         json_end_object(j);
 }
 
-static void json_counter(struct json *j, const char *key, uint64_t v)
+/* The "now" and "total" objects of the broker's counters. */
+static void json_broker_counts(struct json *j, const struct npipe_broker_stats *b)
 {
-        json_key(j, key);
-        json_uint(j, v);
+        json_key(j, "now");
+        json_begin_object(j);
+        json_key_uint(j, "processes", b->processes_now);
+        json_key_uint(j, "pipes", b->pipes_now);
+        json_key_uint(j, "instances", b->instances_now);
+        json_key_uint(j, "connections", b->connections_now);
+        json_key_uint(j, "waits", b->waits_now);
+        json_end_object(j);
+        json_key(j, "total");
+        json_begin_object(j);
+        json_key_uint(j, "processes", b->processes_total);
+        json_key_uint(j, "processes_refused", b->processes_refused);
+        json_key_uint(j, "processes_dropped", b->processes_dropped);
+        json_key_uint(j, "pipes", b->pipes_total);
+        json_key_uint(j, "instances", b->instances_total);
+        json_key_uint(j, "connections", b->connections_total);
+        json_key_uint(j, "opens_busy", b->opens_busy);
+        json_key_uint(j, "opens_denied", b->opens_denied);
+        json_key_uint(j, "opens_not_found", b->opens_not_found);
+        json_key_uint(j, "waits", b->waits_total);
+        json_key_uint(j, "waits_timed_out", b->waits_timed_out);
+        json_key_uint(j, "requests", b->requests_total);
+        json_key_uint(j, "requests_malformed", b->requests_malformed);
+        json_key_uint(j, "adoptions", b->adoptions);
+        json_key_uint(j, "stats_queries", b->stats_queries);
+        json_end_object(j);
+}
+
+static void json_broker(struct json *j, const struct npipe_broker_stats *b)
+{
+        const char *dir = npipe_runtime_dir();
+
+        json_key(j, "broker");
+        json_begin_object(j);
+        json_key(j, "runtime_dir");
+        if (dir)
+                json_string(j, dir);
+        else
+                json_null(j);
+        json_key(j, "pid");
+        json_int(j, (int64_t)b->broker_pid);
+        json_key_uint(j, "uptime_ms", b->uptime_ms);
+        json_broker_counts(j, b);
+        json_key(j, "ended");
+        json_begin_object(j);
+        json_traffic(j, "client_to_server", b->traffic.c2s_messages, b->traffic.c2s_bytes);
+        json_traffic(j, "server_to_client", b->traffic.s2c_messages, b->traffic.s2c_bytes);
+        json_end_object(j);
+        json_key_uint(j, "servers_asked", b->servers_asked);
+        json_key_uint(j, "servers_missing", b->servers_missing);
+        json_end_object(j);
+}
+
+static void json_pipe(struct json *j, const struct npipe_pipe_stats *p)
+{
+        json_begin_object(j);
+        cli_json_name(j, p->name);
+        json_key(j, "instances");
+        json_begin_object(j);
+        json_key_uint(j, "current", p->cur_instances);
+        json_key_uint(j, "listening", p->listening);
+        json_key_uint(j, "connected", p->connected);
+        json_end_object(j);
+        json_key_uint(j, "connections", p->connections);
+        json_traffic(j, "client_to_server", p->traffic.c2s_messages, p->traffic.c2s_bytes);
+        json_traffic(j, "server_to_client", p->traffic.s2c_messages, p->traffic.s2c_bytes);
+        json_key_uint(j, "missing", p->missing);
+        json_end_object(j);
 }
 
 static void print_json(const struct snapshot *ss)
 {
-        static const char prefix[] = "\\\\.\\pipe\\";
-        const struct npipe_broker_stats *b = &ss->b;
-        const char *dir = npipe_runtime_dir();
         struct json j;
 
         json_init(&j, stdout);
         json_begin_object(&j);
-        json_key(&j, "broker");
-        json_begin_object(&j);
-        json_key(&j, "runtime_dir");
-        if (dir)
-                json_string(&j, dir);
-        else
-                json_null(&j);
-        json_key(&j, "pid");
-        json_int(&j, (int64_t)b->broker_pid);
-        json_counter(&j, "uptime_ms", b->uptime_ms);
-        json_key(&j, "now");
-        json_begin_object(&j);
-        json_counter(&j, "processes", b->processes_now);
-        json_counter(&j, "pipes", b->pipes_now);
-        json_counter(&j, "instances", b->instances_now);
-        json_counter(&j, "connections", b->connections_now);
-        json_counter(&j, "waits", b->waits_now);
-        json_end_object(&j);
-        json_key(&j, "total");
-        json_begin_object(&j);
-        json_counter(&j, "processes", b->processes_total);
-        json_counter(&j, "processes_refused", b->processes_refused);
-        json_counter(&j, "processes_dropped", b->processes_dropped);
-        json_counter(&j, "pipes", b->pipes_total);
-        json_counter(&j, "instances", b->instances_total);
-        json_counter(&j, "connections", b->connections_total);
-        json_counter(&j, "opens_busy", b->opens_busy);
-        json_counter(&j, "opens_denied", b->opens_denied);
-        json_counter(&j, "opens_not_found", b->opens_not_found);
-        json_counter(&j, "waits", b->waits_total);
-        json_counter(&j, "waits_timed_out", b->waits_timed_out);
-        json_counter(&j, "requests", b->requests_total);
-        json_counter(&j, "requests_malformed", b->requests_malformed);
-        json_counter(&j, "adoptions", b->adoptions);
-        json_counter(&j, "stats_queries", b->stats_queries);
-        json_end_object(&j);
-        json_key(&j, "ended");
-        json_begin_object(&j);
-        json_traffic(&j, "client_to_server", b->traffic.c2s_messages, b->traffic.c2s_bytes);
-        json_traffic(&j, "server_to_client", b->traffic.s2c_messages, b->traffic.s2c_bytes);
-        json_end_object(&j);
-        json_counter(&j, "servers_asked", b->servers_asked);
-        json_counter(&j, "servers_missing", b->servers_missing);
-        json_end_object(&j);
-
+        json_broker(&j, &ss->b);
         json_key(&j, "pipes");
         json_begin_array(&j);
-        for (size_t i = 0; i < ss->n; i++) {
-                const struct npipe_pipe_stats *p = &ss->v[i].s;
-                size_t n = strlen(p->name);
-                char path[CLI_PATH_MAX];
-
-                json_begin_object(&j);
-                json_key(&j, "name");
-                json_string_n(&j, p->name, n);
-                json_key(&j, "path");
-                if (n + sizeof prefix <= sizeof path) {
-                        memcpy(path, prefix, sizeof prefix - 1);
-                        memcpy(path + sizeof prefix - 1, p->name, n);
-                        json_string_n(&j, path, sizeof prefix - 1 + n);
-                } else {
-                        json_null(&j);
-                }
-                json_key(&j, "instances");
-                json_begin_object(&j);
-                json_counter(&j, "current", p->cur_instances);
-                json_counter(&j, "listening", p->listening);
-                json_counter(&j, "connected", p->connected);
-                json_end_object(&j);
-                json_counter(&j, "connections", p->connections);
-                json_traffic(&j, "client_to_server", p->traffic.c2s_messages, p->traffic.c2s_bytes);
-                json_traffic(&j, "server_to_client", p->traffic.s2c_messages, p->traffic.s2c_bytes);
-                json_counter(&j, "missing", p->missing);
-                json_end_object(&j);
-        }
+        for (size_t i = 0; i < ss->ps.n; i++)
+                json_pipe(&j, &ss->ps.v[i].s);
         json_end_array(&j);
         json_end_object(&j);
 }
@@ -294,7 +217,7 @@ static int screen(bool json, bool watch, bool tty)
         if (watch && !tty && !json)
                 putchar('\n');
         fflush(stdout);
-        snapshot_free(&ss);
+        cli_pipes_free(&ss.ps);
         return CLI_OK;
 }
 
@@ -330,6 +253,71 @@ static void pause_until(const struct timespec *due)
                 ;
 }
 
+struct stat_args {
+        uint64_t count, interval;
+        bool watch, json;
+};
+
+static int stat_option(void *ctx, int opt, const char *arg)
+{
+        struct stat_args *a = ctx;
+
+        switch (opt) {
+        case 'j':
+                a->json = true;
+                break;
+        case 'w':
+                a->watch = true;
+                if (arg != NULL && !parse_seconds(arg, &a->interval))
+                        return cli_usage_error("stat", "--watch: seconds (up to 86400), not '%s'",
+                                               arg);
+                break;
+        case 'c':
+        case 'n':
+                return cli_count_opt("stat", opt == 'c' ? "count" : "iterations", arg, &a->count);
+        case 'i':
+                if (!cli_parse_u64(arg, 1, 86400000, &a->interval))
+                        return cli_usage_error("stat", "--interval: milliseconds, not '%s'", arg);
+                break;
+        }
+        return 0;
+}
+
+/* --watch: a screen every interval until count screens or ^C. */
+static int watch(const struct stat_args *a)
+{
+        bool tty = isatty(STDOUT_FILENO);
+        struct sigaction sa;
+        struct timespec due;
+        int r;
+
+        /* top(1) ends on ^C with success: it is how a watch is stopped.  No
+         * SA_RESTART, so that the pause between screens ends at once. */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+
+        clock_gettime(CLOCK_MONOTONIC, &due);
+        for (uint64_t n = 0; (a->count == 0 || n < a->count) && !interrupted; n++) {
+                if (n > 0) {
+                        due.tv_sec += (time_t)(a->interval / 1000);
+                        due.tv_nsec += (long)(a->interval % 1000) * 1000000;
+                        if (due.tv_nsec >= 1000000000) {
+                                due.tv_sec++;
+                                due.tv_nsec -= 1000000000;
+                        }
+                        pause_until(&due);
+                        if (interrupted)
+                                break;
+                }
+                r = screen(a->json, true, tty);
+                if (r != CLI_OK)
+                        return interrupted ? CLI_OK : r;
+        }
+        return CLI_OK;
+}
+
 int cmd_stat(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -341,75 +329,16 @@ int cmd_stat(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        uint64_t count = 0, interval = 1000;
-        bool watch = false, json = false;
-        struct sigaction sa;
-        struct timespec due;
-        int opt, r;
+        static const struct cli_opts opts = {"stat", "jw::c:n:i:h", longopts, usage, stat_option};
+        struct stat_args a = {.count = 0, .interval = 1000};
+        int r;
 
-        while ((opt = getopt_long(argc, argv, "jw::c:n:i:h", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'j':
-                        json = true;
-                        break;
-                case 'w':
-                        watch = true;
-                        if (optarg != NULL && !parse_seconds(optarg, &interval))
-                                return cli_usage_error("stat",
-                                                       "--watch: seconds (up to 86400), "
-                                                       "not '%s'",
-                                                       optarg);
-                        break;
-                case 'c':
-                case 'n':
-                        if (!cli_parse_u64(optarg, 1, UINT64_MAX, &count))
-                                return cli_usage_error("stat", "--%s: a positive number, not '%s'",
-                                                       opt == 'c' ? "count" : "iterations", optarg);
-                        break;
-                case 'i':
-                        if (!cli_parse_u64(optarg, 1, 86400000, &interval))
-                                return cli_usage_error("stat",
-                                                       "--interval: milliseconds, "
-                                                       "not '%s'",
-                                                       optarg);
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("stat");
-                }
-        }
+        r = cli_getopt(&opts, argc, argv, &a);
+        if (r != CLI_PARSED)
+                return r;
         if (optind < argc)
                 return cli_usage_error("stat", "unexpected argument '%s'", argv[optind]);
-        if (!watch)
-                return screen(json, false, false);
-
-        /* top(1) ends on ^C with success: it is how a watch is stopped.  No
-         * SA_RESTART, so that the pause between screens ends at once. */
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-
-        bool tty = isatty(STDOUT_FILENO);
-
-        clock_gettime(CLOCK_MONOTONIC, &due);
-        for (uint64_t n = 0; (count == 0 || n < count) && !interrupted; n++) {
-                if (n > 0) {
-                        due.tv_sec += (time_t)(interval / 1000);
-                        due.tv_nsec += (long)(interval % 1000) * 1000000;
-                        if (due.tv_nsec >= 1000000000) {
-                                due.tv_sec++;
-                                due.tv_nsec -= 1000000000;
-                        }
-                        pause_until(&due);
-                        if (interrupted)
-                                break;
-                }
-                r = screen(json, true, tty);
-                if (r != CLI_OK)
-                        return interrupted ? CLI_OK : r;
-        }
-        return CLI_OK;
+        if (!a.watch)
+                return screen(a.json, false, false);
+        return watch(&a);
 }

@@ -44,49 +44,30 @@ static void nap(int ms)
         nanosleep(&ts, NULL);
 }
 
-int cmd_wait(int argc, char **argv)
-{
-        enum { OPT_NO_RETRY = 256 };
-        static const struct option longopts[] = {
-            {"timeout", required_argument, NULL, 't'},
-            {"no-retry", no_argument, NULL, OPT_NO_RETRY},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
-        };
-        int timeout = NPIPE_INFINITE, opt, r, delay = 1;
-        char path[CLI_PATH_MAX];
-        bool retry = true;
-        int64_t deadline;
+enum { OPT_NO_RETRY = 256 };
 
-        while ((opt = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 't':
-                        if (!cli_parse_timeout(optarg, true, &timeout))
-                                return cli_usage_error("wait",
-                                                       "--timeout: milliseconds, "
-                                                       "'infinite' or 'default', not "
-                                                       "'%s'",
-                                                       optarg);
-                        break;
-                case OPT_NO_RETRY:
-                        retry = false;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CLI_OK;
-                default:
-                        return cli_usage_hint("wait");
-                }
-        }
-        if (optind >= argc)
-                return cli_usage_error("wait", "missing pipe NAME");
-        if (optind + 1 < argc)
-                return cli_usage_error("wait", "unexpected argument '%s'", argv[optind + 1]);
-        r = cli_pipe_path(argv[optind], path, sizeof path);
-        if (r < 0) {
-                cli_report("wait", argv[optind], r);
-                return CLI_FAIL;
-        }
+struct wait_args {
+        int timeout;
+        bool retry;
+};
+
+static int wait_option(void *ctx, int opt, const char *arg)
+{
+        struct wait_args *a = ctx;
+
+        if (opt == 't')
+                return cli_timeout_opt("wait", arg, true, &a->timeout);
+        if (opt == OPT_NO_RETRY)
+                a->retry = false;
+        return 0;
+}
+
+/* npipe_wait, and with retry a missing name again until the timeout. */
+static int wait_for(const char *path, int timeout, bool retry)
+{
+        int64_t deadline;
+        int r, delay = 1;
+
         /* "default" is the pipe's own timeout, known only once it exists:
          * the retrying for the name gets none of it */
         deadline = timeout >= 0 ? now_ms() + timeout : -1;
@@ -115,6 +96,26 @@ int cmd_wait(int argc, char **argv)
                 if (delay < 50)
                         delay *= 2;
         }
+        return r;
+}
+
+int cmd_wait(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+            {"timeout", required_argument, NULL, 't'},
+            {"no-retry", no_argument, NULL, OPT_NO_RETRY},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        static const struct cli_opts opts = {"wait", "t:h", longopts, usage, wait_option};
+        struct wait_args a = {.timeout = NPIPE_INFINITE, .retry = true};
+        char path[CLI_PATH_MAX];
+        int r;
+
+        r = cli_getopt_name(&opts, argc, argv, &a, path, sizeof path);
+        if (r != CLI_PARSED)
+                return r;
+        r = wait_for(path, a.timeout, a.retry);
         if (r < 0) {
                 cli_report("wait", path, r);
                 return CLI_FAIL;

@@ -196,6 +196,12 @@ void json_uint(struct json *j, uint64_t v)
         fprintf(j->f, "%" PRIu64, v);
 }
 
+void json_key_uint(struct json *j, const char *key, uint64_t v)
+{
+        json_key(j, key);
+        json_uint(j, v);
+}
+
 void json_int(struct json *j, int64_t v)
 {
         sep(j);

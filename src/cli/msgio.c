@@ -80,15 +80,16 @@ int cli_write_fd(int fd, const void *buf, size_t len)
         return 0;
 }
 
-bool cli_out_set_separator(struct cli_out *o, const char *arg, char *store, size_t store_len)
+int cli_separator_opt(const char *cmd, struct cli_out *o, const char *arg, char *store,
+                      size_t store_len)
 {
         long n = cli_unescape(arg, store, store_len);
 
         if (n < 0)
-                return false;
+                return cli_usage_error(cmd, "--separator: bad escape in '%s'", arg);
         o->sep = store;
         o->sep_len = (size_t)n;
-        return true;
+        return 0;
 }
 
 /* serve --print writes from one thread per instance: a record must never be

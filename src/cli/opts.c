@@ -10,6 +10,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,77 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
         va_end(ap);
         fputc('\n', stderr);
         return cli_usage_hint(cmd);
+}
+
+int cli_getopt(const struct cli_opts *o, int argc, char **argv, void *ctx)
+{
+        int opt, r;
+
+        while ((opt = getopt_long(argc, argv, o->shortopts, o->longopts, NULL)) != -1) {
+                if (opt == 'h') {
+                        o->usage(stdout);
+                        return CLI_OK;
+                }
+                /* '?' (or ':'): getopt_long has printed its complaint */
+                if (opt == '?' || opt == ':')
+                        return cli_usage_hint(o->cmd);
+                r = o->take(ctx, opt, optarg);
+                if (r != 0)
+                        return r;
+        }
+        return CLI_PARSED;
+}
+
+int cli_getopt_name(const struct cli_opts *o, int argc, char **argv, void *ctx, char *path,
+                    size_t path_len)
+{
+        int r = cli_getopt(o, argc, argv, ctx);
+
+        if (r != CLI_PARSED)
+                return r;
+        r = cli_name_operand(o->cmd, argc, argv, false);
+        if (r == 0)
+                r = cli_name_path(o->cmd, argv[optind], path, path_len);
+        return r == 0 ? CLI_PARSED : r;
+}
+
+int cli_name_operand(const char *cmd, int argc, char **argv, bool more_ok)
+{
+        if (optind >= argc)
+                return cli_usage_error(cmd, "missing pipe NAME");
+        if (!more_ok && optind + 1 < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+        return 0;
+}
+
+int cli_name_path(const char *cmd, const char *name, char *out, size_t out_len)
+{
+        int r = cli_pipe_path(name, out, out_len);
+
+        if (r < 0) {
+                cli_report(cmd, name, r);
+                return CLI_FAIL;
+        }
+        return 0;
+}
+
+int cli_timeout_opt(const char *cmd, const char *arg, bool allow_default, int *out)
+{
+        if (cli_parse_timeout(arg, allow_default, out))
+                return 0;
+        if (allow_default)
+                return cli_usage_error(cmd,
+                                       "--timeout: milliseconds, 'infinite' or 'default', "
+                                       "not '%s'",
+                                       arg);
+        return cli_usage_error(cmd, "--timeout: milliseconds or 'infinite', not '%s'", arg);
+}
+
+int cli_count_opt(const char *cmd, const char *name, const char *arg, uint64_t *out)
+{
+        if (cli_parse_u64(arg, 1, UINT64_MAX, out))
+                return 0;
+        return cli_usage_error(cmd, "--%s: a positive number, not '%s'", name, arg);
 }
 
 void cli_error(const char *fmt, ...)

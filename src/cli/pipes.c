@@ -1,10 +1,10 @@
 /*
- * pipes.c - a sorted snapshot of the namespace (npipe_list), and the words
- * `list` and `stat` print for its fields.
+ * pipes.c - a sorted snapshot of the namespace (npipe_list, or npipe_stats
+ * for its counters), and the words and names `list` and `stat` print.
  *
- * npipe_list hands entries to a callback whose strings live only during
- * the call; the snapshot copies them so the output can be sorted (the
- * broker walks a hash table, whose order means nothing to a reader).
+ * npipe_list and npipe_stats hand entries to a callback whose strings live
+ * only during the call; the snapshot copies them so the output can be sorted
+ * (the broker walks a hash table, whose order means nothing to a reader).
  */
 #include "cli.h"
 
@@ -12,40 +12,75 @@
 #include <string.h>
 #include <strings.h>
 
+enum { WORDS_TYPE, WORDS_DIR, WORDS_POLICY };
+
+/* The words for the values of the enums `list` prints; a value without one
+ * (NULL, or beyond a row) is printed as "?". */
+static const char *const words[][4] = {
+    [WORDS_TYPE] = {[NPIPE_TYPE_BYTE] = "byte", [NPIPE_TYPE_MESSAGE] = "message"},
+    [WORDS_DIR] =
+        {[NPIPE_INBOUND] = "inbound", [NPIPE_OUTBOUND] = "outbound", [NPIPE_DUPLEX] = "duplex"},
+    [WORDS_POLICY] = {[NPIPE_ACCESS_OWNER] = "owner",
+                      [NPIPE_ACCESS_GROUP] = "group",
+                      [NPIPE_ACCESS_EVERYONE] = "everyone"},
+};
+
+static const char *word(int e, unsigned v)
+{
+        return v < sizeof(words[0]) / sizeof(words[0][0]) && words[e][v] ? words[e][v] : "?";
+}
+
 const char *cli_type_word(enum npipe_type t)
 {
-        return t == NPIPE_TYPE_MESSAGE ? "message" : t == NPIPE_TYPE_BYTE ? "byte" : "?";
+        return word(WORDS_TYPE, (unsigned)t);
 }
 
 const char *cli_dir_word(enum npipe_dir d)
 {
-        switch (d) {
-        case NPIPE_INBOUND:
-                return "inbound";
-        case NPIPE_OUTBOUND:
-                return "outbound";
-        case NPIPE_DUPLEX:
-                return "duplex";
-        }
-        return "?";
+        return word(WORDS_DIR, (unsigned)d);
 }
 
 const char *cli_policy_word(enum npipe_access_policy p)
 {
-        switch (p) {
-        case NPIPE_ACCESS_OWNER:
-                return "owner";
-        case NPIPE_ACCESS_GROUP:
-                return "group";
-        case NPIPE_ACCESS_EVERYONE:
-                return "everyone";
-        }
-        return "?";
+        return word(WORDS_POLICY, (unsigned)p);
 }
 
-static int collect(void *ctx, const struct npipe_pipe_entry *e)
+void cli_put_name(FILE *f, const char *s)
 {
-        struct cli_pipes *ps = ctx;
+        for (; *s != '\0'; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if (c < 0x20 || c == 0x7F)
+                        fprintf(f, "\\x%02x", c);
+                else
+                        fputc(c, f);
+        }
+}
+
+void cli_json_name(struct json *j, const char *name)
+{
+        static const char prefix[] = "\\\\.\\pipe\\";
+        size_t n = strlen(name);
+        char path[CLI_PATH_MAX];
+
+        json_key(j, "name");
+        json_string_n(j, name, n);
+        json_key(j, "path");
+        if (n + sizeof prefix <= sizeof path) {
+                memcpy(path, prefix, sizeof prefix - 1);
+                memcpy(path + sizeof prefix - 1, name, n);
+                json_string_n(j, path, sizeof prefix - 1 + n);
+        } else {
+                json_null(j);
+        }
+}
+
+/* One more record, from npipe_list (e) or npipe_stats (s), with its own
+ * copy of the name. */
+static int add(struct cli_pipes *ps, const struct npipe_pipe_entry *e,
+               const struct npipe_pipe_stats *s)
+{
+        const char *name = e != NULL ? e->name : s->name;
         struct cli_pipe *p;
 
         if (ps->n == ps->cap) {
@@ -58,13 +93,28 @@ static int collect(void *ctx, const struct npipe_pipe_entry *e)
                 ps->cap = cap;
         }
         p = &ps->v[ps->n];
-        p->name = strdup(e->name ? e->name : "");
+        p->name = strdup(name ? name : "");
         if (p->name == NULL)
                 return NPIPE_ENOMEM;
-        p->e = *e;
-        p->e.name = p->name;
+        if (e != NULL) {
+                p->e = *e;
+                p->e.name = p->name;
+        } else {
+                p->s = *s;
+                p->s.name = p->name;
+        }
         ps->n++;
         return 0;
+}
+
+static int collect(void *ctx, const struct npipe_pipe_entry *e)
+{
+        return add(ctx, e, NULL);
+}
+
+static int collect_stats(void *ctx, const struct npipe_pipe_stats *s)
+{
+        return add(ctx, NULL, s);
 }
 
 static int by_name(const void *a, const void *b)
@@ -77,13 +127,9 @@ static int by_name(const void *a, const void *b)
         return c != 0 ? c : strcmp(x->name, y->name);
 }
 
-int cli_pipes_load(struct cli_pipes *ps)
+/* The end of a load: r is the walk's status. */
+static int loaded(struct cli_pipes *ps, int r)
 {
-        int r;
-
-        ps->v = NULL;
-        ps->n = ps->cap = 0;
-        r = npipe_list(collect, ps);
         if (r < 0) {
                 cli_pipes_free(ps);
                 return r;
@@ -91,6 +137,20 @@ int cli_pipes_load(struct cli_pipes *ps)
         if (ps->n > 1)
                 qsort(ps->v, ps->n, sizeof(ps->v[0]), by_name);
         return 0;
+}
+
+int cli_pipes_load(struct cli_pipes *ps)
+{
+        ps->v = NULL;
+        ps->n = ps->cap = 0;
+        return loaded(ps, npipe_list(collect, ps));
+}
+
+int cli_pipes_load_stats(struct cli_pipes *ps, struct npipe_broker_stats *b)
+{
+        ps->v = NULL;
+        ps->n = ps->cap = 0;
+        return loaded(ps, npipe_stats(b, collect_stats, ps));
 }
 
 void cli_pipes_free(struct cli_pipes *ps)
