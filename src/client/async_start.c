@@ -31,28 +31,54 @@ static int rd_take_brief(struct npipe *h)
         return 0;
 }
 
+/* What a data operation's start does first: check the arguments (no
+ * callback, or `bad_args`), clear *bytes, enter the handle. */
+static int start_begin(npipe_t *hv, np_async_cb cb, int bad_args, size_t *bytes,
+                       struct npipe **h)
+{
+        *bytes = 0;
+        if (!cb || bad_args)
+                return NPIPE_EINVAL;
+        return np_h_enter(hv, h);
+}
+
+/* A start that ends without pending (done at once, or refused): what it
+ * held goes (o may be NULL). */
+static int start_end(struct npipe *h, struct conn *c, struct op *o, int r)
+{
+        free(o);
+        np_conn_put(c);
+        np_h_put(h);
+        return r;
+}
+
+/* Pend o, which holds the connection from now on; or end as refused. */
+static int start_pend(struct npipe *h, struct conn *c, struct op *o)
+{
+        int r = np_op_enqueue(o);
+        if (r < 0)
+                return start_end(h, c, o, r);
+        np_h_put(h);
+        return r;
+}
+
 int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
 {
         size_t dummy;
         if (!bytes)
                 bytes = &dummy;
-        *bytes = 0;
-        if (!cb || (!buf && len))
-                return NPIPE_EINVAL;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = start_begin(hv, cb, !buf && len, bytes, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         r = np_read_state_error(h, st);
         if (r < 0)
-                goto fail;
+                return start_end(h, c, NULL, r);
         struct op *o = np_op_new(OP_READ, h, c, cb, ctx);
-        if (!o) {
-                r = NPIPE_ENOMEM;
-                goto fail;
-        }
+        if (!o)
+                return start_end(h, c, NULL, NPIPE_ENOMEM);
         o->buf = buf;
         o->len = len;
         /* Try at once unless earlier reads are queued (they come first),
@@ -72,23 +98,10 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
                         if (o->wanting)
                                 atomic_fetch_sub(&c->own->rwant, o->wanting);
                         *bytes = o->done;
-                        free(o);
-                        np_conn_put(c);
-                        np_h_put(h);
-                        return status;
+                        return start_end(h, c, o, status);
                 }
         }
-        r = np_op_enqueue(o);
-        if (r < 0) {
-                free(o);
-                goto fail;
-        }
-        np_h_put(h);
-        return r;
-fail:
-        np_conn_put(c);
-        np_h_put(h);
-        return r;
+        return start_pend(h, c, o);
 }
 
 int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
@@ -97,11 +110,8 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         size_t dummy;
         if (!bytes)
                 bytes = &dummy;
-        *bytes = 0;
-        if (!cb || (!buf && len))
-                return NPIPE_EINVAL;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = start_begin(hv, cb, !buf && len, bytes, &h);
         if (r < 0)
                 return r;
         if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
@@ -117,12 +127,10 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         if (r == 0)
                 r = np_remote_write_error(h, len);
         if (r < 0)
-                goto fail;
+                return start_end(h, c, NULL, r);
         struct op *o = np_op_new(OP_WRITE, h, c, cb, ctx);
-        if (!o) {
-                r = NPIPE_ENOMEM;
-                goto fail;
-        }
+        if (!o)
+                return start_end(h, c, NULL, NPIPE_ENOMEM);
         o->wbuf = buf;
         o->len = len;
         struct waitspec w;
@@ -146,28 +154,13 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         np_wake_reader(c);
         if (wr == NP_RING_CORRUPT) {
                 atomic_store(&c->corrupt, 1);
-                free(o);
-                r = NPIPE_EPIPE;
-                goto fail;
+                return start_end(h, c, o, NPIPE_EPIPE);
         }
         if (o->phase == 1 && np_op_write_step(o, &status, &w) == STEP_DONE) {
                 *bytes = status == 0 ? len : 0;
-                free(o);
-                np_conn_put(c);
-                np_h_put(h);
-                return status;
+                return start_end(h, c, o, status);
         }
-        r = np_op_enqueue(o);
-        if (r < 0) {
-                free(o);
-                goto fail;
-        }
-        np_h_put(h);
-        return r;
-fail:
-        np_conn_put(c);
-        np_h_put(h);
-        return r;
+        return start_pend(h, c, o);
 }
 
 int np_async_listen(npipe_t *hv, np_async_cb cb, void *ctx)
@@ -201,11 +194,8 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         size_t dummy;
         if (!bytes)
                 bytes = &dummy;
-        *bytes = 0;
-        if (!cb || (!in && in_len) || (!out && out_len))
-                return NPIPE_EINVAL;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = start_begin(hv, cb, (!in && in_len) || (!out && out_len), bytes, &h);
         if (r < 0)
                 return r;
         struct conn *c = np_conn_get(h);
@@ -222,7 +212,7 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         else
                 r = np_remote_write_error(h, in_len);
         if (r < 0)
-                goto fail;
+                return start_end(h, c, NULL, r);
         /* a blocking read holding h->rd counts as a read pending (it may
          * sleep there): busy, and the overlapped call does not wait */
         int busy = 1;
@@ -231,10 +221,8 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
                        atomic_load(&h->async_reads) != 0;
                 np_unlock(&h->rd, NP_LK_RD);
         }
-        if (busy) {
-                r = NPIPE_EBUSY; /* TRANS-03 */
-                goto fail;
-        }
+        if (busy)
+                return start_end(h, c, NULL, NPIPE_EBUSY); /* TRANS-03 */
         /* TRANS-05: the write half never waits for quota */
         np_lock(&h->wr, NP_LK_WR);
         size_t done = 0;
@@ -246,25 +234,12 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         if (wr != NP_RING_OK) {
                 /* no room for the request at all: a deviation we report
                  * as busy rather than block an overlapped caller */
-                r = wr == NP_RING_CORRUPT ? NPIPE_EPIPE : NPIPE_EBUSY;
-                goto fail;
+                return start_end(h, c, NULL, wr == NP_RING_CORRUPT ? NPIPE_EPIPE : NPIPE_EBUSY);
         }
         struct op *o = np_op_new(OP_TRANSACT, h, c, cb, ctx);
-        if (!o) {
-                r = NPIPE_ENOMEM;
-                goto fail;
-        }
+        if (!o)
+                return start_end(h, c, NULL, NPIPE_ENOMEM);
         o->buf = out;
         o->len = out_len;
-        r = np_op_enqueue(o);
-        if (r < 0) {
-                free(o);
-                goto fail;
-        }
-        np_h_put(h);
-        return r;
-fail:
-        np_conn_put(c);
-        np_h_put(h);
-        return r;
+        return start_pend(h, c, o);
 }

@@ -75,10 +75,8 @@ NPIPE_EXTERN int npipe_set_mode(npipe_t *hv, const enum npipe_read_mode *read_mo
 
 NPIPE_EXTERN int npipe_get_info(npipe_t *hv, struct npipe_info *ret)
 {
-        if (!ret)
-                return NPIPE_EINVAL;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_out(hv, ret, NPIPE_EINVAL, &h);
         if (r < 0)
                 return r;
         np_sync_listening(h);
@@ -129,10 +127,8 @@ out:
 
 NPIPE_EXTERN int npipe_client_pid(npipe_t *hv, pid_t *ret)
 {
-        if (!ret)
-                return NPIPE_EBUFFER;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_out(hv, ret, NPIPE_EBUFFER, &h);
         if (r < 0)
                 return r;
         np_sync_listening(h);
@@ -149,10 +145,8 @@ NPIPE_EXTERN int npipe_client_pid(npipe_t *hv, pid_t *ret)
 
 NPIPE_EXTERN int npipe_server_pid(npipe_t *hv, pid_t *ret)
 {
-        if (!ret)
-                return NPIPE_EBUFFER;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_out(hv, ret, NPIPE_EBUFFER, &h);
         if (r < 0)
                 return r;
         int st = np_end_state_now(h);

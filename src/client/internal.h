@@ -264,6 +264,37 @@ static inline int np_h_enter(npipe_t *value, struct npipe **ret)
 void np_h_hold(struct npipe *h);
 /* Leave: the end of np_h_enter or np_h_hold. */
 void np_h_put(struct npipe *h);
+
+/* np_h_enter for a call that fills *out: `err` when out is NULL. */
+static inline int np_h_enter_out(npipe_t *value, const void *out, int err, struct npipe **ret)
+{
+        *ret = NULL;
+        if (!out)
+                return err;
+        return np_h_enter(value, ret);
+}
+
+/* np_h_enter for a call only a server end can make (NPIPE_EFUNCTION). */
+static inline int np_h_enter_server(npipe_t *value, struct npipe **ret)
+{
+        int r = np_h_enter(value, ret);
+        if (r == 0 && !(*ret)->server) {
+                np_h_put(*ret);
+                *ret = NULL;
+                return NPIPE_EFUNCTION;
+        }
+        return r;
+}
+
+/* Both of the above. */
+static inline int np_h_enter_server_out(npipe_t *value, const void *out, int err,
+                                        struct npipe **ret)
+{
+        *ret = NULL;
+        if (!out)
+                return err;
+        return np_h_enter_server(value, ret);
+}
 void np_bump_ev(struct npipe *h);
 /* The hot helpers of every call, inline: a call into another file per
  * message was measurable (callgrind, bench/README.md). */

@@ -231,21 +231,34 @@ static void turn_leave(struct npipe *h, struct np_turn *t)
         np_unlock(&h->lock, NP_LK_STATE);
 }
 
+/* What a read or a write does first: check the arguments, enter the
+ * handle, hold its connection (data_entry).  *h stays NULL when the call
+ * did not enter (nothing to release). */
+static inline int data_begin(npipe_t *hv, const void *buf, size_t len, size_t *count,
+                             struct npipe **h, struct conn **c, int *st)
+{
+        *count = 0;
+        *h = NULL;
+        *c = NULL;
+        if (!buf && len)
+                return NPIPE_EINVAL;
+        int r = np_h_enter(hv, h);
+        if (r < 0)
+                return r;
+        return data_entry(*h, c, st);
+}
+
 static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeout_ms)
 {
         size_t dummy;
         if (!nread)
                 nread = &dummy;
-        *nread = 0;
-        if (!buf && len)
-                return NPIPE_EINVAL;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
-        if (r < 0)
-                return r;
         struct conn *c;
         int st;
-        r = data_entry(h, &c, &st);
+        int r = data_begin(hv, buf, len, nread, &h, &c, &st);
+        if (!h)
+                return r;
         if (r == 0)
                 r = np_read_state_error(h, st);
         if (r == 0) {
@@ -462,16 +475,12 @@ static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
         size_t dummy;
         if (!nwritten)
                 nwritten = &dummy;
-        *nwritten = 0;
-        if (!buf && len)
-                return NPIPE_EINVAL;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
-        if (r < 0)
-                return r;
         struct conn *c;
         int st;
-        r = data_entry(h, &c, &st);
+        int r = data_begin(hv, buf, len, nwritten, &h, &c, &st);
+        if (!h)
+                return r;
         if (r == 0)
                 r = np_write_state_error(h, st);
         if (r == 0)

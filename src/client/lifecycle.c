@@ -147,13 +147,9 @@ static int wait_connected(struct npipe *h, int64_t deadline)
 NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
 {
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_server(hv, &h); /* CONNECT-07 */
         if (r < 0)
                 return r;
-        if (!h->server) {
-                np_h_put(h);
-                return NPIPE_EFUNCTION; /* CONNECT-07 */
-        }
         int64_t deadline = np_deadline_of(timeout_ms);
         /* CONNECT-02, CONNECT-08: a client that opened before this call
          * counts, even when its EV_CONNECTED is still on its way to our
@@ -187,13 +183,9 @@ NPIPE_EXTERN int npipe_listen(npipe_t *hv, int timeout_ms)
 NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
 {
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_server(hv, &h); /* DISC-07 */
         if (r < 0)
                 return r;
-        if (!h->server) {
-                np_h_put(h);
-                return NPIPE_EFUNCTION; /* DISC-07 */
-        }
         np_lock(&h->op, NP_LK_OP);
         np_lock(&h->lock, NP_LK_STATE);
         struct conn *c = h->conn;

@@ -364,16 +364,10 @@ _Static_assert(NPIPE_EXPOSED == NP_REMOTE_EXPOSED && NPIPE_EXPOSE_OFF == NP_REMO
 
 NPIPE_EXTERN int npipe_remote_exposure(npipe_t *hv, enum npipe_exposure *ret)
 {
-        if (!ret)
-                return NPIPE_EBUFFER;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_server_out(hv, ret, NPIPE_EBUFFER, &h);
         if (r < 0)
                 return r;
-        if (!h->server) {
-                np_h_put(h);
-                return NPIPE_EFUNCTION;
-        }
         *ret = (enum npipe_exposure)h->exposure;
         np_h_put(h);
         return 0;
@@ -407,16 +401,10 @@ NPIPE_EXTERN const char *npipe_exposure_text(enum npipe_exposure e)
 
 NPIPE_EXTERN int npipe_remote_client(npipe_t *hv, struct npipe_remote_client *ret)
 {
-        if (!ret)
-                return NPIPE_EBUFFER;
         struct npipe *h;
-        int r = np_h_enter(hv, &h);
+        int r = np_h_enter_server_out(hv, ret, NPIPE_EBUFFER, &h);
         if (r < 0)
                 return r;
-        if (!h->server) {
-                np_h_put(h);
-                return NPIPE_EFUNCTION;
-        }
         np_sync_listening(h);
         int st = np_end_state_now(h);
         if (st != NPIPE_STATE_CONNECTED && st != NPIPE_STATE_CLOSING) {
