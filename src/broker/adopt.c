@@ -32,37 +32,16 @@
 #include "broker/limits.h"
 #include "npipe/npipe.h"
 
-static void watch_release(struct np_broker *b, struct np_pidwatch **wp)
-{
-        if (*wp != NULL)
-                np_watch_free(b, *wp);
-        *wp = NULL;
-}
-
-void np_inst_pend_clear(struct np_broker *b, struct np_instance *i)
-{
-        watch_release(b, &i->pend_watch);
-        i->pend_conn = 0;
-        i->pend_pid = 0;
-}
-
-void np_conn_pend_clear(struct np_broker *b, struct np_conn *conn)
-{
-        watch_release(b, &conn->pend_watch);
-        conn->pending = false;
-        conn->pend_pid = 0;
-}
-
-/* Is pid gone?  Returns 1 when it has exited (or is a zombie), 0 when it
- * lives; with a watch wanted, *out gets a pidfd watch when one could be
- * set up (NULL otherwise: the death will then go unnoticed). */
-static int peer_dead(struct np_broker *b, pid_t pid, struct np_pidwatch **out)
+/* Is pid, the peer a waiting half names, gone?  Returns 1 when it has
+ * exited (or is a zombie), 0 when it lives.  The waiting half (inst, or
+ * else conn) then watches it through a pidfd when one can be set up;
+ * without one its death goes unnoticed. */
+static int peer_dead(struct np_broker *b, pid_t pid, struct np_instance *inst, struct np_conn *conn)
 {
         struct np_pidwatch *w;
         struct pollfd pfd;
         int fd;
 
-        *out = NULL;
         fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0) {
                 if (errno == ESRCH)
@@ -88,7 +67,12 @@ static int peer_dead(struct np_broker *b, pid_t pid, struct np_pidwatch **out)
                 free(w);
                 return 0;
         }
-        *out = w;
+        w->inst = inst;
+        w->conn = conn;
+        if (inst != NULL)
+                inst->pend_watch = w;
+        else
+                conn->pend_watch = w;
         return 0;
 }
 
@@ -218,19 +202,12 @@ static int server_check(struct np_broker *b, const struct np_adopt *req, uint64_
 static void server_pend(struct np_broker *b, struct np_instance *i, struct np_conn *conn,
                         uint64_t conn_id, pid_t peer)
 {
-        struct np_pidwatch *w = NULL;
-
         i->pend_conn = conn_id;
         i->pend_pid = peer;
-        if (conn != NULL && halves_match(i, conn)) {
+        if (conn != NULL && halves_match(i, conn))
                 halves_link(b, i, conn);
-        } else if (peer_dead(b, i->pend_pid, &w)) {
+        else if (peer_dead(b, i->pend_pid, i, NULL))
                 inst_peer_died(b, i); /* the event precedes the reply */
-        } else {
-                i->pend_watch = w;
-                if (w != NULL)
-                        w->inst = i;
-        }
 }
 
 static void adopt_server(struct np_broker *b, struct np_client *c, const struct np_req *r,
@@ -306,7 +283,6 @@ static void adopt_client(struct np_broker *b, struct np_client *c, const struct 
                          const struct np_adopt *req)
 {
         struct np_pipe_params params;
-        struct np_pidwatch *w = NULL;
         struct np_instance *i;
         struct np_conn *conn = NULL;
         struct np_pipe *p;
@@ -337,15 +313,10 @@ static void adopt_client(struct np_broker *b, struct np_client *c, const struct 
         raise_ids(b, req->conn_id);
         raise_ids(b, req->instance_id);
 
-        if (i != NULL && halves_match(i, conn)) {
+        if (i != NULL && halves_match(i, conn))
                 halves_link(b, i, conn);
-        } else if (peer_dead(b, conn->pend_pid, &w)) {
+        else if (peer_dead(b, conn->pend_pid, NULL, conn))
                 conn_peer_died(b, conn); /* the event precedes the reply */
-        } else {
-                conn->pend_watch = w;
-                if (w != NULL)
-                        w->conn = conn;
-        }
         params = conn->inst != NULL ? np_instance_params(conn->inst) : conn->params;
         adopt_reply(b, c, r->id, req->instance_id, &params);
 }

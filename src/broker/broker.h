@@ -19,6 +19,33 @@
  *             first waits for its query round).
  *
  * Everything here is private to npiped; nothing is exported.
+ *
+ * Who calls whom.  The files are layers: each calls only files on lines
+ * below its own, so that none calls back into a file that calls it, and
+ * each can be read knowing only what is under it.  Files sharing a line
+ * do not call each other, except the relay's, in the order shown.
+ *
+ *   main.c            options, start-up, the run
+ *   loop.c            the event loop: accept, read, reap, timers
+ *   requests.c        the dispatch table; the requests of the NT rules
+ *   adopt.c           ADOPT: ends re-registered after a broker restart
+ *   stats.c           STATS: query rounds, the live counts reported
+ *   list.c            LIST and STATS replies, at the reader's pace
+ *   state.c           the namespace: admission, states, ended traffic
+ *   remote.c          the pipes' sockets in Samba's np directory
+ *   relay.c > relay_handshake.c > relay_copy.c > relay_conn.c
+ *                     the SMB relay thread (relay.h; they call log.c only)
+ *   remote_dir.c      the np directory, the registry of our sockets
+ *   client.c          sending to a client, dropping one
+ *   reap.c            closing what the loop must not close (reap.h)
+ *   acct.c names.c    each uid's holdings; names, keys, their hashes
+ *   hash.c log.c policy.c timer.c watch.c
+ *                     call no other broker file
+ *
+ * Nothing below loop.c needs to call it back: the loop finds what is left
+ * to do in the broker's state after each packet and each batch (the
+ * doomed clients, the deadline heap, the graveyards), so no layer needs a
+ * hook into the one above.
  */
 #ifndef NPIPED_BROKER_H
 #define NPIPED_BROKER_H
@@ -188,7 +215,7 @@ struct np_pipe {
         struct np_rsock *rsock;  /* its SMB socket while exposed */
         struct np_sname *sname;  /* the socket name it competes for */
         struct np_link sname_link;
-        struct np_traffic ended; /* connections that ended (stats.c) */
+        struct np_traffic ended; /* connections that ended (state.c, np_traffic_fold) */
         uint64_t connections;    /* clients connected to it */
 };
 
@@ -372,46 +399,25 @@ struct np_broker {
         struct np_reaper *reaper;   /* reap.c: closes untrusted descriptors */
 };
 
-/* ---- names.c ------------------------------------------------------------- */
+/* What a request handler gets (requests.c, and the handlers of adopt.c,
+ * list.c and stats.c).  One request that passed np_handle_packet's checks:
+ * its fixed body is as long as proto.c's table says (unaligned: copy it
+ * out), its name (NULL for types without one) passed np_name_check, and
+ * fd is what the type's descriptor rule allows (-1: none).  The handler
+ * owns fd. */
+struct np_req {
+        uint32_t id; /* req_id, never 0 */
+        uint16_t type;
+        const unsigned char *body;
+        const char *name;
+        uint32_t name_len;
+        int fd;
+};
+/* A row's handler in the dispatch table (requests.c, `requests`). */
+typedef void np_req_fn(struct np_broker *b, struct np_client *c, const struct np_req *r);
 
-/* The live pipe of this (checked) name, or NULL. */
-struct np_pipe *np_pipe_find(struct np_broker *b, const char *name, uint32_t len);
-uint64_t np_pipe_key_hash(const struct np_broker *b, const struct np_pipe *p);
-/* The seeded hash of a name's bytes (keys, socket names). */
-uint64_t np_name_hash(const struct np_broker *b, const char *bytes, size_t n);
-bool np_pipe_same_name(const struct np_pipe *x, const struct np_pipe *y);
-/* A name made safe for a log line (control characters as \xNN). */
-const char *np_name_esc(const char *s, size_t n, char *out, size_t cap);
-#define NP_ESC_MAX 200
-#define NP_PIPE_ESC(p, buf) np_name_esc((p)->display, (p)->name_len, (buf), sizeof(buf))
-
-/* ---- remote.c ------------------------------------------------------------ */
-
-/* The exposure policy, from npiped's options (main.c); see docs/remote.md.
- * `spec`: USER, @GROUP or * (users by name or number), optionally followed
- * by :PATTERN (a glob over the lower-case name).  Returns 0, or -1 with a
- * message on stderr. */
-int np_remote_allow(struct np_broker *b, const char *spec);
-/* Let a reserved name (one of Samba's own RPC pipes) be exposed. */
-int np_remote_allow_reserved(struct np_broker *b, const char *name);
-/* Open the np directory (checked: a directory only root can write) and
- * the registry of the sockets a broker of this runtime directory made,
- * removing those a dead broker left behind.  0 or -1 (logged). */
-int np_remote_open_dir(struct np_broker *b, const char *dir, const char *runtime_dir);
-/* Start the SMB relay thread (when b->remote_dir is set); 0 or -1. */
-int np_remote_init(struct np_broker *b);
-void np_remote_shutdown(struct np_broker *b);
-/* The policy's verdict for a new pipe created by c: NP_REMOTE_EXPOSED (0)
- * when remote clients may reach it, else why not (NP_REMOTE_*). */
-int np_remote_policy(const struct np_broker *b, const struct np_pipe *p,
-                     const struct np_client *c);
-/* Give p its socket in remote_dir / take it away (both idempotent). */
-void np_remote_expose(struct np_broker *b, struct np_pipe *p);
-void np_remote_unexpose(struct np_broker *b, struct np_pipe *p);
-/* Its socket is readable: accept what smbd connected. */
-void np_remote_accept(struct np_broker *b, struct np_rsock *rs);
-/* Free the sockets closed during the epoll batch. */
-void np_remote_bury(struct np_broker *b);
+/* CLOCK_MONOTONIC in nanoseconds (src/os, os.h). */
+int64_t np_now_ns(void);
 
 /* ---- log.c -------------------------------------------------------------- */
 
@@ -429,62 +435,34 @@ struct np_ratelimit {
 void np_log_limited(struct np_ratelimit *rl, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- loop.c ------------------------------------------------------------- */
+/* ---- policy.c: who may do what -------------------------------------------- */
 
-int64_t np_now_ns(void);
-int np_loop_init(struct np_broker *b);
-int np_loop_run(struct np_broker *b);
-/* Send a packet to c, taking ownership of fd (closed once sent or when the
- * packet cannot be delivered).  Queues when the socket buffer is full;
- * drops the client when the queue overflows or the send fails. */
-void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t len, int fd);
-/* Drop c: it is reaped (np_client_gone) after the current packet. */
-void np_client_doom(struct np_broker *b, struct np_client *c, const char *why);
-/* Read nothing more from c; close it once its queue has been sent. */
-void np_client_drain(struct np_broker *b, struct np_client *c);
-/* Accept whatever is waiting in the listen backlog; returns how many. */
-int np_loop_accept(struct np_broker *b);
-int np_timer_add(struct np_broker *b, struct np_waiter *w);
-/* Watch a pidfd in the epoll set (np_pidwatch_fired when it is readable);
- * np_watch_free takes it out, closes it and frees it after the batch. */
-int np_watch_add(struct np_broker *b, struct np_pidwatch *w);
-void np_watch_free(struct np_broker *b, struct np_pidwatch *w);
-void np_timer_del(struct np_broker *b, struct np_waiter *w);
+/* Is want c's primary or a supplementary group? */
+bool np_client_in_group(const struct np_client *c, gid_t want);
+/* May c (or the remote user id) open p or add an instance to it? */
+bool np_allowed(const struct np_pipe *p, const struct np_client *c);
+bool np_allowed_remote(const struct np_pipe *p, const struct np_remote_id *id);
+/* May c add an instance with these parameters and NP_CREATE_* flags to
+ * the existing pipe p (adopted: re-registered after a restart)?  0 or the
+ * NPIPE_E* status to answer. */
+int np_join_check(const struct np_pipe *p, const struct np_client *c,
+                  const struct np_pipe_params *params, uint32_t flags, bool adopted);
 
-/* ---- requests.c --------------------------------------------------------- */
+/* ---- names.c ------------------------------------------------------------- */
 
-/* One request that passed np_handle_packet's checks: its fixed body is as
- * long as proto.c's table says (unaligned: copy it out), its name (NULL
- * for types without one) passed np_name_check, and fd is what the type's
- * descriptor rule allows (-1: none).  The handler owns fd. */
-struct np_req {
-        uint32_t id; /* req_id, never 0 */
-        uint16_t type;
-        const unsigned char *body;
-        const char *name;
-        uint32_t name_len;
-        int fd;
-};
-/* A row's handler in the dispatch table (requests.c, `requests`). */
-typedef void np_req_fn(struct np_broker *b, struct np_client *c, const struct np_req *r);
+/* The live pipe of this (checked) name, or NULL. */
+struct np_pipe *np_pipe_find(struct np_broker *b, const char *name, uint32_t len);
+uint64_t np_pipe_key_hash(const struct np_broker *b, const struct np_pipe *p);
+/* The seeded hash of a name's bytes (keys, socket names). */
+uint64_t np_name_hash(const struct np_broker *b, const char *bytes, size_t n);
+bool np_pipe_same_name(const struct np_pipe *x, const struct np_pipe *y);
+/* A name made safe for a log line (control characters as \xNN). */
+const char *np_name_esc(const char *s, size_t n, char *out, size_t cap);
+#define NP_ESC_MAX 200
+#define NP_PIPE_ESC(p, buf) np_name_esc((p)->display, (p)->name_len, (buf), sizeof(buf))
 
-/* One received packet (n < 0: -EMSGSIZE, the first bytes are in pkt);
- * takes ownership of fd. */
-void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt, ssize_t n,
-                      int fd);
-/* Does every request type proto.c knows have its dispatch row, and no row
- * lack a body size?  0, or -1 (logged). */
-int np_requests_check(void);
-/* A malformed or out-of-place request: answered when it can be, and the
- * client dropped after too many. */
-void np_bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id, int status,
-                   const char *what);
+/* ---- acct.c: what each uid holds ------------------------------------------ */
 
-/* ---- state.c: the namespace's objects ------------------------------------ */
-
-int np_state_init(struct np_broker *b);
-struct np_instance *np_instance_find(struct np_broker *b, uint64_t id);
-struct np_conn *np_conn_find(struct np_broker *b, uint64_t id);
 /* The accounting record of uid (made on first use; NULL without memory)
  * and its release when the uid's last client is gone. */
 struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid);
@@ -494,6 +472,32 @@ bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t l
 /* Would `more` descriptors put uid a over its share of the budget? */
 bool np_fd_share_full(const struct np_broker *b, const struct np_uacct *a, size_t more);
 
+/* ---- timer.c: the deadline heap of waits ---------------------------------- */
+
+/* -1 when the heap cannot grow; np_timer_del of a wait not in it is harmless. */
+int np_timer_add(struct np_broker *b, struct np_waiter *w);
+void np_timer_del(struct np_broker *b, struct np_waiter *w);
+
+/* ---- watch.c: the epoll set below the loop -------------------------------- */
+
+/* Add fd to the loop's epoll set; its events come with src. */
+int np_watch_fd(struct np_broker *b, int fd, uint32_t events, struct np_src *src);
+/* Watch a pidfd in the epoll set (np_pidwatch_fired when it is readable);
+ * np_watch_free takes it out, closes it and frees it after the batch
+ * (np_watch_bury, at the batch's end). */
+int np_watch_add(struct np_broker *b, struct np_pidwatch *w);
+void np_watch_free(struct np_broker *b, struct np_pidwatch *w);
+void np_watch_bury(struct np_broker *b);
+/* Forget what an adopted half waits for (and stop watching its peer). */
+void np_inst_pend_clear(struct np_broker *b, struct np_instance *i);
+void np_conn_pend_clear(struct np_broker *b, struct np_conn *conn);
+
+/* ---- client.c: sending to a client, dropping one --------------------------- */
+
+/* Send a packet to c, taking ownership of fd (closed once sent or when the
+ * packet cannot be delivered).  Queues when the socket buffer is full;
+ * drops the client when the queue overflows or the send fails. */
+void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t len, int fd);
 /* Header + fixed body + optional name as one packet (np_send owns fd). */
 void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
                  const void *body, size_t blen, const char *name, size_t nlen, int fd);
@@ -501,6 +505,102 @@ void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32
 void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status);
 void np_send_peer_gone(struct np_broker *b, struct np_client *to, uint64_t instance_id,
                        uint64_t conn_id, uint32_t reason, uint32_t to_server);
+/* Drop c: the loop reaps it (handles it as dead) after the current packet. */
+void np_client_doom(struct np_broker *b, struct np_client *c, const char *why);
+/* Read nothing more from c; close it once its queue has been sent. */
+void np_client_drain(struct np_broker *b, struct np_client *c);
+/* Register the epoll interest c's state calls for (reading unless paused
+ * by its queue or the reaper, writing while it has a queue). */
+void np_client_update(struct np_broker *b, struct np_client *c);
+/* Send what c's queue holds while its socket takes it (EPOLLOUT). */
+void np_client_flush(struct np_broker *b, struct np_client *c);
+/* A reaped client's queue: sent as far as the socket takes it now, freed. */
+void np_client_queue_end(struct np_client *c);
+/* A malformed or out-of-place request: answered when it can be, and the
+ * client dropped after too many. */
+void np_bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id, int status,
+                   const char *what);
+/* A descriptor client c sent that the broker does not keep (reap.h,
+ * np_fd_drop); a c of another uid (np_uacct.limited) whose uid has more
+ * than NP_LIM_REAP_PER_UID descriptors waiting is then dropped as a
+ * protocol offender. */
+void np_fd_discard(struct np_broker *b, struct np_client *c, int fd);
+
+/* ---- remote_dir.c: the np directory and the registry of our sockets -------- */
+
+struct np_remote_rule;
+struct sockaddr_un;
+
+/* The np directory, the exposure policy and the socket names in use
+ * (broker->rcfg, made by the first option that needs it). */
+struct np_remote_cfg {
+        int dirfd; /* the np directory, O_PATH; -1 until opened */
+        int regfd; /* the registry, O_APPEND; -1 when none */
+        size_t reg_bytes;
+        size_t name_max; /* longest socket name both paths can hold */
+        struct np_remote_rule *rules;
+        size_t n_rules;
+        char **reserved_ok;
+        size_t n_reserved_ok;
+        struct np_htab snames;
+};
+
+/* A pipe's socket in the np directory (remote.c). */
+struct np_rsock {
+        struct np_src src;
+        struct np_link link; /* b->rsocks, then b->rsock_graveyard once closed */
+        struct np_pipe *pipe;
+        int fd;
+        dev_t dev; /* to unlink the entry only while it is still ours */
+        ino_t ino;
+        char name[]; /* in the np directory */
+};
+
+/* broker->rcfg, made on first use; NULL without memory. */
+struct np_remote_cfg *np_remote_cfg_get(struct np_broker *b);
+/* Open the np directory (checked: a directory only root can write) and
+ * the registry of the sockets a broker of this runtime directory made,
+ * removing those a dead broker left behind.  0 or -1 (logged). */
+int np_remote_open_dir(struct np_broker *b, const char *dir, const char *runtime_dir);
+/* The path of `name` in the np directory, through the directory's
+ * descriptor (/proc/self/fd/N/NAME); 0 or -ENAMETOOLONG. */
+int np_remote_proc_path(const struct np_remote_cfg *rc, const char *name, struct sockaddr_un *sa);
+/* Registry lines: op '+' when a socket is made, '-' when it is removed. */
+void np_registry_put(struct np_remote_cfg *rc, char op, dev_t dev, ino_t ino, const char *name);
+/* After a socket was made: rewrite the registry when it grew too long. */
+void np_registry_maybe_compact(struct np_broker *b);
+/* Empty the registry (false when it cannot be). */
+bool np_registry_clear(struct np_remote_cfg *rc);
+
+/* ---- remote.c: the pipes' sockets for Samba -------------------------------- */
+
+/* The exposure policy, from npiped's options (main.c); see docs/remote.md.
+ * `spec`: USER, @GROUP or * (users by name or number), optionally followed
+ * by :PATTERN (a glob over the lower-case name).  Returns 0, or -1 with a
+ * message on stderr. */
+int np_remote_allow(struct np_broker *b, const char *spec);
+/* Let a reserved name (one of Samba's own RPC pipes) be exposed. */
+int np_remote_allow_reserved(struct np_broker *b, const char *name);
+/* Start the SMB relay thread (when b->remote_dir is set); 0 or -1. */
+int np_remote_init(struct np_broker *b);
+void np_remote_shutdown(struct np_broker *b);
+/* The policy's verdict for a new pipe created by c: NP_REMOTE_EXPOSED (0)
+ * when remote clients may reach it, else why not (NP_REMOTE_*). */
+int np_remote_policy(const struct np_broker *b, const struct np_pipe *p,
+                     const struct np_client *c);
+/* Give p its socket in remote_dir / take it away (both idempotent). */
+void np_remote_expose(struct np_broker *b, struct np_pipe *p);
+void np_remote_unexpose(struct np_broker *b, struct np_pipe *p);
+/* Its socket is readable: accept what smbd connected. */
+void np_remote_accept(struct np_broker *b, struct np_rsock *rs);
+/* Free the sockets closed during the epoll batch. */
+void np_remote_bury(struct np_broker *b);
+
+/* ---- state.c: the namespace's objects ------------------------------------ */
+
+int np_state_init(struct np_broker *b);
+struct np_instance *np_instance_find(struct np_broker *b, uint64_t id);
+struct np_conn *np_conn_find(struct np_broker *b, uint64_t id);
 
 /* The pipe-wide values (first instance's) with this instance's quotas. */
 struct np_pipe_params np_instance_params(const struct np_instance *i);
@@ -513,6 +613,12 @@ int np_inst_take_fd(struct np_instance *i);
 void np_instance_set_flags(struct np_broker *b, struct np_instance *i, uint32_t flags);
 struct np_instance *np_instance_new(struct np_broker *b, struct np_client *c, struct np_pipe *p,
                                     const struct np_pipe_params *params, uint64_t id);
+/* A new DISCONNECTED instance of name for c, joining or creating its pipe
+ * (adopt_id: the id of an adopted instance, 0 for a new one); 0 or the
+ * NPIPE_E* status to answer. */
+int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name, uint32_t len,
+                      const struct np_pipe_params *params, uint32_t flags, uint64_t adopt_id,
+                      bool with_fd, struct np_instance **out);
 void np_conn_add(struct np_broker *b, struct np_client *c, struct np_conn *conn, uint64_t id,
                  struct np_pipe *p);
 
@@ -539,22 +645,17 @@ void np_conn_close(struct np_broker *b, struct np_conn *conn, uint32_t reason,
                    const struct np_end_req *rep);
 void np_instance_close(struct np_broker *b, struct np_instance *i, uint32_t reason,
                        const struct np_end_req *rep);
-/* Everything the namespace holds for c, handled as its death. */
-void np_client_gone(struct np_broker *b, struct np_client *c);
+/* Counts of connections: t added to `to` (saturating), and the final
+ * counts of an ended connection of p folded into p and the broker. */
+void np_traffic_add(struct np_traffic *to, const struct np_traffic *t);
+void np_traffic_fold(struct np_broker *b, struct np_pipe *p, const struct np_traffic *t);
 
-/* ---- policy.c: who may do what -------------------------------------------- */
-
-/* Is want c's primary or a supplementary group? */
-bool np_client_in_group(const struct np_client *c, gid_t want);
-/* May c (or the remote user id) open p or add an instance to it? */
-bool np_allowed(const struct np_pipe *p, const struct np_client *c);
-bool np_allowed_remote(const struct np_pipe *p, const struct np_remote_id *id);
-/* A new DISCONNECTED instance of name for c, joining or creating its pipe
- * (adopt_id: the id of an adopted instance, 0 for a new one); 0 or the
- * NPIPE_E* status to answer. */
-int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name, uint32_t len,
-                      const struct np_pipe_params *params, uint32_t flags, uint64_t adopt_id,
-                      bool with_fd, struct np_instance **out);
+/* Is i's traffic not folded yet: a connection attached, or one that ended
+ * without its counts (stats.c asks its owner, list.c reports it)? */
+static inline bool np_inst_live(const struct np_instance *i)
+{
+        return i->conn != NULL || i->owed_conn != 0;
+}
 
 /* ---- list.c --------------------------------------------------------------- */
 
@@ -566,32 +667,40 @@ void np_list_pump(struct np_broker *b, struct np_client *c);
 int np_snapshot(struct np_broker *b, struct np_listjob *j);
 void np_listjob_free(struct np_broker *b, struct np_listjob *j);
 
-/* ---- adopt.c -------------------------------------------------------------- */
-
-np_req_fn np_req_adopt;
-/* The process a pending adoption waited for exited (its pidfd fired). */
-void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w);
-/* Forget what an adopted half waits for (and stop watching its peer). */
-void np_inst_pend_clear(struct np_broker *b, struct np_instance *i);
-void np_conn_pend_clear(struct np_broker *b, struct np_conn *conn);
-
 /* ---- stats.c ------------------------------------------------------------ */
 
 /* NP_MSG_STATS and NP_MSG_STATS_REPORT (never answered). */
 np_req_fn np_req_stats;
 np_req_fn np_req_stats_report;
-/* The next pipe's item of a STATS job, or the broker's (last) one. */
-void np_stats_send_pipe(struct np_broker *b, struct np_client *c, struct np_listjob *j,
-                        struct np_pipe *p);
-void np_stats_send_broker(struct np_broker *b, struct np_client *c, struct np_listjob *j);
 /* c is going away: its waiting requests vanish, its answer is not awaited. */
 void np_stats_client_gone(struct np_broker *b, struct np_client *c);
 /* The round's deadline (loop.c's timers); -1 when no round is active. */
 int64_t np_stats_deadline(const struct np_broker *b);
 void np_stats_expired(struct np_broker *b);
-/* Connection ends and their counts (state.c). */
-void np_traffic_fold(struct np_broker *b, struct np_pipe *p, const struct np_traffic *t);
 /* A connection attached to i now: what later rounds must ask for. */
 void np_stats_attach(struct np_broker *b, struct np_instance *i);
+
+/* ---- adopt.c -------------------------------------------------------------- */
+
+np_req_fn np_req_adopt;
+/* The process a pending adoption waited for exited (its pidfd fired). */
+void np_pidwatch_fired(struct np_broker *b, struct np_pidwatch *w);
+
+/* ---- requests.c --------------------------------------------------------- */
+
+/* One received packet (n < 0: -EMSGSIZE, the first bytes are in pkt);
+ * takes ownership of fd. */
+void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned char *pkt, ssize_t n,
+                      int fd);
+/* Does every request type proto.c knows have its dispatch row, and no row
+ * lack a body size?  0, or -1 (logged). */
+int np_requests_check(void);
+
+/* ---- loop.c ------------------------------------------------------------- */
+
+int np_loop_init(struct np_broker *b);
+int np_loop_run(struct np_broker *b);
+/* Accept whatever is waiting in the listen backlog; returns how many. */
+int np_loop_accept(struct np_broker *b);
 
 #endif /* NPIPED_BROKER_H */

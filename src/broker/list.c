@@ -6,12 +6,15 @@
  * describe) and sent one item a packet at the reader's pace: only while
  * the client's queue is short (limits.h, NP_LIM_OUTQ_LIST), so a client
  * that lists and never reads holds a snapshot, not the broker's memory.
- * STATS replies (stats.c) are sent by the same pump.
+ * STATS replies are made and sent here too, by the same pump, once their
+ * query round (stats.c) is over: stats.c calls this file, never the other
+ * way round.
  */
 #include "broker/broker.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/limits.h"
 #include "npipe/npipe.h"
@@ -81,6 +84,76 @@ static void send_list_item(struct np_broker *b, struct np_client *c, uint32_t re
         np_send_msg(b, c, NP_MSG_LIST_ITEM, req_id, &it, sizeof it, p->display, p->name_len, -1);
 }
 
+/* The next pipe's item of a STATS job: its ended traffic, and the live
+ * counts of the round the job was served by (stats.c). */
+static void send_stats_pipe(struct np_broker *b, struct np_client *c, struct np_listjob *j,
+                            struct np_pipe *p)
+{
+        struct np_stats_item it;
+        struct np_stats_pipe *s = &it.u.pipe;
+
+        memset(&it, 0, sizeof it);
+        it.name_len = p->name_len;
+        s->traffic = p->ended;
+        s->connections = p->connections;
+        if (!p->dead) {
+                s->cur_instances = (uint32_t)p->n_instances;
+                s->connected = (uint32_t)p->n_connected;
+                s->listening = (uint32_t)p->n_listening;
+        }
+        for (const struct np_link *l = p->instances.next; l != &p->instances; l = l->next) {
+                const struct np_instance *i = np_container_of(l, struct np_instance, pipe_link);
+
+                /* attached after the round began: nobody was asked about
+                 * it, and it has hardly any traffic yet */
+                if (!np_inst_live(i) || i->attach_q >= j->q)
+                        continue;
+                if (i->live_q >= j->q)
+                        np_traffic_add(&s->traffic, &i->live);
+                else
+                        s->missing++;
+        }
+        np_send_msg(b, c, NP_MSG_STATS_ITEM, j->req_id, &it, sizeof it, p->display, p->name_len,
+                    -1);
+}
+
+/* The broker's item, the last of a STATS reply. */
+static void send_stats_broker(struct np_broker *b, struct np_client *c, struct np_listjob *j)
+{
+        struct np_stats_item it;
+        struct np_stats_broker *s = &it.u.broker;
+        const struct np_counters *k = &b->ctr;
+
+        memset(&it, 0, sizeof it);
+        it.flags = NP_STATS_BROKER | NP_STATS_LAST;
+        s->uptime_ms = (uint64_t)(np_now_ns() - b->started_ns) / 1000000u;
+        s->broker_pid = (uint32_t)getpid();
+        s->processes_now = (uint32_t)b->n_clients;
+        s->processes_total = k->processes_total;
+        s->processes_refused = k->processes_refused;
+        s->pipes_now = (uint32_t)b->n_pipes;
+        s->instances_now = (uint32_t)b->n_instances;
+        s->connections_now = (uint32_t)b->n_conns;
+        s->waits_now = (uint32_t)b->n_waits;
+        s->pipes_total = k->pipes_total;
+        s->instances_total = k->instances_total;
+        s->connections_total = k->connections_total;
+        s->opens_busy = k->opens_busy;
+        s->opens_denied = k->opens_denied;
+        s->opens_not_found = k->opens_not_found;
+        s->waits_total = k->waits_total;
+        s->waits_timed_out = k->waits_timed_out;
+        s->requests_total = k->requests_total;
+        s->requests_malformed = k->requests_malformed;
+        s->processes_dropped = k->processes_dropped;
+        s->adoptions = k->adoptions;
+        s->stats_queries = k->stats_queries;
+        s->traffic = k->traffic;
+        s->servers_asked = j->asked;
+        s->servers_missing = j->missing;
+        np_send_msg(b, c, NP_MSG_STATS_ITEM, j->req_id, &it, sizeof it, NULL, 0, -1);
+}
+
 void np_list_pump(struct np_broker *b, struct np_client *c)
 {
         while (!np_link_empty(&c->lists) && !(c->flags & NP_CLIENT_DOOMED) &&
@@ -90,9 +163,9 @@ void np_list_pump(struct np_broker *b, struct np_client *c)
                 if (j->stats) {
                         /* every pipe, then the broker's item, which is the last */
                         if (j->next < j->n)
-                                np_stats_send_pipe(b, c, j, j->pipes[j->next]);
+                                send_stats_pipe(b, c, j, j->pipes[j->next]);
                         else
-                                np_stats_send_broker(b, c, j);
+                                send_stats_broker(b, c, j);
                         if (j->next++ == j->n)
                                 np_listjob_free(b, j);
                         continue;

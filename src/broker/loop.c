@@ -1,15 +1,17 @@
 /*
- * loop.c - npiped's event loop: the epoll set, client sockets, outgoing
- * queues, the deadline heap of pending waits, and reaping dead clients.
+ * loop.c - npiped's event loop: the epoll set, accepting and reading
+ * client sockets, the timers, and reaping dead clients.  The top of the
+ * broker's layers under main.c (broker.h): it calls into the others and
+ * none of them calls it.
  *
  * Nothing here ever blocks on a client.  Every socket is non-blocking; a
- * packet that does not fit a client's socket buffer goes to that client's
- * queue (bounded, limits.h) and out again on EPOLLOUT.  A client that lets
- * its queue overflow, or whose socket fails, is *doomed*: it receives
- * nothing more and is reaped - handled as a dead process - right after the
- * packet being processed, so that no request ever sees it half gone.  The
- * memory of a reaped client lives until the end of the epoll batch, since
- * later events of the same batch may still point at it.
+ * packet that does not fit a client's socket buffer waits in that client's
+ * queue (client.c) and goes out here on EPOLLOUT.  A doomed client (one
+ * that let its queue overflow, whose socket failed, or that was dropped)
+ * is reaped - handled as a dead process - right after the packet being
+ * processed, so that no request ever sees it half gone.  The memory of a
+ * reaped client lives until the end of the epoll batch, since later events
+ * of the same batch may still point at it.
  *
  * Nothing here ever blocks on a close either (issue 15): every descriptor
  * of a packet is received (np_recv_packet_all), so the kernel never drops
@@ -43,22 +45,19 @@
  * memory, so that a full table does not turn the loop into a busy spin. */
 #define NP_ACCEPT_PAUSE_NS (100 * 1000000ll)
 
-static int watch(struct np_broker *b, int fd, uint32_t events, struct np_src *src)
-{
-        struct epoll_event ev = {.events = events, .data.ptr = src};
-
-        return epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
 int np_loop_init(struct np_broker *b)
 {
+        /* a request type without its dispatch row is a build mistake: fail
+         * at start rather than refuse the request in use */
+        if (np_requests_check() < 0)
+                return -EINVAL;
         b->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (b->epfd < 0)
                 return -errno;
         b->listen_src.kind = NP_SRC_LISTEN;
         b->signal_src.kind = NP_SRC_SIGNAL;
-        if (watch(b, b->lfd, EPOLLIN, &b->listen_src) < 0 ||
-            watch(b, b->sigfd, EPOLLIN, &b->signal_src) < 0)
+        if (np_watch_fd(b, b->lfd, EPOLLIN, &b->listen_src) < 0 ||
+            np_watch_fd(b, b->sigfd, EPOLLIN, &b->signal_src) < 0)
                 return -errno;
         np_link_init(&b->clients);
         np_link_init(&b->doomed);
@@ -71,109 +70,6 @@ int np_loop_init(struct np_broker *b)
         return np_reap_init(b);
 }
 
-/* ---- the deadline heap ---------------------------------------------------- */
-
-static void heap_set(struct np_broker *b, size_t i, struct np_waiter *w)
-{
-        b->heap[i] = w;
-        w->heap_idx = i;
-}
-
-static void heap_up(struct np_broker *b, size_t i)
-{
-        struct np_waiter *w = b->heap[i];
-
-        while (i > 0) {
-                size_t parent = (i - 1) / 2;
-
-                if (b->heap[parent]->deadline_ns <= w->deadline_ns)
-                        break;
-                heap_set(b, i, b->heap[parent]);
-                i = parent;
-        }
-        heap_set(b, i, w);
-}
-
-static void heap_down(struct np_broker *b, size_t i)
-{
-        struct np_waiter *w = b->heap[i];
-
-        for (;;) {
-                size_t l = 2 * i + 1, r = l + 1, m = l;
-
-                if (l >= b->heap_len)
-                        break;
-                if (r < b->heap_len && b->heap[r]->deadline_ns < b->heap[l]->deadline_ns)
-                        m = r;
-                if (b->heap[m]->deadline_ns >= w->deadline_ns)
-                        break;
-                heap_set(b, i, b->heap[m]);
-                i = m;
-        }
-        heap_set(b, i, w);
-}
-
-/* The heap only grows as far as the waits it must hold (bounded by
- * NP_LIM_WAITS_PER_CLIENT per client).  Returns -1 when it cannot grow. */
-int np_timer_add(struct np_broker *b, struct np_waiter *w)
-{
-        if (b->heap_len == b->heap_cap) {
-                size_t cap = b->heap_cap ? b->heap_cap * 2 : 64;
-                struct np_waiter **h = realloc(b->heap, cap * sizeof *h);
-
-                if (h == NULL)
-                        return -1;
-                b->heap = h;
-                b->heap_cap = cap;
-        }
-        b->heap_len++;
-        heap_set(b, b->heap_len - 1, w);
-        heap_up(b, b->heap_len - 1);
-        return 0;
-}
-
-void np_timer_del(struct np_broker *b, struct np_waiter *w)
-{
-        size_t i = w->heap_idx;
-        struct np_waiter *last;
-
-        if (i == NP_NOT_IN_HEAP)
-                return;
-        w->heap_idx = NP_NOT_IN_HEAP;
-        last = b->heap[--b->heap_len];
-        if (i == b->heap_len)
-                return;
-        heap_set(b, i, last);
-        heap_up(b, i);
-        heap_down(b, last->heap_idx);
-}
-
-/* ---- pidfd watches (adoption) -------------------------------------------- */
-
-int np_watch_add(struct np_broker *b, struct np_pidwatch *w)
-{
-        w->src.kind = NP_SRC_PIDWATCH;
-        np_link_init(&w->link);
-        if (watch(b, w->fd, EPOLLIN, &w->src) < 0)
-                return -errno;
-        b->n_watches++;
-        return 0;
-}
-
-void np_watch_free(struct np_broker *b, struct np_pidwatch *w)
-{
-        if (w->fd >= 0) {
-                epoll_ctl(b->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-                close(w->fd);
-                w->fd = -1;
-                b->n_watches--;
-        }
-        w->inst = NULL;
-        w->conn = NULL;
-        np_link_del(&w->link);
-        np_link_add_tail(&b->watch_graveyard, &w->link);
-}
-
 static void watch_event(struct np_broker *b, struct np_pidwatch *w)
 {
         /* Freed earlier in this batch: its event is stale. */
@@ -184,155 +80,21 @@ static void watch_event(struct np_broker *b, struct np_pidwatch *w)
 
 /* ---- client sockets ------------------------------------------------------ */
 
-static void update_events(struct np_broker *b, struct np_client *c)
-{
-        uint32_t want = 0;
-        struct epoll_event ev;
-
-        if (c->flags & NP_CLIENT_DOOMED)
-                return;
-        if (!(c->flags & NP_CLIENT_DRAINING) && c->outq_len < NP_LIM_OUTQ_HIGH &&
-            !np_reap_blocks(b, c->acct))
-                want |= EPOLLIN;
-        if (c->outq != NULL)
-                want |= EPOLLOUT;
-        if (want == c->events)
-                return;
-        ev.events = want;
-        ev.data.ptr = &c->src;
-        if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-                np_client_doom(b, c, "epoll_ctl failed");
-                return;
-        }
-        c->events = want;
-}
-
 /* Every client whose reading the reaper paused may read again: look at
- * each (update_events asks np_reap_blocks anew). */
+ * each (np_client_update asks np_reap_blocks anew). */
 static void resume_clients(struct np_broker *b)
 {
         struct np_link *l, *next;
 
         for (l = b->clients.next; l != &b->clients; l = next) {
-                next = l->next; /* update_events may doom it (moved to doomed) */
-                update_events(b, np_container_of(l, struct np_client, link));
+                next = l->next; /* np_client_update may doom it (moved to doomed) */
+                np_client_update(b, np_container_of(l, struct np_client, link));
         }
-}
-
-void np_client_doom(struct np_broker *b, struct np_client *c, const char *why)
-{
-        static struct np_ratelimit rl;
-
-        if (c->flags & NP_CLIENT_DOOMED)
-                return;
-        c->flags |= NP_CLIENT_DOOMED;
-        np_log_limited(&rl, LOG_INFO, "client %llu (pid %ld): %s", (unsigned long long)c->serial,
-                       (long)c->pid, why);
-        epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-        np_link_del(&c->link);
-        np_link_add_tail(&b->doomed, &c->link);
-}
-
-void np_client_drain(struct np_broker *b, struct np_client *c)
-{
-        c->flags |= NP_CLIENT_DRAINING;
-        if (c->outq == NULL)
-                np_client_doom(b, c, "closed by the broker");
-        else
-                update_events(b, c);
-}
-
-static bool retry_later(int r)
-{
-        /* ENOBUFS/ENOMEM: the kernel is short of memory for this one
-         * packet; like a full buffer, it is worth trying again. */
-        return r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM;
-}
-
-/* limits.h, NP_LIM_OUTQ: what this client's own objects can explain. */
-static size_t outq_limit(const struct np_client *c)
-{
-        return NP_LIM_OUTQ + 2 * c->n_instances + c->n_conns + c->n_waits;
-}
-
-void np_send(struct np_broker *b, struct np_client *c, const void *pkt, size_t len, int fd)
-{
-        struct np_outpkt *p;
-
-        if (c->flags & NP_CLIENT_DOOMED)
-                goto drop;
-        if (c->outq == NULL) {
-                int r = np_send_packet(c->fd, pkt, len, fd);
-
-                if (r == 0) {
-                        if (fd >= 0)
-                                close(fd);
-                        return;
-                }
-                if (!retry_later(r)) {
-                        np_client_doom(b, c,
-                                       r == -EPIPE || r == -ECONNRESET ? "gone" : "send failed");
-                        goto drop;
-                }
-        }
-        if (c->outq_len >= outq_limit(c)) {
-                b->ctr.processes_dropped++;
-                np_client_doom(b, c, "not reading its socket (queue full)");
-                goto drop;
-        }
-        p = malloc(sizeof *p + len);
-        if (p == NULL) {
-                np_client_doom(b, c, "out of memory for its queue");
-                goto drop;
-        }
-        p->next = NULL;
-        p->fd = fd;
-        p->len = (uint32_t)len;
-        memcpy(p->data, pkt, len);
-        if (c->outq == NULL)
-                c->outq_tail = &c->outq;
-        *c->outq_tail = p;
-        c->outq_tail = &p->next;
-        c->outq_len++;
-        update_events(b, c);
-        return;
-drop:
-        if (fd >= 0)
-                close(fd);
-}
-
-static void free_queue(struct np_client *c)
-{
-        struct np_outpkt *p, *next;
-
-        for (p = c->outq; p != NULL; p = next) {
-                next = p->next;
-                if (p->fd >= 0)
-                        close(p->fd);
-                free(p);
-        }
-        c->outq = NULL;
-        c->outq_len = 0;
 }
 
 static void flush_queue(struct np_broker *b, struct np_client *c)
 {
-        while (c->outq != NULL && !(c->flags & NP_CLIENT_DOOMED)) {
-                struct np_outpkt *p = c->outq;
-                int r = np_send_packet(c->fd, p->data, p->len, p->fd);
-
-                if (retry_later(r))
-                        break;
-                if (r < 0) {
-                        np_client_doom(b, c, "send failed");
-                        return;
-                }
-                if (p->fd >= 0)
-                        close(p->fd);
-                c->outq = p->next;
-                c->outq_len--;
-                free(p);
-        }
+        np_client_flush(b, c);
         if (c->flags & NP_CLIENT_DOOMED)
                 return;
         if (!np_link_empty(&c->lists))
@@ -340,24 +102,7 @@ static void flush_queue(struct np_broker *b, struct np_client *c)
         if ((c->flags & NP_CLIENT_DRAINING) && c->outq == NULL)
                 np_client_doom(b, c, "closed by the broker");
         else
-                update_events(b, c);
-}
-
-/* A dropped client still gets what was queued for it as far as its socket
- * takes it now (never waiting): the replies up to its last request. */
-static void flush_final(struct np_client *c)
-{
-        while (c->outq != NULL) {
-                struct np_outpkt *p = c->outq;
-
-                if (np_send_packet(c->fd, p->data, p->len, p->fd) < 0)
-                        return;
-                if (p->fd >= 0)
-                        close(p->fd); /* a segment: a copy went out with it */
-                c->outq = p->next;
-                c->outq_len--;
-                free(p);
-        }
+                np_client_update(b, c);
 }
 
 /* Close one of our client sockets (issue 15 (e), point 8).  Closing a unix
@@ -399,14 +144,34 @@ static void close_socket(struct np_broker *b, struct np_uacct *acct, int fd)
         np_reap_fd(b, acct, fd);
 }
 
+/* A process is gone (or was dropped).  Its waits vanish unanswered, its
+ * client ends close as if it had closed them and its server ends as if it
+ * had closed them, each peer being told NP_GONE_DIED (CLOSE-09). */
+static void client_gone(struct np_broker *b, struct np_client *c)
+{
+        while (!np_link_empty(&c->waits))
+                np_wait_finish(b, np_container_of(c->waits.next, struct np_waiter, client_link), 0,
+                               false);
+        while (!np_link_empty(&c->lists))
+                np_listjob_free(b, np_container_of(c->lists.next, struct np_listjob, link));
+        while (!np_link_empty(&c->conns))
+                np_conn_close(b, np_container_of(c->conns.next, struct np_conn, client_link),
+                              NP_GONE_DIED, NULL);
+        while (!np_link_empty(&c->instances))
+                np_instance_close(
+                    b, np_container_of(c->instances.next, struct np_instance, owner_link),
+                    NP_GONE_DIED, NULL);
+        /* last: a round this ends answers without c's pipes */
+        np_stats_client_gone(b, c);
+}
+
 /* Everything but freeing the memory: events later in this batch may still
  * name c, and find it doomed. */
 static void reap_one(struct np_broker *b, struct np_client *c)
 {
         np_link_del(&c->link);
-        np_client_gone(b, c);
-        flush_final(c);
-        free_queue(c);
+        client_gone(b, c);
+        np_client_queue_end(c);
         close_socket(b, c->acct, c->fd);
         c->fd = -1;
         if (c->flags & NP_CLIENT_REJECT)
@@ -438,13 +203,7 @@ static void reap(struct np_broker *b, struct np_client *keep)
 
 static void bury(struct np_broker *b)
 {
-        while (!np_link_empty(&b->watch_graveyard)) {
-                struct np_pidwatch *w =
-                    np_container_of(b->watch_graveyard.next, struct np_pidwatch, link);
-
-                np_link_del(&w->link);
-                free(w);
-        }
+        np_watch_bury(b);
         np_remote_bury(b);
         while (!np_link_empty(&b->graveyard)) {
                 struct np_client *c = np_container_of(b->graveyard.next, struct np_client, link);
@@ -540,7 +299,7 @@ static void client_new(struct np_broker *b, int fd)
         np_link_init(&c->waits);
         np_link_init(&c->lists);
         peer_groups(c);
-        if (watch(b, fd, EPOLLIN, &c->src) < 0) {
+        if (np_watch_fd(b, fd, EPOLLIN, &c->src) < 0) {
                 acct->clients--;
                 free(c->groups);
                 free(c);
@@ -632,7 +391,7 @@ static void client_input(struct np_broker *b, struct np_client *c, uint32_t even
                         np_fd_discard(b, c, rc.fds[k]);
                 reap(b, c);
         }
-        update_events(b, c);
+        np_client_update(b, c);
 }
 
 static void client_event(struct np_broker *b, struct np_client *c, uint32_t events)

@@ -18,7 +18,8 @@
  * (np_uacct.reaping) until a thread has closed it and the loop has read
  * the news from the eventfd; a uid other than root and the broker's own
  * with more than NP_LIM_REAP_PER_UID waiting is not read from (no request
- * of it can bring more) and a process of it sending one more is dropped.
+ * of it can bring more) and a process of it sending one more is dropped
+ * (np_fd_discard, client.c).
  * Such a uid can therefore have at most NP_LIM_REAP_PER_UID + one
  * packet's NP_FDPASS_SCM_MAX + the sockets of its processes waiting here.
  * Root and the broker's own uid are not limited: they own the broker.
@@ -94,7 +95,7 @@ struct np_reaper {
         size_t items;       /* handed over, not settled yet */
         bool blocked;       /* np_reap_blocks said yes since the last settle */
         int64_t recheck_ns; /* blocked for claim: look again then (0: not) */
-        struct np_ratelimit rl_slow, rl_thread, rl_drop;
+        struct np_ratelimit rl_slow, rl_thread;
 };
 
 static int64_t mono_ns(void)
@@ -455,24 +456,6 @@ bool np_fd_drop(struct np_broker *b, struct np_uacct *acct, int fd)
         }
         np_reap_fd(b, acct, fd);
         return false;
-}
-
-void np_fd_discard(struct np_broker *b, struct np_client *c, int fd)
-{
-        struct np_reaper *r = b->reaper;
-
-        if (np_fd_drop(b, c->acct, fd))
-                return;
-        if (c->acct->limited && c->acct->reaping > NP_LIM_REAP_PER_UID &&
-            !(c->flags & NP_CLIENT_DOOMED)) {
-                np_log_limited(&r->rl_drop, LOG_NOTICE,
-                               "client %llu (pid %ld): uid %lu has %zu descriptors waiting to be "
-                               "closed; dropped",
-                               (unsigned long long)c->serial, (long)c->pid, (unsigned long)c->uid,
-                               c->acct->reaping);
-                b->ctr.processes_dropped++;
-                np_client_doom(b, c, "sends descriptors that are not segments");
-        }
 }
 
 bool np_reap_blocks(struct np_broker *b, const struct np_uacct *a)

@@ -36,11 +36,6 @@ void np_reap_fd(struct np_broker *b, struct np_uacct *acct, int fd);
  * for a segment. */
 bool np_fd_drop(struct np_broker *b, struct np_uacct *acct, int fd);
 
-/* The same for a descriptor client c sent; a c of another uid
- * (np_uacct.limited) whose uid has more than NP_LIM_REAP_PER_UID
- * descriptors waiting is then dropped as a protocol offender. */
-void np_fd_discard(struct np_broker *b, struct np_client *c, int fd);
-
 /* Must the loop leave the sockets of uid a unread (a over its
  * NP_LIM_REAP_PER_UID, or the reaper holding NP_LIM_REAP_HIGH descriptors
  * above the budget)?  A true answer is remembered, so that the next

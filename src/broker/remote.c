@@ -19,8 +19,9 @@
  *  - An existing entry is never replaced at run time: a file, a symlink,
  *    Samba's own socket, another broker's, all stay, and the pipe is not
  *    exposed (NP_REMOTE_TAKEN).  Only the sockets a broker of this runtime
- *    directory made, listed in its registry file, are removed, and only
- *    when nobody accepts on them (the broker that made them died).
+ *    directory made, listed in its registry file (remote_dir.c), are
+ *    removed, and only when nobody accepts on them (the broker that made
+ *    them died).
  *  - Who is exposed is the administrator's choice (np_remote_policy):
  *    root's pipes and those allowed by --remote-allow; never, by default,
  *    a name of Samba's own RPC services, whoever asks.
@@ -62,12 +63,6 @@
 #include "core/name.h"
 #include "npipe/npipe.h"
 
-/* The file of the runtime directory that lists the sockets this broker
- * made (see registry_*). */
-#define NP_REMOTE_REGISTRY "remote-sockets"
-/* Compact the registry when it grows past this (it is appended to). */
-#define NP_REMOTE_REGISTRY_COMPACT (1u << 20)
-
 /* The pipe names of Samba's own RPC services (its np directory holds their
  * sockets, started on demand by samba-dcerpcd) and of the Windows services
  * clients expect behind them.  A local server under one of these names
@@ -91,18 +86,6 @@ struct np_remote_rule {
         char *pattern; /* a glob over the np_name_smb form; NULL: every name */
 };
 
-struct np_remote_cfg {
-        int dirfd; /* the np directory, O_PATH; -1 until opened */
-        int regfd; /* the registry, O_APPEND; -1 when none */
-        size_t reg_bytes;
-        size_t name_max; /* longest socket name both paths can hold */
-        struct np_remote_rule *rules;
-        size_t n_rules;
-        char **reserved_ok;
-        size_t n_reserved_ok;
-        struct np_htab snames;
-};
-
 /* One socket name and the pipes that want it.  It has a socket only while
  * exactly one pipe wants it (the others would share it). */
 struct np_sname {
@@ -112,32 +95,6 @@ struct np_sname {
         size_t len;
         char name[];
 };
-
-struct np_rsock {
-        struct np_src src;
-        struct np_link link; /* b->rsocks, then b->rsock_graveyard once closed */
-        struct np_pipe *pipe;
-        int fd;
-        dev_t dev; /* to unlink the entry only while it is still ours */
-        ino_t ino;
-        char name[]; /* in the np directory */
-};
-
-static struct np_remote_cfg *cfg_get(struct np_broker *b)
-{
-        if (b->rcfg == NULL) {
-                b->rcfg = calloc(1, sizeof *b->rcfg);
-                if (b->rcfg == NULL)
-                        return NULL;
-                b->rcfg->dirfd = -1;
-                b->rcfg->regfd = -1;
-                if (np_htab_init(&b->rcfg->snames) < 0) {
-                        free(b->rcfg);
-                        b->rcfg = NULL;
-                }
-        }
-        return b->rcfg;
-}
 
 /* ---- the exposure policy ------------------------------------------------- */
 
@@ -176,7 +133,7 @@ static int parse_id(const char *s, size_t n, bool group, uint32_t *out)
 
 int np_remote_allow(struct np_broker *b, const char *spec)
 {
-        struct np_remote_cfg *rc = cfg_get(b);
+        struct np_remote_cfg *rc = np_remote_cfg_get(b);
         const char *colon = strchr(spec, ':');
         size_t wlen = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
         struct np_remote_rule r = {.kind = RULE_ANY}, *grown;
@@ -225,7 +182,7 @@ int np_remote_allow(struct np_broker *b, const char *spec)
 
 int np_remote_allow_reserved(struct np_broker *b, const char *name)
 {
-        struct np_remote_cfg *rc = cfg_get(b);
+        struct np_remote_cfg *rc = np_remote_cfg_get(b);
         char low[NP_NAME_KEY_MAX + 1];
         char **grown;
 
@@ -315,218 +272,6 @@ static const char *why_text(int why)
         }
 }
 
-/* ---- the np directory and the registry -------------------------------------- */
-
-/* dirfd-relative path for bind and connect: the directory is never named
- * by its path again after it was opened and checked. */
-static int proc_path(const struct np_remote_cfg *rc, const char *name, struct sockaddr_un *sa)
-{
-        int n;
-
-        memset(sa, 0, sizeof *sa);
-        sa->sun_family = AF_UNIX;
-        n = snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", rc->dirfd, name);
-        return n < 0 || (size_t)n >= sizeof sa->sun_path ? -ENAMETOOLONG : 0;
-}
-
-/* Is anybody accepting on the socket `name`?  1 yes, 0 no (refused: its
- * broker is gone), -1 when it cannot tell. */
-static int socket_alive(const struct np_remote_cfg *rc, const char *name)
-{
-        struct sockaddr_un sa;
-        int fd, r;
-
-        if (proc_path(rc, name, &sa) < 0)
-                return -1;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -1;
-        r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-        if (r == 0 || errno == EAGAIN || errno == EINPROGRESS)
-                r = 1;
-        else
-                r = errno == ECONNREFUSED ? 0 : -1;
-        close(fd);
-        return r;
-}
-
-/* Registry lines: "+ DEV INO HEXNAME" when a socket is made, "- DEV INO
- * HEXNAME" when it is removed.  Names are hex so that any character a
- * pipe name may hold (a newline) cannot forge a line. */
-static void registry_put(struct np_remote_cfg *rc, char op, dev_t dev, ino_t ino, const char *name)
-{
-        char line[64 + 2 * 256];
-        size_t n, len = strlen(name);
-        int k;
-
-        if (rc->regfd < 0 || len > 255)
-                return;
-        k = snprintf(line, sizeof line, "%c %llu %llu ", op, (unsigned long long)dev,
-                     (unsigned long long)ino);
-        if (k < 0)
-                return;
-        n = (size_t)k;
-        for (size_t i = 0; i < len; i++)
-                n += (size_t)snprintf(line + n, sizeof line - n, "%02x", (unsigned char)name[i]);
-        line[n++] = '\n';
-        if (write(rc->regfd, line, n) == (ssize_t)n)
-                rc->reg_bytes += n;
-}
-
-/* Rewrite the registry with the sockets that exist now. */
-static void registry_compact(struct np_broker *b)
-{
-        struct np_remote_cfg *rc = b->rcfg;
-
-        if (rc->regfd < 0 || ftruncate(rc->regfd, 0) < 0)
-                return;
-        rc->reg_bytes = 0;
-        for (struct np_link *l = b->rsocks.next; l != &b->rsocks; l = l->next) {
-                struct np_rsock *rs = np_container_of(l, struct np_rsock, link);
-
-                registry_put(rc, '+', rs->dev, rs->ino, rs->name);
-        }
-}
-
-struct reg_entry {
-        unsigned long long dev, ino;
-        char name[256];
-        bool live;
-};
-
-static int unhex(const char *s, char *out, size_t cap)
-{
-        size_t n = strlen(s);
-
-        if (n % 2 != 0 || n / 2 + 1 > cap || n == 0)
-                return -1;
-        for (size_t i = 0; i < n / 2; i++) {
-                unsigned v;
-
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
-                        return -1;
-                out[i] = (char)v;
-        }
-        out[n / 2] = '\0';
-        return memchr(out, '\0', n / 2) == NULL && strchr(out, '/') == NULL ? 0 : -1;
-}
-
-/* A previous broker of this runtime directory that died (SIGKILL, a
- * crash) left its sockets: smbd would get "connection refused" for them
- * instead of "no such pipe", and our own pipes of those names could not be
- * exposed.  Remove exactly those: listed by it, still the same inode,
- * still a socket, and refusing connections. */
-static void registry_recover(struct np_remote_cfg *rc)
-{
-        struct reg_entry *e = NULL;
-        size_t n = 0, cap = 0;
-        char line[64 + 2 * 256];
-        FILE *f;
-        int fd = dup(rc->regfd);
-
-        if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0 || (f = fdopen(fd, "r")) == NULL) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        while (fgets(line, sizeof line, f) != NULL && n < 65536) {
-                struct reg_entry x = {0};
-                char op, hex[2 * 256 + 1];
-
-                if (sscanf(line, "%c %llu %llu %512s", &op, &x.dev, &x.ino, hex) != 4 ||
-                    (op != '+' && op != '-') || unhex(hex, x.name, sizeof x.name) < 0)
-                        continue;
-                if (op == '-') {
-                        for (size_t i = 0; i < n; i++)
-                                if (e[i].live && e[i].dev == x.dev && e[i].ino == x.ino &&
-                                    strcmp(e[i].name, x.name) == 0)
-                                        e[i].live = false;
-                        continue;
-                }
-                if (n == cap) {
-                        struct reg_entry *g = realloc(e, (cap ? cap * 2 : 64) * sizeof *e);
-
-                        if (g == NULL)
-                                break;
-                        e = g;
-                        cap = cap ? cap * 2 : 64;
-                }
-                x.live = true;
-                e[n++] = x;
-        }
-        fclose(f);
-        for (size_t i = 0; i < n; i++) {
-                struct stat st;
-
-                if (!e[i].live || fstatat(rc->dirfd, e[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISSOCK(st.st_mode) || (unsigned long long)st.st_dev != e[i].dev ||
-                    (unsigned long long)st.st_ino != e[i].ino)
-                        continue;
-                if (socket_alive(rc, e[i].name) != 0)
-                        continue;
-                if (unlinkat(rc->dirfd, e[i].name, 0) == 0) {
-                        char esc[NP_ESC_MAX];
-
-                        np_log(LOG_INFO, "removed the stale socket %s of a broker that died",
-                               np_name_esc(e[i].name, strlen(e[i].name), esc, sizeof esc));
-                }
-        }
-        free(e);
-        if (ftruncate(rc->regfd, 0) == 0)
-                rc->reg_bytes = 0;
-}
-
-int np_remote_open_dir(struct np_broker *b, const char *dir, const char *runtime_dir)
-{
-        struct np_remote_cfg *rc = cfg_get(b);
-        struct stat st;
-        size_t n = strlen(dir), proc_len;
-        char reg[4096];
-        int r;
-
-        if (rc == NULL)
-                return -1;
-        while (n > 1 && dir[n - 1] == '/')
-                n--;
-        if (n + 2 >= sizeof b->remote_dir) {
-                np_log(LOG_ERR, "--samba-np-dir %s: too long for socket paths", dir);
-                return -1;
-        }
-        memcpy(b->remote_dir, dir, n);
-        b->remote_dir[n] = '\0';
-        /* O_NOFOLLOW + O_DIRECTORY: a symlink in the last place is refused */
-        rc->dirfd = open(b->remote_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (rc->dirfd < 0 || fstat(rc->dirfd, &st) < 0) {
-                np_log(LOG_ERR, "--samba-np-dir %s: %s", b->remote_dir, strerror(errno));
-                return -1;
-        }
-        /* smbd insists on root and 0700; we insist that nobody but us can
-         * add or swap entries under our feet */
-        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-                np_log(LOG_ERR, "--samba-np-dir %s: not a directory of ours that only we can write",
-                       b->remote_dir);
-                return -1;
-        }
-        /* both smbd's path and ours must fit sun_path (107 bytes and NUL) */
-        proc_len = (size_t)snprintf(reg, sizeof reg, "/proc/self/fd/%d/", rc->dirfd);
-        rc->name_max = 107 - (proc_len > n + 1 ? proc_len : n + 1);
-        if (access("/proc/self/fd", X_OK) < 0) {
-                np_log(LOG_ERR, "--samba-np-dir: /proc is not mounted (needed to bind "
-                                "through the directory's descriptor)");
-                return -1;
-        }
-        r = snprintf(reg, sizeof reg, "%s/%s", runtime_dir, NP_REMOTE_REGISTRY);
-        if (r < 0 || (size_t)r >= sizeof reg)
-                return -1;
-        rc->regfd = open(reg, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (rc->regfd < 0) {
-                np_log(LOG_ERR, "%s: %s", reg, strerror(errno));
-                return -1;
-        }
-        registry_recover(rc);
-        return 0;
-}
-
 int np_remote_init(struct np_broker *b)
 {
         np_link_init(&b->rsocks);
@@ -543,7 +288,7 @@ static void rsock_unlink(struct np_broker *b, const struct np_rsock *rs)
 
         if (fstatat(rc->dirfd, rs->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == rs->dev &&
             st.st_ino == rs->ino && unlinkat(rc->dirfd, rs->name, 0) == 0)
-                registry_put(rc, '-', rs->dev, rs->ino, rs->name);
+                np_registry_put(rc, '-', rs->dev, rs->ino, rs->name);
 }
 
 /* A broker that stops takes its sockets with it: smbd then reports a
@@ -555,8 +300,8 @@ void np_remote_shutdown(struct np_broker *b)
         np_relay_stop();
         for (struct np_link *l = b->rsocks.next; l != &b->rsocks; l = l->next)
                 rsock_unlink(b, np_container_of(l, struct np_rsock, link));
-        if (b->rcfg != NULL && b->rcfg->regfd >= 0 && ftruncate(b->rcfg->regfd, 0) == 0)
-                b->rcfg->reg_bytes = 0;
+        if (b->rcfg != NULL)
+                np_registry_clear(b->rcfg);
 }
 
 /* ---- sockets ---------------------------------------------------------------- */
@@ -573,37 +318,23 @@ static void set_why(struct np_pipe *p, int why)
         p->remote_why = why;
 }
 
-/* Bind the socket of sn for p, its only pipe.  Sets p->remote_why. */
-static void rsock_open(struct np_broker *b, struct np_sname *sn, struct np_pipe *p)
+/* Make rs's listening socket, rs->name in the np directory, and check
+ * that the entry is ours.  0 (NP_REMOTE_EXPOSED) with rs->fd, dev and ino
+ * set; else why p cannot have it (NP_REMOTE_*), with nothing left behind. */
+static int rsock_listen(struct np_broker *b, struct np_rsock *rs, const struct np_pipe *p)
 {
         struct np_remote_cfg *rc = b->rcfg;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-        struct np_uacct *a = p->owner_acct;
         struct sockaddr_un sa;
-        struct np_rsock *rs;
         struct stat st;
         char esc[NP_ESC_MAX];
 
-        if (b->n_rsocks >= NP_LIM_REMOTE_PIPES || a == NULL ||
-            (a->limited && a->rsocks >= NP_LIM_REMOTE_PIPES / NP_LIM_UID_SHARE) ||
-            np_fd_share_full(b, a, 1)) {
-                set_why(p, NP_REMOTE_LIMIT);
-                return;
-        }
-        rs = calloc(1, sizeof *rs + sn->len + 1);
-        if (rs == NULL || proc_path(rc, sn->name, &sa) < 0) {
-                free(rs);
-                set_why(p, NP_REMOTE_LIMIT);
-                return;
-        }
-        memcpy(rs->name, sn->name, sn->len + 1);
+        if (np_remote_proc_path(rc, rs->name, &sa) < 0)
+                return NP_REMOTE_LIMIT;
         rs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (rs->fd < 0 || rs->fd >= b->fd_budget) {
                 if (rs->fd >= 0)
                         close(rs->fd);
-                free(rs);
-                set_why(p, NP_REMOTE_LIMIT);
-                return;
+                return NP_REMOTE_LIMIT;
         }
         /* bind creates the entry and never follows or replaces one: an
          * existing file, symlink or socket is EADDRINUSE, and stays */
@@ -611,12 +342,10 @@ static void rsock_open(struct np_broker *b, struct np_sname *sn, struct np_pipe 
                 int e = errno;
 
                 close(rs->fd);
-                free(rs);
                 if (e != EADDRINUSE)
                         np_log(LOG_ERR, "pipe %s: remote socket: %s", NP_PIPE_ESC(p, esc),
                                strerror(e));
-                set_why(p, e == EADDRINUSE ? NP_REMOTE_TAKEN : NP_REMOTE_LIMIT);
-                return;
+                return e == EADDRINUSE ? NP_REMOTE_TAKEN : NP_REMOTE_LIMIT;
         }
         /* smbd connects as root; no one else has business here */
         memset(&st, 0, sizeof st);
@@ -628,29 +357,56 @@ static void rsock_open(struct np_broker *b, struct np_sname *sn, struct np_pipe 
                 if (S_ISSOCK(st.st_mode))
                         unlinkat(rc->dirfd, rs->name, 0);
                 close(rs->fd);
-                free(rs);
-                set_why(p, NP_REMOTE_LIMIT);
-                return;
+                return NP_REMOTE_LIMIT;
         }
         rs->dev = st.st_dev;
         rs->ino = st.st_ino;
-        registry_put(rc, '+', rs->dev, rs->ino, rs->name);
-        rs->src.kind = NP_SRC_REMOTE;
-        rs->pipe = p;
-        ev.data.ptr = &rs->src;
-        if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, rs->fd, &ev) < 0) {
-                rsock_unlink(b, rs);
-                close(rs->fd);
-                free(rs);
+        return NP_REMOTE_EXPOSED;
+}
+
+/* Bind the socket of sn for p, its only pipe.  Sets p->remote_why. */
+static void rsock_open(struct np_broker *b, struct np_sname *sn, struct np_pipe *p)
+{
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+        struct np_uacct *a = p->owner_acct;
+        struct np_rsock *rs;
+        char esc[NP_ESC_MAX];
+        int why;
+
+        if (b->n_rsocks >= NP_LIM_REMOTE_PIPES || a == NULL ||
+            (a->limited && a->rsocks >= NP_LIM_REMOTE_PIPES / NP_LIM_UID_SHARE) ||
+            np_fd_share_full(b, a, 1)) {
                 set_why(p, NP_REMOTE_LIMIT);
+                return;
+        }
+        rs = calloc(1, sizeof *rs + sn->len + 1);
+        if (rs == NULL) {
+                set_why(p, NP_REMOTE_LIMIT);
+                return;
+        }
+        memcpy(rs->name, sn->name, sn->len + 1);
+        why = rsock_listen(b, rs, p);
+        if (why == NP_REMOTE_EXPOSED) {
+                np_registry_put(b->rcfg, '+', rs->dev, rs->ino, rs->name);
+                rs->src.kind = NP_SRC_REMOTE;
+                rs->pipe = p;
+                ev.data.ptr = &rs->src;
+                if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, rs->fd, &ev) < 0) {
+                        rsock_unlink(b, rs);
+                        close(rs->fd);
+                        why = NP_REMOTE_LIMIT;
+                }
+        }
+        if (why != NP_REMOTE_EXPOSED) {
+                free(rs);
+                set_why(p, why);
                 return;
         }
         p->rsock = rs;
         np_link_add_tail(&b->rsocks, &rs->link);
         b->n_rsocks++;
         a->rsocks++;
-        if (rc->reg_bytes > NP_REMOTE_REGISTRY_COMPACT && rc->reg_bytes > 256 * b->n_rsocks)
-                registry_compact(b);
+        np_registry_maybe_compact(b);
         set_why(p, NP_REMOTE_EXPOSED);
         np_log(LOG_DEBUG, "pipe %s: remote socket %s", NP_PIPE_ESC(p, esc), rs->name);
 }

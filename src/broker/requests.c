@@ -37,28 +37,6 @@
 /* WAIT-07: a pipe created with default timeout 0 waits 50 ms by default. */
 #define NP_DEFAULT_WAIT_MS 50u
 
-/* A malformed or out-of-place packet: answer it when it can be answered,
- * and drop a client that keeps sending them. */
-void np_bad_packet(struct np_broker *b, struct np_client *c, uint32_t req_id, int status,
-                   const char *what)
-{
-        c->proto_errors++;
-        b->ctr.requests_malformed++;
-        np_log(LOG_DEBUG, "client %llu (pid %ld): %s (%s)", (unsigned long long)c->serial,
-               (long)c->pid, what, npipe_err_name(status));
-        if (req_id != 0)
-                np_reply_status(b, c, req_id, status);
-        if (c->proto_errors > NP_LIM_PROTO_ERRORS) {
-                static struct np_ratelimit rl; /* log.c: a flood must not fill the disk */
-
-                np_log_limited(&rl, LOG_NOTICE,
-                               "client %llu (pid %ld): too many protocol errors, dropped",
-                               (unsigned long long)c->serial, (long)c->pid);
-                b->ctr.processes_dropped++;
-                np_client_doom(b, c, "protocol errors");
-        }
-}
-
 /* ---- server ends --------------------------------------------------------- */
 
 static void req_create(struct np_broker *b, struct np_client *c, const struct np_req *r)
@@ -134,15 +112,29 @@ static void req_listen(struct np_broker *b, struct np_client *c, const struct np
         np_reply_status(b, c, r->id, status);
 }
 
-static void req_disconnect(struct np_broker *b, struct np_client *c, const struct np_req *r)
+/* The instance of c a DISCONNECT or CLOSE_SERVER names, with the final
+ * counts the request carries (np_end_req) in *rep; NULL, answered
+ * NPIPE_EBADF, when c owns no such instance. */
+static struct np_instance *end_target(struct np_broker *b, struct np_client *c,
+                                      const struct np_req *r, struct np_end_req *rep)
 {
         struct np_instance *i = own_instance(b, c, r->body);
-        struct np_end_req rep;
 
         if (i == NULL) {
                 np_reply_status(b, c, r->id, NPIPE_EBADF);
-                return;
+                return NULL;
         }
+        memcpy(rep, r->body, sizeof *rep);
+        return i;
+}
+
+static void req_disconnect(struct np_broker *b, struct np_client *c, const struct np_req *r)
+{
+        struct np_end_req rep;
+        struct np_instance *i = end_target(b, c, r, &rep);
+
+        if (i == NULL)
+                return;
         if (i->state == NPIPE_STATE_DISCONNECTED) { /* DISC-03 */
                 np_reply_status(b, c, r->id, NPIPE_ENOTCONN);
                 return;
@@ -150,7 +142,6 @@ static void req_disconnect(struct np_broker *b, struct np_client *c, const struc
         /* DISC-01/04: the client is cut off; DISC-05: from CLOSING too;
          * DISC-08 (NPFS): a LISTENING instance drops its segment and
          * leaves the FIFO. */
-        memcpy(&rep, r->body, sizeof rep);
         if (i->conn != NULL)
                 np_conn_detach(b, i->conn, NPIPE_STATE_DISCONNECTED, NP_GONE_DISCONNECTED, &rep);
         np_instance_settle(b, i, &rep);
@@ -161,14 +152,11 @@ static void req_disconnect(struct np_broker *b, struct np_client *c, const struc
 
 static void req_close_server(struct np_broker *b, struct np_client *c, const struct np_req *r)
 {
-        struct np_instance *i = own_instance(b, c, r->body);
         struct np_end_req rep;
+        struct np_instance *i = end_target(b, c, r, &rep);
 
-        if (i == NULL) {
-                np_reply_status(b, c, r->id, NPIPE_EBADF);
+        if (i == NULL)
                 return;
-        }
-        memcpy(&rep, r->body, sizeof rep);
         np_instance_close(b, i, NP_GONE_CLOSED, &rep); /* STATE-03, CLOSE-13, NAME-17 */
         np_reply_status(b, c, r->id, 0);
 }

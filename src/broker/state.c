@@ -1,10 +1,12 @@
 /*
  * state.c - the namespace's objects and their lifecycle.
  *
- * Pipes, instances, client ends (conns) and waits: how they are made,
- * found, moved from state to state and freed, and what each uid is charged
- * for them (limits.h).  The requests that drive these changes are in
- * requests.c (and adopt.c, list.c); who may make them is in policy.c.
+ * Pipes, instances, client ends (conns) and waits: how they are made
+ * (admission of a new instance: the limits of limits.h, charged to the
+ * uid's record in acct.c), found, moved from state to state and freed, and
+ * the traffic of the connections that end.  The requests that drive these
+ * changes are in requests.c (and adopt.c, list.c); the rules of who may
+ * make them are in policy.c.
  *
  * Every state change that the other end of a connection must hear of is
  * sent from here (np_send_peer_gone), so that no handler can change an
@@ -55,10 +57,6 @@ struct np_conn *np_conn_find(struct np_broker *b, uint64_t id)
 
 int np_state_init(struct np_broker *b)
 {
-        /* a request type without its dispatch row is a build mistake: fail
-         * at start rather than refuse the request in use */
-        if (np_requests_check() < 0)
-                return -EINVAL;
         if (np_htab_init(&b->pipes) < 0 || np_htab_init(&b->instances) < 0 ||
             np_htab_init(&b->conns) < 0 || np_htab_init(&b->uaccts) < 0)
                 return -ENOMEM;
@@ -76,107 +74,6 @@ int np_state_init(struct np_broker *b)
                 b->next_id = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
         }
         return 0;
-}
-
-/* ---- accounting (limits.h) ------------------------------------------------- */
-
-struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid)
-{
-        uint64_t h = np_hash_u64((uint64_t)uid);
-        struct np_uacct *a;
-
-        for (struct np_hnode *n = np_htab_bucket(&b->uaccts, h); n != NULL; n = n->next) {
-                a = np_container_of(n, struct np_uacct, hnode);
-                if (a->uid == uid)
-                        return a;
-        }
-        a = calloc(1, sizeof *a);
-        if (a == NULL)
-                return NULL;
-        a->uid = uid;
-        a->limited = uid != 0 && uid != b->owner_uid;
-        np_htab_insert(&b->uaccts, &a->hnode, h);
-        return a;
-}
-
-/* The record goes with the last thing it counts: a pipe or a descriptor
- * may outlive the uid's last process (another user's instance keeps an
- * EVERYONE pipe alive; the reaper closes late). */
-void np_uacct_put(struct np_broker *b, struct np_uacct *a)
-{
-        if (a != NULL && a->clients == 0 && a->pipes == 0 && a->fds == 0 && a->rsocks == 0 &&
-            a->reaping == 0) {
-                np_htab_remove(&b->uaccts, &a->hnode);
-                free(a);
-        }
-}
-
-/* Would one more object exceed the pool of all clients, or c's uid's
- * fair share of it?  The last eighth of each pool is root's and the broker
- * owner's: however many users collude, root still gets in (issue 15). */
-bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim)
-{
-        if (!c->acct->limited)
-                return total >= lim;
-        return total >= lim - lim / 8 || mine >= lim / NP_LIM_UID_SHARE;
-}
-
-/* Every descriptor the broker holds for a uid (its processes' sockets, the
- * segments of its listening instances, its pipes' SMB sockets, what waits
- * in the reaper) counts against one share of the descriptor budget, so no
- * user can take the descriptors everybody else needs (issue 15). */
-bool np_fd_share_full(const struct np_broker *b, const struct np_uacct *a, size_t more)
-{
-        size_t held = a->clients + a->fds + a->rsocks + a->reaping;
-
-        return a->limited && held + more > (size_t)b->fd_budget / NP_LIM_UID_SHARE;
-}
-
-/* ---- sending -------------------------------------------------------------- */
-
-/* Header + fixed body + optional name, built on the stack (a packet is at
- * most NP_PROTO_MAX_PACKET bytes). */
-void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32_t req_id,
-                 const void *body, size_t blen, const char *name, size_t nlen, int fd)
-{
-        unsigned char pkt[NP_PROTO_MAX_PACKET];
-        struct np_hdr h = {
-            .type = type,
-            .version = NP_PROTO_VERSION,
-            .len = (uint32_t)(sizeof h + blen + nlen),
-            .req_id = req_id,
-            .flags = 0,
-        };
-
-        memcpy(pkt, &h, sizeof h);
-        if (blen > 0)
-                memcpy(pkt + sizeof h, body, blen);
-        if (nlen > 0)
-                memcpy(pkt + sizeof h + blen, name, nlen);
-        np_send(b, c, pkt, h.len, fd);
-}
-
-void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status)
-{
-        struct np_reply r = {.status = status, .reserved = 0};
-
-        /* NP_HDR_NO_REPLY: nobody waits for a success */
-        if (status == 0 && req_id != 0 && req_id == b->quiet_req && c == b->quiet_client)
-                return;
-        np_send_msg(b, c, NP_MSG_REPLY, req_id, &r, sizeof r, NULL, 0, -1);
-}
-
-void np_send_peer_gone(struct np_broker *b, struct np_client *to, uint64_t instance_id,
-                       uint64_t conn_id, uint32_t reason, uint32_t to_server)
-{
-        struct np_ev_peer_gone ev = {
-            .instance_id = instance_id,
-            .conn_id = conn_id,
-            .reason = reason,
-            .to_server = to_server,
-        };
-
-        np_send_msg(b, to, NP_MSG_EV_PEER_GONE, 0, &ev, sizeof ev, NULL, 0, -1);
 }
 
 /* ---- state changes --------------------------------------------------------- */
@@ -394,6 +291,28 @@ static void conn_free(struct np_broker *b, struct np_conn *conn)
  * when it leaves in turn (owed_conn, owed), and if it dies too, the last
  * counts its server reported live.  So every connection is counted once.
  */
+
+/* Counts come from clients' memory: a lying client may inflate them but
+ * never wrap them around. */
+static void add_sat(uint64_t *to, uint64_t v)
+{
+        *to = *to + v < *to ? UINT64_MAX : *to + v;
+}
+
+void np_traffic_add(struct np_traffic *to, const struct np_traffic *t)
+{
+        add_sat(&to->c2s_bytes, t->c2s_bytes);
+        add_sat(&to->c2s_msgs, t->c2s_msgs);
+        add_sat(&to->s2c_bytes, t->s2c_bytes);
+        add_sat(&to->s2c_msgs, t->s2c_msgs);
+}
+
+void np_traffic_fold(struct np_broker *b, struct np_pipe *p, const struct np_traffic *t)
+{
+        np_traffic_add(&p->ended, t);
+        np_traffic_add(&b->ctr.traffic, t);
+}
+
 static bool report_names(const struct np_end_req *rep, uint64_t conn_id)
 {
         return rep != NULL && conn_id != 0 && rep->conn_id == conn_id;
@@ -530,23 +449,44 @@ void np_conn_add(struct np_broker *b, struct np_client *c, struct np_conn *conn,
         np_htab_insert(&b->conns, &conn->hnode, np_hash_u64(conn->id));
 }
 
-/* A process is gone (or was dropped).  Its waits vanish unanswered, its
- * client ends close as if it had closed them and its server ends as if it
- * had closed them, each peer being told NP_GONE_DIED (CLOSE-09). */
-void np_client_gone(struct np_broker *b, struct np_client *c)
+/* ---- admission ------------------------------------------------------------ */
+
+/*
+ * A new DISCONNECTED instance of `name` for c (CREATE, or ADOPT of a
+ * server instance: adopt_id is then the id it had, else 0 for a fresh
+ * one), joining the pipe of that name or creating it.  with_fd: it will
+ * hold a segment (a LISTENING instance).  Returns 0 with *out set, or the
+ * status to answer; the caller sets the state and the creation flags.
+ */
+int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name, uint32_t len,
+                      const struct np_pipe_params *params, uint32_t flags, uint64_t adopt_id,
+                      bool with_fd, struct np_instance **out)
 {
-        while (!np_link_empty(&c->waits))
-                np_wait_finish(b, np_container_of(c->waits.next, struct np_waiter, client_link), 0,
-                               false);
-        while (!np_link_empty(&c->lists))
-                np_listjob_free(b, np_container_of(c->lists.next, struct np_listjob, link));
-        while (!np_link_empty(&c->conns))
-                np_conn_close(b, np_container_of(c->conns.next, struct np_conn, client_link),
-                              NP_GONE_DIED, NULL);
-        while (!np_link_empty(&c->instances))
-                np_instance_close(
-                    b, np_container_of(c->instances.next, struct np_instance, owner_link),
-                    NP_GONE_DIED, NULL);
-        /* last: a round this ends answers without c's pipes */
-        np_stats_client_gone(b, c);
+        struct np_instance *i;
+        struct np_pipe *p;
+        int status;
+
+        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
+            np_pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES) ||
+            (with_fd && np_fd_share_full(b, c->acct, 1)))
+                return NPIPE_ELIMIT;
+        p = np_pipe_find(b, name, len);
+        if (p != NULL) {
+                status = np_join_check(p, c, params, flags, adopt_id != 0);
+                if (status < 0)
+                        return status;
+        } else {
+                if (np_pool_full(c, b->n_pipes, c->acct->pipes, NP_LIM_PIPES))
+                        return NPIPE_ELIMIT;
+                p = np_pipe_new(b, name, len, params, c, flags);
+                if (p == NULL)
+                        return NPIPE_ENOMEM;
+        }
+        i = np_instance_new(b, c, p, params, adopt_id != 0 ? adopt_id : ++b->next_id);
+        if (i == NULL) {
+                np_pipe_maybe_remove(b, p);
+                return NPIPE_ENOMEM;
+        }
+        *out = i;
+        return 0;
 }

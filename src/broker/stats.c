@@ -14,7 +14,8 @@
  *     thread answers from its mapped segments with NP_MSG_STATS_REPORT
  *     packets.  The round ends when all have answered or at its deadline
  *     (NP_STATS_DEADLINE_MS), whichever comes first; the replies are then
- *     sent, counting connections whose counts never came as `missing`.
+ *     sent, counting connections whose counts never came as `missing`
+ *     (list.c builds them and paces them like a LIST's).
  *
  * Nothing here waits for a process: a round is a deadline in the loop,
  * answers are packets handled like any other, and a process that never
@@ -34,31 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include "broker/limits.h"
 #include "npipe/npipe.h"
-
-/* Counts come from clients' memory: a lying client may inflate them but
- * never wrap them around. */
-static void add_sat(uint64_t *to, uint64_t v)
-{
-        *to = *to + v < *to ? UINT64_MAX : *to + v;
-}
-
-static void traffic_add(struct np_traffic *to, const struct np_traffic *t)
-{
-        add_sat(&to->c2s_bytes, t->c2s_bytes);
-        add_sat(&to->c2s_msgs, t->c2s_msgs);
-        add_sat(&to->s2c_bytes, t->s2c_bytes);
-        add_sat(&to->s2c_msgs, t->s2c_msgs);
-}
-
-void np_traffic_fold(struct np_broker *b, struct np_pipe *p, const struct np_traffic *t)
-{
-        traffic_add(&p->ended, t);
-        traffic_add(&b->ctr.traffic, t);
-}
 
 void np_stats_attach(struct np_broker *b, struct np_instance *i)
 {
@@ -72,17 +51,10 @@ void np_stats_attach(struct np_broker *b, struct np_instance *i)
         memset(&i->live, 0, sizeof i->live);
 }
 
-/* Is the instance's traffic not folded yet (a connection attached, or one
- * that ended without its counts)? */
-static bool live(const struct np_instance *i)
-{
-        return i->conn != NULL || i->owed_conn != 0;
-}
-
 static bool has_live(const struct np_client *c)
 {
         for (const struct np_link *l = c->instances.next; l != &c->instances; l = l->next)
-                if (live(np_container_of(l, struct np_instance, owner_link)))
+                if (np_inst_live(np_container_of(l, struct np_instance, owner_link)))
                         return true;
         return false;
 }
@@ -252,71 +224,4 @@ void np_stats_expired(struct np_broker *b)
 {
         finish_round(b);
         advance(b);
-}
-
-void np_stats_send_pipe(struct np_broker *b, struct np_client *c, struct np_listjob *j,
-                        struct np_pipe *p)
-{
-        struct np_stats_item it;
-        struct np_stats_pipe *s = &it.u.pipe;
-
-        memset(&it, 0, sizeof it);
-        it.name_len = p->name_len;
-        s->traffic = p->ended;
-        s->connections = p->connections;
-        if (!p->dead) {
-                s->cur_instances = (uint32_t)p->n_instances;
-                s->connected = (uint32_t)p->n_connected;
-                s->listening = (uint32_t)p->n_listening;
-        }
-        for (const struct np_link *l = p->instances.next; l != &p->instances; l = l->next) {
-                const struct np_instance *i = np_container_of(l, struct np_instance, pipe_link);
-
-                /* attached after the round began: nobody was asked about
-                 * it, and it has hardly any traffic yet */
-                if (!live(i) || i->attach_q >= j->q)
-                        continue;
-                if (i->live_q >= j->q)
-                        traffic_add(&s->traffic, &i->live);
-                else
-                        s->missing++;
-        }
-        np_send_msg(b, c, NP_MSG_STATS_ITEM, j->req_id, &it, sizeof it, p->display, p->name_len,
-                    -1);
-}
-
-void np_stats_send_broker(struct np_broker *b, struct np_client *c, struct np_listjob *j)
-{
-        struct np_stats_item it;
-        struct np_stats_broker *s = &it.u.broker;
-        const struct np_counters *k = &b->ctr;
-
-        memset(&it, 0, sizeof it);
-        it.flags = NP_STATS_BROKER | NP_STATS_LAST;
-        s->uptime_ms = (uint64_t)(np_now_ns() - b->started_ns) / 1000000u;
-        s->broker_pid = (uint32_t)getpid();
-        s->processes_now = (uint32_t)b->n_clients;
-        s->processes_total = k->processes_total;
-        s->processes_refused = k->processes_refused;
-        s->pipes_now = (uint32_t)b->n_pipes;
-        s->instances_now = (uint32_t)b->n_instances;
-        s->connections_now = (uint32_t)b->n_conns;
-        s->waits_now = (uint32_t)b->n_waits;
-        s->pipes_total = k->pipes_total;
-        s->instances_total = k->instances_total;
-        s->connections_total = k->connections_total;
-        s->opens_busy = k->opens_busy;
-        s->opens_denied = k->opens_denied;
-        s->opens_not_found = k->opens_not_found;
-        s->waits_total = k->waits_total;
-        s->waits_timed_out = k->waits_timed_out;
-        s->requests_total = k->requests_total;
-        s->requests_malformed = k->requests_malformed;
-        s->processes_dropped = k->processes_dropped;
-        s->adoptions = k->adoptions;
-        s->stats_queries = k->stats_queries;
-        s->traffic = k->traffic;
-        s->servers_asked = j->asked;
-        s->servers_missing = j->missing;
-        np_send_msg(b, c, NP_MSG_STATS_ITEM, j->req_id, &it, sizeof it, NULL, 0, -1);
 }
