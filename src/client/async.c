@@ -508,6 +508,27 @@ struct op *np_op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_asyn
 
 /* ---- cancellation -------------------------------------------------------------------------------- */
 
+/* QUOTA-07: a cancelled write's unread bytes disappear.  Called out of
+ * the shard lock: a blocked writer may hold h->wr while it waits for a
+ * reader this shard serves.  The op is unlinked, so nobody else touches
+ * it, and while it owns a streaming message no other write starts. */
+static void abort_write(struct npipe *h, struct op *o)
+{
+        np_lock(&h->wr, NP_LK_WR);
+        if (o->phase == 1)
+                np_prod_abort(&o->c->prod, o->first, o->end, 0);
+        else if (o->c->stream_owner == o)
+                np_prod_abort(&o->c->prod, o->first, 0, 1);
+        if (o->c->stream_owner == o)
+                o->c->stream_owner = NULL;
+        np_unlock(&h->wr, NP_LK_WR);
+        np_wake_reader(o->c);
+        /* CANCEL-07: a FlushFileBuffers of ours waiting for these bytes to
+         * be read waits for nothing now; it sleeps on the peer's seq,
+         * which will not move */
+        np_futex_wake(&o->c->peer->seq, 1, INT_MAX);
+}
+
 /* Take the matching operations of h out of its shard (all when all_ops). */
 static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
 {
@@ -561,26 +582,8 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
         while (rev) {
                 struct op *o = rev;
                 rev = o->next;
-                if (o->kind == OP_WRITE && o->c) {
-                        /* QUOTA-07: the write's unread bytes disappear.  Out of
-                         * the shard lock: a blocked writer may hold h->wr
-                         * while it waits for a reader this shard serves.  The
-                         * op is unlinked, so nobody else touches it, and while
-                         * it owns a streaming message no other write starts. */
-                        np_lock(&h->wr, NP_LK_WR);
-                        if (o->phase == 1)
-                                np_prod_abort(&o->c->prod, o->first, o->end, 0);
-                        else if (o->c->stream_owner == o)
-                                np_prod_abort(&o->c->prod, o->first, 0, 1);
-                        if (o->c->stream_owner == o)
-                                o->c->stream_owner = NULL;
-                        np_unlock(&h->wr, NP_LK_WR);
-                        np_wake_reader(o->c);
-                        /* CANCEL-07: a FlushFileBuffers of ours waiting for
-                         * these bytes to be read waits for nothing now; it
-                         * sleeps on the peer's seq, which will not move */
-                        np_futex_wake(&o->c->peer->seq, 1, INT_MAX);
-                }
+                if (o->kind == OP_WRITE && o->c)
+                        abort_write(h, o);
                 np_op_finish(o, NPIPE_ECANCELED, 0);
                 n++;
         }

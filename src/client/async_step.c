@@ -76,6 +76,28 @@ void np_op_set_need(struct op *o, uint64_t need)
         o->armed = 1;
 }
 
+/* Phase 0 of a write, h->wr held: put (more of) the message into the
+ * ring.  Once it is whole the write waits for quota (phase 1); a message
+ * it began and could not finish owns the ring until it is whole. */
+static int write_put(struct op *o, struct conn *c)
+{
+        int rr = NP_RING_FULL;
+        if (!c->stream_owner && o->done == 0)
+                o->first = np_prod_pos(&c->prod);
+        if (!c->stream_owner || c->stream_owner == o)
+                rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
+        if (rr == NP_RING_OK) {
+                if (c->stream_owner == o)
+                        c->stream_owner = NULL;
+                o->target = c->prod.wbytes;
+                o->end = np_prod_pos(&c->prod);
+                o->phase = 1;
+        } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
+                c->stream_owner = o;
+        }
+        return rr;
+}
+
 int np_op_write_step(struct op *o, int *status, struct waitspec *w)
 {
         struct conn *c = o->c;
@@ -97,20 +119,7 @@ int np_op_write_step(struct op *o, int *status, struct waitspec *w)
                 }
                 if (np_trylock(&h->wr, NP_LK_WR))
                         return STEP_RETRY;
-                int rr = NP_RING_FULL;
-                if (!c->stream_owner && o->done == 0)
-                        o->first = np_prod_pos(&c->prod);
-                if (!c->stream_owner || c->stream_owner == o)
-                        rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
-                if (rr == NP_RING_OK) {
-                        if (c->stream_owner == o)
-                                c->stream_owner = NULL;
-                        o->target = c->prod.wbytes;
-                        o->end = np_prod_pos(&c->prod);
-                        o->phase = 1;
-                } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
-                        c->stream_owner = o;
-                }
+                int rr = write_put(o, c);
                 np_unlock(&h->wr, NP_LK_WR);
                 np_wake_reader(c);
                 if (rr == NP_RING_CORRUPT) {

@@ -53,7 +53,10 @@ static int data_entry(struct npipe *h, struct conn **ret, int *st)
 /* Read with h->rd held while consuming.  The lock is dropped while we
  * sleep for data, so peeks and other readers are not held up, except in
  * the middle of a message that is still streaming in: that one read owns
- * the message until it is complete (never torn between readers). */
+ * the message until it is complete (never torn between readers).
+ * One loop of about 80 lines on purpose: every exit (data, state, cancel,
+ * timeout) must see the same `done` and `wanting`, and the loop is the
+ * path of every blocking read. */
 static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, size_t *nread,
                        int force_msg, int nowait, int64_t deadline)
 {

@@ -88,6 +88,66 @@ static int opts_valid(const struct npipe_server_opts *o)
         return !(o->type == NPIPE_TYPE_BYTE && (o->flags & NPIPE_READMODE_MESSAGE));
 }
 
+/* The status of a call whose reply should be a `type` of `size` bytes
+ * starting with its status; a short or plain reply (NP_MSG_REPLY, status
+ * only) carries an error or is a protocol fault. */
+static int reply_status(int r, const struct np_request *req, uint16_t type, size_t size,
+                        const int32_t *status)
+{
+        if (r < 0)
+                return r;
+        if (req->reply_type == type && req->reply_len >= size)
+                return *status;
+        return req->reply_len >= sizeof(struct np_reply) && *status < 0 ? *status : NPIPE_EPROTO;
+}
+
+/* An end the broker refused, or that we cannot use: out of the registry
+ * (its reply registered it, register_on_reply) and freed. */
+static void unregister_free(struct npipe *h)
+{
+        np_lock(&np_reg_lock, NP_LK_REG);
+        if (h->id)
+                np_reg_del(h);
+        np_unlock(&np_reg_lock, NP_LK_REG);
+        np_h_free(h);
+}
+
+/* The CREATE request for opts (the name follows it). */
+static void create_body(const struct npipe_server_opts *opts, size_t name_len,
+                        struct np_create *body)
+{
+        memset(body, 0, sizeof(*body));
+        body->params.type = opts->type;
+        body->params.dir = opts->dir;
+        body->params.max_instances = opts->max_instances;
+        body->params.in_quota = opts->in_quota;
+        body->params.out_quota = opts->out_quota;
+        body->params.default_timeout_ms = opts->default_timeout_ms;
+        body->params.policy = opts->policy;
+        body->params.gid = (uint32_t)opts->gid;
+        body->flags = ((opts->flags & NPIPE_FIRST_INSTANCE) ? NP_CREATE_FIRST_INSTANCE : 0) |
+                      ((opts->flags & NPIPE_REJECT_REMOTE) ? NP_CREATE_REJECT_REMOTE : 0) |
+                      ((opts->flags & NPIPE_ALLOW_ANONYMOUS) ? NP_CREATE_ALLOW_ANONYMOUS : 0);
+        body->name_len = (uint32_t)name_len;
+}
+
+/* A server end the broker accepted: the pipe's parameters (the first
+ * instance's, CREATE-05) and what the handle may do. */
+static void created(struct npipe *h, const struct npipe_server_opts *opts,
+                    const struct np_create *body, const struct np_create_reply *rep)
+{
+        h->params = rep->params;
+        h->cflags = body->flags;
+        h->exposure = rep->remote <= NP_REMOTE_WHY_MAX ? rep->remote : NP_REMOTE_LIMIT;
+        h->can_read = opts->dir != NPIPE_OUTBOUND;
+        h->can_write = opts->dir != NPIPE_INBOUND;
+        /* CREATE-07/08: an inbound server handle lacks FILE_WRITE_ATTRIBUTES */
+        h->can_set_mode = opts->dir != NPIPE_INBOUND;
+        atomic_store(&h->read_mode, (opts->flags & NPIPE_READMODE_MESSAGE) ? NPIPE_READ_MESSAGE
+                                                                           : NPIPE_READ_BYTE);
+        atomic_store(&h->nowait, (opts->flags & NPIPE_NOWAIT) ? 1 : 0);
+}
+
 NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *opts,
                               npipe_t **ret)
 {
@@ -122,20 +182,8 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
                 return fd < 0 ? fd : NPIPE_ENOMEM;
         }
 
-        struct np_create body = {0};
-        body.params.type = opts->type;
-        body.params.dir = opts->dir;
-        body.params.max_instances = opts->max_instances;
-        body.params.in_quota = opts->in_quota;
-        body.params.out_quota = opts->out_quota;
-        body.params.default_timeout_ms = opts->default_timeout_ms;
-        body.params.policy = opts->policy;
-        body.params.gid = (uint32_t)opts->gid;
-        body.flags = ((opts->flags & NPIPE_FIRST_INSTANCE) ? NP_CREATE_FIRST_INSTANCE : 0) |
-                     ((opts->flags & NPIPE_REJECT_REMOTE) ? NP_CREATE_REJECT_REMOTE : 0) |
-                     ((opts->flags & NPIPE_ALLOW_ANONYMOUS) ? NP_CREATE_ALLOW_ANONYMOUS : 0);
-        body.name_len = (uint32_t)blen;
-
+        struct np_create body;
+        create_body(opts, blen, &body);
         struct np_create_reply rep;
         struct reg_ctx rc = {h, 1};
         /* state before the reply: an EV_CONNECTED may follow it at once */
@@ -148,32 +196,13 @@ NPIPE_EXTERN int npipe_create(const char *name, const struct npipe_server_opts *
         close(fd);
         if (req.reply_fd >= 0)
                 close(req.reply_fd);
-        if (r == 0 && (req.reply_type != NP_MSG_CREATE_REPLY || req.reply_len < sizeof(rep))) {
-                struct np_reply *plain = (struct np_reply *)(void *)&rep;
-                r = req.reply_len >= sizeof(*plain) && plain->status < 0 ? plain->status
-                                                                           : NPIPE_EPROTO;
-        } else if (r == 0) {
-                r = rep.status;
-        }
+        r = reply_status(r, &req, NP_MSG_CREATE_REPLY, sizeof(rep), &rep.status);
         if (r < 0) {
-                np_lock(&np_reg_lock, NP_LK_REG);
-                if (h->id)
-                        np_reg_del(h);
-                np_unlock(&np_reg_lock, NP_LK_REG);
                 munmap(h->listen_seg, h->listen_size);
-                np_h_free(h);
+                unregister_free(h);
                 return r;
         }
-        h->params = rep.params;
-        h->cflags = body.flags;
-        h->exposure = rep.remote <= NP_REMOTE_WHY_MAX ? rep.remote : NP_REMOTE_LIMIT;
-        h->can_read = opts->dir != NPIPE_OUTBOUND;
-        h->can_write = opts->dir != NPIPE_INBOUND;
-        /* CREATE-07/08: an inbound server handle lacks FILE_WRITE_ATTRIBUTES */
-        h->can_set_mode = opts->dir != NPIPE_INBOUND;
-        atomic_store(&h->read_mode, (opts->flags & NPIPE_READMODE_MESSAGE) ? NPIPE_READ_MESSAGE
-                                                                           : NPIPE_READ_BYTE);
-        atomic_store(&h->nowait, (opts->flags & NPIPE_NOWAIT) ? 1 : 0);
+        created(h, opts, &body, &rep);
         *ret = np_handle_value(h);
         return 0;
 }
@@ -203,34 +232,21 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
                                  .reply_cap = sizeof(rep), .fn = register_on_reply, .fn_ctx = &rc,
                                  .deadline = deadline};
         int r = np_broker_call(&req);
-        if (r == 0 && (req.reply_type != NP_MSG_OPEN_REPLY || req.reply_len < sizeof(rep))) {
-                struct np_reply *plain = (struct np_reply *)(void *)&rep;
-                r = req.reply_len >= sizeof(*plain) && plain->status < 0 ? plain->status
-                                                                           : NPIPE_EPROTO;
-        } else if (r == 0) {
-                r = rep.status;
-        }
+        r = reply_status(r, &req, NP_MSG_OPEN_REPLY, sizeof(rep), &rep.status);
         if (r == NPIPE_EBUFFER && req.reply_type == NP_MSG_OPEN_REPLY &&
             req.reply_len >= sizeof(rep))
                 *want_cap = np_pow2_at_least(2ull * rep.params.in_quota);
         if (r < 0) {
                 if (req.reply_fd >= 0)
                         close(req.reply_fd);
-                np_lock(&np_reg_lock, NP_LK_REG);
-                if (h->id)
-                        np_reg_del(h);
-                np_unlock(&np_reg_lock, NP_LK_REG);
-                np_h_free(h);
+                unregister_free(h);
                 return r;
         }
         struct conn *c = np_conn_new(seg, seg_size, req.reply_fd, NP_ROLE_SERVER, rep.conn_id);
         if (c)
                 c->peer_local = (pid_t)rep.server_pid == np_self_pid();
         if (!c) {
-                np_lock(&np_reg_lock, NP_LK_REG);
-                np_reg_del(h);
-                np_unlock(&np_reg_lock, NP_LK_REG);
-                np_h_free(h);
+                unregister_free(h);
                 struct np_end_req end = {.id = rep.conn_id, .conn_id = rep.conn_id};
                 np_broker_post(NP_MSG_CLOSE_CLIENT, &end, sizeof(end), -1);
                 return NPIPE_ENOMEM;

@@ -365,6 +365,9 @@ int np_cons_has_chunk(const struct np_cons *c)
         return head != c->pos;
 }
 
+/* The consumer's hot loop (every read), kept whole on purpose: a chunk's
+ * header is loaded and validated once, and the message, byte and skip
+ * cases share that one load. */
 int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t *done)
 {
         uint8_t *out = buf;
@@ -448,6 +451,10 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
         }
 }
 
+/* One pass over the unread chunks without consuming them.  Longer than
+ * most functions here on purpose: it walks the same untrusted chunks as
+ * np_cons_read, with every check in the same place, and splitting the walk
+ * would spread the validation of one chunk over several functions. */
 int np_cons_peek(const struct np_cons *c, void *buf, size_t len, int msg_pipe,
                  struct np_peek_result *res)
 {
