@@ -23,6 +23,15 @@ void np_lock_acquire(int rank, const char *what, const char *where)
                         abort();
                 }
         }
+        if ((rank == NP_LK_RD || rank == NP_LK_WR) && held[NP_LK_SHARD]) {
+                /* in order, but a blocking read or write may sleep holding
+                 * it: waiting here would stop every handle of the shard */
+                fprintf(stderr,
+                        "npipe: %s (rank %d) at %s waited for under a shard lock taken "
+                        "at %s: take it with np_trylock\n",
+                        what, rank, where, held_where[NP_LK_SHARD]);
+                abort();
+        }
         np_lock_taken(rank, what, where);
 }
 

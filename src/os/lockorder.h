@@ -29,7 +29,10 @@ enum np_lock_rank {
         NP_LK_REG,       /* registry.c np_reg_lock: handles by broker id */
         NP_LK_SHARDS,    /* async.c shards_lock: the list of shards */
         NP_LK_SHARD,     /* a shard's lock: a pass steps operations under it, and
-                          * a step reads an end's state */
+                          * a step reads an end's state.  Under it h->rd and
+                          * h->wr are only ever tried (np_trylock), never
+                          * waited for: a blocking call may sleep holding
+                          * them, and the shard serves many handles */
         NP_LK_STATE,     /* h->lock: an end's state */
         NP_LK_RD,        /* h->rd: one reader at a time */
         NP_LK_WR,        /* h->wr: one producer at a time (a transaction writes under h->rd) */
