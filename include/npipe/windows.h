@@ -13,8 +13,11 @@
  * library (Wine, a Win32 shim) in the same process.
  *
  * Strings: the A functions take UTF-8 (the "ANSI code page" is UTF-8 here);
- * the W functions take UTF-16 (WCHAR is 16 bits, as on Windows: use u""
- * literals or the TEXT() macro with UNICODE defined, not L"").
+ * the W functions take UTF-16 (WCHAR is 16 bits, as on Windows: u"" literals
+ * or TEXT() with UNICODE defined; L"" only with -fshort-wchar, which
+ * `pkg-config --cflags npipe-windows` adds along with the directory whose
+ * <windows.h>, <tchar.h>, <strsafe.h> and <conio.h> let Windows sources
+ * build unchanged: docs/win32.md).
  */
 #ifndef NPIPE_WINDOWS_H
 #define NPIPE_WINDOWS_H
@@ -23,6 +26,7 @@
 #error "npipe/windows.h emulates Win32 on Linux: do not combine it with a real <windows.h>"
 #endif
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -72,18 +76,31 @@ typedef const void *LPCVOID, *PCVOID;
 typedef void *HANDLE;
 typedef HANDLE *PHANDLE, *LPHANDLE;
 typedef LONG NTSTATUS;
+typedef LONG HRESULT;
+typedef HANDLE HLOCAL, HGLOBAL, HMODULE, HINSTANCE, HWND;
+typedef unsigned short LANGID;
+typedef DWORD LCID;
 
 typedef char CHAR;
 typedef CHAR *PCHAR, *LPCH, *PCH, *LPSTR, *PSTR;
 typedef const CHAR *LPCCH, *PCCH, *LPCSTR, *PCSTR;
-/* UTF-16 code unit, as on Windows (not the 32-bit Linux wchar_t). */
+/* UTF-16 code unit, as on Windows (not the 32-bit Linux wchar_t).  With
+ * -fshort-wchar (what `pkg-config --cflags npipe-windows` adds) wchar_t is
+ * this same type, so L"..." literals are WCHAR strings as on Windows. */
 typedef uint16_t WCHAR;
 typedef WCHAR *PWCHAR, *LPWCH, *PWCH, *LPWSTR, *PWSTR;
 typedef const WCHAR *LPCWCH, *PCWCH, *LPCWSTR, *PCWSTR;
 
+#if defined(_UNICODE) && !defined(UNICODE)
+#define UNICODE
+#endif
 #ifdef UNICODE
 typedef WCHAR TCHAR;
+#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 2
+#define __TEXT(quote) L##quote
+#else
 #define __TEXT(quote) u##quote
+#endif
 #else
 typedef char TCHAR;
 #define __TEXT(quote) quote
@@ -97,6 +114,9 @@ typedef const TCHAR *LPCTSTR, *PCTSTR;
 #define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
 #define INFINITE             0xFFFFFFFFu
 #define MAXIMUM_WAIT_OBJECTS 64
+#ifndef MAX_PATH
+#define MAX_PATH 260
+#endif
 
 typedef struct _OVERLAPPED {
         ULONG_PTR Internal;     /* NTSTATUS of the operation; STATUS_PENDING while pending */
@@ -121,7 +141,7 @@ typedef struct _OVERLAPPED_ENTRY {
 typedef struct _SECURITY_ATTRIBUTES {
         DWORD nLength;
         LPVOID lpSecurityDescriptor; /* CreateNamedPipe: only a NULL DACL counts (docs/win32.md) */
-        BOOL bInheritHandle;         /* ignored: handles are not inherited */
+        BOOL bInheritHandle;         /* the new handle is inherited by CreateProcess children */
 } SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
 
 /* Security descriptors, in the Windows layout.  The layer reads one thing
@@ -202,7 +222,9 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define FILE_ADD_SUBDIRECTORY     0x0004u
 #define FILE_CREATE_PIPE_INSTANCE 0x0004u
 #define FILE_READ_EA              0x0008u
+#define FILE_READ_PROPERTIES      FILE_READ_EA
 #define FILE_WRITE_EA             0x0010u
+#define FILE_WRITE_PROPERTIES     FILE_WRITE_EA
 #define FILE_EXECUTE              0x0020u
 #define FILE_READ_ATTRIBUTES      0x0080u
 #define FILE_WRITE_ATTRIBUTES     0x0100u
@@ -223,7 +245,12 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define OPEN_ALWAYS       4
 #define TRUNCATE_EXISTING 5
 
+#define FILE_ATTRIBUTE_READONLY       0x00000001u
+#define FILE_ATTRIBUTE_HIDDEN         0x00000002u
+#define FILE_ATTRIBUTE_SYSTEM         0x00000004u
+#define FILE_ATTRIBUTE_ARCHIVE        0x00000020u
 #define FILE_ATTRIBUTE_NORMAL         0x00000080u
+#define FILE_ATTRIBUTE_TEMPORARY      0x00000100u
 #define FILE_FLAG_WRITE_THROUGH       0x80000000u
 #define FILE_FLAG_OVERLAPPED          0x40000000u
 #define FILE_FLAG_NO_BUFFERING        0x20000000u
@@ -259,6 +286,13 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 
 #define PIPE_CLIENT_END 0x00000000u
 #define PIPE_SERVER_END 0x00000001u
+/* the NT names of the same values (FilePipeLocalInformation.NamedPipeEnd) */
+#ifndef FILE_PIPE_CLIENT_END
+#define FILE_PIPE_CLIENT_END 0x00000000u
+#endif
+#ifndef FILE_PIPE_SERVER_END
+#define FILE_PIPE_SERVER_END 0x00000001u
+#endif
 
 #define PIPE_WAIT                  0x00000000u
 #define PIPE_NOWAIT                0x00000001u
@@ -282,6 +316,42 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define STATUS_USER_APC         ((DWORD)0x000000C0u)
 #define STATUS_TIMEOUT          ((DWORD)0x00000102u)
 #define STATUS_PENDING          ((DWORD)0x00000103u)
+
+/* NTSTATUS values of the pipe operations (OVERLAPPED.Internal, RtlNtStatusToDosError
+ * in docs/win32.md); typed NTSTATUS as in the Windows SDK */
+#define STATUS_SUCCESS                ((NTSTATUS)0x00000000L)
+#define STATUS_BUFFER_OVERFLOW        ((NTSTATUS)0x80000005L)
+#define STATUS_INVALID_HANDLE         ((NTSTATUS)0xC0000008L)
+#define STATUS_INVALID_PARAMETER      ((NTSTATUS)0xC000000DL)
+#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
+#define STATUS_END_OF_FILE            ((NTSTATUS)0xC0000011L)
+#define STATUS_NO_MEMORY              ((NTSTATUS)0xC0000017L)
+#define STATUS_ACCESS_DENIED          ((NTSTATUS)0xC0000022L)
+#define STATUS_BUFFER_TOO_SMALL       ((NTSTATUS)0xC0000023L)
+#define STATUS_OBJECT_NAME_INVALID    ((NTSTATUS)0xC0000033L)
+#define STATUS_OBJECT_NAME_NOT_FOUND  ((NTSTATUS)0xC0000034L)
+#define STATUS_OBJECT_NAME_COLLISION  ((NTSTATUS)0xC0000035L)
+#define STATUS_OBJECT_PATH_NOT_FOUND  ((NTSTATUS)0xC000003AL)
+#define STATUS_OBJECT_PATH_SYNTAX_BAD ((NTSTATUS)0xC000003BL)
+#define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009AL)
+#define STATUS_DEVICE_NOT_READY       ((NTSTATUS)0xC00000A3L)
+#define STATUS_INSTANCE_NOT_AVAILABLE ((NTSTATUS)0xC00000ABL)
+#define STATUS_PIPE_NOT_AVAILABLE     ((NTSTATUS)0xC00000ACL)
+#define STATUS_INVALID_PIPE_STATE     ((NTSTATUS)0xC00000ADL)
+#define STATUS_PIPE_BUSY              ((NTSTATUS)0xC00000AEL)
+#define STATUS_ILLEGAL_FUNCTION       ((NTSTATUS)0xC00000AFL)
+#define STATUS_PIPE_DISCONNECTED      ((NTSTATUS)0xC00000B0L)
+#define STATUS_PIPE_CLOSING           ((NTSTATUS)0xC00000B1L)
+#define STATUS_PIPE_CONNECTED         ((NTSTATUS)0xC00000B2L)
+#define STATUS_PIPE_LISTENING         ((NTSTATUS)0xC00000B3L)
+#define STATUS_INVALID_READ_MODE      ((NTSTATUS)0xC00000B4L)
+#define STATUS_IO_TIMEOUT             ((NTSTATUS)0xC00000B5L)
+#define STATUS_NOT_SUPPORTED          ((NTSTATUS)0xC00000BBL)
+#define STATUS_PIPE_EMPTY             ((NTSTATUS)0xC00000D9L)
+#define STATUS_NAME_TOO_LONG          ((NTSTATUS)0xC0000106L)
+#define STATUS_CANCELLED              ((NTSTATUS)0xC0000120L)
+#define STATUS_PIPE_BROKEN            ((NTSTATUS)0xC000014BL)
+#define STATUS_NOT_FOUND              ((NTSTATUS)0xC0000225L)
 
 #define WAIT_OBJECT_0      ((DWORD)(STATUS_WAIT_0 + 0))
 #define WAIT_ABANDONED     ((DWORD)(STATUS_ABANDONED_WAIT_0 + 0))
@@ -351,6 +421,146 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define ERROR_NO_SYSTEM_RESOURCES  1450L
 #define ERROR_TIMEOUT              1460L
 #define ERROR_INVALID_USER_BUFFER  1784L
+#define ERROR_NO_MORE_FILES        18L
+#define ERROR_SHARING_VIOLATION    32L
+#define ERROR_HANDLE_DISK_FULL     39L
+#define ERROR_FILE_EXISTS          80L
+#define ERROR_OPEN_FAILED          110L
+#define ERROR_BUFFER_OVERFLOW      111L
+#define ERROR_DISK_FULL            112L
+#define ERROR_BAD_EXE_FORMAT       193L
+#define ERROR_NO_MORE_ITEMS        259L
+#define ERROR_DIRECTORY            267L
+#define ERROR_MR_MID_NOT_FOUND     317L
+#define ERROR_INTERNAL_ERROR       1359L
+#define ERROR_RESOURCE_TYPE_NOT_FOUND 1813L
+
+/* HRESULTs (strsafe.h) */
+#define S_OK                          ((HRESULT)0L)
+#define S_FALSE                       ((HRESULT)1L)
+#define E_INVALIDARG                  ((HRESULT)0x80070057L)
+#define E_OUTOFMEMORY                 ((HRESULT)0x8007000EL)
+#define E_FAIL                        ((HRESULT)0x80004005L)
+#define SUCCEEDED(hr)                 (((HRESULT)(hr)) >= 0)
+#define FAILED(hr)                    (((HRESULT)(hr)) < 0)
+#define HRESULT_FROM_WIN32(x)                                                                      \
+        ((HRESULT)(x) <= 0 ? ((HRESULT)(x)) : ((HRESULT)(((x)&0x0000FFFF) | (7 << 16) | 0x80000000)))
+
+/* ---- processes, standard handles, inheritance --------------------------------------------- */
+
+#define STD_INPUT_HANDLE  ((DWORD)-10)
+#define STD_OUTPUT_HANDLE ((DWORD)-11)
+#define STD_ERROR_HANDLE  ((DWORD)-12)
+
+#define HANDLE_FLAG_INHERIT            0x00000001u
+#define HANDLE_FLAG_PROTECT_FROM_CLOSE 0x00000002u
+#define DUPLICATE_CLOSE_SOURCE         0x00000001u
+#define DUPLICATE_SAME_ACCESS          0x00000002u
+
+#define DEBUG_PROCESS              0x00000001u
+#define DEBUG_ONLY_THIS_PROCESS    0x00000002u
+#define DETACHED_PROCESS           0x00000008u
+#define CREATE_NEW_CONSOLE         0x00000010u
+#define NORMAL_PRIORITY_CLASS      0x00000020u
+#define IDLE_PRIORITY_CLASS        0x00000040u
+#define HIGH_PRIORITY_CLASS        0x00000080u
+#define CREATE_NEW_PROCESS_GROUP   0x00000200u
+#define CREATE_UNICODE_ENVIRONMENT 0x00000400u
+#define CREATE_NO_WINDOW           0x08000000u
+
+#define STARTF_USESHOWWINDOW  0x00000001u
+#define STARTF_USESIZE        0x00000002u
+#define STARTF_USEPOSITION    0x00000004u
+#define STARTF_USESTDHANDLES  0x00000100u
+#define SW_HIDE               0
+#define SW_SHOWNORMAL         1
+#define SW_SHOW               5
+
+#define PROCESS_TERMINATE                 0x0001u
+#define PROCESS_DUP_HANDLE                0x0040u
+#define PROCESS_QUERY_INFORMATION         0x0400u
+#define PROCESS_QUERY_LIMITED_INFORMATION 0x1000u
+#define PROCESS_ALL_ACCESS                (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0xFFFFu)
+
+typedef struct _STARTUPINFOA {
+        DWORD cb;
+        LPSTR lpReserved;
+        LPSTR lpDesktop;
+        LPSTR lpTitle;
+        DWORD dwX, dwY, dwXSize, dwYSize, dwXCountChars, dwYCountChars, dwFillAttribute;
+        DWORD dwFlags;
+        WORD wShowWindow;
+        WORD cbReserved2;
+        LPBYTE lpReserved2;
+        HANDLE hStdInput;
+        HANDLE hStdOutput;
+        HANDLE hStdError;
+} STARTUPINFOA, *LPSTARTUPINFOA;
+
+typedef struct _STARTUPINFOW {
+        DWORD cb;
+        LPWSTR lpReserved;
+        LPWSTR lpDesktop;
+        LPWSTR lpTitle;
+        DWORD dwX, dwY, dwXSize, dwYSize, dwXCountChars, dwYCountChars, dwFillAttribute;
+        DWORD dwFlags;
+        WORD wShowWindow;
+        WORD cbReserved2;
+        LPBYTE lpReserved2;
+        HANDLE hStdInput;
+        HANDLE hStdOutput;
+        HANDLE hStdError;
+} STARTUPINFOW, *LPSTARTUPINFOW;
+
+typedef struct _PROCESS_INFORMATION {
+        HANDLE hProcess;
+        HANDLE hThread;
+        DWORD dwProcessId;
+        DWORD dwThreadId;
+} PROCESS_INFORMATION, *PPROCESS_INFORMATION, *LPPROCESS_INFORMATION;
+
+/* ---- memory (heap, global, local) ------------------------------------------------------------ */
+
+#define HEAP_NO_SERIALIZE          0x00000001u
+#define HEAP_GENERATE_EXCEPTIONS   0x00000004u
+#define HEAP_ZERO_MEMORY           0x00000008u
+#define HEAP_REALLOC_IN_PLACE_ONLY 0x00000010u
+#define GMEM_FIXED                 0x0000u
+#define GMEM_MOVEABLE              0x0002u
+#define GMEM_ZEROINIT              0x0040u
+#define GPTR                       (GMEM_FIXED | GMEM_ZEROINIT)
+#define GHND                       (GMEM_MOVEABLE | GMEM_ZEROINIT)
+#define LMEM_FIXED                 0x0000u
+#define LMEM_MOVEABLE              0x0002u
+#define LMEM_ZEROINIT              0x0040u
+#define LPTR                       (LMEM_FIXED | LMEM_ZEROINIT)
+#define LHND                       (LMEM_MOVEABLE | LMEM_ZEROINIT)
+
+/* ---- FormatMessage --------------------------------------------------------------------------- */
+
+#define FORMAT_MESSAGE_ALLOCATE_BUFFER 0x00000100u
+#define FORMAT_MESSAGE_IGNORE_INSERTS  0x00000200u
+#define FORMAT_MESSAGE_FROM_STRING     0x00000400u
+#define FORMAT_MESSAGE_FROM_HMODULE    0x00000800u
+#define FORMAT_MESSAGE_FROM_SYSTEM     0x00001000u
+#define FORMAT_MESSAGE_ARGUMENT_ARRAY  0x00002000u
+#define FORMAT_MESSAGE_MAX_WIDTH_MASK  0x000000FFu
+#define LANG_NEUTRAL                   0x00
+#define LANG_ENGLISH                   0x09
+#define SUBLANG_NEUTRAL                0x00
+#define SUBLANG_DEFAULT                0x01
+#define SUBLANG_ENGLISH_US             0x01
+#define MAKELANGID(p, s)               ((WORD)((((WORD)(s)) << 10) | (WORD)(p)))
+
+/* MessageBox (user32): the text goes to standard error (docs/win32.md) */
+#define MB_OK              0x00000000u
+#define MB_OKCANCEL        0x00000001u
+#define MB_ICONERROR       0x00000010u
+#define MB_ICONHAND        0x00000010u
+#define MB_ICONWARNING     0x00000030u
+#define MB_ICONINFORMATION 0x00000040u
+#define IDOK               1
+#define IDCANCEL           2
 
 /* ---- functions ------------------------------------------------------------------------------ */
 
@@ -530,6 +740,120 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_QueueUserAPC(PAPCFUNC pfnAPC, HANDLE hThrea
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentProcessId(void);
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentThreadId(void);
 
+/* session ids: the Unix session (getsid) of the process at the other end, as
+ * Windows gives its logon session; 0 when it is unknown (remote clients) */
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeClientSessionId(HANDLE Pipe,
+                                                                PULONG ClientSessionId);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetNamedPipeServerSessionId(HANDLE Pipe,
+                                                                PULONG ServerSessionId);
+NPIPE_WIN_API BOOL WINAPI npipe_win_ProcessIdToSessionId(DWORD dwProcessId, DWORD *pSessionId);
+
+/* time */
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetTickCount(void);
+NPIPE_WIN_API ULONGLONG WINAPI npipe_win_GetTickCount64(void);
+
+/* handles: duplication and inheritance */
+NPIPE_WIN_API BOOL WINAPI npipe_win_DuplicateHandle(HANDLE hSourceProcessHandle,
+                                                    HANDLE hSourceHandle,
+                                                    HANDLE hTargetProcessHandle,
+                                                    LPHANDLE lpTargetHandle, DWORD dwDesiredAccess,
+                                                    BOOL bInheritHandle, DWORD dwOptions);
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetHandleInformation(HANDLE hObject, DWORD dwMask,
+                                                         DWORD dwFlags);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetHandleInformation(HANDLE hObject, LPDWORD lpdwFlags);
+
+/* standard handles: wrap the descriptors 0, 1 and 2 (files, terminals,
+ * Linux pipes), or the inherited pipe ends of a CreateProcess parent */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_GetStdHandle(DWORD nStdHandle);
+NPIPE_WIN_API BOOL WINAPI npipe_win_SetStdHandle(DWORD nStdHandle, HANDLE hHandle);
+
+/* processes */
+NPIPE_WIN_API BOOL WINAPI npipe_win_CreateProcessA(
+    LPCSTR lpApplicationName, LPSTR lpCommandLine, LPSECURITY_ATTRIBUTES lpProcessAttributes,
+    LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles, DWORD dwCreationFlags,
+    LPVOID lpEnvironment, LPCSTR lpCurrentDirectory, LPSTARTUPINFOA lpStartupInfo,
+    LPPROCESS_INFORMATION lpProcessInformation);
+NPIPE_WIN_API BOOL WINAPI npipe_win_CreateProcessW(
+    LPCWSTR lpApplicationName, LPWSTR lpCommandLine, LPSECURITY_ATTRIBUTES lpProcessAttributes,
+    LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles, DWORD dwCreationFlags,
+    LPVOID lpEnvironment, LPCWSTR lpCurrentDirectory, LPSTARTUPINFOW lpStartupInfo,
+    LPPROCESS_INFORMATION lpProcessInformation);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
+NPIPE_WIN_API BOOL WINAPI npipe_win_TerminateProcess(HANDLE hProcess, UINT uExitCode);
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetProcessId(HANDLE Process);
+/* the pseudo-handle (HANDLE)-1, as on Windows */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_GetCurrentProcess(void);
+NPIPE_WIN_API __attribute__((noreturn)) VOID WINAPI npipe_win_ExitProcess(UINT uExitCode);
+NPIPE_WIN_API LPSTR WINAPI npipe_win_GetCommandLineA(void);
+NPIPE_WIN_API LPWSTR WINAPI npipe_win_GetCommandLineW(void);
+/* Windows' command-line splitting; the array is one LocalAlloc block */
+NPIPE_WIN_API LPWSTR *WINAPI npipe_win_CommandLineToArgvW(LPCWSTR lpCmdLine, int *pNumArgs);
+
+/* memory: heap, global and local blocks are malloc blocks with their size */
+NPIPE_WIN_API HANDLE WINAPI npipe_win_GetProcessHeap(void);
+NPIPE_WIN_API LPVOID WINAPI npipe_win_HeapAlloc(HANDLE hHeap, DWORD dwFlags, SIZE_T dwBytes);
+NPIPE_WIN_API LPVOID WINAPI npipe_win_HeapReAlloc(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem,
+                                                  SIZE_T dwBytes);
+NPIPE_WIN_API BOOL WINAPI npipe_win_HeapFree(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem);
+NPIPE_WIN_API SIZE_T WINAPI npipe_win_HeapSize(HANDLE hHeap, DWORD dwFlags, LPCVOID lpMem);
+NPIPE_WIN_API HGLOBAL WINAPI npipe_win_GlobalAlloc(UINT uFlags, SIZE_T dwBytes);
+NPIPE_WIN_API HGLOBAL WINAPI npipe_win_GlobalReAlloc(HGLOBAL hMem, SIZE_T dwBytes, UINT uFlags);
+NPIPE_WIN_API HGLOBAL WINAPI npipe_win_GlobalFree(HGLOBAL hMem);
+NPIPE_WIN_API SIZE_T WINAPI npipe_win_GlobalSize(HGLOBAL hMem);
+NPIPE_WIN_API LPVOID WINAPI npipe_win_GlobalLock(HGLOBAL hMem);
+NPIPE_WIN_API BOOL WINAPI npipe_win_GlobalUnlock(HGLOBAL hMem);
+NPIPE_WIN_API HLOCAL WINAPI npipe_win_LocalAlloc(UINT uFlags, SIZE_T uBytes);
+NPIPE_WIN_API HLOCAL WINAPI npipe_win_LocalReAlloc(HLOCAL hMem, SIZE_T uBytes, UINT uFlags);
+NPIPE_WIN_API HLOCAL WINAPI npipe_win_LocalFree(HLOCAL hMem);
+NPIPE_WIN_API SIZE_T WINAPI npipe_win_LocalSize(HLOCAL hMem);
+NPIPE_WIN_API LPVOID WINAPI npipe_win_LocalLock(HLOCAL hMem);
+NPIPE_WIN_API BOOL WINAPI npipe_win_LocalUnlock(HLOCAL hMem);
+
+/* messages: the system texts of the error codes (docs/win32.md) */
+NPIPE_WIN_API DWORD WINAPI npipe_win_FormatMessageA(DWORD dwFlags, LPCVOID lpSource,
+                                                    DWORD dwMessageId, DWORD dwLanguageId,
+                                                    LPSTR lpBuffer, DWORD nSize, va_list *Arguments);
+NPIPE_WIN_API DWORD WINAPI npipe_win_FormatMessageW(DWORD dwFlags, LPCVOID lpSource,
+                                                    DWORD dwMessageId, DWORD dwLanguageId,
+                                                    LPWSTR lpBuffer, DWORD nSize, va_list *Arguments);
+NPIPE_WIN_API int WINAPI npipe_win_MessageBoxA(HWND hWnd, LPCSTR lpText, LPCSTR lpCaption,
+                                               UINT uType);
+NPIPE_WIN_API int WINAPI npipe_win_MessageBoxW(HWND hWnd, LPCWSTR lpText, LPCWSTR lpCaption,
+                                               UINT uType);
+
+/* strings (lstrcmp and lstrcmpi order as CompareString does: docs/win32.md) */
+NPIPE_WIN_API int WINAPI npipe_win_lstrlenA(LPCSTR lpString);
+NPIPE_WIN_API int WINAPI npipe_win_lstrlenW(LPCWSTR lpString);
+NPIPE_WIN_API LPSTR WINAPI npipe_win_lstrcpyA(LPSTR lpString1, LPCSTR lpString2);
+NPIPE_WIN_API LPWSTR WINAPI npipe_win_lstrcpyW(LPWSTR lpString1, LPCWSTR lpString2);
+NPIPE_WIN_API LPSTR WINAPI npipe_win_lstrcpynA(LPSTR lpString1, LPCSTR lpString2, int iMaxLength);
+NPIPE_WIN_API LPWSTR WINAPI npipe_win_lstrcpynW(LPWSTR lpString1, LPCWSTR lpString2,
+                                                int iMaxLength);
+NPIPE_WIN_API LPSTR WINAPI npipe_win_lstrcatA(LPSTR lpString1, LPCSTR lpString2);
+NPIPE_WIN_API LPWSTR WINAPI npipe_win_lstrcatW(LPWSTR lpString1, LPCWSTR lpString2);
+NPIPE_WIN_API int WINAPI npipe_win_lstrcmpA(LPCSTR lpString1, LPCSTR lpString2);
+NPIPE_WIN_API int WINAPI npipe_win_lstrcmpW(LPCWSTR lpString1, LPCWSTR lpString2);
+NPIPE_WIN_API int WINAPI npipe_win_lstrcmpiA(LPCSTR lpString1, LPCSTR lpString2);
+NPIPE_WIN_API int WINAPI npipe_win_lstrcmpiW(LPCWSTR lpString1, LPCWSTR lpString2);
+NPIPE_WIN_API int WINAPI npipe_win_MultiByteToWideChar(UINT CodePage, DWORD dwFlags,
+                                                       LPCSTR lpMultiByteStr, int cbMultiByte,
+                                                       LPWSTR lpWideCharStr, int cchWideChar);
+NPIPE_WIN_API int WINAPI npipe_win_WideCharToMultiByte(UINT CodePage, DWORD dwFlags,
+                                                       LPCWSTR lpWideCharStr, int cchWideChar,
+                                                       LPSTR lpMultiByteStr, int cbMultiByte,
+                                                       LPCSTR lpDefaultChar,
+                                                       LPBOOL lpUsedDefaultChar);
+#define CP_ACP   0
+#define CP_OEMCP 1
+#define CP_UTF8  65001
+/* wsprintf: printf with the Windows conversions (%s is a TCHAR string of the
+ * function's width, %S the other width, %hs narrow, %ls wide), at most
+ * 1024 units as on Windows */
+NPIPE_WIN_API int WINAPI npipe_win_wsprintfA(LPSTR lpOut, LPCSTR lpFmt, ...);
+NPIPE_WIN_API int WINAPI npipe_win_wsprintfW(LPWSTR lpOut, LPCWSTR lpFmt, ...);
+NPIPE_WIN_API int WINAPI npipe_win_wvsprintfA(LPSTR lpOut, LPCSTR lpFmt, va_list arglist);
+NPIPE_WIN_API int WINAPI npipe_win_wvsprintfW(LPWSTR lpOut, LPCWSTR lpFmt, va_list arglist);
+
 /* ---- intrinsics and memory macros (inline, as on Windows) ------------------------------------ */
 
 static inline LONG npipe_win_InterlockedIncrement(LONG volatile *p)
@@ -627,6 +951,65 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define QueueUserAPC                npipe_win_QueueUserAPC
 #define GetCurrentProcessId         npipe_win_GetCurrentProcessId
 #define GetCurrentThreadId          npipe_win_GetCurrentThreadId
+#define GetNamedPipeClientSessionId npipe_win_GetNamedPipeClientSessionId
+#define GetNamedPipeServerSessionId npipe_win_GetNamedPipeServerSessionId
+#define ProcessIdToSessionId        npipe_win_ProcessIdToSessionId
+#define GetTickCount                npipe_win_GetTickCount
+#define GetTickCount64              npipe_win_GetTickCount64
+#define DuplicateHandle             npipe_win_DuplicateHandle
+#define SetHandleInformation        npipe_win_SetHandleInformation
+#define GetHandleInformation        npipe_win_GetHandleInformation
+#define GetStdHandle                npipe_win_GetStdHandle
+#define SetStdHandle                npipe_win_SetStdHandle
+#define CreateProcessA              npipe_win_CreateProcessA
+#define CreateProcessW              npipe_win_CreateProcessW
+#define GetExitCodeProcess          npipe_win_GetExitCodeProcess
+#define TerminateProcess            npipe_win_TerminateProcess
+#define GetProcessId                npipe_win_GetProcessId
+#define GetCurrentProcess           npipe_win_GetCurrentProcess
+#define ExitProcess                 npipe_win_ExitProcess
+#define GetCommandLineA             npipe_win_GetCommandLineA
+#define GetCommandLineW             npipe_win_GetCommandLineW
+#define CommandLineToArgvW          npipe_win_CommandLineToArgvW
+#define GetProcessHeap              npipe_win_GetProcessHeap
+#define HeapAlloc                   npipe_win_HeapAlloc
+#define HeapReAlloc                 npipe_win_HeapReAlloc
+#define HeapFree                    npipe_win_HeapFree
+#define HeapSize                    npipe_win_HeapSize
+#define GlobalAlloc                 npipe_win_GlobalAlloc
+#define GlobalReAlloc               npipe_win_GlobalReAlloc
+#define GlobalFree                  npipe_win_GlobalFree
+#define GlobalSize                  npipe_win_GlobalSize
+#define GlobalLock                  npipe_win_GlobalLock
+#define GlobalUnlock                npipe_win_GlobalUnlock
+#define LocalAlloc                  npipe_win_LocalAlloc
+#define LocalReAlloc                npipe_win_LocalReAlloc
+#define LocalFree                   npipe_win_LocalFree
+#define LocalSize                   npipe_win_LocalSize
+#define LocalLock                   npipe_win_LocalLock
+#define LocalUnlock                 npipe_win_LocalUnlock
+#define FormatMessageA              npipe_win_FormatMessageA
+#define FormatMessageW              npipe_win_FormatMessageW
+#define MessageBoxA                 npipe_win_MessageBoxA
+#define MessageBoxW                 npipe_win_MessageBoxW
+#define lstrlenA                    npipe_win_lstrlenA
+#define lstrlenW                    npipe_win_lstrlenW
+#define lstrcpyA                    npipe_win_lstrcpyA
+#define lstrcpyW                    npipe_win_lstrcpyW
+#define lstrcpynA                   npipe_win_lstrcpynA
+#define lstrcpynW                   npipe_win_lstrcpynW
+#define lstrcatA                    npipe_win_lstrcatA
+#define lstrcatW                    npipe_win_lstrcatW
+#define lstrcmpA                    npipe_win_lstrcmpA
+#define lstrcmpW                    npipe_win_lstrcmpW
+#define lstrcmpiA                   npipe_win_lstrcmpiA
+#define lstrcmpiW                   npipe_win_lstrcmpiW
+#define MultiByteToWideChar         npipe_win_MultiByteToWideChar
+#define WideCharToMultiByte         npipe_win_WideCharToMultiByte
+#define wsprintfA                   npipe_win_wsprintfA
+#define wsprintfW                   npipe_win_wsprintfW
+#define wvsprintfA                  npipe_win_wvsprintfA
+#define wvsprintfW                  npipe_win_wvsprintfW
 
 /* The TCHAR names follow UNICODE, as in the Windows SDK. */
 #ifdef UNICODE
@@ -637,6 +1020,20 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define GetNamedPipeHandleState GetNamedPipeHandleStateW
 #define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameW
 #define CreateEvent             CreateEventW
+#define CreateProcess           CreateProcessW
+#define STARTUPINFO             STARTUPINFOW
+#define LPSTARTUPINFO           LPSTARTUPINFOW
+#define GetCommandLine          GetCommandLineW
+#define FormatMessage           FormatMessageW
+#define MessageBox              MessageBoxW
+#define lstrlen                 lstrlenW
+#define lstrcpy                 lstrcpyW
+#define lstrcpyn                lstrcpynW
+#define lstrcat                 lstrcatW
+#define lstrcmp                 lstrcmpW
+#define lstrcmpi                lstrcmpiW
+#define wsprintf                wsprintfW
+#define wvsprintf               wvsprintfW
 #else
 #define CreateNamedPipe         CreateNamedPipeA
 #define CreateFile              CreateFileA
@@ -645,6 +1042,20 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define GetNamedPipeHandleState GetNamedPipeHandleStateA
 #define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameA
 #define CreateEvent             CreateEventA
+#define CreateProcess           CreateProcessA
+#define STARTUPINFO             STARTUPINFOA
+#define LPSTARTUPINFO           LPSTARTUPINFOA
+#define GetCommandLine          GetCommandLineA
+#define FormatMessage           FormatMessageA
+#define MessageBox              MessageBoxA
+#define lstrlen                 lstrlenA
+#define lstrcpy                 lstrcpyA
+#define lstrcpyn                lstrcpynA
+#define lstrcat                 lstrcatA
+#define lstrcmp                 lstrcmpA
+#define lstrcmpi                lstrcmpiA
+#define wsprintf                wsprintfA
+#define wvsprintf               wvsprintfA
 #endif
 
 #ifdef __cplusplus

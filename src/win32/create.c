@@ -125,14 +125,25 @@ static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mo
         return np_win_pipe_handle(np, 1, (open_mode & FILE_FLAG_OVERLAPPED) != 0, access);
 }
 
+/* bInheritHandle of a SECURITY_ATTRIBUTES: the handle goes to CreateProcess
+ * children (process.c). */
+static HANDLE inheritable(HANDLE h, const SECURITY_ATTRIBUTES *sa)
+{
+        if (h && h != INVALID_HANDLE_VALUE && sa && sa->bInheritHandle)
+                np_win_handle_flags(h, NULL, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+        return h;
+}
+
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeA(LPCSTR lpName, DWORD dwOpenMode,
                                                        DWORD dwPipeMode, DWORD nMaxInstances,
                                                        DWORD nOutBufferSize, DWORD nInBufferSize,
                                                        DWORD nDefaultTimeOut,
                                                        LPSECURITY_ATTRIBUTES lpSecurityAttributes)
 {
-        return create_named_pipe(lpName, dwOpenMode, dwPipeMode, nMaxInstances, nOutBufferSize,
-                                 nInBufferSize, nDefaultTimeOut, lpSecurityAttributes);
+        return inheritable(create_named_pipe(lpName, dwOpenMode, dwPipeMode, nMaxInstances,
+                                             nOutBufferSize, nInBufferSize, nDefaultTimeOut,
+                                             lpSecurityAttributes),
+                           lpSecurityAttributes);
 }
 
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeW(LPCWSTR lpName, DWORD dwOpenMode,
@@ -147,7 +158,7 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateNamedPipeW(LPCWSTR lpName, DWORD dwO
         HANDLE h = create_named_pipe(name, dwOpenMode, dwPipeMode, nMaxInstances, nOutBufferSize,
                                      nInBufferSize, nDefaultTimeOut, lpSecurityAttributes);
         free(name);
-        return h;
+        return inheritable(h, lpSecurityAttributes);
 }
 
 /* ---- security descriptors ------------------------------------------------------------------- */
@@ -224,10 +235,17 @@ static HANDLE create_file(const char *path, DWORD desired, DWORD disposition, DW
                 np_win_set_error(ERROR_BAD_NETPATH);
                 return INVALID_HANDLE_VALUE;
         case WNAME_OTHER:
-                /* not a pipe: what Windows says about a file that is not there */
-                np_win_set_error(np_win_name_has_wildcards(path) ? ERROR_INVALID_NAME
-                                                                 : ERROR_FILE_NOT_FOUND);
-                return INVALID_HANDLE_VALUE;
+                if (np_win_name_has_wildcards(path)) {
+                        np_win_set_error(ERROR_INVALID_NAME);
+                        return INVALID_HANDLE_VALUE;
+                }
+                /* a Linux path: a file (file.c); a device or UNC path
+                 * (\\...) other than a pipe is not there */
+                if (path[0] == '\\' && path[1] == '\\') {
+                        np_win_set_error(ERROR_FILE_NOT_FOUND);
+                        return INVALID_HANDLE_VALUE;
+                }
+                return np_win_file_open(path, desired, disposition, flags);
         case WNAME_LOCAL:
                 break;
         }
@@ -270,10 +288,10 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileA(LPCSTR lpFileName, DWORD dwDes
                                                   DWORD dwFlagsAndAttributes, HANDLE hTemplateFile)
 {
         (void)dwShareMode;
-        (void)lpSecurityAttributes;
         (void)hTemplateFile;
-        return create_file(lpFileName, dwDesiredAccess, dwCreationDisposition,
-                           dwFlagsAndAttributes);
+        return inheritable(
+            create_file(lpFileName, dwDesiredAccess, dwCreationDisposition, dwFlagsAndAttributes),
+            lpSecurityAttributes);
 }
 
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess,
@@ -302,7 +320,6 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_CreatePipe(PHANDLE hReadPipe, PHANDLE hWrite
                                                LPSECURITY_ATTRIBUTES lpPipeAttributes, DWORD nSize)
 {
         static _Atomic unsigned serial;
-        (void)lpPipeAttributes;
         if (!hReadPipe || !hWritePipe)
                 return np_win_fail(ERROR_INVALID_PARAMETER);
         struct timespec ts;
@@ -337,8 +354,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_CreatePipe(PHANDLE hReadPipe, PHANDLE hWrite
                 npipe_win_CloseHandle(rh);
                 return np_win_fail(err);
         }
-        *hReadPipe = rh;
-        *hWritePipe = wh;
+        *hReadPipe = inheritable(rh, lpPipeAttributes);
+        *hWritePipe = inheritable(wh, lpPipeAttributes);
         return TRUE;
 }
 

@@ -26,9 +26,10 @@ static void event_close(struct w_obj *o)
         struct w_event *e = (struct w_event *)o;
         if (!e->name)
                 return;
-        /* the name lives as long as one of its handles (not longer) */
+        /* the name lives as long as one of its handles (not longer); a
+         * CreateEvent of the name may have given it a new one meanwhile */
         pthread_mutex_lock(&names_lock);
-        if (--e->handles == 0)
+        if (atomic_load(&e->obj.handles) == 0)
                 for (struct w_event **p = &named; *p; p = &(*p)->next)
                         if (*p == e) {
                                 *p = e->next;
@@ -47,11 +48,10 @@ static HANDLE create_event(BOOL manual, BOOL initial, const char *name)
         if (name) {
                 pthread_mutex_lock(&names_lock);
                 for (struct w_event *e = named; e; e = e->next)
-                        if (!strcmp(e->name, name)) {
+                        if (!strcmp(e->name, name) && atomic_load(&e->obj.handles) > 0) {
                                 np_win_ref(&e->obj);
                                 h = np_win_handle_new(&e->obj);
                                 if (h) {
-                                        e->handles++;
                                         np_win_set_error(ERROR_ALREADY_EXISTS);
                                 }
                                 pthread_mutex_unlock(&names_lock);
@@ -70,7 +70,6 @@ static HANDLE create_event(BOOL manual, BOOL initial, const char *name)
         if (!h)
                 goto out;
         if (name) {
-                e->handles = 1;
                 e->next = named;
                 named = e;
         }

@@ -34,6 +34,7 @@
 struct slot {
         _Atomic uint64_t st; /* gen << 32 | open << 31 | lookups */
         struct w_obj *_Atomic obj;
+        _Atomic uint32_t hflags; /* HANDLE_FLAG_INHERIT, HANDLE_FLAG_PROTECT_FROM_CLOSE */
         uint32_t next_free; /* under table_lock */
         uint32_t index;
 };
@@ -48,6 +49,7 @@ void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w
 {
         o->type = type;
         atomic_init(&o->refs, 1);
+        atomic_init(&o->handles, 0);
         o->destroy = destroy;
         o->close = close;
 }
@@ -61,6 +63,19 @@ void np_win_put(struct w_obj *o)
 {
         if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
                 o->destroy(o);
+}
+
+void np_win_obj_hold(struct w_obj *o)
+{
+        atomic_fetch_add(&o->handles, 1);
+}
+
+/* The last handle (or hold) gone: the object's close, as NT's cleanup runs
+ * when a file object's last handle closes. */
+void np_win_obj_release(struct w_obj *o)
+{
+        if (atomic_fetch_sub(&o->handles, 1) == 1 && o->close)
+                o->close(o);
 }
 
 static struct slot *slot_at(uint32_t i)
@@ -100,6 +115,8 @@ HANDLE np_win_handle_new(struct w_obj *o)
         s->index = i;
         uint64_t st = atomic_load_explicit(&s->st, memory_order_relaxed);
         uint32_t gen = ST_GEN(st);
+        np_win_obj_hold(o);
+        atomic_store_explicit(&s->hflags, 0, memory_order_relaxed);
         atomic_store_explicit(&s->obj, o, memory_order_relaxed);
         /* publish: the object pointer is visible to whoever sees the open bit */
         atomic_store_explicit(&s->st, ((uint64_t)gen << 32) | ST_OPEN | 1u, memory_order_release);
@@ -232,15 +249,107 @@ void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *a
         }
 }
 
-/* CloseHandle of any object: its type's close runs once the handle is
- * gone from the table (pipe ends, events, ports, threads). */
+HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
+{
+        uintptr_t v = (uintptr_t)value;
+        uint32_t i = (uint32_t)(v >> 2) & SLOT_MASK, gen = (uint32_t)(v >> 22) & GEN_MASK;
+        if ((v & 3) || v >> 31 || i == 0)
+                return NULL;
+        pthread_mutex_lock(&table_lock);
+        /* make every slot up to i exist; the ones skipped go on the free list */
+        while (next_unused <= i) {
+                uint32_t k = next_unused;
+                if (!atomic_load_explicit(&pages[k >> PAGE_BITS], memory_order_relaxed)) {
+                        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
+                        if (!page) {
+                                pthread_mutex_unlock(&table_lock);
+                                return NULL;
+                        }
+                        atomic_store_explicit(&pages[k >> PAGE_BITS], page, memory_order_release);
+                }
+                struct slot *s = slot_at(k);
+                s->index = k;
+                if (k != i) {
+                        s->next_free = free_head;
+                        free_head = k;
+                }
+                next_unused++;
+        }
+        struct slot *s = slot_at(i);
+        uint64_t st = atomic_load_explicit(&s->st, memory_order_relaxed);
+        if (st & ST_OPEN) {
+                pthread_mutex_unlock(&table_lock);
+                return NULL;
+        }
+        /* take i off the free list if it is there */
+        for (uint32_t *pp = &free_head; *pp; pp = &slot_at(*pp)->next_free)
+                if (*pp == i) {
+                        *pp = s->next_free;
+                        break;
+                }
+        np_win_obj_hold(o);
+        atomic_store_explicit(&s->hflags, 0, memory_order_relaxed);
+        atomic_store_explicit(&s->obj, o, memory_order_relaxed);
+        atomic_store_explicit(&s->st, ((uint64_t)gen << 32) | ST_OPEN | 1u, memory_order_release);
+        pthread_mutex_unlock(&table_lock);
+        return value;
+}
+
+int np_win_handle_flags(HANDLE h, DWORD *get, DWORD mask, DWORD flags)
+{
+        struct slot *s = slot_enter(h);
+        if (!s)
+                return 0;
+        mask &= HANDLE_FLAG_INHERIT | HANDLE_FLAG_PROTECT_FROM_CLOSE;
+        if (get)
+                *get = atomic_load(&s->hflags);
+        if (mask) {
+                uint32_t old = atomic_load(&s->hflags);
+                while (!atomic_compare_exchange_weak(&s->hflags, &old,
+                                                     (old & ~mask) | (flags & mask)))
+                        ;
+        }
+        slot_release(s);
+        return 1;
+}
+
+void np_win_handle_foreach_inheritable(void (*fn)(HANDLE h, struct w_obj *o, void *arg),
+                                       void *arg)
+{
+        pthread_mutex_lock(&table_lock);
+        uint32_t end = next_unused;
+        pthread_mutex_unlock(&table_lock);
+        for (uint32_t i = 1; i < end; i++) {
+                struct slot *s = slot_at(i);
+                if (!s)
+                        continue;
+                uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
+                uint32_t gen = ST_GEN(st) & GEN_MASK;
+                if (!slot_acquire(s, gen))
+                        continue;
+                struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
+                int inherit = (atomic_load(&s->hflags) & HANDLE_FLAG_INHERIT) != 0;
+                np_win_ref(o);
+                slot_release(s);
+                if (inherit)
+                        fn((HANDLE)(uintptr_t)(((uintptr_t)gen << 22) | ((uintptr_t)i << 2)), o,
+                           arg);
+                np_win_put(o);
+        }
+}
+
+/* CloseHandle of any object: its type's close runs once its last handle
+ * is gone from the table (pipe ends, events, ports, threads, files,
+ * processes). */
 NPIPE_WIN_API BOOL WINAPI npipe_win_CloseHandle(HANDLE hObject)
 {
+        DWORD fl = 0;
+        if (np_win_handle_flags(hObject, &fl, 0, 0) && (fl & HANDLE_FLAG_PROTECT_FROM_CLOSE))
+                return np_win_fail(ERROR_INVALID_HANDLE);
         struct w_obj *o = np_win_handle_take(hObject);
         if (!o)
                 return FALSE;
-        if (o->close)
-                o->close(o);
+        np_win_obj_release(o);
         np_win_put(o);
         return TRUE;
 }

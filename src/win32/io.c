@@ -28,6 +28,8 @@
 #include "client/async.h"
 #include "win32/win32.h"
 
+#include <unistd.h>
+
 /* A synchronous call on a synchronous handle runs the native blocking
  * call with the thread's cancel token in place, so that
  * CancelSynchronousIo can end it (CANCEL-05, client/cancel.h).  The flag
@@ -307,10 +309,29 @@ static BOOL do_io_ex(HANDLE h, const struct w_io_req *rq, OVERLAPPED *ov,
         return do_io(h, rq, NULL, ov, routine);
 }
 
+/* ReadFile & co. on a handle over a file descriptor (file.c); FALSE with
+ * *handled 0 when the handle is something else. */
+static BOOL file_io(HANDLE h, int write, void *buf, DWORD len, LPDWORD done, OVERLAPPED *ov,
+                    LPOVERLAPPED_COMPLETION_ROUTINE routine, int *handled)
+{
+        struct w_file *f = np_win_file_get(h);
+        *handled = f != NULL;
+        if (!f)
+                return FALSE;
+        BOOL ok = np_win_file_io(f, write, buf, len, done, ov, routine);
+        np_win_put(&f->obj);
+        return ok;
+}
+
 NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
                                              DWORD nNumberOfBytesToRead,
                                              LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped)
 {
+        int handled;
+        BOOL ok = file_io(hFile, 0, lpBuffer, nNumberOfBytesToRead, lpNumberOfBytesRead,
+                          lpOverlapped, NULL, &handled);
+        if (handled)
+                return ok;
         struct w_io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
         return do_io(hFile, &rq, lpNumberOfBytesRead, lpOverlapped, NULL);
 }
@@ -320,6 +341,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFile(HANDLE hFile, LPCVOID lpBuffer,
                                               LPDWORD lpNumberOfBytesWritten,
                                               LPOVERLAPPED lpOverlapped)
 {
+        int handled;
+        BOOL ok = file_io(hFile, 1, (void *)lpBuffer, nNumberOfBytesToWrite,
+                          lpNumberOfBytesWritten, lpOverlapped, NULL, &handled);
+        if (handled)
+                return ok;
         struct w_io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
         return do_io(hFile, &rq, lpNumberOfBytesWritten, lpOverlapped, NULL);
 }
@@ -329,6 +355,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
                                                LPOVERLAPPED lpOverlapped,
                                                LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
+        int handled;
+        BOOL ok = file_io(hFile, 0, lpBuffer, nNumberOfBytesToRead, NULL, lpOverlapped,
+                          lpCompletionRoutine, &handled);
+        if (handled)
+                return ok;
         struct w_io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
         return do_io_ex(hFile, &rq, lpOverlapped, lpCompletionRoutine);
 }
@@ -338,6 +369,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(HANDLE hFile, LPCVOID lpBuffer,
                                                 LPOVERLAPPED lpOverlapped,
                                                 LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
+        int handled;
+        BOOL ok = file_io(hFile, 1, (void *)lpBuffer, nNumberOfBytesToWrite, NULL, lpOverlapped,
+                          lpCompletionRoutine, &handled);
+        if (handled)
+                return ok;
         struct w_io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
         return do_io_ex(hFile, &rq, lpOverlapped, lpCompletionRoutine);
 }
@@ -368,6 +404,13 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBu
                                                   LPDWORD lpTotalBytesAvail,
                                                   LPDWORD lpBytesLeftThisMessage)
 {
+        struct w_file *f = np_win_file_get(hNamedPipe);
+        if (f) {
+                BOOL fok = np_win_file_peek(f, lpBuffer, nBufferSize, lpBytesRead,
+                                            lpTotalBytesAvail, lpBytesLeftThisMessage);
+                np_win_put(&f->obj);
+                return fok;
+        }
         struct w_pipe *p = np_win_pipe_enter_for(hNamedPipe, WACC_READ); /* PEEK-14 */
         if (!p)
                 return FALSE;
@@ -410,6 +453,13 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe)
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
 {
+        struct w_file *f = np_win_file_get(hFile);
+        if (f) {
+                /* a disk file reaches the disk; a pipe or terminal has nothing to wait for */
+                int fr = f->type == FILE_TYPE_DISK ? fsync(f->fd) : 0;
+                np_win_put(&f->obj);
+                return fr == 0 ? TRUE : np_win_fail(ERROR_GEN_FAILURE);
+        }
         struct w_pipe *p = np_win_pipe_enter(hFile);
         if (!p)
                 return FALSE;

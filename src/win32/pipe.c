@@ -138,6 +138,13 @@ HANDLE np_win_pipe_handle(npipe_t *np, int server, int overlapped, unsigned acce
 
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetFileType(HANDLE hFile)
 {
+        struct w_file *f = np_win_file_get(hFile);
+        if (f) {
+                DWORD type = f->type;
+                np_win_put(&f->obj);
+                np_win_set_error(ERROR_SUCCESS);
+                return type;
+        }
         struct w_pipe *p = np_win_pipe_get(hFile);
         if (!p)
                 return FILE_TYPE_UNKNOWN;

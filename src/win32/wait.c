@@ -26,6 +26,10 @@ static struct w_waitable *waitable_of(struct w_obj *o)
                 return &((struct w_pipe *)o)->wt;
         if (o->type == W_THREAD)
                 return np_win_thread_waitable(o);
+        if (o->type == W_FILE)
+                return &((struct w_file *)o)->wt;
+        if (o->type == W_PROCESS)
+                return np_win_process_waitable(o);
         return NULL;
 }
 

@@ -19,19 +19,24 @@
 #include <npipe/windows.h>
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---- objects and the handle table (handle.c) ------------------------------------------------ */
 
-enum w_type { W_EVENT = 1, W_PORT = 2, W_PIPE = 3, W_THREAD = 4 };
+enum w_type { W_EVENT = 1, W_PORT = 2, W_PIPE = 3, W_THREAD = 4, W_FILE = 5, W_PROCESS = 6 };
 
 struct w_obj {
         enum w_type type;
         _Atomic int refs;
+        /* open handles (DuplicateHandle makes more than one) and holds of
+         * the relays that carry a pipe end to a child (process.c): close
+         * runs when the last of them goes */
+        _Atomic int handles;
         void (*destroy)(struct w_obj *o); /* frees the object when refs reach 0 */
-        void (*close)(struct w_obj *o);   /* CloseHandle of its (only) handle */
+        void (*close)(struct w_obj *o);   /* CloseHandle of its last handle */
 };
 
 void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w_obj *),
@@ -50,6 +55,20 @@ struct w_obj *np_win_handle_get(HANDLE h, enum w_type type);
 struct w_obj *np_win_handle_take(HANDLE h);
 /* Call fn for every open handle's object of that type (with a reference). */
 void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *arg), void *arg);
+/* Call fn for every open handle with HANDLE_FLAG_INHERIT (with a reference). */
+void np_win_handle_foreach_inheritable(void (*fn)(HANDLE h, struct w_obj *o, void *arg),
+                                       void *arg);
+/* Give the object a handle of exactly that value (a child taking over the
+ * handles its parent passed on, before it has made any of its own); NULL
+ * when the value is taken or not a handle value. */
+HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o);
+/* The HANDLE_FLAG_* of a handle: get and set (mask, flags); 0 with
+ * ERROR_INVALID_HANDLE when it is not open. */
+int np_win_handle_flags(HANDLE h, DWORD *get, DWORD mask, DWORD flags);
+/* Keep the object open as a handle would, without a handle; the release
+ * closes it when it was the last. */
+void np_win_obj_hold(struct w_obj *o);
+void np_win_obj_release(struct w_obj *o);
 
 /* ---- errors (error.c) ----------------------------------------------------------------------- */
 
@@ -115,6 +134,21 @@ enum w_name_kind {
 enum w_name_kind np_win_name(const char *path, char **canon);
 /* True for the characters Win32 refuses in file names: < > " | ? * */
 int np_win_name_has_wildcards(const char *path);
+
+/* ---- formatting and the kernel32 helpers (format.c, process.c) ------------------------------- */
+
+/* printf with the Microsoft conversions (format.c): a malloc'ed UTF-8
+ * result and its length, NULL without memory.  fmt is UTF-16 when
+ * fmt_wide; %s and %c take WCHAR strings when wide_default. */
+char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap, size_t *len);
+/* UTF-8 to a malloc'ed UTF-16 string (lenient, as np_win_utf8_to_utf16). */
+WCHAR *np_win_utf8_to_utf16_dup(const char *s, size_t *units);
+/* UTF-16 (n units, or up to the 0 for (size_t)-1) to malloc'ed UTF-8;
+ * unpaired surrogates become U+FFFD. */
+char *np_win_utf16_to_utf8_lenient(const WCHAR *s, size_t n);
+/* The heap blocks of LocalAlloc & co. (heap.c), for FormatMessage and
+ * CommandLineToArgvW. */
+void *np_win_block_alloc(size_t n, int zero);
 
 /* ---- the dispatcher ------------------------------------------------------------------------- */
 
@@ -204,9 +238,31 @@ struct w_event {
         struct w_obj obj;
         struct w_waitable wt;
         char *name;  /* named events are shared within the process */
-        int handles; /* open handles of a named event (under the names lock) */
         struct w_event *next;
 };
+
+/* ---- files and processes (file.c, process.c) ------------------------------------------------ */
+
+/* A HANDLE over a file descriptor: the standard handles, files opened by
+ * CreateFile, the pipe ends a child inherits from its parent.  I/O on it
+ * is synchronous (an OVERLAPPED is completed before the call returns). */
+struct w_file {
+        struct w_obj obj;
+        struct w_waitable wt;
+        int fd;
+        unsigned access; /* WACC_READ, WACC_WRITE */
+        DWORD type;      /* FILE_TYPE_* */
+};
+HANDLE np_win_file_handle(int fd, unsigned access);
+struct w_obj *np_win_file_new(int fd, unsigned access);
+struct w_file *np_win_file_get(HANDLE h); /* NULL without an error set */
+BOOL np_win_file_io(struct w_file *f, int write, void *buf, DWORD len, LPDWORD done,
+                    OVERLAPPED *ov, LPOVERLAPPED_COMPLETION_ROUTINE routine);
+BOOL np_win_file_peek(struct w_file *f, void *buf, DWORD size, LPDWORD read, LPDWORD avail,
+                      LPDWORD left);
+HANDLE np_win_file_open(const char *path, DWORD desired, DWORD disposition, DWORD flags);
+/* The waitable of a process handle (process.c). */
+struct w_waitable *np_win_process_waitable(struct w_obj *o);
 
 /* ---- completion ports (port.c) -------------------------------------------------------------- */
 

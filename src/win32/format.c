@@ -1,0 +1,402 @@
+/*
+ * format.c - printf with the conversions of the Microsoft C library, for
+ * the functions Windows code formats with: wsprintf, StringCchPrintf,
+ * FormatMessage's %n!fmt! inserts and, with UNICODE, the _t printf family
+ * (tchar.h).
+ *
+ * What differs from glibc's printf, and why the numbers are not simply
+ * passed through: a format may be UTF-16; %s and %c take a string or a
+ * character of the function's own width (a WCHAR string for the W forms),
+ * %S and %C the other width, h forces narrow and l or w wide; and `l' on
+ * an integer is 32 bits (a Windows long), so "%lu" with a DWORD is right
+ * here as it is on Windows.  I64 and ll are 64 bits, I, z, j and t the
+ * size of a pointer.  Output is built as UTF-8 (the A functions' code page)
+ * and converted once at the end for W destinations.
+ */
+#include "win32/win32.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fbuf {
+        char *p;
+        size_t len, cap;
+        int oom;
+};
+
+static void put(struct fbuf *b, const char *s, size_t n)
+{
+        if (b->oom)
+                return;
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 64;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                char *q = realloc(b->p, cap);
+                if (!q) {
+                        b->oom = 1;
+                        return;
+                }
+                b->p = q;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = 0;
+}
+
+static void put_cp(struct fbuf *b, uint32_t c)
+{
+        char u[4];
+        size_t n;
+        if (c < 0x80) {
+                u[0] = (char)c;
+                n = 1;
+        } else if (c < 0x800) {
+                u[0] = (char)(0xC0 | (c >> 6));
+                u[1] = (char)(0x80 | (c & 0x3F));
+                n = 2;
+        } else if (c < 0x10000) {
+                u[0] = (char)(0xE0 | (c >> 12));
+                u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (c & 0x3F));
+                n = 3;
+        } else {
+                u[0] = (char)(0xF0 | (c >> 18));
+                u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+                u[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+                u[3] = (char)(0x80 | (c & 0x3F));
+                n = 4;
+        }
+        put(b, u, n);
+}
+
+/* UTF-16 units to UTF-8; an unpaired surrogate becomes U+FFFD, since a
+ * printed string cannot fail the call as a pipe name would. */
+static void put_utf16(struct fbuf *b, const WCHAR *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                uint32_t c = s[i];
+                if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && s[i + 1] >= 0xDC00 &&
+                    s[i + 1] < 0xE000) {
+                        c = 0x10000 + ((c - 0xD800) << 10) + (s[i + 1] - 0xDC00);
+                        i++;
+                } else if (c >= 0xD800 && c < 0xE000) {
+                        c = 0xFFFD;
+                }
+                put_cp(b, c);
+        }
+}
+
+static void pad(struct fbuf *b, int n, char c)
+{
+        for (; n > 0; n--)
+                put(b, &c, 1);
+}
+
+/* The format, one unit at a time, whatever its width. */
+struct fmt_in {
+        const void *p;
+        int wide;
+        size_t i;
+};
+
+static uint32_t peek(const struct fmt_in *f, size_t ahead)
+{
+        if (f->wide)
+                return ((const WCHAR *)f->p)[f->i + ahead];
+        return (unsigned char)((const char *)f->p)[f->i + ahead];
+}
+
+static int read_num(struct fmt_in *f, va_list *ap, int *out)
+{
+        if (peek(f, 0) == '*') {
+                f->i++;
+                *out = va_arg(*ap, int);
+                return 1;
+        }
+        int got = 0, v = 0;
+        while (peek(f, 0) >= '0' && peek(f, 0) <= '9') {
+                if (v < 100000000)
+                        v = v * 10 + (int)(peek(f, 0) - '0');
+                f->i++;
+                got = 1;
+        }
+        *out = v;
+        return got;
+}
+
+enum width { W_DEFAULT, W_SHORT, W_CHAR, W_LONG32, W_LONG64, W_PTR, W_LDOUBLE };
+
+/* A string or character argument, its width settled, padded as asked. */
+static void put_str(struct fbuf *b, const void *s, int wide, int prec, int width, int left)
+{
+        struct fbuf t = {0};
+        if (!s) {
+                put(&t, "(null)", 6);
+        } else if (wide) {
+                const WCHAR *w = s;
+                size_t n = 0;
+                while ((prec < 0 || n < (size_t)prec) && w[n])
+                        n++;
+                put_utf16(&t, w, n);
+        } else {
+                const char *c = s;
+                size_t n = prec < 0 ? strlen(c) : strnlen(c, (size_t)prec);
+                put(&t, c, n);
+        }
+        /* the width counts characters, not UTF-8 bytes */
+        int chars = 0;
+        for (size_t i = 0; i < t.len; i++)
+                chars += ((unsigned char)t.p[i] & 0xC0) != 0x80;
+        if (!left)
+                pad(b, width - chars, ' ');
+        if (t.len)
+                put(b, t.p, t.len);
+        if (left)
+                pad(b, width - chars, ' ');
+        free(t.p);
+        if (t.oom)
+                b->oom = 1;
+}
+
+char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap0, size_t *len)
+{
+        struct fbuf b = {0};
+        struct fmt_in f = {fmt, fmt_wide, 0};
+        va_list ap;
+        va_copy(ap, ap0);
+        put(&b, "", 0);
+        for (;;) {
+                uint32_t c = peek(&f, 0);
+                if (!c)
+                        break;
+                if (c != '%') {
+                        if (fmt_wide) {
+                                size_t n = 0;
+                                while (peek(&f, n) && peek(&f, n) != '%')
+                                        n++;
+                                put_utf16(&b, (const WCHAR *)fmt + f.i, n);
+                                f.i += n;
+                        } else {
+                                put(&b, (const char *)fmt + f.i, 1);
+                                f.i++;
+                        }
+                        continue;
+                }
+                size_t start = f.i++;
+                char flags[8];
+                size_t nflags = 0;
+                while (strchr("-+ #0", (int)peek(&f, 0)) && peek(&f, 0) && nflags < 6)
+                        flags[nflags++] = (char)peek(&f, 0), f.i++;
+                flags[nflags] = 0;
+                int width = 0, prec = -1, left = strchr(flags, '-') != NULL;
+                read_num(&f, &ap, &width);
+                if (width < 0) {
+                        left = 1;
+                        width = -width;
+                }
+                if (peek(&f, 0) == '.') {
+                        f.i++;
+                        read_num(&f, &ap, &prec);
+                }
+                enum width w = W_DEFAULT;
+                int force = 0; /* -1 narrow, 1 wide */
+                c = peek(&f, 0);
+                if (c == 'h') {
+                        f.i++;
+                        w = W_SHORT;
+                        force = -1;
+                        if (peek(&f, 0) == 'h')
+                                f.i++, w = W_CHAR;
+                } else if (c == 'l') {
+                        f.i++;
+                        w = W_LONG32;
+                        force = 1;
+                        if (peek(&f, 0) == 'l')
+                                f.i++, w = W_LONG64;
+                } else if (c == 'w') {
+                        f.i++;
+                        force = 1;
+                } else if (c == 'L') {
+                        f.i++;
+                        w = W_LDOUBLE;
+                } else if (c == 'I') {
+                        if (peek(&f, 1) == '6' && peek(&f, 2) == '4')
+                                f.i += 3, w = W_LONG64;
+                        else if (peek(&f, 1) == '3' && peek(&f, 2) == '2')
+                                f.i += 3, w = W_LONG32;
+                        else
+                                f.i++, w = W_PTR;
+                } else if (c == 'z' || c == 'j' || c == 't') {
+                        f.i++;
+                        w = W_PTR;
+                }
+                c = peek(&f, 0);
+                if (!c)
+                        break;
+                f.i++;
+                char spec[32];
+                switch (c) {
+                case '%':
+                        put(&b, "%", 1);
+                        break;
+                case 's':
+                case 'S': {
+                        int wide = c == 's' ? wide_default : !wide_default;
+                        if (force)
+                                wide = force > 0;
+                        put_str(&b, va_arg(ap, const void *), wide, prec, width, left);
+                        break;
+                }
+                case 'c':
+                case 'C': {
+                        int wide = c == 'c' ? wide_default : !wide_default;
+                        if (force)
+                                wide = force > 0;
+                        int v = va_arg(ap, int);
+                        if (wide) {
+                                WCHAR u[2] = {(WCHAR)v, 0};
+                                put_str(&b, u, 1, -1, width, left);
+                        } else {
+                                char u[2] = {(char)v, 0};
+                                put_str(&b, u, 0, -1, width, left);
+                        }
+                        break;
+                }
+                case 'd':
+                case 'i':
+                case 'u':
+                case 'x':
+                case 'X':
+                case 'o': {
+                        const char *mod = "";
+                        long long sv = 0;
+                        unsigned long long uv = 0;
+                        int is_signed = c == 'd' || c == 'i';
+                        switch (w) {
+                        case W_LONG64:
+                                mod = "ll";
+                                if (is_signed)
+                                        sv = va_arg(ap, long long);
+                                else
+                                        uv = va_arg(ap, unsigned long long);
+                                break;
+                        case W_PTR:
+                                mod = "ll";
+                                if (is_signed)
+                                        sv = (long long)va_arg(ap, intptr_t);
+                                else
+                                        uv = (unsigned long long)va_arg(ap, uintptr_t);
+                                break;
+                        default:
+                                mod = w == W_SHORT ? "h" : w == W_CHAR ? "hh" : "";
+                                /* int and a Windows long are both 32 bits */
+                                if (is_signed)
+                                        sv = va_arg(ap, int);
+                                else
+                                        uv = va_arg(ap, unsigned int);
+                                if (w != W_DEFAULT && w != W_LONG32 && w != W_SHORT &&
+                                    w != W_CHAR)
+                                        mod = "";
+                                break;
+                        }
+                        char prs[16] = "";
+                        if (prec >= 0)
+                                snprintf(prs, sizeof(prs), ".%d", prec);
+                        snprintf(spec, sizeof(spec), "%%%s%d%s%s%c", flags, width, prs,
+                                 *mod == 'h' ? mod : "ll", (char)c);
+                        char num[128];
+                        int n;
+                        if (*mod == 'h')
+                                n = is_signed ? snprintf(num, sizeof(num), spec, (int)sv)
+                                              : snprintf(num, sizeof(num), spec, (unsigned)uv);
+                        else
+                                n = is_signed ? snprintf(num, sizeof(num), spec, sv)
+                                              : snprintf(num, sizeof(num), spec, uv);
+                        if (n > 0)
+                                put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
+                        break;
+                }
+                case 'p': {
+                        /* the Microsoft form: all the digits, upper case, no 0x */
+                        char num[40];
+                        int n = snprintf(num, sizeof(num), "%0*llX", (int)(2 * sizeof(void *)),
+                                         (unsigned long long)(uintptr_t)va_arg(ap, void *));
+                        put_str(&b, num, 0, -1, width, left);
+                        (void)n;
+                        break;
+                }
+                case 'e':
+                case 'E':
+                case 'f':
+                case 'F':
+                case 'g':
+                case 'G':
+                case 'a':
+                case 'A': {
+                        char prs[16] = "";
+                        if (prec >= 0)
+                                snprintf(prs, sizeof(prs), ".%d", prec);
+                        char num[512];
+                        int n;
+                        if (w == W_LDOUBLE) {
+                                snprintf(spec, sizeof(spec), "%%%s%d%sL%c", flags, width, prs,
+                                         (char)c);
+                                n = snprintf(num, sizeof(num), spec, va_arg(ap, long double));
+                        } else {
+                                snprintf(spec, sizeof(spec), "%%%s%d%s%c", flags, width, prs,
+                                         (char)c);
+                                n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
+                        }
+                        if (n > 0)
+                                put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
+                        break;
+                }
+                case 'n':
+                        /* %n is disabled in the Microsoft C library by default */
+                        (void)va_arg(ap, void *);
+                        break;
+                default:
+                        /* not a conversion: copied as it stands */
+                        if (fmt_wide)
+                                put_utf16(&b, (const WCHAR *)fmt + start, f.i - start);
+                        else
+                                put(&b, (const char *)fmt + start, f.i - start);
+                        break;
+                }
+        }
+        va_end(ap);
+        if (b.oom) {
+                free(b.p);
+                return NULL;
+        }
+        *len = b.len;
+        return b.p;
+}
+
+WCHAR *np_win_utf8_to_utf16_dup(const char *s, size_t *units)
+{
+        size_t n = np_win_utf8_to_utf16(s, NULL, 0);
+        WCHAR *w = malloc(n * sizeof(WCHAR));
+        if (!w)
+                return NULL;
+        np_win_utf8_to_utf16(s, w, n);
+        if (units)
+                *units = n - 1;
+        return w;
+}
+
+char *np_win_utf16_to_utf8_lenient(const WCHAR *s, size_t n)
+{
+        struct fbuf b = {0};
+        put(&b, "", 0);
+        if (s)
+                put_utf16(&b, s, n == (size_t)-1 ? (size_t)npipe_win_lstrlenW(s) : n);
+        if (b.oom) {
+                free(b.p);
+                return NULL;
+        }
+        return b.p;
+}

@@ -1,0 +1,60 @@
+/*
+ * w32_child.c - the child program of test_win32_process.c, itself a Win32
+ * program built against <windows.h> from include/npipe/win32:
+ *
+ *   w32_child exit N          ExitProcess(N)
+ *   w32_child write H TEXT    WriteFile(TEXT) to the inherited handle H (hex)
+ *   w32_child echo            standard input to standard output
+ *   w32_child block           waits for standard input to end (TerminateProcess)
+ *   w32_child args ...        its arguments, one per line, on standard output
+ *   w32_child type            GetFileType of its three standard handles
+ */
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int put(const char *s)
+{
+        DWORD n;
+        return WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), s, (DWORD)strlen(s), &n, NULL) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc >= 3 && !strcmp(argv[1], "exit"))
+                ExitProcess((UINT)atoi(argv[2]));
+        if (argc >= 4 && !strcmp(argv[1], "write")) {
+                HANDLE h = (HANDLE)(uintptr_t)strtoull(argv[2], NULL, 16);
+                DWORD n;
+                if (!WriteFile(h, argv[3], (DWORD)strlen(argv[3]), &n, NULL))
+                        return 10 + (int)GetLastError();
+                return CloseHandle(h) ? 0 : 3;
+        }
+        if (argc >= 2 && (!strcmp(argv[1], "echo") || !strcmp(argv[1], "block"))) {
+                char buf[512];
+                DWORD n, w;
+                while (ReadFile(GetStdHandle(STD_INPUT_HANDLE), buf, sizeof(buf), &n, NULL) && n)
+                        if (!strcmp(argv[1], "echo") &&
+                            !WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), buf, n, &w, NULL))
+                                return 4;
+                return GetLastError() == ERROR_BROKEN_PIPE ? 0 : 5;
+        }
+        if (argc >= 2 && !strcmp(argv[1], "args")) {
+                for (int i = 2; i < argc; i++) {
+                        put("<");
+                        put(argv[i]);
+                        put(">\n");
+                }
+                return 0;
+        }
+        if (argc >= 2 && !strcmp(argv[1], "type")) {
+                char s[64];
+                snprintf(s, sizeof(s), "%lu %lu %lu\n",
+                         (unsigned long)GetFileType(GetStdHandle(STD_INPUT_HANDLE)),
+                         (unsigned long)GetFileType(GetStdHandle(STD_OUTPUT_HANDLE)),
+                         (unsigned long)GetFileType(GetStdHandle(STD_ERROR_HANDLE)));
+                return put(s);
+        }
+        return 2;
+}
