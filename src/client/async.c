@@ -408,8 +408,9 @@ static void engine_settle(void)
 
 /* What the data path below calls (notify.h): installed with the first
  * shard, so before any operation is counted in np_live_ops. */
-static const struct np_engine_hooks engine_hooks = {.settle = engine_settle,
-                                                    .kick = engine_kick};
+static void engine_handle_closed(struct npipe *h);
+static const struct np_engine_hooks engine_hooks = {
+    .settle = engine_settle, .kick = engine_kick, .closed = engine_handle_closed};
 
 /* The shard for h: its own if it has one, else one with room. */
 static struct np_shard *shard_for(struct npipe *h)
@@ -639,7 +640,7 @@ int np_async_pending(npipe_t *hv)
         return r;
 }
 
-void np_async_handle_closed(struct npipe *h)
+static void engine_handle_closed(struct npipe *h)
 {
         cancel_matching(h, NULL, 1);
         if (h->shard) {

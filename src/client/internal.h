@@ -359,8 +359,11 @@ static inline void np_async_settle(void)
         if (np_settle_wanted)
                 np_engine_settle();
 }
-/* Cancel every pending operation of h (it is being closed). */
-void np_async_handle_closed(struct npipe *h);
+/* Cancel every pending operation of h (it is being closed; notify.h). */
+static inline void np_async_handle_closed(struct npipe *h)
+{
+        np_engine_handle_closed(h);
+}
 
 /* ---- registry.c: handles by broker id ---- */
 extern pthread_mutex_t np_reg_lock; /* guards the table; see the lock order above */
@@ -420,12 +423,7 @@ void np_conn_traffic(int server, const struct conn *c, struct np_traffic *t);
 /* The body of DISCONNECT / CLOSE_*: our id and the connection's counts. */
 void np_end_body(struct npipe *h, const struct conn *c, struct np_end_req *r);
 /* A server whose instance went back to listening takes its new segment. */
-void np_sync_listening_slow(struct npipe *h);
-static inline void np_sync_listening(struct npipe *h)
-{
-        if (h->server)
-                np_sync_listening_slow(h);
-}
+void np_sync_listening(struct npipe *h);
 /* QUERY: the broker's view of our instance. */
 int np_query(struct npipe *h, struct np_query_reply *rep);
 

@@ -67,8 +67,10 @@ int np_query(struct npipe *h, struct np_query_reply *rep)
  * the broker answered it, maybe before our event thread has run.  A
  * round trip to the broker settles it: its reply comes after that event
  * (OPEN-07).  Costs nothing in the connected state. */
-void np_sync_listening_slow(struct npipe *h)
+void np_sync_listening(struct npipe *h)
 {
+        if (!h->server)
+                return;
         np_lock(&h->lock, NP_LK_STATE);
         int listening = h->state == NPIPE_STATE_LISTENING;
         np_unlock(&h->lock, NP_LK_STATE);

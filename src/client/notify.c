@@ -35,3 +35,12 @@ void np_engine_kick(struct conn *c)
         if (e != NULL)
                 e->kick(c);
 }
+
+void np_engine_handle_closed(struct npipe *h)
+{
+        const struct np_engine_hooks *e = atomic_load_explicit(&engine, memory_order_acquire);
+
+        /* no engine: no operation was ever pending in this process */
+        if (e != NULL)
+                e->closed(h);
+}

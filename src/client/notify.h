@@ -3,8 +3,9 @@
  *
  * The data path (handle.c, wake.c, lifecycle.c, events.c) sits below the
  * completion engine (async.c), which is built on it: a write that
- * satisfies a local peer's pending read, or a disconnect that ends it,
- * must reach the engine without the data path calling up into it.  It
+ * satisfies a local peer's pending read, a disconnect that ends it, or a
+ * close that cancels a handle's operations must reach the engine without
+ * the data path calling up into it.  It
  * does so through this file: two words it reads inline (no call on the
  * hot path while no overlapped operation exists) and the engine's hooks,
  * which the engine installs before its first operation can be pending.
@@ -15,12 +16,15 @@
 #include <stdatomic.h>
 
 struct conn;
+struct npipe;
 
 struct np_engine_hooks {
         /* complete now what this thread's calls satisfied (OVL-20, OVL-21) */
         void (*settle)(void);
         /* c changed state (disconnect, close, peer gone): wake the engine */
         void (*kick)(struct conn *c);
+        /* h is being closed: its pending operations end, cancelled */
+        void (*closed)(struct npipe *h);
 };
 
 /* Operations pending in the whole process; 0 means no engine work at all. */
@@ -34,5 +38,6 @@ void np_engine_install(const struct np_engine_hooks *hooks);
 /* The hooks, or nothing when the engine never ran in this process. */
 void np_engine_settle(void);
 void np_engine_kick(struct conn *c);
+void np_engine_handle_closed(struct npipe *h);
 
 #endif

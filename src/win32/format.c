@@ -74,6 +74,16 @@ static void put_cp(struct fbuf *b, uint32_t c)
 
 /* UTF-16 units to UTF-8; an unpaired surrogate becomes U+FFFD, since a
  * printed string cannot fail the call as a pipe name would. */
+/* Code units before the terminating 0 (string.c's lstrlenW is above
+ * this file: it formats through it). */
+static size_t utf16_len(const WCHAR *s)
+{
+        size_t n = 0;
+        while (s[n])
+                n++;
+        return n;
+}
+
 static void put_utf16(struct fbuf *b, const WCHAR *s, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
@@ -393,7 +403,7 @@ char *np_win_utf16_to_utf8_lenient(const WCHAR *s, size_t n)
         struct fbuf b = {0};
         put(&b, "", 0);
         if (s)
-                put_utf16(&b, s, n == (size_t)-1 ? (size_t)npipe_win_lstrlenW(s) : n);
+                put_utf16(&b, s, n == (size_t)-1 ? utf16_len(s) : n);
         if (b.oom) {
                 free(b.p);
                 return NULL;
