@@ -208,8 +208,10 @@ static BOOL pipe_session(HANDLE h, PULONG out, int client)
                          : npipe_win_GetNamedPipeServerProcessId(h, &pid);
         if (!ok)
                 return FALSE;
+        /* no room for the id: as GetNamedPipe*ProcessId (a 4-byte
+         * FSCTL_PIPE_GET_*_ATTRIBUTE output buffer on Windows) */
         if (!out)
-                return np_win_fail(ERROR_INVALID_PARAMETER);
+                return np_win_fail(ERROR_INSUFFICIENT_BUFFER);
         /* a remote client's process is on another machine: 0 */
         *out = pid ? session_of((pid_t)pid) : 0;
         return TRUE;

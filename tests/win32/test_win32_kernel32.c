@@ -389,6 +389,11 @@ START_TEST(ids_and_time)
         ck_assert_uint_eq(s2, sid);
         WT_FAILS(GetNamedPipeClientSessionId((HANDLE)(uintptr_t)0x1230, &s1),
                  ERROR_INVALID_HANDLE);
+        /* no place for the id: ERROR_INSUFFICIENT_BUFFER, as for the process ids
+         * (Wine's pipe.c test_namedpipe_session_id) */
+        WT_FAILS(GetNamedPipeServerSessionId(srv, NULL), ERROR_INSUFFICIENT_BUFFER);
+        WT_FAILS(GetNamedPipeClientSessionId(cli, NULL), ERROR_INSUFFICIENT_BUFFER);
+        WT_FAILS(GetNamedPipeClientProcessId(srv, NULL), ERROR_INSUFFICIENT_BUFFER);
         WT_OK(CloseHandle(cli));
         WT_OK(CloseHandle(srv));
         /* the NT names of the constants Wine's tests use */

@@ -89,14 +89,25 @@ NPIPE_WIN_API int npipe_win_wmain_run(int argc, char **argv, int (*wmain)(int, W
 #define _fgetts   npipe_win_fgetws
 
 /* _tmain(argc, argv) becomes the program's wmain, entered from the main()
- * below with UTF-16 arguments.  main is weak so that a program that has a
- * main() of its own keeps it (and its wmain stays an ordinary function). */
-#define _tmain npipe_win_tmain
-#define wmain  npipe_win_tmain
+ * below with UTF-16 arguments; _tmain(VOID) (or _tmain()), the form of
+ * Windows samples that take no arguments, is entered without them.  The
+ * parameter list picks the name: _tmain and wmain are function-like macros
+ * that count their parameters (the three-parameter form with envp is not
+ * supported).  main is weak so that a program that has a main() of its own
+ * keeps it (and its wmain stays an ordinary function). */
+#define NPIPE_WIN_TMAIN_PICK_(p1, p2, p3, name, ...) name
+#define NPIPE_WIN_TMAIN_(...)                                                                      \
+        NPIPE_WIN_TMAIN_PICK_(__VA_ARGS__, npipe_win_tmain_envp_unsupported, npipe_win_tmain,      \
+                              npipe_win_tmain0, npipe_win_tmain0)(__VA_ARGS__)
+#define _tmain(...) NPIPE_WIN_TMAIN_(__VA_ARGS__)
+#define wmain(...)  NPIPE_WIN_TMAIN_(__VA_ARGS__)
 int npipe_win_tmain(int argc, WCHAR *argv[]) __attribute__((weak));
+int npipe_win_tmain0(void) __attribute__((weak));
 __attribute__((weak)) int main(int argc, char **argv);
 __attribute__((weak)) int main(int argc, char **argv)
 {
+        if (!npipe_win_tmain && npipe_win_tmain0)
+                return npipe_win_tmain0();
         return npipe_win_wmain_run(argc, argv, npipe_win_tmain);
 }
 

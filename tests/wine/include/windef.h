@@ -2,11 +2,4 @@
 #ifndef NPIPE_WINETEST_WINDEF_H
 #define NPIPE_WINETEST_WINDEF_H
 #include <npipe/windows.h>
-
-/* Windows constants the test uses that npipe/windows.h does not define (yet):
- * the Windows values, and only where npipe has none. */
-#ifndef MAX_PATH
-#define MAX_PATH 260
-#endif
-
 #endif
