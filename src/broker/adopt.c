@@ -225,7 +225,7 @@ static void adopt_server(struct np_broker *b, struct np_client *c, const struct 
          * instance existed before the restart. */
         if (status == 0)
                 status = np_instance_admit(b, c, r->name, r->name_len, &req->params, req->flags,
-                                           req->instance_id, r->fd >= 0, &i);
+                                           req->instance_id, r->fd, &i);
         if (status < 0) {
                 if (r->fd >= 0)
                         close(r->fd);
@@ -272,8 +272,7 @@ static int client_check(struct np_broker *b, struct np_client *c, const struct n
         if (i != NULL && i->pend_conn == req->conn_id &&
             (i->pend_pid != c->pid || i->owner->pid != (pid_t)req->peer_pid))
                 return NPIPE_EACCES;
-        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT ||
-            np_pool_full(c, b->n_conns, c->acct->conns, NP_LIM_CONNS))
+        if (np_limit_check(b, c, NP_LIMIT_CONNS, c->n_conns, b->n_conns, c->acct->conns) < 0)
                 return NPIPE_ELIMIT;
         *inst = i;
         return 0;

@@ -168,6 +168,7 @@ struct np_client {
         struct np_uacct *acct; /* its uid's share */
         int ngroups;
         unsigned flags; /* NP_CLIENT_* */
+        uint32_t reject_detail; /* NP_CLIENT_REJECT: the NP_LIMIT_* its HELLO is answered with */
         unsigned proto_errors;
         uint32_t events; /* epoll interest currently registered */
 
@@ -350,6 +351,14 @@ struct np_broker {
         ino_t sock_ino;
         bool own_socket;
         int fd_budget;         /* keep no descriptor numbered at or above this */
+        int seg_budget;        /* nor a listening instance's segment at or above this */
+        /* RLIMIT_NOFILE once raised (main.c; RLIM_INFINITY as ULLONG_MAX),
+         * for the line that says the budget ran out (acct.c) */
+        unsigned long long nofile, nofile_max;
+        /* The NP_LIMIT_* the request being handled reached (acct.c,
+         * np_limit_hit): np_reply_status sends it with NPIPE_ELIMIT.  0
+         * between requests. */
+        uint32_t limit_detail;
         unsigned idle_exit_s;  /* 0: never */
         int64_t idle_since_ns; /* when the last client left */
         bool stop;
@@ -467,10 +476,25 @@ const char *np_name_esc(const char *s, size_t n, char *out, size_t cap);
  * and its release when the uid's last client is gone. */
 struct np_uacct *np_uacct_get(struct np_broker *b, uid_t uid);
 void np_uacct_put(struct np_broker *b, struct np_uacct *a);
-/* Would one more object exceed the pool of all clients or c's share? */
-bool np_pool_full(const struct np_client *c, size_t total, size_t mine, size_t lim);
 /* Would `more` descriptors put uid a over its share of the budget? */
 bool np_fd_share_full(const struct np_broker *b, const struct np_uacct *a, size_t more);
+/* May c keep a segment, descriptor fd, for a listening instance?  0, or
+ * np_limit_hit's NPIPE_ELIMIT: fd is not below b->seg_budget (limits.h,
+ * NP_LIM_FD_OPEN_ROOM), or c's uid has its share of the descriptors. */
+int np_limit_segment(struct np_broker *b, const struct np_client *c, int fd);
+/* A request of process pid (of uid a, NULL when unknown) reached the bound
+ * `detail` (NP_LIMIT_WHAT | NP_LIMIT_SCOPE, proto.h): log which bound,
+ * its value and how to raise it (rate-limited per bound).  np_limit_hit
+ * also notes it for the reply (b->limit_detail: np_reply_status sends it)
+ * and returns NPIPE_ELIMIT. */
+void np_limit_log(struct np_broker *b, pid_t pid, const struct np_uacct *a, uint32_t detail);
+int np_limit_hit(struct np_broker *b, pid_t pid, const struct np_uacct *a, uint32_t detail);
+/* Would one more `what` (NP_LIMIT_*) of c exceed its process's bound (it
+ * holds n_proc), the pool of all clients (total) or its uid's fair share
+ * (mine)?  0, or np_limit_hit's NPIPE_ELIMIT for the first it would.
+ * The bounds are limits.h's, by `what`. */
+int np_limit_check(struct np_broker *b, const struct np_client *c, uint32_t what, size_t n_proc,
+                   size_t total, size_t mine);
 
 /* ---- timer.c: the deadline heap of waits ---------------------------------- */
 
@@ -614,11 +638,12 @@ void np_instance_set_flags(struct np_broker *b, struct np_instance *i, uint32_t 
 struct np_instance *np_instance_new(struct np_broker *b, struct np_client *c, struct np_pipe *p,
                                     const struct np_pipe_params *params, uint64_t id);
 /* A new DISCONNECTED instance of name for c, joining or creating its pipe
- * (adopt_id: the id of an adopted instance, 0 for a new one); 0 or the
- * NPIPE_E* status to answer. */
+ * (adopt_id: the id of an adopted instance, 0 for a new one; fd: the
+ * segment it will hold as a LISTENING one, or -1); 0 or the NPIPE_E*
+ * status to answer. */
 int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name, uint32_t len,
                       const struct np_pipe_params *params, uint32_t flags, uint64_t adopt_id,
-                      bool with_fd, struct np_instance **out);
+                      int fd, struct np_instance **out);
 void np_conn_add(struct np_broker *b, struct np_client *c, struct np_conn *conn, uint64_t id,
                  struct np_pipe *p);
 

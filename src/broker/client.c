@@ -223,7 +223,13 @@ void np_send_msg(struct np_broker *b, struct np_client *c, uint16_t type, uint32
 
 void np_reply_status(struct np_broker *b, struct np_client *c, uint32_t req_id, int status)
 {
-        struct np_reply r = {.status = status, .reserved = 0};
+        struct np_reply r = {.status = status, .detail = 0};
+
+        /* which bound, when the handler said (np_limit_hit) */
+        if (status == NPIPE_ELIMIT) {
+                r.detail = b->limit_detail;
+                b->limit_detail = 0;
+        }
 
         /* NP_HDR_NO_REPLY: nobody waits for a success */
         if (status == 0 && req_id != 0 && req_id == b->quiet_req && c == b->quiet_client)

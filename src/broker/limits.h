@@ -6,6 +6,9 @@
  * reaching one answers the request with NPIPE_ELIMIT (or, for the outgoing
  * queue and protocol errors, drops the offending client) instead of letting
  * the broker slow down or run out of memory or descriptors for everyone.
+ * The answer says which ceiling (np_reply.detail, NP_LIMIT_* in proto.h)
+ * and the log names it, its value and how to raise it (acct.c,
+ * np_limit_hit).
  */
 #ifndef NPIPED_LIMITS_H
 #define NPIPED_LIMITS_H
@@ -14,14 +17,15 @@
  * one per process, so this is a count of processes. */
 #define NP_LIM_CLIENTS 4096u
 
-/* Connections accepted beyond NP_LIM_CLIENTS only to answer their HELLO
- * with NPIPE_ELIMIT (a clear status rather than a bare hang-up).  Past
- * this many, a connection is closed at once. */
+/* Connections accepted beyond NP_LIM_CLIENTS (or a uid's share of it, or
+ * the descriptor budget) only to answer their HELLO with NPIPE_ELIMIT and
+ * the limit (a clear status rather than a bare hang-up).  Past this many,
+ * a connection is closed at once. */
 #define NP_LIM_CLIENTS_REJECTING 64u
 
 /* Server instances one process may own.  Each listening instance holds a
- * descriptor in the broker, so the descriptor budget (below) usually
- * bites first. */
+ * descriptor in the broker (its server segment, handed to the client that
+ * connects), so the descriptor budget (below) usually bites first. */
 #define NP_LIM_INSTANCES_PER_CLIENT 100000u
 
 /* Client connections one process may hold open (design.md: 10,000
@@ -103,9 +107,25 @@
  * than NP_LIM_REAP_HIGH (256) there, and the reaper receives (253 at a
  * time, while it empties a socket it closes) only while it holds at most
  * that many, so at worst 255 + 253 (the loop's packet) + 253 (the
- * reaper's) = 761.  The rest covers accept4() and pidfds, which are
- * closed at once when they land above the budget. */
+ * reaper's) = 761.  The rest covers accept4() and pidfds: a pidfd that
+ * lands above the budget is closed at once, a connection is kept only to
+ * answer its HELLO with NPIPE_ELIMIT (NP_LIM_CLIENTS_REJECTING of them at
+ * most, then closed at once). */
 #define NP_LIM_FD_RESERVE 1024
+
+/* Listening instances' segments may take all of the descriptor budget but
+ * 1/NP_LIM_FD_OPEN_ROOM of it (b->seg_budget): that part stays for what
+ * every open holds for a moment (the client's segment, on its way to the
+ * server) and for new processes' sockets.  Without it a server that
+ * filled the budget with listening instances left no client able to
+ * connect to any of them. */
+#define NP_LIM_FD_OPEN_ROOM 8
+
+/* Room for fewer listening instances than this (RLIMIT_NOFILE, raised to
+ * the hard limit at start, less the reserve and the room for opens) gets
+ * a notice at start-up naming the hard limit and who passed it on:
+ * design.md promises 10,000. */
+#define NP_LIM_FD_WANT 10000
 
 /* The reaper (reap.c) closes, on threads of its own, every received
  * descriptor that is not a segment (closing one can block: a TCP socket

@@ -188,7 +188,7 @@ void np_req_list(struct np_broker *b, struct np_client *c, const struct np_req *
         uint32_t req_id = r->id;
         struct np_listjob *j;
 
-        if (c->n_lists >= NP_LIM_LISTS_PER_CLIENT) {
+        if (np_limit_check(b, c, NP_LIMIT_LISTS, c->n_lists, 0, 0) < 0) {
                 np_reply_status(b, c, req_id, NPIPE_ELIMIT);
                 return;
         }

@@ -251,7 +251,7 @@ static void client_new(struct np_broker *b, int fd)
         struct ucred cred;
         socklen_t len = sizeof cred;
         struct np_uacct *acct;
-        bool reject = b->n_clients >= NP_LIM_CLIENTS;
+        uint32_t why = 0; /* the NP_LIMIT_* its HELLO is refused for */
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 np_log_limited(&rl_cred, LOG_WARNING, "SO_PEERCRED: %s", strerror(errno));
@@ -259,24 +259,30 @@ static void client_new(struct np_broker *b, int fd)
                 return;
         }
         acct = np_uacct_get(b, cred.uid); /* NULL without memory: uncharged */
-        if (fd >= b->fd_budget || (reject && b->n_rejecting >= NP_LIM_CLIENTS_REJECTING)) {
-                np_log_limited(&rl_many, LOG_WARNING, "too many connections; closing a new one");
-                b->ctr.processes_refused++;
-                refuse(b, acct, fd);
-                return;
+        /* A connection over a limit is kept only to answer its HELLO with
+         * NPIPE_ELIMIT and the limit (limits.h, NP_LIM_CLIENTS_REJECTING,
+         * NP_LIM_FD_RESERVE): the descriptor budget, the total, and
+         * another user's share (NP_LIM_UID_SHARE). */
+        if (fd >= b->fd_budget)
+                why = NP_LIMIT_FDS | NP_LIMIT_BROKER;
+        else if (b->n_clients >= NP_LIM_CLIENTS)
+                why = NP_LIMIT_PROCESSES | NP_LIMIT_BROKER;
+        else if (acct != NULL && acct->limited &&
+                 acct->clients >= NP_LIM_CLIENTS / NP_LIM_UID_SHARE)
+                why = NP_LIMIT_PROCESSES | NP_LIMIT_UID;
+        if (why != 0) {
+                np_limit_log(b, cred.pid, acct, why);
+                if (b->n_rejecting >= NP_LIM_CLIENTS_REJECTING) {
+                        np_log_limited(&rl_many, LOG_WARNING,
+                                       "too many connections; closing a new one");
+                        b->ctr.processes_refused++;
+                        refuse(b, acct, fd);
+                        return;
+                }
         }
         if (acct == NULL) {
                 refuse(b, NULL, fd);
                 return;
-        }
-        /* limits.h, NP_LIM_UID_SHARE: another user's connections beyond
-         * its share are answered NPIPE_ELIMIT like those beyond the total. */
-        if (!reject && acct->limited && acct->clients >= NP_LIM_CLIENTS / NP_LIM_UID_SHARE) {
-                reject = true;
-                if (b->n_rejecting >= NP_LIM_CLIENTS_REJECTING) {
-                        refuse(b, acct, fd);
-                        return;
-                }
         }
         c = calloc(1, sizeof *c);
         if (c == NULL) {
@@ -291,7 +297,8 @@ static void client_new(struct np_broker *b, int fd)
         c->pid = cred.pid;
         c->uid = cred.uid;
         c->gid = cred.gid;
-        c->flags = reject ? NP_CLIENT_REJECT : 0;
+        c->flags = why != 0 ? NP_CLIENT_REJECT : 0;
+        c->reject_detail = why;
         c->events = EPOLLIN;
         c->outq_tail = &c->outq;
         np_link_init(&c->instances);
@@ -307,7 +314,7 @@ static void client_new(struct np_broker *b, int fd)
                 return;
         }
         np_link_add_tail(&b->clients, &c->link);
-        if (reject)
+        if (why != 0)
                 b->n_rejecting++;
         else
                 b->n_clients++;

@@ -17,6 +17,21 @@
  * So a starter that finds the broker lock taken while holding the start
  * lock knows the holder is listening (not half set up, not on its way
  * out), and can report readiness honestly before it exits.
+ *
+ * Socket activation (npiped.socket and npiped.service of a user's service
+ * manager; sd_listen_fds(3) read by hand).  With LISTEN_PID ours and
+ * LISTEN_FDS >= 1, descriptor 3 is the broker socket, already bound and
+ * listening: it must be AF_UNIX, SOCK_SEQPACKET and bound to the path the
+ * library computes (DIR/npiped.sock, DIR as --runtime-dir or the library's
+ * default, with the same checks), or npiped refuses to start.  npiped then
+ * stays in the foreground (`npiped --foreground` is the whole command
+ * line), takes neither lock (the socket outlives it, so there is nothing
+ * to hand over), never removes the socket, and exits when idle only if
+ * told to with --idle-exit: the default is to stay, and with it a
+ * connection arriving as it exits waits in systemd's socket for the next
+ * npiped.  A starter that holds the broker lock and still finds the socket
+ * accepting leaves it to the service manager (take_locks).
+ * Readiness goes to $NOTIFY_SOCKET (Type=notify) as well.
  */
 #include "broker/broker.h"
 
@@ -38,6 +53,7 @@
 #include <unistd.h>
 
 #include "broker/limits.h"
+#include "client/client.h"
 #include "npipe/npipe.h"
 #include "npipe_config.h"
 #include "os/os.h"
@@ -66,11 +82,13 @@ static void usage(FILE *f)
                    "The npipe broker: owns the named-pipe namespace of one user and sets up\n"
                    "connections between processes.  Normally started by libnpipe on demand.\n"
                    "\n"
-                   "  --foreground          do not daemonize\n"
+                   "  --foreground          do not daemonize (implied by socket activation)\n"
                    "  --runtime-dir=DIR     use DIR instead of $NPIPE_RUNTIME_DIR,\n"
                    "                        $XDG_RUNTIME_DIR/npipe or /tmp/npipe-UID\n"
                    "  --ready-fd=N          write \"1\" to descriptor N once listening\n"
-                   "  --idle-exit=SECONDS   exit after SECONDS without any client (0: never)\n"
+                   "  --idle-exit=SECONDS   exit after SECONDS without any client (0, the\n"
+                   "                        default: never; libnpipe passes 10 when it starts\n"
+                   "                        npiped; with socket activation the socket stays)\n"
                    "  --shared              serve every user: the runtime directory (default\n"
                    "                        " NP_SHARED_DIR ") is mode 0755 and the socket 0666;\n"
                    "                        pipe access policies decide who may open what\n"
@@ -235,55 +253,182 @@ static int parse_options(int argc, char **argv, struct options *o, struct np_bro
         return 0;
 }
 
-/* Every listening instance holds a segment descriptor: take all the
- * descriptors the hard limit allows.  Returns the budget (limits.h). */
-static int raise_nofile(void)
+static unsigned long long rlim_ull(rlim_t v)
 {
-        struct rlimit rl;
+        return v == RLIM_INFINITY ? ULLONG_MAX : (unsigned long long)v;
+}
+
+/* fs.nr_open: no process may have a higher RLIMIT_NOFILE, whatever its
+ * hard limit says (an unlimited hard limit cannot be taken whole). */
+static rlim_t nr_open(void)
+{
+        unsigned long long v = 0;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+        if (f != NULL) {
+                if (fscanf(f, "%llu", &v) != 1)
+                        v = 0;
+                fclose(f);
+        }
+        return v > 0 ? (rlim_t)v : 1048576;
+}
+
+/* Who started us, for a line about what we inherited from it: "pid N
+ * (COMM)" of our parent; under socket activation, the service manager. */
+static const char *starter(bool activated, char *buf, size_t len)
+{
+        char path[64], comm[64] = "?";
+        pid_t ppid = getppid();
+        FILE *f;
+
+        if (activated)
+                return "the service manager (socket activation)";
+        snprintf(path, sizeof path, "/proc/%ld/comm", (long)ppid);
+        f = fopen(path, "re");
+        if (f != NULL) {
+                if (fgets(comm, sizeof comm, f) != NULL)
+                        comm[strcspn(comm, "\n")] = '\0';
+                fclose(f);
+        }
+        snprintf(buf, len, "pid %ld (%s), which started npiped", (long)ppid, comm);
+        return buf;
+}
+
+/*
+ * Every listening instance holds its server segment's descriptor (the one
+ * its first client gets with the OPEN reply: that is what makes an open
+ * one round trip without the server), so the soft RLIMIT_NOFILE we
+ * inherited from whichever process started us must not bound everybody's
+ * listening instances: take all the hard limit allows, and budget that
+ * (limits.h, NP_LIM_FD_RESERVE).  The hard limit is the administrator's
+ * and is never raised, not even by root; when it is low, say so now and
+ * where it came from, since the process that will run into it is
+ * probably not the one that set it.
+ */
+static void raise_nofile(struct np_broker *b, bool activated)
+{
+        struct rlimit rl = {.rlim_cur = 1024, .rlim_max = 1024};
+        unsigned long long was;
+        char who[128];
         rlim_t cur;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                return 1024 - NP_LIM_FD_RESERVE;
+                np_log(LOG_WARNING, "RLIMIT_NOFILE: %s", strerror(errno));
+        was = rlim_ull(rl.rlim_cur);
         if (rl.rlim_cur < rl.rlim_max) {
-                rlim_t want = rl.rlim_max;
+                struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
 
-                rl.rlim_cur = want;
-                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                        getrlimit(RLIMIT_NOFILE, &rl);
+                if (want.rlim_cur == RLIM_INFINITY || want.rlim_cur > nr_open())
+                        want.rlim_cur = nr_open();
+                if (want.rlim_cur < rl.rlim_cur)
+                        want = rl;
+                if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+                        rl = want;
+                else
+                        np_log(LOG_WARNING, "RLIMIT_NOFILE: cannot raise %llu to %llu: %s", was,
+                               rlim_ull(want.rlim_cur), strerror(errno));
         }
+        b->nofile = rlim_ull(rl.rlim_cur);
+        b->nofile_max = rlim_ull(rl.rlim_max);
         cur = rl.rlim_cur;
         if (cur == RLIM_INFINITY || cur > (rlim_t)INT_MAX)
                 cur = INT_MAX;
         if (cur < 2 * NP_LIM_FD_RESERVE)
-                return (int)cur / 2;
-        return (int)cur - NP_LIM_FD_RESERVE;
+                b->fd_budget = (int)cur / 2;
+        else
+                b->fd_budget = (int)cur - NP_LIM_FD_RESERVE;
+        b->seg_budget = b->fd_budget - b->fd_budget / NP_LIM_FD_OPEN_ROOM;
+        np_log(LOG_INFO,
+               "descriptors: RLIMIT_NOFILE %llu (hard %llu; %llu as inherited): %d for "
+               "listening instances, %d more for processes and opens, %llu in reserve",
+               b->nofile, b->nofile_max, was, b->seg_budget, b->fd_budget - b->seg_budget,
+               b->nofile - (unsigned long long)b->fd_budget);
+        if (b->seg_budget < NP_LIM_FD_WANT)
+                np_log(LOG_NOTICE,
+                       "descriptor limit %llu (RLIMIT_NOFILE, hard %llu, inherited from %s) "
+                       "leaves room for %d listening instances, fewer than %d; raise the hard "
+                       "limit (systemd: LimitNOFILE= in npiped.service; shell: ulimit -Hn "
+                       "before the first npipe program starts npiped) and restart npiped",
+                       b->nofile, b->nofile_max, starter(activated, who, sizeof who),
+                       b->seg_budget, NP_LIM_FD_WANT);
 }
 
-/* Is fd 3 a listening socket systemd passed us (sd_listen_fds(3))? */
+/* Were we started by socket activation (sd_listen_fds(3), read by hand:
+ * no libsystemd)?  LISTEN_PID must be ours and LISTEN_FDS at least 1;
+ * the variables are consumed either way, so that nothing we start takes
+ * them for its own.  Descriptors after the first are not ours to use. */
 static bool socket_activated(void)
 {
         const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-        unsigned long p, n;
-        int type = 0, acc = 0;
-        socklen_t len = sizeof type;
+        unsigned long p = 0, n = 0;
+        bool ours;
 
-        if (parse_uint(pid, ULONG_MAX, &p) < 0 || p != (unsigned long)getpid() ||
-            parse_uint(fds, INT_MAX, &n) < 0 || n < 1)
-                return false;
+        ours = parse_uint(pid, ULONG_MAX, &p) == 0 && p == (unsigned long)getpid() &&
+               parse_uint(fds, INT_MAX - NP_LISTEN_FDS_START, &n) == 0 && n >= 1;
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_FDNAMES");
-        if (getsockopt(NP_LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-            type != SOCK_SEQPACKET) {
-                np_log(LOG_ERR, "socket activation: descriptor 3 is not a SOCK_SEQPACKET socket");
-                exit(1);
-        }
-        len = sizeof acc;
-        if (getsockopt(NP_LISTEN_FDS_START, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc) {
-                np_log(LOG_ERR, "socket activation: descriptor 3 is not listening");
-                exit(1);
+        if (!ours)
+                return false;
+        if (n > 1) {
+                np_log(LOG_WARNING,
+                       "socket activation: %lu sockets passed; using descriptor %d, closing "
+                       "the others (npiped.socket should listen on one path)",
+                       n, NP_LISTEN_FDS_START);
+                for (unsigned long k = 1; k < n; k++)
+                        close(NP_LISTEN_FDS_START + (int)k);
         }
         return true;
+}
+
+/* The listening socket systemd passed, checked: an AF_UNIX SOCK_SEQPACKET
+ * socket, listening, bound to the very file the library connects to (a
+ * socket elsewhere would leave every library process finding no broker
+ * and starting its own).  Returns it, or -1 (logged). */
+static int activated_socket(struct np_broker *b)
+{
+        struct sockaddr_un addr;
+        socklen_t len = sizeof addr;
+        int fd = NP_LISTEN_FDS_START, v = 0;
+        struct stat ours, theirs;
+
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX) {
+                np_log(LOG_ERR, "socket activation: descriptor %d is not an AF_UNIX socket "
+                       "(npiped.socket needs ListenSequentialPacket=)", fd);
+                return -1;
+        }
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET) {
+                np_log(LOG_ERR, "socket activation: descriptor %d is not a SOCK_SEQPACKET "
+                       "socket (npiped.socket needs ListenSequentialPacket=)", fd);
+                return -1;
+        }
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v) {
+                np_log(LOG_ERR, "socket activation: descriptor %d is not listening "
+                       "(npiped.socket must not say Accept=yes)", fd);
+                return -1;
+        }
+        len = sizeof addr;
+        memset(&addr, 0, sizeof addr);
+        if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 ||
+            len <= offsetof(struct sockaddr_un, sun_path) || addr.sun_path[0] == '\0' ||
+            stat(addr.sun_path, &theirs) < 0 || lstat(b->sock_path, &ours) < 0 ||
+            theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino) {
+                addr.sun_path[sizeof addr.sun_path - 1] = '\0';
+                np_log(LOG_ERR, "socket activation: the socket passed is bound to %s, not to "
+                       "%s, where npipe programs look for the broker "
+                       "(ListenSequentialPacket=%%t/npipe/%s, or --runtime-dir)",
+                       addr.sun_path[0] != '\0' ? addr.sun_path : "no path", b->sock_path,
+                       NP_BROKER_SOCKET);
+                return -1;
+        }
+        b->sock_dev = ours.st_dev;
+        b->sock_ino = ours.st_ino;
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
 }
 
 /* Fork; the parent waits for the child's readiness byte and exits with
@@ -383,9 +528,27 @@ static int start_lock(int fd, bool take)
         return r;
 }
 
+/* Does something accept connections on path?  Only a socket held by the
+ * service manager can, once we hold the broker lock (take_locks). */
+static bool someone_listens(const char *path)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        int fd, r;
+
+        memcpy(addr.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return false;
+        r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+        /* EAGAIN: listening, with a full backlog */
+        r = r == 0 || errno == EAGAIN;
+        close(fd);
+        return r;
+}
+
 /* Take the locks (see the top of this file).  Returns the lock descriptor,
  * or exits: 0 when another broker already serves the directory. */
-static int take_locks(const char *dir, int *ready_fd, int *daemon_fd)
+static int take_locks(const char *dir, const char *sock_path, int *ready_fd, int *daemon_fd)
 {
         char path[PATH_MAX];
         int fd;
@@ -411,6 +574,17 @@ static int take_locks(const char *dir, int *ready_fd, int *daemon_fd)
                 /* The holder is listening: it released the start lock only
                  * after listen(), and takes it again before it stops. */
                 np_log(LOG_NOTICE, "already running in %s", dir);
+                write_ready(ready_fd);
+                write_ready(daemon_fd);
+                exit(0);
+        }
+        /* No broker of ours listens; a socket that still accepts is the
+         * service manager's (npiped.socket, between two of its brokers),
+         * not a stale one: it starts a broker of its own for whoever
+         * connects, so there is nothing for us to do. */
+        if (someone_listens(sock_path)) {
+                np_log(LOG_NOTICE, "%s is served by socket activation (npiped.socket); not "
+                       "starting another broker", sock_path);
                 write_ready(ready_fd);
                 write_ready(daemon_fd);
                 exit(0);
@@ -539,9 +713,16 @@ static int socket_path(struct np_broker *b, const struct options *o, char *abs_d
                 if (shared_dir(dir) < 0)
                         return -1;
         } else {
+                np_broker_note_clear();
                 r = np_runtime_dir(dir, sizeof dir, 1);
                 if (r < 0) {
-                        np_log(LOG_ERR, "runtime directory %s: %s", dir, npipe_err_name(r));
+                        /* what is wrong with it, in words, as the library
+                         * would tell its caller (client.h, np_broker_noted) */
+                        if (np_broker_noted()[0] != '\0')
+                                np_log(LOG_ERR, "%s", np_broker_noted());
+                        else
+                                np_log(LOG_ERR, "runtime directory %s: %s", dir,
+                                       npipe_err_name(r));
                         return -1;
                 }
         }
@@ -593,12 +774,18 @@ int main(int argc, char **argv)
                 return r;
         np_log_init(o.log_level);
         signal(SIGPIPE, SIG_IGN);
-        b.fd_budget = raise_nofile();
+        b.activated = socket_activated();
+        raise_nofile(&b, b.activated);
         b.idle_exit_s = o.idle_exit_s;
         b.lockfd = -1;
 
-        if (socket_path(&b, &o, abs_dir) < 0)
+        if (socket_path(&b, &o, abs_dir) < 0) {
+                if (b.activated)
+                        np_log(LOG_ERR, "socket activation: the socket's directory must be as "
+                                        "npipe programs check it (a user's npiped.socket: "
+                                        "DirectoryMode=0700)");
                 return 1;
+        }
 
         /* The relay thread is a client of this very broker, so it must
          * find our socket: NPIPE_RUNTIME_DIR names our directory for it. */
@@ -606,16 +793,19 @@ int main(int argc, char **argv)
             setenv("NPIPE_RUNTIME_DIR", abs_dir, 1) < 0)
                 return 1;
 
-        b.activated = socket_activated();
-        if (!o.foreground)
+        /* A service manager watches the process it started: never fork
+         * away from it. */
+        if (b.activated && !o.foreground)
+                np_log(LOG_INFO, "socket activation: staying in the foreground");
+        if (!o.foreground && !b.activated)
                 daemon_fd = daemonize();
 
         if (b.activated) {
-                b.lfd = NP_LISTEN_FDS_START;
-                fcntl(b.lfd, F_SETFL, fcntl(b.lfd, F_GETFL) | O_NONBLOCK);
-                fcntl(b.lfd, F_SETFD, FD_CLOEXEC);
+                b.lfd = activated_socket(&b);
+                if (b.lfd < 0)
+                        return 1;
         } else {
-                b.lockfd = take_locks(abs_dir, &o.ready_fd, &daemon_fd);
+                b.lockfd = take_locks(abs_dir, b.sock_path, &o.ready_fd, &daemon_fd);
                 b.lfd = listen_socket(&b, o.shared);
                 if (b.lfd < 0)
                         return 1;
@@ -642,8 +832,13 @@ int main(int argc, char **argv)
                 remove_socket(&b);
                 return 1;
         }
-        np_log(LOG_INFO, "listening on %s%s (protocol %u)", b.sock_path,
-               b.activated ? " (socket activation)" : "", NP_PROTO_VERSION);
+        if (b.activated)
+                np_log(LOG_INFO, "listening on %s (socket activation; %s) (protocol %u)",
+                       b.sock_path, b.idle_exit_s > 0 ? "exits when idle" : "never idle",
+                       NP_PROTO_VERSION);
+        else
+                np_log(LOG_INFO, "listening on %s (protocol %u)", b.sock_path,
+                       NP_PROTO_VERSION);
         write_ready(&o.ready_fd);
         write_ready(&daemon_fd);
         sd_notify("READY=1");

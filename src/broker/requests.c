@@ -50,7 +50,7 @@ static void req_create(struct np_broker *b, struct np_client *c, const struct np
         status = NPIPE_EINVAL;
         if (np_params_valid(&req.params) && !(req.flags & ~NP_CREATE_FLAGS))
                 status = np_instance_admit(b, c, r->name, r->name_len, &req.params, req.flags, 0,
-                                           true, &i);
+                                           r->fd, &i);
         if (status < 0) {
                 close(r->fd);
                 np_reply_status(b, c, r->id, status);
@@ -89,10 +89,9 @@ static void req_listen(struct np_broker *b, struct np_client *c, const struct np
         } else {
                 switch (i->state) {
                 case NPIPE_STATE_DISCONNECTED:
-                        if (np_fd_share_full(b, c->acct, 1)) {
-                                status = NPIPE_ELIMIT;
+                        status = np_limit_segment(b, c, r->fd);
+                        if (status < 0)
                                 break;
-                        }
                         /* STATE-05, INST-09: back to the end of the FIFO */
                         np_set_state(i, NPIPE_STATE_LISTENING, r->fd);
                         np_reply_status(b, c, r->id, 0);
@@ -189,8 +188,7 @@ static int open_pick(struct np_broker *b, struct np_client *c, struct np_open *r
 
         if (req->access & ~(NP_ACCESS_READ | NP_ACCESS_WRITE))
                 return NPIPE_EINVAL;
-        if (c->n_conns >= NP_LIM_CONNS_PER_CLIENT ||
-            np_pool_full(c, b->n_conns, c->acct->conns, NP_LIM_CONNS))
+        if (np_limit_check(b, c, NP_LIMIT_CONNS, c->n_conns, b->n_conns, c->acct->conns) < 0)
                 return NPIPE_ELIMIT;
         p = np_pipe_find(b, r->name, r->name_len);
         /* NAME-05.  A pipe the caller may not open is not there for it
@@ -389,8 +387,7 @@ static void req_wait(struct np_broker *b, struct np_client *c, const struct np_r
                 np_reply_status(b, c, r->id, 0);
                 return;
         }
-        if (c->n_waits >= NP_LIM_WAITS_PER_CLIENT ||
-            np_pool_full(c, b->n_waits, c->acct->waits, NP_LIM_WAITS)) {
+        if (np_limit_check(b, c, NP_LIMIT_WAITS, c->n_waits, b->n_waits, c->acct->waits) < 0) {
                 np_reply_status(b, c, r->id, NPIPE_ELIMIT);
                 return;
         }
@@ -567,8 +564,10 @@ static void do_hello(struct np_broker *b, struct np_client *c, const struct np_h
                     hello.version != NP_PROTO_VERSION)
                         status = NPIPE_EPROTO;
         }
-        if (status == 0 && (c->flags & NP_CLIENT_REJECT))
+        if (status == 0 && (c->flags & NP_CLIENT_REJECT)) {
                 status = NPIPE_ELIMIT;
+                rep.detail = c->reject_detail; /* logged when it was accepted */
+        }
         rep.status = status;
         np_send_msg(b, c, NP_MSG_HELLO_REPLY, h->req_id, &rep, sizeof rep, NULL, 0, -1);
         /* after the reply: a discard may drop a client over its share */
@@ -644,7 +643,9 @@ static const struct np_request_row *packet_check(struct np_broker *b, struct np_
                  * that eats into the room recvmsg() needs. */
                 if (fd >= b->fd_budget) {
                         close(fd); /* a segment: cannot block */
-                        np_reply_status(b, c, h->req_id, NPIPE_ELIMIT);
+                        np_reply_status(b, c, h->req_id,
+                                        np_limit_hit(b, c->pid, c->acct,
+                                                     NP_LIMIT_FDS | NP_LIMIT_BROKER));
                         return NULL;
                 }
         }
@@ -691,6 +692,7 @@ void np_handle_packet(struct np_broker *b, struct np_client *c, const unsigned c
         b->quiet_req = (h.flags & NP_HDR_NO_REPLY) ? h.req_id : 0;
         b->quiet_client = c;
         row->fn(b, c, &r);
+        b->limit_detail = 0;
         b->quiet_req = 0;
         b->quiet_client = NULL;
 }

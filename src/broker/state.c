@@ -454,21 +454,23 @@ void np_conn_add(struct np_broker *b, struct np_client *c, struct np_conn *conn,
 /*
  * A new DISCONNECTED instance of `name` for c (CREATE, or ADOPT of a
  * server instance: adopt_id is then the id it had, else 0 for a fresh
- * one), joining the pipe of that name or creating it.  with_fd: it will
- * hold a segment (a LISTENING instance).  Returns 0 with *out set, or the
- * status to answer; the caller sets the state and the creation flags.
+ * one), joining the pipe of that name or creating it.  fd: the segment it
+ * will hold as a LISTENING instance (-1: none).  Returns 0 with *out set,
+ * or the status to answer; the caller sets the state and the creation
+ * flags.
  */
 int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name, uint32_t len,
                       const struct np_pipe_params *params, uint32_t flags, uint64_t adopt_id,
-                      bool with_fd, struct np_instance **out)
+                      int fd, struct np_instance **out)
 {
         struct np_instance *i;
         struct np_pipe *p;
         int status;
 
-        if (c->n_instances >= NP_LIM_INSTANCES_PER_CLIENT ||
-            np_pool_full(c, b->n_instances, c->acct->instances, NP_LIM_INSTANCES) ||
-            (with_fd && np_fd_share_full(b, c->acct, 1)))
+        if (np_limit_check(b, c, NP_LIMIT_INSTANCES, c->n_instances, b->n_instances,
+                           c->acct->instances) < 0)
+                return NPIPE_ELIMIT;
+        if (fd >= 0 && np_limit_segment(b, c, fd) < 0)
                 return NPIPE_ELIMIT;
         p = np_pipe_find(b, name, len);
         if (p != NULL) {
@@ -476,7 +478,7 @@ int np_instance_admit(struct np_broker *b, struct np_client *c, const char *name
                 if (status < 0)
                         return status;
         } else {
-                if (np_pool_full(c, b->n_pipes, c->acct->pipes, NP_LIM_PIPES))
+                if (np_limit_check(b, c, NP_LIMIT_PIPES, 0, b->n_pipes, c->acct->pipes) < 0)
                         return NPIPE_ELIMIT;
                 p = np_pipe_new(b, name, len, params, c, flags);
                 if (p == NULL)

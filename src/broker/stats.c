@@ -135,8 +135,7 @@ void np_req_stats(struct np_broker *b, struct np_client *c, const struct np_req 
                 np_reply_status(b, c, req_id, NPIPE_EINVAL);
                 return;
         }
-        if (c->n_stats >= NP_LIM_STATS_PER_CLIENT ||
-            np_pool_full(c, b->n_stats, c->acct->stats, NP_LIM_STATS)) {
+        if (np_limit_check(b, c, NP_LIMIT_STATS, c->n_stats, b->n_stats, c->acct->stats) < 0) {
                 np_reply_status(b, c, req_id, NPIPE_ELIMIT);
                 return;
         }

@@ -101,10 +101,10 @@ struct np_hello {
 _Static_assert(sizeof(struct np_hello) == 16, "np_hello");
 
 struct np_hello_reply {
-        int32_t status;      /* 0, or NPIPE_EPROTO on a version mismatch */
+        int32_t status;      /* 0, NPIPE_EPROTO on a version mismatch, NPIPE_ELIMIT */
         uint32_t version;    /* broker's NP_PROTO_VERSION */
         uint32_t broker_pid;
-        uint32_t reserved;
+        uint32_t detail;     /* with NPIPE_ELIMIT: NP_LIMIT_* (below); else 0 */
 };
 _Static_assert(sizeof(struct np_hello_reply) == 16, "np_hello_reply");
 
@@ -194,9 +194,42 @@ _Static_assert(sizeof(struct np_end_req) == 48, "np_end_req");
 
 struct np_reply {
         int32_t status;
-        uint32_t reserved;
+        uint32_t detail; /* with NPIPE_ELIMIT: NP_LIMIT_* (below); else 0 */
 };
 _Static_assert(sizeof(struct np_reply) == 8, "np_reply");
+
+/*
+ * Which of the broker's bounds an NPIPE_ELIMIT answer reached
+ * (src/broker/limits.h, docs/reliability.md "Limits"), in the detail word
+ * of np_reply and np_hello_reply: a resource (NP_LIMIT_WHAT) and whose
+ * bound it was (NP_LIMIT_SCOPE).  0 says nothing: a broker older than the
+ * field sent the reserved word as 0, and a client older than it never
+ * reads it, so neither needs the other to be new.
+ *
+ * NP_LIMIT_FDS | NP_LIMIT_BROKER is the broker's descriptor table: its
+ * RLIMIT_NOFILE (Max open files in /proc/BROKER_PID/limits; the pid is in
+ * np_hello_reply) less a reserve.  Every listening instance holds one
+ * descriptor there, so the hard limit of whatever started npiped bounds
+ * the listening instances of everybody; raising it means restarting
+ * npiped with a higher hard limit.  NP_LIMIT_UID is the caller's uid's
+ * fair share of a shared broker (npiped --shared): a quarter.
+ */
+#define NP_LIMIT_WHAT(d)  ((d) & 0xffu)
+#define NP_LIMIT_SCOPE(d) ((d) & 0xf00u)
+
+#define NP_LIMIT_FDS        1u /* descriptors the broker holds */
+#define NP_LIMIT_INSTANCES  2u /* server instances */
+#define NP_LIMIT_CONNS      3u /* client ends */
+#define NP_LIMIT_WAITS      4u /* pending waits */
+#define NP_LIMIT_PIPES      5u /* pipe names */
+#define NP_LIMIT_PROCESSES  6u /* connected processes */
+#define NP_LIMIT_LISTS      7u /* listings in progress */
+#define NP_LIMIT_STATS      8u /* statistics requests in progress */
+#define NP_LIMIT_WHAT_MAX   8u
+
+#define NP_LIMIT_BROKER  0x100u /* the broker's bound, all processes together */
+#define NP_LIMIT_UID     0x200u /* the caller's uid's share of it */
+#define NP_LIMIT_PROCESS 0x300u /* the calling process's own bound */
 
 #define NP_ACCESS_READ 0x1u
 #define NP_ACCESS_WRITE 0x2u
