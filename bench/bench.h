@@ -10,6 +10,14 @@
  *                AF_UNIX SOCK_SEQPACKET, SOCK_STREAM with a length prefix,
  *                pipe2(O_DIRECT), and a socketpair carrying one memfd per
  *                message (the seed's SCM_RIGHTS design, as a prototype)
+ *   bare_ring.c  the reference: a minimal SPSC ring in shared memory, no
+ *                NT semantics, no libnpipe (spin, then futex)
+ *   rounds.c     the interleaved run: every case once per round, A and B of
+ *                a comparison next to each other, several rounds, three
+ *                placements (unpinned, pinned apart, pinned together); the
+ *                placement the scheduler chose, sampled; npipe-bench-win32
+ *                run as a case of the same rounds; medians at the end
+ *   busy.c       oversubscription: N busy pairs doing 64 B round trips at once
  *   measure.c    round-trip latency and one-way streaming over any transport,
  *                with content verification and getrusage of both processes
  *   conn.c       connection set-up rate, the scale run, idle CPU, the memfd
@@ -42,7 +50,13 @@ struct bench_opts {
         const char *tests;   /* comma list of rtt,stream,conn,scale,idle,memfd,fastpath */
         int verbose;
         int pin;             /* 0: let the scheduler place both; 1: peer on CPU 1, driver on
-                              * CPU 0 ("apart"); 2: both on CPU 0 ("same") */
+                              * CPU 0 ("apart"); 2: both on CPU 0 ("same"); set per case by
+                              * the rounds (rounds.c) */
+        int rounds;          /* interleaved rounds of every compared case */
+        const char *places;  /* comma list of unpinned,apart,same (the first gets every
+                              * transport and size, the others the comparison cases) */
+        const char *pairs;   /* comma list of busy pair counts */
+        const char *win32;   /* npipe-bench-win32 to run as a case ("" : none) */
 };
 
 /* Pin the calling process as --pin says (side 0 driver, 1 peer). */
@@ -55,6 +69,12 @@ void out_open(const char *path);
 void out_metric(const char *transport, long size, const char *metric, double value);
 void out_note(const char *transport, const char *what);
 void out_close(void);
+/* Set by the rounds for every case, inherited by the measurement's process:
+ * metrics are written as METRIC@rROUND (one sample per round; medians are
+ * appended at the end under the plain name) and transports as
+ * TRANSPORT-apart / TRANSPORT-same when pinned. */
+extern int g_round;           /* -1: not in a round */
+extern const char *g_tr_suffix; /* "" , "-apart", "-same" */
 
 /* Progress and errors go to stderr. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -102,6 +122,18 @@ pid_t spawn_peer(int (*fn)(void *), void *arg);
 /* Wait for it; returns its exit status (or 128+signal). */
 int wait_peer(pid_t pid);
 
+/* Where the scheduler put the two processes of a measurement: they post
+ * their pids here for the measured window, and the watchdog (the main
+ * process, which polls anyway) reads the CPU each runs on from /proc every
+ * 2 ms.  A MAP_SHARED page made once, before any fork. */
+struct placement {
+        volatile int active;   /* inside the measured window */
+        volatile pid_t pid[2]; /* driver, peer (0: the first child of pid[0]) */
+};
+extern struct placement *g_place;
+void place_begin(pid_t driver, pid_t peer);
+void place_end(void);
+
 /* ---- message contents --------------------------------------------------------------------- */
 
 /* Message i of a run is PATTERN[off(i) .. off(i)+size): every message
@@ -131,6 +163,7 @@ struct xport_ops {
          * Byte-stream transports are told the length to expect (want). */
         int (*recv)(struct xport *x, void *buf, size_t cap, size_t want, size_t *len);
         void (*detach)(struct xport *x, int side);
+        int win32;         /* 1, 2: npipe-bench-win32 (sync, --overlapped) run as a case */
 };
 
 struct xport {
@@ -147,7 +180,7 @@ struct xport {
 };
 
 extern const struct xport_ops xp_npipe_msg, xp_npipe_msg_buf, xp_npipe_byte, xp_seqpacket, xp_stream, xp_pipe,
-        xp_memfd;
+        xp_memfd, xp_bare_ring, xp_win32, xp_win32_ovl;
 extern const struct xport_ops *const all_xports[];
 const struct xport_ops *xport_find(const char *name);
 int xport_selected(const struct xport_ops *ops);
@@ -163,6 +196,20 @@ const char *npipe_err(int r);
 
 void measure_rtt(const struct xport_ops *ops, size_t size);
 void measure_stream(const struct xport_ops *ops, size_t size);
+/* The Win32 rows: npipe-bench-win32 for one test and size, its CSV taken in. */
+void measure_win32(const struct xport_ops *ops, size_t size, const char *test);
+/* npairs pairs of processes, 64 B round trips, all at once (busy.c). */
+void bench_busy(const struct xport_ops *ops, size_t npairs);
+
+/* The interleaved run of rtt, stream, busy and conn (rounds.c), and the
+ * medians appended to the CSV at the end. */
+void run_rounds(void);
+void summarize_rounds(const char *csv);
+/* One measurement in a process of its own under a watchdog (main.c);
+ * `place` names the metric prefix of the placement sample (NULL: none). */
+void isolated(const char *tr, long size, const char *what,
+              void (*fn)(const struct xport_ops *, size_t), const struct xport_ops *ops,
+              void (*fn0)(void), const char *place);
 
 void bench_connect_rate(void);
 void bench_scale(void);

@@ -119,6 +119,10 @@ void measure_rtt(const struct xport_ops *ops, size_t size)
 {
         if (size == 0 && !ops->zero_ok)
                 return;
+        if (ops->win32) {
+                measure_win32(ops, size, "rtt");
+                return;
+        }
         struct xport x = {.ops = ops, .max_msg = size, .fd = {-1, -1, -1, -1}};
         shared_reset(g_shared);
         int r = ops->prepare(&x);
@@ -155,6 +159,7 @@ void measure_rtt(const struct xport_ops *ops, size_t size)
         if (!lat || !buf)
                 fail("out of memory");
         struct usage u0, u1;
+        place_begin(getpid(), pid);
         usage_now(&u0);
         int64_t start = now_ns(), end = start + (int64_t)(g_opts.seconds * 1e9);
         size_t n = 0;
@@ -180,6 +185,7 @@ void measure_rtt(const struct xport_ops *ops, size_t size)
                         break;
         }
         usage_now(&u1);
+        place_end();
         int st = wait_peer(pid);
         ops->detach(&x, 0);
         free(buf);
@@ -267,6 +273,10 @@ void measure_stream(const struct xport_ops *ops, size_t size)
 {
         if (size == 0 && !ops->zero_ok)
                 return;
+        if (ops->win32) {
+                measure_win32(ops, size, "stream");
+                return;
+        }
         struct xport x = {.ops = ops, .max_msg = size, .fd = {-1, -1, -1, -1}};
         shared_reset(g_shared);
         int r = ops->prepare(&x);
@@ -286,6 +296,7 @@ void measure_stream(const struct xport_ops *ops, size_t size)
                 fail("%s: peer: %s", ops->name, g_shared->peer_note);
 
         struct usage u0, u1;
+        place_begin(getpid(), pid);
         usage_now(&u0);
         int64_t start = now_ns(), end = start + (int64_t)(g_opts.seconds * 1e9);
         uint64_t mask = clock_mask(size), sent = 0;
@@ -310,6 +321,7 @@ void measure_stream(const struct xport_ops *ops, size_t size)
         sent++;
         usage_now(&u1);
         shared_barrier(g_shared, 0); /* the reader is done */
+        place_end();
         int st = wait_peer(pid);
         ops->detach(&x, 0);
         if (st != 0 || g_shared->peer_errors)

@@ -30,7 +30,8 @@ set xrange [-0.3:5.3]
 label(t) = t eq 'seqpacket' ? 'SOCK\_SEQPACKET' : t eq 'npipe-msg' ? 'npipe message' : \
            t eq 'npipe-byte' ? 'npipe byte' : t eq 'npipe-win32' ? 'npipe Win32 API' : \
            t eq 'wine' ? 'Wine (server queue)' : t eq 'stream' ? 'SOCK\_STREAM+len' : \
-           t eq 'pipe' ? 'pipe2(O\_DIRECT)' : t eq 'memfd' ? 'memfd/SCM\_RIGHTS' : t
+           t eq 'pipe' ? 'pipe2(O\_DIRECT)' : t eq 'memfd' ? 'memfd/SCM\_RIGHTS' : \
+           t eq 'bare-ring' ? 'bare SPSC ring' : t
 unset key
 set size 0.333, 0.78
 set origin 0.0, 0.17

@@ -656,10 +656,29 @@ const struct xport_ops xp_npipe_byte = {
         .detach = np_detach,
 };
 
-/* The order of the tables; SOCK_SEQPACKET first, as every ratio is to it. */
+/* npipe through its Win32 API: npipe-bench-win32 (the same source Wine
+ * runs), run by the rounds as a case of its own (rounds.c: measure_win32);
+ * the overlapped one has the server's I/O FILE_FLAG_OVERLAPPED. */
+const struct xport_ops xp_win32 = {
+        .name = "npipe-win32",
+        .label = "npipe Win32 API",
+        .zero_ok = 1,
+        .win32 = 1,
+};
+
+const struct xport_ops xp_win32_ovl = {
+        .name = "npipe-win32-ovl",
+        .label = "Win32 overlapped",
+        .zero_ok = 1,
+        .win32 = 2,
+};
+
+/* The order of a round (rounds.c): SOCK_SEQPACKET first, as most ratios
+ * are to it, then npipe, the bare ring and the Win32 rows next to it. */
 const struct xport_ops *const all_xports[] = {
-        &xp_seqpacket, &xp_npipe_msg, &xp_npipe_msg_buf, &xp_npipe_byte, &xp_stream, &xp_pipe,
-        &xp_memfd,     NULL,
+        &xp_seqpacket, &xp_npipe_msg, &xp_npipe_msg_buf, &xp_npipe_byte, &xp_bare_ring,
+        &xp_win32,     &xp_win32_ovl, &xp_stream,        &xp_pipe,       &xp_memfd,
+        NULL,
 };
 
 const struct xport_ops *xport_find(const char *name)

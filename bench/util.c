@@ -28,6 +28,8 @@ int g_errors;
 /* ---- output ------------------------------------------------------------------------------- */
 
 static FILE *csv;
+int g_round = -1;
+const char *g_tr_suffix = "";
 
 void out_open(const char *path)
 {
@@ -42,10 +44,18 @@ void out_metric(const char *transport, long size, const char *metric, double val
 {
         if (!csv)
                 return;
-        if (size < 0)
-                fprintf(csv, "%s,-,%s,%.6g\n", transport, metric, value);
+        /* in a round: TRANSPORT[-apart|-same],SIZE,METRIC@rN (the machine's
+         * own rows keep their name: they are not placed) */
+        const char *sfx = strcmp(transport, "machine") == 0 ? "" : g_tr_suffix;
+        char m[64];
+        if (g_round >= 0)
+                snprintf(m, sizeof(m), "%s@r%d", metric, g_round + 1);
         else
-                fprintf(csv, "%s,%ld,%s,%.6g\n", transport, size, metric, value);
+                snprintf(m, sizeof(m), "%s", metric);
+        if (size < 0)
+                fprintf(csv, "%s%s,-,%s,%.6g\n", transport, sfx, m, value);
+        else
+                fprintf(csv, "%s%s,%ld,%s,%.6g\n", transport, sfx, size, m, value);
         fflush(csv);
 }
 
@@ -55,7 +65,7 @@ void out_note(const char *transport, const char *what)
 {
         if (!csv)
                 return;
-        fprintf(csv, "%s,-,note,\"", transport);
+        fprintf(csv, "%s%s,-,note,\"", transport, g_tr_suffix);
         for (const char *p = what; *p; p++)
                 fputc(*p == '"' ? '\'' : *p, csv);
         fprintf(csv, "\"\n");

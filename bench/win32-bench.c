@@ -29,11 +29,16 @@
  * round trip the driver's read pends and the peer's echo completes it from
  * another process: the completion path of issue 18.  The peer (the client)
  * stays synchronous in both modes.
+ *
+ * --pin apart|same places the two processes as npipe-bench --pin does: the
+ * driver on CPU 0, the peer on CPU 1 (apart) or on CPU 0 too (same).
  */
 #ifdef _WIN32
 #include <windows.h>
 #else
 #include <npipe/windows.h>
+#include <errno.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -64,6 +69,7 @@ static HANDLE ovl_event; /* its manual-reset event, reused by every operation */
 static const char *transport = TRANSPORT;
 static uint8_t *pattern;
 static const char *self_path;
+static const char *pin; /* NULL, "apart" or "same" */
 
 struct reply {
         uint64_t count;
@@ -106,6 +112,24 @@ static int64_t cpu_ns(void)
 #endif
 }
 
+/* --pin: side 0 (the driver) on CPU 0; side 1 (the peer) on CPU 1 when
+ * apart, CPU 0 when same. */
+static void pin_self(int side)
+{
+        if (!pin)
+                return;
+        int cpu = side == 1 && strcmp(pin, "apart") == 0 ? 1 : 0;
+#ifdef _WIN32
+        SetProcessAffinityMask(GetCurrentProcess(), (DWORD_PTR)1 << cpu);
+#else
+        cpu_set_t cs;
+        CPU_ZERO(&cs);
+        CPU_SET(cpu, &cs);
+        if (sched_setaffinity(0, sizeof(cs), &cs) < 0)
+                perror("win32-bench: sched_setaffinity");
+#endif
+}
+
 /* Start ourselves as the peer; returns a process handle (Windows) or pid. */
 static intptr_t spawn_child(const char *name, const char *mode, size_t size)
 {
@@ -113,8 +137,8 @@ static intptr_t spawn_child(const char *name, const char *mode, size_t size)
         snprintf(sz, sizeof(sz), "%zu", size);
 #ifdef _WIN32
         char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "\"%s\" --child %s %s %s%s", self_path, name, mode, sz,
-                 smoke ? " --smoke" : "");
+        snprintf(cmd, sizeof(cmd), "\"%s\" --child %s %s %s%s%s%s", self_path, name, mode, sz,
+                 smoke ? " --smoke" : "", pin ? " --pin " : "", pin ? pin : "");
         STARTUPINFOA si;
         PROCESS_INFORMATION pi;
         memset(&si, 0, sizeof(si));
@@ -126,10 +150,22 @@ static intptr_t spawn_child(const char *name, const char *mode, size_t size)
         CloseHandle(pi.hThread);
         return (intptr_t)pi.hProcess;
 #else
-        char *argv[] = {(char *)"npipe-bench-win32", (char *)"--child", (char *)name,
-                        (char *)mode, sz, smoke ? (char *)"--smoke" : NULL, NULL};
+        char *argv[9] = {(char *)"npipe-bench-win32", (char *)"--child", (char *)name,
+                         (char *)mode, sz, NULL, NULL, NULL, NULL};
+        int a = 5;
+        if (smoke)
+                argv[a++] = (char *)"--smoke";
+        if (pin) {
+                argv[a++] = (char *)"--pin";
+                argv[a++] = (char *)pin;
+        }
         pid_t pid;
-        if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0) {
+        /* the peer starts where --pin puts it (affinity is inherited) */
+        pin_self(1);
+        int r = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+        pin_self(0);
+        if (r != 0) {
+                errno = r;
                 perror("posix_spawn");
                 exit(1);
         }
@@ -459,11 +495,19 @@ static void stream(size_t size)
 int main(int argc, char **argv)
 {
         self_path = argv[0];
-        for (int i = 1; i < argc; i++)
+        for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--smoke") == 0)
                         smoke = 1;
+                else if (strcmp(argv[i], "--pin") == 0 && i + 1 < argc)
+                        pin = argv[++i];
+        }
+        if (pin && strcmp(pin, "apart") != 0 && strcmp(pin, "same") != 0) {
+                fprintf(stderr, "win32-bench: --pin apart|same\n");
+                return 2;
+        }
         if (argc >= 5 && strcmp(argv[1], "--child") == 0) {
                 size_t size = (size_t)strtoull(argv[4], NULL, 10);
+                pin_self(1);
                 pattern_init(size);
                 return child(argv[2], argv[3], size);
         }
@@ -489,6 +533,7 @@ int main(int argc, char **argv)
         }
         if (smoke)
                 seconds = 0.02;
+        pin_self(0);
         pattern_init(sizes[NSIZES - 1]);
         if (header)
                 printf("transport,size,metric,value\n");

@@ -1,11 +1,18 @@
 #!/bin/sh
 # make bench: npipe against the Linux primitives (and Wine) in one run.
 #
-#   scripts/run-bench.sh BUILD_DIR [--wine] [--smoke] [--seconds S] [--out DIR]
+#   scripts/run-bench.sh BUILD_DIR [--wine] [--smoke] [--seconds S] [--rounds N] [--out DIR]
+#
+# npipe-bench runs every case once per round, the two sides of every
+# comparison next to each other, for N rounds (default 5, or $BENCH_ROUNDS:
+# `BENCH_ROUNDS=11 make bench` for more), unpinned, pinned apart and pinned
+# together; each measurement lasts S seconds (default 0.1).  Every ratio
+# printed is the median of the per-round ratios, with their min-max.
 #
 # Writes to DIR (default BUILD_DIR/bench-results):
-#   bench.csv     every number, transport,size,metric,value
-#   table.txt     the tables (also printed), ratios to SOCK_SEQPACKET
+#   bench.csv     every number, transport,size,metric,value (one row per
+#                 round as METRIC@rN, then the median as METRIC)
+#   table.txt     the tables (also printed): the comparisons as ratios first
 #   machine.txt   lscpu summary, kernel, load before and after
 #   latency.png/.svg, throughput.png/.svg   (gnuplot; skipped with a message
 #                 when gnuplot cannot be installed)
@@ -16,18 +23,19 @@
 set -eu
 
 usage() {
-        echo "usage: $0 BUILD_DIR [--wine] [--smoke] [--seconds S] [--out DIR]" >&2
+        echo "usage: $0 BUILD_DIR [--wine] [--smoke] [--seconds S] [--rounds N] [--out DIR]" >&2
         exit 2
 }
 [ $# -ge 1 ] || usage
 build=$1
 shift
-wine=0 smoke=0 seconds=0.5 out=""
+wine=0 smoke=0 seconds=0.1 out="" rounds=${BENCH_ROUNDS:-5}
 while [ $# -gt 0 ]; do
         case $1 in
         --wine) wine=1 ;;
         --smoke) smoke=1 ;;
         --seconds) seconds=$2; shift ;;
+        --rounds) rounds=$2; shift ;;
         --out) out=$2; shift ;;
         *) usage ;;
         esac
@@ -87,10 +95,16 @@ if awk -v l="$load" 'BEGIN { exit !(l > 0.7) }'; then
         echo "run-bench.sh: load average $load: the machine is busy, numbers will be noisy" >&2
 fi
 
-args="--seconds $seconds"
+args="--seconds $seconds --rounds $rounds"
 [ $smoke = 1 ] && args="--smoke"
 
-# ---- npipe-bench: every transport, the connection tests -------------------------------------
+# ---- npipe-bench: every transport, interleaved rounds, three placements ----------------------
+# Each round runs every case once: the transports of one size next to each
+# other (their order reversed every other round), unpinned (all transports
+# and sizes) and pinned apart and together (the compared cases: rows
+# TRANSPORT-apart and TRANSPORT-same), the busy pairs, connection set-up;
+# npipe-bench-win32 (sync and --overlapped) runs as a case of the same
+# rounds.  Then scale, idle CPU and the memfd ceiling, once.
 echo "== npipe-bench $args" >&2
 # A failed check (a message that arrived wrong, a hang) fails the run at
 # the end, after everything else has been measured and reported.
@@ -98,18 +112,6 @@ status=0
 # shellcheck disable=SC2086
 "$bench" $args --no-table --csv "$out/main.csv" -v || status=1
 csvs="$out/main.csv"
-
-# Placement: the same transports pinned on two CPUs and on one.  Unpinned,
-# the scheduler decides per measurement, and that decides the winner.
-for pin in apart same; do
-        echo "== placement: --pin $pin" >&2
-        # shellcheck disable=SC2086
-        "$bench" $args --pin $pin --tests rtt,stream --only seqpacket,npipe-msg --sizes 64,4096 \
-                --no-table --csv "$out/pin-$pin.raw.csv" -v || status=1
-        sed -e "s/^seqpacket,/seqpacket-$pin,/" -e "s/^npipe-msg,/npipe-msg-$pin,/" \
-                "$out/pin-$pin.raw.csv" >"$out/pin-$pin.csv"
-        csvs="$csvs $out/pin-$pin.csv"
-done
 
 # The 100,000-connection attempt (the aim); it reports where it stops.
 if [ $smoke = 0 ]; then
@@ -137,8 +139,9 @@ if [ $smoke = 0 ]; then
         fi
 fi
 
-# ---- npipe through its Win32 API (the same source Wine runs) --------------------------------
+# ---- win32_runs: the Win32 benchmark one test and size per process (for Wine) ---------------
 # One process per test and size under `timeout`: a hang costs one row.
+# The Wine rows are not interleaved: they are orders of magnitude apart.
 # win32_runs NAME CSV COMMAND...
 win32_runs() {
         name=$1 csv=$2
@@ -158,16 +161,8 @@ win32_runs() {
                 done
         done
 }
-if [ -x "$build/bench/npipe-bench-win32" ]; then
-        echo "== npipe-bench-win32 (native, <npipe/windows.h>)" >&2
-        win32_runs npipe-win32 "$out/win32.csv" "$build/bench/npipe-bench-win32"
-        csvs="$csvs $out/win32.csv"
-        # the server overlapped (issue 18): its pending reads are completed
-        # by the peer's writes from the other process
-        echo "== npipe-bench-win32 --overlapped" >&2
-        win32_runs npipe-win32-ovl "$out/win32-ovl.csv" "$build/bench/npipe-bench-win32" --overlapped
-        csvs="$csvs $out/win32-ovl.csv"
-fi
+# The native Win32 rows (npipe-bench-win32, sync and --overlapped) are
+# cases of npipe-bench's rounds above, interleaved with the native rows.
 
 # ---- Wine: the server-queue design ----------------------------------------------------------
 if [ $wine = 1 ]; then
@@ -279,7 +274,7 @@ if need_pkg gnuplot-nox; then
         # one data file per transport: size index, label, median rtt, MB/s, msgs/s
         # (the pinned placement rows are in the tables, not in the plot)
         trs=""
-        for t in seqpacket npipe-msg npipe-byte npipe-win32 wine stream pipe memfd; do
+        for t in seqpacket npipe-msg npipe-byte bare-ring npipe-win32 wine stream pipe memfd; do
                 grep -q "^$t,[0-9]*,rtt_median_us," "$out/bench.csv" && trs="$trs $t"
         done
         trs=${trs# }
