@@ -17,6 +17,7 @@
  * first server of a user starts it.
  */
 #include "harness.h"
+#include "client/client.h"
 #include "core/ring_layout.h"
 #include "os/os.h"
 #include "proto/proto.h"
@@ -269,6 +270,10 @@ START_TEST(test_hard_limit_is_named)
                 n++;
         ck_assert_status(r, NPIPE_ELIMIT);
         ck_assert_msg(n > 100, "only %d instances", n);
+        /* ... and the library keeps it in words, with the remedy */
+        char why[512];
+        ck_assert_uint_gt(np_broker_limit_why(why, sizeof why), 0);
+        ck_assert_msg(strstr(why, "file descriptors") && strstr(why, "LimitNOFILE="), "%s", why);
 
         /* the reply says which limit */
         pid_t broker = 0;

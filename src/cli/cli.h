@@ -113,8 +113,31 @@ long cli_unescape(const char *in, char *out, size_t out_len);
 /* The Win32 name of an NPIPE_E* status, "ERROR_PIPE_BUSY", or NULL. */
 const char *cli_win32_name(int status);
 
-/* "npipe: OP PATH: message (ERROR_X)" on stderr.  path may be NULL. */
+/* "npipe: OP PATH: message (ERROR_X)" on stderr.  path may be NULL; it is
+ * printed escaped (cli_esc).  A name over the length limit gets the limit
+ * and its own length after the message; when the library could not reach
+ * a broker, a second line "npipe: OP: WHY" says why (which runtime
+ * directory or broker program, and what is wrong with it). */
 void cli_report(const char *op, const char *path, int status);
+
+/* cli_report's first line with TEXT in place of the status's own message:
+ * "npipe: OP PATH: TEXT (ERROR_X)", then the broker's reason if any. */
+void cli_report_text(const char *op, const char *path, int status, const char *text);
+
+/* When this npipe cannot ask the library why it could not reach a broker
+ * (a shared library that does not export np_broker_why), have the library
+ * print the reason itself on stderr: set NPIPE_DEBUG, unless the user set
+ * it.  cli_debug_set tells that it was set here (the children of serve
+ * --exec then do not get it). */
+void cli_broker_why_fallback(void);
+extern bool cli_debug_set;
+
+/* A name (or any string from the user or the broker) as it is safe to
+ * print: control characters (C0, DEL and the C1 range) and bytes that are
+ * not UTF-8 become \xNN; everything else is kept.  Written into buf (at
+ * most len - 1 bytes, "..." at the end when cut); returns buf. */
+#define CLI_ESC_MAX (4 * CLI_PATH_MAX + 8)
+const char *cli_esc(const char *s, char *buf, size_t len);
 
 /* "npipe: " + printf on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -195,7 +218,7 @@ const char *cli_dir_word(enum npipe_dir d);
 const char *cli_policy_word(enum npipe_access_policy p);
 
 /* A name for a table: control characters, which would move the cursor,
- * as \xHH. */
+ * as \xHH (cli_esc). */
 void cli_put_name(FILE *f, const char *s);
 
 /* The "name" and "path" (\\.\pipe\NAME) members of a pipe's JSON object. */

@@ -25,9 +25,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -48,6 +50,8 @@ struct serve {
         struct cli_out out; /* --print */
         char sep[256];      /* out.sep, once --separator gave one */
         uint64_t count;     /* 0: serve forever */
+        bool type_given;    /* -m or -b was on the command line */
+        bool max_given;     /* -n */
         atomic_uint_least64_t claimed;
         atomic_int failed;
 };
@@ -180,6 +184,9 @@ static char **child_env(npipe_t *h, const char *path, char store[3][CLI_PATH_MAX
                 for (size_t j = 0; j < 3; j++)
                         if (strncmp(environ[i], keys[j], strlen(keys[j])) == 0)
                                 ours = true;
+                /* set by us for the library (cli_broker_why_fallback), not the user */
+                if (cli_debug_set && strncmp(environ[i], "NPIPE_DEBUG=", 12) == 0)
+                        ours = true;
                 if (!ours)
                         env[k++] = environ[i];
         }
@@ -374,13 +381,16 @@ static void serve_exec(struct instance *in)
         pthread_t t;
         int r, st;
 
+        char esc[CLI_ESC_MAX];
+
         r = spawn_child(&c);
         if (r < 0) {
-                cli_error("serve %s: /bin/sh -c %s: %s", in->s->path, in->s->cmd, strerror(-r));
+                cli_error("serve %s: /bin/sh -c %s: %s", cli_esc(in->s->path, esc, sizeof esc),
+                          in->s->cmd, strerror(-r));
                 return;
         }
         if (pthread_create(&t, NULL, to_child_thread, &c) != 0) {
-                cli_error("serve %s: cannot start a thread", in->s->path);
+                cli_error("serve %s: cannot start a thread", cli_esc(in->s->path, esc, sizeof esc));
                 close(c.to_child);
                 close(c.from_child);
                 kill(c.pid, SIGTERM);
@@ -550,11 +560,14 @@ static int pipe_option(struct serve_args *a, int opt, const char *arg)
         switch (opt) {
         case 'm':
                 s->o.type = NPIPE_TYPE_MESSAGE;
+                s->type_given = true;
                 break;
         case 'b':
                 s->o.type = NPIPE_TYPE_BYTE;
+                s->type_given = true;
                 break;
         case 'n':
+                s->max_given = true;
                 return max_instances_opt(s, arg);
         case OPT_ACCESS:
                 return access_opt(s, arg);
@@ -656,6 +669,147 @@ static int check_args(struct serve_args *a, int argc, char **argv)
 
 /* ---- the command --------------------------------------------------------------------- */
 
+/* ---- the existing pipe ------------------------------------------------------------- */
+
+struct find_ctx {
+        const char *name;
+        struct npipe_pipe_entry e;
+        bool found;
+};
+
+static int find_entry(void *ctx, const struct npipe_pipe_entry *e)
+{
+        struct find_ctx *f = ctx;
+
+        /* NT folds the case of every letter; ASCII's is enough here: this
+         * only explains a failure, and a miss explains less */
+        if (e->name != NULL && strcasecmp(e->name, f->name) == 0) {
+                f->e = *e;
+                f->e.name = NULL; /* valid only during the call */
+                f->found = true;
+                return 1;
+        }
+        return 0;
+}
+
+/* The pipe `path` (\\.\pipe\NAME) as npipe list sees it: true with *e
+ * filled when it exists and we may see it. */
+static bool find_pipe(const char *path, struct npipe_pipe_entry *e)
+{
+        static const char prefix[] = "\\\\.\\pipe\\";
+        struct find_ctx f = {.name = path + sizeof prefix - 1, .found = false};
+
+        if (strncasecmp(path, prefix, sizeof prefix - 1) != 0 || npipe_list(find_entry, &f) < 0 ||
+            !f.found)
+                return false;
+        *e = f.e;
+        return true;
+}
+
+static const char *instances_word(uint32_t max, char *buf, size_t len)
+{
+        if (max == NPIPE_UNLIMITED_INSTANCES)
+                return "unlimited";
+        snprintf(buf, len, "at most %u", max);
+        return buf;
+}
+
+/* npipe_create failed with r: say so, and what about the existing pipe
+ * made it fail where that is what did. */
+static void report_create(const struct serve *s, int r, bool first)
+{
+        struct npipe_pipe_entry e;
+        char text[256], n1[32];
+        /* only these come from the existing pipe (a broker that cannot be
+         * reached must not be tried again here) */
+        bool exists = (r == NPIPE_EACCES || r == NPIPE_EBUSY) && find_pipe(s->path, &e);
+
+        if (r == NPIPE_EACCES && first && (s->o.flags & NPIPE_FIRST_INSTANCE) &&
+            (exists || npipe_wait(s->path, 0) != NPIPE_ENOENT)) {
+                cli_report_text("create", s->path, r,
+                                "a pipe of this name exists already (--first-instance)");
+                return;
+        }
+        if (r == NPIPE_EACCES && exists && e.dir != s->o.dir) {
+                snprintf(text, sizeof text,
+                         "access denied: the existing pipe is %s, and serve makes %s instances",
+                         cli_dir_word(e.dir), cli_dir_word(s->o.dir));
+                cli_report_text("create", s->path, r, text);
+                return;
+        }
+        if (r == NPIPE_EACCES && exists && e.owner_uid != geteuid()) {
+                snprintf(text, sizeof text,
+                         "access denied: the pipe belongs to uid %lu and lets %s add instances",
+                         (unsigned long)e.owner_uid, cli_policy_word(e.policy));
+                cli_report_text("create", s->path, r, text);
+                return;
+        }
+        if (r == NPIPE_EBUSY && exists && e.max_instances != NPIPE_UNLIMITED_INSTANCES) {
+                snprintf(text, sizeof text,
+                         "all pipe instances are busy: the pipe allows %s instance%s, and %u "
+                         "exist%s",
+                         instances_word(e.max_instances, n1, sizeof n1),
+                         e.max_instances == 1 ? "" : "s", e.cur_instances,
+                         e.cur_instances == 1 ? "s" : "");
+                cli_report_text("create", s->path, r, text);
+                return;
+        }
+        cli_report("create", s->path, r);
+}
+
+/* One "serve: warning:" line: the pipe existed, and what it is differs
+ * from what the command line asked for. */
+static void warn(const struct serve *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(const struct serve *s, const char *fmt, ...)
+{
+        char esc[CLI_ESC_MAX];
+        va_list ap;
+
+        fprintf(stderr, "%s serve: warning: %s ", cli_prog, cli_esc(s->path, esc, sizeof esc));
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* Our instances joined a pipe that existed: the first instance fixed its
+ * type and instance limit, so options that disagree were not applied.
+ * Say which, once, after the instances are made. */
+static void check_joined(const struct serve *s, npipe_t *h)
+{
+        struct npipe_info info;
+        char n1[32], n2[32];
+
+        if (npipe_get_info(h, &info) < 0)
+                return;
+        if (info.type != s->o.type)
+                warn(s,
+                     "exists already as a %s pipe: its type is its first instance's, so these "
+                     "are %s instances, not %s ones (%s)",
+                     cli_type_word(info.type), cli_type_word(info.type), cli_type_word(s->o.type),
+                     s->type_given ? (s->o.type == NPIPE_TYPE_BYTE ? "--byte" : "--message")
+                                   : "the default");
+        /* the read mode serve asked for follows the type it asked for: a
+         * joined pipe of the other type leaves the two disagreeing */
+        if (info.type == NPIPE_TYPE_MESSAGE && info.read_mode == NPIPE_READ_BYTE)
+                warn(s,
+                     "is read in byte mode by these instances (%s): a client's messages may "
+                     "run together (serve it with --message)",
+                     s->type_given ? "--byte" : "the default");
+        else if (info.type == NPIPE_TYPE_BYTE && info.read_mode == NPIPE_READ_MESSAGE)
+                warn(s,
+                     "is read in message mode by these instances (%s), but a byte pipe has "
+                     "no messages (serve it with --byte)",
+                     s->type_given ? "--message" : "the default");
+        if (info.max_instances != s->o.max_instances)
+                warn(s,
+                     "exists already and allows %s instances (its first instance's limit), "
+                     "not %s (%s)",
+                     instances_word(info.max_instances, n1, sizeof n1),
+                     instances_word(s->o.max_instances, n2, sizeof n2),
+                     s->max_given ? "--max-instances" : "the default");
+}
+
 /* Every instance, before any serves: a name that cannot be created fails
  * the command at once, with nothing half started.  NULL on failure
  * (reported). */
@@ -673,7 +827,7 @@ static struct instance *create_instances(struct serve *s, uint64_t n)
                 ins[i].index = (int)i;
                 r = npipe_create(s->path, &s->o, &ins[i].h);
                 if (r < 0) {
-                        cli_report("create", s->path, r);
+                        report_create(s, r, i == 0);
                         for (uint64_t k = 0; k < i; k++)
                                 npipe_close(ins[k].h);
                         free(ins);
@@ -685,6 +839,7 @@ static struct instance *create_instances(struct serve *s, uint64_t n)
                  * not that our own second instance must fail */
                 s->o.flags &= ~NPIPE_FIRST_INSTANCE;
         }
+        check_joined(s, ins[0].h);
         return ins;
 }
 
@@ -693,11 +848,12 @@ static struct instance *create_instances(struct serve *s, uint64_t n)
 static void note_exposure(const struct serve *s, npipe_t *h)
 {
         enum npipe_exposure e;
+        char esc[CLI_ESC_MAX];
 
         if (npipe_remote_exposure(h, &e) == 0 && e != NPIPE_EXPOSED && e != NPIPE_EXPOSE_OFF &&
             e != NPIPE_EXPOSE_REJECTED)
                 fprintf(stderr, "%s serve: note: remote clients cannot reach %s: %s\n", cli_prog,
-                        s->path, npipe_exposure_text(e));
+                        cli_esc(s->path, esc, sizeof esc), npipe_exposure_text(e));
 }
 
 /* A thread per instance, until every one is done.  Instances whose thread
@@ -770,9 +926,12 @@ int cmd_serve(int argc, char **argv)
         if (ins == NULL)
                 return CLI_FAIL;
         note_exposure(&s, ins[0].h);
+        char esc[CLI_ESC_MAX];
+
         if (s.verbose)
-                fprintf(stderr, "%s serve: %s: %llu instance%s listening\n", cli_prog, s.path,
-                        (unsigned long long)a.instances, a.instances == 1 ? "" : "s");
+                fprintf(stderr, "%s serve: %s: %llu instance%s listening\n", cli_prog,
+                        cli_esc(s.path, esc, sizeof esc), (unsigned long long)a.instances,
+                        a.instances == 1 ? "" : "s");
         run_instances(&s, ins, a.instances);
         free(ins);
         return atomic_load(&s.failed) ? CLI_FAIL : CLI_OK;

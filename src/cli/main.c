@@ -6,10 +6,12 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const struct cli_command commands[] = {
@@ -39,7 +41,8 @@ static void usage(FILE *f)
                 "A pipe NAME may be given as NAME, \\\\.\\pipe\\NAME or //./pipe/NAME.\n"
                 "\n"
                 "Options:\n"
-                "      --runtime-dir DIR  talk to the broker of DIR (sets NPIPE_RUNTIME_DIR)\n"
+                "      --runtime-dir DIR  talk to the broker of DIR, an existing directory\n"
+                "                         (sets NPIPE_RUNTIME_DIR)\n"
                 "  -h, --help             print this help and exit\n"
                 "  -V, --version          print the version and exit\n"
                 "\n"
@@ -64,6 +67,35 @@ static void fill_std_fds(void)
         }
 }
 
+/* --runtime-dir names a broker's directory that must be there already:
+ * the library would create a missing one (with its parents) for a
+ * broker of its own, so a typing error would silently start a second
+ * broker nobody else talks to.  CLI_OK, or CLI_FAIL with the reason. */
+static int runtime_dir_exists(const char *dir)
+{
+        char esc[CLI_ESC_MAX];
+        struct stat st;
+
+        if (stat(dir, &st) < 0) {
+                int e = errno;
+
+                cli_esc(dir, esc, sizeof esc);
+                if (e == ENOENT)
+                        cli_error("--runtime-dir %s: no such directory (it is not created here: "
+                                  "make it with 'mkdir -m 700 %s', or leave --runtime-dir out "
+                                  "for the default)",
+                                  esc, esc);
+                else
+                        cli_error("--runtime-dir %s: %s", esc, strerror(e));
+                return CLI_FAIL;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                cli_error("--runtime-dir %s: not a directory", cli_esc(dir, esc, sizeof esc));
+                return CLI_FAIL;
+        }
+        return CLI_OK;
+}
+
 int main(int argc, char **argv)
 {
         enum { OPT_RUNTIME = 256 };
@@ -76,12 +108,16 @@ int main(int argc, char **argv)
         int opt, r;
 
         fill_std_fds();
+        cli_broker_why_fallback();
         /* "+": stop at the subcommand; its options are its own */
         while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
                 switch (opt) {
                 case OPT_RUNTIME:
                         if (optarg[0] == '\0')
                                 return cli_usage_error(NULL, "empty --runtime-dir");
+                        r = runtime_dir_exists(optarg);
+                        if (r != CLI_OK)
+                                return r;
                         if (setenv("NPIPE_RUNTIME_DIR", optarg, 1) < 0) {
                                 cli_error("setenv: out of memory");
                                 return CLI_FAIL;

@@ -14,8 +14,19 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "client/client.h"
 #include "core/name.h"
+#include "proto/proto.h"
+
+/* Why the library could not reach a broker: np_broker_why, a library
+ * internal (client/client.h).  npipe links the shared library, which
+ * exports it only when src/libnpipe.sym lists it among the NPIPE_PRIVATE
+ * names; until then the weak reference stays NULL and main() has the
+ * library print the reason itself (NPIPE_DEBUG, cli_broker_why_fallback). */
+#pragma weak np_broker_why
+#pragma weak np_broker_limit_why
 
 const char *cli_prog = "npipe";
 
@@ -125,15 +136,136 @@ void cli_error(const char *fmt, ...)
         fputc('\n', stderr);
 }
 
-void cli_report(const char *op, const char *path, int status)
+/* The length of a UTF-8 sequence starting at s (n bytes left), or 0 when
+ * s does not start one.  Lenient on over-long forms: this only decides
+ * what is printed as is. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
+        size_t k = s[0] >= 0xF0 && s[0] <= 0xF4  ? 4
+                   : s[0] >= 0xE0                ? 3
+                   : s[0] >= 0xC2 && s[0] < 0xE0 ? 2
+                                                 : 0;
+        if (k == 0 || k > n)
+                return 0;
+        for (size_t i = 1; i < k; i++)
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+        return k;
+}
+
+const char *cli_esc(const char *s, char *buf, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        size_t n = strlen(s), o = 0;
+
+        if (len == 0)
+                return buf;
+        for (size_t i = 0; i < n;) {
+                size_t k = p[i] < 0x80 ? 1 : utf8_seq(p + i, n - i);
+                /* C1 controls (U+0080..U+009F) are C2 80..C2 9F */
+                int control = k == 1 ? p[i] < 0x20 || p[i] == 0x7F
+                                     : k == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0;
+                size_t need = k == 0 || control ? 4 * (k ? k : 1) : k;
+
+                if (o + need + 4 > len) {
+                        if (o + 4 <= len) {
+                                memcpy(buf + o, "...", 3);
+                                o += 3;
+                        }
+                        break;
+                }
+                if (k == 0 || control) {
+                        for (size_t j = 0; j < (k ? k : 1); j++)
+                                o += (size_t)snprintf(buf + o, len - o, "\\x%02x", p[i + j]);
+                } else {
+                        memcpy(buf + o, p + i, k);
+                        o += k;
+                }
+                i += k ? k : 1;
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
+/* The name part of what the user typed or of a canonical path: after
+ * \\.\pipe\ or //./pipe/ (any case), else all of it. */
+static const char *bare_name(const char *path)
+{
+        static const char *const prefixes[] = {"\\\\.\\pipe\\", "//./pipe/"};
+
+        for (size_t i = 0; i < 2; i++) {
+                size_t n = strlen(prefixes[i]);
+
+                if (strncasecmp(path, prefixes[i], n) == 0)
+                        return path + n;
+        }
+        return path;
+}
+
+/* ": N characters, at most 250" for a name over the limit (UTF-16 units,
+ * as Windows counts: a character beyond the BMP is two), else "". */
+static void name_limit(const char *path, char *out, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)bare_name(path);
+        size_t n = strlen((const char *)p), units = 0;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < n;) {
+                size_t k = p[i] < 0x80 ? 1 : utf8_seq(p + i, n - i);
+
+                if (k == 0)
+                        k = 1;
+                units += k == 4 ? 2 : 1;
+                i += k;
+        }
+        if (units > NP_NAME_MAX_CHARS)
+                snprintf(out, len,
+                         ": a name has at most %u characters after \\\\.\\pipe\\; this one has %zu",
+                         NP_NAME_MAX_CHARS, units);
+        else if (n > NP_NAME_MAX)
+                snprintf(out, len, ": a name has at most %u bytes of UTF-8; this one has %zu",
+                         NP_NAME_MAX, n);
+}
+
+void cli_report_text(const char *op, const char *path, int status, const char *text)
+{
+        char esc[CLI_ESC_MAX], limit[160] = "", why[1024];
         const char *w32 = cli_win32_name(status);
 
-        fprintf(stderr, "%s: %s%s%s: %s", cli_prog, op, path ? " " : "", path ? path : "",
-                npipe_strerror(status));
+        /* the library could not reach a broker (a bad runtime directory
+         * gives NPIPE_EACCES or NPIPE_ENOENT, which would read as if about
+         * the pipe): say so, and why on the next line */
+        size_t nwhy = np_broker_why != NULL ? np_broker_why(why, sizeof why) : 0;
+
+        if (nwhy > 0)
+                text = npipe_strerror(NPIPE_EBROKER);
+        else if (path != NULL && status == NPIPE_ENAMETOOLONG)
+                name_limit(path, limit, sizeof limit);
+        fprintf(stderr, "%s: %s%s%s: %s", cli_prog, op, path ? " " : "",
+                path ? cli_esc(path, esc, sizeof esc) : "", text);
         if (w32)
                 fprintf(stderr, " (%s)", w32);
-        fputc('\n', stderr);
+        fprintf(stderr, "%s\n", limit);
+        if (nwhy > 0)
+                fprintf(stderr, "%s: %s: %s\n", cli_prog, op, cli_esc(why, esc, sizeof esc));
+        /* which of the broker's limits, and how to raise it */
+        else if (status == NPIPE_ELIMIT && np_broker_limit_why != NULL &&
+                 np_broker_limit_why(why, sizeof why) > 0)
+                fprintf(stderr, "%s: %s: %s\n", cli_prog, op, why);
+}
+
+bool cli_debug_set;
+
+void cli_broker_why_fallback(void)
+{
+        if (np_broker_why != NULL || getenv("NPIPE_DEBUG") != NULL)
+                return;
+        cli_debug_set = setenv("NPIPE_DEBUG", "1", 1) == 0;
+}
+
+void cli_report(const char *op, const char *path, int status)
+{
+        cli_report_text(op, path, status, npipe_strerror(status));
 }
 
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -47,14 +47,9 @@ const char *cli_policy_word(enum npipe_access_policy p)
 
 void cli_put_name(FILE *f, const char *s)
 {
-        for (; *s != '\0'; s++) {
-                unsigned char c = (unsigned char)*s;
+        char buf[CLI_ESC_MAX];
 
-                if (c < 0x20 || c == 0x7F)
-                        fprintf(f, "\\x%02x", c);
-                else
-                        fputc(c, f);
-        }
+        fputs(cli_esc(s, buf, sizeof buf), f);
 }
 
 void cli_json_name(struct json *j, const char *name)

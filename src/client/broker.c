@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
@@ -70,6 +71,11 @@ struct abandoned {
 };
 static struct abandoned *abandoned;
 static _Atomic uint64_t generation; /* bumped for every new broker session */
+
+/* Why the last attempt to make a session failed (np_broker_why), under
+ * lock; empty after a success.  The layers below note details for their
+ * own thread (np_broker_note) while ensure_session runs. */
+static char why[NP_BROKER_NOTE_MAX];
 
 /* getpid() is a system call (glibc stopped caching it); every API call
  * checks that a handle belongs to this process, so keep our own copy,
@@ -279,6 +285,37 @@ static void undo_late_reply(int s, const struct np_hdr *hdr, const unsigned char
                 (void)np_send_packet_nowait(s, pkt, (size_t)len, -1);
 }
 
+/* An event (no request id): the layer above's hooks, or a stats query.
+ * np_proto_check has validated the body's size (and a remote identity). */
+static void handle_event(int s, const struct np_hdr *hdr, const unsigned char *body, int fd)
+{
+        const struct np_broker_hooks *hk = atomic_load(&hooks);
+        if (hdr->type == NP_MSG_EV_CONNECTED && hk && hk->connected) {
+                struct np_ev_connected ev;
+                memcpy(&ev, body, sizeof(ev));
+                hk->connected(&ev, NULL, fd);
+                return;
+        }
+        if (hdr->type == NP_MSG_EV_CONNECTED_REMOTE && hk && hk->connected) {
+                struct np_ev_connected_remote ev;
+                memcpy(&ev, body, sizeof(ev));
+                hk->connected(&ev.ev, &ev.id, fd);
+                return;
+        }
+        if (hdr->type == NP_MSG_EV_PEER_GONE && hk && hk->peer_gone) {
+                struct np_ev_peer_gone ev;
+                memcpy(&ev, body, sizeof(ev));
+                hk->peer_gone(&ev);
+        }
+        if (hdr->type == NP_MSG_EV_STATS_QUERY) {
+                struct np_ev_stats_query ev;
+                memcpy(&ev, body, sizeof(ev));
+                answer_stats(s, ev.query);
+        }
+        if (fd >= 0)
+                close(fd);
+}
+
 static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
 {
         const char *name;
@@ -294,32 +331,7 @@ static void handle_packet(int s, const unsigned char *buf, size_t n, int fd)
         size_t blen = n - sizeof(hdr);
 
         if (hdr.req_id == 0) {
-                const struct np_broker_hooks *hk = atomic_load(&hooks);
-                if (hdr.type == NP_MSG_EV_CONNECTED && hk && hk->connected) {
-                        struct np_ev_connected ev;
-                        memcpy(&ev, body, sizeof(ev));
-                        hk->connected(&ev, NULL, fd);
-                        return;
-                }
-                if (hdr.type == NP_MSG_EV_CONNECTED_REMOTE && hk && hk->connected) {
-                        /* np_proto_check validated the identity */
-                        struct np_ev_connected_remote ev;
-                        memcpy(&ev, body, sizeof(ev));
-                        hk->connected(&ev.ev, &ev.id, fd);
-                        return;
-                }
-                if (hdr.type == NP_MSG_EV_PEER_GONE && hk && hk->peer_gone) {
-                        struct np_ev_peer_gone ev;
-                        memcpy(&ev, body, sizeof(ev));
-                        hk->peer_gone(&ev);
-                }
-                if (hdr.type == NP_MSG_EV_STATS_QUERY) {
-                        struct np_ev_stats_query ev;
-                        memcpy(&ev, body, sizeof(ev));
-                        answer_stats(s, ev.query);
-                }
-                if (fd >= 0)
-                        close(fd);
+                handle_event(s, &hdr, body, fd);
                 return;
         }
 
@@ -406,6 +418,65 @@ static void *event_thread(void *arg)
 
 /* ---- connecting and starting the broker ------------------------------------------ */
 
+/* Which broker limit refused the last request of this process
+ * (np_broker_limit_why), in words: the reply's detail (proto.h NP_LIMIT_*).
+ * Under lock. */
+static char limit_why[320];
+
+static void limit_text(uint32_t detail, char *buf, size_t len)
+{
+        static const char *const what[NP_LIMIT_WHAT_MAX + 1] = {
+            "resources",         "file descriptors", "server instances",
+            "client ends",       "pending waits",    "pipe names",
+            "connected processes", "listings in progress", "statistics requests in progress"};
+        uint32_t w = NP_LIMIT_WHAT(detail), scope = NP_LIMIT_SCOPE(detail);
+        const char *x = w <= NP_LIMIT_WHAT_MAX ? what[w] : what[0];
+
+        if (w == NP_LIMIT_FDS && scope == NP_LIMIT_BROKER)
+                snprintf(buf, len,
+                         "npiped is out of file descriptors (each listening instance holds "
+                         "one): raise the hard RLIMIT_NOFILE where npiped starts (systemd: "
+                         "LimitNOFILE= in npiped.service; a shell: ulimit -Hn before the first "
+                         "npipe program starts npiped) and restart npiped");
+        else if (scope == NP_LIMIT_PROCESS)
+                snprintf(buf, len, "this process holds as many %s as npiped allows one process",
+                         x);
+        else if (scope == NP_LIMIT_UID)
+                snprintf(buf, len,
+                         "your user's share of npiped's %s is used up (npiped gives each user "
+                         "a part, so that one cannot lock the others out)",
+                         x);
+        else
+                snprintf(buf, len, "npiped's limit of %s is reached", x);
+}
+
+/* A request refused by a limit: keep why, for np_broker_limit_why (and
+ * say it on stderr with NPIPE_DEBUG).  Called with the lock held. */
+static void note_limit(uint32_t detail)
+{
+        if (detail == 0) {
+                limit_why[0] = '\0';
+                return;
+        }
+        limit_text(detail, limit_why, sizeof(limit_why));
+        if (np_env("NPIPE_DEBUG"))
+                fprintf(stderr, "npipe: a broker limit: %s\n", limit_why);
+}
+
+size_t np_broker_limit_why(char *buf, size_t len)
+{
+        if (buf == NULL || len == 0)
+                return 0;
+        np_lock(&lock, NP_LK_BROKER);
+        size_t n = strlen(limit_why);
+        if (n >= len)
+                n = len - 1;
+        memcpy(buf, limit_why, n);
+        buf[n] = '\0';
+        np_unlock(&lock, NP_LK_BROKER);
+        return n;
+}
+
 static int hello(int s)
 {
         unsigned char pkt[sizeof(struct np_hdr) + sizeof(struct np_hello)];
@@ -442,14 +513,20 @@ static int hello(int s)
         if (rh.type != NP_MSG_HELLO_REPLY)
                 return NPIPE_EPROTO;
         memcpy(&rb, buf + sizeof(rh), sizeof(rb));
+        if (rb.status == NPIPE_ELIMIT) {
+                /* a broker at its descriptor or process limit answers
+                 * the hello only to say so */
+                char text[sizeof(limit_why)];
+                limit_text(rb.detail, text, sizeof(text));
+                np_broker_note("%s", text);
+                return NPIPE_ELIMIT;
+        }
         if (rb.status != 0 || rb.version != NP_PROTO_VERSION)
                 return NPIPE_EPROTO;
         return 0;
 }
 
-/* Connect to the broker of `dir`, starting one when none answers (never
- * in a shared broker's directory: that one is the administrator's).
- * Returns the socket or a negative code. */
+/* Whether connect_broker may start a broker (np_broker_autostart). */
 static _Atomic int autostart = 1;
 
 void np_broker_autostart(int on)
@@ -457,18 +534,75 @@ void np_broker_autostart(int on)
         atomic_store(&autostart, on);
 }
 
+size_t np_broker_why(char *buf, size_t len)
+{
+        if (buf == NULL || len == 0)
+                return 0;
+        np_lock(&lock, NP_LK_BROKER);
+        size_t n = strlen(why);
+        if (n >= len)
+                n = len - 1;
+        memcpy(buf, why, n);
+        buf[n] = '\0';
+        np_unlock(&lock, NP_LK_BROKER);
+        return n;
+}
+
+/* A shared broker's directory (np_runtime_dir_client) with nobody
+ * listening: say that it was taken for one, and why, since a private
+ * directory with the wrong mode ends up here too. */
+static void note_shared(const char *dir, int err)
+{
+        struct stat st;
+        unsigned mode = 0;
+        unsigned long uid = 0;
+        if (lstat(dir, &st) == 0) {
+                mode = (unsigned)(st.st_mode & 07777);
+                uid = (unsigned long)st.st_uid;
+        }
+        np_broker_note("no broker listens on %s/%s (%s), and none is started there: the runtime "
+                       "directory (from NPIPE_RUNTIME_DIR, owner uid %lu, mode %04o) is taken "
+                       "for a shared broker's (npiped --shared) because group and others may "
+                       "read it; a directory of your own must have mode 0700 (chmod 700 %s)",
+                       dir, NP_BROKER_SOCKET, strerror(err), uid, mode, dir);
+}
+
+/* Connect to the broker of `dir`, starting one when none answers (never
+ * in a shared broker's directory: that one is the administrator's).
+ * Returns the socket or a negative code, the reason noted. */
 static int connect_broker(const char *dir, int shared)
 {
+        int s = -ENOENT;
         for (int attempt = 0; attempt < 100; attempt++) {
-                int s = np_broker_socket_connect(dir);
+                s = np_broker_socket_connect(dir);
                 if (s >= 0)
                         return s;
-                if (s == -EACCES || s == -EPERM)
+                if (s == -ENAMETOOLONG) {
+                        np_broker_note("the runtime directory %s is too long for a socket path "
+                                       "(%zu bytes with /%s at most)",
+                                       dir, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+                                       NP_BROKER_SOCKET);
+                        return NPIPE_EBROKER;
+                }
+                if (s == -EACCES || s == -EPERM) {
+                        np_broker_note("cannot connect to %s/%s: %s", dir, NP_BROKER_SOCKET,
+                                       strerror(-s));
                         return NPIPE_EACCES;
-                if (s != -ENOENT && s != -ECONNREFUSED)
+                }
+                if (s != -ENOENT && s != -ECONNREFUSED) {
+                        np_broker_note("cannot connect to %s/%s: %s", dir, NP_BROKER_SOCKET,
+                                       strerror(-s));
                         return NPIPE_EBROKER;
-                if (shared || !atomic_load(&autostart))
+                }
+                if (shared) {
+                        note_shared(dir, -s);
                         return NPIPE_EBROKER;
+                }
+                if (!atomic_load(&autostart)) {
+                        np_broker_note("no broker listens on %s/%s: %s", dir, NP_BROKER_SOCKET,
+                                       strerror(-s));
+                        return NPIPE_EBROKER;
+                }
                 /* The first miss starts a broker.  Later ones wait for a broker
                  * another process is starting (it holds the lock but has not
                  * bound yet); np_broker_spawn returns once one listens. */
@@ -480,15 +614,15 @@ static int connect_broker(const char *dir, int shared)
                         nanosleep(&ts, NULL);
                 }
         }
+        np_broker_note("a broker was started for %s, but nothing listens on %s/%s: %s", dir, dir,
+                       NP_BROKER_SOCKET, strerror(-s));
         return NPIPE_EBROKER;
 }
 
 /* Connect (starting the broker if needed) and say hello.  Called with the
  * lock held. */
-static int ensure_session(void)
+static int make_session(void)
 {
-        if (sock >= 0 && sock_pid == np_self_pid())
-                return 0;
         char dir[PATH_MAX];
         int shared;
         int r = np_runtime_dir_client(dir, sizeof(dir), &shared);
@@ -502,14 +636,25 @@ static int ensure_session(void)
                 if (s < 0)
                         return s;
                 r = hello(s);
-                if (r == 0 || r == NPIPE_EPROTO)
+                if (r == 0 || r == NPIPE_EPROTO || r == NPIPE_ELIMIT)
                         break;
                 close(s);
                 s = -1;
         }
-        if (s < 0)
+        if (s < 0) {
+                np_broker_note("the broker at %s/%s accepted the connection but did not answer "
+                               "its hello",
+                               dir, NP_BROKER_SOCKET);
                 return r < 0 ? r : NPIPE_EBROKER;
+        }
+        if (r == NPIPE_ELIMIT) {
+                close(s); /* the note says which limit (hello) */
+                return r;
+        }
         if (r < 0) {
+                np_broker_note("the broker at %s/%s did not accept this library's hello "
+                               "(protocol version %u): an npiped of another npipe version?",
+                               dir, NP_BROKER_SOCKET, (unsigned)NP_PROTO_VERSION);
                 close(s);
                 return r;
         }
@@ -520,6 +665,7 @@ static int ensure_session(void)
         pthread_attr_setstacksize(&a, 64 * 1024);
         if (pthread_create(&t, &a, event_thread, (void *)(intptr_t)s) != 0) {
                 pthread_attr_destroy(&a);
+                np_broker_note("cannot start the thread that reads the broker's socket");
                 close(s);
                 return NPIPE_ENOMEM;
         }
@@ -528,6 +674,25 @@ static int ensure_session(void)
         sock_pid = np_self_pid();
         generation++;
         return 0;
+}
+
+/* make_session, keeping its reason on failure (np_broker_why; on stderr
+ * with NPIPE_DEBUG).  Called with the lock held. */
+static int ensure_session(void)
+{
+        if (sock >= 0 && sock_pid == np_self_pid())
+                return 0;
+        np_broker_note_clear();
+        int r = make_session();
+        if (r == 0) {
+                why[0] = '\0';
+                return 0;
+        }
+        const char *note = np_broker_noted();
+        snprintf(why, sizeof(why), "%s", note[0] ? note : npipe_strerror(r));
+        if (np_env("NPIPE_DEBUG"))
+                fprintf(stderr, "npipe: cannot reach the broker: %s\n", why);
+        return r;
 }
 
 static int build_packet(unsigned char *pkt, uint16_t type, uint32_t id, uint32_t flags,
@@ -654,6 +819,16 @@ int np_broker_call(struct np_request *req)
                         return NPIPE_ETIMEDOUT;
                 }
                 np_futex_wait(&p.done, 0, 0, rem);
+        }
+        if (p.status == 0 && req->reply_type == NP_MSG_REPLY &&
+            req->reply_len >= sizeof(struct np_reply)) {
+                struct np_reply rep;
+                memcpy(&rep, req->reply, sizeof(rep));
+                if (rep.status == NPIPE_ELIMIT) {
+                        np_lock(&lock, NP_LK_BROKER);
+                        note_limit(rep.detail);
+                        np_unlock(&lock, NP_LK_BROKER);
+                }
         }
         return p.status;
 }

@@ -77,6 +77,37 @@ int np_broker_status_until(uint16_t type, const void *body, size_t body_len, con
  * learns of closes from our socket anyway. */
 int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd);
 
+/* Why this process could not reach a broker, for people.
+ *
+ * When np_broker_call cannot make a session (NPIPE_EBROKER, or the
+ * NPIPE_EACCES / NPIPE_ENOENT / NPIPE_ENAMETOOLONG of a bad runtime
+ * directory, or NPIPE_EPROTO) it records one line of English naming what
+ * it tried: which runtime directory (and where that choice came from) and
+ * what is wrong with it - missing, not a directory, a symbolic link, the
+ * wrong owner, the wrong mode - or which broker program it tried to start
+ * and why that failed.  np_broker_why copies that line into buf (always
+ * NUL-terminated, truncated to len - 1 bytes) and returns its length, 0
+ * when the last attempt succeeded or none was made.  The library prints
+ * nothing, except the same line on stderr when NPIPE_DEBUG is set.
+ * Internal (not exported from the shared library): the npipe command
+ * links the static library and prints it after an error. */
+size_t np_broker_why(char *buf, size_t len);
+/* The same for the last request a broker limit refused (NPIPE_ELIMIT):
+ * which limit, whose, and how to raise it (proto.h NP_LIMIT_*); 0 when
+ * the broker said nothing more (an older npiped). */
+size_t np_broker_limit_why(char *buf, size_t len);
+
+/* For the layers below broker.c (os/runtime.c, os/spawn.c): note the
+ * detail of a failure in progress, printf-style, for this thread; the
+ * last note wins.  broker.c clears it before each attempt to make a
+ * session and keeps it (np_broker_why) when the attempt fails.  Defined
+ * in os/runtime.c, which npiped compiles too (it may note; nobody reads). */
+#define NP_BROKER_NOTE_MAX 768
+void np_broker_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void np_broker_note_clear(void);
+/* This thread's note ("" when none). */
+const char *np_broker_noted(void);
+
 /* Whether a missing broker is started (default 1).  npiped's own SMB
  * relay is a client of the broker it runs in and must never start one. */
 void np_broker_autostart(int on);

@@ -5,6 +5,7 @@
  * hello) stays in client/broker.c.
  */
 #include "os/os.h"
+#include "client/client.h"
 #include "npipe_config.h"
 #include <npipe/npipe.h>
 
@@ -14,6 +15,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -49,9 +52,39 @@ static const char *broker_path(char *buf, size_t len)
         if (p[0] == '/')
                 return p;
         char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof(cwd)) || snprintf(buf, len, "%s/%s", cwd, p) >= (int)len)
+        if (!getcwd(cwd, sizeof(cwd)) || snprintf(buf, len, "%s/%s", cwd, p) >= (int)len) {
+                np_broker_note("NPIPE_BROKER=%s is relative and the current directory cannot "
+                               "make it absolute",
+                               p);
                 return NULL;
+        }
         return buf;
+}
+
+/* Where the program's path came from, for the notes. */
+static const char *broker_origin(void)
+{
+        return np_env("NPIPE_BROKER") ? "from NPIPE_BROKER"
+                                      : "the installed one; NPIPE_BROKER names another";
+}
+
+/* Why `path` could not be run (posix_spawn said err): what is there. */
+static void note_unrunnable(const char *path, int err)
+{
+        struct stat st;
+        const char *what;
+
+        if (stat(path, &st) < 0)
+                what = errno == ENOENT ? "does not exist" : strerror(errno);
+        else if (S_ISDIR(st.st_mode))
+                what = "is a directory";
+        else if (!S_ISREG(st.st_mode))
+                what = "is not a regular file";
+        else if (access(path, X_OK) < 0)
+                what = "is not executable";
+        else
+                what = strerror(err);
+        np_broker_note("the broker program %s (%s) %s", path, broker_origin(), what);
 }
 
 /* Start a broker for `dir` and wait until it listens (or gives way to
@@ -60,7 +93,7 @@ static const char *broker_path(char *buf, size_t len)
  * so waiting for the process we start is waiting for readiness.
  * posix_spawn runs no atfork handlers (we hold our lock here) and the
  * broker inherits nothing of ours but /dev/null and the log.
- * Returns 0 or NPIPE_EBROKER. */
+ * Returns 0 or NPIPE_EBROKER, the reason noted (np_broker_note). */
 int np_broker_spawn(const char *dir)
 {
         char pathbuf[PATH_MAX];
@@ -102,12 +135,29 @@ int np_broker_spawn(const char *dir)
         int r = posix_spawn(&pid, path, &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
-        if (r != 0)
+        if (r != 0) {
+                note_unrunnable(path, r);
                 return NPIPE_EBROKER;
+        }
         int st;
         while (waitpid(pid, &st, 0) < 0) {
                 if (errno != EINTR)
                         return 0; /* SIGCHLD ignored: reaped already; connecting tells */
         }
-        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : NPIPE_EBROKER;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                return 0;
+        char how[64];
+        if (WIFEXITED(st))
+                snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+        else
+                snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
+        if (log)
+                np_broker_note("the broker %s (%s) %s before it listened on %s/%s; its messages "
+                               "are in %s",
+                               path, broker_origin(), how, dir, NP_BROKER_SOCKET, log);
+        else
+                np_broker_note("the broker %s (%s) %s before it listened on %s/%s; "
+                               "NPIPE_BROKER_LOG=FILE keeps its messages",
+                               path, broker_origin(), how, dir, NP_BROKER_SOCKET);
+        return NPIPE_EBROKER;
 }

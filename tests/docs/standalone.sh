@@ -1,0 +1,54 @@
+#!/bin/sh
+# standalone.sh SRC: the README and docs/*.md stand alone in a clone.
+#   - no path into ../shared (the project's specification, which is not part
+#     of the repository); docs/win32.md and docs/abi.md are another
+#     engineer's and the README's "## Two commands" section too: they are
+#     left out here, and their ../shared references are listed, not failed;
+#   - every relative link [text](path) names a file of the repository.
+set -eu
+src=${1:?usage: $0 SRC}
+cd "$src"
+status=0
+
+# the README without its "## Two commands" section
+readme_own() {
+        awk '/^## / { skip = ($0 == "## Two commands") } !skip { print FILENAME ":" FNR ": " $0 }' \
+                README.md
+}
+
+{
+        readme_own
+        for f in docs/*.md; do
+                case $f in docs/win32.md | docs/abi.md) continue ;; esac
+                awk '{ print FILENAME ":" FNR ": " $0 }' "$f"
+        done
+} >"${TMPDIR:-/tmp}/npipe-standalone.$$"
+trap 'rm -f "${TMPDIR:-/tmp}/npipe-standalone.$$"' EXIT
+lines=${TMPDIR:-/tmp}/npipe-standalone.$$
+
+if grep -F '../shared' "$lines" >&2; then
+        echo "FAIL: the lines above point into ../shared, which a clone does not have" >&2
+        status=1
+else
+        echo "ok - no ../shared in README.md (but its Two commands section) and docs/*.md"
+fi
+
+# relative links: [text](path) or [text](path#anchor), not URLs
+links=$(sed -n 's/^\([^:]*\):[0-9]*: .*/\1/p' "$lines" | sort -u)
+for f in $links; do
+        dir=$(dirname "$f")
+        grep -o '\](\([^)#]*\)[^)]*)' "$f" | sed 's/^](\([^)#]*\).*/\1/' | while read -r target; do
+                case $target in '' | http:* | https:* | mailto:*) continue ;; esac
+                if [ ! -e "$dir/$target" ]; then
+                        echo "FAIL: $f links to $target, which does not exist" >&2
+                        echo broken
+                fi
+        done
+done | grep -q broken && status=1 || echo "ok - every relative link names a file"
+
+# for the report: what the others' parts still say
+for f in docs/win32.md docs/abi.md; do
+        [ -f "$f" ] && grep -n -F '../shared' "$f" | sed "s|^|note: $f:|" || true
+done
+awk '/^## / { own = ($0 == "## Two commands") } own && /\.\.\/shared/ { print "note: README.md:" FNR ": " $0 }' README.md
+exit $status
