@@ -1,16 +1,43 @@
 #!/bin/sh
-# Install the Debian packages npipe's build and tests need, when missing.
-#   scripts/deps.sh            build + tests
-#   scripts/deps.sh --oracle   also wine and mingw-w64 (the Win32 oracle)
+# Install the Debian packages npipe needs, when missing: `make deps` runs
+# this, and nothing else in the build does.
+#   scripts/deps.sh [GROUP]...
+#     build     compiler, dpkg-dev, meson, ninja, pkg-config, Check, scdoc: `make`,
+#               `make run`
+#     check     + clang (ASan, TSan, fuzzers), Samba and impacket (the remote
+#               tests' private smbd), xz-utils: the test targets
+#     oracle    + wine and mingw-w64 (the Win32 oracle, `make bench-wine`)
+#     package   + debhelper, lintian, fakeroot: `make deb`
+#   No group: build and check.  --oracle (old spelling): build, check, oracle.
 # As root it runs apt-get (after apt-get update); otherwise it prints the
 # command to run.  Quiet and fast when everything is there.
 set -eu
-# samba and python3-impacket: the remote (SMB) tests run a private smbd
-pkgs="gcc clang meson ninja-build pkg-config check scdoc samba python3-impacket xz-utils"
-[ "${1:-}" = "--oracle" ] && pkgs="$pkgs wine wine64 gcc-mingw-w64-x86-64"
+# dpkg-dev: meson asks dpkg-architecture for the multiarch libdir
+# (lib/x86_64-linux-gnu); without it, it would pick lib64 on amd64, where
+# neither ld.so nor pkg-config look
+build="gcc dpkg-dev meson ninja-build pkg-config check scdoc"
+check="clang samba python3-impacket xz-utils"
+oracle="wine wine64 gcc-mingw-w64-x86-64"
+package="debhelper fakeroot lintian"
+
+[ $# = 0 ] && set -- build check
+pkgs=""
+for g in "$@"; do
+        case "$g" in
+        build) pkgs="$pkgs $build" ;;
+        check) pkgs="$pkgs $build $check" ;;
+        oracle | --oracle) pkgs="$pkgs $build $check $oracle" ;;
+        package) pkgs="$pkgs $build $package" ;;
+        *)
+                echo "deps.sh: unknown group '$g' (build, check, oracle, package)" >&2
+                exit 2
+                ;;
+        esac
+done
 
 missing=""
 for p in $pkgs; do
+        case " $missing " in *" $p "*) continue ;; esac
         st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
         case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
 done

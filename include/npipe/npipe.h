@@ -36,10 +36,9 @@ extern "C" {
 #define NPIPE_EXTERN
 #endif
 
-#define NPIPE_VERSION_MAJOR 0
-#define NPIPE_VERSION_MINOR 1
-#define NPIPE_VERSION_PATCH 0
-#define NPIPE_VERSION_STRING "0.1.0"
+/* NPIPE_VERSION_MAJOR, _MINOR, _PATCH and _STRING: generated from the
+ * project version (meson.build). */
+#include <npipe/version.h>
 
 /* ---- status codes --------------------------------------------------------
  * XX(name, value, Win32 error, NTSTATUS, message).  The Win32 and NTSTATUS
