@@ -49,14 +49,15 @@ check-fast: all
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 
 # The benchmark smoke run forks while its threads start, which clang 14's
-# ASan allocator does not survive (a lock held at fork): it runs in
-# check-fast only.
+# ASan allocator does not survive (a lock held at fork), and the docs
+# suite builds the documents' programs the way a user does, with cc and
+# no sanitizer runtime: both run in check-fast only.
 check-asan:
 	[ -f build-asan/build.ninja ] || CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 	ninja -C build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
-		--no-suite bench-smoke
+		--no-suite bench-smoke --no-suite docs
 
 check-tsan:
 	[ -f build-tsan/build.ninja ] || CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
@@ -67,7 +68,10 @@ check-tsan:
 check-conformance:
 	@scripts/run-conformance.sh
 
+# What ran, and what was skipped and why (no ../shared, no Samba, ...),
+# as the last screen of a make check that passed.
 check: check-fast check-conformance check-asan check-tsan
+	@scripts/check-summary.sh $(BUILD) build-asan build-tsan build-conf
 
 # Wine 8.0's dlls/kernel32/tests/pipe.c natively against npipe, fetched (and
 # cached) at test time, never kept here (tests/wine/README.md).

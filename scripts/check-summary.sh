@@ -173,7 +173,9 @@ if d is not None and "semantics-coverage" not in d:
     skips += 1
 report("ASan+UBSan", asan,
        lambda n, s: "(on purpose: suite bench-smoke forks while its threads start, which "
-       "clang's ASan does not survive)" if "bench-smoke" in s else None)
+       "clang's ASan does not survive)" if "bench-smoke" in s else
+       "(on purpose: suite docs builds the documents' programs with plain cc, "
+       "without the sanitizer runtime; it ran in the native build)" if "docs" in s else None)
 report("TSan", tsan,
        lambda n, s: None if ("ring" in s or "wake" in s) else False)
 print("  (TSan runs the suites ring and wake only: the rest ran in the builds above)")

@@ -83,8 +83,10 @@ static uint32_t raw_send(int s, uint16_t type, const void *body, size_t blen, co
                            .req_id = ++g_req};
 
         memcpy(buf, &h, sizeof(h));
-        memcpy(buf + sizeof(h), body, blen);
-        memcpy(buf + sizeof(h) + blen, name, nlen);
+        if (blen)
+                memcpy(buf + sizeof(h), body, blen);
+        if (nlen)
+                memcpy(buf + sizeof(h) + blen, name, nlen);
         ck_assert_int_eq(np_send_packet(s, buf, h.len, fd), 0);
         return h.req_id;
 }
