@@ -463,18 +463,25 @@ static void note_limit(uint32_t detail)
                 fprintf(stderr, "npipe: a broker limit: %s\n", limit_why);
 }
 
-size_t np_broker_limit_why(char *buf, size_t len)
+/* Copy one of the texts kept under lock into the caller's buffer
+ * (always NUL-terminated, truncated); its length. */
+static size_t copy_kept(const char *kept, char *buf, size_t len)
 {
         if (buf == NULL || len == 0)
                 return 0;
         np_lock(&lock, NP_LK_BROKER);
-        size_t n = strlen(limit_why);
+        size_t n = strlen(kept);
         if (n >= len)
                 n = len - 1;
-        memcpy(buf, limit_why, n);
+        memcpy(buf, kept, n);
         buf[n] = '\0';
         np_unlock(&lock, NP_LK_BROKER);
         return n;
+}
+
+size_t np_broker_limit_why(char *buf, size_t len)
+{
+        return copy_kept(limit_why, buf, len);
 }
 
 static int hello(int s)
@@ -536,16 +543,7 @@ void np_broker_autostart(int on)
 
 size_t np_broker_why(char *buf, size_t len)
 {
-        if (buf == NULL || len == 0)
-                return 0;
-        np_lock(&lock, NP_LK_BROKER);
-        size_t n = strlen(why);
-        if (n >= len)
-                n = len - 1;
-        memcpy(buf, why, n);
-        buf[n] = '\0';
-        np_unlock(&lock, NP_LK_BROKER);
-        return n;
+        return copy_kept(why, buf, len);
 }
 
 /* A shared broker's directory (np_runtime_dir_client) with nobody

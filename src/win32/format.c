@@ -19,13 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct fbuf {
-        char *p;
-        size_t len, cap;
-        int oom;
-};
-
-static void put(struct fbuf *b, const char *s, size_t n)
+/* A growing string (win32.h, struct np_win_buf): FormatMessage
+ * (message.c) builds its text with it too. */
+void np_win_buf_put(struct np_win_buf *b, const char *s, size_t n)
 {
         if (b->oom)
                 return;
@@ -46,7 +42,7 @@ static void put(struct fbuf *b, const char *s, size_t n)
         b->p[b->len] = 0;
 }
 
-static void put_cp(struct fbuf *b, uint32_t c)
+static void put_cp(struct np_win_buf *b, uint32_t c)
 {
         char u[4];
         size_t n;
@@ -69,7 +65,7 @@ static void put_cp(struct fbuf *b, uint32_t c)
                 u[3] = (char)(0x80 | (c & 0x3F));
                 n = 4;
         }
-        put(b, u, n);
+        np_win_buf_put(b, u, n);
 }
 
 /* UTF-16 units to UTF-8; an unpaired surrogate becomes U+FFFD, since a
@@ -84,7 +80,7 @@ static size_t utf16_len(const WCHAR *s)
         return n;
 }
 
-static void put_utf16(struct fbuf *b, const WCHAR *s, size_t n)
+static void put_utf16(struct np_win_buf *b, const WCHAR *s, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 uint32_t c = s[i];
@@ -99,10 +95,10 @@ static void put_utf16(struct fbuf *b, const WCHAR *s, size_t n)
         }
 }
 
-static void pad(struct fbuf *b, int n, char c)
+static void pad(struct np_win_buf *b, int n, char c)
 {
         for (; n > 0; n--)
-                put(b, &c, 1);
+                np_win_buf_put(b, &c, 1);
 }
 
 /* The format, one unit at a time, whatever its width. */
@@ -140,11 +136,11 @@ static int read_num(struct fmt_in *f, va_list *ap, int *out)
 enum width { W_DEFAULT, W_SHORT, W_CHAR, W_LONG32, W_LONG64, W_PTR, W_LDOUBLE };
 
 /* A string or character argument, its width settled, padded as asked. */
-static void put_str(struct fbuf *b, const void *s, int wide, int prec, int width, int left)
+static void put_str(struct np_win_buf *b, const void *s, int wide, int prec, int width, int left)
 {
-        struct fbuf t = {0};
+        struct np_win_buf t = {0};
         if (!s) {
-                put(&t, "(null)", 6);
+                np_win_buf_put(&t, "(null)", 6);
         } else if (wide) {
                 const WCHAR *w = s;
                 size_t n = 0;
@@ -154,7 +150,7 @@ static void put_str(struct fbuf *b, const void *s, int wide, int prec, int width
         } else {
                 const char *c = s;
                 size_t n = prec < 0 ? strlen(c) : strnlen(c, (size_t)prec);
-                put(&t, c, n);
+                np_win_buf_put(&t, c, n);
         }
         /* the width counts characters, not UTF-8 bytes */
         int chars = 0;
@@ -163,7 +159,7 @@ static void put_str(struct fbuf *b, const void *s, int wide, int prec, int width
         if (!left)
                 pad(b, width - chars, ' ');
         if (t.len)
-                put(b, t.p, t.len);
+                np_win_buf_put(b, t.p, t.len);
         if (left)
                 pad(b, width - chars, ' ');
         free(t.p);
@@ -173,11 +169,11 @@ static void put_str(struct fbuf *b, const void *s, int wide, int prec, int width
 
 char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap0, size_t *len)
 {
-        struct fbuf b = {0};
+        struct np_win_buf b = {0};
         struct fmt_in f = {fmt, fmt_wide, 0};
         va_list ap;
         va_copy(ap, ap0);
-        put(&b, "", 0);
+        np_win_buf_put(&b, "", 0);
         for (;;) {
                 uint32_t c = peek(&f, 0);
                 if (!c)
@@ -190,7 +186,7 @@ char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap
                                 put_utf16(&b, (const WCHAR *)fmt + f.i, n);
                                 f.i += n;
                         } else {
-                                put(&b, (const char *)fmt + f.i, 1);
+                                np_win_buf_put(&b, (const char *)fmt + f.i, 1);
                                 f.i++;
                         }
                         continue;
@@ -250,7 +246,7 @@ char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap
                 char spec[32];
                 switch (c) {
                 case '%':
-                        put(&b, "%", 1);
+                        np_win_buf_put(&b, "%", 1);
                         break;
                 case 's':
                 case 'S': {
@@ -326,7 +322,7 @@ char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap
                                 n = is_signed ? snprintf(num, sizeof(num), spec, sv)
                                               : snprintf(num, sizeof(num), spec, uv);
                         if (n > 0)
-                                put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
+                                np_win_buf_put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
                         break;
                 }
                 case 'p': {
@@ -361,7 +357,7 @@ char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap
                                 n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
                         }
                         if (n > 0)
-                                put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
+                                np_win_buf_put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
                         break;
                 }
                 case 'n':
@@ -373,7 +369,7 @@ char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap
                         if (fmt_wide)
                                 put_utf16(&b, (const WCHAR *)fmt + start, f.i - start);
                         else
-                                put(&b, (const char *)fmt + start, f.i - start);
+                                np_win_buf_put(&b, (const char *)fmt + start, f.i - start);
                         break;
                 }
         }
@@ -400,8 +396,8 @@ WCHAR *np_win_utf8_to_utf16_dup(const char *s, size_t *units)
 
 char *np_win_utf16_to_utf8_lenient(const WCHAR *s, size_t n)
 {
-        struct fbuf b = {0};
-        put(&b, "", 0);
+        struct np_win_buf b = {0};
+        np_win_buf_put(&b, "", 0);
         if (s)
                 put_utf16(&b, s, n == (size_t)-1 ? utf16_len(s) : n);
         if (b.oom) {

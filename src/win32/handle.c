@@ -228,7 +228,10 @@ struct w_obj *np_win_handle_take(HANDLE h)
         return o;
 }
 
-void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *arg), void *arg)
+/* Every open handle in turn: fn(handle value, its object, its flags, arg)
+ * with the object referenced for the call and no lock held. */
+static void each_handle(void (*fn)(HANDLE h, struct w_obj *o, uint32_t hflags, void *arg),
+                        void *arg)
 {
         pthread_mutex_lock(&table_lock);
         uint32_t end = next_unused;
@@ -238,15 +241,38 @@ void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *a
                 if (!s)
                         continue;
                 uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
-                if (!slot_acquire(s, ST_GEN(st) & GEN_MASK))
+                uint32_t gen = ST_GEN(st) & GEN_MASK;
+                if (!slot_acquire(s, gen))
                         continue;
                 struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
+                uint32_t hflags = atomic_load(&s->hflags);
                 np_win_ref(o);
                 slot_release(s);
-                if (o->type == type)
-                        fn(o, arg);
+                fn((HANDLE)(uintptr_t)(((uintptr_t)gen << 22) | ((uintptr_t)i << 2)), o, hflags,
+                   arg);
                 np_win_put(o);
         }
+}
+
+struct of_type {
+        enum w_type type;
+        void (*fn)(struct w_obj *o, void *arg);
+        void *arg;
+};
+
+static void if_of_type(HANDLE h, struct w_obj *o, uint32_t hflags, void *arg)
+{
+        struct of_type *t = arg;
+        (void)h;
+        (void)hflags;
+        if (o->type == t->type)
+                t->fn(o, t->arg);
+}
+
+void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *arg), void *arg)
+{
+        struct of_type t = {type, fn, arg};
+        each_handle(if_of_type, &t);
 }
 
 HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
@@ -313,29 +339,23 @@ int np_win_handle_flags(HANDLE h, DWORD *get, DWORD mask, DWORD flags)
         return 1;
 }
 
+struct inheritable {
+        void (*fn)(HANDLE h, struct w_obj *o, void *arg);
+        void *arg;
+};
+
+static void if_inheritable(HANDLE h, struct w_obj *o, uint32_t hflags, void *arg)
+{
+        struct inheritable *t = arg;
+        if (hflags & HANDLE_FLAG_INHERIT)
+                t->fn(h, o, t->arg);
+}
+
 void np_win_handle_foreach_inheritable(void (*fn)(HANDLE h, struct w_obj *o, void *arg),
                                        void *arg)
 {
-        pthread_mutex_lock(&table_lock);
-        uint32_t end = next_unused;
-        pthread_mutex_unlock(&table_lock);
-        for (uint32_t i = 1; i < end; i++) {
-                struct slot *s = slot_at(i);
-                if (!s)
-                        continue;
-                uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
-                uint32_t gen = ST_GEN(st) & GEN_MASK;
-                if (!slot_acquire(s, gen))
-                        continue;
-                struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_acquire);
-                int inherit = (atomic_load(&s->hflags) & HANDLE_FLAG_INHERIT) != 0;
-                np_win_ref(o);
-                slot_release(s);
-                if (inherit)
-                        fn((HANDLE)(uintptr_t)(((uintptr_t)gen << 22) | ((uintptr_t)i << 2)), o,
-                           arg);
-                np_win_put(o);
-        }
+        struct inheritable t = {fn, arg};
+        each_handle(if_inheritable, &t);
 }
 
 /* CloseHandle of any object: its type's close runs once its last handle

@@ -89,36 +89,7 @@ static const char *system_text(DWORD code)
         return NULL;
 }
 
-struct mbuf {
-        char *p;
-        size_t len, cap;
-        int oom;
-};
-
-static void mput(struct mbuf *b, const char *s, size_t n)
-{
-        if (b->oom)
-                return;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 128;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                char *q = realloc(b->p, cap);
-                if (!q) {
-                        b->oom = 1;
-                        return;
-                }
-                b->p = q;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = 0;
-}
-
-/* One insert: its value, formatted with the printf spec of %n!spec! (only
- * the value itself is taken from the arguments). */
-static int put_insert(struct mbuf *b, const char *spec, DWORD_PTR v, int wide)
+static int put_insert(struct np_win_buf *b, const char *spec, DWORD_PTR v, int wide)
 {
         char conv = spec[strlen(spec) - 1];
         char out[512];
@@ -155,7 +126,7 @@ static int put_insert(struct mbuf *b, const char *spec, DWORD_PTR v, int wide)
                 }
                 n = snprintf(tmp, need, fmt, s);
                 if (n > 0)
-                        mput(b, tmp, (size_t)n < need ? (size_t)n : need - 1);
+                        np_win_buf_put(b, tmp, (size_t)n < need ? (size_t)n : need - 1);
                 free(tmp);
                 free(u);
                 return 0;
@@ -179,7 +150,7 @@ static int put_insert(struct mbuf *b, const char *spec, DWORD_PTR v, int wide)
                         n = snprintf(out, sizeof(out), fmt, uv);
         }
         if (n > 0)
-                mput(b, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+                np_win_buf_put(b, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
         return 0;
 }
 
@@ -188,9 +159,9 @@ static int put_insert(struct mbuf *b, const char *spec, DWORD_PTR v, int wide)
 static char *expand(const char *src, DWORD flags, const DWORD_PTR *args, size_t nargs, int wide,
                     DWORD *err)
 {
-        struct mbuf b = {0};
+        struct np_win_buf b = {0};
         unsigned maxw = flags & FORMAT_MESSAGE_MAX_WIDTH_MASK;
-        mput(&b, "", 0);
+        np_win_buf_put(&b, "", 0);
         for (const char *p = src; *p;) {
                 if (maxw && (*p == '\r' || *p == '\n')) {
                         /* with a maximum width the text's own line breaks go:
@@ -198,11 +169,11 @@ static char *expand(const char *src, DWORD flags, const DWORD_PTR *args, size_t 
                         if (p[0] == '\r' && p[1] == '\n')
                                 p++;
                         p++;
-                        mput(&b, " ", 1);
+                        np_win_buf_put(&b, " ", 1);
                         continue;
                 }
                 if (*p != '%' || (flags & FORMAT_MESSAGE_IGNORE_INSERTS)) {
-                        mput(&b, p, 1);
+                        np_win_buf_put(&b, p, 1);
                         p++;
                         continue;
                 }
@@ -236,19 +207,19 @@ static char *expand(const char *src, DWORD flags, const DWORD_PTR *args, size_t 
                         /* the end of the message, without a final line break */
                         goto done;
                 case 'n':
-                        mput(&b, "\r\n", 2);
+                        np_win_buf_put(&b, "\r\n", 2);
                         break;
                 case 't':
-                        mput(&b, "\t", 1);
+                        np_win_buf_put(&b, "\t", 1);
                         break;
                 case 'r':
-                        mput(&b, "\r", 1);
+                        np_win_buf_put(&b, "\r", 1);
                         break;
                 case 0:
                         continue;
                 default:
                         /* %% %. %! %space: the character itself */
-                        mput(&b, p, 1);
+                        np_win_buf_put(&b, p, 1);
                         break;
                 }
                 p++;

@@ -140,6 +140,14 @@ int np_win_name_has_wildcards(const char *path);
 /* printf with the Microsoft conversions (format.c): a malloc'ed UTF-8
  * result and its length, NULL without memory.  fmt is UTF-16 when
  * fmt_wide; %s and %c take WCHAR strings when wide_default. */
+/* A string that grows as it is written; oom once an allocation failed
+ * (the rest is then dropped).  Always NUL-terminated when p != NULL. */
+struct np_win_buf {
+        char *p;
+        size_t len, cap;
+        int oom;
+};
+void np_win_buf_put(struct np_win_buf *b, const char *s, size_t n);
 char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap, size_t *len);
 /* UTF-8 to a malloc'ed UTF-16 string (lenient, as np_win_utf8_to_utf16). */
 WCHAR *np_win_utf8_to_utf16_dup(const char *s, size_t *units);
