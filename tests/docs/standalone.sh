@@ -1,25 +1,15 @@
 #!/bin/sh
 # standalone.sh SRC: the README and docs/*.md stand alone in a clone.
 #   - no path into ../shared (the project's specification, which is not part
-#     of the repository); docs/win32.md and docs/abi.md are another
-#     engineer's and the README's "## Two commands" section too: they are
-#     left out here, and their ../shared references are listed, not failed;
+#     of the repository);
 #   - every relative link [text](path) names a file of the repository.
 set -eu
 src=${1:?usage: $0 SRC}
 cd "$src"
 status=0
 
-# the README without its "## Two commands" section
-readme_own() {
-        awk '/^## / { skip = ($0 == "## Two commands") } !skip { print FILENAME ":" FNR ": " $0 }' \
-                README.md
-}
-
 {
-        readme_own
-        for f in docs/*.md; do
-                case $f in docs/win32.md | docs/abi.md) continue ;; esac
+        for f in README.md docs/*.md; do
                 awk '{ print FILENAME ":" FNR ": " $0 }' "$f"
         done
 } >"${TMPDIR:-/tmp}/npipe-standalone.$$"
@@ -30,7 +20,7 @@ if grep -F '../shared' "$lines" >&2; then
         echo "FAIL: the lines above point into ../shared, which a clone does not have" >&2
         status=1
 else
-        echo "ok - no ../shared in README.md (but its Two commands section) and docs/*.md"
+        echo "ok - no ../shared in README.md and docs/*.md"
 fi
 
 # relative links: [text](path) or [text](path#anchor), not URLs
