@@ -72,10 +72,6 @@ struct abandoned {
 static struct abandoned *abandoned;
 static _Atomic uint64_t generation; /* bumped for every new broker session */
 
-/* Why the last attempt to make a session failed (np_broker_why), under
- * lock; empty after a success.  The layers below note details for their
- * own thread (np_broker_note) while ensure_session runs. */
-static char why[NP_BROKER_NOTE_MAX];
 
 /* getpid() is a system call (glibc stopped caching it); every API call
  * checks that a handle belongs to this process, so keep our own copy,
@@ -418,72 +414,6 @@ static void *event_thread(void *arg)
 
 /* ---- connecting and starting the broker ------------------------------------------ */
 
-/* Which broker limit refused the last request of this process
- * (np_broker_limit_why), in words: the reply's detail (proto.h NP_LIMIT_*).
- * Under lock. */
-static char limit_why[320];
-
-static void limit_text(uint32_t detail, char *buf, size_t len)
-{
-        static const char *const what[NP_LIMIT_WHAT_MAX + 1] = {
-            "resources",         "file descriptors", "server instances",
-            "client ends",       "pending waits",    "pipe names",
-            "connected processes", "listings in progress", "statistics requests in progress"};
-        uint32_t w = NP_LIMIT_WHAT(detail), scope = NP_LIMIT_SCOPE(detail);
-        const char *x = w <= NP_LIMIT_WHAT_MAX ? what[w] : what[0];
-
-        if (w == NP_LIMIT_FDS && scope == NP_LIMIT_BROKER)
-                snprintf(buf, len,
-                         "npiped is out of file descriptors (each listening instance holds "
-                         "one): raise the hard RLIMIT_NOFILE where npiped starts (systemd: "
-                         "LimitNOFILE= in npiped.service; a shell: ulimit -Hn before the first "
-                         "npipe program starts npiped) and restart npiped");
-        else if (scope == NP_LIMIT_PROCESS)
-                snprintf(buf, len, "this process holds as many %s as npiped allows one process",
-                         x);
-        else if (scope == NP_LIMIT_UID)
-                snprintf(buf, len,
-                         "your user's share of npiped's %s is used up (npiped gives each user "
-                         "a part, so that one cannot lock the others out)",
-                         x);
-        else
-                snprintf(buf, len, "npiped's limit of %s is reached", x);
-}
-
-/* A request refused by a limit: keep why, for np_broker_limit_why (and
- * say it on stderr with NPIPE_DEBUG).  Called with the lock held. */
-static void note_limit(uint32_t detail)
-{
-        if (detail == 0) {
-                limit_why[0] = '\0';
-                return;
-        }
-        limit_text(detail, limit_why, sizeof(limit_why));
-        if (np_env("NPIPE_DEBUG"))
-                fprintf(stderr, "npipe: a broker limit: %s\n", limit_why);
-}
-
-/* Copy one of the texts kept under lock into the caller's buffer
- * (always NUL-terminated, truncated); its length. */
-static size_t copy_kept(const char *kept, char *buf, size_t len)
-{
-        if (buf == NULL || len == 0)
-                return 0;
-        np_lock(&lock, NP_LK_BROKER);
-        size_t n = strlen(kept);
-        if (n >= len)
-                n = len - 1;
-        memcpy(buf, kept, n);
-        buf[n] = '\0';
-        np_unlock(&lock, NP_LK_BROKER);
-        return n;
-}
-
-size_t np_broker_limit_why(char *buf, size_t len)
-{
-        return copy_kept(limit_why, buf, len);
-}
-
 static int hello(int s)
 {
         unsigned char pkt[sizeof(struct np_hdr) + sizeof(struct np_hello)];
@@ -523,8 +453,8 @@ static int hello(int s)
         if (rb.status == NPIPE_ELIMIT) {
                 /* a broker at its descriptor or process limit answers
                  * the hello only to say so */
-                char text[sizeof(limit_why)];
-                limit_text(rb.detail, text, sizeof(text));
+                char text[NP_LIMIT_TEXT_MAX];
+                np_limit_text(rb.detail, text, sizeof(text));
                 np_broker_note("%s", text);
                 return NPIPE_ELIMIT;
         }
@@ -541,10 +471,6 @@ void np_broker_autostart(int on)
         atomic_store(&autostart, on);
 }
 
-size_t np_broker_why(char *buf, size_t len)
-{
-        return copy_kept(why, buf, len);
-}
 
 /* A shared broker's directory (np_runtime_dir_client) with nobody
  * listening: say that it was taken for one, and why, since a private
@@ -683,13 +609,11 @@ static int ensure_session(void)
         np_broker_note_clear();
         int r = make_session();
         if (r == 0) {
-                why[0] = '\0';
+                np_diag_why_set(NULL);
                 return 0;
         }
         const char *note = np_broker_noted();
-        snprintf(why, sizeof(why), "%s", note[0] ? note : npipe_strerror(r));
-        if (np_env("NPIPE_DEBUG"))
-                fprintf(stderr, "npipe: cannot reach the broker: %s\n", why);
+        np_diag_why_set(note[0] ? note : npipe_strerror(r));
         return r;
 }
 
@@ -822,11 +746,8 @@ int np_broker_call(struct np_request *req)
             req->reply_len >= sizeof(struct np_reply)) {
                 struct np_reply rep;
                 memcpy(&rep, req->reply, sizeof(rep));
-                if (rep.status == NPIPE_ELIMIT) {
-                        np_lock(&lock, NP_LK_BROKER);
-                        note_limit(rep.detail);
-                        np_unlock(&lock, NP_LK_BROKER);
-                }
+                if (rep.status == NPIPE_ELIMIT)
+                        np_diag_limit_set(rep.detail);
         }
         return p.status;
 }

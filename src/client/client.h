@@ -97,6 +97,15 @@ size_t np_broker_why(char *buf, size_t len);
  * the broker said nothing more (an older npiped). */
 size_t np_broker_limit_why(char *buf, size_t len);
 
+/* ---- diag.c: keeping those texts ---- */
+#define NP_LIMIT_TEXT_MAX 320
+/* The words for a reply's limit detail (proto.h NP_LIMIT_*). */
+void np_limit_text(uint32_t detail, char *buf, size_t len);
+/* Why the last attempt to make a session failed (NULL: it succeeded). */
+void np_diag_why_set(const char *text);
+/* The last request a limit refused: its detail (0: the broker said no more). */
+void np_diag_limit_set(uint32_t detail);
+
 /* For the layers below broker.c (os/runtime.c, os/spawn.c): note the
  * detail of a failure in progress, printf-style, for this thread; the
  * last note wins.  broker.c clears it before each attempt to make a

@@ -37,6 +37,7 @@ enum np_lock_rank {
         NP_LK_RD,        /* h->rd: one reader at a time */
         NP_LK_WR,        /* h->wr: one producer at a time (a transaction writes under h->rd) */
         NP_LK_CONN,      /* c->wlock: a connection's writer marks */
+        NP_LK_DIAG,      /* diag.c: the kept texts of the last failure */
         NP_LK_MAX
 };
 
