@@ -26,6 +26,9 @@
  * do not call each other, except the relay's, in the order shown.
  *
  *   main.c            options, start-up, the run
+ *   listen.c          the runtime directory, the locks, the listening
+ *                     socket (socket activation), readiness (calls log.c
+ *                     only)
  *   loop.c            the event loop: accept, read, reap, timers
  *   requests.c        the dispatch table; the requests of the NT rules
  *   adopt.c           ADOPT: ends re-registered after a broker restart
@@ -727,5 +730,36 @@ int np_loop_init(struct np_broker *b);
 int np_loop_run(struct np_broker *b);
 /* Accept whatever is waiting in the listen backlog; returns how many. */
 int np_loop_accept(struct np_broker *b);
+
+/* ---- listen.c: where npiped listens (main.c's start-up) ----------------- */
+
+/* The runtime directory of a shared (system) broker, --shared without
+ * --runtime-dir. */
+#define NP_SHARED_DIR "/run/npipe"
+
+/* A decimal number, digits only, at most max, in *out; 0 or -1. */
+int np_parse_uint(const char *s, unsigned long max, unsigned long *out);
+/* The runtime directory (runtime_dir: --runtime-dir or NULL; shared:
+ * --shared) checked and made absolute in abs_dir (PATH_MAX), our socket's
+ * path in b->sock_path; 0 or -1 (logged). */
+int np_socket_path(struct np_broker *b, const char *runtime_dir, bool shared, char *abs_dir);
+/* Were we started by socket activation (consumes LISTEN_*)? */
+bool np_socket_activated(void);
+/* The socket systemd passed, checked against b->sock_path; it, or -1
+ * (logged). */
+int np_activated_socket(struct np_broker *b);
+/* Take the start lock and the broker lock of dir: the lock descriptor;
+ * exits 0 (readiness written) when another broker serves dir, 1 on error. */
+int np_take_locks(const char *dir, const char *sock_path, int *ready_fd, int *daemon_fd);
+/* Take (take) or release the start lock on the lock descriptor fd. */
+int np_start_lock(int fd, bool take);
+/* Bind and listen on b->sock_path (mode 0666 if shared, else 0600); the
+ * socket, or -1 (logged).  np_remove_socket unlinks it if still ours. */
+int np_listen_socket(struct np_broker *b, bool shared);
+void np_remove_socket(struct np_broker *b);
+/* Write "1" to *fd and close it (nothing if -1); *fd becomes -1. */
+void np_write_ready(int *fd);
+/* sd_notify(3): msg to $NOTIFY_SOCKET, if set. */
+void np_sd_notify(const char *msg);
 
 #endif /* NPIPED_BROKER_H */

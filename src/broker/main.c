@@ -1,37 +1,9 @@
 /*
- * main.c - npiped start-up and shut-down: options, the runtime directory,
- * the single-broker lock, the listening socket (bound here or inherited
- * from systemd), readiness notification and daemonizing.
- *
- * One broker per runtime directory.  Starters race (every library process
- * that finds no broker starts one), so start-up is serialised by two locks
- * on DIR/npiped.lock, which do not interact with each other on Linux:
- *
- *   - the *broker lock*, flock(LOCK_EX), held for the broker's lifetime;
- *     a starter that cannot take it knows another broker runs and exits 0;
- *   - the *start lock*, an OFD write lock on byte 0 (fcntl F_OFD_SETLKW),
- *     held by a starter from before it tries the broker lock until its
- *     socket is listening, and by a broker from the moment it decides to
- *     exit until it is gone.
- *
- * So a starter that finds the broker lock taken while holding the start
- * lock knows the holder is listening (not half set up, not on its way
- * out), and can report readiness honestly before it exits.
- *
- * Socket activation (npiped.socket and npiped.service of a user's service
- * manager; sd_listen_fds(3) read by hand).  With LISTEN_PID ours and
- * LISTEN_FDS >= 1, descriptor 3 is the broker socket, already bound and
- * listening: it must be AF_UNIX, SOCK_SEQPACKET and bound to the path the
- * library computes (DIR/npiped.sock, DIR as --runtime-dir or the library's
- * default, with the same checks), or npiped refuses to start.  npiped then
- * stays in the foreground (`npiped --foreground` is the whole command
- * line), takes neither lock (the socket outlives it, so there is nothing
- * to hand over), never removes the socket, and exits when idle only if
- * told to with --idle-exit: the default is to stay, and with it a
- * connection arriving as it exits waits in systemd's socket for the next
- * npiped.  A starter that holds the broker lock and still finds the socket
- * accepting leaves it to the service manager (take_locks).
- * Readiness goes to $NOTIFY_SOCKET (Type=notify) as well.
+ * main.c - npiped start-up and shut-down: options, the descriptor limit,
+ * daemonizing, signals and the run.  Where the broker listens (the
+ * runtime directory, the single-broker lock, the listening socket bound
+ * here or inherited from systemd, readiness) is listen.c's: main() calls
+ * it in order.
  */
 #include "broker/broker.h"
 
@@ -43,27 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "broker/limits.h"
-#include "client/client.h"
-#include "npipe/npipe.h"
 #include "npipe_config.h"
-#include "os/os.h"
-
-/* systemd's first passed descriptor (sd_listen_fds(3)). */
-#define NP_LISTEN_FDS_START 3
-
-/* The runtime directory of a shared (system) broker, --shared without
- * --runtime-dir. */
-#define NP_SHARED_DIR "/run/npipe"
 
 struct options {
         bool foreground;
@@ -106,21 +65,6 @@ static void usage(FILE *f)
                    "  --log-level=LEVEL     err, warning, notice (default), info or debug\n"
                    "  --version             print the version and exit\n"
                    "  --help                print this help and exit\n");
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-        char *end;
-        unsigned long v;
-
-        if (s == NULL || *s < '0' || *s > '9')
-                return -1;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v > max)
-                return -1;
-        *out = v;
-        return 0;
 }
 
 enum {
@@ -177,12 +121,12 @@ static int take_option(int opt, const char *arg, struct options *o, struct np_br
                 o->runtime_dir = arg;
                 break;
         case OPT_READY:
-                if (parse_uint(arg, INT_MAX, &v) < 0 || fcntl((int)v, F_GETFD) < 0)
+                if (np_parse_uint(arg, INT_MAX, &v) < 0 || fcntl((int)v, F_GETFD) < 0)
                         return bad_option("--ready-fd: not an open descriptor");
                 o->ready_fd = (int)v;
                 break;
         case OPT_IDLE:
-                if (parse_uint(arg, 1000000000ul, &v) < 0)
+                if (np_parse_uint(arg, 1000000000ul, &v) < 0)
                         return bad_option("--idle-exit: not a number of seconds");
                 o->idle_exit_s = (unsigned)v;
                 break;
@@ -353,84 +297,6 @@ static void raise_nofile(struct np_broker *b, bool activated)
                        b->seg_budget, NP_LIM_FD_WANT);
 }
 
-/* Were we started by socket activation (sd_listen_fds(3), read by hand:
- * no libsystemd)?  LISTEN_PID must be ours and LISTEN_FDS at least 1;
- * the variables are consumed either way, so that nothing we start takes
- * them for its own.  Descriptors after the first are not ours to use. */
-static bool socket_activated(void)
-{
-        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-        unsigned long p = 0, n = 0;
-        bool ours;
-
-        ours = parse_uint(pid, ULONG_MAX, &p) == 0 && p == (unsigned long)getpid() &&
-               parse_uint(fds, INT_MAX - NP_LISTEN_FDS_START, &n) == 0 && n >= 1;
-        unsetenv("LISTEN_PID");
-        unsetenv("LISTEN_FDS");
-        unsetenv("LISTEN_FDNAMES");
-        if (!ours)
-                return false;
-        if (n > 1) {
-                np_log(LOG_WARNING,
-                       "socket activation: %lu sockets passed; using descriptor %d, closing "
-                       "the others (npiped.socket should listen on one path)",
-                       n, NP_LISTEN_FDS_START);
-                for (unsigned long k = 1; k < n; k++)
-                        close(NP_LISTEN_FDS_START + (int)k);
-        }
-        return true;
-}
-
-/* The listening socket systemd passed, checked: an AF_UNIX SOCK_SEQPACKET
- * socket, listening, bound to the very file the library connects to (a
- * socket elsewhere would leave every library process finding no broker
- * and starting its own).  Returns it, or -1 (logged). */
-static int activated_socket(struct np_broker *b)
-{
-        struct sockaddr_un addr;
-        socklen_t len = sizeof addr;
-        int fd = NP_LISTEN_FDS_START, v = 0;
-        struct stat ours, theirs;
-
-        len = sizeof v;
-        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX) {
-                np_log(LOG_ERR, "socket activation: descriptor %d is not an AF_UNIX socket "
-                       "(npiped.socket needs ListenSequentialPacket=)", fd);
-                return -1;
-        }
-        len = sizeof v;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET) {
-                np_log(LOG_ERR, "socket activation: descriptor %d is not a SOCK_SEQPACKET "
-                       "socket (npiped.socket needs ListenSequentialPacket=)", fd);
-                return -1;
-        }
-        len = sizeof v;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v) {
-                np_log(LOG_ERR, "socket activation: descriptor %d is not listening "
-                       "(npiped.socket must not say Accept=yes)", fd);
-                return -1;
-        }
-        len = sizeof addr;
-        memset(&addr, 0, sizeof addr);
-        if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 ||
-            len <= offsetof(struct sockaddr_un, sun_path) || addr.sun_path[0] == '\0' ||
-            stat(addr.sun_path, &theirs) < 0 || lstat(b->sock_path, &ours) < 0 ||
-            theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino) {
-                addr.sun_path[sizeof addr.sun_path - 1] = '\0';
-                np_log(LOG_ERR, "socket activation: the socket passed is bound to %s, not to "
-                       "%s, where npipe programs look for the broker "
-                       "(ListenSequentialPacket=%%t/npipe/%s, or --runtime-dir)",
-                       addr.sun_path[0] != '\0' ? addr.sun_path : "no path", b->sock_path,
-                       NP_BROKER_SOCKET);
-                return -1;
-        }
-        b->sock_dev = ours.st_dev;
-        b->sock_ino = ours.st_ino;
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        return fd;
-}
-
 /* Fork; the parent waits for the child's readiness byte and exits with
  * 0 once it came (1 if the child died first), so `npiped` without
  * --foreground returns only when the broker can be used.  Returns the
@@ -474,199 +340,6 @@ static int daemonize(void)
         return p[1];
 }
 
-static void write_ready(int *fd)
-{
-        if (*fd < 0)
-                return;
-        if (write(*fd, "1", 1) != 1)
-                np_log(LOG_WARNING, "readiness descriptor: %s", strerror(errno));
-        close(*fd);
-        *fd = -1;
-}
-
-/* sd_notify(3) by hand: one datagram to $NOTIFY_SOCKET ('@' = abstract). */
-static void sd_notify(const char *msg)
-{
-        const char *path = getenv("NOTIFY_SOCKET");
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        socklen_t len;
-        size_t n;
-        int fd;
-
-        if (path == NULL || (path[0] != '/' && path[0] != '@'))
-                return;
-        n = strlen(path);
-        if (n >= sizeof addr.sun_path)
-                return;
-        memcpy(addr.sun_path, path, n);
-        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-        if (path[0] == '@')
-                addr.sun_path[0] = '\0';
-        else
-                len++;
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return;
-        if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
-                np_log(LOG_WARNING, "NOTIFY_SOCKET: %s", strerror(errno));
-        close(fd);
-}
-
-static int start_lock(int fd, bool take)
-{
-        struct flock fl = {
-            .l_type = take ? F_WRLCK : F_UNLCK,
-            .l_whence = SEEK_SET,
-            .l_start = 0,
-            .l_len = 1,
-        };
-        int r;
-
-        do
-                r = fcntl(fd, F_OFD_SETLKW, &fl);
-        while (r < 0 && errno == EINTR);
-        return r;
-}
-
-/* Does something accept connections on path?  Only a socket held by the
- * service manager can, once we hold the broker lock (take_locks). */
-static bool someone_listens(const char *path)
-{
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        int fd, r;
-
-        memcpy(addr.sun_path, path, strlen(path) + 1);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return false;
-        r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-        /* EAGAIN: listening, with a full backlog */
-        r = r == 0 || errno == EAGAIN;
-        close(fd);
-        return r;
-}
-
-/* Take the locks (see the top of this file).  Returns the lock descriptor,
- * or exits: 0 when another broker already serves the directory. */
-static int take_locks(const char *dir, const char *sock_path, int *ready_fd, int *daemon_fd)
-{
-        char path[PATH_MAX];
-        int fd;
-
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, NP_BROKER_LOCK) >= sizeof path) {
-                np_log(LOG_ERR, "%s: path too long", dir);
-                exit(1);
-        }
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-                np_log(LOG_ERR, "%s: %s", path, strerror(errno));
-                exit(1);
-        }
-        if (start_lock(fd, true) < 0) {
-                np_log(LOG_ERR, "%s: start lock: %s", path, strerror(errno));
-                exit(1);
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                if (errno != EWOULDBLOCK) {
-                        np_log(LOG_ERR, "%s: flock: %s", path, strerror(errno));
-                        exit(1);
-                }
-                /* The holder is listening: it released the start lock only
-                 * after listen(), and takes it again before it stops. */
-                np_log(LOG_NOTICE, "already running in %s", dir);
-                write_ready(ready_fd);
-                write_ready(daemon_fd);
-                exit(0);
-        }
-        /* No broker of ours listens; a socket that still accepts is the
-         * service manager's (npiped.socket, between two of its brokers),
-         * not a stale one: it starts a broker of its own for whoever
-         * connects, so there is nothing for us to do. */
-        if (someone_listens(sock_path)) {
-                np_log(LOG_NOTICE, "%s is served by socket activation (npiped.socket); not "
-                       "starting another broker", sock_path);
-                write_ready(ready_fd);
-                write_ready(daemon_fd);
-                exit(0);
-        }
-        return fd;
-}
-
-/*
- * --shared: one broker for every user of the machine (issue 4, item 5).
- * Other users must be able to reach the socket, so the directory is
- * 0755 and the socket 0666; who may then open or create which pipe is
- * the pipes' access policy, by the SO_PEERCRED identity of each process
- * (NPIPE_ACCESS_OWNER, _GROUP, _EVERYONE).  The directory is still never
- * trusted blindly: it must be a real directory (not a symlink) owned by
- * us and writable by nobody else, or nobody could trust the socket in it.
- */
-static int shared_dir(const char *path)
-{
-        struct stat st;
-
-        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-                np_log(LOG_ERR, "runtime directory %s: %s", path, strerror(errno));
-                return -1;
-        }
-        if (lstat(path, &st) < 0) {
-                np_log(LOG_ERR, "runtime directory %s: %s", path, strerror(errno));
-                return -1;
-        }
-        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-                np_log(LOG_ERR,
-                       "runtime directory %s: not a directory of ours that only we "
-                       "can write",
-                       path);
-                return -1;
-        }
-        if (chmod(path, 0755) < 0) {
-                np_log(LOG_ERR, "runtime directory %s: %s", path, strerror(errno));
-                return -1;
-        }
-        return 0;
-}
-
-static int listen_socket(struct np_broker *b, bool shared)
-{
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        struct stat st;
-        int fd;
-
-        memcpy(addr.sun_path, b->sock_path, strlen(b->sock_path) + 1);
-        /* We hold the broker lock: whatever socket is there is stale. */
-        if (unlink(b->sock_path) < 0 && errno != ENOENT) {
-                np_log(LOG_ERR, "%s: %s", b->sock_path, strerror(errno));
-                return -1;
-        }
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-                np_log(LOG_ERR, "socket: %s", strerror(errno));
-                return -1;
-        }
-        if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
-            chmod(b->sock_path, shared ? 0666 : 0600) < 0 || listen(fd, 128) < 0 ||
-            lstat(b->sock_path, &st) < 0) {
-                np_log(LOG_ERR, "%s: %s", b->sock_path, strerror(errno));
-                close(fd);
-                return -1;
-        }
-        b->sock_dev = st.st_dev;
-        b->sock_ino = st.st_ino;
-        b->own_socket = true;
-        return fd;
-}
-
-static void remove_socket(struct np_broker *b)
-{
-        struct stat st;
-
-        /* Only if it is still the one we bound: never someone else's. */
-        if (b->own_socket && lstat(b->sock_path, &st) == 0 && st.st_dev == b->sock_dev &&
-            st.st_ino == b->sock_ino)
-                unlink(b->sock_path);
-}
-
 /* A broker started with 0, 1 or 2 closed would otherwise get its socket
  * there and write log lines into it. */
 static void standard_fds(void)
@@ -694,50 +367,6 @@ static int signal_fd(void)
         return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* The runtime directory (checked as the library checks it, or the shared
- * one) as an absolute path in abs_dir, and our socket's path in b.
- * 0 or -1 (logged). */
-static int socket_path(struct np_broker *b, const struct options *o, char *abs_dir)
-{
-        char dir[PATH_MAX] = "";
-        int r;
-
-        /* --runtime-dir gets the same checks as the default location. */
-        if (o->runtime_dir != NULL && setenv("NPIPE_RUNTIME_DIR", o->runtime_dir, 1) < 0) {
-                np_log(LOG_ERR, "setenv: %s", strerror(errno));
-                return -1;
-        }
-        if (o->shared) {
-                snprintf(dir, sizeof dir, "%s",
-                         o->runtime_dir != NULL ? o->runtime_dir : NP_SHARED_DIR);
-                if (shared_dir(dir) < 0)
-                        return -1;
-        } else {
-                np_broker_note_clear();
-                r = np_runtime_dir(dir, sizeof dir, 1);
-                if (r < 0) {
-                        /* what is wrong with it, in words, as the library
-                         * would tell its caller (client.h, np_broker_noted) */
-                        if (np_broker_noted()[0] != '\0')
-                                np_log(LOG_ERR, "%s", np_broker_noted());
-                        else
-                                np_log(LOG_ERR, "runtime directory %s: %s", dir,
-                                       npipe_err_name(r));
-                        return -1;
-                }
-        }
-        if (realpath(dir, abs_dir) == NULL) {
-                np_log(LOG_ERR, "runtime directory %s: %s", dir, strerror(errno));
-                return -1;
-        }
-        r = snprintf(b->sock_path, sizeof b->sock_path, "%s/%s", abs_dir, NP_BROKER_SOCKET);
-        if (r < 0 || (size_t)r >= sizeof b->sock_path) {
-                np_log(LOG_ERR, "runtime directory %s: path too long for a socket", abs_dir);
-                return -1;
-        }
-        return 0;
-}
-
 /* The event loop until the broker has nothing left to do (idle exit) or
  * is told to stop; np_loop_run's result. */
 static int run(struct np_broker *b)
@@ -750,15 +379,117 @@ static int run(struct np_broker *b)
                         break;
                 /* Hold the start lock from here on: a starter arriving now
                  * waits until we are gone, then takes over. */
-                start_lock(b->lockfd, true);
+                np_start_lock(b->lockfd, true);
                 if (r == 1 && np_loop_accept(b) > 0) {
                         /* a client slipped in as we went idle: stay */
-                        start_lock(b->lockfd, false);
+                        np_start_lock(b->lockfd, false);
                         continue;
                 }
                 break;
         }
         return r;
+}
+
+/* Options, the log, the descriptor limit and the runtime directory: all
+ * that comes before listening.  0, or the status to exit with. */
+static int prepare(int argc, char **argv, struct np_broker *b, struct options *o, char *abs_dir)
+{
+        int r;
+
+        standard_fds();
+        r = parse_options(argc, argv, o, b);
+        if (r != 0)
+                return r;
+        np_log_init(o->log_level);
+        signal(SIGPIPE, SIG_IGN);
+        b->activated = np_socket_activated();
+        raise_nofile(b, b->activated);
+        b->idle_exit_s = o->idle_exit_s;
+        b->lockfd = -1;
+
+        if (np_socket_path(b, o->runtime_dir, o->shared, abs_dir) < 0) {
+                if (b->activated)
+                        np_log(LOG_ERR, "socket activation: the socket's directory must be as "
+                                        "npipe programs check it (a user's npiped.socket: "
+                                        "DirectoryMode=0700)");
+                return 1;
+        }
+
+        /* The relay thread is a client of this very broker, so it must
+         * find our socket: NPIPE_RUNTIME_DIR names our directory for it. */
+        if (o->samba_np_dir != NULL && !o->no_remote && setenv("NPIPE_RUNTIME_DIR", abs_dir, 1) < 0)
+                return 1;
+        return 0;
+}
+
+/* Daemonize unless told not to, then the listening socket in b->lfd:
+ * bound here under the locks (exits if another broker serves abs_dir),
+ * or the one systemd passed.  0 or -1 (logged). */
+static int start_listening(struct np_broker *b, struct options *o, const char *abs_dir,
+                           int *daemon_fd)
+{
+        /* A service manager watches the process it started: never fork
+         * away from it. */
+        if (b->activated && !o->foreground)
+                np_log(LOG_INFO, "socket activation: staying in the foreground");
+        if (!o->foreground && !b->activated)
+                *daemon_fd = daemonize();
+
+        if (b->activated) {
+                b->lfd = np_activated_socket(b);
+                if (b->lfd < 0)
+                        return -1;
+        } else {
+                b->lockfd = np_take_locks(abs_dir, b->sock_path, &o->ready_fd, daemon_fd);
+                b->lfd = np_listen_socket(b, o->shared);
+                if (b->lfd < 0)
+                        return -1;
+                np_start_lock(b->lockfd, false);
+        }
+        return 0;
+}
+
+/* The rest the loop needs: the np directory, the signals, the state.
+ * 0, or -1 (logged) with our socket removed. */
+static int start_serving(struct np_broker *b, const struct options *o, const char *abs_dir)
+{
+        /* --samba-np-dir: only now, holding the broker lock (or under
+         * systemd, alone), may the registry of our sockets be recovered. */
+        if (o->samba_np_dir != NULL && !o->no_remote &&
+            np_remote_open_dir(b, o->samba_np_dir, abs_dir) < 0) {
+                np_remove_socket(b);
+                return -1;
+        }
+        /* From here on SIGTERM/SIGINT are events of the loop (a clean exit);
+         * before, they simply end a broker that has nothing to clean. */
+        b->sigfd = signal_fd();
+        if (b->sigfd < 0) {
+                np_log(LOG_ERR, "signalfd: %s", strerror(errno));
+                np_remove_socket(b);
+                return -1;
+        }
+        b->self_pid = getpid();
+        if (np_state_init(b) < 0 || np_loop_init(b) < 0 || np_remote_init(b) < 0) {
+                np_log(LOG_ERR, "out of memory or descriptors at start-up");
+                np_remove_socket(b);
+                return -1;
+        }
+        return 0;
+}
+
+/* Say we listen: in the log, to whoever waits for --ready-fd or for the
+ * daemonizing parent, and to the service manager. */
+static void announce(const struct np_broker *b, struct options *o, int *daemon_fd)
+{
+        if (b->activated)
+                np_log(LOG_INFO, "listening on %s (socket activation; %s) (protocol %u)",
+                       b->sock_path, b->idle_exit_s > 0 ? "exits when idle" : "never idle",
+                       NP_PROTO_VERSION);
+        else
+                np_log(LOG_INFO, "listening on %s (protocol %u)", b->sock_path, NP_PROTO_VERSION);
+        np_write_ready(&o->ready_fd);
+        np_write_ready(daemon_fd);
+        np_sd_notify("READY=1");
 }
 
 int main(int argc, char **argv)
@@ -768,85 +499,17 @@ int main(int argc, char **argv)
         char abs_dir[PATH_MAX];
         int r, daemon_fd = -1;
 
-        standard_fds();
-        r = parse_options(argc, argv, &o, &b);
+        r = prepare(argc, argv, &b, &o, abs_dir);
         if (r != 0)
                 return r;
-        np_log_init(o.log_level);
-        signal(SIGPIPE, SIG_IGN);
-        b.activated = socket_activated();
-        raise_nofile(&b, b.activated);
-        b.idle_exit_s = o.idle_exit_s;
-        b.lockfd = -1;
-
-        if (socket_path(&b, &o, abs_dir) < 0) {
-                if (b.activated)
-                        np_log(LOG_ERR, "socket activation: the socket's directory must be as "
-                                        "npipe programs check it (a user's npiped.socket: "
-                                        "DirectoryMode=0700)");
+        if (start_listening(&b, &o, abs_dir, &daemon_fd) < 0 || start_serving(&b, &o, abs_dir) < 0)
                 return 1;
-        }
-
-        /* The relay thread is a client of this very broker, so it must
-         * find our socket: NPIPE_RUNTIME_DIR names our directory for it. */
-        if (o.samba_np_dir != NULL && !o.no_remote &&
-            setenv("NPIPE_RUNTIME_DIR", abs_dir, 1) < 0)
-                return 1;
-
-        /* A service manager watches the process it started: never fork
-         * away from it. */
-        if (b.activated && !o.foreground)
-                np_log(LOG_INFO, "socket activation: staying in the foreground");
-        if (!o.foreground && !b.activated)
-                daemon_fd = daemonize();
-
-        if (b.activated) {
-                b.lfd = activated_socket(&b);
-                if (b.lfd < 0)
-                        return 1;
-        } else {
-                b.lockfd = take_locks(abs_dir, b.sock_path, &o.ready_fd, &daemon_fd);
-                b.lfd = listen_socket(&b, o.shared);
-                if (b.lfd < 0)
-                        return 1;
-                start_lock(b.lockfd, false);
-        }
-        /* --samba-np-dir: only now, holding the broker lock (or under
-         * systemd, alone), may the registry of our sockets be recovered. */
-        if (o.samba_np_dir != NULL && !o.no_remote &&
-            np_remote_open_dir(&b, o.samba_np_dir, abs_dir) < 0) {
-                remove_socket(&b);
-                return 1;
-        }
-        /* From here on SIGTERM/SIGINT are events of the loop (a clean exit);
-         * before, they simply end a broker that has nothing to clean. */
-        b.sigfd = signal_fd();
-        if (b.sigfd < 0) {
-                np_log(LOG_ERR, "signalfd: %s", strerror(errno));
-                remove_socket(&b);
-                return 1;
-        }
-        b.self_pid = getpid();
-        if (np_state_init(&b) < 0 || np_loop_init(&b) < 0 || np_remote_init(&b) < 0) {
-                np_log(LOG_ERR, "out of memory or descriptors at start-up");
-                remove_socket(&b);
-                return 1;
-        }
-        if (b.activated)
-                np_log(LOG_INFO, "listening on %s (socket activation; %s) (protocol %u)",
-                       b.sock_path, b.idle_exit_s > 0 ? "exits when idle" : "never idle",
-                       NP_PROTO_VERSION);
-        else
-                np_log(LOG_INFO, "listening on %s (protocol %u)", b.sock_path,
-                       NP_PROTO_VERSION);
-        write_ready(&o.ready_fd);
-        write_ready(&daemon_fd);
-        sd_notify("READY=1");
+        announce(&b, &o, &daemon_fd);
 
         r = run(&b);
         np_remote_shutdown(&b);
-        sd_notify("STOPPING=1");
-        remove_socket(&b);
+        np_sd_notify("STOPPING=1");
+        np_remove_socket(&b);
         np_log(LOG_INFO, r == 1 ? "idle: exiting" : "exiting");
         return r < 0 ? 1 : 0;
 }
