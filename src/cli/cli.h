@@ -10,6 +10,8 @@
 #ifndef NPIPE_CLI_H
 #define NPIPE_CLI_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -241,5 +243,48 @@ int cli_pipes_load(struct cli_pipes *ps);
 /* The broker's counters into *b, and every pipe's. */
 int cli_pipes_load_stats(struct cli_pipes *ps, struct npipe_broker_stats *b);
 void cli_pipes_free(struct cli_pipes *ps);
+
+/* ---- cmd_serve.c, serve_loop.c: npipe serve ------------------------------------ */
+
+/* What a client gets: its messages echoed, printed (--print), or a child's
+ * stdin and stdout (--exec). */
+enum serve_mode { SERVE_ECHO, SERVE_PRINT, SERVE_EXEC };
+/* --exec on a message pipe: a line of the child's stdout per message
+ * (--lines), or a read (--reads). */
+enum serve_frame { SERVE_LINES, SERVE_READS };
+
+/* The command, as its options made it; shared by every instance. */
+struct serve {
+        char path[CLI_PATH_MAX];
+        struct npipe_server_opts o;
+        enum serve_mode mode;
+        const char *cmd; /* --exec */
+        enum serve_frame frame;
+        bool pty;
+        bool verbose;
+        struct cli_out out; /* --print */
+        char sep[256];      /* out.sep, once --separator gave one */
+        uint64_t count;     /* 0: serve forever */
+        bool type_given;    /* -m or -b was on the command line */
+        bool max_given;     /* -n */
+        atomic_uint_least64_t claimed;
+        atomic_int failed;
+};
+
+/* One server instance of the pipe, served by its own thread. */
+struct serve_instance {
+        struct serve *s;
+        npipe_t *h;
+        pthread_t thread;
+        int index;
+};
+
+/* --count: claim the slot of the next client before listening for it;
+ * false when all N are taken (always true without --count). */
+bool serve_claim(struct serve *s);
+
+/* A thread per instance, until every one is done.  Instances whose thread
+ * could not start are closed unserved, and the command fails. */
+void serve_run_instances(struct serve *s, struct serve_instance *ins, uint64_t n);
 
 #endif
