@@ -126,7 +126,7 @@ static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mo
 }
 
 /* bInheritHandle of a SECURITY_ATTRIBUTES: the handle goes to CreateProcess
- * children (process.c). */
+ * children (spawn.c). */
 static HANDLE inheritable(HANDLE h, const SECURITY_ATTRIBUTES *sa)
 {
         if (h && h != INVALID_HANDLE_VALUE && sa && sa->bInheritHandle)

@@ -2,7 +2,7 @@
  * file.c - HANDLEs over file descriptors: the standard handles, the files
  * CreateFile opens (any path that is not a pipe name), and the pipe ends a
  * child process inherits from its parent (which arrive as Linux pipes, see
- * process.c).
+ * spawn.c and process.c).
  *
  * ReadFile and WriteFile on them are the read and write system calls, with
  * the Windows results: the end of a pipe is ERROR_BROKEN_PIPE (a file's

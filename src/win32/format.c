@@ -167,6 +167,252 @@ static void put_str(struct np_win_buf *b, const void *s, int wide, int prec, int
                 b->oom = 1;
 }
 
+/* One conversion specification, %[flags][width][.precision][size]type,
+ * up to its type. */
+struct conv {
+        size_t start; /* where its % is in the format */
+        char flags[8];
+        int width, prec, left;
+        enum width w;
+        int force; /* -1 narrow, 1 wide */
+};
+
+/* The size prefix of a conversion: h, hh, l, ll, w, L, I, I32, I64, z, j, t. */
+static void read_size(struct fmt_in *f, struct conv *cv)
+{
+        uint32_t c = peek(f, 0);
+        if (c == 'h') {
+                f->i++;
+                cv->w = W_SHORT;
+                cv->force = -1;
+                if (peek(f, 0) == 'h')
+                        f->i++, cv->w = W_CHAR;
+        } else if (c == 'l') {
+                f->i++;
+                cv->w = W_LONG32;
+                cv->force = 1;
+                if (peek(f, 0) == 'l')
+                        f->i++, cv->w = W_LONG64;
+        } else if (c == 'w') {
+                f->i++;
+                cv->force = 1;
+        } else if (c == 'L') {
+                f->i++;
+                cv->w = W_LDOUBLE;
+        } else if (c == 'I') {
+                if (peek(f, 1) == '6' && peek(f, 2) == '4')
+                        f->i += 3, cv->w = W_LONG64;
+                else if (peek(f, 1) == '3' && peek(f, 2) == '2')
+                        f->i += 3, cv->w = W_LONG32;
+                else
+                        f->i++, cv->w = W_PTR;
+        } else if (c == 'z' || c == 'j' || c == 't') {
+                f->i++;
+                cv->w = W_PTR;
+        }
+}
+
+/* A conversion from its % up to its type, which is left unread. */
+static void read_conv(struct fmt_in *f, va_list *ap, struct conv *cv)
+{
+        cv->start = f->i++;
+        size_t nflags = 0;
+        while (strchr("-+ #0", (int)peek(f, 0)) && peek(f, 0) && nflags < 6)
+                cv->flags[nflags++] = (char)peek(f, 0), f->i++;
+        cv->flags[nflags] = 0;
+        cv->width = 0;
+        cv->prec = -1;
+        cv->left = strchr(cv->flags, '-') != NULL;
+        read_num(f, ap, &cv->width);
+        if (cv->width < 0) {
+                cv->left = 1;
+                cv->width = -cv->width;
+        }
+        if (peek(f, 0) == '.') {
+                f->i++;
+                read_num(f, ap, &cv->prec);
+        }
+        cv->w = W_DEFAULT;
+        cv->force = 0;
+        read_size(f, cv);
+}
+
+/* The width of a string or character argument: %s and %c the function's
+ * own, %S and %C the other, unless the size prefix forces one. */
+static int arg_wide(const struct conv *cv, int own, int wide_default)
+{
+        int wide = own ? wide_default : !wide_default;
+        if (cv->force)
+                wide = cv->force > 0;
+        return wide;
+}
+
+static void put_char(struct np_win_buf *b, const struct conv *cv, int wide, va_list *ap)
+{
+        int v = va_arg(*ap, int);
+        if (wide) {
+                WCHAR u[2] = {(WCHAR)v, 0};
+                put_str(b, u, 1, -1, cv->width, cv->left);
+        } else {
+                char u[2] = {(char)v, 0};
+                put_str(b, u, 0, -1, cv->width, cv->left);
+        }
+}
+
+/* Formatted output of glibc's snprintf, cut to what fits its buffer. */
+static void put_num(struct np_win_buf *b, const char *num, int n, size_t size)
+{
+        if (n > 0)
+                np_win_buf_put(b, num, (size_t)n < size ? (size_t)n : size - 1);
+}
+
+/* An integer argument of the size the conversion names; the glibc
+ * length modifier for it ("h" and "hh" matter, anything else prints as
+ * long long). */
+static const char *int_arg(enum width w, int is_signed, va_list *ap, long long *sv,
+                           unsigned long long *uv)
+{
+        const char *mod = "";
+        switch (w) {
+        case W_LONG64:
+                mod = "ll";
+                if (is_signed)
+                        *sv = va_arg(*ap, long long);
+                else
+                        *uv = va_arg(*ap, unsigned long long);
+                break;
+        case W_PTR:
+                mod = "ll";
+                if (is_signed)
+                        *sv = (long long)va_arg(*ap, intptr_t);
+                else
+                        *uv = (unsigned long long)va_arg(*ap, uintptr_t);
+                break;
+        default:
+                mod = w == W_SHORT ? "h" : w == W_CHAR ? "hh" : "";
+                /* int and a Windows long are both 32 bits */
+                if (is_signed)
+                        *sv = va_arg(*ap, int);
+                else
+                        *uv = va_arg(*ap, unsigned int);
+                if (w != W_DEFAULT && w != W_LONG32 && w != W_SHORT && w != W_CHAR)
+                        mod = "";
+                break;
+        }
+        return mod;
+}
+
+/* %d %i %u %x %X %o */
+static void put_int(struct np_win_buf *b, const struct conv *cv, uint32_t c, va_list *ap)
+{
+        long long sv = 0;
+        unsigned long long uv = 0;
+        int is_signed = c == 'd' || c == 'i';
+        const char *mod = int_arg(cv->w, is_signed, ap, &sv, &uv);
+        char prs[16] = "";
+        if (cv->prec >= 0)
+                snprintf(prs, sizeof(prs), ".%d", cv->prec);
+        char spec[32];
+        snprintf(spec, sizeof(spec), "%%%s%d%s%s%c", cv->flags, cv->width, prs,
+                 *mod == 'h' ? mod : "ll", (char)c);
+        char num[128];
+        int n;
+        if (*mod == 'h')
+                n = is_signed ? snprintf(num, sizeof(num), spec, (int)sv)
+                              : snprintf(num, sizeof(num), spec, (unsigned)uv);
+        else
+                n = is_signed ? snprintf(num, sizeof(num), spec, sv)
+                              : snprintf(num, sizeof(num), spec, uv);
+        put_num(b, num, n, sizeof(num));
+}
+
+/* %p: the Microsoft form, all the digits, upper case, no 0x */
+static void put_ptr(struct np_win_buf *b, const struct conv *cv, va_list *ap)
+{
+        char num[40];
+        int n = snprintf(num, sizeof(num), "%0*llX", (int)(2 * sizeof(void *)),
+                         (unsigned long long)(uintptr_t)va_arg(*ap, void *));
+        put_str(b, num, 0, -1, cv->width, cv->left);
+        (void)n;
+}
+
+/* %e %E %f %F %g %G %a %A */
+static void put_float(struct np_win_buf *b, const struct conv *cv, uint32_t c, va_list *ap)
+{
+        char prs[16] = "";
+        if (cv->prec >= 0)
+                snprintf(prs, sizeof(prs), ".%d", cv->prec);
+        char spec[32];
+        char num[512];
+        int n;
+        if (cv->w == W_LDOUBLE) {
+                snprintf(spec, sizeof(spec), "%%%s%d%sL%c", cv->flags, cv->width, prs, (char)c);
+                n = snprintf(num, sizeof(num), spec, va_arg(*ap, long double));
+        } else {
+                snprintf(spec, sizeof(spec), "%%%s%d%s%c", cv->flags, cv->width, prs, (char)c);
+                n = snprintf(num, sizeof(num), spec, va_arg(*ap, double));
+        }
+        put_num(b, num, n, sizeof(num));
+}
+
+/* Format text of the format itself: from..to (a UTF-16 format becomes UTF-8). */
+static void put_fmt_text(struct np_win_buf *b, const struct fmt_in *f, size_t from, size_t to)
+{
+        if (f->wide)
+                put_utf16(b, (const WCHAR *)f->p + from, to - from);
+        else
+                np_win_buf_put(b, (const char *)f->p + from, to - from);
+}
+
+/* The conversion of type c, its argument taken from ap. */
+static void put_conv(struct np_win_buf *b, const struct fmt_in *f, const struct conv *cv,
+                     uint32_t c, int wide_default, va_list *ap)
+{
+        switch (c) {
+        case '%':
+                np_win_buf_put(b, "%", 1);
+                break;
+        case 's':
+        case 'S':
+                put_str(b, va_arg(*ap, const void *), arg_wide(cv, c == 's', wide_default),
+                        cv->prec, cv->width, cv->left);
+                break;
+        case 'c':
+        case 'C':
+                put_char(b, cv, arg_wide(cv, c == 'c', wide_default), ap);
+                break;
+        case 'd':
+        case 'i':
+        case 'u':
+        case 'x':
+        case 'X':
+        case 'o':
+                put_int(b, cv, c, ap);
+                break;
+        case 'p':
+                put_ptr(b, cv, ap);
+                break;
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G':
+        case 'a':
+        case 'A':
+                put_float(b, cv, c, ap);
+                break;
+        case 'n':
+                /* %n is disabled in the Microsoft C library by default */
+                (void)va_arg(*ap, void *);
+                break;
+        default:
+                /* not a conversion: copied as it stands */
+                put_fmt_text(b, f, cv->start, f->i);
+                break;
+        }
+}
+
 char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap0, size_t *len)
 {
         struct np_win_buf b = {0};
@@ -179,199 +425,24 @@ char *np_win_vformat(const void *fmt, int fmt_wide, int wide_default, va_list ap
                 if (!c)
                         break;
                 if (c != '%') {
-                        if (fmt_wide) {
-                                size_t n = 0;
+                        /* plain text: a run of it (UTF-16), or a byte */
+                        size_t n = 0;
+                        if (fmt_wide)
                                 while (peek(&f, n) && peek(&f, n) != '%')
                                         n++;
-                                put_utf16(&b, (const WCHAR *)fmt + f.i, n);
-                                f.i += n;
-                        } else {
-                                np_win_buf_put(&b, (const char *)fmt + f.i, 1);
-                                f.i++;
-                        }
+                        else
+                                n = 1;
+                        put_fmt_text(&b, &f, f.i, f.i + n);
+                        f.i += n;
                         continue;
                 }
-                size_t start = f.i++;
-                char flags[8];
-                size_t nflags = 0;
-                while (strchr("-+ #0", (int)peek(&f, 0)) && peek(&f, 0) && nflags < 6)
-                        flags[nflags++] = (char)peek(&f, 0), f.i++;
-                flags[nflags] = 0;
-                int width = 0, prec = -1, left = strchr(flags, '-') != NULL;
-                read_num(&f, &ap, &width);
-                if (width < 0) {
-                        left = 1;
-                        width = -width;
-                }
-                if (peek(&f, 0) == '.') {
-                        f.i++;
-                        read_num(&f, &ap, &prec);
-                }
-                enum width w = W_DEFAULT;
-                int force = 0; /* -1 narrow, 1 wide */
-                c = peek(&f, 0);
-                if (c == 'h') {
-                        f.i++;
-                        w = W_SHORT;
-                        force = -1;
-                        if (peek(&f, 0) == 'h')
-                                f.i++, w = W_CHAR;
-                } else if (c == 'l') {
-                        f.i++;
-                        w = W_LONG32;
-                        force = 1;
-                        if (peek(&f, 0) == 'l')
-                                f.i++, w = W_LONG64;
-                } else if (c == 'w') {
-                        f.i++;
-                        force = 1;
-                } else if (c == 'L') {
-                        f.i++;
-                        w = W_LDOUBLE;
-                } else if (c == 'I') {
-                        if (peek(&f, 1) == '6' && peek(&f, 2) == '4')
-                                f.i += 3, w = W_LONG64;
-                        else if (peek(&f, 1) == '3' && peek(&f, 2) == '2')
-                                f.i += 3, w = W_LONG32;
-                        else
-                                f.i++, w = W_PTR;
-                } else if (c == 'z' || c == 'j' || c == 't') {
-                        f.i++;
-                        w = W_PTR;
-                }
+                struct conv cv;
+                read_conv(&f, &ap, &cv);
                 c = peek(&f, 0);
                 if (!c)
                         break;
                 f.i++;
-                char spec[32];
-                switch (c) {
-                case '%':
-                        np_win_buf_put(&b, "%", 1);
-                        break;
-                case 's':
-                case 'S': {
-                        int wide = c == 's' ? wide_default : !wide_default;
-                        if (force)
-                                wide = force > 0;
-                        put_str(&b, va_arg(ap, const void *), wide, prec, width, left);
-                        break;
-                }
-                case 'c':
-                case 'C': {
-                        int wide = c == 'c' ? wide_default : !wide_default;
-                        if (force)
-                                wide = force > 0;
-                        int v = va_arg(ap, int);
-                        if (wide) {
-                                WCHAR u[2] = {(WCHAR)v, 0};
-                                put_str(&b, u, 1, -1, width, left);
-                        } else {
-                                char u[2] = {(char)v, 0};
-                                put_str(&b, u, 0, -1, width, left);
-                        }
-                        break;
-                }
-                case 'd':
-                case 'i':
-                case 'u':
-                case 'x':
-                case 'X':
-                case 'o': {
-                        const char *mod = "";
-                        long long sv = 0;
-                        unsigned long long uv = 0;
-                        int is_signed = c == 'd' || c == 'i';
-                        switch (w) {
-                        case W_LONG64:
-                                mod = "ll";
-                                if (is_signed)
-                                        sv = va_arg(ap, long long);
-                                else
-                                        uv = va_arg(ap, unsigned long long);
-                                break;
-                        case W_PTR:
-                                mod = "ll";
-                                if (is_signed)
-                                        sv = (long long)va_arg(ap, intptr_t);
-                                else
-                                        uv = (unsigned long long)va_arg(ap, uintptr_t);
-                                break;
-                        default:
-                                mod = w == W_SHORT ? "h" : w == W_CHAR ? "hh" : "";
-                                /* int and a Windows long are both 32 bits */
-                                if (is_signed)
-                                        sv = va_arg(ap, int);
-                                else
-                                        uv = va_arg(ap, unsigned int);
-                                if (w != W_DEFAULT && w != W_LONG32 && w != W_SHORT &&
-                                    w != W_CHAR)
-                                        mod = "";
-                                break;
-                        }
-                        char prs[16] = "";
-                        if (prec >= 0)
-                                snprintf(prs, sizeof(prs), ".%d", prec);
-                        snprintf(spec, sizeof(spec), "%%%s%d%s%s%c", flags, width, prs,
-                                 *mod == 'h' ? mod : "ll", (char)c);
-                        char num[128];
-                        int n;
-                        if (*mod == 'h')
-                                n = is_signed ? snprintf(num, sizeof(num), spec, (int)sv)
-                                              : snprintf(num, sizeof(num), spec, (unsigned)uv);
-                        else
-                                n = is_signed ? snprintf(num, sizeof(num), spec, sv)
-                                              : snprintf(num, sizeof(num), spec, uv);
-                        if (n > 0)
-                                np_win_buf_put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
-                        break;
-                }
-                case 'p': {
-                        /* the Microsoft form: all the digits, upper case, no 0x */
-                        char num[40];
-                        int n = snprintf(num, sizeof(num), "%0*llX", (int)(2 * sizeof(void *)),
-                                         (unsigned long long)(uintptr_t)va_arg(ap, void *));
-                        put_str(&b, num, 0, -1, width, left);
-                        (void)n;
-                        break;
-                }
-                case 'e':
-                case 'E':
-                case 'f':
-                case 'F':
-                case 'g':
-                case 'G':
-                case 'a':
-                case 'A': {
-                        char prs[16] = "";
-                        if (prec >= 0)
-                                snprintf(prs, sizeof(prs), ".%d", prec);
-                        char num[512];
-                        int n;
-                        if (w == W_LDOUBLE) {
-                                snprintf(spec, sizeof(spec), "%%%s%d%sL%c", flags, width, prs,
-                                         (char)c);
-                                n = snprintf(num, sizeof(num), spec, va_arg(ap, long double));
-                        } else {
-                                snprintf(spec, sizeof(spec), "%%%s%d%s%c", flags, width, prs,
-                                         (char)c);
-                                n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
-                        }
-                        if (n > 0)
-                                np_win_buf_put(&b, num, (size_t)n < sizeof(num) ? (size_t)n : sizeof(num) - 1);
-                        break;
-                }
-                case 'n':
-                        /* %n is disabled in the Microsoft C library by default */
-                        (void)va_arg(ap, void *);
-                        break;
-                default:
-                        /* not a conversion: copied as it stands */
-                        if (fmt_wide)
-                                put_utf16(&b, (const WCHAR *)fmt + start, f.i - start);
-                        else
-                                np_win_buf_put(&b, (const char *)fmt + start, f.i - start);
-                        break;
-                }
+                put_conv(&b, &f, &cv, c, wide_default, &ap);
         }
         va_end(ap);
         if (b.oom) {

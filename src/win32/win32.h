@@ -32,7 +32,7 @@ struct w_obj {
         enum w_type type;
         _Atomic int refs;
         /* open handles (DuplicateHandle makes more than one) and holds of
-         * the relays that carry a pipe end to a child (process.c): close
+         * the relays that carry a pipe end to a child (spawn.c): close
          * runs when the last of them goes */
         _Atomic int handles;
         void (*destroy)(struct w_obj *o); /* frees the object when refs reach 0 */
@@ -135,7 +135,7 @@ enum w_name_kind np_win_name(const char *path, char **canon);
 /* True for the characters Win32 refuses in file names: < > " | ? * */
 int np_win_name_has_wildcards(const char *path);
 
-/* ---- formatting and the kernel32 helpers (format.c, process.c) ------------------------------- */
+/* ---- formatting and the kernel32 helpers (format.c, cmdline.c) ------------------------------- */
 
 /* printf with the Microsoft conversions (format.c): a malloc'ed UTF-8
  * result and its length, NULL without memory.  fmt is UTF-16 when
@@ -271,6 +271,36 @@ BOOL np_win_file_peek(struct w_file *f, void *buf, DWORD size, LPDWORD read, LPD
 HANDLE np_win_file_open(const char *path, DWORD desired, DWORD disposition, DWORD flags);
 /* The waitable of a process handle (process.c). */
 struct w_waitable *np_win_process_waitable(struct w_obj *o);
+/* The handles a child takes over (spawn.c writes the list, process.c
+ * reads it before main): entries "HANDLE:FD:ACCESS:STD" separated by
+ * commas (hex handle, decimal fd, WACC_* bits, the standard slots it
+ * fills as bits 0..2). */
+#define NP_WIN_HANDLES_ENV "NPIPE_WIN32_HANDLES"
+/* A process object for a child CreateProcess has just started (spawn.c),
+ * with a thread that reaps the child and signals the object: the caller's
+ * reference, NULL without memory. */
+struct w_obj *np_win_process_start(pid_t pid);
+/* What standard slot i of a child is when STARTUPINFO names none: 1 and
+ * *h when this process set the slot to something other than a wrapper of
+ * descriptor i itself, else 0 (the child keeps descriptor i as it is). */
+int np_win_std_for_child(int i, HANDLE *h);
+/* The path of this program, malloc'ed ("" when it cannot be read).  In
+ * process.c so that cmdline.c, which calls it, links process.c's
+ * constructor in (static library). */
+char *np_win_self_exe(void);
+
+/* ---- command lines (cmdline.c) -------------------------------------------------------------- */
+
+/* The arguments of a command line: n malloc'ed UTF-8 strings in v, then
+ * NULL. */
+struct w_split {
+        size_t n, cap;
+        char **v;
+};
+/* Split a command line (UTF-8) the way CommandLineToArgvW does, adding
+ * the arguments to out; -1 without memory (out is then freed). */
+int np_win_split_command_line(const char *cmd, struct w_split *out);
+void np_win_split_free(struct w_split *s);
 
 /* ---- completion ports (port.c) -------------------------------------------------------------- */
 

@@ -194,7 +194,7 @@ static void shared_user(int out, void *arg)
 START_TEST(test_shared)
 {
         struct stat st;
-        char sock[128];
+        char sock[sizeof g_sdir + sizeof NP_BROKER_SOCKET + 1];
         int32_t res[8];
         int s, status;
         struct rt_pkt ev;

@@ -1,0 +1,611 @@
+/*
+ * spawn.c - CreateProcess and the parent's side of handle inheritance:
+ * what each inheritable handle and standard handle becomes in the child
+ * (a descriptor, or a relay thread for a pipe end), the program search,
+ * the environment block and the spawn itself.  Kept apart from process.c
+ * - the process objects and standard handles this uses, and the child's
+ * side, which takes the handles over before main() - because starting a
+ * child is a piece of its own: relay threads and descriptor plumbing.
+ *
+ * How a pipe end reaches a child.  A native pipe end belongs to the
+ * process that opened it (npipe.h: it fails after fork), so the child
+ * cannot use the parent's end itself.  What it gets instead is a Linux
+ * pipe (a socket pair for a duplex end) and, in the parent, a relay thread
+ * per direction that moves the bytes between that and the pipe end.  The
+ * relay holds the end open like a handle would (np_win_obj_hold), so the
+ * usual protocol works unchanged: the parent closes its copy of the
+ * child's end after CreateProcess, and the end closes - ReadFile in the
+ * parent fails with ERROR_BROKEN_PIPE - once the child and everything it
+ * started have closed theirs.  A plain Linux child sees ordinary file
+ * descriptors on 0, 1, 2 (and above, for other inherited handles); an
+ * npipe Win32 child finds its inherited handles at the same HANDLE values
+ * as in the parent (NPIPE_WIN32_HANDLES in its environment, read before
+ * main) and its standard handles through GetStdHandle.
+ */
+#include "win32/win32.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- relays: a pipe end carried to a child as a Linux pipe ---------------------------------- */
+
+struct relay {
+        struct w_pipe *p; /* a reference and a hold */
+        int fd;           /* the parent's side of the Linux pipe or socket pair */
+        int to_child;     /* 1: pipe end -> fd; 0: fd -> pipe end */
+        _Atomic int *users; /* the two directions of a duplex end share p's hold */
+};
+
+static void relay_done(struct relay *r)
+{
+        if (!r->users || atomic_fetch_sub(r->users, 1) == 1) {
+                np_win_obj_release(&r->p->obj);
+                free(r->users);
+        }
+        np_win_put(&r->p->obj);
+        free(r);
+}
+
+static void *relay_main(void *arg)
+{
+        struct relay *r = arg;
+        char buf[16384];
+        for (;;) {
+                if (r->to_child) {
+                        size_t n = 0;
+                        int st = npipe_read(r->p->np, buf, sizeof(buf), &n);
+                        if (st < 0 && st != NPIPE_EMOREDATA)
+                                break; /* closed, broken: the child sees its end */
+                        size_t off = 0;
+                        while (off < n) {
+                                ssize_t w = send(r->fd, buf + off, n - off, MSG_NOSIGNAL);
+                                if (w < 0 && errno == ENOTSOCK)
+                                        w = write(r->fd, buf + off, n - off);
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w <= 0)
+                                        goto out; /* the child's side is closed */
+                                off += (size_t)w;
+                        }
+                } else {
+                        ssize_t n = read(r->fd, buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break; /* every writer in the child's tree closed */
+                        size_t done = 0;
+                        if (npipe_write(r->p->np, buf, (size_t)n, &done) < 0)
+                                break;
+                }
+        }
+out:
+        if (r->to_child)
+                shutdown(r->fd, SHUT_WR);
+        close(r->fd);
+        relay_done(r);
+        return NULL;
+}
+
+static int relay_start(struct w_pipe *p, int fd, int to_child, _Atomic int *users)
+{
+        struct relay *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -1;
+        r->p = p;
+        r->fd = fd;
+        r->to_child = to_child;
+        r->users = users;
+        np_win_ref(&p->obj);
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        /* the relays take no signals: they belong to no part of the program */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_t t;
+        int e = pthread_create(&t, &at, relay_main, r);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&at);
+        if (e) {
+                np_win_put(&p->obj);
+                free(r);
+                return -1;
+        }
+        return 0;
+}
+
+/* ---- CreateProcess -------------------------------------------------------------------------- */
+
+/* What the child gets: descriptors (close-on-exec in the parent, above
+ * every target number) and where they go. */
+struct handoff {
+        HANDLE h;       /* the parent's handle (NULL: a standard slot only) */
+        int fd;         /* the parent's copy for the child */
+        int target;     /* the child's descriptor */
+        unsigned access;
+        unsigned std;   /* standard slots it fills (bits 0..2) */
+};
+
+struct spawn_plan {
+        struct handoff *v;
+        size_t n, cap;
+        int failed;
+        DWORD err;
+        int next_target;
+};
+
+#define FD_BASE 64 /* the parent's copies live at or above this, the targets below */
+
+static struct handoff *plan_add(struct spawn_plan *pl)
+{
+        if (pl->n == pl->cap) {
+                size_t cap = pl->cap ? pl->cap * 2 : 8;
+                struct handoff *v = realloc(pl->v, cap * sizeof(*v));
+                if (!v) {
+                        pl->failed = 1;
+                        pl->err = ERROR_NOT_ENOUGH_MEMORY;
+                        return NULL;
+                }
+                pl->v = v;
+                pl->cap = cap;
+        }
+        struct handoff *e = &pl->v[pl->n++];
+        memset(e, 0, sizeof(*e));
+        e->fd = -1;
+        e->target = -1;
+        return e;
+}
+
+/* The descriptor a child gets for an object: a copy of a file's, or the
+ * child's side of a new relay for a pipe end.  -1 for objects that do not
+ * cross processes (events, ports, threads, processes). */
+static int child_fd_for(struct w_obj *o, unsigned *access)
+{
+        if (o->type == W_FILE) {
+                struct w_file *f = (struct w_file *)o;
+                *access = f->access;
+                return f->fd >= 0 ? fcntl(f->fd, F_DUPFD_CLOEXEC, FD_BASE) : -1;
+        }
+        if (o->type != W_PIPE)
+                return -1;
+        struct w_pipe *p = (struct w_pipe *)o;
+        if (atomic_load(&p->closed))
+                return -1;
+        int rd = (p->access & WACC_READ) != 0, wr = (p->access & WACC_WRITE) != 0;
+        *access = p->access & (WACC_READ | WACC_WRITE);
+        int sv[2];
+        if (rd && wr) {
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        return -1;
+        } else {
+                if (pipe2(sv, O_CLOEXEC) < 0)
+                        return -1;
+                if (wr) { /* the child writes into sv[1], the relay reads sv[0] */
+                        int t = sv[0];
+                        sv[0] = sv[1];
+                        sv[1] = t;
+                }
+                /* now sv[0] is the child's side, sv[1] the relay's */
+        }
+        int child = rd && wr ? sv[0] : sv[0];
+        int mine = sv[1];
+        int high = fcntl(child, F_DUPFD_CLOEXEC, FD_BASE);
+        close(child);
+        if (high < 0) {
+                close(mine);
+                return -1;
+        }
+        np_win_obj_hold(&p->obj);
+        if (rd && wr) {
+                _Atomic int *users = malloc(sizeof(*users));
+                int mine2 = users ? fcntl(mine, F_DUPFD_CLOEXEC, 0) : -1;
+                if (!users || mine2 < 0) {
+                        free(users);
+                        close(mine);
+                        close(high);
+                        np_win_obj_release(&p->obj);
+                        return -1;
+                }
+                atomic_init(users, 2);
+                relay_start(p, mine, 1, users);
+                relay_start(p, mine2, 0, users);
+        } else if (relay_start(p, mine, rd, NULL) < 0) {
+                close(mine);
+                close(high);
+                np_win_obj_release(&p->obj);
+                return -1;
+        }
+        return high;
+}
+
+static void plan_inherited(HANDLE h, struct w_obj *o, void *arg)
+{
+        struct spawn_plan *pl = arg;
+        if (pl->failed)
+                return;
+        unsigned access = 0;
+        int fd = child_fd_for(o, &access);
+        if (fd < 0)
+                return; /* not something another process can hold */
+        struct handoff *e = plan_add(pl);
+        if (!e) {
+                close(fd);
+                return;
+        }
+        e->h = h;
+        e->fd = fd;
+        e->access = access;
+}
+
+/* Standard slot i of the child gets handle h: the inherited entry of h,
+ * or a new one (a handle not marked inheritable still works here). */
+static void plan_std(struct spawn_plan *pl, int i, HANDLE h)
+{
+        for (size_t k = 0; k < pl->n; k++)
+                if (pl->v[k].h && pl->v[k].h == h) {
+                        pl->v[k].std |= 1u << i;
+                        return;
+                }
+        struct handoff *e = plan_add(pl);
+        if (!e)
+                return;
+        e->std = 1u << i;
+        struct w_obj *o = (h && h != INVALID_HANDLE_VALUE) ? np_win_handle_get(h, 0) : NULL;
+        if (o) {
+                e->fd = child_fd_for(o, &e->access);
+                np_win_put(o);
+        }
+        /* nothing usable: the child reads and writes /dev/null */
+        if (e->fd < 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                e->fd = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, FD_BASE) : -1;
+                if (null >= 0)
+                        close(null);
+                e->access = WACC_READ | WACC_WRITE;
+        }
+}
+
+static void plan_free(struct spawn_plan *pl)
+{
+        for (size_t k = 0; k < pl->n; k++)
+                if (pl->v[k].fd >= 0)
+                        close(pl->v[k].fd);
+        free(pl->v);
+}
+
+/* An executable for a program name as Windows looks for one: a path is
+ * taken as it is; a bare name is looked for in the directory of this
+ * program, the current directory, then PATH.  "child.exe" also finds
+ * "child", since Linux programs have no extension. */
+static char *find_program(const char *name, DWORD *err)
+{
+        char *cands[2] = {strdup(name), NULL};
+        size_t len = strlen(name);
+        if (len > 4 && !strcasecmp(name + len - 4, ".exe"))
+                cands[1] = strndup(name, len - 4);
+        char *found = NULL;
+        *err = ERROR_FILE_NOT_FOUND;
+        for (int c = 0; c < 2 && !found; c++) {
+                const char *cand = cands[c];
+                if (!cand)
+                        continue;
+                if (strchr(cand, '/')) {
+                        struct stat st;
+                        if (stat(cand, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                                found = strdup(cand);
+                                break;
+                        }
+                        continue;
+                }
+                char *exe = np_win_self_exe();
+                char *dirs[3] = {NULL, NULL, NULL};
+                if (exe && strrchr(exe, '/')) {
+                        *strrchr(exe, '/') = 0;
+                        dirs[0] = exe;
+                }
+                dirs[1] = ".";
+                const char *path = getenv("PATH");
+                char *pathcopy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+                for (int d = 0; d < 3 && !found; d++) {
+                        char *list = d < 2 ? dirs[d] : pathcopy;
+                        if (!list)
+                                continue;
+                        char *save = NULL;
+                        char *copy = strdup(list);
+                        for (char *dir = d < 2 ? copy : strtok_r(copy, ":", &save); dir && !found;
+                             dir = d < 2 ? NULL : strtok_r(NULL, ":", &save)) {
+                                size_t n = strlen(dir) + strlen(cand) + 2;
+                                char *full = malloc(n);
+                                if (!full)
+                                        continue;
+                                snprintf(full, n, "%s/%s", *dir ? dir : ".", cand);
+                                struct stat st;
+                                if (stat(full, &st) == 0 && !S_ISDIR(st.st_mode))
+                                        found = full;
+                                else
+                                        free(full);
+                        }
+                        free(copy);
+                }
+                free(pathcopy);
+                free(exe);
+        }
+        free(cands[0]);
+        free(cands[1]);
+        if (found && access(found, X_OK) != 0) {
+                *err = ERROR_ACCESS_DENIED;
+                free(found);
+                found = NULL;
+        }
+        return found;
+}
+
+/* The environment block of the child: lpEnvironment (A or W strings, each
+ * ended by 0, the block by another) or ours, less a stale handle list. */
+static char **make_env(const void *block, int wide, const char *handles)
+{
+        size_t n = 0, cap = 16;
+        char **env = malloc(cap * sizeof(*env));
+        if (!env)
+                return NULL;
+        char **src = environ;
+        size_t bi = 0;
+        for (;;) {
+                char *e = NULL;
+                if (block) {
+                        if (wide) {
+                                const WCHAR *w = (const WCHAR *)block + bi;
+                                if (!*w)
+                                        break;
+                                size_t l = (size_t)npipe_win_lstrlenW(w);
+                                e = np_win_utf16_to_utf8_lenient(w, l);
+                                bi += l + 1;
+                        } else {
+                                const char *c = (const char *)block + bi;
+                                if (!*c)
+                                        break;
+                                e = strdup(c);
+                                bi += strlen(c) + 1;
+                        }
+                } else {
+                        if (!src || !*src)
+                                break;
+                        e = strdup(*src++);
+                }
+                if (!e)
+                        goto oom;
+                if (!strncmp(e, NP_WIN_HANDLES_ENV "=", sizeof(NP_WIN_HANDLES_ENV))) {
+                        free(e);
+                        continue;
+                }
+                if (n + 3 > cap) {
+                        char **v = realloc(env, (cap *= 2) * sizeof(*env));
+                        if (!v) {
+                                free(e);
+                                goto oom;
+                        }
+                        env = v;
+                }
+                env[n++] = e;
+        }
+        if (handles && *handles) {
+                size_t l = strlen(NP_WIN_HANDLES_ENV) + strlen(handles) + 2;
+                char *e = malloc(l);
+                if (!e)
+                        goto oom;
+                snprintf(e, l, "%s=%s", NP_WIN_HANDLES_ENV, handles);
+                env[n++] = e;
+        }
+        env[n] = NULL;
+        return env;
+oom:
+        for (size_t i = 0; i < n; i++)
+                free(env[i]);
+        free(env);
+        return NULL;
+}
+
+static void free_strv(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* The handles the child gets: the inheritable ones when asked for, and
+ * the standard handles - as given, else ours when they are handles of
+ * this layer set with SetStdHandle, else descriptors 0..2 as they are. */
+static void plan_handoffs(struct spawn_plan *pl, BOOL inherit, const STARTUPINFOA *si)
+{
+        if (inherit)
+                np_win_handle_foreach_inheritable(plan_inherited, pl);
+        for (int i = 0; i < 3 && !pl->failed; i++) {
+                HANDLE h = NULL;
+                int given = 0;
+                if (si->dwFlags & STARTF_USESTDHANDLES) {
+                        h = i == 0 ? si->hStdInput : i == 1 ? si->hStdOutput : si->hStdError;
+                        given = 1;
+                } else {
+                        given = np_win_std_for_child(i, &h);
+                }
+                if (given)
+                        plan_std(pl, i, h);
+        }
+}
+
+/* The spawn's file actions for the plan - targets: the standard slots,
+ * then 3, 4, ... for the others - and the list of the inherited handles
+ * for the child's NP_WIN_HANDLES_ENV (malloc'ed; NULL without memory,
+ * and then no actions). */
+static char *plan_actions(struct spawn_plan *pl, posix_spawn_file_actions_t *fa)
+{
+        char *list = calloc(pl->n + 1, 48);
+        int next = 3;
+        for (size_t k = 0; k < pl->n && list; k++) {
+                struct handoff *e = &pl->v[k];
+                int first = -1;
+                for (int i = 0; i < 3; i++)
+                        if (e->std & (1u << i)) {
+                                posix_spawn_file_actions_adddup2(fa, e->fd, i);
+                                if (first < 0)
+                                        first = i;
+                        }
+                if (first < 0 && e->h) {
+                        first = next++;
+                        posix_spawn_file_actions_adddup2(fa, e->fd, first);
+                }
+                e->target = first;
+                if (e->h) {
+                        char item[48];
+                        snprintf(item, sizeof(item), "%s%llx:%d:%u:%u", *list ? "," : "",
+                                 (unsigned long long)(uintptr_t)e->h, first, e->access, e->std);
+                        strcat(list, item);
+                }
+        }
+        return list;
+}
+
+/* Start the child: its descriptors as planned, its directory, its
+ * environment with the list of the handles it takes over.  0 with *pid,
+ * or the errno value of the failure. */
+static int spawn_child(struct spawn_plan *pl, const char *exe, char **argv, const void *envblock,
+                       DWORD flags, const char *cwd, pid_t *pid)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        char *list = plan_actions(pl, &fa);
+        if (cwd)
+                posix_spawn_file_actions_addchdir_np(&fa, cwd);
+        char **envp = list ? make_env(envblock, (flags & CREATE_UNICODE_ENVIRONMENT) != 0, list)
+                           : NULL;
+        free(list);
+        int e = envp ? posix_spawn(pid, exe, &fa, NULL, argv, envp) : ENOMEM;
+        posix_spawn_file_actions_destroy(&fa);
+        free_strv(envp);
+        return e;
+}
+
+/* The error CreateProcess reports for a failed spawn. */
+static DWORD spawn_error(int e, const char *cwd)
+{
+        return e == ENOEXEC  ? ERROR_BAD_EXE_FORMAT
+               : e == EACCES ? ERROR_ACCESS_DENIED
+               : e == ENOENT ? (cwd ? ERROR_DIRECTORY : ERROR_FILE_NOT_FOUND)
+               : e == ENOMEM ? ERROR_NOT_ENOUGH_MEMORY
+                             : ERROR_GEN_FAILURE;
+}
+
+/* The process object of a started child (process.c reaps it) and its
+ * handles in *pi. */
+static BOOL child_handles(pid_t pid, LPPROCESS_INFORMATION pi)
+{
+        struct w_obj *o = np_win_process_start(pid);
+        if (!o)
+                return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
+        /* hProcess and hThread: two handles of the process (its main thread
+         * ends with it, which is what a wait on hThread sees) */
+        np_win_ref(o);
+        pi->hProcess = np_win_handle_new(o);
+        pi->hThread = np_win_handle_new(o);
+        pi->dwProcessId = (DWORD)pid;
+        pi->dwThreadId = (DWORD)pid;
+        np_win_set_error(ERROR_SUCCESS);
+        return pi->hProcess && pi->hThread;
+}
+
+static BOOL create_process(const char *app, const char *cmdline, BOOL inherit, DWORD flags,
+                           const void *envblock, const char *cwd, const STARTUPINFOA *si,
+                           LPPROCESS_INFORMATION pi)
+{
+        if (!si || !pi || (!app && !cmdline))
+                return np_win_fail(ERROR_INVALID_PARAMETER);
+        struct w_split args = {0};
+        if (np_win_split_command_line(cmdline ? cmdline : app, &args) < 0 || args.n == 0) {
+                np_win_split_free(&args);
+                return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
+        }
+        DWORD err;
+        char *exe = find_program(app ? app : args.v[0], &err);
+        if (!exe) {
+                np_win_split_free(&args);
+                return np_win_fail(err);
+        }
+        struct spawn_plan pl = {0};
+        plan_handoffs(&pl, inherit, si);
+        if (pl.failed) {
+                plan_free(&pl);
+                free(exe);
+                np_win_split_free(&args);
+                return np_win_fail(pl.err);
+        }
+        pid_t pid = -1;
+        int e = spawn_child(&pl, exe, args.v, envblock, flags, cwd, &pid);
+        plan_free(&pl); /* the parent's copies: the child has its own now */
+        free(exe);
+        np_win_split_free(&args);
+        if (e)
+                return np_win_fail(spawn_error(e, cwd));
+        return child_handles(pid, pi);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_CreateProcessA(
+    LPCSTR lpApplicationName, LPSTR lpCommandLine, LPSECURITY_ATTRIBUTES lpProcessAttributes,
+    LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles, DWORD dwCreationFlags,
+    LPVOID lpEnvironment, LPCSTR lpCurrentDirectory, LPSTARTUPINFOA lpStartupInfo,
+    LPPROCESS_INFORMATION lpProcessInformation)
+{
+        (void)lpProcessAttributes;
+        (void)lpThreadAttributes;
+        return create_process(lpApplicationName, lpCommandLine, bInheritHandles, dwCreationFlags,
+                              lpEnvironment, lpCurrentDirectory, lpStartupInfo,
+                              lpProcessInformation);
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_CreateProcessW(
+    LPCWSTR lpApplicationName, LPWSTR lpCommandLine, LPSECURITY_ATTRIBUTES lpProcessAttributes,
+    LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles, DWORD dwCreationFlags,
+    LPVOID lpEnvironment, LPCWSTR lpCurrentDirectory, LPSTARTUPINFOW lpStartupInfo,
+    LPPROCESS_INFORMATION lpProcessInformation)
+{
+        (void)lpProcessAttributes;
+        (void)lpThreadAttributes;
+        if (!lpStartupInfo)
+                return np_win_fail(ERROR_INVALID_PARAMETER);
+        char *app = lpApplicationName
+                        ? np_win_utf16_to_utf8_lenient(lpApplicationName, (size_t)-1)
+                        : NULL;
+        char *cmd = lpCommandLine ? np_win_utf16_to_utf8_lenient(lpCommandLine, (size_t)-1) : NULL;
+        char *cwd = lpCurrentDirectory
+                        ? np_win_utf16_to_utf8_lenient(lpCurrentDirectory, (size_t)-1)
+                        : NULL;
+        /* the fields CreateProcess reads are the same in both layouts */
+        STARTUPINFOA si;
+        memset(&si, 0, sizeof(si));
+        si.cb = sizeof(si);
+        si.dwFlags = lpStartupInfo->dwFlags;
+        si.hStdInput = lpStartupInfo->hStdInput;
+        si.hStdOutput = lpStartupInfo->hStdOutput;
+        si.hStdError = lpStartupInfo->hStdError;
+        BOOL ok;
+        if ((lpApplicationName && !app) || (lpCommandLine && !cmd) ||
+            (lpCurrentDirectory && !cwd))
+                ok = np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
+        else
+                ok = create_process(app, cmd, bInheritHandles, dwCreationFlags, lpEnvironment, cwd,
+                                    &si, lpProcessInformation);
+        free(app);
+        free(cmd);
+        free(cwd);
+        return ok;
+}
