@@ -122,6 +122,14 @@ declare -A skip=(
         [example-ovl_echo_server]="run.sh execs aarch64 programs directly: no binfmt_misc here"
         [example-thread_server]="run.sh execs aarch64 programs directly: no binfmt_misc here"
         [example-iocp_server]="run.sh execs aarch64 programs directly: no binfmt_misc here"
+        [example-anon_pipe]="anon_run.sh execs aarch64 programs directly: no binfmt_misc here"
+        [example-anon_pipe-unicode]="anon_run.sh execs aarch64 programs directly: no binfmt_misc here"
+        [example-ms_samples]="ms_run.sh execs aarch64 programs directly: no binfmt_misc here"
+        [example-ms_samples-unicode]="ms_run.sh execs aarch64 programs directly: no binfmt_misc here"
+        [example-ms_samples-windows]="builds with mingw and runs Wine: nothing of aarch64 to test"
+        # CreateProcess execs an aarch64 child from inside qemu-user, which
+        # follows an exec only through binfmt_misc
+        [test_win32_process]="CreateProcess execs an aarch64 child: no binfmt_misc here"
         # a Python driver that runs a private smbd against the server: the
         # remote (SMB) path, not a single-machine test, and it execs the
         # aarch64 server itself
