@@ -119,6 +119,8 @@ void shared_barrier(struct shared *s, int side);
 
 /* fork a peer that runs fn(arg) and _exit()s with its return value. */
 pid_t spawn_peer(int (*fn)(void *), void *arg);
+/* /proc/PID/stat into buf; field 3 on, or NULL (util.c). */
+char *proc_stat_fields(pid_t pid, char *buf, size_t len);
 /* Wait for it; returns its exit status (or 128+signal). */
 int wait_peer(pid_t pid);
 

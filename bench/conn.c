@@ -53,22 +53,11 @@ pid_t broker_pid(void)
 /* CPU time of any process (utime + stime), in ns; clock-tick resolution. */
 static int64_t proc_cpu_ns(pid_t pid)
 {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return -1;
-        buf[n] = 0;
-        char *p = strrchr(buf, ')');
-        if (!p)
-                return -1;
+        char buf[1024];
+        const char *p = proc_stat_fields(pid, buf, sizeof(buf));
         unsigned long ut = 0, st = 0;
-        /* fields after the comm: state(3) ... utime(14) stime(15) */
-        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        /* from state(3) on: ... utime(14) stime(15) */
+        if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
                 return -1;
         long hz = sysconf(_SC_CLK_TCK);
         return (int64_t)(ut + st) * (1000000000 / hz);

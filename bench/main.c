@@ -121,21 +121,11 @@ int size_selected(size_t size)
 /* The CPU a process runs on now (or last ran on): field 39 of /proc/PID/stat. */
 static int proc_cpu(pid_t pid)
 {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -1;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return -1;
-        buf[n] = 0;
-        char *p = strrchr(buf, ')');
+        char buf[1024];
+        char *p = proc_stat_fields(pid, buf, sizeof(buf));
         if (!p)
                 return -1;
-        /* p + 2 is field 3 (state); field 39 is 36 fields on */
-        p += 2;
+        /* p is field 3 (state); field 39 is 36 fields on */
         for (int f = 3; f < 39; f++) {
                 p = strchr(p, ' ');
                 if (!p)

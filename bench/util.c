@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int g_errors;
@@ -254,6 +255,24 @@ double machine_line_rtt_ns(void)
         if (pthread_create(&t, NULL, line_driver, &ns) == 0)
                 pthread_join(t, NULL);
         return ns;
+}
+
+/* /proc/PID/stat read into buf: a pointer to field 3 (the state), just
+ * after the command name (which may hold spaces and parentheses), or NULL. */
+char *proc_stat_fields(pid_t pid, char *buf, size_t len)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        ssize_t n = read(fd, buf, len - 1);
+        close(fd);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' ? p + 2 : NULL;
 }
 
 pid_t spawn_peer(int (*fn)(void *), void *arg)
