@@ -126,13 +126,6 @@ void cli_report(const char *op, const char *path, int status);
  * "npipe: OP PATH: TEXT (ERROR_X)", then the broker's reason if any. */
 void cli_report_text(const char *op, const char *path, int status, const char *text);
 
-/* When this npipe cannot ask the library why it could not reach a broker
- * (a shared library that does not export np_broker_why), have the library
- * print the reason itself on stderr: set NPIPE_DEBUG, unless the user set
- * it.  cli_debug_set tells that it was set here (the children of serve
- * --exec then do not get it). */
-void cli_broker_why_fallback(void);
-extern bool cli_debug_set;
 
 /* A name (or any string from the user or the broker) as it is safe to
  * print: control characters (C0, DEL and the C1 range) and bytes that are

@@ -123,9 +123,6 @@ int cmd_bench(int argc, char **argv)
         for (int i = first; i < argc; i++)
                 args[i - first + 1] = argv[i];
         fflush(stdout);
-        /* ours for the library (cli_broker_why_fallback), not the benchmark's */
-        if (cli_debug_set)
-                unsetenv("NPIPE_DEBUG");
         execv(prog, args);
         cli_error("bench: %s: %s", prog, strerror(errno));
         free(args);

@@ -108,7 +108,6 @@ int main(int argc, char **argv)
         int opt, r;
 
         fill_std_fds();
-        cli_broker_why_fallback();
         /* "+": stop at the subcommand; its options are its own */
         while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
                 switch (opt) {

@@ -20,13 +20,9 @@
 #include "core/name.h"
 #include "proto/proto.h"
 
-/* Why the library could not reach a broker: np_broker_why, a library
- * internal (client/client.h).  npipe links the shared library, which
- * exports it only when src/libnpipe.sym lists it among the NPIPE_PRIVATE
- * names; until then the weak reference stays NULL and main() has the
- * library print the reason itself (NPIPE_DEBUG, cli_broker_why_fallback). */
-#pragma weak np_broker_why
-#pragma weak np_broker_limit_why
+/* np_broker_why and np_broker_limit_why (client/client.h) are library
+ * internals the shared library exports to npipe among its NPIPE_PRIVATE
+ * names (src/libnpipe.sym). */
 
 const char *cli_prog = "npipe";
 
@@ -235,7 +231,7 @@ void cli_report_text(const char *op, const char *path, int status, const char *t
         /* the library could not reach a broker (a bad runtime directory
          * gives NPIPE_EACCES or NPIPE_ENOENT, which would read as if about
          * the pipe): say so, and why on the next line */
-        size_t nwhy = np_broker_why != NULL ? np_broker_why(why, sizeof why) : 0;
+        size_t nwhy = np_broker_why(why, sizeof why);
 
         if (nwhy > 0)
                 text = npipe_strerror(NPIPE_EBROKER);
@@ -249,18 +245,8 @@ void cli_report_text(const char *op, const char *path, int status, const char *t
         if (nwhy > 0)
                 fprintf(stderr, "%s: %s: %s\n", cli_prog, op, cli_esc(why, esc, sizeof esc));
         /* which of the broker's limits, and how to raise it */
-        else if (status == NPIPE_ELIMIT && np_broker_limit_why != NULL &&
-                 np_broker_limit_why(why, sizeof why) > 0)
+        else if (status == NPIPE_ELIMIT && np_broker_limit_why(why, sizeof why) > 0)
                 fprintf(stderr, "%s: %s: %s\n", cli_prog, op, why);
-}
-
-bool cli_debug_set;
-
-void cli_broker_why_fallback(void)
-{
-        if (np_broker_why != NULL || getenv("NPIPE_DEBUG") != NULL)
-                return;
-        cli_debug_set = setenv("NPIPE_DEBUG", "1", 1) == 0;
 }
 
 void cli_report(const char *op, const char *path, int status)

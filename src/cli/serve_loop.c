@@ -98,9 +98,6 @@ static char **child_env(npipe_t *h, const char *path, char store[3][CLI_PATH_MAX
                 for (size_t j = 0; j < 3; j++)
                         if (strncmp(environ[i], keys[j], strlen(keys[j])) == 0)
                                 ours = true;
-                /* set by us for the library (cli_broker_why_fallback), not the user */
-                if (cli_debug_set && strncmp(environ[i], "NPIPE_DEBUG=", 12) == 0)
-                        ours = true;
                 if (!ours)
                         env[k++] = environ[i];
         }
