@@ -89,8 +89,8 @@ int np_broker_post(uint16_t type, const void *body, size_t body_len, int fd);
  * NUL-terminated, truncated to len - 1 bytes) and returns its length, 0
  * when the last attempt succeeded or none was made.  The library prints
  * nothing, except the same line on stderr when NPIPE_DEBUG is set.
- * Internal (not exported from the shared library): the npipe command
- * links the static library and prints it after an error. */
+ * Not API: exported to npipe among the NPIPE_PRIVATE names
+ * (src/libnpipe.sym), which prints it after an error. */
 size_t np_broker_why(char *buf, size_t len);
 /* The same for the last request a broker limit refused (NPIPE_ELIMIT):
  * which limit, whose, and how to raise it (proto.h NP_LIMIT_*); 0 when
