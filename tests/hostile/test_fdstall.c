@@ -872,6 +872,7 @@ START_TEST(test_reaper_pool)
         struct jam j;
         int s, probe_s;
         int64_t t0, ms;
+        uint32_t req;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "test_reaper_pool: skipped (not root)\n");
@@ -885,10 +886,14 @@ START_TEST(test_reaper_pool)
                 stop_broker();
                 return;
         }
-        /* the reaper's first thread gets stuck closing the pipe */
-        ck_assert_int_eq(reply_status(s, send_create(s, "fdstall-p", k.p[0]), rt_now_ms(), NULL),
-                         NPIPE_EINVAL);
+        /* the reaper's first thread gets stuck closing the pipe; the
+         * broker is frozen until our copy is closed, so that its close is
+         * the last one (the one that blocks), never ours */
+        freeze_broker();
+        req = send_create(s, "fdstall-p", k.p[0]);
         close(k.p[0]);
+        thaw_broker();
+        ck_assert_int_eq(reply_status(s, req, rt_now_ms(), NULL), NPIPE_EINVAL);
         ASSERT_FAST(probe(probe_s), "reaper stuck");
         /* the weapon waits behind it until a second thread starts */
         t0 = rt_now_ms();
@@ -919,7 +924,7 @@ static int pause_attacker(const int *pipes, int npipes, int ctl_out, int ctl_in)
 {
         int c1, c2, c4, nulls[40], replies;
         struct rt_pkt p;
-        uint32_t req;
+        uint32_t req, reqs[NP_REAP_THREADS_MAX];
         char ch;
 
         if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
@@ -928,13 +933,20 @@ static int pause_attacker(const int *pipes, int npipes, int ctl_out, int ctl_in)
         c2 = rt_raw_connect(g_dir);
         if (c1 < 0 || c2 < 0)
                 return 11;
-        /* every reaper thread gets stuck on one of these */
+        /* every reaper thread gets stuck on one of these: sent while the
+         * parent holds the broker frozen, and our copies closed before it
+         * runs, so that the broker's close of each is the last one */
+        if (write(ctl_out, "c", 1) != 1 || read(ctl_in, &ch, 1) != 1)
+                return 18;
         for (int i = 0; i < npipes; i++) {
-                if (reply_status(c1, send_create(c1, "fdstall-u", pipes[i]), rt_now_ms(), NULL) !=
-                    NPIPE_EINVAL)
-                        return 12;
+                reqs[i] = send_create(c1, "fdstall-u", pipes[i]);
                 close(pipes[i]);
         }
+        if (write(ctl_out, "s", 1) != 1)
+                return 18;
+        for (int i = 0; i < npipes; i++)
+                if (reply_status(c1, reqs[i], rt_now_ms(), NULL) != NPIPE_EINVAL)
+                        return 12;
         /* 40 more in one packet: over NP_LIM_REAP_PER_UID, dropped */
         for (int i = 0; i < 40; i++)
                 nulls[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1001,6 +1013,13 @@ START_TEST(test_uid_pause)
         close(down[0]);
         for (unsigned i = 0; i < nk; i++)
                 close(pipes[i]);
+        /* the broker frozen while the attacker sends the pipes and closes
+         * its copies (pause_attacker) */
+        ck_assert_int_eq(rt_read_byte(up[0], 10000), 'c');
+        freeze_broker();
+        ck_assert_int_eq(write(down[1], "f", 1), 1);
+        ck_assert_int_eq(rt_read_byte(up[0], 10000), 's');
+        thaw_broker();
         /* the attacker's uid is paused, the reaper stuck: we are served */
         ck_assert_int_eq(rt_read_byte(up[0], 60000), '1');
         ASSERT_FAST(probe(probe_s), "another uid paused");
