@@ -279,6 +279,46 @@ START_TEST(test_check_length)
 }
 END_TEST
 
+/* covers: issue 14 (remote pipe paths: \\HOST\pipe\NAME and //HOST/pipe/NAME,
+ * the host and the name as given; local and other paths are not remote;
+ * an empty, over-long or control-character host is a bad path) */
+START_TEST(test_remote_paths)
+{
+        char host[NP_HOST_MAX + 1];
+        const char *bare = NULL;
+        size_t len = 0;
+        char big[NP_HOST_MAX + 20];
+
+        ck_assert_int_eq(np_name_remote("\\\\srv1\\pipe\\x\\y", host, sizeof host, &bare, &len),
+                         1);
+        ck_assert_str_eq(host, "srv1");
+        ck_assert_uint_eq(len, 3);
+        ck_assert_int_eq(memcmp(bare, "x\\y", 3), 0);
+        ck_assert_int_eq(np_name_remote("//127.0.0.1/PIPE/srvsvc", host, sizeof host, &bare, &len),
+                         1);
+        ck_assert_str_eq(host, "127.0.0.1");
+        ck_assert_uint_eq(len, 6);
+        /* not remote: local, bare names, other shares, a half-slashed form */
+        ck_assert_int_eq(np_name_remote("\\\\.\\pipe\\x", host, sizeof host, &bare, &len), 0);
+        ck_assert_int_eq(np_name_remote("x", host, sizeof host, &bare, &len), 0);
+        ck_assert_int_eq(np_name_remote("\\\\srv\\share\\x", host, sizeof host, &bare, &len), 0);
+        ck_assert_int_eq(np_name_remote("\\\\srv\\pipe", host, sizeof host, &bare, &len), 0);
+        ck_assert_int_eq(np_name_remote("\\\\srv/pipe/x", host, sizeof host, &bare, &len), 0);
+        ck_assert_int_eq(np_name_remote(NULL, host, sizeof host, &bare, &len), 0);
+        /* remote, but bad */
+        ck_assert_status(np_name_remote("\\\\\\pipe\\x", host, sizeof host, &bare, &len),
+                         NPIPE_EBADPATH);
+        ck_assert_status(np_name_remote("\\\\s\x01\\pipe\\x", host, sizeof host, &bare, &len),
+                         NPIPE_EBADPATH);
+        ck_assert_status(np_name_remote("\\\\srv\\pipe\\", host, sizeof host, &bare, &len),
+                         NPIPE_EBADNAME);
+        memset(big, 'h', sizeof big);
+        memcpy(big, "\\\\", 2);
+        memcpy(big + 2 + NP_HOST_MAX + 1, "\\pipe\\x", 8);
+        ck_assert_status(np_name_remote(big, host, sizeof host, &bare, &len), NPIPE_EBADPATH);
+}
+END_TEST
+
 START_TEST(test_key_case_insensitive)
 {
         /* covers: NAME-02 */
@@ -519,6 +559,7 @@ int main(void)
         tcase_add_test(tc, test_check_truncated_and_stray);
         tcase_add_test(tc, test_check_length);
         tcase_add_test(tc, test_key_case_insensitive);
+        tcase_add_test(tc, test_remote_paths);
         tcase_add_test(tc, test_key_nt_exceptions);
         tcase_add_test(tc, test_key_is_a_name);
         tcase_add_test(tc, test_key_growth);

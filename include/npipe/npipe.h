@@ -80,7 +80,15 @@ extern "C" {
         XX(EBADPATH, NPIPE_E__BASE - 15, 161u, 0xC000003Bu, "malformed pipe path")               \
         XX(ELOCAL, NPIPE_E__BASE - 16, 229u, 0xC0000010u, "the client is local, not remote")      \
         XX(EMSGSIZE, -90, 87u, 0xC000002Fu,                                                       \
-           "message size the remote (SMB) client cannot carry: 1 to 65535 bytes")
+           "message size the remote (SMB) client cannot carry: 1 to 65535 bytes")                \
+        XX(ELOGON, NPIPE_E__BASE - 17, 1326u, 0xC000006Du,                                        \
+           "remote logon failure: unknown user name or bad password")                            \
+        XX(ENETPATH, NPIPE_E__BASE - 18, 53u, 0xC00000BEu,                                        \
+           "the network path was not found (no such host, or no SMB server there)")              \
+        XX(ENETLOST, NPIPE_E__BASE - 19, 64u, 0xC000020Cu,                                        \
+           "the connection to the remote host was lost")                                          \
+        XX(ENOREMOTE, NPIPE_E__BASE - 20, 50u, 0xC00000BBu,                                       \
+           "remote pipes are not available (the libnpipe-smb module is not installed)")
 
 enum npipe_status {
 #define NPIPE__XX(name, value, w32, nt, msg) NPIPE_##name = (value),
@@ -303,6 +311,32 @@ enum npipe_exposure {
 NPIPE_EXTERN int npipe_remote_exposure(npipe_t *h, enum npipe_exposure *ret);
 /* One line of English for an exposure verdict. */
 NPIPE_EXTERN const char *npipe_exposure_text(enum npipe_exposure e);
+
+/*
+ * Remote pipes: npipe_open, npipe_wait and npipe_call (and the Win32
+ * CreateFile, WaitNamedPipe, CallNamedPipe) accept \\host\pipe\NAME and
+ * reach it over SMB2/3 (docs/remote.md).  Credentials come, in this order,
+ * from npipe_remote_credentials() for that host, for every host, the
+ * environment (NPIPE_SMB_USER, NPIPE_SMB_PASSWORD, NPIPE_SMB_DOMAIN,
+ * NPIPE_SMB_PORT, NPIPE_SMB_ANONYMOUS=1, NPIPE_SMB_ENCRYPT=1), the
+ * settings file ~/.config/npipe/remote.conf, and otherwise the Kerberos
+ * ticket cache.
+ */
+#define NPIPE_AUTH_ANONYMOUS 0x1u /* null session: only when asked for */
+#define NPIPE_AUTH_ENCRYPT 0x2u   /* encrypt (SMB 3), even if the server does not ask */
+#define NPIPE_AUTH_SIGN 0x4u      /* sign every message, even if the server does not ask */
+#define NPIPE_AUTH_KERBEROS 0x8u  /* Kerberos only (no NTLM fallback) */
+struct npipe_remote_auth {
+        const char *user;     /* NULL: the Kerberos ticket cache */
+        const char *domain;   /* NULL: none (the server's own accounts) */
+        const char *password; /* with user: NTLMv2 (or Kerberos with a password) */
+        unsigned flags;       /* NPIPE_AUTH_* */
+        uint16_t port;        /* 0: 445 */
+        uint16_t max_dialect; /* 0: the best (3.1.1); 0x0210 for SMB 2.1... */
+};
+/* Credentials for the remote pipes of `host` (NULL: of every host without
+ * its own); copied.  Connections already open keep theirs. */
+NPIPE_EXTERN int npipe_remote_credentials(const char *host, const struct npipe_remote_auth *auth);
 
 /* The handle's own name as created or opened (without the \\.\pipe\ prefix). */
 NPIPE_EXTERN const char *npipe_name(npipe_t *h);

@@ -102,7 +102,8 @@ bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * "default" (NPIPE_WAIT_DEFAULT, where the operation has one). */
 bool cli_parse_timeout(const char *s, bool allow_default, int *out);
 
-/* Turn NAME, \\.\pipe\NAME or //./pipe/NAME into the canonical path.
+/* Turn NAME, \\.\pipe\NAME or //./pipe/NAME into the canonical path, and
+ * \\HOST\pipe\NAME or //HOST/pipe/NAME into \\HOST\pipe\NAME (remote).
  * Returns 0 or an NPIPE_E* status (reported by the caller). */
 int cli_pipe_path(const char *user, char *out, size_t out_len);
 

@@ -29,6 +29,8 @@ static const struct {
         E(ERROR_NOT_READY),
         E(ERROR_GEN_FAILURE),
         E(ERROR_NOT_SUPPORTED),
+        E(ERROR_BAD_NETPATH),
+        E(ERROR_NETNAME_DELETED),
         E(ERROR_INVALID_PARAMETER),
         E(ERROR_BROKEN_PIPE),
         E(ERROR_SEM_TIMEOUT),
@@ -45,6 +47,7 @@ static const struct {
         E(ERROR_PIPE_LISTENING),
         E(ERROR_OPERATION_ABORTED),
         E(ERROR_NOT_FOUND),
+        E(ERROR_LOGON_FAILURE),
         E(ERROR_NO_SYSTEM_RESOURCES),
         E(ERROR_TIMEOUT),
         /* 1359, which windows.h does not name: the EPROTO translation */

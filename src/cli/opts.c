@@ -20,7 +20,8 @@
 #include "core/name.h"
 #include "proto/proto.h"
 
-/* np_broker_why and np_broker_limit_why (client/client.h) are library
+/* np_broker_why, np_broker_limit_why and np_remote_why (client/client.h),
+ * and np_name_remote (core/name.h), are library
  * internals the shared library exports to npipe among its NPIPE_PRIVATE
  * names (src/libnpipe.sym). */
 
@@ -242,7 +243,11 @@ void cli_report_text(const char *op, const char *path, int status, const char *t
         if (w32)
                 fprintf(stderr, " (%s)", w32);
         fprintf(stderr, "%s\n", limit);
-        if (nwhy > 0)
+        /* a remote pipe: what the SMB module said */
+        if (nwhy == 0 && path != NULL && (path[0] == '\\' || path[0] == '/') &&
+            path[1] == path[0] && np_remote_why(why, sizeof why) > 0)
+                fprintf(stderr, "%s: %s: %s\n", cli_prog, op, cli_esc(why, esc, sizeof esc));
+        else if (nwhy > 0)
                 fprintf(stderr, "%s: %s: %s\n", cli_prog, op, cli_esc(why, esc, sizeof esc));
         /* which of the broker's limits, and how to raise it */
         else if (status == NPIPE_ELIMIT && np_broker_limit_why(why, sizeof why) > 0)
@@ -292,7 +297,20 @@ bool cli_parse_timeout(const char *s, bool allow_default, int *out)
 
 int cli_pipe_path(const char *user, char *out, size_t out_len)
 {
-        return np_name_canonical(user, out, out_len);
+        char host[NP_HOST_MAX + 1];
+        const char *bare;
+        size_t blen;
+        int r = np_name_remote(user, host, sizeof host, &bare, &blen);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return np_name_canonical(user, out, out_len);
+        /* a remote pipe: \\HOST\pipe\NAME, with backslashes */
+        if ((size_t)snprintf(out, out_len, "\\\\%s\\pipe\\%.*s", host, (int)blen, bare) >=
+            out_len)
+                return NPIPE_ENAMETOOLONG;
+        return 0;
 }
 
 static int hexval(char c)

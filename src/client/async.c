@@ -76,6 +76,15 @@ void np_async_on_start(void (*fn)(void *), void *arg)
         tl_start_arg = arg;
 }
 
+void np_async_started(void)
+{
+        if (tl_start_fn) {
+                void (*fn)(void *) = tl_start_fn;
+                tl_start_fn = NULL;
+                fn(tl_start_arg);
+        }
+}
+
 static pthread_mutex_t shards_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct np_shard *shards;
 static pid_t shards_pid;
@@ -603,7 +612,10 @@ int np_async_cancel(npipe_t *hv, void *ctx)
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        r = cancel_matching(h, ctx, 0) ? 0 : NPIPE_ENOTFOUND;
+        if (h->rp)
+                r = np_smb_async_cancel(h, ctx, 0) ? 0 : NPIPE_ENOTFOUND;
+        else
+                r = cancel_matching(h, ctx, 0) ? 0 : NPIPE_ENOTFOUND;
         np_h_put(h);
         return r;
 }
@@ -614,7 +626,7 @@ int np_async_cancel_all(npipe_t *hv)
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        r = cancel_matching(h, NULL, 1);
+        r = h->rp ? np_smb_async_cancel(h, NULL, 1) : cancel_matching(h, NULL, 1);
         np_h_put(h);
         return r;
 }

@@ -71,6 +71,8 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
         int r = start_begin(hv, cb, !buf && len, bytes, &h);
         if (r < 0)
                 return r;
+        if (h->rp)
+                return start_end(h, NULL, NULL, np_smb_async_read(h, buf, len, cb, ctx));
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         r = np_read_state_error(h, st);
@@ -114,6 +116,8 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         int r = start_begin(hv, cb, !buf && len, bytes, &h);
         if (r < 0)
                 return r;
+        if (h->rp)
+                return start_end(h, NULL, NULL, np_smb_async_write(h, buf, len, cb, ctx));
         if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
                 /* NOWAIT-07: non-blocking writes never pend; ZERO-03 */
                 np_h_put(h);
@@ -198,6 +202,9 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         int r = start_begin(hv, cb, (!in && in_len) || (!out && out_len), bytes, &h);
         if (r < 0)
                 return r;
+        if (h->rp)
+                return start_end(h, NULL, NULL,
+                                 np_smb_async_transact(h, in, in_len, out, out_len, cb, ctx));
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||

@@ -96,6 +96,10 @@ size_t np_broker_why(char *buf, size_t len);
  * which limit, whose, and how to raise it (proto.h NP_LIMIT_*); 0 when
  * the broker said nothing more (an older npiped). */
 size_t np_broker_limit_why(char *buf, size_t len);
+/* The same for the last remote pipe call that failed: the SMB module's
+ * words ("logon failure for NPTEST\nptest at 127.0.0.1:4455"), or why the
+ * module could not be loaded. */
+size_t np_remote_why(char *buf, size_t len);
 
 /* ---- diag.c: keeping those texts ---- */
 #define NP_LIMIT_TEXT_MAX 320
@@ -103,6 +107,8 @@ size_t np_broker_limit_why(char *buf, size_t len);
 void np_limit_text(uint32_t detail, char *buf, size_t len);
 /* Why the last attempt to make a session failed (NULL: it succeeded). */
 void np_diag_why_set(const char *text);
+/* The remote (SMB) module's words for a failed call, kept for np_remote_why. */
+void np_diag_remote_set(const char *text);
 /* The last request a limit refused: its detail (0: the broker said no more). */
 void np_diag_limit_set(uint32_t detail);
 

@@ -1,7 +1,8 @@
 /*
  * diag.c - what the library keeps in words for a caller that failed: why
- * the last attempt to reach a broker failed (np_broker_why) and which of
- * the broker's limits refused the last request (np_broker_limit_why).
+ * the last attempt to reach a broker failed (np_broker_why), which of
+ * the broker's limits refused the last request (np_broker_limit_why), and
+ * what the SMB module said of the last remote failure (np_remote_why).
  * npipe prints both after an error; NPIPE_DEBUG=1 has the library print
  * them on stderr for any program.  Process-wide, the last one wins.
  */
@@ -18,6 +19,7 @@
 static pthread_mutex_t diag_lock = PTHREAD_MUTEX_INITIALIZER;
 static char why[NP_BROKER_NOTE_MAX];     /* empty after a session was made */
 static char limit_why[NP_LIMIT_TEXT_MAX]; /* empty when the broker said no more */
+static char remote_why[512];              /* the last remote (SMB) failure */
 
 void np_limit_text(uint32_t detail, char *buf, size_t len)
 {
@@ -68,6 +70,11 @@ void np_diag_limit_set(uint32_t detail)
         keep(limit_why, sizeof(limit_why), detail ? text : NULL, "a broker limit");
 }
 
+void np_diag_remote_set(const char *text)
+{
+        keep(remote_why, sizeof(remote_why), text, "remote pipe");
+}
+
 /* Copy a kept text into the caller's buffer (always NUL-terminated,
  * truncated); its length. */
 static size_t copy_kept(const char *kept, char *buf, size_t len)
@@ -92,4 +99,9 @@ size_t np_broker_why(char *buf, size_t len)
 size_t np_broker_limit_why(char *buf, size_t len)
 {
         return copy_kept(limit_why, buf, len);
+}
+
+size_t np_remote_why(char *buf, size_t len)
+{
+        return copy_kept(remote_why, buf, len);
 }

@@ -60,8 +60,10 @@ NPIPE_EXTERN int npipe_set_mode(npipe_t *hv, const enum npipe_read_mode *read_mo
         else if (read_mode && *read_mode != NPIPE_READ_BYTE && *read_mode != NPIPE_READ_MESSAGE)
                 r = NPIPE_EINVAL;
         else if (read_mode && *read_mode == NPIPE_READ_MESSAGE &&
-                 h->params.type == NPIPE_TYPE_BYTE)
-                r = NPIPE_EINVAL; /* MODE-01 */
+                 h->params.type == NPIPE_TYPE_BYTE && !h->rp)
+                r = NPIPE_EINVAL; /* MODE-01 (a remote server checks itself) */
+        else if (h->rp)
+                r = np_smb_set_mode(h, read_mode, nowait); /* the server checks */
         else {
                 if (read_mode)
                         atomic_store(&h->read_mode, *read_mode);
@@ -79,6 +81,12 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *hv, struct npipe_info *ret)
         int r = np_h_enter_out(hv, ret, NPIPE_EINVAL, &h);
         if (r < 0)
                 return r;
+        if (h->rp) {
+                /* the server's view of its pipe (QUERY_INFO) */
+                r = np_smb_get_info(h, ret);
+                np_h_put(h);
+                return r;
+        }
         np_sync_listening(h);
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);

@@ -32,9 +32,11 @@
 #ifndef NPIPE_INTERNAL_H
 #define NPIPE_INTERNAL_H
 
+#include "client/async.h"
 #include "client/client.h"
 #include "client/notify.h"
 #include "os/lockorder.h"
+#include "core/name.h"
 #include "core/ring.h"
 #include "proto/proto.h"
 #include <npipe/npipe.h>
@@ -98,9 +100,14 @@ int np_conn_read(struct conn *c, void *buf, size_t len, int msg_mode, size_t *do
 void np_conn_stash(struct conn *c, const void *buf, size_t done);
 size_t np_conn_carried(const struct conn *c);
 
+struct np_rpipe;
 struct npipe {
         pid_t pid; /* the process the handle belongs to */
         int server;
+        /* a remote pipe's client end: the module's handle (smb.c); such an
+         * end has no connection, fixed after creation */
+        struct np_rpipe *rp;
+        int remote_info_unknown; /* the server does not answer QUERY_INFO */
         pthread_mutex_t op;
         pthread_mutex_t lock;
         pthread_mutex_t rd, wr;
@@ -146,6 +153,44 @@ struct npipe {
         _Atomic uint32_t completing; /* taken out for completion, callback not returned */
 };
 
+
+/* ---- remote pipes (smb.c) ---- */
+
+/* What data_entry returns for a remote handle: the caller hands the call
+ * to smb.c. */
+#define NP_REMOTE_CALL 1
+struct np_smb_name {
+        char host[NP_HOST_MAX + 1];
+        char bare[NP_NAME_MAX + 1];
+};
+/* 1: path is a remote pipe path, parsed into *n; 0: it is not; or an
+ * error (np_name_remote). */
+int np_smb_name(const char *path, struct np_smb_name *n);
+int np_smb_open(const struct np_smb_name *n, unsigned access, int timeout_ms, npipe_t **ret);
+int np_smb_wait(const struct np_smb_name *n, int timeout_ms);
+int np_smb_read(struct npipe *h, void *buf, size_t len, size_t *nread, int timeout_ms);
+int np_smb_write(struct npipe *h, const void *buf, size_t len, size_t *nwritten, int timeout_ms);
+int np_smb_transact(struct npipe *h, const void *in, size_t in_len, void *out, size_t out_len,
+                    size_t *nread);
+int np_smb_peek(struct npipe *h, void *buf, size_t len, struct npipe_peek *ret);
+int np_smb_flush(struct npipe *h);
+int np_smb_get_info(struct npipe *h, struct npipe_info *ret);
+int np_smb_set_mode(struct npipe *h, const enum npipe_read_mode *read_mode, const int *nowait);
+int np_smb_cancel(struct npipe *h);
+/* npipe_close: end the calls in progress (again, until they have left),
+ * then close. */
+void np_smb_drain(struct npipe *h);
+void np_smb_close(struct npipe *h);
+/* Overlapped operations on a remote handle (smb_async.c): NP_ASYNC_PENDING
+ * or an error; the callback as async.h says.  Cancel: those of h with ctx
+ * (all: every one), returning once their callbacks ran; how many. */
+int np_smb_async_read(struct npipe *h, void *buf, size_t len, np_async_cb cb, void *ctx);
+int np_smb_async_write(struct npipe *h, const void *buf, size_t len, np_async_cb cb, void *ctx);
+int np_smb_async_transact(struct npipe *h, const void *in, size_t in_len, void *out,
+                          size_t out_len, np_async_cb cb, void *ctx);
+int np_smb_async_cancel(struct npipe *h, void *ctx, int all);
+/* async.c: run the start hook of np_async_on_start, if this thread set one. */
+void np_async_started(void);
 
 /* A synchronous reader's place in the handle's queue (ORDER-01). */
 struct np_turn {

@@ -38,6 +38,11 @@ static int data_entry(struct npipe *h, struct conn **ret, int *st)
         if (!c && h->server) {
                 np_sync_listening(h);
                 c = np_conn_get(h);
+        } else if (!c && h->rp) {
+                /* a remote pipe's end: smb.c does the call */
+                *st = NPIPE_STATE_CONNECTED;
+                *ret = NULL;
+                return NP_REMOTE_CALL;
         }
         *st = np_end_state(h, c);
         *ret = c;
@@ -262,6 +267,11 @@ static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeou
         int r = data_begin(hv, buf, len, nread, &h, &c, &st);
         if (!h)
                 return r;
+        if (r == NP_REMOTE_CALL) {
+                r = np_smb_read(h, buf, len, nread, timeout_ms);
+                np_h_put(h);
+                return r;
+        }
         if (r == 0)
                 r = np_read_state_error(h, st);
         if (r == 0) {
@@ -484,6 +494,11 @@ static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
         int r = data_begin(hv, buf, len, nwritten, &h, &c, &st);
         if (!h)
                 return r;
+        if (r == NP_REMOTE_CALL) {
+                r = np_smb_write(h, buf, len, nwritten, timeout_ms);
+                np_h_put(h);
+                return r;
+        }
         if (r == 0)
                 r = np_write_state_error(h, st);
         if (r == 0)
@@ -520,6 +535,8 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
         r = data_entry(h, &c, &st);
         if (r < 0)
                 ; /* closed meanwhile */
+        else if (r == NP_REMOTE_CALL)
+                r = np_smb_peek(h, buf, len, &out);
         else if (st == NPIPE_STATE_LISTENING || (st == NPIPE_STATE_DISCONNECTED && h->server))
                 r = NPIPE_EBADPIPE; /* STATE-09/10, PEEK-07 */
         else if (st == NPIPE_STATE_DISCONNECTED)
@@ -588,6 +605,8 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
         r = data_entry(h, &c, &st);
         if (r < 0)
                 ; /* closed meanwhile */
+        else if (r == NP_REMOTE_CALL)
+                r = np_smb_transact(h, in, in_len, out, out_len, nread);
         else if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
             atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
                 r = NPIPE_EBADPIPE; /* TRANS-02 */
@@ -634,6 +653,8 @@ NPIPE_EXTERN int npipe_flush(npipe_t *hv)
         r = data_entry(h, &c, &st);
         if (r < 0)
                 ; /* closed meanwhile */
+        else if (r == NP_REMOTE_CALL)
+                r = np_smb_flush(h);
         else if (st == NPIPE_STATE_DISCONNECTED && !h->server)
                 r = NPIPE_ENOTCONN; /* QUOTA-14 */
         else if (st != NPIPE_STATE_CONNECTED || !c)

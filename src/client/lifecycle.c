@@ -276,6 +276,8 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
          * the connection is marked closed below, which the completion
          * thread would otherwise report as the pipe broken. */
         np_async_handle_closed(h);
+        if (h->rp)
+                np_smb_drain(h); /* remote calls in progress end now */
         if (c) {
                 /* CLOSE-01/02: what we wrote stays readable; the peer sees
                  * "closing" after it */
@@ -308,9 +310,13 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
                         break;
                 if (c)
                         np_wake_own_sleepers(c);
+                if (h->rp)
+                        np_smb_drain(h); /* a call that entered the module since */
                 np_bump_ev(h);
                 np_handle_wait(h, seen, 10000000);
         }
+        if (h->rp)
+                np_smb_close(h);
         np_conn_put(c);
         if (lseg)
                 munmap(lseg, lsz);

@@ -288,7 +288,11 @@ NPIPE_EXTERN int npipe_wait(const char *name, int timeout_ms)
         np_events_install();
         const char *bare;
         size_t blen;
-        int r = np_name_parse(name, &bare, &blen);
+        struct np_smb_name rn;
+        int r = np_smb_name(name, &rn);
+        if (r != 0)
+                return r < 0 ? r : np_smb_wait(&rn, timeout_ms);
+        r = np_name_parse(name, &bare, &blen);
         if (r < 0)
                 return r == NPIPE_EBADNAME ? NPIPE_EBADPATH : r;
         struct np_wait body = {.name_len = (uint32_t)blen};
@@ -337,7 +341,11 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
         size_t blen;
         if (!ret || (access & ~(NPIPE_READ | NPIPE_WRITE | NPIPE_WRITE_ATTRIBUTES)))
                 return NPIPE_EINVAL;
-        int r = np_name_parse(name, &bare, &blen);
+        struct np_smb_name rn;
+        int r = np_smb_name(name, &rn);
+        if (r != 0)
+                return r < 0 ? r : np_smb_open(&rn, access, timeout_ms, ret);
+        r = np_name_parse(name, &bare, &blen);
         if (r < 0)
                 return r;
         uint32_t cap = DEFAULT_CLIENT_RING;

@@ -281,6 +281,43 @@ int np_name_canonical(const char *user, char *out, size_t out_len)
         return np_name_parse(out, &b, &bl);
 }
 
+int np_name_remote(const char *path, char *host, size_t host_cap, const char **bare,
+                   size_t *bare_len)
+{
+        if (!path)
+                return 0;
+        char sep = path[0];
+        if ((sep != '\\' && sep != '/') || path[1] != sep)
+                return 0;
+        const char *h = path + 2, *end = strchr(h, sep);
+        if (!end)
+                return 0;
+        size_t hlen = (size_t)(end - h);
+        /* "pipe" and its separator, in any case */
+        if (!fold_eq(end + 1, "PIPE", 4) || end[5] != sep)
+                return 0;
+        if (hlen == 1 && h[0] == '.')
+                return 0; /* \\.\pipe\: local */
+        if (hlen == 0 || hlen > NP_HOST_MAX || hlen >= host_cap)
+                return NPIPE_EBADPATH;
+        for (size_t i = 0; i < hlen; i++) {
+                unsigned char c = (unsigned char)h[i];
+                /* the other separator too: "\\a/b\pipe\x" names no host */
+                if (c < 0x20 || c == 0x7f || c == '\\' || c == '/')
+                        return NPIPE_EBADPATH;
+        }
+        const char *name = end + 6;
+        size_t len = strlen(name);
+        int r = np_name_check(name, len);
+        if (r < 0)
+                return r;
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+        *bare = name;
+        *bare_len = len;
+        return 1;
+}
+
 void np_name_fold(const char *name, size_t len, char *out)
 {
         for (size_t i = 0; i < len; i++)

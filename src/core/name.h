@@ -22,6 +22,17 @@ int np_name_parse(const char *path, const char **bare, size_t *bare_len);
  * np_name_parse. */
 int np_name_canonical(const char *user, char *out, size_t out_len);
 
+/* A remote pipe path, "\\HOST\pipe\NAME" (or "//HOST/pipe/NAME", as a
+ * shell user types it), HOST not "." (docs/remote.md).  Returns 1 with
+ * HOST copied NUL-terminated into host (host_cap bytes) and *bare, *bare_len
+ * at NAME, checked as np_name_check does; 0 when the path is not a remote
+ * pipe path (a local one, or something else); NPIPE_EBADPATH for a remote
+ * form whose HOST is empty, too long (more than NP_HOST_MAX bytes) or holds
+ * a control character, or a NAME error of np_name_check. */
+#define NP_HOST_MAX 255u
+int np_name_remote(const char *path, char *host, size_t host_cap, const char **bare,
+                   size_t *bare_len);
+
 /* Case-insensitive comparison key (NAME-02): ASCII letters fold to upper
  * case, other bytes stay.  out must hold len bytes.  (Kept for the
  * prefix; the namespace compares np_name_key()s.) */

@@ -229,11 +229,9 @@ static HANDLE create_file(const char *path, DWORD desired, DWORD disposition, DW
         case WNAME_EMPTY:
                 np_win_set_error(ERROR_PATH_NOT_FOUND);
                 return INVALID_HANDLE_VALUE;
-        case WNAME_REMOTE:
-                /* remote pipes are reached through Samba from Windows, not
-                 * from this side (docs/win32.md) */
-                np_win_set_error(ERROR_BAD_NETPATH);
-                return INVALID_HANDLE_VALUE;
+        case WNAME_REMOTE: /* over SMB (docs/remote.md) */
+        case WNAME_LOCAL:
+                break;
         case WNAME_OTHER:
                 if (np_win_name_has_wildcards(path)) {
                         np_win_set_error(ERROR_INVALID_NAME);
@@ -246,8 +244,6 @@ static HANDLE create_file(const char *path, DWORD desired, DWORD disposition, DW
                         return INVALID_HANDLE_VALUE;
                 }
                 return np_win_file_open(path, desired, disposition, flags);
-        case WNAME_LOCAL:
-                break;
         }
         if (!canon) {
                 np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
@@ -381,11 +377,10 @@ static BOOL wait_named_pipe(const char *path, DWORD timeout)
         case WNAME_NULL:
         case WNAME_EMPTY:
                 return np_win_fail(ERROR_PATH_NOT_FOUND);
-        case WNAME_REMOTE:
-                return np_win_fail(ERROR_BAD_NETPATH);
         case WNAME_OTHER:
                 /* NAME-13 */
                 return np_win_fail(np_win_op_error(WOP_WAIT, NPIPE_EBADNAME, 0));
+        case WNAME_REMOTE: /* over SMB (docs/remote.md) */
         case WNAME_LOCAL:
                 break;
         }

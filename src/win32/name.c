@@ -11,6 +11,7 @@
  */
 #include "win32/win32.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,9 +151,17 @@ enum w_name_kind np_win_name(const char *path, char **canon)
         if (!*p || slen == 0 || !fold_eq(p + 1, "pipe", 4) || !is_sep(p[5]))
                 return WNAME_OTHER;
         const char *name = p + 6;
-        if (!((slen == 1 && (server[0] == '.' || server[0] == '?'))))
-                return WNAME_REMOTE;
         size_t nlen = strlen(name);
+        if (!((slen == 1 && (server[0] == '.' || server[0] == '?')))) {
+                /* \\server\pipe\NAME, spelt with backslashes for
+                 * npipe_open (docs/remote.md) */
+                char *c = malloc(slen + nlen + 9);
+                if (c)
+                        snprintf(c, slen + nlen + 9, "\\\\%.*s\\pipe\\%s", (int)slen, server,
+                                 name);
+                *canon = c;
+                return WNAME_REMOTE;
+        }
         char *c = malloc(sizeof(prefix) + nlen);
         if (c) {
                 memcpy(c, prefix, sizeof(prefix) - 1);
