@@ -2097,6 +2097,93 @@ def _(env):
         b.logoff()
 
 
+# ---- the client side: npipe programs opening \\HOST\pipe\NAME (issue 14) ----
+
+def run_client(env, scenario, name, extra=None, timeout=90):
+    r"""remote_client SCENARIO \\127.0.0.1\pipe\NAME with the test account's
+    credentials in the environment; Fail with its failed steps."""
+    if not env.args.client or not env.args.smb_module:
+        raise SkipCheck('the libnpipe-smb module was not built')
+    e = env.env()
+    e.update({'NPIPE_SMB_USER': USER, 'NPIPE_SMB_PASSWORD': PASSWORD,
+              'NPIPE_SMB_PORT': str(env.port), 'NPIPE_SMB_MODULE': env.args.smb_module})
+    e.update(extra or {})
+    path = '\\\\%s\\pipe\\%s' % (HOST, name)
+    try:
+        p = subprocess.run([env.args.client, scenario, path], env=e, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Fail('remote_client %s did not end within %d s' % (scenario, timeout))
+    out = p.stdout.decode('utf-8', 'replace')
+    bad = [l for l in out.splitlines() if l.startswith('not ok')]
+    expect(p.returncode == 0 and 'PASS' in out,
+           'remote_client %s: exit %d: %s' % (scenario, p.returncode,
+                                             ' | '.join(bad or out.splitlines()[-5:])))
+    return out
+
+
+@check('client-echo')
+def _(env):
+    env.server('c-echo', '--policy', 'everyone')
+    run_client(env, 'echo', 'c-echo')
+
+
+@check('client-transact-overflow')
+def _(env):
+    env.server('c-trover', '--policy', 'everyone')
+    run_client(env, 'overflow', 'c-trover')
+
+
+@check('client-several-handles')
+def _(env):
+    env.server('c-multi', '--policy', 'everyone', '--instances', '3')
+    run_client(env, 'handles', 'c-multi')
+
+
+@check('client-server-close')
+def _(env):
+    env.server('c-close', '--policy', 'everyone', '--mode', 'close-after-one')
+    run_client(env, 'server-close', 'c-close')
+
+
+@check('client-win32')
+def _(env):
+    env.server('c-w32', '--policy', 'everyone')
+    run_client(env, 'win32', 'c-w32')
+
+
+@check('client-unknown-pipe')
+def _(env):
+    run_client(env, 'expect-ENOENT', 'npipe-no-such-pipe')
+
+
+@check('client-wrong-password')
+def _(env):
+    env.server('c-pw', '--policy', 'everyone')
+    run_client(env, 'expect-ELOGON', 'c-pw', {'NPIPE_SMB_PASSWORD': 'not-the-password'})
+
+
+@check('client-no-server')
+def _(env):
+    # a port where nothing listens: refused at once
+    run_client(env, 'expect-ENETPATH', 'c-none', {'NPIPE_SMB_PORT': str(free_port())})
+
+
+@check('client-cli-call')
+def _(env):
+    if not env.args.smb_module:
+        raise SkipCheck('the libnpipe-smb module was not built')
+    env.server('c-cli', '--policy', 'everyone')
+    e = env.env()
+    e.update({'NPIPE_SMB_USER': USER, 'NPIPE_SMB_PASSWORD': PASSWORD,
+              'NPIPE_SMB_PORT': str(env.port), 'NPIPE_SMB_MODULE': env.args.smb_module})
+    p = subprocess.run([env.args.npipe_cli, 'call', '\\\\%s\\pipe\\c-cli' % HOST, 'hi'], env=e,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    expect(p.returncode == 0 and p.stdout.strip() == b'echo:hi',
+           'npipe call: exit %d, out %r, err %r' % (p.returncode, p.stdout, p.stderr[-300:]))
+
+
 # ---- main -----------------------------------------------------------------
 
 def main():
@@ -2105,6 +2192,8 @@ def main():
     ap.add_argument('--server', required=True, help='the remote_server binary')
     ap.add_argument('--npipe-cli', required=True, help='the npipe command (src/cli)')
     ap.add_argument('--conf-in', required=True, help='smb.conf.in')
+    ap.add_argument('--client', default='', help='the remote_client binary (client checks)')
+    ap.add_argument('--smb-module', default='', help='libnpipe-smb.so.0 (client checks)')
     ap.add_argument('--port', type=int, default=None)
     ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
     ap.add_argument('--only', default='', help='comma-separated check names')
