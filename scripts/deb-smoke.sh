@@ -1,6 +1,7 @@
 #!/bin/sh
 # deb-smoke.sh: npipe as the installed Debian packages give it (CI runs this
-# after `apt-get install` of libnpipe0, libnpipe-dev and npipe).  Nothing
+# after `apt-get install` of libnpipe0, libnpipe-dev, npipe and
+# libnpipe-smb0).  Nothing
 # from the work tree's builds is used: programs are built with
 # `pkg-config --cflags --libs npipe` against /usr, and the broker must be
 # /usr/bin/npiped, started by the library by itself.
@@ -210,4 +211,15 @@ if command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >
         grep -q "Execing $broker" "$tmp/activate.log" || { cat "$tmp/activate.log"; exit 1; }
         kill "$act" 2>/dev/null || true
 fi
+# libnpipe-smb0: a remote name loads the module from LIBDIR/npipe/ (no
+# NPIPE_SMB_MODULE): against a port where nothing listens the answer is
+# the module's "network path not found", not "remote pipes not available"
+step "libnpipe-smb0: npipe call of a remote name finds the module"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+set +e
+NPIPE_SMB_PORT=$port NPIPE_SMB_USER=nobody NPIPE_SMB_PASSWORD=x \
+        /usr/bin/npipe call '\\127.0.0.1\pipe\npipe-deb-smoke' hi 2>"$tmp/remote.err"
+rc=$?
+set -e
+grep -q ERROR_BAD_NETPATH "$tmp/remote.err" || { echo "exit $rc:"; cat "$tmp/remote.err"; exit 1; }
 echo "deb-smoke: the installed packages work"

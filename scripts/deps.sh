@@ -2,10 +2,10 @@
 # Install the Debian packages npipe needs, when missing: `make deps` runs
 # this, and nothing else in the build does.
 #   scripts/deps.sh [GROUP]...
-#     build     compiler, dpkg-dev, meson, ninja, pkg-config, Check, scdoc: `make`,
-#               `make run`
+#     build     compiler, dpkg-dev, meson, ninja, pkg-config, Check, scdoc, the
+#               GSSAPI and libcrypto headers: `make`, `make run`
 #     check     + clang (ASan, TSan, fuzzers), Samba and impacket (the remote
-#               tests' private smbd), xz-utils: the test targets
+#               tests' private smbd), gss-ntlmssp, xz-utils: the test targets
 #     oracle    + wine and mingw-w64 (the Win32 oracle, `make bench-wine`)
 #     package   + debhelper, lintian, fakeroot: `make deb`
 #   No group: build and check.  --oracle (old spelling): build, check, oracle.
@@ -15,8 +15,11 @@ set -eu
 # dpkg-dev: meson asks dpkg-architecture for the multiarch libdir
 # (lib/x86_64-linux-gnu); without it, it would pick lib64 on amd64, where
 # neither ld.so nor pkg-config look
-build="gcc dpkg-dev meson ninja-build pkg-config check scdoc"
-check="clang samba python3-impacket xz-utils"
+# libkrb5-dev, libssl-dev: the libnpipe-smb module (remote pipes over SMB:
+# GSSAPI and libcrypto); libnpipe itself needs neither
+build="gcc dpkg-dev meson ninja-build pkg-config check scdoc libkrb5-dev libssl-dev"
+# gss-ntlmssp: NTLM as a GSSAPI mechanism, for the remote client's tests
+check="clang samba python3-impacket xz-utils gss-ntlmssp"
 oracle="wine wine64 gcc-mingw-w64-x86-64"
 package="debhelper fakeroot lintian"
 
