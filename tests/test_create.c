@@ -42,6 +42,20 @@ START_TEST(test_direction_required)
 }
 END_TEST
 
+START_TEST(test_remote_name_not_created)
+{
+        /* covers: NAME-14 (a server cannot create a pipe on another
+         * machine; the remote form is for clients, tests/remote) */
+        struct npipe_server_opts o;
+        npipe_t *h;
+        h_opts(&o, NPIPE_TYPE_MESSAGE, 0);
+        ck_assert_status(create_with("\\\\otherhost\\pipe\\x", &o, &h), NPIPE_EBADNAME);
+        ck_assert_ptr_null(h);
+        ck_assert_status(create_with("//otherhost/pipe/x", &o, &h), NPIPE_EBADNAME);
+        ck_assert_ptr_null(h);
+}
+END_TEST
+
 START_TEST(test_mode_bits)
 {
         /* covers: CREATE-02 CREATE-01 */
@@ -558,6 +572,7 @@ int main(void)
         tcase_add_test(tc, test_cur_instances);
         tcase_add_test(tc, test_server_access_by_direction);
         tcase_add_test(tc, test_modes_differ_between_instances);
+        tcase_add_test(tc, test_remote_name_not_created);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

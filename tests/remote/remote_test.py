@@ -2169,6 +2169,18 @@ def _(env):
     run_client(env, 'expect-ENETPATH', 'c-none', {'NPIPE_SMB_PORT': str(free_port())})
 
 
+@check('client-loopback-is-remote')
+def _(env):
+    # covers: NAME-14 (\\127.0.0.1\pipe\x goes through SMB and counts as
+    # a remote client: a pipe that rejects remote clients is not there for
+    # it, while the local name reaches it)
+    env.server('c-local-only', '--policy', 'everyone', '--reject-remote')
+    run_client(env, 'expect-ENOENT', 'c-local-only')
+    r = env.cli('call', 'c-local-only', 'local')
+    expect(r.returncode == 0 and r.stdout.strip() == b'echo:local',
+           'the local call: exit %d, %r' % (r.returncode, r.stdout))
+
+
 @check('client-cli-call')
 def _(env):
     if not env.args.smb_module:
