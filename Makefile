@@ -17,7 +17,7 @@ MESON_OPTS ?=
 DEB_OUT ?= build-deb
 
 .PHONY: all deps run check check-fast check-conformance check-asan check-tsan install clean format format-check \
-	bench bench-wine fuzz fuzz-smoke check-wine-suite check-aarch64 deb version
+	bench bench-wine bench-remote fuzz fuzz-smoke check-wine-suite check-aarch64 deb version
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -56,6 +56,7 @@ check-asan:
 	[ -f build-asan/build.ninja ] || CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 	ninja -C build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
 		--no-suite bench-smoke --no-suite docs
 
@@ -94,6 +95,16 @@ bench: all
 # The same Win32 benchmark source built with mingw and run under Wine, in one run.
 bench-wine: all
 	@scripts/run-bench.sh $(BUILD) --wine
+
+# A small TransactNamedPipe (and write+read, open+transact+close) over SMB:
+# npipe's client against python3-impacket's in interleaved rounds, with a
+# private smbd (bench/remote_rtt.py; needs root, samba and impacket, else it
+# says SKIP and make succeeds).
+# BENCH_REMOTE_OPTS=--encrypt adds the encrypted table.
+BENCH_REMOTE_OPTS ?=
+bench-remote: all
+	@/usr/bin/python3 bench/remote_rtt.py --build $(BUILD) $(BENCH_REMOTE_OPTS); \
+		rc=$$?; [ $$rc -eq 77 ] && rc=0; exit $$rc
 
 # libFuzzer harnesses (clang): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60

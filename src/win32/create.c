@@ -81,6 +81,7 @@ static HANDLE create_named_pipe(const char *name, DWORD open_mode, DWORD pipe_mo
         }
         if (kind != WNAME_LOCAL) {
                 /* NAME-03, NAME-14: not a pipe here */
+                free(canon);
                 np_win_set_error(ERROR_INVALID_NAME);
                 return INVALID_HANDLE_VALUE;
         }

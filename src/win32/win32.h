@@ -130,7 +130,8 @@ enum w_name_kind {
 };
 /* Classify a Win32 path.  For WNAME_LOCAL, *canon gets a malloc'ed
  * "\\.\pipe\NAME" with the prefix in canonical form and NAME unchanged
- * (NULL without memory: then the kind is WNAME_LOCAL and *canon NULL). */
+ * (NULL without memory: then the kind is WNAME_LOCAL and *canon NULL); for
+ * WNAME_REMOTE, likewise "\\server\pipe\NAME".  The caller frees it. */
 enum w_name_kind np_win_name(const char *path, char **canon);
 /* True for the characters Win32 refuses in file names: < > " | ? * */
 int np_win_name_has_wildcards(const char *path);
