@@ -67,6 +67,118 @@ static void gss_text(OM_uint32 maj, OM_uint32 min, gss_OID mech, char *buf, size
         }
 }
 
+/* An anonymous (null) session's credential: NTLM's anonymous
+ * authentication, from GSS_C_NT_ANONYMOUS, inside SPNEGO. */
+static int acquire_anonymous(struct np_smb_auth *a)
+{
+        OM_uint32 maj, min;
+        gss_OID_set_desc spnego_set = {1, &np_oid_spnego};
+        gss_buffer_desc nb = {0, (void *)""};
+        gss_name_t anon = GSS_C_NO_NAME;
+        char text[512] = "";
+
+        a->anonymous = true;
+        maj = gss_import_name(&min, &nb, GSS_C_NT_ANONYMOUS, &anon);
+        if (!GSS_ERROR(maj))
+                maj = gss_acquire_cred(&min, anon, GSS_C_INDEFINITE, &spnego_set, GSS_C_INITIATE,
+                                       &a->cred, NULL, NULL);
+        gss_release_name(&min, &anon);
+        if (GSS_ERROR(maj)) {
+                gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
+                np_smb_why("no anonymous NTLM credential (GSSAPI: %s)", text);
+                return NPIPE_ELOGON;
+        }
+        return 0;
+}
+
+/* A credential from cfg's user and password ("DOMAIN\user" when the
+ * domain is separate and the user names none). */
+static int acquire_password(struct np_smb_auth *a, const struct np_smb_cfg *cfg)
+{
+        OM_uint32 maj, min;
+        gss_OID_set_desc spnego_set = {1, &np_oid_spnego};
+        char text[512] = "";
+        char name[600];
+
+        if (cfg->domain && *cfg->domain && !strchr(cfg->user, '\\') && !strchr(cfg->user, '@'))
+                snprintf(name, sizeof(name), "%s\\%s", cfg->domain, cfg->user);
+        else
+                snprintf(name, sizeof(name), "%s", cfg->user);
+        gss_buffer_desc nb = {strlen(name), name};
+        gss_name_t uname = GSS_C_NO_NAME;
+        maj = gss_import_name(&min, &nb, GSS_C_NT_USER_NAME, &uname);
+        if (GSS_ERROR(maj)) {
+                gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
+                np_smb_why("bad user name %s: %s", name, text);
+                return NPIPE_ELOGON;
+        }
+        gss_buffer_desc pw = {strlen(cfg->password), cfg->password};
+        maj = gss_acquire_cred_with_password(&min, uname, &pw, GSS_C_INDEFINITE, &spnego_set,
+                                             GSS_C_INITIATE, &a->cred, NULL, NULL);
+        gss_release_name(&min, &uname);
+        if (GSS_ERROR(maj)) {
+                gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
+                np_smb_why("no credentials for %s (GSSAPI: %s)", a->who, text);
+                return NPIPE_ELOGON;
+        }
+        return 0;
+}
+
+/* The default credential: the ticket cache (or gss-ntlmssp's own
+ * NTLM_USER_FILE). */
+static int acquire_default(struct np_smb_auth *a, const struct np_smb_cfg *cfg)
+{
+        OM_uint32 maj, min;
+        gss_OID_set_desc spnego_set = {1, &np_oid_spnego};
+        char text[512] = "";
+
+        maj = gss_acquire_cred(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE, &spnego_set, GSS_C_INITIATE,
+                               &a->cred, NULL, NULL);
+        if (GSS_ERROR(maj)) {
+                gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
+                np_smb_why("no user given and no default credentials (Kerberos ticket "
+                           "cache) for %s: %s",
+                           cfg->host, text);
+                return NPIPE_ELOGON;
+        }
+        return 0;
+}
+
+/* Acquire cfg's credential and tell SPNEGO which mechanisms it may
+ * offer with it: NTLM only for a null session; else NTLM unless
+ * Kerberos is demanded, and Kerberos when demanded, when the user names
+ * a realm, or for the ticket cache. */
+static int acquire(struct np_smb_auth *a, const struct np_smb_cfg *cfg)
+{
+        OM_uint32 maj, min;
+        gss_OID_desc neg[2];
+        gss_OID_set_desc negset = {0, neg};
+        char text[512] = "";
+        int st;
+
+        if (cfg->flags & NPIPE_AUTH_ANONYMOUS) {
+                neg[negset.count++] = np_oid_ntlm;
+                st = acquire_anonymous(a);
+        } else {
+                bool realm = cfg->user && strchr(cfg->user, '@') && !strchr(cfg->user, '\\');
+                if (!(cfg->flags & NPIPE_AUTH_KERBEROS))
+                        neg[negset.count++] = np_oid_ntlm;
+                if ((cfg->flags & NPIPE_AUTH_KERBEROS) || realm || !cfg->user)
+                        neg[negset.count++] = np_oid_krb5;
+                st = cfg->user && cfg->password ? acquire_password(a, cfg)
+                                                : acquire_default(a, cfg);
+        }
+        if (st < 0)
+                return st;
+        maj = gss_set_neg_mechs(&min, a->cred, &negset);
+        if (GSS_ERROR(maj)) {
+                gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
+                np_smb_why("SPNEGO refused the mechanism list: %s", text);
+                return NPIPE_ELOGON;
+        }
+        return 0;
+}
+
 int np_smb_auth_start(const struct np_smb_cfg *cfg, struct np_smb_auth **ret)
 {
         OM_uint32 maj, min;
@@ -90,86 +202,10 @@ int np_smb_auth_start(const struct np_smb_cfg *cfg, struct np_smb_auth **ret)
                 np_smb_auth_free(a);
                 return NPIPE_EINVAL;
         }
-
-        bool realm = cfg->user && strchr(cfg->user, '@') && !strchr(cfg->user, '\\');
-        gss_OID_desc neg[2];
-        gss_OID_set_desc negset = {0, neg};
-        gss_OID_set_desc spnego_set = {1, &np_oid_spnego};
-
-        if (cfg->flags & NPIPE_AUTH_ANONYMOUS) {
-                /* a null session: NTLM's anonymous authentication, from an
-                 * anonymous credential (GSS_C_NT_ANONYMOUS), inside SPNEGO */
-                gss_buffer_desc nb = {0, (void *)""};
-                gss_name_t anon = GSS_C_NO_NAME;
-                a->anonymous = true;
-                maj = gss_import_name(&min, &nb, GSS_C_NT_ANONYMOUS, &anon);
-                if (!GSS_ERROR(maj))
-                        maj = gss_acquire_cred(&min, anon, GSS_C_INDEFINITE, &spnego_set,
-                                               GSS_C_INITIATE, &a->cred, NULL, NULL);
-                gss_release_name(&min, &anon);
-                if (GSS_ERROR(maj)) {
-                        gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
-                        np_smb_why("no anonymous NTLM credential (GSSAPI: %s)", text);
-                        np_smb_auth_free(a);
-                        return NPIPE_ELOGON;
-                }
-                negset.count = 0;
-                neg[negset.count++] = np_oid_ntlm;
-                goto set_neg;
-        }
-
-        if (!(cfg->flags & NPIPE_AUTH_KERBEROS))
-                neg[negset.count++] = np_oid_ntlm;
-        if ((cfg->flags & NPIPE_AUTH_KERBEROS) || realm || !cfg->user)
-                neg[negset.count++] = np_oid_krb5;
-        if (cfg->user && cfg->password) {
-                char name[600];
-                if (cfg->domain && *cfg->domain && !strchr(cfg->user, '\\') &&
-                    !strchr(cfg->user, '@'))
-                        snprintf(name, sizeof(name), "%s\\%s", cfg->domain, cfg->user);
-                else
-                        snprintf(name, sizeof(name), "%s", cfg->user);
-                gss_buffer_desc nb = {strlen(name), name};
-                gss_name_t uname = GSS_C_NO_NAME;
-                maj = gss_import_name(&min, &nb, GSS_C_NT_USER_NAME, &uname);
-                if (GSS_ERROR(maj)) {
-                        gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
-                        np_smb_why("bad user name %s: %s", name, text);
-                        np_smb_auth_free(a);
-                        return NPIPE_ELOGON;
-                }
-                gss_buffer_desc pw = {strlen(cfg->password), cfg->password};
-                maj = gss_acquire_cred_with_password(&min, uname, &pw, GSS_C_INDEFINITE,
-                                                     &spnego_set, GSS_C_INITIATE, &a->cred,
-                                                     NULL, NULL);
-                gss_release_name(&min, &uname);
-                if (GSS_ERROR(maj)) {
-                        gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
-                        np_smb_why("no credentials for %s (GSSAPI: %s)", a->who, text);
-                        np_smb_auth_free(a);
-                        return NPIPE_ELOGON;
-                }
-        } else {
-                /* the default credential: the ticket cache (or gss-ntlmssp's
-                 * own NTLM_USER_FILE) */
-                maj = gss_acquire_cred(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE, &spnego_set,
-                                       GSS_C_INITIATE, &a->cred, NULL, NULL);
-                if (GSS_ERROR(maj)) {
-                        gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
-                        np_smb_why("no user given and no default credentials (Kerberos ticket "
-                                   "cache) for %s: %s",
-                                   cfg->host, text);
-                        np_smb_auth_free(a);
-                        return NPIPE_ELOGON;
-                }
-        }
-set_neg:
-        maj = gss_set_neg_mechs(&min, a->cred, &negset);
-        if (GSS_ERROR(maj)) {
-                gss_text(maj, min, GSS_C_NO_OID, text, sizeof(text));
-                np_smb_why("SPNEGO refused the mechanism list: %s", text);
+        int st = acquire(a, cfg);
+        if (st < 0) {
                 np_smb_auth_free(a);
-                return NPIPE_ELOGON;
+                return st;
         }
         *ret = a;
         return 0;

@@ -1,6 +1,6 @@
 /*
  * config.c - whose credentials and which options a connection to a host
- * uses (smb.h), the why() text and the clock.
+ * uses (smb.h).
  *
  * The order, first that names credentials wins (npipe.h):
  *   1. configure(host, auth) for that host, then configure(NULL, auth);
@@ -17,53 +17,24 @@
  *
  * A remote.conf that holds a password must not be readable by group or
  * others: it is refused (NPIPE_EACCES), not silently used.
+ *
+ * Every variable is read with secure_getenv: in a setuid, setgid or
+ * file-capability program the environment (and $HOME) is the caller's,
+ * who must not choose whose credentials the program uses or read them
+ * from a file the caller wrote.
  */
 #include "smb/smb.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "smb/crypto.h"
-
-static __thread char np_smb_why_buf[512];
-
-void np_smb_why(const char *fmt, ...)
-{
-        va_list ap;
-        char tmp[sizeof(np_smb_why_buf)];
-
-        /* fmt's arguments may be the buffer itself */
-        va_start(ap, fmt);
-        vsnprintf(tmp, sizeof(tmp), fmt, ap);
-        va_end(ap);
-        memcpy(np_smb_why_buf, tmp, sizeof(tmp));
-}
-
-void np_smb_why_clear(void)
-{
-        np_smb_why_buf[0] = 0;
-}
-
-const char *np_smb_why_get(void)
-{
-        return np_smb_why_buf;
-}
-
-int64_t np_smb_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void np_smb_cfg_who(const struct np_smb_cfg *cfg, char *buf, size_t cap)
 {
@@ -270,8 +241,8 @@ static int set_val(struct np_file_vals *v, const char *key, const char *val, con
 static int read_file(const char *host, struct np_file_vals *v)
 {
         char path[4096];
-        const char *xdg = getenv("XDG_CONFIG_HOME");
-        const char *home = getenv("HOME");
+        const char *xdg = secure_getenv("XDG_CONFIG_HOME");
+        const char *home = secure_getenv("HOME");
 
         if (xdg && *xdg)
                 snprintf(path, sizeof(path), "%s/npipe/remote.conf", xdg);
@@ -357,19 +328,12 @@ static int split_user(struct np_smb_cfg *cfg)
         return 0;
 }
 
-int np_smb_config_resolve(const char *host, struct np_smb_cfg *cfg)
+/* 1. configure(): the setting for host, else the default one, into cfg
+ * (credentials and options both).  *have: there was one. */
+static int from_configure(const char *host, struct np_smb_cfg *cfg, bool *have)
 {
-        struct np_file_vals fv = {.anonymous = -1, .encrypt = -1, .sign = -1, .kerberos = -1};
         int st = 0;
-        bool have = false;
 
-        memset(cfg, 0, sizeof(*cfg));
-        cfg->host = strdup(host);
-        if (!cfg->host)
-                return NPIPE_ENOMEM;
-        cfg->port = 445;
-
-        /* 1. configure() */
         pthread_mutex_lock(&np_settings_mu);
         struct np_smb_setting *hit = NULL;
         for (struct np_smb_setting *s = np_settings; s; s = s->next)
@@ -379,8 +343,8 @@ int np_smb_config_resolve(const char *host, struct np_smb_cfg *cfg)
                 for (struct np_smb_setting *s = np_settings; s; s = s->next)
                         if (!s->host)
                                 hit = s;
+        *have = hit != NULL;
         if (hit) {
-                have = true;
                 cfg->source = hit->host ? "npipe_remote_credentials(host)"
                                         : "npipe_remote_credentials(NULL)";
                 if (dup_into(&cfg->user, hit->user) < 0 ||
@@ -393,78 +357,97 @@ int np_smb_config_resolve(const char *host, struct np_smb_cfg *cfg)
                 cfg->max_dialect = hit->max_dialect;
         }
         pthread_mutex_unlock(&np_settings_mu);
-        if (st < 0)
-                goto out;
+        return st;
+}
 
-        /* 3. the file (read also for the options) */
-        st = read_file(host, &fv);
-        if (st < 0)
-                goto out;
+/* 2. the environment, else 3. the file's values fv (taken), else 4. the
+ * ticket cache: the credentials. */
+static int credentials_from_env_or_file(struct np_smb_cfg *cfg, struct np_file_vals *fv)
+{
+        const char *eu = secure_getenv("NPIPE_SMB_USER");
 
-        if (!have) {
-                const char *eu = getenv("NPIPE_SMB_USER");
-                if ((eu && *eu) || truthy(getenv("NPIPE_SMB_ANONYMOUS"))) {
-                        /* 2. the environment */
-                        cfg->source = "the environment";
-                        if (dup_into(&cfg->user, eu && *eu ? eu : NULL) < 0 ||
-                            dup_into(&cfg->domain, getenv("NPIPE_SMB_DOMAIN")) < 0 ||
-                            dup_into(&cfg->password, getenv("NPIPE_SMB_PASSWORD")) < 0) {
-                                st = NPIPE_ENOMEM;
-                                goto out;
-                        }
-                        if (truthy(getenv("NPIPE_SMB_ANONYMOUS")))
-                                cfg->flags |= NPIPE_AUTH_ANONYMOUS;
-                } else if (fv.user || fv.anonymous == 1) {
-                        cfg->source = "remote.conf";
-                        cfg->user = fv.user;
-                        cfg->domain = fv.domain;
-                        cfg->password = fv.password;
-                        fv.user = fv.domain = fv.password = NULL;
-                        if (fv.anonymous == 1)
-                                cfg->flags |= NPIPE_AUTH_ANONYMOUS;
-                } else {
-                        cfg->source = "the Kerberos ticket cache";
-                }
-                /* options: the environment over the file */
-                if (fv.port)
-                        cfg->port = fv.port;
-                if (fv.max_dialect)
-                        cfg->max_dialect = fv.max_dialect;
-                if (fv.encrypt == 1)
-                        cfg->flags |= NPIPE_AUTH_ENCRYPT;
-                if (fv.sign == 1)
-                        cfg->flags |= NPIPE_AUTH_SIGN;
-                if (fv.kerberos == 1)
-                        cfg->flags |= NPIPE_AUTH_KERBEROS;
-                const char *v;
-                if ((v = getenv("NPIPE_SMB_PORT")) && *v && parse_port(v, &cfg->port) < 0) {
-                        np_smb_why("NPIPE_SMB_PORT=%s is not a port", v);
-                        st = NPIPE_EINVAL;
-                        goto out;
-                }
-                if ((v = getenv("NPIPE_SMB_MAX_DIALECT")) && *v &&
-                    parse_dialect(v, &cfg->max_dialect) < 0) {
-                        np_smb_why("NPIPE_SMB_MAX_DIALECT=%s is not a dialect (2.0.2, 2.1, 3.0, "
-                                   "3.0.2, 3.1.1)",
-                                   v);
-                        st = NPIPE_EINVAL;
-                        goto out;
-                }
-                if (truthy(getenv("NPIPE_SMB_ENCRYPT")))
-                        cfg->flags |= NPIPE_AUTH_ENCRYPT;
-                if (truthy(getenv("NPIPE_SMB_SIGN")))
-                        cfg->flags |= NPIPE_AUTH_SIGN;
+        if ((eu && *eu) || truthy(secure_getenv("NPIPE_SMB_ANONYMOUS"))) {
+                cfg->source = "the environment";
+                if (dup_into(&cfg->user, eu && *eu ? eu : NULL) < 0 ||
+                    dup_into(&cfg->domain, secure_getenv("NPIPE_SMB_DOMAIN")) < 0 ||
+                    dup_into(&cfg->password, secure_getenv("NPIPE_SMB_PASSWORD")) < 0)
+                        return NPIPE_ENOMEM;
+                if (truthy(secure_getenv("NPIPE_SMB_ANONYMOUS")))
+                        cfg->flags |= NPIPE_AUTH_ANONYMOUS;
+        } else if (fv->user || fv->anonymous == 1) {
+                cfg->source = "remote.conf";
+                cfg->user = fv->user;
+                cfg->domain = fv->domain;
+                cfg->password = fv->password;
+                fv->user = fv->domain = fv->password = NULL;
+                if (fv->anonymous == 1)
+                        cfg->flags |= NPIPE_AUTH_ANONYMOUS;
+        } else {
+                cfg->source = "the Kerberos ticket cache";
         }
-        if (cfg->flags & NPIPE_AUTH_ANONYMOUS) {
-                free(cfg->user);
-                cfg->user = NULL;
+        return 0;
+}
+
+/* The options when configure() gave none: the environment over the
+ * file's values fv. */
+static int options_from_env_or_file(struct np_smb_cfg *cfg, const struct np_file_vals *fv)
+{
+        const char *v;
+
+        if (fv->port)
+                cfg->port = fv->port;
+        if (fv->max_dialect)
+                cfg->max_dialect = fv->max_dialect;
+        if (fv->encrypt == 1)
+                cfg->flags |= NPIPE_AUTH_ENCRYPT;
+        if (fv->sign == 1)
+                cfg->flags |= NPIPE_AUTH_SIGN;
+        if (fv->kerberos == 1)
+                cfg->flags |= NPIPE_AUTH_KERBEROS;
+        if ((v = secure_getenv("NPIPE_SMB_PORT")) && *v && parse_port(v, &cfg->port) < 0) {
+                np_smb_why("NPIPE_SMB_PORT=%s is not a port", v);
+                return NPIPE_EINVAL;
         }
-        if (cfg->user && !*cfg->user) {
-                free(cfg->user);
-                cfg->user = NULL;
+        if ((v = secure_getenv("NPIPE_SMB_MAX_DIALECT")) && *v && parse_dialect(v, &cfg->max_dialect) < 0) {
+                np_smb_why("NPIPE_SMB_MAX_DIALECT=%s is not a dialect (2.0.2, 2.1, 3.0, "
+                           "3.0.2, 3.1.1)",
+                           v);
+                return NPIPE_EINVAL;
         }
-        st = split_user(cfg);
-out:
+        if (truthy(secure_getenv("NPIPE_SMB_ENCRYPT")))
+                cfg->flags |= NPIPE_AUTH_ENCRYPT;
+        if (truthy(secure_getenv("NPIPE_SMB_SIGN")))
+                cfg->flags |= NPIPE_AUTH_SIGN;
+        return 0;
+}
+
+int np_smb_config_resolve(const char *host, struct np_smb_cfg *cfg)
+{
+        struct np_file_vals fv = {.anonymous = -1, .encrypt = -1, .sign = -1, .kerberos = -1};
+        bool have = false;
+
+        memset(cfg, 0, sizeof(*cfg));
+        cfg->host = strdup(host);
+        if (!cfg->host)
+                return NPIPE_ENOMEM;
+        cfg->port = 445;
+        int st = from_configure(host, cfg, &have);
+        /* the file is read (and an unsafe one refused) even when
+         * configure() spoke */
+        if (st == 0)
+                st = read_file(host, &fv);
+        if (st == 0 && !have)
+                st = credentials_from_env_or_file(cfg, &fv);
+        if (st == 0 && !have)
+                st = options_from_env_or_file(cfg, &fv);
+        if (st == 0) {
+                /* an anonymous session, or an empty user, names nobody */
+                if ((cfg->flags & NPIPE_AUTH_ANONYMOUS) || (cfg->user && !*cfg->user)) {
+                        free(cfg->user);
+                        cfg->user = NULL;
+                }
+                st = split_user(cfg);
+        }
         vals_free(&fv);
         if (st < 0)
                 np_smb_cfg_free(cfg);

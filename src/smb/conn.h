@@ -6,6 +6,9 @@
  * Requests are multiplexed: any number of threads call np_smb_call at
  * once; a receiver thread reads the responses and hands each to its
  * caller by MessageId.  A blocking READ therefore never holds up a WRITE.
+ *
+ * Implemented in layers (xport.h): conn.c (the cache: get, put), session.c
+ * (set-up; the dialect and sizes), xport.c (the calls, cancel, orphans).
  */
 #ifndef NPIPE_SMB_CONN_H
 #define NPIPE_SMB_CONN_H

@@ -66,6 +66,13 @@ int np_smb_parse_hdr(const uint8_t *msg, size_t len, struct np_smb_hdr *h)
         return 0;
 }
 
+bool np_smb_async_consistent(bool async, uint64_t async_id, const struct np_smb_hdr *h)
+{
+        if (!async || !(h->flags & NP_SMB2_FLAGS_ASYNC_COMMAND))
+                return true;
+        return h->async_id == async_id;
+}
+
 void np_smb_put_hdr(uint8_t *msg, uint16_t command, uint16_t credit_charge, uint16_t credit_req,
                     uint64_t message_id, uint32_t tree_id, uint64_t session_id)
 {

@@ -74,6 +74,13 @@ struct np_smb_hdr {
  * server-to-redirector flag, len >= 64. */
 int np_smb_parse_hdr(const uint8_t *msg, size_t len, struct np_smb_hdr *h);
 
+/* May the response with header h answer a request to which an interim
+ * STATUS_PENDING gave async_id (async: one did)?  Once a request is
+ * asynchronous the server names it by that AsyncId (MS-SMB2 3.3.4.2):
+ * a later interim or final answer with another is a protocol error, not
+ * this request's. */
+bool np_smb_async_consistent(bool async, uint64_t async_id, const struct np_smb_hdr *h);
+
 /* Fill a request header (synchronous form). */
 void np_smb_put_hdr(uint8_t *msg, uint16_t command, uint16_t credit_charge, uint16_t credit_req,
                     uint64_t message_id, uint32_t tree_id, uint64_t session_id);

@@ -1,6 +1,7 @@
 /*
  * pipe.c - the module's table (module.h): remote pipe handles over the
- * connections of conn.c.
+ * connections of conn.c; open, wait, close and the small calls here, the
+ * data path in pipe_io.c.
  *
  * A handle is the FileId of a CREATE on the connection's IPC$ tree.  Any
  * number of threads use it at once (each call is its own SMB2 request);
@@ -13,12 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "smb/conn.h"
 #include "smb/module.h"
 #include "smb/msg.h"
+#include "smb/pipe.h"
 #include "smb/smb.h"
 
 /* How long CLOSE may take (close has no timeout of its own). */
@@ -26,80 +26,6 @@
 /* A FSCTL_PIPE_WAIT runs on the server for its timeout; our own deadline
  * for the answer is that plus this. */
 #define NP_SMB_WAIT_SLACK_MS 5000
-
-struct np_rpipe {
-        struct np_smb_owner own; /* what cancel() cancels by (conn.h) */
-        struct np_smb_conn *conn;
-        uint8_t fid[NP_SMB_FILE_ID_LEN];
-        char *name; /* for messages: \\host\pipe\name */
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        unsigned active; /* calls in progress */
-        bool closing;
-        /* What an adopted READ brought beyond the buffer of the read that
-         * adopted it (conn.h, np_smb_adopt): served before the server. */
-        uint8_t *stash;
-        size_t stash_off, stash_len;
-        bool stash_more; /* the server said BUFFER_OVERFLOW after it */
-};
-
-/* ---- helpers ------------------------------------------------------- */
-
-/* A call begins: *gen is the cancel generation it runs under. */
-static int enter(struct np_rpipe *p, unsigned *gen)
-{
-        if (!p) {
-                np_smb_why("no handle");
-                return NPIPE_EBADF;
-        }
-        if (np_smb_conn_forked(p->conn)) {
-                np_smb_why("%s belongs to the parent process (fork)", p->name);
-                return NPIPE_EFORKED;
-        }
-        pthread_mutex_lock(&p->mu);
-        if (p->closing) {
-                pthread_mutex_unlock(&p->mu);
-                np_smb_why("%s is being closed", p->name);
-                return NPIPE_EBADF;
-        }
-        p->active++;
-        /* under p->mu, so that close() (which cancels under it) cannot
-         * slip between our count and our generation; the order is p->mu,
-         * then the connection's lock */
-        *gen = np_smb_owner_gen(p->conn, &p->own);
-        pthread_mutex_unlock(&p->mu);
-        np_smb_why_clear();
-        return 0;
-}
-
-static void leave(struct np_rpipe *p)
-{
-        pthread_mutex_lock(&p->mu);
-        if (--p->active == 0)
-                pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-}
-
-/* The NPIPE_* status for a response's NTSTATUS, why() set. */
-static int nt_fail(const char *what, const char *name, uint32_t nt)
-{
-        const char *s = np_smb_status_name(nt);
-        int st = np_smb_status(nt);
-
-        if (st == 0)
-                st = NPIPE_EPROTO;
-        if (s)
-                np_smb_why("%s %s: %s (0x%08x)", what, name, s, nt);
-        else
-                np_smb_why("%s %s: unexpected NTSTATUS 0x%08x", what, name, nt);
-        return st;
-}
-
-static int malformed(const char *what, const char *name)
-{
-        np_smb_why("%s %s: malformed response", what, name);
-        return NPIPE_EPROTO;
-}
 
 /* ---- open, wait ---------------------------------------------------- */
 
@@ -185,11 +111,11 @@ static int m_open(const char *host, const char *bare, unsigned access, int timeo
         }
         struct np_rpipe *p = NULL;
         if (r.h.status != NP_STATUS_SUCCESS) {
-                st = nt_fail("open", name, r.h.status);
+                st = np_rpipe_nt_fail("open", name, r.h.status);
         } else if (!(p = calloc(1, sizeof(*p))) || !(p->name = strdup(name))) {
                 st = NPIPE_ENOMEM;
         } else if (np_smb_parse_create(r.msg, r.len, p->fid) < 0) {
-                st = malformed("open", name);
+                st = np_rpipe_malformed("open", name);
                 /* the server may think it is open: nothing to close it by */
         }
         np_smb_resp_free(&r);
@@ -251,332 +177,15 @@ static int m_wait(const char *host, const char *bare, int timeout_ms)
         free(msg);
         if (st == 0) {
                 if (r.h.status != NP_STATUS_SUCCESS)
-                        st = nt_fail("wait for", name, r.h.status);
+                        st = np_rpipe_nt_fail("wait for", name, r.h.status);
                 np_smb_resp_free(&r);
         }
         np_smb_conn_put(c);
         return st;
 }
 
-/* ---- read, write, transact ----------------------------------------- */
 
-/* Take a READ response: its data into buf (up to want bytes; an adopted
- * READ may bring more, which goes to the stash).  0 (the message ended),
- * NPIPE_EMOREDATA (more of it is on the server or in the stash), *got
- * set, or an error.  Frees r. */
-static int read_result(struct np_rpipe *p, struct np_smb_resp *r, uint8_t *buf, uint32_t want,
-                       size_t *got, bool adopted)
-{
-        const uint8_t *data;
-        size_t dlen;
-        int st;
-
-        uint32_t nt = r->h.status;
-        if (nt == NP_STATUS_SUCCESS || nt == NP_STATUS_BUFFER_OVERFLOW) {
-                if (np_smb_parse_read(r->msg, r->len, &data, &dlen) < 0) {
-                        st = malformed("read from", p->name);
-                } else if (dlen > want && !adopted) {
-                        np_smb_why("read from %s: %zu bytes for a READ of %u", p->name, dlen,
-                                   want);
-                        st = NPIPE_EPROTO;
-                } else {
-                        size_t n = dlen > want ? want : dlen;
-                        if (n)
-                                memcpy(buf, data, n);
-                        *got = n;
-                        st = nt == NP_STATUS_SUCCESS ? 0 : NPIPE_EMOREDATA;
-                        if (dlen > n) {
-                                uint8_t *keep = malloc(dlen - n);
-                                if (!keep) {
-                                        st = NPIPE_ENOMEM;
-                                } else {
-                                        memcpy(keep, data + n, dlen - n);
-                                        pthread_mutex_lock(&p->mu);
-                                        free(p->stash);
-                                        p->stash = keep;
-                                        p->stash_off = 0;
-                                        p->stash_len = dlen - n;
-                                        p->stash_more = nt == NP_STATUS_BUFFER_OVERFLOW;
-                                        pthread_mutex_unlock(&p->mu);
-                                        st = NPIPE_EMOREDATA;
-                                }
-                        }
-                }
-        } else {
-                st = nt_fail("read from", p->name, nt);
-        }
-        np_smb_resp_free(r);
-        return st;
-}
-
-/* Serve a read from the stash: 1 when it is empty. */
-static int read_stash(struct np_rpipe *p, uint8_t *buf, size_t want, size_t *got)
-{
-        int st = 1;
-
-        pthread_mutex_lock(&p->mu);
-        if (p->stash_len > 0) {
-                size_t n = want < p->stash_len ? want : p->stash_len;
-                memcpy(buf, p->stash + p->stash_off, n);
-                p->stash_off += n;
-                p->stash_len -= n;
-                *got = n;
-                st = p->stash_len > 0 || p->stash_more ? NPIPE_EMOREDATA : 0;
-                if (p->stash_len == 0) {
-                        free(p->stash);
-                        p->stash = NULL;
-                        p->stash_off = 0;
-                        p->stash_more = false;
-                }
-        }
-        pthread_mutex_unlock(&p->mu);
-        return st;
-}
-
-/* One READ of up to want bytes into buf: 0 (the message ended), or
- * NPIPE_EMOREDATA (more of it is on the server), *got set, or an error.
- * A READ that timed out earlier and still runs on the server is waited for
- * first: what it brings is this read's. */
-static int read_once(struct np_rpipe *p, unsigned gen, uint8_t *buf, uint32_t want,
-                     size_t *got, int timeout_ms)
-{
-        uint8_t msg[NP_SMB2_HDR_LEN + 49];
-        struct np_smb_resp r;
-
-        *got = 0;
-        int st = read_stash(p, buf, want, got);
-        if (st <= 0)
-                return st;
-        st = np_smb_adopt(p->conn, &p->own, gen, timeout_ms, &r);
-        if (st < 0)
-                return st;
-        if (st == 0) {
-                if (r.h.status != NP_STATUS_CANCELLED)
-                        return read_result(p, &r, buf, want, got, true);
-                np_smb_resp_free(&r); /* it was cancelled after all: read anew */
-        }
-        np_smb_put_hdr(msg, NP_SMB2_READ, 1, 0, 0, 0, 0);
-        int len = np_smb_build_read(msg, sizeof(msg), p->fid, want);
-        st = np_smb_call_ex(p->conn, msg, (size_t)len, want, &p->own, gen, timeout_ms,
-                            NP_SMB_CALL_ADOPTABLE, &r);
-        if (st < 0)
-                return st;
-        return read_result(p, &r, buf, want, got, false);
-}
-
-/* Read into buf[have .. len) what is left of a message (after a
- * BUFFER_OVERFLOW), in READs of at most max_read. */
-static int read_rest(struct np_rpipe *p, unsigned gen, uint8_t *buf, size_t len, size_t *have,
-                     int timeout_ms)
-{
-        int st = NPIPE_EMOREDATA;
-        uint32_t max = np_smb_conn_max_read(p->conn);
-
-        while (st == NPIPE_EMOREDATA && *have < len) {
-                size_t want = len - *have, got;
-                if (want > max)
-                        want = max;
-                st = read_once(p, gen, buf + *have, (uint32_t)want, &got, timeout_ms);
-                if (st < 0 && st != NPIPE_EMOREDATA)
-                        return st;
-                *have += got;
-        }
-        return st;
-}
-
-static int m_read(struct np_rpipe *p, void *buf, size_t len, size_t *nread, int timeout_ms)
-{
-        unsigned gen;
-        int st = enter(p, &gen);
-        if (st < 0)
-                return st;
-        size_t have = 0;
-        uint32_t max = np_smb_conn_max_read(p->conn);
-        uint32_t want = len > max ? max : (uint32_t)len;
-        st = read_once(p, gen, buf, want, &have, timeout_ms);
-        /* a message larger than one READ but not than the buffer: the rest
-         * is already on the server, fetch it */
-        if (st == NPIPE_EMOREDATA && have == want && have < len)
-                st = read_rest(p, gen, buf, len, &have, timeout_ms);
-        if (nread)
-                *nread = have;
-        leave(p);
-        return st;
-}
-
-static int m_write(struct np_rpipe *p, const void *buf, size_t len, size_t *nwritten,
-                   int timeout_ms)
-{
-        struct np_smb_resp r;
-        uint32_t count = 0;
-
-        if (nwritten)
-                *nwritten = 0;
-        unsigned gen;
-        int st = enter(p, &gen);
-        if (st < 0)
-                return st;
-        if (len > np_smb_conn_max_write(p->conn)) {
-                np_smb_why("write to %s: %zu bytes, more than the server takes in one "
-                           "message (%u)",
-                           p->name, len, np_smb_conn_max_write(p->conn));
-                leave(p);
-                return NPIPE_EMSGSIZE;
-        }
-        size_t cap = NP_SMB2_HDR_LEN + 49 + len;
-        uint8_t *msg = malloc(cap);
-        if (!msg) {
-                leave(p);
-                return NPIPE_ENOMEM;
-        }
-        np_smb_put_hdr(msg, NP_SMB2_WRITE, 1, 0, 0, 0, 0);
-        int mlen = np_smb_build_write(msg, cap, p->fid, buf, (uint32_t)len);
-        st = np_smb_call_ex(p->conn, msg, (size_t)mlen, len, &p->own, gen, timeout_ms, 0, &r);
-        free(msg);
-        if (st == 0) {
-                if (r.h.status != NP_STATUS_SUCCESS)
-                        st = nt_fail("write to", p->name, r.h.status);
-                else if (np_smb_parse_write(r.msg, r.len, &count) < 0)
-                        st = malformed("write to", p->name);
-                else if (count > len)
-                        st = malformed("write to", p->name);
-                else if (nwritten)
-                        *nwritten = count;
-                np_smb_resp_free(&r);
-        }
-        leave(p);
-        return st;
-}
-
-/* An IOCTL on p: in, and up to max_out bytes back into out (*got).  0,
- * NPIPE_EMOREDATA (BUFFER_OVERFLOW), or an error. */
-static int ioctl_call(struct np_rpipe *p, unsigned gen, uint32_t ctl, const char *what,
-                      const void *in,
-                      size_t in_len, void *out, uint32_t max_out, size_t *got, int timeout_ms)
-{
-        struct np_smb_resp r;
-        const uint8_t *data;
-        size_t dlen;
-
-        *got = 0;
-        size_t cap = NP_SMB2_HDR_LEN + 57 + in_len;
-        uint8_t *msg = malloc(cap);
-        if (!msg)
-                return NPIPE_ENOMEM;
-        np_smb_put_hdr(msg, NP_SMB2_IOCTL, 1, 0, 0, 0, 0);
-        int len = np_smb_build_ioctl(msg, cap, p->fid, ctl, in, (uint32_t)in_len, max_out);
-        int st = np_smb_call_ex(p->conn, msg, (size_t)len, in_len > max_out ? in_len : max_out,
-                                &p->own, gen, timeout_ms, 0, &r);
-        free(msg);
-        if (st < 0)
-                return st;
-        uint32_t nt = r.h.status;
-        if (nt == NP_STATUS_SUCCESS || nt == NP_STATUS_BUFFER_OVERFLOW) {
-                if (np_smb_parse_ioctl(r.msg, r.len, &data, &dlen) < 0) {
-                        st = malformed(what, p->name);
-                } else if (dlen > max_out) {
-                        np_smb_why("%s %s: %zu bytes back for at most %u", what, p->name, dlen,
-                                   max_out);
-                        st = NPIPE_EPROTO;
-                } else {
-                        if (dlen)
-                                memcpy(out, data, dlen);
-                        *got = dlen;
-                        st = nt == NP_STATUS_SUCCESS ? 0 : NPIPE_EMOREDATA;
-                }
-        } else {
-                st = nt_fail(what, p->name, nt);
-        }
-        np_smb_resp_free(&r);
-        return st;
-}
-
-static int m_transact(struct np_rpipe *p, const void *in, size_t in_len, void *out,
-                      size_t out_len, size_t *nread)
-{
-        size_t have = 0;
-
-        if (nread)
-                *nread = 0;
-        unsigned gen;
-        int st = enter(p, &gen);
-        if (st < 0)
-                return st;
-        uint32_t max = np_smb_conn_max_transact(p->conn);
-        if (in_len > max) {
-                np_smb_why("transact on %s: %zu bytes, more than the server takes (%u)",
-                           p->name, in_len, max);
-                leave(p);
-                return NPIPE_EMSGSIZE;
-        }
-        pthread_mutex_lock(&p->mu);
-        bool unread = p->stash_len > 0;
-        pthread_mutex_unlock(&p->mu);
-        if (unread || np_smb_has_orphan(p->conn, &p->own)) {
-                /* as NT: no transact while a read is pending or data unread */
-                np_smb_why("transact on %s: a read that timed out is still pending on the "
-                           "server, or its data is unread",
-                           p->name);
-                leave(p);
-                return NPIPE_EBUSY;
-        }
-        uint32_t want = out_len > max ? max : (uint32_t)out_len;
-        st = ioctl_call(p, gen, NP_FSCTL_PIPE_TRANSCEIVE, "transact on", in, in_len, out, want,
-                        &have, -1);
-        if (st == NPIPE_EMOREDATA && have == want && have < out_len)
-                st = read_rest(p, gen, out, out_len, &have, -1);
-        if (nread)
-                *nread = have;
-        leave(p);
-        return st;
-}
-
-/* ---- peek, info, mode, flush --------------------------------------- */
-
-static int m_peek(struct np_rpipe *p, void *buf, size_t len, struct npipe_peek *ret)
-{
-        struct np_smb_peek_info pi;
-        size_t got;
-
-        unsigned gen;
-        int st = enter(p, &gen);
-        if (st < 0)
-                return st;
-        uint32_t max = np_smb_conn_max_transact(p->conn);
-        size_t want = len + sizeof(struct np_fscc_pipe_peek);
-        if (want > max)
-                want = max;
-        uint8_t *tmp = malloc(want);
-        if (!tmp) {
-                leave(p);
-                return NPIPE_ENOMEM;
-        }
-        st = ioctl_call(p, gen, NP_FSCTL_PIPE_PEEK, "peek on", NULL, 0, tmp, (uint32_t)want, &got,
-                        -1);
-        /* BUFFER_OVERFLOW: more than fits; what fits is there */
-        if (st == 0 || st == NPIPE_EMOREDATA) {
-                st = np_smb_parse_pipe_peek(tmp, got, &pi);
-                if (st < 0) {
-                        st = malformed("peek on", p->name);
-                } else {
-                        size_t n = pi.data_len > len ? len : pi.data_len;
-                        if (n && buf)
-                                memcpy(buf, pi.data, n);
-                        if (ret) {
-                                memset(ret, 0, sizeof(*ret));
-                                ret->state = pi.state;
-                                ret->avail = pi.avail;
-                                ret->messages = pi.messages;
-                                ret->message_len = pi.message_len;
-                                ret->copied = (uint32_t)n;
-                                ret->left = pi.message_len - (uint32_t)n;
-                        }
-                }
-        }
-        free(tmp);
-        leave(p);
-        return st;
-}
+/* ---- info, mode, flush -------------------------------------------- */
 
 static int query_info(struct np_rpipe *p, unsigned gen, uint8_t klass, uint8_t *out, uint32_t out_len,
                       size_t *got)
@@ -592,9 +201,9 @@ static int query_info(struct np_rpipe *p, unsigned gen, uint8_t klass, uint8_t *
         if (st < 0)
                 return st;
         if (r.h.status != NP_STATUS_SUCCESS) {
-                st = nt_fail("query info of", p->name, r.h.status);
+                st = np_rpipe_nt_fail("query info of", p->name, r.h.status);
         } else if (np_smb_parse_query_info(r.msg, r.len, &data, &dlen) < 0 || dlen > out_len) {
-                st = malformed("query info of", p->name);
+                st = np_rpipe_malformed("query info of", p->name);
         } else {
                 memcpy(out, data, dlen);
                 *got = dlen;
@@ -611,18 +220,18 @@ static int m_get_info(struct np_rpipe *p, struct npipe_info *ret)
         uint32_t rm = 0, cm = 0;
 
         unsigned gen;
-        int st = enter(p, &gen);
+        int st = np_rpipe_enter(p, &gen);
         if (st < 0)
                 return st;
         st = query_info(p, gen, NP_FILE_PIPE_LOCAL_INFORMATION, buf,
                         sizeof(struct np_fscc_pipe_local_info), &got);
         if (st == 0 && np_smb_parse_pipe_local(buf, got, &pl) < 0)
-                st = malformed("query info of", p->name);
+                st = np_rpipe_malformed("query info of", p->name);
         if (st == 0) {
                 st = query_info(p, gen, NP_FILE_PIPE_INFORMATION, buf, sizeof(struct np_fscc_pipe_info),
                                 &got);
                 if (st == 0 && np_smb_parse_pipe_info(buf, got, &rm, &cm) < 0)
-                        st = malformed("query info of", p->name);
+                        st = np_rpipe_malformed("query info of", p->name);
         }
         if (st == 0 && ret) {
                 memset(ret, 0, sizeof(*ret));
@@ -643,7 +252,7 @@ static int m_get_info(struct np_rpipe *p, struct npipe_info *ret)
                 ret->nowait = cm != 0;
                 ret->default_timeout_ms = 0; /* not carried by SMB */
         }
-        leave(p);
+        np_rpipe_leave(p);
         return st;
 }
 
@@ -655,14 +264,14 @@ static int m_set_mode(struct np_rpipe *p, const enum npipe_read_mode *read_mode,
         uint32_t rm = 0, cm = 0;
 
         unsigned gen;
-        int st = enter(p, &gen);
+        int st = np_rpipe_enter(p, &gen);
         if (st < 0)
                 return st;
         if (!read_mode || !nowait) {
                 /* FilePipeInformation sets both: keep the one not given */
                 st = query_info(p, gen, NP_FILE_PIPE_INFORMATION, buf, sizeof(buf), &got);
                 if (st == 0 && np_smb_parse_pipe_info(buf, got, &rm, &cm) < 0)
-                        st = malformed("query info of", p->name);
+                        st = np_rpipe_malformed("query info of", p->name);
         }
         if (st == 0) {
                 uint8_t info[8];
@@ -680,13 +289,13 @@ static int m_set_mode(struct np_rpipe *p, const enum npipe_read_mode *read_mode,
                 st = np_smb_call_ex(p->conn, msg, (size_t)len, 8, &p->own, gen, -1, 0, &r);
                 if (st == 0) {
                         if (r.h.status != NP_STATUS_SUCCESS)
-                                st = nt_fail("set mode of", p->name, r.h.status);
+                                st = np_rpipe_nt_fail("set mode of", p->name, r.h.status);
                         else if (np_smb_parse_fixed(r.msg, r.len, 2) < 0)
-                                st = malformed("set mode of", p->name);
+                                st = np_rpipe_malformed("set mode of", p->name);
                         np_smb_resp_free(&r);
                 }
         }
-        leave(p);
+        np_rpipe_leave(p);
         return st;
 }
 
@@ -696,7 +305,7 @@ static int m_flush(struct np_rpipe *p)
         struct np_smb_resp r;
 
         unsigned gen;
-        int st = enter(p, &gen);
+        int st = np_rpipe_enter(p, &gen);
         if (st < 0)
                 return st;
         np_smb_put_hdr(msg, NP_SMB2_FLUSH, 1, 0, 0, 0, 0);
@@ -704,12 +313,12 @@ static int m_flush(struct np_rpipe *p)
         st = np_smb_call_ex(p->conn, msg, (size_t)len, 0, &p->own, gen, -1, 0, &r);
         if (st == 0) {
                 if (r.h.status != NP_STATUS_SUCCESS)
-                        st = nt_fail("flush", p->name, r.h.status);
+                        st = np_rpipe_nt_fail("flush", p->name, r.h.status);
                 else if (np_smb_parse_fixed(r.msg, r.len, 4) < 0)
-                        st = malformed("flush", p->name);
+                        st = np_rpipe_malformed("flush", p->name);
                 np_smb_resp_free(&r);
         }
-        leave(p);
+        np_rpipe_leave(p);
         return st;
 }
 
@@ -718,11 +327,11 @@ static int m_flush(struct np_rpipe *p)
 static int m_cancel(struct np_rpipe *p)
 {
         unsigned gen;
-        int st = enter(p, &gen);
+        int st = np_rpipe_enter(p, &gen);
         if (st < 0)
                 return st;
         np_smb_cancel_owner(p->conn, &p->own);
-        leave(p);
+        np_rpipe_leave(p);
         return 0;
 }
 
@@ -766,7 +375,7 @@ static int m_close(struct np_rpipe *p)
         if (st == 0) {
                 if (r.h.status != NP_STATUS_SUCCESS &&
                     r.h.status != NP_STATUS_FILE_CLOSED)
-                        st = nt_fail("close", p->name, r.h.status);
+                        st = np_rpipe_nt_fail("close", p->name, r.h.status);
                 np_smb_resp_free(&r);
         }
         /* the handle is gone either way: a lost connection took it along */
@@ -791,10 +400,10 @@ __attribute__((visibility("default"))) const struct np_smb_module npipe_smb_modu
         .configure = m_configure,
         .open = m_open,
         .wait = m_wait,
-        .read = m_read,
-        .write = m_write,
-        .transact = m_transact,
-        .peek = m_peek,
+        .read = np_rpipe_read,
+        .write = np_rpipe_write,
+        .transact = np_rpipe_transact,
+        .peek = np_rpipe_peek,
         .get_info = m_get_info,
         .set_mode = m_set_mode,
         .flush = m_flush,

@@ -1,7 +1,7 @@
 /*
  * smb.h - what the parts of libnpipe-smb share: the settings of one host
- * (config.c), the thread-local "why" text every failing call leaves, and
- * the clock.
+ * (config.c), the thread-local "why" text every failing call leaves, the
+ * clock and waiting for a deadline (common.c).
  */
 #ifndef NPIPE_SMB_SMB_H
 #define NPIPE_SMB_SMB_H
@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <pthread.h>
 
 #include "npipe/npipe.h"
 
@@ -39,6 +41,18 @@ const char *np_smb_why_get(void);
 
 /* CLOCK_MONOTONIC in ms. */
 int64_t np_smb_now_ms(void);
+/* A condition variable on CLOCK_MONOTONIC (for np_smb_cv_wait). */
+void np_smb_cond_init_mono(pthread_cond_t *cv);
+/* Wait on cv until deadline (ms, CLOCK_MONOTONIC; -1: none).  false once
+ * the deadline has passed (a wakeup before it is true: check and wait
+ * again). */
+bool np_smb_cv_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline);
+/* The deadline timeout_ms (-1: none) from now. */
+int64_t np_smb_deadline(int timeout_ms);
+/* What is left of deadline as a timeout: -1 for none, else at least 1 (a
+ * step that starts at the deadline still gets to fail as a timeout of its
+ * own, with its own why()). */
+int np_smb_ms_left(int64_t deadline);
 
 /* "who": "DOMAIN\user", "user" or "(ticket cache)" for messages. */
 void np_smb_cfg_who(const struct np_smb_cfg *cfg, char *buf, size_t cap);

@@ -49,6 +49,36 @@ START_TEST(t_header)
 }
 END_TEST
 
+/* A request made asynchronous by an interim STATUS_PENDING is answered
+ * under that AsyncId only; a hostile server's answer under another is
+ * refused (the connection drops), whatever comes before the interim. */
+START_TEST(t_async_consistent)
+{
+        uint8_t m[H];
+        struct np_smb_hdr h;
+
+        resp_hdr(m, NP_SMB2_READ, NP_STATUS_PENDING);
+        np_put32(m + NP_SMB2_H(flags), NP_SMB2_FLAGS_SERVER_TO_REDIR | NP_SMB2_FLAGS_ASYNC_COMMAND);
+        np_put64(m + NP_SMB2_H_ASYNC_ID, 0x77);
+        ck_assert_int_eq(np_smb_parse_hdr(m, sizeof(m), &h), 0);
+        ck_assert_uint_eq(h.async_id, 0x77);
+        /* not yet asynchronous: the first interim gives the id */
+        ck_assert(np_smb_async_consistent(false, 0, &h));
+        /* the same id again (a second interim, or the final answer) */
+        ck_assert(np_smb_async_consistent(true, 0x77, &h));
+        /* another id */
+        ck_assert(!np_smb_async_consistent(true, 0x78, &h));
+        np_put64(m + NP_SMB2_H_ASYNC_ID, 0);
+        ck_assert_int_eq(np_smb_parse_hdr(m, sizeof(m), &h), 0);
+        ck_assert(!np_smb_async_consistent(true, 0x77, &h));
+        /* a synchronous final answer names no AsyncId: matched by
+         * MessageId alone */
+        resp_hdr(m, NP_SMB2_READ, NP_STATUS_SUCCESS);
+        ck_assert_int_eq(np_smb_parse_hdr(m, sizeof(m), &h), 0);
+        ck_assert(np_smb_async_consistent(true, 0x77, &h));
+}
+END_TEST
+
 START_TEST(t_utf16)
 {
         uint8_t b[16];
@@ -75,8 +105,12 @@ START_TEST(t_build_negotiate)
                                      NP_SMB_3_1_1};
         static const uint16_t ciphers[] = {NP_SMB_CIPHER_AES128_GCM, NP_SMB_CIPHER_AES128_CCM};
         static const uint16_t signs[] = {NP_SMB_SIGN_AES_GMAC};
-        struct np_smb_negotiate_args a = {.dialects = d, .n_dialects = 5, .ciphers = ciphers,
-                                          .n_ciphers = 2, .sign_algs = signs, .n_sign_algs = 1};
+        struct np_smb_negotiate_args a = {.dialects = d,
+                                          .n_dialects = 5,
+                                          .ciphers = ciphers,
+                                          .n_ciphers = 2,
+                                          .sign_algs = signs,
+                                          .n_sign_algs = 1};
         uint8_t m[512];
 
         memset(a.salt, 0xAB, sizeof(a.salt));
@@ -311,8 +345,7 @@ START_TEST(t_session_tree_create)
         ck_assert_int_eq(np_smb_parse_session_setup(m, H + 11, &sflags, &blob, &bl), 0);
         ck_assert_uint_eq(sflags, NP_SMB2_SESSION_FLAG_ENCRYPT_DATA);
         ck_assert_uint_eq(bl, 3);
-        ck_assert_int_eq(np_smb_parse_session_setup(m, H + 10, &sflags, &blob, &bl),
-                         NPIPE_EPROTO);
+        ck_assert_int_eq(np_smb_parse_session_setup(m, H + 10, &sflags, &blob, &bl), NPIPE_EPROTO);
 
         np_smb_put_hdr(m, NP_SMB2_TREE_CONNECT, 1, 0, 0, 0, 0);
         int len = np_smb_build_tree_connect(m, sizeof(m), "\\\\h\\IPC$");
@@ -390,6 +423,7 @@ int main(void)
         TCase *tc = tcase_create("msg");
         tcase_add_test(tc, t_header);
         tcase_add_test(tc, t_utf16);
+        tcase_add_test(tc, t_async_consistent);
         tcase_add_test(tc, t_build_negotiate);
         tcase_add_test(tc, t_parse_negotiate);
         tcase_add_test(tc, t_read_write);
