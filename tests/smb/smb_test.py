@@ -221,6 +221,27 @@ for dialect, tag in (('0x0311', '3.1.1'), ('0x0300', '3.0'), ('0x0302', '3.0.2')
         lambda srv, d=dialect: bind_check(srv, '--max-dialect', d))
 
 
+@check('default', 'srvsvc-bind-ordinary-api')
+def _(srv):
+    # A Linux program with the ordinary calls (tests/remote/remote_client:
+    # npipe_open of \\127.0.0.1\pipe\srvsvc, npipe_transact, npipe_write and
+    # npipe_read), not the module's table: Samba's own RPC server answers a
+    # bind with a bind_ack that accepts NDR.
+    if not srv.args.client:
+        return
+    e = dict(os.environ)
+    e.update({'NPIPE_SMB_USER': USER, 'NPIPE_SMB_PASSWORD': PASSWORD,
+              'NPIPE_SMB_PORT': str(srv.port), 'NPIPE_SMB_MODULE': srv.args.module})
+    if e.get('ASAN_OPTIONS'):
+        e['ASAN_OPTIONS'] += ':fast_unwind_on_malloc=0'  # see tests/lsan.supp
+    r = subprocess.run([srv.args.client, 'rpc-bind', '\\\\%s\\pipe\\srvsvc' % HOST], env=e,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=PROBE_TIMEOUT)
+    out = r.stdout.decode(errors='replace')
+    expect(r.returncode == 0 and 'PASS' in out, 'remote_client rpc-bind: exit %d: %s'
+           % (r.returncode, ' | '.join(out.splitlines()[-6:])))
+
+
 @check('default', 'wrong-password-elogon')
 def _(srv):
     s, out = srv.probe('srvsvc', 'bind', password='wrong-password')
@@ -461,6 +482,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--probe', required=True)
     ap.add_argument('--module', required=True)
+    ap.add_argument('--client', default='', help='tests/remote/remote_client (ordinary API)')
     ap.add_argument('--conf-in', required=True)
     ap.add_argument('--keep', action='store_true')
     ap.add_argument('--only', default='')
