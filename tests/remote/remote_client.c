@@ -25,11 +25,17 @@
  *               fails, with an error, in bounded time
  *   rpc-bind    [Samba's srvsvc] a DCE/RPC bind by transact and by
  *               write+read, answered by a bind_ack accepting NDR v2
+ *   no-leak     [echo] two rounds of open, echo, close leave the same
+ *               number of descriptors
+ *   drop        [echo] prints "READY PID" and blocks in a read; the test
+ *               kills the smbd serving it: NPIPE_ENETLOST, then a new
+ *               connection works
  *   expect-ERR  open and expect that status (ENOENT, ELOGON, ENETPATH...)
  */
 #include <npipe/npipe.h>
 #include <npipe/windows.h>
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define T_MS 10000 /* every wait */
 
@@ -210,6 +217,72 @@ static void scenario_server_close(const char *path)
         r = npipe_write_timeout(h, "late", 4, &n, T_MS);
         step(r < 0, "write after the server closed: %s", st(r));
         step(npipe_close(h) == 0, "close");
+}
+
+/* The descriptors this process has open. */
+static int count_fds(void)
+{
+        int n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d)) != NULL)
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n - 1; /* opendir's own */
+}
+
+/* Two rounds of open, echo, close: the second leaves as many descriptors
+ * as the first (the connection goes with its last handle, nothing stays
+ * behind), and the module's threads let the process exit. */
+static void scenario_no_leak(const char *path)
+{
+        int after[2];
+
+        for (int round = 0; round < 2; round++) {
+                npipe_t *h = open_msg(path);
+                if (!h)
+                        return;
+                echo_once(h, "round", "a round");
+                step(npipe_close(h) == 0, "close");
+                after[round] = count_fds();
+        }
+        step(after[0] == after[1] && after[0] >= 0, "descriptors after each round: %d, %d",
+             after[0], after[1]);
+}
+
+/* The connection dropped under a blocked read: the test kills the smbd
+ * process serving us once we say READY, and the read ends with
+ * NPIPE_ENETLOST (not a hang); the handle then fails the same way, and a
+ * new open makes a new connection. */
+static void scenario_drop(const char *path)
+{
+        npipe_t *h = open_msg(path);
+        char buf[64];
+        size_t n = 0;
+        int64_t t0;
+        int r;
+
+        if (!h)
+                return;
+        echo_once(h, "before", "before the drop");
+        printf("READY %d\n", (int)getpid());
+        fflush(stdout);
+        t0 = now_ms();
+        r = npipe_read_timeout(h, buf, sizeof buf, &n, 30000);
+        step(r == NPIPE_ENETLOST, "the blocked read when the connection drops: %s in %lld ms",
+             st(r), (long long)(now_ms() - t0));
+        r = npipe_write_timeout(h, "late", 4, &n, T_MS);
+        step(r == NPIPE_ENETLOST, "a write on the handle afterwards: %s", st(r));
+        step(npipe_close(h) == 0, "close");
+        h = open_msg(path);
+        if (!h)
+                return;
+        echo_once(h, "after", "a new connection");
+        npipe_close(h);
 }
 
 static void CALLBACK nothing(ULONG_PTR p)
@@ -387,6 +460,10 @@ int main(int argc, char **argv)
                 scenario_win32(argv[2]);
         else if (strcmp(argv[1], "rpc-bind") == 0)
                 scenario_rpc_bind(argv[2]);
+        else if (strcmp(argv[1], "no-leak") == 0)
+                scenario_no_leak(argv[2]);
+        else if (strcmp(argv[1], "drop") == 0)
+                scenario_drop(argv[2]);
         else if (strncmp(argv[1], "expect-", 7) == 0)
                 expect_status(argv[1] + 7, argv[2]);
         else {

@@ -2180,6 +2180,65 @@ def _(env):
     run_client(env, 'expect-ENETPATH', 'c-none', {'NPIPE_SMB_PORT': str(free_port())})
 
 
+@check('client-no-leak')
+def _(env):
+    env.server('c-leak', '--policy', 'everyone')
+    run_client(env, 'no-leak', 'c-leak')
+
+
+def smbd_serving(port, client_pid):
+    """The smbd process at the other end of client_pid's connection to
+    port (from ss: the client's local port, then the server socket with
+    that peer), or None."""
+    out = subprocess.run(['ss', '-tnpH', 'state', 'established'], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, timeout=10).stdout.decode()
+    mine = None
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[3].endswith(':%d' % port) and 'pid=%d,' % client_pid in line:
+            mine = f[2].rsplit(':', 1)[1]
+    for line in out.splitlines():
+        f = line.split()
+        if (mine and len(f) >= 5 and f[2].endswith(':%d' % port)
+                and f[3].endswith(':' + mine) and 'pid=' in line):
+            return int(line.split('pid=')[1].split(',')[0])
+    return None
+
+
+@check('client-connection-drop')
+def _(env):
+    # The smbd serving the client is killed while the client waits in a
+    # read: the read ends with NPIPE_ENETLOST (no hang), and a new open
+    # makes a new connection.
+    if not env.args.client or not env.args.smb_module:
+        raise SkipCheck('the libnpipe-smb module was not built')
+    env.server('c-drop', '--policy', 'everyone')
+    p = subprocess.Popen([env.args.client, 'drop', '\\\\%s\\pipe\\c-drop' % HOST],
+                         env=smb_client_env(env), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    try:
+        for raw in p.stdout:
+            line = raw.decode(errors='replace').rstrip('\n')
+            lines.append(line)
+            if line.startswith('READY '):
+                break
+        expect(lines and lines[-1].startswith('READY '),
+               'remote_client drop never got ready: %s' % ' | '.join(lines[-5:]))
+        victim = smbd_serving(env.port, p.pid)
+        expect(victim is not None, 'no smbd process found for the client (ss -tnp)')
+        os.kill(victim, signal.SIGKILL)
+        rest, _ = p.communicate(timeout=60)
+        lines += rest.decode(errors='replace').splitlines()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    bad = [l for l in lines if l.startswith('not ok')]
+    expect(p.returncode == 0 and 'PASS' in lines,
+           'remote_client drop: exit %s: %s' % (p.returncode, ' | '.join(bad or lines[-5:])))
+
+
 @check('client-loopback-is-remote')
 def _(env):
     # covers: NAME-14 (\\127.0.0.1\pipe\x goes through SMB and counts as
