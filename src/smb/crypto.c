@@ -207,6 +207,40 @@ static int kdf(const uint8_t *ki, size_t ki_len, const char *label, size_t label
 /* A label or context given as a C string literal, with its NUL. */
 #define LIT(s) s, sizeof(s)
 
+/* The three keys of the dialect into sign (its first 16 bytes are the
+ * signing key), nk->encrypt and nk->decrypt, from ki (ki_len bytes). */
+static int derive_keys(struct np_smb_keys *nk, const uint8_t *ki, size_t ki_len,
+                       const uint8_t preauth[NP_SMB_PREAUTH_LEN], size_t out_len,
+                       uint8_t sign[KEY256])
+{
+        int r = 0;
+        if (nk->dialect == NP_SMB_3_1_1) {
+                r = kdf(ki, ki_len, LIT("SMBSigningKey"), preauth, NP_SMB_PREAUTH_LEN, sign,
+                        out_len);
+                if (r == 0)
+                        r = kdf(ki, ki_len, LIT("SMBC2SCipherKey"), preauth, NP_SMB_PREAUTH_LEN,
+                                nk->encrypt, out_len);
+                if (r == 0)
+                        r = kdf(ki, ki_len, LIT("SMBS2CCipherKey"), preauth, NP_SMB_PREAUTH_LEN,
+                                nk->decrypt, out_len);
+        } else if (dialect_is_3x(nk->dialect)) {
+                r = kdf(ki, ki_len, LIT("SMB2AESCMAC"), (const uint8_t *)LIT("SmbSign"), sign,
+                        out_len);
+                /* "ServerIn " has its space: 10 bytes with the NUL, like
+                 * "ServerOut". */
+                if (r == 0)
+                        r = kdf(ki, ki_len, LIT("SMB2AESCCM"), (const uint8_t *)LIT("ServerIn "),
+                                nk->encrypt, out_len);
+                if (r == 0)
+                        r = kdf(ki, ki_len, LIT("SMB2AESCCM"), (const uint8_t *)LIT("ServerOut"),
+                                nk->decrypt, out_len);
+        } else {
+                /* 2.0.2 and 2.1 sign with the session key itself. */
+                memcpy(sign, ki, KEY128);
+        }
+        return r;
+}
+
 int np_smb_derive(struct np_smb_keys *k, uint16_t dialect, const uint8_t *session_key,
                   size_t key_len, const uint8_t preauth[NP_SMB_PREAUTH_LEN], uint16_t sign_alg,
                   uint16_t cipher)
@@ -247,31 +281,7 @@ int np_smb_derive(struct np_smb_keys *k, uint16_t dialect, const uint8_t *sessio
         nk.cipher = cipher;
 
         uint8_t sign[KEY256];
-        int r = 0;
-        if (dialect == NP_SMB_3_1_1) {
-                r = kdf(ki, ki_len, LIT("SMBSigningKey"), preauth, NP_SMB_PREAUTH_LEN, sign,
-                        out_len);
-                if (r == 0)
-                        r = kdf(ki, ki_len, LIT("SMBC2SCipherKey"), preauth, NP_SMB_PREAUTH_LEN,
-                                nk.encrypt, out_len);
-                if (r == 0)
-                        r = kdf(ki, ki_len, LIT("SMBS2CCipherKey"), preauth, NP_SMB_PREAUTH_LEN,
-                                nk.decrypt, out_len);
-        } else if (dialect_is_3x(dialect)) {
-                r = kdf(ki, ki_len, LIT("SMB2AESCMAC"), (const uint8_t *)LIT("SmbSign"), sign,
-                        out_len);
-                /* "ServerIn " has its space: 10 bytes with the NUL, like
-                 * "ServerOut". */
-                if (r == 0)
-                        r = kdf(ki, ki_len, LIT("SMB2AESCCM"), (const uint8_t *)LIT("ServerIn "),
-                                nk.encrypt, out_len);
-                if (r == 0)
-                        r = kdf(ki, ki_len, LIT("SMB2AESCCM"), (const uint8_t *)LIT("ServerOut"),
-                                nk.decrypt, out_len);
-        } else {
-                /* 2.0.2 and 2.1 sign with the session key itself. */
-                memcpy(sign, ki, KEY128);
-        }
+        int r = derive_keys(&nk, ki, ki_len, preauth, out_len, sign);
         if (r == 0)
                 memcpy(nk.signing, sign, sizeof(nk.signing));
 
