@@ -328,6 +328,32 @@ static void scenario_win32(const char *path)
         b = GetOverlappedResult(h, &ov, &n, FALSE);
         step(b && n == 8 && !memcmp(buf, "echo:ovl", 8), "its result: %d, %lu bytes %.*s", b,
              (unsigned long)n, (int)n, buf);
+        /* through a completion port */
+        {
+                HANDLE port = CreateIoCompletionPort(h, NULL, 42, 0);
+                ULONG_PTR key = 0;
+                LPOVERLAPPED got = NULL;
+
+                step(port != NULL, "CreateIoCompletionPort: error %lu",
+                     (unsigned long)GetLastError());
+                memset(&ov, 0, sizeof ov);
+                b = WriteFile(h, "port", 4, &n, &ov);
+                err = GetLastError();
+                step(b || err == ERROR_IO_PENDING, "WriteFile on the port's handle: %d %lu", b,
+                     (unsigned long)err);
+                b = GetQueuedCompletionStatus(port, &n, &key, &got, T_MS);
+                step(b && key == 42 && got == &ov && n == 4, "the write's packet: %d key %lu %lu",
+                     b, (unsigned long)key, (unsigned long)n);
+                memset(&ov, 0, sizeof ov);
+                b = ReadFile(h, buf, sizeof buf, &n, &ov);
+                err = GetLastError();
+                step(b || err == ERROR_IO_PENDING, "ReadFile on the port's handle: %d %lu", b,
+                     (unsigned long)err);
+                b = GetQueuedCompletionStatus(port, &n, &key, &got, T_MS);
+                step(b && got == &ov && n == 9 && !memcmp(buf, "echo:port", 9),
+                     "the read's packet: %d, %lu bytes %.*s", b, (unsigned long)n, (int)n, buf);
+                CloseHandle(port);
+        }
         /* a read that pends, cancelled */
         memset(&ov, 0, sizeof ov);
         ov.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);

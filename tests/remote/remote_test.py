@@ -2239,6 +2239,32 @@ def _(env):
            'remote_client drop: exit %s: %s' % (p.returncode, ' | '.join(bad or lines[-5:])))
 
 
+@check('client-cli-send-cat')
+def _(env):
+    # npipe cat of a server that greets (22 messages, then stays): each
+    # message on a line of its own; npipe send of two messages to an echo
+    # server, which logs each as one message
+    if not env.args.smb_module:
+        raise SkipCheck('the libnpipe-smb module was not built')
+    env.server('c-greet', '--policy', 'everyone', '--dir', 'outbound', '--mode', 'greet')
+    e = smb_client_env(env)
+    p = subprocess.run([env.args.npipe_cli, 'cat', '--count', '22',
+                        '\\\\%s\\pipe\\c-greet' % HOST], env=e, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    want = [b'greeting'] + [b'm%02d' % k for k in range(20)] + [b'bye']
+    expect(p.returncode == 0 and p.stdout.split(b'\n')[:-1] == want,
+           'npipe cat: exit %d, out %r, err %r' % (p.returncode, p.stdout[:200], p.stderr[-300:]))
+    srv = env.server('c-send', '--policy', 'everyone')
+    p = subprocess.run([env.args.npipe_cli, 'send', '\\\\%s\\pipe\\c-send' % HOST, 'first',
+                        'second'], env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    expect(p.returncode == 0, 'npipe send: exit %d, err %r' % (p.returncode, p.stderr[-300:]))
+    log = env.server_log(srv)
+    expect(wait_until(lambda: 'message: second' in open(log).read(), 10.0)
+           and 'message: first' in open(log).read(),
+           'the server did not log both messages: %s' % ' | '.join(tail(log, 5)))
+
+
 @check('client-loopback-is-remote')
 def _(env):
     # covers: NAME-14 (\\127.0.0.1\pipe\x goes through SMB and counts as
