@@ -363,6 +363,7 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 /* ---- threads ------------------------------------------------------------------------------- */
 
 #define CREATE_SUSPENDED                  0x00000004u
+#define MAXIMUM_SUSPEND_COUNT             0x7F
 #define STACK_SIZE_PARAM_IS_A_RESERVATION 0x00010000u
 #define STILL_ACTIVE                      ((DWORD)0x00000103u)
 
@@ -737,6 +738,11 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeThread(HANDLE hThread, LPDWORD lp
 NPIPE_WIN_API HANDLE WINAPI npipe_win_GetCurrentThread(void);
 NPIPE_WIN_API DWORD WINAPI npipe_win_QueueUserAPC(PAPCFUNC pfnAPC, HANDLE hThread,
                                                   ULONG_PTR dwData);
+/* the main thread of a child made with CREATE_SUSPENDED (pi.hThread): the
+ * previous suspend count, (DWORD)-1 on failure; threads of this process are
+ * never suspended (ResumeThread 0, SuspendThread ERROR_NOT_SUPPORTED) */
+NPIPE_WIN_API DWORD WINAPI npipe_win_ResumeThread(HANDLE hThread);
+NPIPE_WIN_API DWORD WINAPI npipe_win_SuspendThread(HANDLE hThread);
 
 /* process and thread ids (the OS ids: getpid() and gettid()) */
 NPIPE_WIN_API DWORD WINAPI npipe_win_GetCurrentProcessId(void);
@@ -951,6 +957,8 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define GetExitCodeThread           npipe_win_GetExitCodeThread
 #define GetCurrentThread            npipe_win_GetCurrentThread
 #define QueueUserAPC                npipe_win_QueueUserAPC
+#define ResumeThread                npipe_win_ResumeThread
+#define SuspendThread               npipe_win_SuspendThread
 #define GetCurrentProcessId         npipe_win_GetCurrentProcessId
 #define GetCurrentThreadId          npipe_win_GetCurrentThreadId
 #define GetNamedPipeClientSessionId npipe_win_GetNamedPipeClientSessionId

@@ -4,7 +4,8 @@
  * Manual-reset events stay signalled until ResetEvent; auto-reset events
  * release one waiter and reset themselves.  A named event is shared by the
  * handles of this process that name it (ERROR_ALREADY_EXISTS for the
- * second); names do not reach other processes (docs/win32.md).
+ * second); names do not reach other processes, nor do events that a child
+ * inherits: it gets their values as handles it cannot use (docs/win32.md).
  */
 #include "win32/win32.h"
 
@@ -80,23 +81,30 @@ out:
         return h;
 }
 
+/* bInheritHandle: the handle is marked for CreateProcess, which passes
+ * the value on but not the event (docs/win32.md, spawn.c). */
+static HANDLE inheritable(HANDLE h, const SECURITY_ATTRIBUTES *sa)
+{
+        if (h && sa && sa->bInheritHandle)
+                np_win_handle_flags(h, NULL, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+        return h;
+}
+
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes,
                                                    BOOL bManualReset, BOOL bInitialState,
                                                    LPCSTR lpName)
 {
-        (void)lpEventAttributes;
-        return create_event(bManualReset, bInitialState, lpName);
+        return inheritable(create_event(bManualReset, bInitialState, lpName), lpEventAttributes);
 }
 
 NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes,
                                                    BOOL bManualReset, BOOL bInitialState,
                                                    LPCWSTR lpName)
 {
-        (void)lpEventAttributes;
         char *name;
         if (!np_win_utf16_arg(lpName, &name))
                 return NULL;
-        HANDLE h = create_event(bManualReset, bInitialState, name);
+        HANDLE h = inheritable(create_event(bManualReset, bInitialState, name), lpEventAttributes);
         free(name);
         return h;
 }

@@ -1,8 +1,9 @@
 /*
  * process.c - processes and the handles they share: GetStdHandle,
  * SetStdHandle, the process handle (waitable, exit code,
- * TerminateProcess), handle information and DuplicateHandle, ExitProcess,
- * session ids and GetTickCount.
+ * TerminateProcess) and its main thread's (ResumeThread, SuspendThread of
+ * a CREATE_SUSPENDED child), handle information and DuplicateHandle,
+ * ExitProcess, session ids and GetTickCount.
  *
  * Also the child's side of handle inheritance: the handles an npipe
  * parent passed on, taken over before main() (NP_WIN_HANDLES_ENV).
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,26 +43,47 @@ NPIPE_WIN_API DWORD WINAPI npipe_win_GetTickCount(void)
 
 /* ---- process objects ------------------------------------------------------------------------ */
 
+/* A process handle's object, or that of the main-thread handle
+ * CreateProcess returns with it (thread_of set): a handle of its own type
+ * on Windows, so the process calls refuse it and ResumeThread takes only
+ * it.  The thread's state lives in its process. */
 struct w_process {
         struct w_obj obj;
-        struct w_waitable wt; /* signalled when the process has ended */
+        struct w_waitable wt;        /* signalled when the process has ended */
+        struct w_process *thread_of; /* a main thread: its process (a reference) */
         pid_t pid;
         _Atomic DWORD exit_code;   /* STILL_ACTIVE while it runs */
         _Atomic int terminated;    /* TerminateProcess gave the exit code */
         _Atomic DWORD term_code;
         int self;                  /* this process (DuplicateHandle of GetCurrentProcess()) */
+        struct w_waitable main_wt; /* its main thread's: ends with the process */
+        /* CREATE_SUSPENDED: the child waits before exec until it reads a
+         * byte from the gate (spawn.c); the main thread's suspend count */
+        pthread_mutex_t gate_lock;
+        int gate; /* our end, -1 once released or for a child that runs */
+        DWORD suspend;
 };
 
 #define CURRENT_PROCESS ((HANDLE)(LONG_PTR)-1)
+#define CURRENT_THREAD  ((HANDLE)(LONG_PTR)-2)
 
 static void process_destroy(struct w_obj *o)
 {
+        struct w_process *p = (struct w_process *)o;
+        if (p->thread_of)
+                np_win_put(&p->thread_of->obj);
+        /* never resumed: the child, if it still lives, sees the end of its
+         * gate and exits without running the program (spawn.c) */
+        if (p->gate >= 0)
+                close(p->gate);
+        pthread_mutex_destroy(&p->gate_lock);
         free(o);
 }
 
 struct w_waitable *np_win_process_waitable(struct w_obj *o)
 {
-        return &((struct w_process *)o)->wt;
+        struct w_process *p = (struct w_process *)o;
+        return p->thread_of ? &p->thread_of->main_wt : &p->wt;
 }
 
 static struct w_process *process_new(pid_t pid, int self)
@@ -70,9 +93,25 @@ static struct w_process *process_new(pid_t pid, int self)
                 return NULL;
         np_win_obj_init(&p->obj, W_PROCESS, process_destroy, NULL);
         np_win_waitable_init(&p->wt, 1, 0);
+        np_win_waitable_init(&p->main_wt, 1, 0);
+        pthread_mutex_init(&p->gate_lock, NULL);
+        p->gate = -1;
         p->pid = pid;
         p->self = self;
         atomic_init(&p->exit_code, STILL_ACTIVE);
+        return p;
+}
+
+/* The object of a handle of either kind, with a reference; NULL and
+ * ERROR_INVALID_HANDLE. */
+static struct w_process *process_obj(HANDLE h, int thread)
+{
+        struct w_process *p = (struct w_process *)np_win_handle_get(h, W_PROCESS);
+        if (p && (p->thread_of != NULL) != thread) {
+                np_win_put(&p->obj);
+                np_win_set_error(ERROR_INVALID_HANDLE);
+                return NULL;
+        }
         return p;
 }
 
@@ -86,7 +125,7 @@ static struct w_process *process_of(HANDLE h)
                         np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
                 return p;
         }
-        return (struct w_process *)np_win_handle_get(h, W_PROCESS);
+        return process_obj(h, 0);
 }
 
 /* Each child has a thread that reaps it and signals its handle: waits on
@@ -105,26 +144,122 @@ static void *reaper(void *arg)
         else
                 code = 128u + (DWORD)WTERMSIG(st); /* docs/win32.md: as a shell reports it */
         atomic_store(&p->exit_code, code);
+        /* ended while held: its suspend count stays, as Windows keeps a
+         * terminated thread's (ResumeThread still counts down) */
+        pthread_mutex_lock(&p->gate_lock);
+        if (p->gate >= 0)
+                close(p->gate);
+        p->gate = -1;
+        pthread_mutex_unlock(&p->gate_lock);
         np_win_signal(&p->wt);
+        np_win_signal(&p->main_wt);
         np_win_put(&p->obj);
         return NULL;
 }
 
-struct w_obj *np_win_process_start(pid_t pid)
+struct w_obj *np_win_process_start(pid_t pid, int gate, struct w_obj **thread)
 {
         struct w_process *p = process_new(pid, 0);
-        if (!p)
+        struct w_process *t = process_new(pid, 0);
+        if (!p || !t) {
+                free(p);
+                free(t);
                 return NULL;
+        }
+        if (gate >= 0) {
+                p->gate = gate;
+                p->suspend = 1;
+        }
+        np_win_ref(&p->obj);
+        t->thread_of = p;
+        *thread = &t->obj;
         np_win_ref(&p->obj); /* the reaper's */
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_t t;
-        if (pthread_create(&t, &at, reaper, p) != 0) {
+        pthread_t tid;
+        if (pthread_create(&tid, &at, reaper, p) != 0) {
                 np_win_put(&p->obj);
         }
         pthread_attr_destroy(&at);
         return &p->obj;
+}
+
+/* ---- the main thread of a child: ResumeThread, SuspendThread --------------------------------- */
+
+/* What a thread handle is for these calls: 1 and *p (a reference to its
+ * process) for the main thread of a child, 0 for a thread of this process
+ * (CreateThread's, GetCurrentThread()), -1 with ERROR_INVALID_HANDLE. */
+static int main_thread_of(HANDLE h, struct w_process **p)
+{
+        if (h == CURRENT_THREAD)
+                return 0;
+        struct w_obj *o = np_win_handle_get(h, 0);
+        if (!o)
+                return -1;
+        int r = -1;
+        struct w_process *t = (struct w_process *)o;
+        if (o->type == W_THREAD) {
+                r = 0;
+        } else if (o->type == W_PROCESS && t->thread_of) {
+                *p = t->thread_of;
+                np_win_ref(&(*p)->obj);
+                r = 1;
+        } else {
+                np_win_set_error(ERROR_INVALID_HANDLE);
+        }
+        np_win_put(o);
+        return r;
+}
+
+NPIPE_WIN_API DWORD WINAPI npipe_win_ResumeThread(HANDLE hThread)
+{
+        struct w_process *p = NULL;
+        int r = main_thread_of(hThread, &p);
+        if (r <= 0)
+                return r < 0 ? (DWORD)-1 : 0; /* our threads are never suspended */
+        pthread_mutex_lock(&p->gate_lock);
+        DWORD prev = p->suspend;
+        if (prev && --p->suspend == 0 && p->gate >= 0) {
+                /* the byte lets the child go on to exec; the end of the
+                 * gate without one would make it exit instead */
+                if (send(p->gate, "r", 1, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+                    errno != ECONNRESET) {
+                        p->suspend = prev;
+                        prev = (DWORD)-1;
+                        np_win_set_error(ERROR_GEN_FAILURE);
+                } else {
+                        close(p->gate);
+                        p->gate = -1;
+                }
+        }
+        pthread_mutex_unlock(&p->gate_lock);
+        np_win_put(&p->obj);
+        return prev;
+}
+
+NPIPE_WIN_API DWORD WINAPI npipe_win_SuspendThread(HANDLE hThread)
+{
+        struct w_process *p = NULL;
+        int r = main_thread_of(hThread, &p);
+        if (r < 0)
+                return (DWORD)-1;
+        /* a running thread cannot be stopped alone on Linux (SIGSTOP stops
+         * the whole process): only a child still held before exec counts
+         * up (docs/win32.md) */
+        DWORD prev = (DWORD)-1, err = ERROR_NOT_SUPPORTED;
+        if (r > 0) {
+                pthread_mutex_lock(&p->gate_lock);
+                if (atomic_load(&p->exit_code) != STILL_ACTIVE)
+                        err = ERROR_ACCESS_DENIED; /* it has ended (Wine's answer) */
+                else if (p->suspend && p->suspend < MAXIMUM_SUSPEND_COUNT)
+                        prev = p->suspend++;
+                pthread_mutex_unlock(&p->gate_lock);
+                np_win_put(&p->obj);
+        }
+        if (prev == (DWORD)-1)
+                np_win_set_error(err);
+        return prev;
 }
 
 NPIPE_WIN_API HANDLE WINAPI npipe_win_GetCurrentProcess(void)
@@ -253,7 +388,7 @@ static int is_self(HANDLE h)
 {
         if (h == CURRENT_PROCESS)
                 return 1;
-        struct w_process *p = (struct w_process *)np_win_handle_get(h, W_PROCESS);
+        struct w_process *p = process_obj(h, 0);
         if (!p)
                 return -1;
         int self = p->pid == getpid();
@@ -376,6 +511,24 @@ int np_win_std_for_child(int i, HANDLE *h)
         return given;
 }
 
+static void stub_destroy(struct w_obj *o)
+{
+        free(o);
+}
+
+/* An inherited handle of an object that stays in the parent (an event, a
+ * port, a thread, a process: docs/win32.md).  Its value is taken, so no
+ * handle of the child's own aliases it, and every call on it fails with
+ * ERROR_INVALID_HANDLE, since none accepts the type; CloseHandle and
+ * DuplicateHandle work, as on any handle. */
+static struct w_obj *stub_new(void)
+{
+        struct w_obj *o = calloc(1, sizeof(*o));
+        if (o)
+                np_win_obj_init(o, W_STUB, stub_destroy, NULL);
+        return o;
+}
+
 /* A child of an npipe parent: the handles it was given, at their values,
  * before main() runs (and before this process makes a handle itself).
  * Here, not in spawn.c with the parent's side: a program linked with the
@@ -400,7 +553,7 @@ __attribute__((constructor)) static void take_inherited_handles(void)
                 unsigned access, std;
                 if (sscanf(e, "%llx:%d:%u:%u", &hv, &fd, &access, &std) != 4)
                         continue;
-                struct w_obj *o = np_win_file_new(fd, access);
+                struct w_obj *o = fd >= 0 ? np_win_file_new(fd, access) : stub_new();
                 if (!o)
                         continue;
                 HANDLE h = np_win_handle_new_at((HANDLE)(uintptr_t)hv, o);

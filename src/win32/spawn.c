@@ -20,7 +20,13 @@
  * descriptors on 0, 1, 2 (and above, for other inherited handles); an
  * npipe Win32 child finds its inherited handles at the same HANDLE values
  * as in the parent (NPIPE_WIN32_HANDLES in its environment, read before
- * main) and its standard handles through GetStdHandle.
+ * main) and its standard handles through GetStdHandle.  Handles of
+ * objects that stay here (events...) reach it as placeholders at their
+ * values, which every call there refuses.
+ *
+ * CREATE_SUSPENDED: the child is forked and held before exec until
+ * ResumeThread (process.c) writes to its gate; see "a child held before
+ * exec" below.
  */
 #include "win32/win32.h"
 
@@ -33,6 +39,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -236,11 +244,15 @@ static void plan_inherited(HANDLE h, struct w_obj *o, void *arg)
                 return;
         unsigned access = 0;
         int fd = child_fd_for(o, &access);
-        if (fd < 0)
-                return; /* not something another process can hold */
+        if (fd < 0 && (o->type == W_PIPE || o->type == W_FILE))
+                return; /* a closed end, a descriptor we cannot copy */
+        /* fd -1: an object that stays here (an event...); the child takes
+         * its value as a handle every call refuses, not a value its own
+         * handles could take (docs/win32.md) */
         struct handoff *e = plan_add(pl);
         if (!e) {
-                close(fd);
+                if (fd >= 0)
+                        close(fd);
                 return;
         }
         e->h = h;
@@ -253,7 +265,7 @@ static void plan_inherited(HANDLE h, struct w_obj *o, void *arg)
 static void plan_std(struct spawn_plan *pl, int i, HANDLE h)
 {
         for (size_t k = 0; k < pl->n; k++)
-                if (pl->v[k].h && pl->v[k].h == h) {
+                if (pl->v[k].h && pl->v[k].h == h && pl->v[k].fd >= 0) {
                         pl->v[k].std |= 1u << i;
                         return;
                 }
@@ -461,7 +473,7 @@ static char *plan_actions(struct spawn_plan *pl, posix_spawn_file_actions_t *fa)
                                 if (first < 0)
                                         first = i;
                         }
-                if (first < 0 && e->h) {
+                if (first < 0 && e->h && e->fd >= 0) {
                         first = next++;
                         posix_spawn_file_actions_adddup2(fa, e->fd, first);
                 }
@@ -476,11 +488,164 @@ static char *plan_actions(struct spawn_plan *pl, posix_spawn_file_actions_t *fa)
         return list;
 }
 
+/* ---- CREATE_SUSPENDED: a child held before exec ------------------------------------------- */
+
+/* posix_spawn cannot stop between fork and exec, so a suspended child is
+ * made with _Fork (no atfork handlers: the child calls async-signal-safe
+ * functions only) and waits before execve for a byte on a socket that
+ * ResumeThread writes.  Everything it needs was made before the fork. */
+
+struct linux_dirent64_ {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[];
+};
+
+/* In the held child: close the descriptors that would close at exec but
+ * that it would otherwise keep open while it waits - our relays' ends,
+ * other children's gates, the library's own - so that they end when we
+ * close them, as for a child that has run exec. */
+static void close_cloexec_fds(int keep1, int keep2)
+{
+        int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0) {
+                for (int fd = 3; fd < 65536; fd++) {
+                        int fl = fcntl(fd, F_GETFD);
+                        if (fd != keep1 && fd != keep2 && fl >= 0 && (fl & FD_CLOEXEC))
+                                close(fd);
+                }
+                return;
+        }
+        _Alignas(8) char buf[4096];
+        long n;
+        while ((n = syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
+                for (long off = 0; off < n;) {
+                        struct linux_dirent64_ *e = (struct linux_dirent64_ *)(buf + off);
+                        off += e->reclen;
+                        int fd = 0;
+                        const char *c = e->name;
+                        for (; *c >= '0' && *c <= '9'; c++)
+                                fd = fd * 10 + (*c - '0');
+                        if (*c || c == e->name || fd == d || fd == keep1 || fd == keep2)
+                                continue;
+                        int fl = fcntl(fd, F_GETFD);
+                        if (fl >= 0 && (fl & FD_CLOEXEC))
+                                close(fd);
+                }
+        }
+        close(d);
+}
+
+struct held {
+        const struct spawn_plan *pl;
+        const char *exe, *cwd;
+        char **argv, **envp;
+        int gate, report; /* the child's ends */
+        sigset_t mask;    /* the caller's signal mask, for the program */
+};
+
+/* The child of _Fork: descriptors and directory as posix_spawn would set
+ * them (a failure goes to the parent through `report`), then the wait. */
+static _Noreturn void held_child(const struct held *hd)
+{
+        /* the handlers are the parent's code: default, as after exec */
+        for (int sig = 1; sig < NSIG; sig++) {
+                struct sigaction sa;
+                if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+                    sa.sa_handler != SIG_DFL) {
+                        sa.sa_handler = SIG_DFL;
+                        sa.sa_flags = 0;
+                        sigaction(sig, &sa, NULL);
+                }
+        }
+        int err = 0;
+        for (size_t k = 0; k < hd->pl->n && !err; k++) {
+                const struct handoff *e = &hd->pl->v[k];
+                for (int i = 0; i < 3 && !err; i++)
+                        if ((e->std & (1u << i)) && dup2(e->fd, i) < 0)
+                                err = errno;
+                if (!err && e->target >= 3 && e->fd >= 0 && dup2(e->fd, e->target) < 0)
+                        err = errno;
+        }
+        if (!err && hd->cwd && chdir(hd->cwd) < 0)
+                err = errno;
+        if (err) {
+                (void)!write(hd->report, &err, sizeof(err));
+                _exit(127);
+        }
+        close_cloexec_fds(hd->gate, hd->report);
+        sigprocmask(SIG_SETMASK, &hd->mask, NULL);
+        close(hd->report); /* CreateProcess returns */
+        char c;
+        ssize_t n;
+        while ((n = read(hd->gate, &c, 1)) < 0 && errno == EINTR)
+                ;
+        /* no byte: our parent ended without resuming us; no one can now
+         * (Windows would keep the process suspended for ever) */
+        if (n != 1)
+                _exit(127);
+        close(hd->gate);
+        execve(hd->exe, hd->argv, hd->envp);
+        _exit(127); /* as a shell reports a program it could not run */
+}
+
+/* Fork a held child: 0 with *pid and *gate (our end of its gate), or the
+ * errno value of the failure (its descriptors or directory). */
+static int spawn_held(struct held *hd, pid_t *pid, int *gate)
+{
+        int g[2], r[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g) < 0)
+                return errno;
+        if (pipe2(r, O_CLOEXEC) < 0) {
+                int e = errno;
+                close(g[0]);
+                close(g[1]);
+                return e;
+        }
+        hd->gate = g[1];
+        hd->report = r[1];
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &hd->mask);
+        pid_t p = _Fork();
+        if (p == 0) {
+                close(g[0]);
+                close(r[0]);
+                held_child(hd);
+        }
+        int e = p < 0 ? errno : 0;
+        pthread_sigmask(SIG_SETMASK, &hd->mask, NULL);
+        close(g[1]);
+        close(r[1]);
+        if (p > 0) {
+                int cerr = 0;
+                ssize_t n;
+                while ((n = read(r[0], &cerr, sizeof(cerr))) < 0 && errno == EINTR)
+                        ;
+                if (n == (ssize_t)sizeof(cerr)) { /* it could not be set up, and has exited */
+                        e = cerr ? cerr : EINVAL;
+                        while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                }
+        }
+        close(r[0]);
+        if (e) {
+                close(g[0]);
+                return e;
+        }
+        *pid = p;
+        *gate = g[0];
+        return 0;
+}
+
 /* Start the child: its descriptors as planned, its directory, its
- * environment with the list of the handles it takes over.  0 with *pid,
- * or the errno value of the failure. */
+ * environment with the list of the handles it takes over; held before
+ * exec with *gate set for CREATE_SUSPENDED.  0 with *pid, or the errno
+ * value of the failure. */
 static int spawn_child(struct spawn_plan *pl, const char *exe, char **argv, const void *envblock,
-                       DWORD flags, const char *cwd, pid_t *pid)
+                       DWORD flags, const char *cwd, pid_t *pid, int *gate)
 {
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -490,7 +655,13 @@ static int spawn_child(struct spawn_plan *pl, const char *exe, char **argv, cons
         char **envp = list ? make_env(envblock, (flags & CREATE_UNICODE_ENVIRONMENT) != 0, list)
                            : NULL;
         free(list);
-        int e = envp ? posix_spawn(pid, exe, &fa, NULL, argv, envp) : ENOMEM;
+        int e = ENOMEM;
+        if (envp && (flags & CREATE_SUSPENDED)) {
+                struct held hd = {.pl = pl, .exe = exe, .cwd = cwd, .argv = argv, .envp = envp};
+                e = spawn_held(&hd, pid, gate);
+        } else if (envp) {
+                e = posix_spawn(pid, exe, &fa, NULL, argv, envp);
+        }
         posix_spawn_file_actions_destroy(&fa);
         free_strv(envp);
         return e;
@@ -508,16 +679,19 @@ static DWORD spawn_error(int e, const char *cwd)
 
 /* The process object of a started child (process.c reaps it) and its
  * handles in *pi. */
-static BOOL child_handles(pid_t pid, LPPROCESS_INFORMATION pi)
+static BOOL child_handles(pid_t pid, int gate, LPPROCESS_INFORMATION pi)
 {
-        struct w_obj *o = np_win_process_start(pid);
-        if (!o)
+        struct w_obj *thread = NULL;
+        struct w_obj *o = np_win_process_start(pid, gate, &thread);
+        if (!o) {
+                if (gate >= 0)
+                        close(gate); /* the held child ends */
                 return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
-        /* hProcess and hThread: two handles of the process (its main thread
-         * ends with it, which is what a wait on hThread sees) */
-        np_win_ref(o);
+        }
+        /* hThread: the main thread's handle (ResumeThread; signalled when
+         * the process ends, as the main thread ends with it) */
         pi->hProcess = np_win_handle_new(o);
-        pi->hThread = np_win_handle_new(o);
+        pi->hThread = np_win_handle_new(thread);
         pi->dwProcessId = (DWORD)pid;
         pi->dwThreadId = (DWORD)pid;
         np_win_set_error(ERROR_SUCCESS);
@@ -550,13 +724,14 @@ static BOOL create_process(const char *app, const char *cmdline, BOOL inherit, D
                 return np_win_fail(pl.err);
         }
         pid_t pid = -1;
-        int e = spawn_child(&pl, exe, args.v, envblock, flags, cwd, &pid);
+        int gate = -1;
+        int e = spawn_child(&pl, exe, args.v, envblock, flags, cwd, &pid, &gate);
         plan_free(&pl); /* the parent's copies: the child has its own now */
         free(exe);
         np_win_split_free(&args);
         if (e)
                 return np_win_fail(spawn_error(e, cwd));
-        return child_handles(pid, pi);
+        return child_handles(pid, gate, pi);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_CreateProcessA(

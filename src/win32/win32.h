@@ -26,7 +26,17 @@
 
 /* ---- objects and the handle table (handle.c) ------------------------------------------------ */
 
-enum w_type { W_EVENT = 1, W_PORT = 2, W_PIPE = 3, W_THREAD = 4, W_FILE = 5, W_PROCESS = 6 };
+/* W_STUB: a handle a child inherited of an object that cannot cross
+ * processes (process.c); no call takes it. */
+enum w_type {
+        W_EVENT = 1,
+        W_PORT = 2,
+        W_PIPE = 3,
+        W_THREAD = 4,
+        W_FILE = 5,
+        W_PROCESS = 6,
+        W_STUB = 7,
+};
 
 struct w_obj {
         enum w_type type;
@@ -275,12 +285,16 @@ struct w_waitable *np_win_process_waitable(struct w_obj *o);
 /* The handles a child takes over (spawn.c writes the list, process.c
  * reads it before main): entries "HANDLE:FD:ACCESS:STD" separated by
  * commas (hex handle, decimal fd, WACC_* bits, the standard slots it
- * fills as bits 0..2). */
+ * fills as bits 0..2).  FD -1: an inheritable handle of an object that
+ * stays in the parent (event, port, thread, process), a W_STUB there. */
 #define NP_WIN_HANDLES_ENV "NPIPE_WIN32_HANDLES"
 /* A process object for a child CreateProcess has just started (spawn.c),
  * with a thread that reaps the child and signals the object: the caller's
- * reference, NULL without memory. */
-struct w_obj *np_win_process_start(pid_t pid);
+ * reference, NULL without memory; *thread gets the object of its main
+ * thread (pi.hThread; a reference too).  gate >= 0: the child was made
+ * with CREATE_SUSPENDED and waits for a byte on that socket before exec
+ * (the object owns it; ResumeThread sends the byte). */
+struct w_obj *np_win_process_start(pid_t pid, int gate, struct w_obj **thread);
 /* What standard slot i of a child is when STARTUPINFO names none: 1 and
  * *h when this process set the slot to something other than a wrapper of
  * descriptor i itself, else 0 (the child keeps descriptor i as it is). */

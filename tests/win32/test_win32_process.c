@@ -1,9 +1,11 @@
 /*
  * test_win32_process.c - CreateProcess with redirected standard handles,
  * handle inheritance, process handles (waits, exit codes,
- * TerminateProcess) and Windows command-line quoting, across real
- * processes: the children are w32_child (an npipe Win32 program) and
- * /bin/cat (a plain Linux program).
+ * TerminateProcess), CREATE_SUSPENDED with ResumeThread, inheritable
+ * events, and Windows command-line quoting, across real processes: the
+ * children are w32_child (an npipe Win32 program) and /bin/cat,
+ * /bin/echo (plain Linux programs).  What Windows does is what Wine 8.0
+ * does for the same calls (the values are noted where they are checked).
  */
 #include "w_test.h"
 
@@ -261,6 +263,285 @@ START_TEST(create_process_w)
 }
 END_TEST
 
+/* A child made with CREATE_SUSPENDED and the given redirection (its ends
+ * closed here, as after spawn()); *pi gets both handles. */
+static void spawn_suspended(char *cmd, struct redirect *r, PROCESS_INFORMATION *pi)
+{
+        STARTUPINFOA si;
+        memset(&si, 0, sizeof(si));
+        memset(pi, 0, sizeof(*pi));
+        si.cb = sizeof(si);
+        si.dwFlags = STARTF_USESTDHANDLES;
+        si.hStdInput = r->in_rd;
+        si.hStdOutput = r->out_wr;
+        si.hStdError = r->out_wr;
+        WT_OK(CreateProcessA(NULL, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi));
+        ck_assert_uint_eq(pi->dwThreadId, pi->dwProcessId); /* Linux: the main thread's id */
+        WT_OK(CloseHandle(r->out_wr));
+        WT_OK(CloseHandle(r->in_rd));
+}
+
+/* Bytes waiting in our end of the child's output. */
+static DWORD avail(HANDLE rd)
+{
+        DWORD n = 12345;
+        WT_OK(PeekNamedPipe(rd, NULL, 0, NULL, &n, NULL));
+        return n;
+}
+
+/* The child has not started: it has written nothing, it has not ended
+ * (w32_child say exits as soon as it runs), its code is STILL_ACTIVE. */
+static void assert_held(PROCESS_INFORMATION *pi, HANDLE out_rd, DWORD ms)
+{
+        DWORD code = 0;
+        ck_assert_uint_eq(WaitForSingleObject(pi->hProcess, ms), WAIT_TIMEOUT);
+        ck_assert_uint_eq(WaitForSingleObject(pi->hThread, 0), WAIT_TIMEOUT);
+        ck_assert_uint_eq(avail(out_rd), 0);
+        WT_OK(GetExitCodeProcess(pi->hProcess, &code));
+        ck_assert_uint_eq(code, STILL_ACTIVE);
+}
+
+/* covers: CreateProcess CREATE_SUSPENDED, ResumeThread, SuspendThread
+ * (Wine: 1, then ResumeThread 2, 1 - and only then it runs - then 0) */
+START_TEST(suspended_resume)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" say started 7", child_path());
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &r, &pi);
+        assert_held(&pi, r.out_rd, 50);
+        ck_assert_uint_eq(SuspendThread(pi.hThread), 1);
+        /* a process handle is not a thread handle (Wine: -1, 6) */
+        ck_assert_uint_eq(ResumeThread(pi.hProcess), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 2);
+        assert_held(&pi, r.out_rd, 50); /* suspended once more */
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
+        WT_OK(CloseHandle(r.in_wr));
+        char buf[64];
+        read_all(r.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "started");
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(WaitForSingleObject(pi.hThread, W_LONG), WAIT_OBJECT_0);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 0);
+        /* it has ended (Wine: -1, ERROR_ACCESS_DENIED) */
+        ck_assert_uint_eq(SuspendThread(pi.hThread), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_ACCESS_DENIED);
+        /* the thread handle is no process handle */
+        ck_assert_uint_eq(GetProcessId(pi.hThread), 0);
+        ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+        WT_OK(CloseHandle(pi.hThread));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 7);
+}
+END_TEST
+
+/* covers: TerminateProcess of a suspended child (Wine: exit code 33, the
+ * thread handle signalled, its suspend count still 1) */
+START_TEST(suspended_terminate)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" say started 0", child_path());
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &r, &pi);
+        assert_held(&pi, r.out_rd, 0);
+        WT_OK(TerminateProcess(pi.hProcess, 33));
+        ck_assert_uint_eq(WaitForSingleObject(pi.hThread, W_LONG), WAIT_OBJECT_0);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 0);
+        WT_OK(CloseHandle(pi.hThread));
+        /* it never ran: its output ends empty */
+        char buf[64];
+        ck_assert_uint_eq(read_all(r.out_rd, buf, sizeof(buf)), 0);
+        WT_OK(CloseHandle(r.out_rd));
+        WT_OK(CloseHandle(r.in_wr));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 33);
+}
+END_TEST
+
+/* covers: CloseHandle of hThread without ResumeThread: the child stays
+ * suspended (Windows and Wine: nothing resumes it; the process handle
+ * still ends it) */
+START_TEST(suspended_close_thread)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" say started 0", child_path());
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &r, &pi);
+        WT_OK(CloseHandle(pi.hThread));
+        ck_assert_uint_eq(ResumeThread(pi.hThread), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+        ck_assert_uint_eq(WaitForSingleObject(pi.hProcess, 200), WAIT_TIMEOUT);
+        ck_assert_uint_eq(avail(r.out_rd), 0);
+        WT_OK(TerminateProcess(pi.hProcess, 5));
+        char buf[64];
+        ck_assert_uint_eq(read_all(r.out_rd, buf, sizeof(buf)), 0);
+        WT_OK(CloseHandle(r.out_rd));
+        WT_OK(CloseHandle(r.in_wr));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 5);
+}
+END_TEST
+
+/* covers: CREATE_SUSPENDED of a plain Linux program, which is held too */
+START_TEST(suspended_linux_child)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[] = "/bin/echo started";
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &r, &pi);
+        assert_held(&pi, r.out_rd, 50);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
+        WT_OK(CloseHandle(pi.hThread));
+        WT_OK(CloseHandle(r.in_wr));
+        char buf[64];
+        read_all(r.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "started\n");
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 0);
+}
+END_TEST
+
+/* A held child keeps none of our descriptors that close at exec: here the
+ * Linux pipe of another child's standard input, which must still end when
+ * we close our end of it. */
+START_TEST(suspended_keeps_no_descriptors)
+{
+        struct redirect a, b;
+        redirect_make(&a);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" echo", child_path());
+        HANDLE echo = spawn(cmd, &a, TRUE);
+        redirect_make(&b);
+        snprintf(cmd, sizeof(cmd), "\"%s\" say held 0", child_path());
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &b, &pi);
+        w_write(a.in_wr, "while the other is held");
+        WT_OK(CloseHandle(a.in_wr));
+        /* it sees the end of its input: nobody else holds the pipe */
+        ck_assert_uint_eq(WaitForSingleObject(echo, W_LONG), WAIT_OBJECT_0);
+        char buf[64];
+        read_all(a.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "while the other is held");
+        WT_OK(CloseHandle(a.out_rd));
+        ck_assert_uint_eq(wait_exit(echo), 0);
+        assert_held(&pi, b.out_rd, 0);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
+        WT_OK(CloseHandle(pi.hThread));
+        WT_OK(CloseHandle(b.in_wr));
+        read_all(b.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "held");
+        WT_OK(CloseHandle(b.out_rd));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 0);
+}
+END_TEST
+
+/* covers: CREATE_SUSPENDED with a directory that does not exist: fails in
+ * CreateProcess, as without the flag */
+START_TEST(suspended_bad_directory)
+{
+        STARTUPINFOA si = {.cb = sizeof(si)};
+        PROCESS_INFORMATION pi;
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" exit 0", child_path());
+        WT_FAILS(CreateProcessA(NULL, cmd, NULL, NULL, FALSE, CREATE_SUSPENDED, NULL,
+                                "/nonexistent-npipe-dir", &si, &pi),
+                 ERROR_DIRECTORY);
+        WT_FAILS(CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, "/nonexistent-npipe-dir",
+                                &si, &pi),
+                 ERROR_DIRECTORY);
+}
+END_TEST
+
+static DWORD WINAPI idle_thread(LPVOID arg)
+{
+        (void)arg;
+        return 3;
+}
+
+/* covers: ResumeThread and SuspendThread on threads that are not a
+ * suspended child's (Wine: ResumeThread of the current thread 0, of an
+ * invalid handle -1 with ERROR_INVALID_HANDLE) */
+START_TEST(resume_other_threads)
+{
+        ck_assert_uint_eq(ResumeThread(GetCurrentThread()), 0);
+        ck_assert_uint_eq(ResumeThread(NULL), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+        HANDLE ev = w_event(TRUE, FALSE);
+        ck_assert_uint_eq(ResumeThread(ev), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+        WT_OK(CloseHandle(ev));
+        HANDLE t = CreateThread(NULL, 0, idle_thread, NULL, 0, NULL);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(ResumeThread(t), 0);
+        /* suspending a running thread: not here (docs/win32.md) */
+        ck_assert_uint_eq(SuspendThread(t), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_NOT_SUPPORTED);
+        ck_assert_uint_eq(SuspendThread(GetCurrentThread()), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_NOT_SUPPORTED);
+        ck_assert_uint_eq(WaitForSingleObject(t, W_LONG), WAIT_OBJECT_0);
+        WT_OK(CloseHandle(t));
+        /* the main thread of a child that runs */
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" block", child_path());
+        STARTUPINFOA si = {.cb = sizeof(si), .dwFlags = STARTF_USESTDHANDLES};
+        si.hStdInput = r.in_rd;
+        si.hStdOutput = si.hStdError = r.out_wr;
+        PROCESS_INFORMATION pi;
+        WT_OK(CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi));
+        WT_OK(CloseHandle(r.in_rd));
+        WT_OK(CloseHandle(r.out_wr));
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 0);
+        ck_assert_uint_eq(SuspendThread(pi.hThread), (DWORD)-1);
+        ck_assert_uint_eq(GetLastError(), ERROR_NOT_SUPPORTED);
+        WT_OK(CloseHandle(r.in_wr));
+        ck_assert_uint_eq(WaitForSingleObject(pi.hThread, W_LONG), WAIT_OBJECT_0);
+        WT_OK(CloseHandle(pi.hThread));
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 0);
+}
+END_TEST
+
+/* covers: an inheritable event passed to a child.  Windows (and Wine)
+ * share the event: the child's SetEvent is seen here.  npipe cannot, and
+ * the child's calls fail clearly instead: ERROR_INVALID_HANDLE for
+ * SetEvent and the wait, an event of its own made first does not take
+ * the value (as it would without the placeholder: the event is the first
+ * handle here, the child's first handle would get the same value), and
+ * CloseHandle works as on any inherited handle. */
+START_TEST(inherit_event_refused)
+{
+        SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, TRUE};
+        HANDLE ev = CreateEventA(&sa, TRUE, FALSE, NULL);
+        ck_assert_ptr_nonnull(ev);
+        DWORD fl = 0;
+        WT_OK(GetHandleInformation(ev, &fl));
+        ck_assert_uint_eq(fl, HANDLE_FLAG_INHERIT);
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" event %llx", child_path(),
+                 (unsigned long long)(uintptr_t)ev);
+        HANDLE proc = spawn(cmd, &r, TRUE);
+        WT_OK(CloseHandle(r.in_wr));
+        char buf[64];
+        read_all(r.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "6 6 1 1\n");
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(proc), 0);
+        /* ours is untouched */
+        ck_assert_uint_eq(WaitForSingleObject(ev, 0), WAIT_TIMEOUT);
+        WT_OK(CloseHandle(ev));
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-process");
@@ -275,6 +556,14 @@ int main(void)
         tcase_add_test(tc, command_line_quoting);
         tcase_add_test(tc, missing_program);
         tcase_add_test(tc, create_process_w);
+        tcase_add_test(tc, suspended_resume);
+        tcase_add_test(tc, suspended_terminate);
+        tcase_add_test(tc, suspended_close_thread);
+        tcase_add_test(tc, suspended_linux_child);
+        tcase_add_test(tc, suspended_keeps_no_descriptors);
+        tcase_add_test(tc, suspended_bad_directory);
+        tcase_add_test(tc, resume_other_threads);
+        tcase_add_test(tc, inherit_event_refused);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

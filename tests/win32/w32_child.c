@@ -8,6 +8,11 @@
  *   w32_child block           waits for standard input to end (TerminateProcess)
  *   w32_child args ...        its arguments, one per line, on standard output
  *   w32_child type            GetFileType of its three standard handles
+ *   w32_child say TEXT N      TEXT on standard output, then exit code N
+ *   w32_child event H         uses the inherited event H (hex): prints the
+ *                             errors of SetEvent and WaitForSingleObject,
+ *                             whether an event of its own got another value,
+ *                             and CloseHandle's result
  */
 #include <windows.h>
 #include <stdio.h>
@@ -47,6 +52,18 @@ int main(int argc, char **argv)
                         put(">\n");
                 }
                 return 0;
+        }
+        if (argc >= 4 && !strcmp(argv[1], "say"))
+                return put(argv[2]) ? 1 : atoi(argv[3]);
+        if (argc >= 3 && !strcmp(argv[1], "event")) {
+                HANDLE h = (HANDLE)(uintptr_t)strtoull(argv[2], NULL, 16);
+                HANDLE mine = CreateEventA(NULL, TRUE, FALSE, NULL);
+                char s[64];
+                DWORD set_err = SetEvent(h) ? 0 : GetLastError();
+                DWORD wait_err = WaitForSingleObject(h, 0) == WAIT_FAILED ? GetLastError() : 0;
+                snprintf(s, sizeof(s), "%lu %lu %d %d\n", (unsigned long)set_err,
+                         (unsigned long)wait_err, mine != NULL && mine != h, CloseHandle(h));
+                return put(s);
         }
         if (argc >= 2 && !strcmp(argv[1], "type")) {
                 char s[64];
