@@ -6,7 +6,7 @@
 #   make check    all tests, the Win32 conformance programs, the tests again under
 #                 ASan+UBSan, and the ring and wake tests under TSan
 #   make install  PREFIX=/usr/local DESTDIR=
-#   make deb      the Debian packages (libnpipe0, libnpipe-dev, npipe) in ../
+#   make deb      the Debian packages (libnpipe0, libnpipe-dev, npipe, libnpipe-smb0) in ../
 #                 of a copy of the tree, see debian/ and docs/abi.md
 # Only `make deps` (and the cross and Wine targets, for their own tools)
 # ever installs anything.

@@ -1,7 +1,8 @@
 #!/bin/sh
-# build-deb.sh OUT: the Debian packages (libnpipe0, libnpipe-dev, npipe) with
-# dpkg-buildpackage -us -uc -b, in a copy of the tree at OUT/npipe-VERSION
-# (no .git, no build directories), then lintian on the .changes.  The .debs,
+# build-deb.sh OUT: the Debian packages (libnpipe0, libnpipe-dev, npipe,
+# libnpipe-smb0) with dpkg-buildpackage -us -uc -b, in a copy of the tree
+# at OUT/npipe-VERSION (no .git, no build directories), then lintian on the
+# .changes.  The .debs,
 # the .changes and the .buildinfo are left in OUT.  Needs `make deps deb`
 # (scripts/deps.sh package) and the build dependencies of debian/control.
 set -eu
