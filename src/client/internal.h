@@ -447,6 +447,15 @@ static inline int64_t np_remaining(int64_t deadline)
         return r < 0 ? 0 : r;
 }
 
+/* The same as a timeout for a call that takes milliseconds, rounded up
+ * (NPIPE_INFINITE without a deadline). */
+static inline int np_remaining_ms(int64_t deadline)
+{
+        if (deadline < 0)
+                return NPIPE_INFINITE;
+        return (int)((np_remaining(deadline) + 999999) / 1000000);
+}
+
 /* Sleep until the peer's seq moves from `seq`, the deadline passes
  * (NPIPE_ETIMEDOUT) or a CancelSynchronousIo ends the call
  * (NPIPE_ECANCELED); need != 0: a writer waiting for the consumer to pass

@@ -359,11 +359,9 @@ NPIPE_EXTERN int npipe_open(const char *name, unsigned access, int timeout_ms, n
                 r = open_sized(bare, blen, access, NULL, &cap, ret, bdl);
                 if (r != NPIPE_EBUSY || timeout_ms == 0)
                         return r;
-                int64_t rem = np_remaining(deadline);
-                if (deadline >= 0 && rem == 0)
+                if (deadline >= 0 && np_remaining(deadline) == 0)
                         return NPIPE_ETIMEDOUT;
-                int w = npipe_wait(name, deadline < 0 ? NPIPE_INFINITE
-                                                     : (int)((rem + 999999) / 1000000));
+                int w = npipe_wait(name, np_remaining_ms(deadline));
                 if (w < 0)
                         return w;
         }

@@ -146,9 +146,8 @@ int np_smb_open(const struct np_smb_name *n, unsigned access, int timeout_ms, np
                 /* connecting and logging on are bounded even when the
                  * caller does not wait for an instance (0) or waits for
                  * ever: a host that does not answer must not hang it */
-                int left = deadline < 0 || timeout_ms == 0
-                                   ? NP_SMB_CONNECT_MS
-                                   : (int)((np_remaining(deadline) + 999999) / 1000000);
+                int left = deadline < 0 || timeout_ms == 0 ? NP_SMB_CONNECT_MS
+                                                           : np_remaining_ms(deadline);
                 int r = m->open(n->host, n->bare, access, left, &rp);
                 if (r == 0)
                         break;
@@ -156,9 +155,7 @@ int np_smb_open(const struct np_smb_name *n, unsigned access, int timeout_ms, np
                         return failed(m, r);
                 if (deadline >= 0 && np_remaining(deadline) == 0)
                         return NPIPE_ETIMEDOUT;
-                left = deadline < 0 ? NPIPE_INFINITE
-                                    : (int)((np_remaining(deadline) + 999999) / 1000000);
-                r = m->wait(n->host, n->bare, left);
+                r = m->wait(n->host, n->bare, np_remaining_ms(deadline));
                 if (r < 0)
                         return failed(m, r);
         }
