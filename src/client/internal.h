@@ -177,9 +177,8 @@ int np_smb_flush(struct npipe *h);
 int np_smb_get_info(struct npipe *h, struct npipe_info *ret);
 int np_smb_set_mode(struct npipe *h, const enum npipe_read_mode *read_mode, const int *nowait);
 int np_smb_cancel(struct npipe *h);
-/* npipe_close: end the calls in progress (again, until they have left),
- * then close. */
-void np_smb_drain(struct npipe *h);
+/* npipe_close: np_smb_cancel until the calls in progress have left, then
+ * close. */
 void np_smb_close(struct npipe *h);
 /* Overlapped operations on a remote handle (smb_async.c): NP_ASYNC_PENDING
  * or an error; the callback as async.h says.  Cancel: those of h with ctx

@@ -277,7 +277,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
          * thread would otherwise report as the pipe broken. */
         np_async_handle_closed(h);
         if (h->rp)
-                np_smb_drain(h); /* remote calls in progress end now */
+                np_smb_cancel(h); /* remote calls in progress end now */
         if (c) {
                 /* CLOSE-01/02: what we wrote stays readable; the peer sees
                  * "closing" after it */
@@ -311,7 +311,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
                 if (c)
                         np_wake_own_sleepers(c);
                 if (h->rp)
-                        np_smb_drain(h); /* a call that entered the module since */
+                        np_smb_cancel(h); /* a call that entered the module since */
                 np_bump_ev(h);
                 np_handle_wait(h, seen, 10000000);
         }

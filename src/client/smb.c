@@ -10,7 +10,7 @@
  *
  * Closing: npipe_close marks the handle closed, so no call enters the
  * module any more, then cancels what is in progress until every call has
- * left (np_smb_drain), and only then closes the module's handle: the
+ * left (np_smb_cancel, again each time it waits), and only then closes the module's handle: the
  * module never sees a call on a handle it freed.
  */
 #include "os/lockorder.h"
@@ -278,10 +278,6 @@ int np_smb_cancel(struct npipe *h)
         return mod->cancel(h->rp);
 }
 
-void np_smb_drain(struct npipe *h)
-{
-        mod->cancel(h->rp);
-}
 
 void np_smb_close(struct npipe *h)
 {

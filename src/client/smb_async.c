@@ -97,7 +97,7 @@ static int start(struct npipe *h, struct rop *o)
         int e;
 
         o->h = h;
-        np_h_hold(h); /* npipe_close waits for it (np_smb_drain meanwhile) */
+        np_h_hold(h); /* npipe_close waits for it (np_smb_cancel meanwhile) */
         if (o->kind == ROP_READ || o->kind == ROP_TRANSACT)
                 atomic_fetch_add(&h->async_reads, 1);
         atomic_fetch_add(&h->async_ops, 1);
