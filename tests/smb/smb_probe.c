@@ -35,6 +35,8 @@
 
 #include "smb/module.h"
 
+#include "../remote/dcerpc_bind.h"
+
 static const struct np_smb_module *M;
 static const char *host = "127.0.0.1";
 static int timeout_ms = 10000;
@@ -79,24 +81,13 @@ static void report(const char *step, int st, long long t0, const char *fmt, ...)
                 failed = 1;
 }
 
-/* A DCE/RPC bind (C706 12.6.4.3) for srvsvc 4b324fc8-1670-01d3-1278-
- * 5a47bf6ee188 v3.0, transfer syntax NDR 8a885d04-1ceb-11c9-9fe8-
- * 08002b104860 v2: 72 bytes, little-endian data representation. */
-static const unsigned char bind_pdu[72] = {
-        5, 0, 11, 0x03, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0, /* header, call_id 1 */
-        0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0,                     /* frags 4280, assoc 0 */
-        1, 0, 0, 0,                                             /* one context */
-        0, 0, 1, 0,                                             /* id 0, one syntax */
-        0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e,
-        0xe1, 0x88, 3, 0, 0, 0, /* srvsvc v3.0 */
-        0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10,
-        0x48, 0x60, 2, 0, 0, 0, /* NDR v2 */
-};
-
+/* The answer must be a bind_ack accepting NDR v2 for call 1. */
 static int check_bind_ack(const unsigned char *b, size_t n, char *detail, size_t cap)
 {
-        if (n < 24 || b[0] != 5 || b[2] != 12) {
-                snprintf(detail, cap, "not a bind_ack: %zu bytes, type %d", n, n > 2 ? b[2] : -1);
+        const char *problem = bind_ack_problem(b, n);
+
+        if (*problem) {
+                snprintf(detail, cap, "%s: %zu bytes, type %d", problem, n, n > 2 ? b[2] : -1);
                 return NPIPE_EPROTO;
         }
         snprintf(detail, cap, "bind_ack %zu bytes", n);
