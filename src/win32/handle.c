@@ -15,6 +15,12 @@
  * reference on the object and drops the count again.  CloseHandle clears
  * the open bit; whoever brings the count to zero with the bit clear
  * recycles the slot.  Slots live in pages that are never freed.
+ *
+ * The upper half of the slots (NP_WIN_SLOT_LOCAL and up) is never given
+ * out here: those are the values a parent picks for handles it
+ * duplicates into this process (handoff.c).  Such a slot is made when its
+ * handle arrives, is used once, and a lookup of one that is not open
+ * first takes in what the parent has sent.
  */
 #include "win32/win32.h"
 
@@ -43,6 +49,7 @@ static struct slot *_Atomic pages[MAX_PAGES];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head; /* 0: none (slot 0 is never used) */
 static uint32_t next_unused = 1;
+static uint32_t remote_end = NP_WIN_SLOT_LOCAL; /* above every slot a parent gave */
 
 void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w_obj *),
                      void (*close)(struct w_obj *))
@@ -93,7 +100,7 @@ HANDLE np_win_handle_new(struct w_obj *o)
                 free_head = slot_at(i)->next_free;
         } else {
                 i = next_unused;
-                if (i > SLOT_MASK) {
+                if (i >= NP_WIN_SLOT_LOCAL) {
                         pthread_mutex_unlock(&table_lock);
                         np_win_put(o);
                         np_win_set_error(ERROR_NO_SYSTEM_RESOURCES);
@@ -124,14 +131,16 @@ HANDLE np_win_handle_new(struct w_obj *o)
         return (HANDLE)(uintptr_t)(((uintptr_t)(gen & GEN_MASK) << 22) | ((uintptr_t)i << 2));
 }
 
-/* The slot a handle value names, and the generation it expects. */
-static struct slot *decode(HANDLE h, uint32_t *gen)
+/* The slot a handle value names (*index), and the generation it expects. */
+static struct slot *decode(HANDLE h, uint32_t *gen, uint32_t *index)
 {
         uintptr_t v = (uintptr_t)h;
+        *index = 0;
         if ((v & 3) || v >> 31)
                 return NULL;
         uint32_t i = (uint32_t)(v >> 2) & SLOT_MASK;
         *gen = (uint32_t)(v >> 22) & GEN_MASK;
+        *index = i;
         if (i == 0)
                 return NULL;
         return slot_at(i);
@@ -145,8 +154,10 @@ static void recycle(struct slot *s, uint64_t st)
         atomic_store_explicit(&s->obj, NULL, memory_order_relaxed);
         pthread_mutex_lock(&table_lock);
         atomic_store_explicit(&s->st, (uint64_t)(ST_GEN(st) + 1) << 32, memory_order_release);
-        s->next_free = free_head;
-        free_head = s->index;
+        if (s->index < NP_WIN_SLOT_LOCAL) { /* a parent's values are not reused */
+                s->next_free = free_head;
+                free_head = s->index;
+        }
         pthread_mutex_unlock(&table_lock);
         np_win_put(o);
 }
@@ -177,9 +188,13 @@ static int slot_acquire(struct slot *s, uint32_t gen)
  * open handle.  While the count is up the slot keeps its object. */
 static inline struct slot *slot_enter(HANDLE h)
 {
-        uint32_t gen;
-        struct slot *s = decode(h, &gen);
+        uint32_t gen, i;
+        struct slot *s = decode(h, &gen, &i);
         if (!s || !slot_acquire(s, gen)) {
+                /* a value our parent may have just sent: take it in */
+                if (i >= NP_WIN_SLOT_LOCAL && np_win_dup_pull() > 0 &&
+                    (s = decode(h, &gen, &i)) && slot_acquire(s, gen))
+                        return s;
                 np_win_set_error(ERROR_INVALID_HANDLE);
                 return NULL;
         }
@@ -234,9 +249,13 @@ static void each_handle(void (*fn)(HANDLE h, struct w_obj *o, uint32_t hflags, v
                         void *arg)
 {
         pthread_mutex_lock(&table_lock);
-        uint32_t end = next_unused;
+        uint32_t end = next_unused, rend = remote_end;
         pthread_mutex_unlock(&table_lock);
-        for (uint32_t i = 1; i < end; i++) {
+        for (uint32_t i = 1; i < rend; i++) {
+                if (i == end)
+                        i = NP_WIN_SLOT_LOCAL;
+                if (i >= rend)
+                        break;
                 struct slot *s = slot_at(i);
                 if (!s)
                         continue;
@@ -282,8 +301,22 @@ HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
         if ((v & 3) || v >> 31 || i == 0)
                 return NULL;
         pthread_mutex_lock(&table_lock);
+        if (i >= NP_WIN_SLOT_LOCAL) {
+                /* a parent's value: its page only, nothing for the free list */
+                if (!atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_relaxed)) {
+                        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
+                        if (!page) {
+                                pthread_mutex_unlock(&table_lock);
+                                return NULL;
+                        }
+                        atomic_store_explicit(&pages[i >> PAGE_BITS], page, memory_order_release);
+                }
+                slot_at(i)->index = i;
+                if (remote_end <= i)
+                        remote_end = i + 1;
+        }
         /* make every slot up to i exist; the ones skipped go on the free list */
-        while (next_unused <= i) {
+        while (next_unused <= i && i < NP_WIN_SLOT_LOCAL) {
                 uint32_t k = next_unused;
                 if (!atomic_load_explicit(&pages[k >> PAGE_BITS], memory_order_relaxed)) {
                         struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
@@ -308,7 +341,8 @@ HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
                 return NULL;
         }
         /* take i off the free list if it is there */
-        for (uint32_t *pp = &free_head; *pp; pp = &slot_at(*pp)->next_free)
+        for (uint32_t *pp = &free_head; i < NP_WIN_SLOT_LOCAL && *pp;
+             pp = &slot_at(*pp)->next_free)
                 if (*pp == i) {
                         *pp = s->next_free;
                         break;

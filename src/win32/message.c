@@ -79,6 +79,7 @@ static const struct {
         {1450, "No system resources."},
         {1460, "Timeout."},
         {1784, "Invalid user buffer."},
+        {1816, "Not enough quota."},
 };
 
 static const char *system_text(DWORD code)

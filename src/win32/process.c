@@ -62,6 +62,10 @@ struct w_process {
         pthread_mutex_t gate_lock;
         int gate; /* our end, -1 once released or for a child that runs */
         DWORD suspend;
+        /* DuplicateHandle into the child (handoff.c): our end of its
+         * channel (-1: none) and the next value's slot; under gate_lock */
+        int chan;
+        uint32_t next_remote;
 };
 
 #define CURRENT_PROCESS ((HANDLE)(LONG_PTR)-1)
@@ -76,6 +80,8 @@ static void process_destroy(struct w_obj *o)
          * gate and exits without running the program (spawn.c) */
         if (p->gate >= 0)
                 close(p->gate);
+        if (p->chan >= 0)
+                close(p->chan);
         pthread_mutex_destroy(&p->gate_lock);
         free(o);
 }
@@ -96,6 +102,7 @@ static struct w_process *process_new(pid_t pid, int self)
         np_win_waitable_init(&p->main_wt, 1, 0);
         pthread_mutex_init(&p->gate_lock, NULL);
         p->gate = -1;
+        p->chan = -1;
         p->pid = pid;
         p->self = self;
         atomic_init(&p->exit_code, STILL_ACTIVE);
@@ -157,7 +164,8 @@ static void *reaper(void *arg)
         return NULL;
 }
 
-struct w_obj *np_win_process_start(pid_t pid, int gate, struct w_obj **thread)
+struct w_obj *np_win_process_start(pid_t pid, int gate, int chan, uint32_t first_remote,
+                                   struct w_obj **thread)
 {
         struct w_process *p = process_new(pid, 0);
         struct w_process *t = process_new(pid, 0);
@@ -170,6 +178,8 @@ struct w_obj *np_win_process_start(pid_t pid, int gate, struct w_obj **thread)
                 p->gate = gate;
                 p->suspend = 1;
         }
+        p->chan = chan;
+        p->next_remote = first_remote;
         np_win_ref(&p->obj);
         t->thread_of = p;
         *thread = &t->obj;
@@ -396,6 +406,43 @@ static int is_self(HANDLE h)
         return self;
 }
 
+/* DuplicateHandle into a child this process started: the value picked
+ * here, the descriptor sent on the child's channel (handoff.c). */
+static BOOL duplicate_into(struct w_process *p, HANDLE src, LPHANDLE out, BOOL inherit,
+                           DWORD options)
+{
+        DWORD err = ERROR_SUCCESS;
+        HANDLE h = NULL;
+        struct w_obj *o = src == CURRENT_PROCESS ? NULL : np_win_handle_get(src, 0);
+        if (!o) {
+                err = src == CURRENT_PROCESS ? ERROR_NOT_SUPPORTED : ERROR_INVALID_HANDLE;
+        } else if (atomic_load(&p->exit_code) != STILL_ACTIVE) {
+                err = ERROR_ACCESS_DENIED; /* as Windows and Wine: it has ended */
+        } else if (out) {
+                /* no target pointer: Windows makes a handle nobody can name;
+                 * nothing to send then */
+                pthread_mutex_lock(&p->gate_lock);
+                if (p->chan < 0)
+                        err = ERROR_NOT_SUPPORTED;
+                else if (p->next_remote >= NP_WIN_SLOT_END)
+                        err = ERROR_NO_SYSTEM_RESOURCES;
+                else if ((err = np_win_dup_send(p->chan, p->next_remote, o, inherit)) == 0)
+                        h = (HANDLE)(uintptr_t)((uintptr_t)p->next_remote++ << 2);
+                pthread_mutex_unlock(&p->gate_lock);
+        }
+        if (o)
+                np_win_put(o);
+        if (out)
+                *out = h;
+        /* the source goes whatever happened, as on Windows */
+        if ((options & DUPLICATE_CLOSE_SOURCE) && src != CURRENT_PROCESS && o)
+                npipe_win_CloseHandle(src);
+        if (err)
+                return np_win_fail(err);
+        np_win_set_error(ERROR_SUCCESS);
+        return TRUE;
+}
+
 NPIPE_WIN_API BOOL WINAPI npipe_win_DuplicateHandle(HANDLE hSourceProcessHandle,
                                                     HANDLE hSourceHandle,
                                                     HANDLE hTargetProcessHandle,
@@ -403,6 +450,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_DuplicateHandle(HANDLE hSourceProcessHandle,
                                                     BOOL bInheritHandle, DWORD dwOptions)
 {
         (void)dwDesiredAccess; /* a duplicate has the source's access (docs/win32.md) */
+        if (lpTargetHandle)
+                *lpTargetHandle = NULL; /* what a failure leaves there, as on Windows */
         int src_self = is_self(hSourceProcessHandle);
         if (src_self < 0)
                 return FALSE;
@@ -414,10 +463,15 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_DuplicateHandle(HANDLE hSourceProcessHandle,
                 if (dst_self < 0)
                         return FALSE;
         }
-        if (!dst_self)
-                /* into a running child: not possible, hand it over at
-                 * CreateProcess instead (docs/win32.md) */
-                return np_win_fail(ERROR_NOT_SUPPORTED);
+        if (!dst_self) {
+                struct w_process *p = process_obj(hTargetProcessHandle, 0);
+                if (!p)
+                        return FALSE;
+                BOOL ok = duplicate_into(p, hSourceHandle, lpTargetHandle, bInheritHandle,
+                                         dwOptions);
+                np_win_put(&p->obj);
+                return ok;
+        }
         struct w_obj *o;
         if (hSourceHandle == CURRENT_PROCESS)
                 o = (struct w_obj *)process_of(CURRENT_PROCESS);
@@ -537,6 +591,14 @@ static struct w_obj *stub_new(void)
  * np_win_self_exe) or CreateProcess (spawn.c) brings in. */
 __attribute__((constructor)) static void take_inherited_handles(void)
 {
+        const char *chan = getenv(NP_WIN_CHANNEL_ENV);
+        if (chan) {
+                char *end;
+                long fd = strtol(chan, &end, 10);
+                if (!*end && end != chan && fd >= 3 && fd < NP_WIN_FD_BASE)
+                        np_win_dup_channel_take((int)fd);
+                unsetenv(NP_WIN_CHANNEL_ENV);
+        }
         const char *env = getenv(NP_WIN_HANDLES_ENV);
         if (!env)
                 return;

@@ -1,28 +1,22 @@
 /*
  * spawn.c - CreateProcess and the parent's side of handle inheritance:
  * what each inheritable handle and standard handle becomes in the child
- * (a descriptor, or a relay thread for a pipe end), the program search,
- * the environment block and the spawn itself.  Kept apart from process.c
- * - the process objects and standard handles this uses, and the child's
- * side, which takes the handles over before main() - because starting a
- * child is a piece of its own: relay threads and descriptor plumbing.
+ * (a descriptor from handoff.c: a copy, or a Linux pipe with relay threads
+ * for a pipe end), the program search, the environment block and the
+ * spawn itself.  Kept apart from process.c - the process objects and
+ * standard handles this uses, and the child's side, which takes the
+ * handles over before main() - because starting a child is a piece of its
+ * own: descriptor plumbing and the held child.
  *
- * How a pipe end reaches a child.  A native pipe end belongs to the
- * process that opened it (npipe.h: it fails after fork), so the child
- * cannot use the parent's end itself.  What it gets instead is a Linux
- * pipe (a socket pair for a duplex end) and, in the parent, a relay thread
- * per direction that moves the bytes between that and the pipe end.  The
- * relay holds the end open like a handle would (np_win_obj_hold), so the
- * usual protocol works unchanged: the parent closes its copy of the
- * child's end after CreateProcess, and the end closes - ReadFile in the
- * parent fails with ERROR_BROKEN_PIPE - once the child and everything it
- * started have closed theirs.  A plain Linux child sees ordinary file
- * descriptors on 0, 1, 2 (and above, for other inherited handles); an
- * npipe Win32 child finds its inherited handles at the same HANDLE values
- * as in the parent (NPIPE_WIN32_HANDLES in its environment, read before
- * main) and its standard handles through GetStdHandle.  Handles of
- * objects that stay here (events...) reach it as placeholders at their
- * values, which every call there refuses.
+ * A plain Linux child sees ordinary file descriptors on 0, 1, 2 (and
+ * above, for other inherited handles); an npipe Win32 child finds its
+ * inherited handles at the same HANDLE values as in the parent
+ * (NPIPE_WIN32_HANDLES in its environment, read before main) and its
+ * standard handles through GetStdHandle.  Handles of objects that stay
+ * here (events...) reach it as placeholders at their values, which every
+ * call there refuses.  Every child also gets the channel DuplicateHandle
+ * sends further handles on (handoff.c; NPIPE_WIN32_CHANNEL), on the
+ * descriptor after the inherited ones.
  *
  * CREATE_SUSPENDED: the child is forked and held before exec until
  * ResumeThread (process.c) writes to its gate; see "a child held before
@@ -45,94 +39,6 @@
 
 extern char **environ;
 
-/* ---- relays: a pipe end carried to a child as a Linux pipe ---------------------------------- */
-
-struct relay {
-        struct w_pipe *p; /* a reference and a hold */
-        int fd;           /* the parent's side of the Linux pipe or socket pair */
-        int to_child;     /* 1: pipe end -> fd; 0: fd -> pipe end */
-        _Atomic int *users; /* the two directions of a duplex end share p's hold */
-};
-
-static void relay_done(struct relay *r)
-{
-        if (!r->users || atomic_fetch_sub(r->users, 1) == 1) {
-                np_win_obj_release(&r->p->obj);
-                free(r->users);
-        }
-        np_win_put(&r->p->obj);
-        free(r);
-}
-
-static void *relay_main(void *arg)
-{
-        struct relay *r = arg;
-        char buf[16384];
-        for (;;) {
-                if (r->to_child) {
-                        size_t n = 0;
-                        int st = npipe_read(r->p->np, buf, sizeof(buf), &n);
-                        if (st < 0 && st != NPIPE_EMOREDATA)
-                                break; /* closed, broken: the child sees its end */
-                        size_t off = 0;
-                        while (off < n) {
-                                ssize_t w = send(r->fd, buf + off, n - off, MSG_NOSIGNAL);
-                                if (w < 0 && errno == ENOTSOCK)
-                                        w = write(r->fd, buf + off, n - off);
-                                if (w < 0 && errno == EINTR)
-                                        continue;
-                                if (w <= 0)
-                                        goto out; /* the child's side is closed */
-                                off += (size_t)w;
-                        }
-                } else {
-                        ssize_t n = read(r->fd, buf, sizeof(buf));
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                break; /* every writer in the child's tree closed */
-                        size_t done = 0;
-                        if (npipe_write(r->p->np, buf, (size_t)n, &done) < 0)
-                                break;
-                }
-        }
-out:
-        if (r->to_child)
-                shutdown(r->fd, SHUT_WR);
-        close(r->fd);
-        relay_done(r);
-        return NULL;
-}
-
-static int relay_start(struct w_pipe *p, int fd, int to_child, _Atomic int *users)
-{
-        struct relay *r = calloc(1, sizeof(*r));
-        if (!r)
-                return -1;
-        r->p = p;
-        r->fd = fd;
-        r->to_child = to_child;
-        r->users = users;
-        np_win_ref(&p->obj);
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        /* the relays take no signals: they belong to no part of the program */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_t t;
-        int e = pthread_create(&t, &at, relay_main, r);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&at);
-        if (e) {
-                np_win_put(&p->obj);
-                free(r);
-                return -1;
-        }
-        return 0;
-}
-
 /* ---- CreateProcess -------------------------------------------------------------------------- */
 
 /* What the child gets: descriptors (close-on-exec in the parent, above
@@ -150,10 +56,12 @@ struct spawn_plan {
         size_t n, cap;
         int failed;
         DWORD err;
-        int next_target;
+        /* the DuplicateHandle channel (handoff.c): the child's copy and
+         * descriptor, our end; the first slot we may pick in the child */
+        int chan_fd, chan_target, chan_mine;
+        uint32_t first_remote;
 };
 
-#define FD_BASE 64 /* the parent's copies live at or above this, the targets below */
 
 static struct handoff *plan_add(struct spawn_plan *pl)
 {
@@ -175,75 +83,13 @@ static struct handoff *plan_add(struct spawn_plan *pl)
         return e;
 }
 
-/* The descriptor a child gets for an object: a copy of a file's, or the
- * child's side of a new relay for a pipe end.  -1 for objects that do not
- * cross processes (events, ports, threads, processes). */
-static int child_fd_for(struct w_obj *o, unsigned *access)
-{
-        if (o->type == W_FILE) {
-                struct w_file *f = (struct w_file *)o;
-                *access = f->access;
-                return f->fd >= 0 ? fcntl(f->fd, F_DUPFD_CLOEXEC, FD_BASE) : -1;
-        }
-        if (o->type != W_PIPE)
-                return -1;
-        struct w_pipe *p = (struct w_pipe *)o;
-        if (atomic_load(&p->closed))
-                return -1;
-        int rd = (p->access & WACC_READ) != 0, wr = (p->access & WACC_WRITE) != 0;
-        *access = p->access & (WACC_READ | WACC_WRITE);
-        int sv[2];
-        if (rd && wr) {
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                        return -1;
-        } else {
-                if (pipe2(sv, O_CLOEXEC) < 0)
-                        return -1;
-                if (wr) { /* the child writes into sv[1], the relay reads sv[0] */
-                        int t = sv[0];
-                        sv[0] = sv[1];
-                        sv[1] = t;
-                }
-                /* now sv[0] is the child's side, sv[1] the relay's */
-        }
-        int child = rd && wr ? sv[0] : sv[0];
-        int mine = sv[1];
-        int high = fcntl(child, F_DUPFD_CLOEXEC, FD_BASE);
-        close(child);
-        if (high < 0) {
-                close(mine);
-                return -1;
-        }
-        np_win_obj_hold(&p->obj);
-        if (rd && wr) {
-                _Atomic int *users = malloc(sizeof(*users));
-                int mine2 = users ? fcntl(mine, F_DUPFD_CLOEXEC, 0) : -1;
-                if (!users || mine2 < 0) {
-                        free(users);
-                        close(mine);
-                        close(high);
-                        np_win_obj_release(&p->obj);
-                        return -1;
-                }
-                atomic_init(users, 2);
-                relay_start(p, mine, 1, users);
-                relay_start(p, mine2, 0, users);
-        } else if (relay_start(p, mine, rd, NULL) < 0) {
-                close(mine);
-                close(high);
-                np_win_obj_release(&p->obj);
-                return -1;
-        }
-        return high;
-}
-
 static void plan_inherited(HANDLE h, struct w_obj *o, void *arg)
 {
         struct spawn_plan *pl = arg;
         if (pl->failed)
                 return;
         unsigned access = 0;
-        int fd = child_fd_for(o, &access);
+        int fd = np_win_child_fd(o, &access);
         if (fd < 0 && (o->type == W_PIPE || o->type == W_FILE))
                 return; /* a closed end, a descriptor we cannot copy */
         /* fd -1: an object that stays here (an event...); the child takes
@@ -275,13 +121,13 @@ static void plan_std(struct spawn_plan *pl, int i, HANDLE h)
         e->std = 1u << i;
         struct w_obj *o = (h && h != INVALID_HANDLE_VALUE) ? np_win_handle_get(h, 0) : NULL;
         if (o) {
-                e->fd = child_fd_for(o, &e->access);
+                e->fd = np_win_child_fd(o, &e->access);
                 np_win_put(o);
         }
         /* nothing usable: the child reads and writes /dev/null */
         if (e->fd < 0) {
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                e->fd = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, FD_BASE) : -1;
+                e->fd = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, NP_WIN_FD_BASE) : -1;
                 if (null >= 0)
                         close(null);
                 e->access = WACC_READ | WACC_WRITE;
@@ -294,6 +140,38 @@ static void plan_free(struct spawn_plan *pl)
                 if (pl->v[k].fd >= 0)
                         close(pl->v[k].fd);
         free(pl->v);
+        if (pl->chan_fd >= 0)
+                close(pl->chan_fd);
+        if (pl->chan_mine >= 0)
+                close(pl->chan_mine);
+}
+
+/* The channel DuplicateHandle sends handles on, and the first value it
+ * may pick in the child: above any inherited handle that is itself in the
+ * range (a handle this process was given by its own parent). */
+static void plan_channel(struct spawn_plan *pl)
+{
+        pl->first_remote = NP_WIN_SLOT_LOCAL;
+        for (size_t k = 0; k < pl->n; k++) {
+                uint32_t slot = (uint32_t)((uintptr_t)pl->v[k].h >> 2) & (NP_WIN_SLOT_END - 1);
+                if (slot >= pl->first_remote)
+                        pl->first_remote = slot + 1;
+        }
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                pl->failed = 1;
+                pl->err = errno == EMFILE || errno == ENFILE ? ERROR_TOO_MANY_OPEN_FILES
+                                                             : ERROR_NOT_ENOUGH_MEMORY;
+                return;
+        }
+        pl->chan_mine = sv[0];
+        pl->chan_fd = fcntl(sv[1], F_DUPFD_CLOEXEC, NP_WIN_FD_BASE);
+        close(sv[1]);
+        shutdown(pl->chan_mine, SHUT_RD); /* nothing comes back from the child */
+        if (pl->chan_fd < 0) {
+                pl->failed = 1;
+                pl->err = ERROR_TOO_MANY_OPEN_FILES;
+        }
 }
 
 /* An executable for a program name as Windows looks for one: a path is
@@ -365,7 +243,7 @@ static char *find_program(const char *name, DWORD *err)
 
 /* The environment block of the child: lpEnvironment (A or W strings, each
  * ended by 0, the block by another) or ours, less a stale handle list. */
-static char **make_env(const void *block, int wide, const char *handles)
+static char **make_env(const void *block, int wide, const char *handles, int chan)
 {
         size_t n = 0, cap = 16;
         char **env = malloc(cap * sizeof(*env));
@@ -397,11 +275,12 @@ static char **make_env(const void *block, int wide, const char *handles)
                 }
                 if (!e)
                         goto oom;
-                if (!strncmp(e, NP_WIN_HANDLES_ENV "=", sizeof(NP_WIN_HANDLES_ENV))) {
+                if (!strncmp(e, NP_WIN_HANDLES_ENV "=", sizeof(NP_WIN_HANDLES_ENV)) ||
+                    !strncmp(e, NP_WIN_CHANNEL_ENV "=", sizeof(NP_WIN_CHANNEL_ENV))) {
                         free(e);
                         continue;
                 }
-                if (n + 3 > cap) {
+                if (n + 4 > cap) {
                         char **v = realloc(env, (cap *= 2) * sizeof(*env));
                         if (!v) {
                                 free(e);
@@ -418,6 +297,13 @@ static char **make_env(const void *block, int wide, const char *handles)
                         goto oom;
                 snprintf(e, l, "%s=%s", NP_WIN_HANDLES_ENV, handles);
                 env[n++] = e;
+        }
+        if (chan >= 0) {
+                char item[48];
+                snprintf(item, sizeof(item), "%s=%d", NP_WIN_CHANNEL_ENV, chan);
+                if (!(env[n] = strdup(item)))
+                        goto oom;
+                n++;
         }
         env[n] = NULL;
         return env;
@@ -484,6 +370,10 @@ static char *plan_actions(struct spawn_plan *pl, posix_spawn_file_actions_t *fa)
                                  (unsigned long long)(uintptr_t)e->h, first, e->access, e->std);
                         strcat(list, item);
                 }
+        }
+        if (pl->chan_fd >= 0) { /* after the inherited ones, so their numbers stay */
+                pl->chan_target = next++;
+                posix_spawn_file_actions_adddup2(fa, pl->chan_fd, pl->chan_target);
         }
         return list;
 }
@@ -569,6 +459,8 @@ static _Noreturn void held_child(const struct held *hd)
                 if (!err && e->target >= 3 && e->fd >= 0 && dup2(e->fd, e->target) < 0)
                         err = errno;
         }
+        if (!err && hd->pl->chan_fd >= 0 && dup2(hd->pl->chan_fd, hd->pl->chan_target) < 0)
+                err = errno;
         if (!err && hd->cwd && chdir(hd->cwd) < 0)
                 err = errno;
         if (err) {
@@ -652,7 +544,8 @@ static int spawn_child(struct spawn_plan *pl, const char *exe, char **argv, cons
         char *list = plan_actions(pl, &fa);
         if (cwd)
                 posix_spawn_file_actions_addchdir_np(&fa, cwd);
-        char **envp = list ? make_env(envblock, (flags & CREATE_UNICODE_ENVIRONMENT) != 0, list)
+        char **envp = list ? make_env(envblock, (flags & CREATE_UNICODE_ENVIRONMENT) != 0, list,
+                                      pl->chan_target)
                            : NULL;
         free(list);
         int e = ENOMEM;
@@ -679,13 +572,16 @@ static DWORD spawn_error(int e, const char *cwd)
 
 /* The process object of a started child (process.c reaps it) and its
  * handles in *pi. */
-static BOOL child_handles(pid_t pid, int gate, LPPROCESS_INFORMATION pi)
+static BOOL child_handles(pid_t pid, int gate, int chan, uint32_t first_remote,
+                          LPPROCESS_INFORMATION pi)
 {
         struct w_obj *thread = NULL;
-        struct w_obj *o = np_win_process_start(pid, gate, &thread);
+        struct w_obj *o = np_win_process_start(pid, gate, chan, first_remote, &thread);
         if (!o) {
                 if (gate >= 0)
                         close(gate); /* the held child ends */
+                if (chan >= 0)
+                        close(chan);
                 return np_win_fail(ERROR_NOT_ENOUGH_MEMORY);
         }
         /* hThread: the main thread's handle (ResumeThread; signalled when
@@ -715,8 +611,10 @@ static BOOL create_process(const char *app, const char *cmdline, BOOL inherit, D
                 np_win_split_free(&args);
                 return np_win_fail(err);
         }
-        struct spawn_plan pl = {0};
+        struct spawn_plan pl = {.chan_fd = -1, .chan_target = -1, .chan_mine = -1};
         plan_handoffs(&pl, inherit, si);
+        if (!pl.failed)
+                plan_channel(&pl);
         if (pl.failed) {
                 plan_free(&pl);
                 free(exe);
@@ -726,12 +624,16 @@ static BOOL create_process(const char *app, const char *cmdline, BOOL inherit, D
         pid_t pid = -1;
         int gate = -1;
         int e = spawn_child(&pl, exe, args.v, envblock, flags, cwd, &pid, &gate);
+        int chan = e ? -1 : pl.chan_mine;
+        uint32_t first_remote = pl.first_remote;
+        if (!e)
+                pl.chan_mine = -1; /* the process object's */
         plan_free(&pl); /* the parent's copies: the child has its own now */
         free(exe);
         np_win_split_free(&args);
         if (e)
                 return np_win_fail(spawn_error(e, cwd));
-        return child_handles(pid, gate, pi);
+        return child_handles(pid, gate, chan, first_remote, pi);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_CreateProcessA(

@@ -69,9 +69,16 @@ void np_win_handle_foreach(enum w_type type, void (*fn)(struct w_obj *o, void *a
 void np_win_handle_foreach_inheritable(void (*fn)(HANDLE h, struct w_obj *o, void *arg),
                                        void *arg);
 /* Give the object a handle of exactly that value (a child taking over the
- * handles its parent passed on, before it has made any of its own); NULL
- * when the value is taken or not a handle value. */
+ * handles its parent passed on, before it has made any of its own; a
+ * handle a parent duplicated into this process); NULL when the value is
+ * taken or not a handle value. */
 HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o);
+/* Handle slots: a process gives its own handles slots below
+ * NP_WIN_SLOT_LOCAL; the slots from there to NP_WIN_SLOT_END are values a
+ * parent picks for the handles it duplicates into the process (handoff.c),
+ * each used once. */
+#define NP_WIN_SLOT_LOCAL (1u << 19)
+#define NP_WIN_SLOT_END   (1u << 20)
 /* The HANDLE_FLAG_* of a handle: get and set (mask, flags); 0 with
  * ERROR_INVALID_HANDLE when it is not open. */
 int np_win_handle_flags(HANDLE h, DWORD *get, DWORD mask, DWORD flags);
@@ -294,7 +301,29 @@ struct w_waitable *np_win_process_waitable(struct w_obj *o);
  * thread (pi.hThread; a reference too).  gate >= 0: the child was made
  * with CREATE_SUSPENDED and waits for a byte on that socket before exec
  * (the object owns it; ResumeThread sends the byte). */
-struct w_obj *np_win_process_start(pid_t pid, int gate, struct w_obj **thread);
+struct w_obj *np_win_process_start(pid_t pid, int gate, int chan, uint32_t first_remote,
+                                   struct w_obj **thread);
+/* The child's DuplicateHandle channel (handoff.c): its descriptor in
+ * NP_WIN_CHANNEL_ENV; the parent sends on its end (the process object's
+ * `chan`), picking values from `first_remote` up. */
+#define NP_WIN_CHANNEL_ENV "NPIPE_WIN32_CHANNEL"
+/* Copies the parent keeps of what it gives a child live at or above this
+ * descriptor, the child's targets below. */
+#define NP_WIN_FD_BASE 64
+/* The descriptor a child gets for an object: a copy of a file's, or the
+ * child's side of a new relay for a pipe end (close-on-exec, at or above
+ * NP_WIN_FD_BASE; WACC_* in *access).  -1 for objects that do not cross
+ * processes (events, ports, threads, processes) and a closed end. */
+int np_win_child_fd(struct w_obj *o, unsigned *access);
+/* Send object o to a child as the handle of that slot: ERROR_SUCCESS, or
+ * the error DuplicateHandle reports (ERROR_NOT_SUPPORTED for an object
+ * that cannot cross, ERROR_ACCESS_DENIED when the child has ended). */
+DWORD np_win_dup_send(int chan, uint32_t slot, struct w_obj *o, BOOL inherit);
+/* In a child: take the channel's descriptor (before main); enter every
+ * handle waiting on it, the number entered (handle.c calls it when a
+ * value of the parent's range is not in the table). */
+void np_win_dup_channel_take(int fd);
+int np_win_dup_pull(void);
 /* What standard slot i of a child is when STARTUPINFO names none: 1 and
  * *h when this process set the slot to something other than a wrapper of
  * descriptor i itself, else 0 (the child keeps descriptor i as it is). */

@@ -542,6 +542,191 @@ START_TEST(inherit_event_refused)
 }
 END_TEST
 
+/* Tell a "w32_child dup" the values, as a Windows parent would (the
+ * target's values mean nothing here). */
+static void send_values(HANDLE in_wr, HANDLE a, HANDLE b)
+{
+        char line[64];
+        if (b)
+                snprintf(line, sizeof(line), "%llx %llx\n", (unsigned long long)(uintptr_t)a,
+                         (unsigned long long)(uintptr_t)b);
+        else
+                snprintf(line, sizeof(line), "%llx\n", (unsigned long long)(uintptr_t)a);
+        w_write(in_wr, line);
+}
+
+/* covers: DuplicateHandle into a child held by CREATE_SUSPENDED, with
+ * DUPLICATE_CLOSE_SOURCE: the source is gone when the call returns, the
+ * child finds a working handle at the value once it runs, and the pipe
+ * ends when the child closes it (Wine: TRUE, a new value; the source
+ * closed at once) */
+START_TEST(duplicate_into_suspended)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" dup", child_path());
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &r, &pi);
+        HANDLE rd, wr, t = NULL;
+        WT_OK(CreatePipe(&rd, &wr, NULL, 0));
+        WT_OK(DuplicateHandle(GetCurrentProcess(), wr, pi.hProcess, &t, 0, FALSE,
+                              DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE));
+        ck_assert_ptr_nonnull(t);
+        ck_assert_ptr_ne(t, INVALID_HANDLE_VALUE);
+        DWORD fl;
+        WT_FAILS(GetHandleInformation(wr, &fl), ERROR_INVALID_HANDLE);
+        assert_held(&pi, r.out_rd, 0);
+        send_values(r.in_wr, t, NULL);
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
+        WT_OK(CloseHandle(pi.hThread));
+        char buf[64];
+        read_all(rd, buf, sizeof(buf)); /* to ERROR_BROKEN_PIPE: the child closed it */
+        ck_assert_str_eq(buf, "via 0");
+        WT_OK(CloseHandle(rd));
+        WT_OK(CloseHandle(r.in_wr));
+        read_all(r.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "0 0 0 1\n"); /* not inheritable, written, closed */
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 0);
+}
+END_TEST
+
+/* covers: DuplicateHandle of a named pipe's client end and of an
+ * anonymous pipe end into a child that is already running, with and
+ * without bInheritHandle: two values, each its own handle in the child;
+ * the parent's own copy closed after the call, the child's keeps the
+ * client end connected until it closes it (then the server reads
+ * ERROR_BROKEN_PIPE) */
+START_TEST(duplicate_into_running)
+{
+        W_NAME(name);
+        HANDLE srv = w_server(name, 0, PIPE_TYPE_BYTE, 0);
+        HANDLE cli = w_client(name, 0);
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" dup", child_path());
+        HANDLE proc = spawn(cmd, &r, TRUE);
+        HANDLE rd, wr, t1 = NULL, t2 = NULL;
+        WT_OK(CreatePipe(&rd, &wr, NULL, 0));
+        WT_OK(DuplicateHandle(GetCurrentProcess(), cli, proc, &t1, 0, TRUE,
+                              DUPLICATE_SAME_ACCESS));
+        WT_OK(DuplicateHandle(GetCurrentProcess(), wr, proc, &t2, 0, FALSE,
+                              DUPLICATE_SAME_ACCESS));
+        ck_assert_ptr_nonnull(t1);
+        ck_assert_ptr_nonnull(t2);
+        ck_assert_ptr_ne(t1, t2);
+        /* ours stay ours without DUPLICATE_CLOSE_SOURCE */
+        DWORD fl = 99;
+        WT_OK(GetHandleInformation(cli, &fl));
+        ck_assert_uint_eq(fl, 0);
+        WT_OK(CloseHandle(cli));
+        WT_OK(CloseHandle(wr));
+        send_values(r.in_wr, t1, t2);
+        char buf[64];
+        size_t got = 0;
+        DWORD n;
+        while (got < 5 && ReadFile(srv, buf + got, (DWORD)(sizeof(buf) - 1 - got), &n, NULL))
+                got += n;
+        buf[got] = 0;
+        ck_assert_str_eq(buf, "via 0");
+        WT_FAILS(ReadFile(srv, buf, sizeof(buf), &n, NULL), ERROR_BROKEN_PIPE);
+        read_all(rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "via 1");
+        WT_OK(CloseHandle(rd));
+        WT_OK(CloseHandle(srv));
+        WT_OK(CloseHandle(r.in_wr));
+        read_all(r.out_rd, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "0 1 0 1\n1 0 0 1\n");
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(proc), 0);
+}
+END_TEST
+
+/* A DuplicateHandle into a child that must fail with err and set *target
+ * to NULL (Wine does both). */
+static void dup_fails(HANDLE src, HANDLE target_process, DWORD options, DWORD err)
+{
+        HANDLE t = (HANDLE)(uintptr_t)0x777;
+        WT_FAILS(DuplicateHandle(GetCurrentProcess(), src, target_process, &t, 0, FALSE,
+                                 options),
+                 err);
+        ck_assert_ptr_null(t);
+}
+
+/* covers: what DuplicateHandle into a child refuses.  Wine 8.0 for the
+ * same calls: an event TRUE (it shares events; npipe cannot,
+ * ERROR_NOT_SUPPORTED), the thread handle as target 6, a bad source 6, no
+ * target pointer TRUE, a child that has ended 5, and with
+ * DUPLICATE_CLOSE_SOURCE the source closed (Wine says 6 there; NT's
+ * status for a process that is ending is ERROR_ACCESS_DENIED's) */
+START_TEST(duplicate_into_refusals)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "\"%s\" block", child_path());
+        PROCESS_INFORMATION pi;
+        spawn_suspended(cmd, &r, &pi);
+        HANDLE rd, wr, ev = w_event(TRUE, FALSE);
+        WT_OK(CreatePipe(&rd, &wr, NULL, 0));
+        dup_fails(ev, pi.hProcess, DUPLICATE_SAME_ACCESS, ERROR_NOT_SUPPORTED);
+        dup_fails(wr, pi.hThread, DUPLICATE_SAME_ACCESS, ERROR_INVALID_HANDLE);
+        dup_fails((HANDLE)(uintptr_t)0x1234, pi.hProcess, DUPLICATE_SAME_ACCESS,
+                  ERROR_INVALID_HANDLE);
+        WT_OK(DuplicateHandle(GetCurrentProcess(), wr, pi.hProcess, NULL, 0, FALSE,
+                              DUPLICATE_SAME_ACCESS));
+        ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
+        WT_OK(CloseHandle(pi.hThread));
+        WT_OK(CloseHandle(r.in_wr)); /* it ends */
+        ck_assert_uint_eq(WaitForSingleObject(pi.hProcess, W_LONG), WAIT_OBJECT_0);
+        dup_fails(wr, pi.hProcess, DUPLICATE_SAME_ACCESS, ERROR_ACCESS_DENIED);
+        DWORD fl;
+        WT_OK(GetHandleInformation(wr, &fl)); /* still ours */
+        dup_fails(wr, pi.hProcess, DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE,
+                  ERROR_ACCESS_DENIED);
+        WT_FAILS(GetHandleInformation(wr, &fl), ERROR_INVALID_HANDLE);
+        WT_OK(CloseHandle(rd));
+        WT_OK(CloseHandle(ev));
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(pi.hProcess), 0);
+}
+END_TEST
+
+/* covers: a child that never takes duplicated handles in (a plain Linux
+ * program) holds a bounded number: then DuplicateHandle fails with
+ * ERROR_NOT_ENOUGH_QUOTA at once instead of blocking the parent */
+START_TEST(duplicate_into_linux_child_bounded)
+{
+        struct redirect r;
+        redirect_make(&r);
+        char cmd[] = "/bin/cat";
+        HANDLE proc = spawn(cmd, &r, TRUE);
+        HANDLE f = CreateFileA("/dev/null", GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        ck_assert_ptr_ne(f, INVALID_HANDLE_VALUE);
+        HANDLE t = NULL, last = NULL;
+        int n = 0;
+        while (n < 100000 &&
+               DuplicateHandle(GetCurrentProcess(), f, proc, &t, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+                ck_assert_ptr_ne(t, last); /* every value new */
+                last = t;
+                n++;
+        }
+        ck_assert_uint_eq(GetLastError(), ERROR_NOT_ENOUGH_QUOTA);
+        ck_assert_ptr_null(t);
+        ck_assert_int_gt(n, 10);
+        ck_assert_int_lt(n, 100000);
+        WT_OK(CloseHandle(f));
+        WT_OK(CloseHandle(r.in_wr));
+        char buf[16];
+        read_all(r.out_rd, buf, sizeof(buf));
+        WT_OK(CloseHandle(r.out_rd));
+        ck_assert_uint_eq(wait_exit(proc), 0);
+        fprintf(stderr, "a plain child held %d handles\n", n);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-process");
@@ -564,6 +749,10 @@ int main(void)
         tcase_add_test(tc, suspended_bad_directory);
         tcase_add_test(tc, resume_other_threads);
         tcase_add_test(tc, inherit_event_refused);
+        tcase_add_test(tc, duplicate_into_suspended);
+        tcase_add_test(tc, duplicate_into_running);
+        tcase_add_test(tc, duplicate_into_refusals);
+        tcase_add_test(tc, duplicate_into_linux_child_bounded);
         suite_add_tcase(s, tc);
         return h_run(s);
 }

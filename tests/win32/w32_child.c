@@ -13,6 +13,12 @@
  *                             errors of SetEvent and WaitForSingleObject,
  *                             whether an event of its own got another value,
  *                             and CloseHandle's result
+ *   w32_child dup             reads one line of hex handle values from
+ *                             standard input (handles the parent
+ *                             duplicated into it) and for the k-th writes
+ *                             "via k" to it, then prints "k FLAGS WERR
+ *                             CLOSED" per handle (GetHandleInformation's
+ *                             flags, WriteFile's error or 0, CloseHandle)
  */
 #include <windows.h>
 #include <stdio.h>
@@ -64,6 +70,31 @@ int main(int argc, char **argv)
                 snprintf(s, sizeof(s), "%lu %lu %d %d\n", (unsigned long)set_err,
                          (unsigned long)wait_err, mine != NULL && mine != h, CloseHandle(h));
                 return put(s);
+        }
+        if (argc >= 2 && !strcmp(argv[1], "dup")) {
+                char line[512], *p = line, *end;
+                DWORD n, got = 0;
+                while (got < sizeof(line) - 1 &&
+                       ReadFile(GetStdHandle(STD_INPUT_HANDLE), line + got, 1, &n, NULL) && n &&
+                       line[got] != '\n')
+                        got++;
+                line[got] = 0;
+                for (int k = 0;; k++, p = end) {
+                        HANDLE h = (HANDLE)(uintptr_t)strtoull(p, &end, 16);
+                        if (end == p)
+                                break;
+                        DWORD fl = 99, w;
+                        char msg[32], s[96];
+                        GetHandleInformation(h, &fl);
+                        snprintf(msg, sizeof(msg), "via %d", k);
+                        DWORD werr = WriteFile(h, msg, (DWORD)strlen(msg), &w, NULL) ? 0
+                                                                                 : GetLastError();
+                        snprintf(s, sizeof(s), "%d %lu %lu %d\n", k, (unsigned long)fl,
+                                 (unsigned long)werr, CloseHandle(h));
+                        if (put(s))
+                                return 1;
+                }
+                return 0;
         }
         if (argc >= 2 && !strcmp(argv[1], "type")) {
                 char s[64];
