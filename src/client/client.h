@@ -123,9 +123,16 @@ void np_broker_note_clear(void);
 /* This thread's note ("" when none). */
 const char *np_broker_noted(void);
 
+/* ---- broker_connect.c: reaching the broker ---- */
 /* Whether a missing broker is started (default 1).  npiped's own SMB
  * relay is a client of the broker it runs in and must never start one. */
 void np_broker_autostart(int on);
+/* Connect to this process's broker (np_runtime_dir_client), starting one
+ * when none answers (np_broker_autostart), and exchange the hello: the
+ * connected socket, or a negative code with the reason noted
+ * (np_broker_note).  broker.c calls it with its lock held, to make a
+ * session; nothing else does. */
+int np_broker_connect(void);
 
 /* npiped's SMB relay: open `name` as a client for a remote user, with the
  * access the pipe's direction allows; never waits (NPIPE_EBUSY). */

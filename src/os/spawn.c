@@ -2,7 +2,7 @@
  * spawn.c - reaching the broker process: its socket in a runtime
  * directory, and starting it when none answers (posix_spawn, with what it
  * inherits chosen here).  The library's policy (when to start one, the
- * hello) stays in client/broker.c.
+ * hello) stays in client/broker_connect.c.
  */
 #include "os/os.h"
 #include "client/client.h"

@@ -25,8 +25,10 @@ each check:
 
 Every check prints "ok - NAME" or "not ok - NAME: detail"; the exit status
 is 1 when one failed, 77 (skipped) when the environment cannot run the test
-(not root, no smbd).  Synchronisation is always an event with a deadline:
-a port that accepts, a line from the probe, the probe's exit.
+(not root, no smbd; or no impacket, which this test does not use, but
+tests/remote/remote_test.py, whose helpers it imports, needs).
+Synchronisation is always an event with a deadline: a port that accepts, a
+line from the probe, the probe's exit.
 
 Usage (meson passes these):
   /usr/bin/python3 smb_test.py --probe PATH --module PATH --conf-in smb.conf.in
@@ -38,16 +40,12 @@ import pwd
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 SKIP = 77
-USER = 'nptest'
-PASSWORD = 'NpTest-123'
-HOST = '127.0.0.1'
 START_TIMEOUT = 30.0
 PROBE_TIMEOUT = 60.0
 BUDGET = 270.0
@@ -58,46 +56,28 @@ def skip(msg):
     sys.exit(SKIP)
 
 
-class Fail(Exception):
-    pass
+# Importing remote_test.py (below) skips when it cannot run: its conditions,
+# said here first in our own words.  impacket is one of them although this
+# test does not use it.
+if os.geteuid() != 0:
+    skip('needs root (smbd and useradd)')
+for _path in ('/usr/sbin/smbd', '/usr/bin/smbpasswd'):
+    if not os.access(_path, os.X_OK):
+        skip('%s is missing (apt-get install samba samba-common-bin)' % _path)
+try:
+    import impacket  # noqa: F401  (remote_test.py's client; not used here)
+except ImportError as _e:
+    skip('impacket is not importable by %s (%s), which tests/remote/remote_test.py, whose '
+         'helpers this test shares, needs; apt-get install python3-impacket and run with '
+         '/usr/bin/python3' % (sys.executable, _e))
 
-
-def expect(cond, detail):
-    if not cond:
-        raise Fail(detail)
-
-
-def port_accepts(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout, step=0.05):
-    """Poll pred() until true or the deadline (port and process state only)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(step)
-
-
-def tail(path, n=30):
-    try:
-        with open(path, 'rb') as f:
-            return f.read().decode('utf-8', 'replace').splitlines()[-n:]
-    except OSError as e:
-        return ['(cannot read %s: %s)' % (path, e)]
+# The helpers and the test account are tests/remote/remote_test.py's (the
+# same account nptest, whose Samba password lives in each private passdb).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'remote'))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from remote_test import (HOST, PASSWORD, USER, Fail, expect, free_port,  # noqa: E402
+                         port_accepts, tail, wait_until)
 
 
 class Server:
@@ -489,11 +469,6 @@ def main():
     ap.add_argument('-v', '--verbose', action='store_true')
     args = ap.parse_args()
     args.failed = False
-    if os.geteuid() != 0:
-        skip('needs root (smbd and useradd)')
-    for path in ('/usr/sbin/smbd', '/usr/bin/smbpasswd'):
-        if not os.access(path, os.X_OK):
-            skip('%s is missing (apt-get install samba samba-common-bin)' % path)
     for path in (args.probe, args.module):
         if not os.path.exists(path):
             print('smb_test: %s is missing' % path, file=sys.stderr)
