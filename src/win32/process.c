@@ -197,6 +197,18 @@ struct w_obj *np_win_process_start(pid_t pid, int gate, int chan, uint32_t first
 
 /* ---- the main thread of a child: ResumeThread, SuspendThread --------------------------------- */
 
+int np_win_main_thread_code(HANDLE h, DWORD *code)
+{
+        struct w_process *p = (struct w_process *)np_win_handle_get(h, W_PROCESS);
+        if (!p)
+                return 0;
+        int r = p->thread_of != NULL;
+        if (r)
+                *code = atomic_load(&p->thread_of->exit_code);
+        np_win_put(&p->obj);
+        return r;
+}
+
 /* What a thread handle is for these calls: 1 and *p (a reference to its
  * process) for the main thread of a child, 0 for a thread of this process
  * (CreateThread's, GetCurrentThread()), -1 with ERROR_INVALID_HANDLE. */

@@ -106,14 +106,23 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_CreateThread(LPSECURITY_ATTRIBUTES lpThrea
         return h;
 }
 
+/* A CreateThread handle, GetCurrentThread() (running, so STILL_ACTIVE) or
+ * a child's main thread (process.c: its process's code, as the main thread
+ * ends with the process and carries its exit or TerminateProcess code). */
 NPIPE_WIN_API BOOL WINAPI npipe_win_GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
 {
-        struct w_obj *o = np_win_handle_get(hThread, W_THREAD);
-        if (!o)
-                return FALSE;
+        DWORD code;
+        if (hThread == (HANDLE)(LONG_PTR)-2) {
+                code = STILL_ACTIVE;
+        } else if (!np_win_main_thread_code(hThread, &code)) {
+                struct w_obj *o = np_win_handle_get(hThread, W_THREAD);
+                if (!o)
+                        return FALSE;
+                code = atomic_load(&((struct w_threadobj *)o)->exit_code);
+                np_win_put(o);
+        }
         if (lpExitCode)
-                *lpExitCode = atomic_load(&((struct w_threadobj *)o)->exit_code);
-        np_win_put(o);
+                *lpExitCode = code;
         return TRUE;
 }
 

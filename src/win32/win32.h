@@ -324,6 +324,9 @@ DWORD np_win_dup_send(int chan, uint32_t slot, struct w_obj *o, BOOL inherit);
  * value of the parent's range is not in the table). */
 void np_win_dup_channel_take(int fd);
 int np_win_dup_pull(void);
+/* GetExitCodeThread of a child's main-thread handle (pi.hThread): 1 and
+ * *code (STILL_ACTIVE while the child runs or is held), else 0. */
+int np_win_main_thread_code(HANDLE h, DWORD *code);
 /* What standard slot i of a child is when STARTUPINFO names none: 1 and
  * *h when this process set the slot to something other than a wrapper of
  * descriptor i itself, else 0 (the child keeps descriptor i as it is). */

@@ -302,7 +302,8 @@ static void assert_held(PROCESS_INFORMATION *pi, HANDLE out_rd, DWORD ms)
 }
 
 /* covers: CreateProcess CREATE_SUSPENDED, ResumeThread, SuspendThread
- * (Wine: 1, then ResumeThread 2, 1 - and only then it runs - then 0) */
+ * (Wine: 1, then ResumeThread 2, 1 - and only then it runs - then 0),
+ * GetExitCodeThread of hThread */
 START_TEST(suspended_resume)
 {
         struct redirect r;
@@ -326,6 +327,15 @@ START_TEST(suspended_resume)
         WT_OK(CloseHandle(r.out_rd));
         ck_assert_uint_eq(WaitForSingleObject(pi.hThread, W_LONG), WAIT_OBJECT_0);
         ck_assert_uint_eq(ResumeThread(pi.hThread), 0);
+        /* the main thread's code is the process's (Wine: 7); a process
+         * handle is no thread handle (Wine: 6) */
+        DWORD code = 0;
+        WT_OK(GetExitCodeThread(pi.hThread, &code));
+        ck_assert_uint_eq(code, 7);
+        WT_FAILS(GetExitCodeThread(pi.hProcess, &code), ERROR_INVALID_HANDLE);
+        code = 0;
+        WT_OK(GetExitCodeThread(GetCurrentThread(), &code));
+        ck_assert_uint_eq(code, STILL_ACTIVE);
         /* it has ended (Wine: -1, ERROR_ACCESS_DENIED) */
         ck_assert_uint_eq(SuspendThread(pi.hThread), (DWORD)-1);
         ck_assert_uint_eq(GetLastError(), ERROR_ACCESS_DENIED);
@@ -348,8 +358,14 @@ START_TEST(suspended_terminate)
         PROCESS_INFORMATION pi;
         spawn_suspended(cmd, &r, &pi);
         assert_held(&pi, r.out_rd, 0);
+        DWORD code = 0;
+        WT_OK(GetExitCodeThread(pi.hThread, &code));
+        ck_assert_uint_eq(code, STILL_ACTIVE);
         WT_OK(TerminateProcess(pi.hProcess, 33));
         ck_assert_uint_eq(WaitForSingleObject(pi.hThread, W_LONG), WAIT_OBJECT_0);
+        /* the main thread ends with TerminateProcess's code (Wine: 33) */
+        WT_OK(GetExitCodeThread(pi.hThread, &code));
+        ck_assert_uint_eq(code, 33);
         ck_assert_uint_eq(ResumeThread(pi.hThread), 1);
         ck_assert_uint_eq(ResumeThread(pi.hThread), 0);
         WT_OK(CloseHandle(pi.hThread));
