@@ -433,6 +433,7 @@ typedef VOID(WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
 #define ERROR_BUFFER_OVERFLOW      111L
 #define ERROR_DISK_FULL            112L
 #define ERROR_BAD_EXE_FORMAT       193L
+#define ERROR_MOD_NOT_FOUND        126L
 #define ERROR_NO_MORE_ITEMS        259L
 #define ERROR_DIRECTORY            267L
 #define ERROR_MR_MID_NOT_FOUND     317L
@@ -795,6 +796,11 @@ NPIPE_WIN_API HANDLE WINAPI npipe_win_GetCurrentProcess(void);
 NPIPE_WIN_API __attribute__((noreturn)) VOID WINAPI npipe_win_ExitProcess(UINT uExitCode);
 NPIPE_WIN_API LPSTR WINAPI npipe_win_GetCommandLineA(void);
 NPIPE_WIN_API LPWSTR WINAPI npipe_win_GetCommandLineW(void);
+/* the path of this program (hModule NULL only: there are no modules) */
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetModuleFileNameA(HMODULE hModule, LPSTR lpFilename,
+                                                        DWORD nSize);
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetModuleFileNameW(HMODULE hModule, LPWSTR lpFilename,
+                                                        DWORD nSize);
 /* Windows' command-line splitting; the array is one LocalAlloc block */
 NPIPE_WIN_API LPWSTR *WINAPI npipe_win_CommandLineToArgvW(LPCWSTR lpCmdLine, int *pNumArgs);
 
@@ -981,6 +987,8 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define ExitProcess                 npipe_win_ExitProcess
 #define GetCommandLineA             npipe_win_GetCommandLineA
 #define GetCommandLineW             npipe_win_GetCommandLineW
+#define GetModuleFileNameA          npipe_win_GetModuleFileNameA
+#define GetModuleFileNameW          npipe_win_GetModuleFileNameW
 #define CommandLineToArgvW          npipe_win_CommandLineToArgvW
 #define GetProcessHeap              npipe_win_GetProcessHeap
 #define HeapAlloc                   npipe_win_HeapAlloc
@@ -1035,6 +1043,7 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define STARTUPINFO             STARTUPINFOW
 #define LPSTARTUPINFO           LPSTARTUPINFOW
 #define GetCommandLine          GetCommandLineW
+#define GetModuleFileName       GetModuleFileNameW
 #define FormatMessage           FormatMessageW
 #define MessageBox              MessageBoxW
 #define lstrlen                 lstrlenW
@@ -1057,6 +1066,7 @@ static inline LONG npipe_win_InterlockedCompareExchange(LONG volatile *p, LONG v
 #define STARTUPINFO             STARTUPINFOA
 #define LPSTARTUPINFO           LPSTARTUPINFOA
 #define GetCommandLine          GetCommandLineA
+#define GetModuleFileName       GetModuleFileNameA
 #define FormatMessage           FormatMessageA
 #define MessageBox              MessageBoxA
 #define lstrlen                 lstrlenA

@@ -50,6 +50,7 @@ static const struct {
         {121, "Semaphore timeout."},
         {122, "Insufficient buffer."},
         {123, "Invalid name."},
+        {126, "Module not found."},
         {158, "Segment not locked."},
         {161, "Path is invalid."},
         {183, "File already exists."},

@@ -657,3 +657,58 @@ char *np_win_self_exe(void)
         buf[n] = 0;
         return strdup(buf);
 }
+
+/* GetModuleFileName of the program (hModule NULL; there are no other
+ * modules): its Linux path.  Too small a buffer gets the path cut to
+ * nSize - 1 characters and terminated, the result nSize and
+ * ERROR_INSUFFICIENT_BUFFER, as on Windows since Vista (Wine 8.0, as XP,
+ * leaves it unterminated). */
+static DWORD module_file_name(HMODULE m, void *out, DWORD size, int wide)
+{
+        if (m) {
+                np_win_set_error(ERROR_MOD_NOT_FOUND);
+                return 0;
+        }
+        char *path = np_win_self_exe();
+        WCHAR *w = NULL;
+        size_t len = 0;
+        if (path && wide)
+                w = np_win_utf8_to_utf16_dup(path, &len);
+        else if (path)
+                len = strlen(path);
+        if (!path || (wide && !w)) {
+                free(path);
+                np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+                return 0;
+        }
+        size_t unit = wide ? sizeof(WCHAR) : 1;
+        const void *src = wide ? (const void *)w : (const void *)path;
+        DWORD r;
+        if (len >= size) {
+                if (size) {
+                        memcpy(out, src, (size - 1) * unit);
+                        memset((char *)out + (size - 1) * unit, 0, unit);
+                }
+                np_win_set_error(ERROR_INSUFFICIENT_BUFFER);
+                r = size;
+        } else {
+                memcpy(out, src, (len + 1) * unit);
+                np_win_set_error(ERROR_SUCCESS);
+                r = (DWORD)len;
+        }
+        free(w);
+        free(path);
+        return r;
+}
+
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetModuleFileNameA(HMODULE hModule, LPSTR lpFilename,
+                                                        DWORD nSize)
+{
+        return module_file_name(hModule, lpFilename, nSize, 0);
+}
+
+NPIPE_WIN_API DWORD WINAPI npipe_win_GetModuleFileNameW(HMODULE hModule, LPWSTR lpFilename,
+                                                        DWORD nSize)
+{
+        return module_file_name(hModule, lpFilename, nSize, 1);
+}

@@ -405,6 +405,43 @@ START_TEST(ids_and_time)
 }
 END_TEST
 
+/* covers: GetModuleFileNameA/W of the program (Wine 8.0: the length and
+ * ERROR_SUCCESS; 5 and ERROR_INSUFFICIENT_BUFFER for 5 characters, 0 and
+ * ERROR_INSUFFICIENT_BUFFER for none; a module that is not there 0 and
+ * ERROR_MOD_NOT_FOUND.  A cut name ends in 0 here, as on Windows since
+ * Vista; Wine leaves it unterminated, as XP did) */
+START_TEST(module_file_name)
+{
+        char want[4096], got[4096];
+        ssize_t n = readlink("/proc/self/exe", want, sizeof(want) - 1);
+        ck_assert_int_gt(n, 5);
+        want[n] = 0;
+        SetLastError(0xdead);
+        ck_assert_uint_eq(GetModuleFileNameA(NULL, got, sizeof(got)), (DWORD)n);
+        ck_assert_uint_eq(GetLastError(), ERROR_SUCCESS);
+        ck_assert_str_eq(got, want);
+        memset(got, 'x', sizeof(got));
+        ck_assert_uint_eq(GetModuleFileNameA(NULL, got, 5), 5);
+        ck_assert_uint_eq(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+        ck_assert_int_eq(memcmp(got, want, 4), 0);
+        ck_assert_int_eq(got[4], 0);
+        ck_assert_int_eq(got[5], 'x');
+        SetLastError(0xdead);
+        ck_assert_uint_eq(GetModuleFileNameA(NULL, got, 0), 0);
+        ck_assert_uint_eq(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+        WCHAR w[4096];
+        ck_assert_uint_eq(GetModuleFileNameW(NULL, w, 4096), (DWORD)n);
+        char back[4096];
+        WideCharToMultiByte(CP_UTF8, 0, w, -1, back, sizeof(back), NULL, NULL);
+        ck_assert_str_eq(back, want);
+        ck_assert_uint_eq(GetModuleFileNameW(NULL, w, 8), 8);
+        ck_assert_uint_eq(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+        ck_assert_uint_eq(w[7], 0);
+        ck_assert_uint_eq(GetModuleFileNameA((HMODULE)(uintptr_t)0x1234, got, sizeof(got)), 0);
+        ck_assert_uint_eq(GetLastError(), ERROR_MOD_NOT_FOUND);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-kernel32");
@@ -419,6 +456,7 @@ int main(void)
         tcase_add_test(tc, duplicate_handle);
         tcase_add_test(tc, std_handles_and_files);
         tcase_add_test(tc, ids_and_time);
+        tcase_add_test(tc, module_file_name);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
