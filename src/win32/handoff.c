@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- relays: a pipe end carried to a child as a Linux pipe ---------------------------------- */
@@ -275,6 +276,19 @@ DWORD np_win_dup_send(int chan, uint32_t slot, struct w_obj *o, BOOL inherit)
 
 static pthread_mutex_t chan_lock = PTHREAD_MUTEX_INITIALIZER;
 static int chan = -1;
+/* what `chan` was when we took it: a program that closed the descriptor
+ * and reused the number must not have its own socket read (or closed) */
+static dev_t chan_dev;
+static ino_t chan_ino;
+/* set while this thread enters received handles: a lookup from there
+ * must not take chan_lock again */
+static _Thread_local int pulling;
+
+static int chan_is_ours(void)
+{
+        struct stat st;
+        return fstat(chan, &st) == 0 && st.st_dev == chan_dev && st.st_ino == chan_ino;
+}
 
 void np_win_dup_channel_take(int fd)
 {
@@ -284,10 +298,15 @@ void np_win_dup_channel_take(int fd)
          * descriptor the program put there) is left alone */
         if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
                 return;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return;
         fcntl(fd, F_SETFD, FD_CLOEXEC); /* ours, not our children's */
         shutdown(fd, SHUT_WR);          /* nothing goes back to the parent */
         pthread_mutex_lock(&chan_lock);
         chan = fd;
+        chan_dev = st.st_dev;
+        chan_ino = st.st_ino;
         pthread_mutex_unlock(&chan_lock);
 }
 
@@ -317,7 +336,12 @@ static int dup_enter(const struct dup_msg *m, int fd)
 int np_win_dup_pull(void)
 {
         int entered = 0;
+        if (pulling)
+                return 0;
+        pulling = 1;
         pthread_mutex_lock(&chan_lock);
+        if (chan >= 0 && !chan_is_ours())
+                chan = -1; /* not ours any more: leave it to the program */
         while (chan >= 0) {
                 struct dup_msg m;
                 struct iovec iov = {&m, sizeof(m)};
@@ -332,8 +356,12 @@ int np_win_dup_pull(void)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                         break;
-                if (n <= 0) { /* the parent has closed its end: nothing more comes */
+                if (n == 0) { /* the parent has closed its end: nothing more comes */
                         close(chan);
+                        chan = -1;
+                        break;
+                }
+                if (n < 0) {
                         chan = -1;
                         break;
                 }
@@ -361,5 +389,6 @@ int np_win_dup_pull(void)
                 entered += dup_enter(&m, fd);
         }
         pthread_mutex_unlock(&chan_lock);
+        pulling = 0;
         return entered;
 }

@@ -9,8 +9,13 @@
  */
 #include "w_test.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *child_path(void)
 {
@@ -743,6 +748,98 @@ START_TEST(duplicate_into_linux_child_bounded)
 }
 END_TEST
 
+/* One record on a child's DuplicateHandle channel, as handoff.c writes
+ * it ({magic, slot, access, inherit}), with fds[0..nfds) attached and len
+ * bytes of it sent. */
+static void chan_send(int s, uint32_t magic, uint32_t slot, const int *fds, int nfds, size_t len)
+{
+        uint32_t rec[4] = {magic, slot, 2 /* WACC_WRITE */, 0};
+        struct iovec iov = {rec, len};
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+        } cm;
+        memset(&cm, 0, sizeof(cm));
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (nfds) {
+                mh.msg_control = cm.buf;
+                mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+        }
+        ck_assert_int_eq(sendmsg(s, &mh, 0), (ssize_t)len);
+}
+
+/* covers: the child's side of the DuplicateHandle channel takes in only
+ * well-formed records: a wrong magic, a slot outside the parent's range,
+ * a short record, one without a descriptor, a slot sent twice are
+ * dropped (their descriptors closed), and a good record after them still
+ * gives a working handle.  The child is spawned by hand here, with the
+ * channel and its standard handles on descriptors we hold. */
+START_TEST(dup_channel_hostile_records)
+{
+        const uint32_t magic = 0x4e504448u, base = 1u << 19;
+        int ch[2], in[2], out[2], junk[2], good[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch), 0);
+        ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(junk, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(good, O_CLOEXEC), 0);
+        chan_send(ch[0], magic ^ 1, base + 1, &junk[1], 1, 16);  /* wrong magic */
+        chan_send(ch[0], magic, 7, &junk[1], 1, 16);             /* the child's own range */
+        chan_send(ch[0], magic, base + 2, &junk[1], 1, 8);       /* short */
+        chan_send(ch[0], magic, base + 3, NULL, 0, 16);          /* no descriptor */
+        chan_send(ch[0], magic, 1u << 20, &junk[1], 1, 16);      /* past the range */
+        chan_send(ch[0], magic, base + 4, &good[1], 1, 16);      /* good */
+        chan_send(ch[0], magic, base + 4, &junk[1], 1, 16);      /* the same slot again */
+        close(junk[1]);
+        close(good[1]);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, ch[1], 10);
+        char *argv[] = {(char *)child_path(), "dup", NULL};
+        char *envp[] = {"NPIPE_WIN32_CHANNEL=10", NULL};
+        pid_t pid;
+        ck_assert_int_eq(posix_spawn(&pid, child_path(), &fa, NULL, argv, envp), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        close(in[0]);
+        close(out[1]);
+        close(ch[1]);
+        char line[128];
+        snprintf(line, sizeof(line), "%x %x %x %x %x\n", (base + 1) << 2, (base + 2) << 2,
+                 (base + 3) << 2, (base + 4) << 2, (base + 5) << 2);
+        ck_assert_int_eq(write(in[1], line, strlen(line)), (ssize_t)strlen(line));
+        close(in[1]);
+        char buf[256];
+        size_t got = 0;
+        ssize_t n;
+        while ((n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)n;
+        buf[got] = 0;
+        /* only the good one is a handle: flags 0, written, closed */
+        ck_assert_str_eq(buf, "0 99 6 0\n1 99 6 0\n2 99 6 0\n3 0 0 1\n4 99 6 0\n");
+        got = 0;
+        while ((n = read(good[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)n;
+        buf[got] = 0;
+        ck_assert_str_eq(buf, "via 3");
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        /* every copy of the junk pipe the child was sent is closed */
+        ck_assert_int_eq(read(junk[0], buf, sizeof(buf)), 0);
+        close(junk[0]);
+        close(good[0]);
+        close(out[0]);
+        close(ch[0]);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-process");
@@ -769,6 +866,7 @@ int main(void)
         tcase_add_test(tc, duplicate_into_running);
         tcase_add_test(tc, duplicate_into_refusals);
         tcase_add_test(tc, duplicate_into_linux_child_bounded);
+        tcase_add_test(tc, dup_channel_hostile_records);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
