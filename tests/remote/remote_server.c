@@ -345,7 +345,9 @@ static void serve_client(struct instance *in)
                 }
                 free(acc);
                 served++;
-                if (r < 0 && client_gone(r))
+                /* a client that is closing may have queued more: read on
+                 * (NT keeps what it wrote readable) until its end says EPIPE */
+                if (r < 0 && client_gone(r) && r != NPIPE_ECLOSING)
                         break;
                 if (mode == MODE_CLOSE_AFTER_ONE || mode == MODE_DISCONNECT_AFTER_ONE)
                         break;
