@@ -14,7 +14,8 @@
 
 static pthread_key_t self_key;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-static _Thread_local struct w_thread *self;
+/* the calling thread's state once made (np_win_self, inline in win32.h) */
+_Thread_local struct w_thread *np_win_self_tls;
 
 static void thread_exit(void *p)
 {
@@ -31,7 +32,7 @@ static void thread_exit(void *p)
                 free(a);
                 a = next;
         }
-        self = NULL;
+        np_win_self_tls = NULL;
         np_win_thread_put(t);
 }
 
@@ -40,10 +41,8 @@ static void self_key_init(void)
         pthread_key_create(&self_key, thread_exit);
 }
 
-struct w_thread *np_win_self(void)
+struct w_thread *np_win_self_make(void)
 {
-        if (self)
-                return self;
         pthread_once(&self_once, self_key_init);
         struct w_thread *t = calloc(1, sizeof(*t));
         if (!t)
@@ -51,7 +50,7 @@ struct w_thread *np_win_self(void)
         atomic_init(&t->refs, 1);
         pthread_mutex_init(&t->apc_lock, NULL);
         pthread_setspecific(self_key, t);
-        self = t;
+        np_win_self_tls = t;
         return t;
 }
 

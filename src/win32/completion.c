@@ -43,7 +43,10 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
                         np_win_queue_apc(thread, a);
                 }
         }
-        np_win_completion_bump();
+        /* only a GetOverlappedResult waiting for an OVERLAPPED written here
+         * needs the bump (np_win_wait_ov) */
+        if (ov)
+                np_win_completion_bump();
 }
 
 /* ---- GetOverlappedResult, notification modes ------------------------------------------------ */

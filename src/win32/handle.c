@@ -57,8 +57,10 @@ void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w
         o->type = type;
         atomic_init(&o->refs, 1);
         atomic_init(&o->handles, 0);
+        atomic_init(&o->slots, 0);
         o->destroy = destroy;
         o->close = close;
+        o->unslotted = NULL;
 }
 
 void np_win_ref(struct w_obj *o)
@@ -123,6 +125,7 @@ HANDLE np_win_handle_new(struct w_obj *o)
         uint64_t st = atomic_load_explicit(&s->st, memory_order_relaxed);
         uint32_t gen = ST_GEN(st);
         np_win_obj_hold(o);
+        atomic_fetch_add(&o->slots, 1);
         atomic_store_explicit(&s->hflags, 0, memory_order_relaxed);
         atomic_store_explicit(&s->obj, o, memory_order_relaxed);
         /* publish: the object pointer is visible to whoever sees the open bit */
@@ -147,7 +150,8 @@ static struct slot *decode(HANDLE h, uint32_t *gen, uint32_t *index)
 }
 
 /* The last user of a closed slot: drop the table's reference to the object
- * and make the slot reusable under a new generation. */
+ * and make the slot reusable under a new generation; the object's last
+ * slot gone runs its unslotted (with no lock held). */
 static void recycle(struct slot *s, uint64_t st)
 {
         struct w_obj *o = atomic_load_explicit(&s->obj, memory_order_relaxed);
@@ -159,6 +163,8 @@ static void recycle(struct slot *s, uint64_t st)
                 free_head = s->index;
         }
         pthread_mutex_unlock(&table_lock);
+        if (atomic_fetch_sub(&o->slots, 1) == 1 && o->unslotted)
+                o->unslotted(o);
         np_win_put(o);
 }
 
@@ -215,6 +221,47 @@ struct w_obj *np_win_handle_get(HANDLE h, enum w_type type)
         np_win_ref(o);
         slot_release(s);
         return o;
+}
+
+/* The hold of a call: the slot's lookup count stays raised until
+ * np_win_handle_unhold, which keeps the slot's object (the table's
+ * reference) as a reference of the call would, one atomic operation less
+ * each way, and keeps the object's `slots` above 0.  A CloseHandle
+ * meanwhile clears the open bit at once; the slot is recycled when the
+ * last hold goes. */
+struct w_obj *np_win_handle_hold(HANDLE h, void **hold)
+{
+        /* the common case inline: an open slot of the expected generation,
+         * raised by the first compare-exchange */
+        uintptr_t v = (uintptr_t)h;
+        uint32_t i = (uint32_t)(v >> 2) & SLOT_MASK, gen = (uint32_t)(v >> 22) & GEN_MASK;
+        struct slot *page, *s;
+        if (!(v & 3) && !(v >> 31) && i &&
+            (page = atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_acquire))) {
+                s = &page[i & (PAGE_SLOTS - 1)];
+                uint64_t st = atomic_load_explicit(&s->st, memory_order_acquire);
+                if ((st & ST_OPEN) && (ST_GEN(st) & GEN_MASK) == gen &&
+                    atomic_compare_exchange_strong_explicit(
+                        &s->st, &st, st + 1, memory_order_acq_rel, memory_order_acquire)) {
+                        *hold = s;
+                        return atomic_load_explicit(&s->obj, memory_order_acquire);
+                }
+        }
+        /* anything else (a slot that changed meanwhile, a value of the
+         * parent's range not taken in yet, no handle): the full lookup */
+        s = slot_enter(h);
+        if (!s)
+                return NULL;
+        *hold = s;
+        return atomic_load_explicit(&s->obj, memory_order_acquire);
+}
+
+void np_win_handle_unhold(void *hold)
+{
+        struct slot *s = hold;
+        uint64_t st = atomic_fetch_sub_explicit(&s->st, 1, memory_order_acq_rel) - 1;
+        if ((st & ST_COUNT_MASK) == 0 && !(st & ST_OPEN))
+                recycle(s, st); /* closed meanwhile, and this was the last hold */
 }
 
 struct w_obj *np_win_handle_take(HANDLE h)
@@ -348,6 +395,7 @@ HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
                         break;
                 }
         np_win_obj_hold(o);
+        atomic_fetch_add(&o->slots, 1);
         atomic_store_explicit(&s->hflags, 0, memory_order_relaxed);
         atomic_store_explicit(&s->obj, o, memory_order_relaxed);
         atomic_store_explicit(&s->st, ((uint64_t)gen << 32) | ST_OPEN | 1u, memory_order_release);

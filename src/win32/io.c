@@ -10,7 +10,11 @@
  * runs the blocking native call, and an OVERLAPPED given with a
  * synchronous handle only receives the result (OVL-15).  The synchronous
  * path on a synchronous handle - the common ReadFile / WriteFile - stays
- * in this file from the handle lookup to the completion (completion.c).
+ * in this file from the handle lookup to the completion (io_sync_native).
+ *
+ * Every call looks its handle up once, whatever it turns out to be (a pipe
+ * end, or a file for ReadFile & co.), and keeps the handle's slot for the
+ * length of the call instead of taking a reference (np_win_handle_hold).
  *
  * What the program sees follows NT's I/O manager:
  *   - OVERLAPPED.Internal is STATUS_PENDING from the start of the call; an
@@ -50,10 +54,15 @@ static void native_leave(struct w_thread *t)
         np_synccancel_leave();
 }
 
-static int run_sync(struct w_pipe *p, const struct w_io_req *rq, size_t *bytes)
+/* Forced inline, as the other helpers of the synchronous path: ReadFile
+ * and WriteFile (io_rw) then run without a switch on the kind. */
+#define IO_INLINE static inline __attribute__((always_inline))
+
+IO_INLINE int run_sync(struct w_pipe *p, enum w_op_kind kind, const struct w_io_req *rq,
+                       size_t *bytes)
 {
         *bytes = 0;
-        switch (rq->kind) {
+        switch (kind) {
         case WOP_READ:
                 return npipe_read(p->np, rq->buf, rq->len, bytes);
         case WOP_WRITE:
@@ -67,7 +76,7 @@ static int run_sync(struct w_pipe *p, const struct w_io_req *rq, size_t *bytes)
         }
 }
 
-static unsigned rights_needed(enum w_op_kind kind)
+IO_INLINE unsigned rights_needed(enum w_op_kind kind)
 {
         switch (kind) {
         case WOP_READ:
@@ -95,7 +104,9 @@ struct io_call {
         ULONG_PTR key;
         size_t bytes;
         int later;   /* the result came from a wait: already signalled */
-        int entered; /* still inside the pipe's calls (np_win_pipe_leave) */
+        int entered; /* still inside the pipe's calls (np_win_pipe_exit) */
+        void **hold; /* the caller's hold of the handle (NULL once let go) */
+        int ref;     /* a reference on p taken instead of the hold */
 };
 
 /* The checks NT makes before any I/O starts, and the start's side effects
@@ -190,10 +201,15 @@ static int io_run_sync(struct io_call *k, struct w_thread *native)
                 struct w_sync sw = {0};
                 r = np_win_op_start(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
                 if (r == NP_ASYNC_PENDING) {
-                        /* a CloseHandle meanwhile may close the end now */
+                        /* a CloseHandle meanwhile may close the end now: the
+                         * call lets its hold of the handle go (which keeps
+                         * the end open) and keeps a reference instead */
                         np_win_ref(&p->obj);
-                        np_win_pipe_leave(p);
+                        k->ref = 1;
+                        np_win_pipe_exit(p);
                         k->entered = 0;
+                        np_win_handle_unhold(*k->hold);
+                        *k->hold = NULL;
                         while (!atomic_load(&sw.done))
                                 np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;
@@ -217,7 +233,7 @@ static int io_run_sync(struct io_call *k, struct w_thread *native)
                         k->bytes = sw.bytes;
                 }
         } else {
-                r = run_sync(p, k->rq, &k->bytes);
+                r = run_sync(p, k->rq->kind, k->rq, &k->bytes);
                 native_leave(native);
         }
         return r;
@@ -265,22 +281,55 @@ static BOOL io_result(struct io_call *k, int r, LPDWORD out_n)
         return FALSE;
 }
 
-/* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
- * forms (routine set). */
-static BOOL do_io(HANDLE h, const struct w_io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
-                  LPOVERLAPPED_COMPLETION_ROUTINE routine)
+/* The common call - ReadFile, WriteFile or TransactNamedPipe without an
+ * OVERLAPPED on a synchronous handle - as io_begin, io_run_sync and
+ * io_result run it, without the steps that need what it does not have (an
+ * OVERLAPPED, an event, a port, a routine): the rights, the handle
+ * unsignalled, the native blocking call with the cancel token in place,
+ * and the completion, which then only signals the handle (np_win_deliver
+ * without an OVERLAPPED). */
+IO_INLINE BOOL io_sync_native(struct w_pipe *p, enum w_op_kind kind, const struct w_io_req *rq,
+                              LPDWORD out_n)
 {
+        unsigned need = rights_needed(kind);
+        if ((p->access & need) != need)
+                return np_win_fail(ERROR_ACCESS_DENIED);
+        struct w_thread *native = native_enter();
+        np_win_unsignal_io(&p->wt);
+        size_t bytes;
+        int r = run_sync(p, kind, rq, &bytes);
+        native_leave(native);
+        if (r < 0 && r != NPIPE_EMOREDATA) /* OVL-05: nothing signalled */
+                return np_win_fail(np_win_op_error(kind, r, 0));
+        np_win_signal(&p->wt);
+        /* MSG-02 / MSG-08: the count is direct without an OVERLAPPED */
         if (out_n)
-                *out_n = 0;
-        struct io_call k = {.rq = rq, .ov = ov, .routine = routine, .entered = 1};
-        k.p = np_win_pipe_enter(h);
-        if (!k.p)
+                *out_n = (DWORD)bytes;
+        if (r >= 0)
+                return TRUE;
+        return np_win_fail(ERROR_MORE_DATA);
+}
+
+/* ReadFile, WriteFile, ConnectNamedPipe, TransactNamedPipe and the Ex
+ * forms (routine set) on a pipe end the caller holds (*hold; set to NULL
+ * when the call lets it go); *out_n is 0 already. */
+static BOOL do_io(struct w_pipe *p, void **hold, const struct w_io_req *rq, LPDWORD out_n,
+                  OVERLAPPED *ov, LPOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+        if (!np_win_pipe_in(p))
                 return FALSE;
+        if (!ov && !routine && !p->overlapped && rq->kind != WOP_LISTEN) {
+                BOOL ok = io_sync_native(p, rq->kind, rq, out_n);
+                np_win_pipe_exit(p);
+                return ok;
+        }
+        struct io_call k = {
+            .p = p, .rq = rq, .ov = ov, .routine = routine, .entered = 1, .hold = hold};
         BOOL ret = FALSE;
         struct w_thread *native = NULL;
         if (io_begin(&k, &native)) {
                 int r;
-                if (ov && k.p->overlapped) {
+                if (ov && p->overlapped) {
                         if (!io_start_overlapped(&k, &r, &ret))
                                 ret = io_result(&k, r, out_n);
                 } else {
@@ -293,33 +342,97 @@ static BOOL do_io(HANDLE h, const struct w_io_req *rq, LPDWORD out_n, OVERLAPPED
         if (k.ev)
                 np_win_put(&k.ev->obj);
         if (k.entered)
-                np_win_pipe_leave(k.p);
-        else
-                np_win_put(&k.p->obj);
+                np_win_pipe_exit(p);
+        if (k.ref)
+                np_win_put(&p->obj);
         return ret;
 }
 
-/* ReadFileEx, WriteFileEx: do_io with the completion routine they
- * cannot do without, and no count (the routine gets it). */
-static BOOL do_io_ex(HANDLE h, const struct w_io_req *rq, OVERLAPPED *ov,
-                     LPOVERLAPPED_COMPLETION_ROUTINE routine)
+/* Every call above once its handle is looked up (o, held by hold; NULL
+ * when it names no open handle, the last error set).  ReadFile & co.
+ * (files 1) also take a handle over a file descriptor (file.c); the Ex
+ * forms (ex 1) cannot do without their completion routine, which decides
+ * before the handle does. */
+static __attribute__((noinline)) BOOL
+io_held(struct w_obj *o, void *hold, const struct w_io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
+        LPOVERLAPPED_COMPLETION_ROUTINE routine, int files, int ex)
 {
-        if (!routine)
-                return np_win_fail(ERROR_INVALID_PARAMETER);
-        return do_io(h, rq, NULL, ov, routine);
+        BOOL ok;
+        if (files && o && o->type == W_FILE) {
+                int write = rq->kind == WOP_WRITE;
+                ok = np_win_file_io((struct w_file *)o, write, write ? (void *)rq->wbuf : rq->buf,
+                                    (DWORD)rq->len, out_n, ov, routine);
+        } else if (ex && !routine) {
+                ok = np_win_fail(ERROR_INVALID_PARAMETER);
+        } else {
+                if (out_n)
+                        *out_n = 0;
+                if (!o)
+                        ok = FALSE; /* ERROR_INVALID_HANDLE */
+                else if (o->type != W_PIPE)
+                        ok = np_win_fail(ERROR_INVALID_HANDLE);
+                else
+                        ok = do_io((struct w_pipe *)o, &hold, rq, out_n, ov, routine);
+        }
+        if (hold)
+                np_win_handle_unhold(hold);
+        return ok;
 }
 
-/* ReadFile & co. on a handle over a file descriptor (file.c); FALSE with
- * *handled 0 when the handle is something else. */
-static BOOL file_io(HANDLE h, int write, void *buf, DWORD len, LPDWORD done, OVERLAPPED *ov,
-                    LPOVERLAPPED_COMPLETION_ROUTINE routine, int *handled)
+static BOOL io_handle(HANDLE h, const struct w_io_req *rq, LPDWORD out_n, OVERLAPPED *ov,
+                      LPOVERLAPPED_COMPLETION_ROUTINE routine, int files, int ex)
 {
-        struct w_file *f = np_win_file_get(h);
-        *handled = f != NULL;
-        if (!f)
-                return FALSE;
-        BOOL ok = np_win_file_io(f, write, buf, len, done, ov, routine);
-        np_win_put(&f->obj);
+        void *hold = NULL;
+        struct w_obj *o = np_win_handle_hold(h, &hold);
+        return io_held(o, hold, rq, out_n, ov, routine, files, ex);
+}
+
+/* The request of a ReadFile or WriteFile. */
+IO_INLINE void io_rw_req(struct w_io_req *rq, enum w_op_kind kind, void *buf, DWORD len)
+{
+        *rq = (struct w_io_req){.kind = kind, .len = len};
+        if (kind == WOP_WRITE)
+                rq->wbuf = buf;
+        else
+                rq->buf = buf;
+}
+
+static __attribute__((noinline)) BOOL io_rw_other(struct w_obj *o, void *hold, enum w_op_kind kind,
+                                                  void *buf, DWORD len, LPDWORD out_n,
+                                                  OVERLAPPED *ov)
+{
+        struct w_io_req rq;
+        io_rw_req(&rq, kind, buf, len);
+        return io_held(o, hold, &rq, out_n, ov, NULL, 1, 0);
+}
+
+/* ReadFile, WriteFile: the common call on a synchronous pipe end without
+ * an OVERLAPPED goes straight to io_sync_native (what do_io would do with
+ * it, in the same order), everything else through io_held.  Its atomic
+ * read-modify-writes: the hold and its release, and the handle's signal
+ * (io_sync_native); no reference and no `calls` (docs/performance.md,
+ * "Win32 synchronous I/O: instructions per message"). */
+IO_INLINE BOOL io_rw(HANDLE h, enum w_op_kind kind, void *buf, DWORD len, LPDWORD out_n,
+                     OVERLAPPED *ov)
+{
+        void *hold = NULL;
+        struct w_obj *o = np_win_handle_hold(h, &hold);
+        if (__builtin_expect(!o || o->type != W_PIPE || ov || ((struct w_pipe *)o)->overlapped, 0))
+                return io_rw_other(o, hold, kind, buf, len, out_n, ov);
+        struct w_io_req rq;
+        io_rw_req(&rq, kind, buf, len);
+        struct w_pipe *p = (struct w_pipe *)o;
+        BOOL ok;
+        if (out_n)
+                *out_n = 0;
+        /* np_win_pipe_in without `calls`: the hold keeps the native end
+         * open (pipe.c, pipe_close); a CloseHandle that began since the
+         * lookup fails the call as np_win_pipe_in would */
+        if (atomic_load(&p->closed))
+                ok = np_win_fail(ERROR_INVALID_HANDLE);
+        else
+                ok = io_sync_native(p, kind, &rq, out_n);
+        np_win_handle_unhold(hold);
         return ok;
 }
 
@@ -327,13 +440,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFile(HANDLE hFile, LPVOID lpBuffer,
                                              DWORD nNumberOfBytesToRead,
                                              LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped)
 {
-        int handled;
-        BOOL ok = file_io(hFile, 0, lpBuffer, nNumberOfBytesToRead, lpNumberOfBytesRead,
-                          lpOverlapped, NULL, &handled);
-        if (handled)
-                return ok;
-        struct w_io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
-        return do_io(hFile, &rq, lpNumberOfBytesRead, lpOverlapped, NULL);
+        return io_rw(hFile, WOP_READ, lpBuffer, nNumberOfBytesToRead, lpNumberOfBytesRead,
+                     lpOverlapped);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFile(HANDLE hFile, LPCVOID lpBuffer,
@@ -341,13 +449,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFile(HANDLE hFile, LPCVOID lpBuffer,
                                               LPDWORD lpNumberOfBytesWritten,
                                               LPOVERLAPPED lpOverlapped)
 {
-        int handled;
-        BOOL ok = file_io(hFile, 1, (void *)lpBuffer, nNumberOfBytesToWrite,
-                          lpNumberOfBytesWritten, lpOverlapped, NULL, &handled);
-        if (handled)
-                return ok;
-        struct w_io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
-        return do_io(hFile, &rq, lpNumberOfBytesWritten, lpOverlapped, NULL);
+        return io_rw(hFile, WOP_WRITE, (void *)lpBuffer, nNumberOfBytesToWrite,
+                     lpNumberOfBytesWritten, lpOverlapped);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
@@ -355,13 +458,8 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_ReadFileEx(HANDLE hFile, LPVOID lpBuffer,
                                                LPOVERLAPPED lpOverlapped,
                                                LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-        int handled;
-        BOOL ok = file_io(hFile, 0, lpBuffer, nNumberOfBytesToRead, NULL, lpOverlapped,
-                          lpCompletionRoutine, &handled);
-        if (handled)
-                return ok;
         struct w_io_req rq = {.kind = WOP_READ, .buf = lpBuffer, .len = nNumberOfBytesToRead};
-        return do_io_ex(hFile, &rq, lpOverlapped, lpCompletionRoutine);
+        return io_handle(hFile, &rq, NULL, lpOverlapped, lpCompletionRoutine, 1, 1);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(HANDLE hFile, LPCVOID lpBuffer,
@@ -369,19 +467,14 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_WriteFileEx(HANDLE hFile, LPCVOID lpBuffer,
                                                 LPOVERLAPPED lpOverlapped,
                                                 LPOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-        int handled;
-        BOOL ok = file_io(hFile, 1, (void *)lpBuffer, nNumberOfBytesToWrite, NULL, lpOverlapped,
-                          lpCompletionRoutine, &handled);
-        if (handled)
-                return ok;
         struct w_io_req rq = {.kind = WOP_WRITE, .wbuf = lpBuffer, .len = nNumberOfBytesToWrite};
-        return do_io_ex(hFile, &rq, lpOverlapped, lpCompletionRoutine);
+        return io_handle(hFile, &rq, NULL, lpOverlapped, lpCompletionRoutine, 1, 1);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped)
 {
         struct w_io_req rq = {.kind = WOP_LISTEN};
-        return do_io(hNamedPipe, &rq, NULL, lpOverlapped, NULL);
+        return io_handle(hNamedPipe, &rq, NULL, lpOverlapped, NULL, 0, 0);
 }
 
 NPIPE_WIN_API BOOL WINAPI npipe_win_TransactNamedPipe(HANDLE hNamedPipe, LPVOID lpInBuffer,
@@ -394,26 +487,20 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_TransactNamedPipe(HANDLE hNamedPipe, LPVOID 
                               .len = nOutBufferSize,
                               .wbuf = lpInBuffer,
                               .wlen = nInBufferSize};
-        return do_io(hNamedPipe, &rq, lpBytesRead, lpOverlapped, NULL);
+        return io_handle(hNamedPipe, &rq, lpBytesRead, lpOverlapped, NULL, 0, 0);
 }
 
 /* ---- the calls that never pend -------------------------------------------------------------- */
 
-NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBuffer,
-                                                  DWORD nBufferSize, LPDWORD lpBytesRead,
-                                                  LPDWORD lpTotalBytesAvail,
-                                                  LPDWORD lpBytesLeftThisMessage)
+static BOOL peek_pipe(struct w_pipe *p, LPVOID lpBuffer, DWORD nBufferSize, LPDWORD lpBytesRead,
+                      LPDWORD lpTotalBytesAvail, LPDWORD lpBytesLeftThisMessage)
 {
-        struct w_file *f = np_win_file_get(hNamedPipe);
-        if (f) {
-                BOOL fok = np_win_file_peek(f, lpBuffer, nBufferSize, lpBytesRead,
-                                            lpTotalBytesAvail, lpBytesLeftThisMessage);
-                np_win_put(&f->obj);
-                return fok;
-        }
-        struct w_pipe *p = np_win_pipe_enter_for(hNamedPipe, WACC_READ); /* PEEK-14 */
-        if (!p)
+        if (!np_win_pipe_in(p))
                 return FALSE;
+        if (!(p->access & WACC_READ)) { /* PEEK-14 */
+                np_win_pipe_exit(p);
+                return np_win_fail(ERROR_ACCESS_DENIED);
+        }
         BOOL ok = FALSE;
         struct npipe_peek pk;
         np_win_unsignal(&p->wt);
@@ -432,7 +519,29 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBu
                 np_win_signal(&p->wt);
                 ok = TRUE;
         }
-        np_win_pipe_leave(p);
+        np_win_pipe_exit(p);
+        return ok;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBuffer,
+                                                  DWORD nBufferSize, LPDWORD lpBytesRead,
+                                                  LPDWORD lpTotalBytesAvail,
+                                                  LPDWORD lpBytesLeftThisMessage)
+{
+        void *hold;
+        struct w_obj *o = np_win_handle_hold(hNamedPipe, &hold);
+        if (!o)
+                return FALSE;
+        BOOL ok;
+        if (o->type == W_FILE)
+                ok = np_win_file_peek((struct w_file *)o, lpBuffer, nBufferSize, lpBytesRead,
+                                      lpTotalBytesAvail, lpBytesLeftThisMessage);
+        else if (o->type == W_PIPE)
+                ok = peek_pipe((struct w_pipe *)o, lpBuffer, nBufferSize, lpBytesRead,
+                               lpTotalBytesAvail, lpBytesLeftThisMessage);
+        else
+                ok = np_win_fail(ERROR_INVALID_HANDLE);
+        np_win_handle_unhold(hold);
         return ok;
 }
 
@@ -451,17 +560,9 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_DisconnectNamedPipe(HANDLE hNamedPipe)
         return TRUE;
 }
 
-NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
+static BOOL flush_pipe(struct w_pipe *p)
 {
-        struct w_file *f = np_win_file_get(hFile);
-        if (f) {
-                /* a disk file reaches the disk; a pipe or terminal has nothing to wait for */
-                int fr = f->type == FILE_TYPE_DISK ? fsync(f->fd) : 0;
-                np_win_put(&f->obj);
-                return fr == 0 ? TRUE : np_win_fail(ERROR_GEN_FAILURE);
-        }
-        struct w_pipe *p = np_win_pipe_enter(hFile);
-        if (!p)
+        if (!np_win_pipe_in(p))
                 return FALSE;
         int r;
         /* NtFlushBuffersFile wants write access; QUOTA-12: it blocks even on
@@ -480,8 +581,29 @@ NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
                 if (r >= 0)
                         np_win_signal(&p->wt);
         }
-        np_win_pipe_leave(p);
+        np_win_pipe_exit(p);
         if (r < 0)
                 return np_win_fail(np_win_op_error(WOP_FLUSH, r, 0));
         return TRUE;
+}
+
+NPIPE_WIN_API BOOL WINAPI npipe_win_FlushFileBuffers(HANDLE hFile)
+{
+        void *hold;
+        struct w_obj *o = np_win_handle_hold(hFile, &hold);
+        if (!o)
+                return FALSE;
+        BOOL ok;
+        if (o->type == W_FILE) {
+                /* a disk file reaches the disk; a pipe or terminal has nothing to wait for */
+                struct w_file *f = (struct w_file *)o;
+                int fr = f->type == FILE_TYPE_DISK ? fsync(f->fd) : 0;
+                ok = fr == 0 ? TRUE : np_win_fail(ERROR_GEN_FAILURE);
+        } else if (o->type == W_PIPE) {
+                ok = flush_pipe((struct w_pipe *)o);
+        } else {
+                ok = np_win_fail(ERROR_INVALID_HANDLE);
+        }
+        np_win_handle_unhold(hold);
+        return ok;
 }

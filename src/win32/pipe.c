@@ -40,8 +40,22 @@ static void pipe_close(struct w_obj *o)
         struct w_pipe *p = (struct w_pipe *)o;
         atomic_store(&p->closed, 1);
         /* the native handle is freed by npipe_close: not while a call of
-         * ours may still be about to use it; the last call out closes it */
-        if (atomic_load(&p->calls) == 0)
+         * ours may still be about to use it - one counted in `calls`, or
+         * one that holds a slot of the handle table (io.c: the slot is
+         * recycled when it returns); the last call out closes it (here,
+         * np_win_pipe_last_out or pipe_unslotted: every one of them makes
+         * its change, then looks at the other two, all sequentially
+         * consistent, so the last one sees all three) */
+        if (atomic_load(&p->calls) == 0 && atomic_load(&p->obj.slots) == 0)
+                native_close(p);
+}
+
+/* The object's last table slot recycled: a call that held it has
+ * returned. */
+static void pipe_unslotted(struct w_obj *o)
+{
+        struct w_pipe *p = (struct w_pipe *)o;
+        if (atomic_load(&p->closed) && atomic_load(&p->calls) == 0)
                 native_close(p);
 }
 
@@ -51,6 +65,7 @@ static struct w_pipe *pipe_new(npipe_t *np, int server, int overlapped, unsigned
         if (!p)
                 return NULL;
         np_win_obj_init(&p->obj, W_PIPE, pipe_destroy, pipe_close);
+        p->obj.unslotted = pipe_unslotted;
         /* CREATE-09: a new handle is signalled */
         np_win_waitable_init(&p->wt, 1, 1);
         p->np = np;
@@ -66,16 +81,22 @@ struct w_pipe *np_win_pipe_get(HANDLE h)
         return (struct w_pipe *)np_win_handle_get(h, W_PIPE);
 }
 
+/* np_win_pipe_in and np_win_pipe_exit are inline (win32.h): the last
+ * call counted in `calls` out of a closed end closes it here, unless a
+ * call still holds a slot (pipe_unslotted then does). */
+void np_win_pipe_last_out(struct w_pipe *p)
+{
+        if (atomic_load(&p->obj.slots) == 0)
+                native_close(p);
+}
+
 struct w_pipe *np_win_pipe_enter(HANDLE h)
 {
         struct w_pipe *p = np_win_pipe_get(h);
         if (!p)
                 return NULL;
-        atomic_fetch_add(&p->calls, 1);
-        /* closed since we looked it up: its native end may be gone */
-        if (atomic_load(&p->closed)) {
-                np_win_pipe_leave(p);
-                np_win_set_error(ERROR_INVALID_HANDLE);
+        if (!np_win_pipe_in(p)) {
+                np_win_put(&p->obj);
                 return NULL;
         }
         return p;
@@ -95,8 +116,7 @@ struct w_pipe *np_win_pipe_enter_for(HANDLE h, unsigned rights)
 
 void np_win_pipe_leave(struct w_pipe *p)
 {
-        if (atomic_fetch_sub(&p->calls, 1) == 1 && atomic_load(&p->closed))
-                native_close(p);
+        np_win_pipe_exit(p);
         np_win_put(&p->obj);
 }
 

@@ -5,7 +5,9 @@
  *
  * Objects are reference counted.  The handle table holds one reference for
  * as long as the handle is open; every API call that looks a handle up
- * holds another until it returns; a pending overlapped operation holds one
+ * holds another until it returns (or, the I/O calls of io.c, keeps the
+ * handle's slot, and with it the table's reference, until it returns:
+ * np_win_handle_hold); a pending overlapped operation holds one
  * on its pipe end (and on its event and issuing thread) until its
  * completion has been delivered.
  */
@@ -45,8 +47,16 @@ struct w_obj {
          * the relays that carry a pipe end to a child (spawn.c): close
          * runs when the last of them goes */
         _Atomic int handles;
+        /* slots of the handle table that name the object and are not
+         * recycled yet: open handles, and closed ones that calls still
+         * hold (np_win_handle_hold) */
+        _Atomic int slots;
         void (*destroy)(struct w_obj *o); /* frees the object when refs reach 0 */
         void (*close)(struct w_obj *o);   /* CloseHandle of its last handle */
+        /* NULL, or called when `slots` drops to 0, with no lock held (pipe
+         * ends: a closed end's native end closes when its last call holding
+         * a slot returns) */
+        void (*unslotted)(struct w_obj *o);
 };
 
 void np_win_obj_init(struct w_obj *o, enum w_type type, void (*destroy)(struct w_obj *),
@@ -60,6 +70,14 @@ HANDLE np_win_handle_new(struct w_obj *o);
 /* Look a handle up: the object with a new reference, or NULL with the last
  * error set to ERROR_INVALID_HANDLE (type 0 accepts any type). */
 struct w_obj *np_win_handle_get(HANDLE h, enum w_type type);
+/* The same for the length of one call, without a reference: the object
+ * of an open handle of any type, kept alive by the handle's slot until
+ * np_win_handle_unhold(hold) (the slot is not recycled before, and the
+ * object's `slots` stays above 0; a CloseHandle meanwhile still closes
+ * the handle at once).  NULL with ERROR_INVALID_HANDLE.  For the calls of
+ * io.c; unhold with no lock held (it may run the object's unslotted). */
+struct w_obj *np_win_handle_hold(HANDLE h, void **hold);
+void np_win_handle_unhold(void *hold);
 /* Remove a handle; the table's reference goes to the caller.  NULL (and
  * ERROR_INVALID_HANDLE) when it is not an open handle. */
 struct w_obj *np_win_handle_take(HANDLE h);
@@ -223,7 +241,14 @@ struct w_thread {
 };
 
 /* apc.c */
-struct w_thread *np_win_self(void);
+extern _Thread_local struct w_thread *np_win_self_tls;
+struct w_thread *np_win_self_make(void);
+/* The calling thread's state, made on first use. */
+static inline struct w_thread *np_win_self(void)
+{
+        struct w_thread *t = np_win_self_tls;
+        return t ? t : np_win_self_make();
+}
 void np_win_thread_ref(struct w_thread *t);
 void np_win_thread_put(struct w_thread *t);
 void np_win_thread_wake(struct w_thread *t);
@@ -242,6 +267,16 @@ void np_win_thread_sleep(struct w_thread *t, _Atomic int *done, int alertable, i
 void np_win_waitable_init(struct w_waitable *w, int manual, int signalled);
 void np_win_signal(struct w_waitable *w);
 void np_win_unsignal(struct w_waitable *w);
+/* np_win_unsignal of a pipe handle as a synchronous ReadFile or WriteFile
+ * starts (io.c).  A release store is enough there: a thread that sees the
+ * handle unsignalled must see what the call stored before it (its cancel
+ * token, CANCEL-05), and the completion's np_win_signal, a later store to
+ * the same word, stays sequentially consistent for the waiters.  It spares
+ * a full barrier on every call. */
+static inline void np_win_unsignal_io(struct w_waitable *w)
+{
+        atomic_store_explicit(&w->signalled, 0, memory_order_release);
+}
 /* Deadlines are np_now_ns() values (os/os.h, with the futex calls). */
 int64_t np_win_deadline(DWORD ms); /* -1 for INFINITE */
 /* Wait for waitables (the dispatcher core of WaitForMultipleObjectsEx). */
@@ -380,7 +415,8 @@ struct w_pipe {
         struct w_port *port;  /* bound completion port (a reference) */
         ULONG_PTR key;
         _Atomic int closed;      /* CloseHandle has been called */
-        _Atomic int calls;       /* API calls using np right now */
+        _Atomic int calls;       /* API calls using np right now (besides those
+                                  * that only hold a handle's slot: obj.slots) */
         _Atomic int np_closed;   /* npipe_close has been called */
         _Atomic unsigned notify; /* SetFileCompletionNotificationModes flags (only ever added) */
 };
@@ -395,6 +431,29 @@ struct w_pipe *np_win_pipe_enter(HANDLE h);
  * NULL with ERROR_ACCESS_DENIED when the handle lacks one. */
 struct w_pipe *np_win_pipe_enter_for(HANDLE h, unsigned rights);
 void np_win_pipe_leave(struct w_pipe *p);
+/* The same for a pipe the caller keeps alive itself (np_win_handle_hold):
+ * 0 with ERROR_INVALID_HANDLE when CloseHandle has begun; np_win_pipe_exit
+ * is np_win_pipe_leave without the reference.  A call that holds the
+ * handle's slot needs neither: the hold alone keeps the native end open
+ * (the end closes once `calls` and the object's `slots` are both 0; ReadFile
+ * and WriteFile on a synchronous handle count on that, io.c). */
+void np_win_pipe_last_out(struct w_pipe *p);
+static inline void np_win_pipe_exit(struct w_pipe *p)
+{
+        if (atomic_fetch_sub(&p->calls, 1) == 1 && atomic_load(&p->closed))
+                np_win_pipe_last_out(p);
+}
+static inline int np_win_pipe_in(struct w_pipe *p)
+{
+        atomic_fetch_add(&p->calls, 1);
+        /* closed since we looked it up: its native end may be gone */
+        if (atomic_load(&p->closed)) {
+                np_win_pipe_exit(p);
+                np_win_set_error(ERROR_INVALID_HANDLE);
+                return 0;
+        }
+        return 1;
+}
 /* Give a new native end a handle; closes the end again when that fails
  * (INVALID_HANDLE_VALUE, last error set). */
 HANDLE np_win_pipe_handle(npipe_t *np, int server, int overlapped, unsigned access);
