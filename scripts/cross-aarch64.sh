@@ -127,6 +127,9 @@ declare -A skip=(
         [example-ms_samples]="ms_run.sh execs aarch64 programs directly: no binfmt_misc here"
         [example-ms_samples-unicode]="ms_run.sh execs aarch64 programs directly: no binfmt_misc here"
         [example-ms_samples-windows]="builds with mingw and runs Wine: nothing of aarch64 to test"
+        # the program starts a copy of itself with CreateProcess (below)
+        [example-dup_child]="dup_run.sh execs the aarch64 program, which execs itself: no binfmt_misc here"
+        [example-dup_child-windows]="builds with mingw and runs Wine: nothing of aarch64 to test"
         # CreateProcess execs an aarch64 child from inside qemu-user, which
         # follows an exec only through binfmt_misc
         [test_win32_process]="CreateProcess execs an aarch64 child: no binfmt_misc here"
