@@ -89,6 +89,22 @@ if ! cmp -s "$tmp/public" "$tmp/declared"; then
         comm -23 "$tmp/public" "$tmp/declared" | sed 's/^/  listed but declared in no public header: /' >&2
         status=1
 fi
+# The Debian symbols file (DEBIAN_SYMBOLS, debian/libnpipe0.symbols) must
+# name every public symbol too, or the package build fails much later
+# (dpkg-gensymbols adds it with the Debian revision, which lintian refuses).
+if [ -n "${DEBIAN_SYMBOLS:-}" ] && [ -f "$DEBIAN_SYMBOLS" ]; then
+        awk '/^ [A-Za-z_][A-Za-z0-9_]*@/ { split($1, p, "@"); if (p[1] != p[2]) print p[1], p[2] }' \
+                "$DEBIAN_SYMBOLS" | sort >"$tmp/debian"
+        awk '$2 != "NPIPE_PRIVATE" && $1 != "WILDCARD"' "$tmp/listed" >"$tmp/listed_public"
+        if ! cmp -s "$tmp/listed_public" "$tmp/debian"; then
+                echo "$DEBIAN_SYMBOLS and $sym differ:" >&2
+                comm -23 "$tmp/listed_public" "$tmp/debian" |
+                        sed 's/^\([^ ]*\) \(.*\)/  missing from the Debian file (add " \1@\2 VERSION"): \1/' >&2
+                comm -13 "$tmp/listed_public" "$tmp/debian" |
+                        sed 's/^/  in the Debian file only: /' >&2
+                status=1
+        fi
+fi
 if [ "$status" = 0 ]; then
         echo "abi: $(wc -l <"$tmp/exported") symbols exported, as $sym lists and the headers declare"
 fi
