@@ -93,6 +93,19 @@ static struct slot *slot_at(uint32_t i)
         return page ? &page[i & (PAGE_SLOTS - 1)] : NULL;
 }
 
+/* Under table_lock: make the page of slot i exist.  0, or -1 without
+ * memory. */
+static int page_ensure(uint32_t i)
+{
+        if (atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_relaxed))
+                return 0;
+        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
+        if (!page)
+                return -1;
+        atomic_store_explicit(&pages[i >> PAGE_BITS], page, memory_order_release);
+        return 0;
+}
+
 HANDLE np_win_handle_new(struct w_obj *o)
 {
         uint32_t i;
@@ -108,15 +121,11 @@ HANDLE np_win_handle_new(struct w_obj *o)
                         np_win_set_error(ERROR_NO_SYSTEM_RESOURCES);
                         return NULL;
                 }
-                if (!atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_relaxed)) {
-                        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
-                        if (!page) {
-                                pthread_mutex_unlock(&table_lock);
-                                np_win_put(o);
-                                np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
-                                return NULL;
-                        }
-                        atomic_store_explicit(&pages[i >> PAGE_BITS], page, memory_order_release);
+                if (page_ensure(i) < 0) {
+                        pthread_mutex_unlock(&table_lock);
+                        np_win_put(o);
+                        np_win_set_error(ERROR_NOT_ENOUGH_MEMORY);
+                        return NULL;
                 }
                 next_unused++;
         }
@@ -350,13 +359,9 @@ HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
         pthread_mutex_lock(&table_lock);
         if (i >= NP_WIN_SLOT_LOCAL) {
                 /* a parent's value: its page only, nothing for the free list */
-                if (!atomic_load_explicit(&pages[i >> PAGE_BITS], memory_order_relaxed)) {
-                        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
-                        if (!page) {
-                                pthread_mutex_unlock(&table_lock);
-                                return NULL;
-                        }
-                        atomic_store_explicit(&pages[i >> PAGE_BITS], page, memory_order_release);
+                if (page_ensure(i) < 0) {
+                        pthread_mutex_unlock(&table_lock);
+                        return NULL;
                 }
                 slot_at(i)->index = i;
                 if (remote_end <= i)
@@ -365,13 +370,9 @@ HANDLE np_win_handle_new_at(HANDLE value, struct w_obj *o)
         /* make every slot up to i exist; the ones skipped go on the free list */
         while (next_unused <= i && i < NP_WIN_SLOT_LOCAL) {
                 uint32_t k = next_unused;
-                if (!atomic_load_explicit(&pages[k >> PAGE_BITS], memory_order_relaxed)) {
-                        struct slot *page = calloc(PAGE_SLOTS, sizeof(*page));
-                        if (!page) {
-                                pthread_mutex_unlock(&table_lock);
-                                return NULL;
-                        }
-                        atomic_store_explicit(&pages[k >> PAGE_BITS], page, memory_order_release);
+                if (page_ensure(k) < 0) {
+                        pthread_mutex_unlock(&table_lock);
+                        return NULL;
                 }
                 struct slot *s = slot_at(k);
                 s->index = k;

@@ -32,6 +32,7 @@
  * instead of blocking.
  */
 #include "win32/win32.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,23 +246,7 @@ DWORD np_win_dup_send(int chan, uint32_t slot, struct w_obj *o, BOOL inherit)
         if (fd < 0)
                 return o->type == W_PIPE ? ERROR_INVALID_HANDLE : ERROR_NOT_ENOUGH_MEMORY;
         struct dup_msg m = {DUP_MAGIC, slot, access, inherit ? 1u : 0u};
-        struct iovec iov = {&m, sizeof(m)};
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } cm;
-        memset(&cm, 0, sizeof(cm));
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-                            .msg_controllen = sizeof(cm.buf)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        ssize_t n;
-        while ((n = sendmsg(chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
-                ;
-        int e = n < 0 ? errno : 0;
+        int e = -np_send_packet_nowait(chan, &m, sizeof(m), fd);
         /* the queued copy is the child's now; ours goes (for a pipe end
          * whose send failed, that ends its relays) */
         close(fd);
@@ -344,17 +329,11 @@ int np_win_dup_pull(void)
                 chan = -1; /* not ours any more: leave it to the program */
         while (chan >= 0) {
                 struct dup_msg m;
-                struct iovec iov = {&m, sizeof(m)};
-                union {
-                        struct cmsghdr h;
-                        char buf[CMSG_SPACE(4 * sizeof(int))];
-                } cm;
-                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-                                    .msg_controllen = sizeof(cm.buf)};
-                ssize_t n = recvmsg(chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (n < 0 && errno == EINTR)
+                int fd = -1;
+                ssize_t n = np_recv_packet(chan, &m, sizeof(m), &fd, MSG_DONTWAIT);
+                if (n == -EINTR || n == -EMSGSIZE) /* a truncated one's descriptors are closed */
                         continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                if (n == -EAGAIN || n == -EWOULDBLOCK)
                         break;
                 if (n == 0) { /* the parent has closed its end: nothing more comes */
                         close(chan);
@@ -365,24 +344,9 @@ int np_win_dup_pull(void)
                         chan = -1;
                         break;
                 }
-                /* every descriptor that came is closed or kept, whatever the record says */
-                int fd = -1;
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                                continue;
-                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < k; i++) {
-                                int d;
-                                memcpy(&d, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                                if (fd < 0)
-                                        fd = d;
-                                else
-                                        close(d);
-                        }
-                }
                 if (fd < 0)
                         continue;
-                if (n != (ssize_t)sizeof(m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+                if (n != (ssize_t)sizeof(m)) {
                         close(fd);
                         continue;
                 }
