@@ -171,7 +171,8 @@ START_TEST(terminate)
 }
 END_TEST
 
-/* covers: bInheritHandle, inherited handles keep their value in the child */
+/* covers: MISC-02 (bInheritHandle: inherited handles keep their value in the
+ * child) */
 START_TEST(inherit_handle_value)
 {
         SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, TRUE};
@@ -576,11 +577,11 @@ static void send_values(HANDLE in_wr, HANDLE a, HANDLE b)
         w_write(in_wr, line);
 }
 
-/* covers: DuplicateHandle into a child held by CREATE_SUSPENDED, with
+/* covers: MISC-02 (DuplicateHandle into a child held by CREATE_SUSPENDED, with
  * DUPLICATE_CLOSE_SOURCE: the source is gone when the call returns, the
  * child finds a working handle at the value once it runs, and the pipe
  * ends when the child closes it (Wine: TRUE, a new value; the source
- * closed at once) */
+ * closed at once)) */
 START_TEST(duplicate_into_suspended)
 {
         struct redirect r;
@@ -613,12 +614,12 @@ START_TEST(duplicate_into_suspended)
 }
 END_TEST
 
-/* covers: DuplicateHandle of a named pipe's client end and of an
+/* covers: MISC-02 (DuplicateHandle of a named pipe's client end and of an
  * anonymous pipe end into a child that is already running, with and
  * without bInheritHandle: two values, each its own handle in the child;
  * the parent's own copy closed after the call, the child's keeps the
  * client end connected until it closes it (then the server reads
- * ERROR_BROKEN_PIPE) */
+ * ERROR_BROKEN_PIPE)) */
 START_TEST(duplicate_into_running)
 {
         W_NAME(name);
