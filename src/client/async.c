@@ -217,6 +217,14 @@ struct pass {
         int retry;
         struct done_item *done;
         size_t done_cap;
+        /* a helper's pass (np_async_help): step only the operation of
+         * only_h started with only_ctx; found / completed say what became
+         * of it, and a reference to its connection while it waits */
+        const struct npipe *only_h;
+        const void *only_ctx;
+        int found, completed;
+        struct conn *only_conn;
+        int only_writes; /* it waits as a writer (wsleep), not as a reader */
 };
 
 /*
@@ -235,6 +243,17 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
         np_lock(&s->lock, NP_LK_SHARD);
         for (struct op *o = s->head, *next; o; o = next) {
                 next = o->next;
+                if (ps->only_h) {
+                        if (o->h != ps->only_h || o->ctx != ps->only_ctx)
+                                continue;
+                        ps->found = 1;
+                        o->helped = 1;
+                } else if (ps->wv && o->helped) {
+                        /* the completion thread: a helper waits for this
+                         * one and steps it (a pass that settles a local
+                         * peer's operations, ps->wv NULL, still does) */
+                        continue;
+                }
                 /* is an earlier read of this handle still waiting? */
                 int blocked = 0;
                 if (o->kind == OP_READ || o->kind == OP_TRANSACT)
@@ -263,13 +282,15 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                         unlink_for_completion(s, o);
                         atomic_fetch_add(&s->completing, 1);
                         ps->done[nd++] = (struct done_item){o, status, bytes};
+                        if (ps->only_h)
+                                ps->completed = 1;
                 } else if (r == STEP_RETRY) {
                         ps->retry = 1;
                 } else if (ps->wv) {
                         /* a new sleep for the peer to wake (ring_layout.h,
                          * rsleep): after np_op_step() took the seq, before
                          * futex_waitv */
-                        if (!w.priv && o->c)
+                        if (!w.priv && o->c && !ps->only_h)
                                 np_sleep_announce(o->kind == OP_WRITE ? &o->c->own->wsleep
                                                                       : &o->c->own->rsleep,
                                                   w.val);
@@ -286,7 +307,16 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                                     .flags = FUTEX2_SIZE_U32 | (w.priv ? FUTEX2_PRIVATE : 0)};
                         else if (!dup)
                                 ps->retry = 1;
+                        if (ps->only_h && o->c && !w.priv && !ps->only_conn) {
+                                /* the helper announces its sleep itself,
+                                 * after its spin (np_async_help) */
+                                atomic_fetch_add(&o->c->refs, 1);
+                                ps->only_conn = o->c;
+                                ps->only_writes = o->kind == OP_WRITE;
+                        }
                 }
+                if (ps->only_h)
+                        break; /* the one operation it came for */
         }
         np_unlock(&s->lock, NP_LK_SHARD);
         tl_in_pass--;
@@ -413,6 +443,127 @@ static void engine_settle(void)
          * complete too before we return */
         for (struct np_shard *s = first; s; s = s->next)
                 count_drain(&s->completing);
+}
+
+/*
+ * A thread about to sleep until one pending operation ends
+ * (GetOverlappedResult with bWait) takes part in it instead: it steps the
+ * operation itself, spins while the peer runs on another CPU as a
+ * blocking call does, and sleeps on the operation's own futex word.  The
+ * completion thread would otherwise take the peer's wake, complete the
+ * operation and only then wake the waiter: two wake-ups in a row for each
+ * operation that pends, where NT and a synchronous call have one.  While
+ * a helper is there the completion thread leaves the operation alone
+ * (op.helped); when the helper stops before the end it hands it back.  A
+ * pass that settles a local peer's operations (engine_settle) steps it
+ * either way; whichever steps it first under the shard's lock completes
+ * it, exactly once.
+ */
+static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
+                      const _Atomic uint32_t *extra, uint32_t extra_val, int64_t deadline,
+                      int *found)
+{
+        struct futex_waitv_ wv[2];
+        int n = 0;
+        if (extra)
+                wv[n++] = (struct futex_waitv_){.val = extra_val,
+                                                .uaddr = (uintptr_t)extra,
+                                                .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE};
+        struct pass ps = {.wv = wv, .n = n, .only_h = h, .only_ctx = ctx};
+        /* A step or a callback that satisfied a local peer asks for a
+         * settle (OVL-20).  Not inside the pass: a settle waits for the
+         * shard's completions in flight, which include the one this pass
+         * is finishing.  After it, as a synchronous call does. */
+        tl_in_settle = 1;
+        shard_pass(s, &ps);
+        tl_in_settle = 0;
+        free(ps.done);
+        engine_settle();
+        *found = ps.found && !ps.completed;
+        int r = 0;
+        if (!*found || ps.n == n) {
+                /* gone (done here or elsewhere), or a retry: look again */
+                if (*found)
+                        sched_yield();
+        } else {
+                const struct futex_waitv_ *w = &wv[n];
+                const _Atomic uint32_t *word = (const _Atomic uint32_t *)(uintptr_t)w->uaddr;
+                struct conn *c = ps.only_conn;
+                if (c && np_conn_spin(c, word, (uint32_t)w->val, extra, extra_val))
+                        goto out;
+                /* the sleep the peer must know of (ring_layout.h): after the
+                 * step took the seq, before futex_waitv compares it */
+                if (c)
+                        np_sleep_announce(ps.only_writes ? &c->own->wsleep : &c->own->rsleep,
+                                          (uint32_t)w->val);
+                struct timespec ts, *tp = NULL;
+                if (deadline >= 0) {
+                        ts.tv_sec = (time_t)(deadline / 1000000000);
+                        ts.tv_nsec = (long)(deadline % 1000000000);
+                        tp = &ts;
+                }
+                /* counted where a disconnect or our end's close looks for
+                 * sleepers to wake (np_wake_own_sleepers) */
+                if (c)
+                        atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
+                if ((!c || atomic_load(&c->gone) == 0) &&
+                    syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC) < 0 &&
+                    errno == ETIMEDOUT)
+                        r = NPIPE_ETIMEDOUT;
+                if (c)
+                        atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
+        }
+out:
+        np_conn_put(ps.only_conn);
+        return r;
+}
+
+int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*done)(void *),
+                  void *arg, int64_t deadline)
+{
+        if (tl_in_pass || tl_shard_thread || tl_in_settle ||
+            atomic_load_explicit(&waitv_missing, memory_order_relaxed))
+                return NPIPE_ENOTFOUND;
+        struct npipe *h;
+        int r = np_h_enter(hv, &h);
+        if (r < 0)
+                return r;
+        np_lock(&shards_lock, NP_LK_SHARDS);
+        struct np_shard *s = shards_pid == np_self_pid() ? h->shard : NULL;
+        np_unlock(&shards_lock, NP_LK_SHARDS);
+        if (h->rp || !s) {
+                np_h_put(h);
+                return NPIPE_ENOTFOUND;
+        }
+        int found = 0;
+        for (int round = 0;; round++) {
+                uint32_t seen = extra ? atomic_load(extra) : 0;
+                if (done(arg)) {
+                        r = 0;
+                        break;
+                }
+                r = help_round(s, h, ctx, extra, seen, deadline, &found);
+                if (!found) {
+                        /* not pending here at all, or it left the shard:
+                         * done, or its completion runs elsewhere */
+                        r = round == 0 && !done(arg) ? NPIPE_ENOTFOUND : 0;
+                        break;
+                }
+                if (r < 0)
+                        break;
+        }
+        if (found) {
+                /* stopped before its end: the completion thread takes it
+                 * back (it slept without the operation's word) */
+                np_lock(&s->lock, NP_LK_SHARD);
+                for (struct op *o = s->head; o; o = o->next)
+                        if (o->h == h && o->ctx == ctx)
+                                o->helped = 0;
+                np_unlock(&s->lock, NP_LK_SHARD);
+                kick(s);
+        }
+        np_h_put(h);
+        return r;
 }
 
 /* What the data path below calls (notify.h): installed with the first

@@ -71,6 +71,17 @@ int np_async_cancel_all(npipe_t *h);
  * operation completes at once; cleared by the start either way. */
 void np_async_on_start(void (*fn)(void *), void *arg);
 
+/* For a thread that would sleep until the operation of h started with
+ * `ctx` ends: complete it in this thread (step it; spin while the peer
+ * runs elsewhere; sleep on its futex word and on `extra`, a private word
+ * whose change means "look again") until done(arg) says so, it left the
+ * engine (its callback ran, or runs on another thread now: 0; the caller
+ * waits for its results the usual way), or `deadline` (np_now_ns clock,
+ * -1: none; NPIPE_ETIMEDOUT).  NPIPE_ENOTFOUND when the engine cannot
+ * help: wait the usual way. */
+int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra, int (*done)(void *),
+                  void *arg, int64_t deadline);
+
 /* Does h have operations pending (its Win32 handle is then unsignalled)? */
 /* Wait until no callback of h is running or about to run (an operation a
  * completion thread or another thread's call had taken when a cancel did

@@ -32,6 +32,10 @@ struct op {
         uint64_t wanting;
         struct np_wwait ww; /* writes: the consumed-bytes mark we wait for */
         int armed;
+        /* a thread waiting for this operation steps it itself
+         * (np_async_help): the completion thread leaves it alone until
+         * that thread stops (under the shard's lock) */
+        int helped;
         np_async_cb cb;
         void *ctx;
         struct op *next, *prev;

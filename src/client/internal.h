@@ -461,6 +461,11 @@ static inline int np_remaining_ms(int64_t deadline)
  * `need`. */
 int np_conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline);
 int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline);
+/* The spin of np_conn_wait_for alone: while the peer runs on another CPU,
+ * up to SPIN_NS for `word` to leave `val` (or `extra` to leave
+ * `extra_val`).  1 when one moved, 0 when it did not or no spin pays. */
+int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
+                 const _Atomic uint32_t *extra, uint32_t extra_val);
 /* Wake our own threads asleep on the peer's seq until none is left. */
 void np_wake_own_sleepers(struct conn *c);
 

@@ -110,24 +110,19 @@ int np_conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline)
         return np_conn_wait_for(c, seq, need != 0, need, deadline);
 }
 
-/* As np_conn_wait; `writer` says we wait for the consumer, `need` is then
- * the mark (0: any consumption, also of empty messages, which move no
- * bytes). */
-int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
-                     int64_t deadline)
+/* Is a spin for the peer worth it?  Spinning pays only while the peer
+ * can run meanwhile: on our own CPU it cannot make progress until we stop
+ * (measured: a 64-byte round trip of 26 us with both ends on one CPU, 5 us
+ * without the spin there).  A peer that sleeps will not answer before a
+ * wake; one we woke within the spin's length is on its way (a 1 MiB write
+ * into a 64 KiB quota hands over like this at every message: measured
+ * 7.35 sleeps per message without this, the peer's wake not yet seen as
+ * such).  Returns when to stop spinning, or 0 for no spin. */
+static int64_t spin_end(struct conn *c)
 {
-        /* Spinning pays only while the peer can run meanwhile: on our own
-         * CPU it cannot make progress until we stop (measured: a 64-byte
-         * round trip of 26 us with both ends on one CPU, 5 us without the
-         * spin there). */
         np_note_cpu(c);
         uint32_t mine = atomic_load_explicit(&c->own->cpu, memory_order_relaxed);
         uint32_t theirs = atomic_load_explicit(&c->peer->cpu, memory_order_relaxed);
-        /* A peer that sleeps will not answer before a wake; one we woke
-         * within the spin's length is on its way (a 1 MiB write into a
-         * 64 KiB quota hands over like this at every message: measured
-         * 7.35 sleeps per message without this, the peer's wake not yet
-         * seen as such). */
         int peer_runs = atomic_load_explicit(&c->peer->rsleepers, memory_order_relaxed) == 0 &&
                         atomic_load_explicit(&c->peer->wsleepers, memory_order_relaxed) == 0;
         int64_t now = 0;
@@ -136,17 +131,37 @@ int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
                 now = np_now_ns();
                 peer_runs = w != 0 && now - w < SPIN_NS;
         }
-        if ((mine == 0 || theirs != mine) && peer_runs) {
-                int64_t end = (now ? now : np_now_ns()) + SPIN_NS;
-                do {
-                        for (int i = 0; i < 64; i++) {
-                                if (atomic_load_explicit(&c->peer->seq, memory_order_acquire) !=
-                                    seq)
-                                        return 0;
-                                np_cpu_relax();
-                        }
-                } while (np_now_ns() < end);
-        }
+        if ((mine != 0 && theirs == mine) || !peer_runs)
+                return 0;
+        return (now ? now : np_now_ns()) + SPIN_NS;
+}
+
+int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
+                 const _Atomic uint32_t *extra, uint32_t extra_val)
+{
+        int64_t end = spin_end(c);
+        if (!end)
+                return 0;
+        do {
+                for (int i = 0; i < 64; i++) {
+                        if (atomic_load_explicit(word, memory_order_acquire) != val ||
+                            (extra && atomic_load_explicit(extra, memory_order_acquire) !=
+                                          extra_val))
+                                return 1;
+                        np_cpu_relax();
+                }
+        } while (np_now_ns() < end);
+        return 0;
+}
+
+/* As np_conn_wait; `writer` says we wait for the consumer, `need` is then
+ * the mark (0: any consumption, also of empty messages, which move no
+ * bytes). */
+int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
+                     int64_t deadline)
+{
+        if (np_conn_spin(c, &c->peer->seq, seq, NULL, 0))
+                return 0;
         struct np_wwait ww;
         _Atomic uint32_t *count = writer ? &c->own->wsleepers : &c->own->rsleepers;
         if (writer)

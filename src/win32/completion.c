@@ -71,6 +71,30 @@ static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms
                         goto out;
                 }
                 int64_t deadline = np_win_deadline(ms);
+                /* Complete it in this thread if the engine can: the
+                 * completion thread would take the peer's wake and then
+                 * wake us, two wake-ups in a row.  Not for an alertable
+                 * wait, which must also end for an APC. */
+                if (!alertable) {
+                        int h = np_win_op_help(p, ov, deadline);
+                        if (h == 0) {
+                                np_win_set_error(WAIT_TIMEOUT);
+                                goto out;
+                        }
+                        if (h == 1) {
+                                /* the wait that NT does here would have
+                                 * taken the object's signal: an
+                                 * auto-reset event's is gone after it */
+                                if (np_win_ov_event(ov)) {
+                                        npipe_win_WaitForSingleObjectEx(np_win_ov_event(ov), 0,
+                                                                        FALSE);
+                                } else {
+                                        struct w_waitable *wt = &p->wt;
+                                        np_win_wait(1, &wt, 0, 0, 0);
+                                }
+                                goto done;
+                        }
+                }
                 /* the event, or the handle when there is none (OVL-14) */
                 DWORD w;
                 if (np_win_ov_event(ov)) {
@@ -92,6 +116,7 @@ static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms
                         goto out;
                 }
         }
+done:;
         uint32_t nt = (uint32_t)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE);
         if (n)
                 *n = (DWORD)ov->InternalHigh;

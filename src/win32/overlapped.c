@@ -241,6 +241,34 @@ int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov,
         return r;
 }
 
+/* GetOverlappedResult's wait for the pending operation of p that writes
+ * `ov`: completed in the waiting thread where the engine can
+ * (np_async_help, np_win_help_ov).  1 when the OVERLAPPED is complete,
+ * 0 at the deadline, -1 when it cannot help: wait as before. */
+int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline)
+{
+        /* as np_win_pipe_enter: the native end stays open meanwhile; a
+         * handle being closed is left to the usual wait */
+        atomic_fetch_add(&p->calls, 1);
+        int r = -1;
+        if (!atomic_load(&p->closed)) {
+                void *ctx = NULL;
+                pthread_mutex_lock(&p->lock);
+                for (struct w_op *op = p->ops; op; op = op->next)
+                        if (op->ov == ov) {
+                                ctx = op;
+                                break;
+                        }
+                pthread_mutex_unlock(&p->lock);
+                /* ctx only names the operation to the engine, which
+                 * compares it and never follows it */
+                if (ctx)
+                        r = np_win_help_ov(p->np, ctx, ov, deadline);
+        }
+        np_win_pipe_exit(p);
+        return r;
+}
+
 /* ---- cancellation --------------------------------------------------------------------------- */
 
 /* Cancel the pending operations of a handle that match: one OVERLAPPED

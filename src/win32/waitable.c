@@ -22,6 +22,7 @@
  * waitable object (event.c, pipe.c, thread.c) and the wait API (wait.c)
  * can use it without calling one another; it calls only apc.c.
  */
+#include "client/async.h"
 #include "win32/win32.h"
 
 #include <limits.h>
@@ -269,4 +270,25 @@ int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns)
         }
         atomic_fetch_sub(&completion_waiters, 1);
         return done;
+}
+
+static int ov_done(void *arg)
+{
+        OVERLAPPED *ov = arg;
+        return __atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE) != STATUS_PENDING;
+}
+
+int np_win_help_ov(npipe_t *np, void *ctx, OVERLAPPED *ov, int64_t deadline_ns)
+{
+        /* counted as np_win_wait_ov is: a completion elsewhere (the
+         * completion thread took the operation first) bumps the word */
+        atomic_fetch_add(&completion_waiters, 1);
+        int r = np_async_help(np, ctx, &completion_seq, ov_done, ov, deadline_ns);
+        atomic_fetch_sub(&completion_waiters, 1);
+        if (r == NPIPE_ETIMEDOUT)
+                return 0;
+        if (r < 0)
+                return -1;
+        /* it left the engine: its callback may still be writing */
+        return ov_done(ov) || np_win_wait_ov(ov, deadline_ns) ? 1 : 0;
 }

@@ -286,6 +286,9 @@ DWORD np_win_wait(DWORD n, struct w_waitable *const *objs, int all, DWORD ms, in
 void np_win_completion_bump(void);
 /* Wait until ov->Internal is no longer STATUS_PENDING (or the deadline). */
 int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns);
+/* The same, completing the operation `ctx` of np in this thread meanwhile
+ * (np_async_help): 1 complete, 0 deadline, -1 the engine cannot help. */
+int np_win_help_ov(npipe_t *np, void *ctx, OVERLAPPED *ov, int64_t deadline_ns);
 
 /* thread.c */
 /* The thread of a thread handle (CreateThread's, or GetCurrentThread's
@@ -510,5 +513,9 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
 int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov, struct w_event *ev,
                     struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
                     struct w_sync *sync, size_t *bytes);
+/* GetOverlappedResult's wait for the operation of p that writes ov, done
+ * in the waiting thread where it can be: 1 complete, 0 deadline, -1 wait
+ * as before. */
+int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline);
 
 #endif

@@ -1,0 +1,309 @@
+/*
+ * test_win32_help.c - GetOverlappedResult with bWait completes the pending
+ * operation in the waiting thread (issue 16: the completion thread's wake
+ * and then the waiter's were two wake-ups in a row).  What a program sees
+ * must not change: reads complete in order (ORDER-01), a wait that times
+ * out leaves the operation pending and its completion still comes without
+ * a waiter, the wait takes an auto-reset event's signal, a cancel or the
+ * peer's close ends it with NT's error, a pending write completes once the
+ * peer has read.
+ *
+ * The peer is another process (fork): with both ends in one process the
+ * satisfying call completes the operation itself (OVL-20) and nothing is
+ * left pending for a waiter.  The child opens the client end and acts on
+ * one-byte commands from a Linux pipe, so every operation of the parent is
+ * pending, checked, before the child is told to satisfy it.
+ */
+#include "w_test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define QUOTA 1024
+
+struct peer {
+        pid_t pid;
+        int ctl; /* commands to the child */
+        HANDLE srv;
+};
+
+/* The child: A / B / h write "A" / "B" / "hello"; r reads one message; q
+ * closes its end and exits. */
+static void child(const char *name, int ctl)
+{
+        HANDLE c = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        if (c == INVALID_HANDLE_VALUE)
+                _exit(2);
+        DWORD mode = PIPE_READMODE_MESSAGE, n;
+        if (!SetNamedPipeHandleState(c, &mode, NULL, NULL))
+                _exit(3);
+        static char buf[4 * QUOTA];
+        char cmd;
+        while (read(ctl, &cmd, 1) == 1) {
+                BOOL ok = TRUE;
+                switch (cmd) {
+                case 'A':
+                case 'B':
+                        ok = WriteFile(c, &cmd, 1, &n, NULL);
+                        break;
+                case 'h':
+                        ok = WriteFile(c, "hello", 5, &n, NULL);
+                        break;
+                case 'r':
+                        ok = ReadFile(c, buf, sizeof buf, &n, NULL);
+                        break;
+                case 'q':
+                        CloseHandle(c);
+                        _exit(0);
+                }
+                if (!ok)
+                        _exit(4);
+        }
+        _exit(0);
+}
+
+static void peer_start(struct peer *p)
+{
+        W_NAME(name);
+        p->srv = w_server(name, FILE_FLAG_OVERLAPPED,
+                          PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, QUOTA);
+        int fds[2];
+        ck_assert_int_eq(pipe(fds), 0);
+        p->pid = fork();
+        ck_assert_int_ge(p->pid, 0);
+        if (p->pid == 0) {
+                close(fds[1]);
+                child(name, fds[0]);
+        }
+        close(fds[0]);
+        p->ctl = fds[1];
+        HANDLE ev = w_event(TRUE, FALSE);
+        OVERLAPPED ov;
+        DWORD n;
+        w_ov(&ov, ev);
+        if (!ConnectNamedPipe(p->srv, &ov)) {
+                DWORD e = GetLastError();
+                ck_assert_msg(e == ERROR_IO_PENDING || e == ERROR_PIPE_CONNECTED, "connect %lu",
+                              (unsigned long)e);
+                if (e == ERROR_IO_PENDING)
+                        WT_OK(GetOverlappedResult(p->srv, &ov, &n, TRUE));
+        }
+        CloseHandle(ev);
+}
+
+static void tell(struct peer *p, char cmd)
+{
+        ck_assert_int_eq(write(p->ctl, &cmd, 1), 1);
+}
+
+static void peer_end(struct peer *p)
+{
+        int st;
+        tell(p, 'q');
+        close(p->ctl);
+        ck_assert_int_eq(waitpid(p->pid, &st, 0), p->pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+        CloseHandle(p->srv);
+}
+
+static void pending_read(HANDLE h, char *buf, DWORD len, OVERLAPPED *ov)
+{
+        WT_FAILS(ReadFile(h, buf, len, NULL, ov), ERROR_IO_PENDING);
+}
+
+/* covers: ORDER-01 (the waiter of the second read does not overtake the first) */
+START_TEST(help_second_read_waits_for_first)
+{
+        struct peer p;
+        OVERLAPPED ov1, ov2;
+        HANDLE ev1 = w_event(TRUE, FALSE), ev2 = w_event(TRUE, FALSE);
+        char b1[8] = {0}, b2[8] = {0};
+        DWORD n = 0;
+
+        peer_start(&p);
+        w_ov(&ov1, ev1);
+        w_ov(&ov2, ev2);
+        pending_read(p.srv, b1, sizeof b1, &ov1);
+        pending_read(p.srv, b2, sizeof b2, &ov2);
+        tell(&p, 'A');
+        tell(&p, 'B');
+        WT_OK(GetOverlappedResult(p.srv, &ov2, &n, TRUE));
+        ck_assert_uint_eq(n, 1);
+        ck_assert_int_eq(b2[0], 'B');
+        /* the first completed before the second: no wait needed */
+        ck_assert_uint_eq((DWORD)ov1.Internal, 0);
+        ck_assert(W_SIGNALLED(ev1));
+        WT_OK(GetOverlappedResult(p.srv, &ov1, &n, FALSE));
+        ck_assert_uint_eq(n, 1);
+        ck_assert_int_eq(b1[0], 'A');
+        CloseHandle(ev1);
+        CloseHandle(ev2);
+        peer_end(&p);
+}
+END_TEST
+
+/* covers: OVL-09 (a wait that times out leaves the operation pending; it
+ * completes later without anybody waiting in GetOverlappedResult) */
+START_TEST(help_timeout_hands_back)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        char buf[16];
+        DWORD n = 0;
+
+        peer_start(&p);
+        w_ov(&ov, ev);
+        pending_read(p.srv, buf, sizeof buf, &ov);
+        WT_FAILS(GetOverlappedResultEx(p.srv, &ov, &n, 20, FALSE), WAIT_TIMEOUT);
+        ck_assert_uint_eq((DWORD)ov.Internal, (DWORD)STATUS_PENDING);
+        ck_assert(!W_SIGNALLED(ev));
+        tell(&p, 'h');
+        /* the completion thread has it back: the event is set with nobody
+         * in GetOverlappedResult */
+        ck_assert_uint_eq(WaitForSingleObject(ev, W_LONG), WAIT_OBJECT_0);
+        ck_assert_uint_eq((DWORD)ov.Internal, 0);
+        ck_assert_uint_eq(ov.InternalHigh, 5);
+        ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+        CloseHandle(ev);
+        peer_end(&p);
+}
+END_TEST
+
+/* covers: OVL-14 (GetOverlappedResult waits on the OVERLAPPED's event, here
+ * an auto-reset one).  When the operation was still pending as the call
+ * began, the wait takes the event's signal, as Wine 8.0 does; when it had
+ * completed before, the event stays signalled.  Which of the two happens
+ * here is a race with the child, so only the results are asserted. */
+START_TEST(help_with_auto_reset_event)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(FALSE, FALSE);
+        char buf[16];
+        DWORD n = 0;
+
+        peer_start(&p);
+        for (int i = 0; i < 50; i++) {
+                w_ov(&ov, ev);
+                pending_read(p.srv, buf, sizeof buf, &ov);
+                tell(&p, 'h');
+                WT_OK(GetOverlappedResult(p.srv, &ov, &n, TRUE));
+                ck_assert_uint_eq(n, 5);
+                ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+        }
+        CloseHandle(ev);
+        peer_end(&p);
+}
+END_TEST
+
+struct canceller {
+        HANDLE h;
+        OVERLAPPED *ov;
+};
+
+static void *cancel_until_found(void *arg)
+{
+        struct canceller *c = arg;
+        while (!CancelIoEx(c->h, c->ov))
+                if (GetLastError() != ERROR_NOT_FOUND)
+                        return (void *)1;
+        return NULL;
+}
+
+/* covers: CANCEL-01 (CancelIoEx from another thread ends the wait with
+ * ERROR_OPERATION_ABORTED, whether it comes before or during the wait) */
+START_TEST(help_cancelled_by_other_thread)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        char buf[16];
+        DWORD n = 7;
+        pthread_t t;
+
+        peer_start(&p);
+        for (int i = 0; i < 20; i++) {
+                w_ov(&ov, ev);
+                pending_read(p.srv, buf, sizeof buf, &ov);
+                struct canceller c = {p.srv, &ov};
+                ck_assert_int_eq(pthread_create(&t, NULL, cancel_until_found, &c), 0);
+                WT_FAILS(GetOverlappedResult(p.srv, &ov, &n, TRUE), ERROR_OPERATION_ABORTED);
+                void *r;
+                ck_assert_int_eq(pthread_join(t, &r), 0);
+                ck_assert_ptr_null(r);
+                ck_assert_uint_eq((DWORD)ov.Internal, (DWORD)STATUS_CANCELLED);
+        }
+        /* the pipe still works */
+        w_ov(&ov, ev);
+        pending_read(p.srv, buf, sizeof buf, &ov);
+        tell(&p, 'h');
+        WT_OK(GetOverlappedResult(p.srv, &ov, &n, TRUE));
+        ck_assert_uint_eq(n, 5);
+        CloseHandle(ev);
+        peer_end(&p);
+}
+END_TEST
+
+/* covers: CLOSE-06 (the peer's close ends a waited read with ERROR_BROKEN_PIPE) */
+START_TEST(help_peer_closes)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        char buf[16];
+        DWORD n = 0;
+        int st;
+
+        peer_start(&p);
+        w_ov(&ov, ev);
+        pending_read(p.srv, buf, sizeof buf, &ov);
+        tell(&p, 'q');
+        WT_FAILS(GetOverlappedResult(p.srv, &ov, &n, TRUE), ERROR_BROKEN_PIPE);
+        ck_assert_int_eq(waitpid(p.pid, &st, 0), p.pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close(p.ctl);
+        CloseHandle(ev);
+        CloseHandle(p.srv);
+}
+END_TEST
+
+/* covers: QUOTA-03 (a write beyond the quota pends until the peer reads;
+ * the waiter completes it with the whole count) */
+START_TEST(help_pending_write)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        static char big[3 * QUOTA];
+        DWORD n = 0;
+
+        memset(big, 'x', sizeof big);
+        peer_start(&p);
+        for (int i = 0; i < 10; i++) {
+                w_ov(&ov, ev);
+                WT_FAILS(WriteFile(p.srv, big, sizeof big, NULL, &ov), ERROR_IO_PENDING);
+                tell(&p, 'r');
+                WT_OK(GetOverlappedResult(p.srv, &ov, &n, TRUE));
+                ck_assert_uint_eq(n, sizeof big);
+        }
+        CloseHandle(ev);
+        peer_end(&p);
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("win32-help");
+        TCase *tc = h_tcase("help", 60);
+        tcase_add_test(tc, help_second_read_waits_for_first);
+        tcase_add_test(tc, help_timeout_hands_back);
+        tcase_add_test(tc, help_with_auto_reset_event);
+        tcase_add_test(tc, help_cancelled_by_other_thread);
+        tcase_add_test(tc, help_peer_closes);
+        tcase_add_test(tc, help_pending_write);
+        suite_add_tcase(s, tc);
+        return h_run(s);
+}
