@@ -33,6 +33,10 @@ struct peer {
  * closes its end and exits. */
 static void child(const char *name, int ctl)
 {
+        char go;
+        /* the server exists once the parent says so */
+        if (read(ctl, &go, 1) != 1)
+                _exit(1);
         HANDLE c = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
         if (c == INVALID_HANDLE_VALUE)
                 _exit(2);
@@ -64,13 +68,18 @@ static void child(const char *name, int ctl)
         _exit(0);
 }
 
+static void tell(struct peer *p, char cmd)
+{
+        ck_assert_int_eq(write(p->ctl, &cmd, 1), 1);
+}
+
 static void peer_start(struct peer *p)
 {
         W_NAME(name);
-        p->srv = w_server(name, FILE_FLAG_OVERLAPPED,
-                          PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, QUOTA);
         int fds[2];
         ck_assert_int_eq(pipe(fds), 0);
+        /* fork before the library starts its threads (ThreadSanitizer
+         * does not allow threads in a child of a threaded process) */
         p->pid = fork();
         ck_assert_int_ge(p->pid, 0);
         if (p->pid == 0) {
@@ -79,23 +88,27 @@ static void peer_start(struct peer *p)
         }
         close(fds[0]);
         p->ctl = fds[1];
+        p->srv = w_server(name, FILE_FLAG_OVERLAPPED,
+                          PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, QUOTA);
         HANDLE ev = w_event(TRUE, FALSE);
         OVERLAPPED ov;
         DWORD n;
         w_ov(&ov, ev);
-        if (!ConnectNamedPipe(p->srv, &ov)) {
+        BOOL at_once = ConnectNamedPipe(p->srv, &ov);
+        tell(p, 'c');
+        if (!at_once) {
                 DWORD e = GetLastError();
                 ck_assert_msg(e == ERROR_IO_PENDING || e == ERROR_PIPE_CONNECTED, "connect %lu",
                               (unsigned long)e);
-                if (e == ERROR_IO_PENDING)
-                        WT_OK(GetOverlappedResult(p->srv, &ov, &n, TRUE));
+                if (e == ERROR_IO_PENDING && !GetOverlappedResultEx(p->srv, &ov, &n, W_LONG, FALSE)) {
+                        int st = 0;
+                        pid_t w = waitpid(p->pid, &st, WNOHANG);
+                        ck_abort_msg("no client: err %lu, child %s status %d",
+                                     (unsigned long)GetLastError(), w == p->pid ? "ended" : "runs",
+                                     st);
+                }
         }
         CloseHandle(ev);
-}
-
-static void tell(struct peer *p, char cmd)
-{
-        ck_assert_int_eq(write(p->ctl, &cmd, 1), 1);
 }
 
 static void peer_end(struct peer *p)
