@@ -225,7 +225,16 @@ struct pass {
         int found, completed;
         struct conn *only_conn;
         int only_writes; /* it waits as a writer (wsleep), not as a reader */
+        int declined;    /* the helper should wait the usual way */
 };
+
+/* Is the peer on the CPU this thread runs on (as last published)? */
+static int peer_on_my_cpu(const struct conn *c)
+{
+        int me = sched_getcpu();
+        uint32_t theirs = atomic_load_explicit(&c->peer->cpu, memory_order_relaxed);
+        return me >= 0 && theirs == (uint32_t)me + 1;
+}
 
 /*
  * Step every operation of s once, in order; complete those that are done
@@ -246,6 +255,15 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                 if (ps->only_h) {
                         if (o->h != ps->only_h || o->ctx != ps->only_ctx)
                                 continue;
+                        if (o->kind == OP_WRITE && o->c && peer_on_my_cpu(o->c)) {
+                                /* A write waiting for a reader on this CPU
+                                 * is better left to the completion thread:
+                                 * woken late, it lets the reader drain
+                                 * more at a time (64 B streaming on one
+                                 * CPU: 1.40 M/s, 0.8 M/s helped). */
+                                ps->declined = 1;
+                                break;
+                        }
                         ps->found = 1;
                         o->helped = 1;
                 } else if (ps->wv && o->helped) {
@@ -480,6 +498,8 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
         free(ps.done);
         engine_settle();
         *found = ps.found && !ps.completed;
+        if (ps.declined)
+                return NPIPE_ENOTFOUND;
         int r = 0;
         if (!*found || ps.n == n) {
                 /* gone (done here or elsewhere), or a retry: look again */
@@ -535,7 +555,7 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*d
                 np_h_put(h);
                 return NPIPE_ENOTFOUND;
         }
-        int found = 0;
+        int found = 0, marked = 0;
         for (int round = 0;; round++) {
                 uint32_t seen = extra ? atomic_load(extra) : 0;
                 if (done(arg)) {
@@ -543,6 +563,12 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*d
                         break;
                 }
                 r = help_round(s, h, ctx, extra, seen, deadline, &found);
+                marked |= found;
+                if (r == NPIPE_ENOTFOUND) {
+                        /* declined (a write with its reader on this CPU):
+                         * wait the usual way from here */
+                        break;
+                }
                 if (!found) {
                         /* not pending here at all, or it left the shard:
                          * done, or its completion runs elsewhere */
@@ -552,15 +578,19 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*d
                 if (r < 0)
                         break;
         }
-        if (found) {
+        if (marked) {
                 /* stopped before its end: the completion thread takes it
                  * back (it slept without the operation's word) */
+                int back = 0;
                 np_lock(&s->lock, NP_LK_SHARD);
                 for (struct op *o = s->head; o; o = o->next)
-                        if (o->h == h && o->ctx == ctx)
+                        if (o->h == h && o->ctx == ctx && o->helped) {
                                 o->helped = 0;
+                                back = 1;
+                        }
                 np_unlock(&s->lock, NP_LK_SHARD);
-                kick(s);
+                if (back)
+                        kick(s);
         }
         np_h_put(h);
         return r;
