@@ -4,7 +4,12 @@
  * callgrind (bench/win32_fastpath.sh runs it; docs/performance.md,
  * "Win32 synchronous I/O: instructions per message").
  *
- *   npipe-bench-win32-fastpath win32|native SIZE ROUNDS
+ *   npipe-bench-win32-fastpath win32|ovl|native SIZE ROUNDS
+ *
+ * ovl: both ends FILE_FLAG_OVERLAPPED, every call with an OVERLAPPED and
+ * an event, as an overlapped Windows program does; every call completes at
+ * once (the data is there, the quota has room), so the count is that of
+ * an overlapped call that does not pend.
  *
  * The server end writes K messages per round (as many as fit 16 KiB, at
  * most 64; one above 16 KiB) while the client end, a forked process, waits
@@ -26,6 +31,39 @@
 #include <unistd.h>
 
 static int go[2], back[2];
+static int ovl; /* mode ovl */
+static HANDLE ovl_ev;
+
+/* An overlapped call that completed at once has its count in *n (and the
+ * event set); one that pends is waited for (not expected here). */
+static BOOL ovl_done(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD *n)
+{
+        if (ok)
+                return TRUE;
+        if (GetLastError() != ERROR_IO_PENDING)
+                return FALSE;
+        return GetOverlappedResult(h, ov, n, TRUE);
+}
+
+static BOOL w_read(HANDLE h, void *buf, DWORD len, DWORD *n)
+{
+        if (!ovl)
+                return ReadFile(h, buf, len, n, NULL);
+        OVERLAPPED ov;
+        memset(&ov, 0, sizeof(ov));
+        ov.hEvent = ovl_ev;
+        return ovl_done(h, &ov, ReadFile(h, buf, len, n, &ov), n);
+}
+
+static BOOL w_write(HANDLE h, const void *buf, DWORD len, DWORD *n)
+{
+        if (!ovl)
+                return WriteFile(h, buf, len, n, NULL);
+        OVERLAPPED ov;
+        memset(&ov, 0, sizeof(ov));
+        ov.hEvent = ovl_ev;
+        return ovl_done(h, &ov, WriteFile(h, buf, len, n, &ov), n);
+}
 static size_t size;
 static unsigned rounds, per_round;
 static char name[128];
@@ -44,8 +82,9 @@ static int reader(int win32)
         npipe_t *np = NULL;
         if (win32) {
                 /* the instance listens since CreateNamedPipe: no wait needed */
-                h = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0,
-                                NULL);
+                h = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                                ovl ? FILE_FLAG_OVERLAPPED : 0, NULL);
+                ovl_ev = CreateEventA(NULL, TRUE, FALSE, NULL);
                 DWORD mode = PIPE_READMODE_MESSAGE;
                 if (h == INVALID_HANDLE_VALUE || !SetNamedPipeHandleState(h, &mode, NULL, NULL))
                         die("CreateFile", (long)GetLastError());
@@ -63,7 +102,7 @@ static int reader(int win32)
                 for (unsigned j = 0; j < per_round; j++) {
                         if (win32) {
                                 DWORD n = 0;
-                                bad += !ReadFile(h, buf, (DWORD)(size + 64), &n, NULL) || n != size;
+                                bad += !w_read(h, buf, (DWORD)(size + 64), &n) || n != size;
                         } else {
                                 size_t n = 0;
                                 bad += npipe_read(np, buf, size + 64, &n) < 0 || n != size;
@@ -82,11 +121,13 @@ static int reader(int win32)
 
 int main(int argc, char **argv)
 {
-        if (argc != 4 || (strcmp(argv[1], "win32") && strcmp(argv[1], "native"))) {
-                fprintf(stderr, "usage: %s win32|native SIZE ROUNDS\n", argv[0]);
+        if (argc != 4 ||
+            (strcmp(argv[1], "win32") && strcmp(argv[1], "ovl") && strcmp(argv[1], "native"))) {
+                fprintf(stderr, "usage: %s win32|ovl|native SIZE ROUNDS\n", argv[0]);
                 return 2;
         }
-        int win32 = !strcmp(argv[1], "win32");
+        ovl = !strcmp(argv[1], "ovl");
+        int win32 = ovl || !strcmp(argv[1], "win32");
         size = strtoul(argv[2], NULL, 10);
         rounds = (unsigned)strtoul(argv[3], NULL, 10);
         size_t span = size + 24; /* a message in the ring: its header and padding */
@@ -104,7 +145,8 @@ int main(int argc, char **argv)
         npipe_t *ns = NULL;
         /* the server end first; the forked client only opens */
         if (win32) {
-                hs = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX,
+                ovl_ev = CreateEventA(NULL, TRUE, FALSE, NULL);
+                hs = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | (ovl ? FILE_FLAG_OVERLAPPED : 0),
                                       PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1,
                                       65536, 65536, 0, NULL);
                 if (hs == INVALID_HANDLE_VALUE)
@@ -126,7 +168,14 @@ int main(int argc, char **argv)
                 _exit(reader(win32));
         }
         if (win32) {
-                if (!ConnectNamedPipe(hs, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
+                OVERLAPPED ov;
+                memset(&ov, 0, sizeof(ov));
+                ov.hEvent = ovl_ev;
+                DWORD n;
+                BOOL ok = ConnectNamedPipe(hs, ovl ? &ov : NULL);
+                if (!ok && GetLastError() == ERROR_IO_PENDING)
+                        ok = GetOverlappedResult(hs, &ov, &n, TRUE);
+                if (!ok && GetLastError() != ERROR_PIPE_CONNECTED)
                         die("ConnectNamedPipe", (long)GetLastError());
         } else {
                 int r = npipe_listen(ns, 10000);
@@ -139,7 +188,7 @@ int main(int argc, char **argv)
                 for (unsigned j = 0; j < per_round; j++, sent++) {
                         if (win32) {
                                 DWORD n = 0;
-                                if (!WriteFile(hs, msg, (DWORD)size, &n, NULL) || n != size)
+                                if (!w_write(hs, msg, (DWORD)size, &n) || n != size)
                                         die("WriteFile", (long)GetLastError());
                         } else {
                                 size_t n = 0;

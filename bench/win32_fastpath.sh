@@ -1,7 +1,8 @@
 #!/bin/sh
 # win32_fastpath.sh BUILD [SIZE...] - instructions per message of the
-# synchronous Win32 path (WriteFile + ReadFile) and of the native one
-# (npipe_write + npipe_read), counted by callgrind (docs/performance.md,
+# synchronous Win32 path (WriteFile + ReadFile), of the overlapped one
+# (the same calls with an OVERLAPPED, completing at once) and of the native
+# one (npipe_write + npipe_read), counted by callgrind (docs/performance.md,
 # "Win32 synchronous I/O: instructions per message").
 #
 # For each size (default 64 and 65536) and each API: two runs of
@@ -14,6 +15,9 @@ set -eu
 build=${1:?usage: $0 BUILD [SIZE...]}
 shift
 [ $# -gt 0 ] || set -- 64 65536
+# WIN32_FASTPATH_MODES: which APIs (default all three; ovl = overlapped
+# handles, every call with an OVERLAPPED, none pending)
+modes=${WIN32_FASTPATH_MODES:-native win32 ovl}
 bin=$build/bench/npipe-bench-win32-fastpath
 broker=$build/src/broker/npiped
 command -v valgrind >/dev/null 2>&1 || { echo "$0: valgrind is not installed" >&2; exit 1; }
@@ -24,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 # run MODE SIZE ROUNDS -> "messages writer_instructions reader_instructions"
 run() {
         d=$(mktemp -d "$work/run.XXXXXX")
-        if [ "$1" = win32 ]; then
+        if [ "$1" != native ]; then
                 tg="--toggle-collect=npipe_win_WriteFile --toggle-collect=npipe_win_ReadFile"
         else
                 tg="--toggle-collect=npipe_write --toggle-collect=npipe_read"
@@ -44,7 +48,7 @@ run() {
 
 printf '%-7s %8s %8s %8s %8s\n' api size write read total
 for size in "$@"; do
-        for mode in native win32; do
+        for mode in $modes; do
                 # shellcheck disable=SC2046
                 set -- $(run $mode "$size" 10)
                 m1=$1 w1=$2 r1=$3

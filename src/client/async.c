@@ -76,6 +76,26 @@ void np_async_on_start(void (*fn)(void *), void *arg)
         tl_start_arg = arg;
 }
 
+/* np_async_on_pend: the caller's record of the operation is made only
+ * when it pends (an operation that completes at once needs none). */
+static __thread void *(*tl_pend_fn)(void *);
+static __thread void *tl_pend_arg;
+
+void np_async_on_pend(void *(*fn)(void *), void *arg)
+{
+        tl_pend_fn = fn;
+        tl_pend_arg = arg;
+}
+
+void *np_async_pend_ctx(void *ctx)
+{
+        if (!tl_pend_fn)
+                return ctx;
+        void *(*fn)(void *) = tl_pend_fn;
+        tl_pend_fn = NULL;
+        return fn(tl_pend_arg);
+}
+
 void np_async_started(void)
 {
         if (tl_start_fn) {
@@ -652,6 +672,10 @@ int np_op_enqueue(struct op *o)
         struct np_shard *s = shard_for(o->h);
         if (!s)
                 return NPIPE_ENOMEM;
+        /* the caller's record, now that it pends (np_async_on_pend) */
+        o->ctx = np_async_pend_ctx(o->ctx);
+        if (!o->ctx)
+                return NPIPE_ENOMEM;
         np_h_hold(o->h);
         if (o->c && o->kind == OP_WRITE) {
                 /* any consumption until the first step sets the real mark */
@@ -686,9 +710,12 @@ int np_op_enqueue(struct op *o)
 struct op *np_op_new(enum op_kind kind, struct npipe *h, struct conn *c, np_async_cb cb,
                          void *ctx)
 {
-        struct op *o = calloc(1, sizeof(*o));
+        /* malloc, not calloc: glibc's calloc bypasses the per-thread
+         * cache (one operation per overlapped call) */
+        struct op *o = malloc(sizeof(*o));
         if (!o)
                 return NULL;
+        *o = (struct op){0};
         o->kind = kind;
         o->h = h;
         o->c = c;

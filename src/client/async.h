@@ -82,6 +82,15 @@ void np_async_on_start(void (*fn)(void *), void *arg);
 int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra, int (*done)(void *),
                   void *arg, int64_t deadline);
 
+/* For the next read or write this thread starts: `ctx` is a stand-in
+ * until the operation pends; then fn(arg) is called once, before anything
+ * can complete, cancel or find the operation, and its result is the ctx
+ * from then on (the callback's, np_async_cancel's).  NULL from fn fails
+ * the start with NPIPE_ENOMEM.  Not called when the operation completes
+ * at once, so a caller's record of it costs nothing then.  Cleared by the
+ * start either way, as np_async_on_start. */
+void np_async_on_pend(void *(*fn)(void *), void *arg);
+
 /* Does h have operations pending (its Win32 handle is then unsignalled)? */
 /* Wait until no callback of h is running or about to run (an operation a
  * completion thread or another thread's call had taken when a cancel did

@@ -43,7 +43,7 @@ static int start_begin(npipe_t *hv, np_async_cb cb, int bad_args, size_t *bytes,
 }
 
 /* A start that ends without pending (done at once, or refused): what it
- * held goes (o may be NULL). */
+ * held goes (o, a heap operation, may be NULL). */
 static int start_end(struct npipe *h, struct conn *c, struct op *o, int r)
 {
         free(o);
@@ -62,6 +62,43 @@ static int start_pend(struct npipe *h, struct conn *c, struct op *o)
         return r;
 }
 
+/* Reads and writes are tried with the operation on the stack: most
+ * complete at once, and then no operation is allocated (one malloc and
+ * free per overlapped call, docs/performance.md "Win32 overlapped I/O").
+ * One that pends moves to the heap here, before anything else can see it:
+ * only a write that began streaming a message has left its address, in
+ * c->stream_owner (compared, never followed), which moves with it. */
+static int start_pend_stack(struct npipe *h, struct conn *c, struct op *so)
+{
+        struct op *o = malloc(sizeof(*o));
+        if (o) {
+                *o = *so;
+                if (so->kind == OP_WRITE) {
+                        np_lock(&h->wr, NP_LK_WR);
+                        if (c->stream_owner == so)
+                                c->stream_owner = o;
+                        np_unlock(&h->wr, NP_LK_WR);
+                }
+                return start_pend(h, c, o);
+        }
+        if (so->kind == OP_WRITE) {
+                /* out of memory with the message queued: withdrawn as a
+                 * cancel withdraws it (QUOTA-07), so the write fails whole */
+                np_lock(&h->wr, NP_LK_WR);
+                if (so->phase == 1)
+                        np_prod_abort(&c->prod, so->first, so->end, 0);
+                else if (c->stream_owner == so)
+                        np_prod_abort(&c->prod, so->first, 0, 1);
+                if (c->stream_owner == so)
+                        c->stream_owner = NULL;
+                np_unlock(&h->wr, NP_LK_WR);
+                np_wake_reader(c);
+        } else if (so->wanting) {
+                atomic_fetch_sub(&c->own->rwant, so->wanting);
+        }
+        return start_end(h, c, NULL, NPIPE_ENOMEM);
+}
+
 int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb cb, void *ctx)
 {
         size_t dummy;
@@ -71,16 +108,18 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
         int r = start_begin(hv, cb, !buf && len, bytes, &h);
         if (r < 0)
                 return r;
-        if (h->rp)
-                return start_end(h, NULL, NULL, np_smb_async_read(h, buf, len, cb, ctx));
+        if (h->rp) {
+                /* a remote operation always pends */
+                ctx = np_async_pend_ctx(ctx);
+                return start_end(h, NULL, NULL,
+                                 ctx ? np_smb_async_read(h, buf, len, cb, ctx) : NPIPE_ENOMEM);
+        }
         struct conn *c = np_conn_get(h);
         int st = np_end_state(h, c);
         r = np_read_state_error(h, st);
         if (r < 0)
                 return start_end(h, c, NULL, r);
-        struct op *o = np_op_new(OP_READ, h, c, cb, ctx);
-        if (!o)
-                return start_end(h, c, NULL, NPIPE_ENOMEM);
+        struct op so = {.kind = OP_READ, .h = h, .c = c, .cb = cb, .ctx = ctx}, *o = &so;
         o->buf = buf;
         o->len = len;
         /* Try at once unless earlier reads are queued (they come first),
@@ -100,10 +139,10 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
                         if (o->wanting)
                                 atomic_fetch_sub(&c->own->rwant, o->wanting);
                         *bytes = o->done;
-                        return start_end(h, c, o, status);
+                        return start_end(h, c, NULL, status);
                 }
         }
-        return start_pend(h, c, o);
+        return start_pend_stack(h, c, o);
 }
 
 int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_async_cb cb,
@@ -116,8 +155,11 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         int r = start_begin(hv, cb, !buf && len, bytes, &h);
         if (r < 0)
                 return r;
-        if (h->rp)
-                return start_end(h, NULL, NULL, np_smb_async_write(h, buf, len, cb, ctx));
+        if (h->rp) {
+                ctx = np_async_pend_ctx(ctx);
+                return start_end(h, NULL, NULL,
+                                 ctx ? np_smb_async_write(h, buf, len, cb, ctx) : NPIPE_ENOMEM);
+        }
         if (atomic_load(&h->nowait) || (len == 0 && h->params.type == NPIPE_TYPE_BYTE)) {
                 /* NOWAIT-07: non-blocking writes never pend; ZERO-03 */
                 np_h_put(h);
@@ -132,9 +174,7 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
                 r = np_remote_write_error(h, len);
         if (r < 0)
                 return start_end(h, c, NULL, r);
-        struct op *o = np_op_new(OP_WRITE, h, c, cb, ctx);
-        if (!o)
-                return start_end(h, c, NULL, NPIPE_ENOMEM);
+        struct op so = {.kind = OP_WRITE, .h = h, .c = c, .cb = cb, .ctx = ctx}, *o = &so;
         o->wbuf = buf;
         o->len = len;
         struct waitspec w;
@@ -158,13 +198,13 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         np_wake_reader(c);
         if (wr == NP_RING_CORRUPT) {
                 atomic_store(&c->corrupt, 1);
-                return start_end(h, c, o, NPIPE_EPIPE);
+                return start_end(h, c, NULL, NPIPE_EPIPE);
         }
         if (o->phase == 1 && np_op_write_step(o, &status, &w) == STEP_DONE) {
                 *bytes = status == 0 ? len : 0;
-                return start_end(h, c, o, status);
+                return start_end(h, c, NULL, status);
         }
-        return start_pend(h, c, o);
+        return start_pend_stack(h, c, o);
 }
 
 int np_async_listen(npipe_t *hv, np_async_cb cb, void *ctx)

@@ -185,6 +185,87 @@ static void unsignal_handle(void *arg)
         np_win_unsignal(&p->wt);
 }
 
+/* A record's references: the pipe, the event, the port, the thread. */
+static void op_take_refs(struct w_op *op)
+{
+        np_win_ref(&op->pipe->obj);
+        if (op->event)
+                np_win_ref(&op->event->obj);
+        if (op->port)
+                np_win_ref((struct w_obj *)op->port);
+        op->thread = np_win_self();
+        np_win_thread_ref(op->thread);
+}
+
+/* A read or write with an OVERLAPPED: its record is made only when it
+ * pends (np_async_on_pend), from the fields kept here on the stack.  Most
+ * overlapped calls complete at once (the data is there, the quota has
+ * room); a record per call, its references and its link were most of
+ * their cost (docs/performance.md, "Win32 overlapped I/O"). */
+struct lazy_op {
+        struct w_op proto;
+        struct w_op *op; /* the record, once made */
+};
+
+static void *lazy_make(void *arg)
+{
+        struct lazy_op *l = arg;
+        /* malloc, not calloc: glibc's calloc bypasses the per-thread cache */
+        struct w_op *op = malloc(sizeof(*op));
+        if (!op)
+                return NULL;
+        *op = l->proto;
+        /* one reference for the starting call, one for the callback */
+        atomic_init(&op->refs, 2);
+        op_take_refs(op);
+        l->op = op;
+        return op;
+}
+
+/* Under the engine's lock, before the operation can complete: findable
+ * by CancelIo(Ex) and GetOverlappedResult, and the handle unsignalled
+ * (CANCEL-05), in that order. */
+static void lazy_link(void *arg)
+{
+        struct lazy_op *l = arg;
+        op_link(l->op);
+        np_win_unsignal(&l->proto.pipe->wt);
+}
+
+static int op_start_lazy(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov,
+                         struct w_event *ev, struct w_port *port, ULONG_PTR key,
+                         LPOVERLAPPED_COMPLETION_ROUTINE routine, size_t *bytes)
+{
+        struct lazy_op l = {.proto = {.kind = rq->kind,
+                                      .pipe = p,
+                                      .ov = ov,
+                                      .event = ev,
+                                      .port = port,
+                                      .key = key,
+                                      .routine = routine}};
+        np_async_on_pend(lazy_make, &l);
+        np_async_on_start(lazy_link, &l);
+        /* &l.proto stands for the record until there is one: the engine
+         * keeps it only if the operation pends, and then takes the
+         * record's address instead */
+        int r = start_async(p, rq, bytes, &l.proto);
+        np_async_on_pend(NULL, NULL);
+        np_async_on_start(NULL, NULL);
+        if (r == NP_ASYNC_PENDING) {
+                op_put(l.op); /* the starting call's reference */
+                return r;
+        }
+        np_win_unsignal(&p->wt); /* do_io: the I/O started and ended */
+        if (l.op) {
+                /* made, then finished at once (a remote start that failed):
+                 * the callback will not run */
+                op_unlink(l.op);
+                op_put(l.op);
+                op_put(l.op);
+        }
+        return r;
+}
+
 /* Start an overlapped operation: its record, linked where CancelIo finds
  * it.  NP_ASYNC_PENDING, or the result of an operation finished at once
  * (the record is then gone). */
@@ -192,30 +273,27 @@ int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov,
                     struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
                     struct w_sync *sync, size_t *bytes)
 {
-        struct w_op *op = calloc(1, sizeof(*op));
-        if (!op)
-                return NPIPE_ENOMEM;
-        /* one reference for this call, one for the engine's callback */
-        atomic_init(&op->refs, 2);
-        op->kind = rq->kind;
-        op->pipe = p;
-        np_win_ref(&p->obj);
-        op->ov = ov;
-        op->event = ev;
-        if (ev)
-                np_win_ref(&ev->obj);
-        op->port = port;
-        if (port)
-                np_win_ref((struct w_obj *)port);
-        op->key = key;
-        op->routine = routine;
-        op->sync = sync;
-        op->thread = np_win_self();
-        np_win_thread_ref(op->thread);
         if (rq->kind == WOP_WRITE) {
                 static pthread_once_t once = PTHREAD_ONCE_INIT;
                 pthread_once(&once, at_exit_register);
         }
+        if (!sync && (rq->kind == WOP_READ || rq->kind == WOP_WRITE))
+                return op_start_lazy(p, rq, ov, ev, port, key, routine, bytes);
+        struct w_op *op = malloc(sizeof(*op));
+        if (!op)
+                return NPIPE_ENOMEM;
+        *op = (struct w_op){0};
+        /* one reference for this call, one for the engine's callback */
+        atomic_init(&op->refs, 2);
+        op->kind = rq->kind;
+        op->pipe = p;
+        op->ov = ov;
+        op->event = ev;
+        op->port = port;
+        op->key = key;
+        op->routine = routine;
+        op->sync = sync;
+        op_take_refs(op);
         /* a synchronous call on a synchronous handle is not one of the
          * handle's overlapped operations: CancelIo(Ex) do not see it, only
          * CancelSynchronousIo does (CANCEL-05) */
