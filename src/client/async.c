@@ -547,9 +547,16 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                 if (c)
                         atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
                 if ((!c || atomic_load(&c->gone) == 0) &&
-                    syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC) < 0 &&
-                    errno == ETIMEDOUT)
-                        r = NPIPE_ETIMEDOUT;
+                    syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC) < 0) {
+                        if (errno == ETIMEDOUT) {
+                                r = NPIPE_ETIMEDOUT;
+                        } else if (errno == ENOSYS || errno == EPERM || errno == EACCES) {
+                                /* no futex_waitv here (wait_words): the
+                                 * caller waits the usual way */
+                                atomic_store(&waitv_missing, 1);
+                                r = NPIPE_ENOTFOUND;
+                        }
+                }
                 if (c)
                         atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         }
@@ -582,11 +589,15 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*d
                         r = 0;
                         break;
                 }
+                if (deadline >= 0 && np_now_ns() >= deadline) {
+                        r = NPIPE_ETIMEDOUT;
+                        break;
+                }
                 r = help_round(s, h, ctx, extra, seen, deadline, &found);
                 marked |= found;
                 if (r == NPIPE_ENOTFOUND) {
-                        /* declined (a write with its reader on this CPU):
-                         * wait the usual way from here */
+                        /* declined (a write with its reader on this CPU),
+                         * or no futex_waitv: wait the usual way from here */
                         break;
                 }
                 if (!found) {

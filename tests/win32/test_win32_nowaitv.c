@@ -134,6 +134,12 @@ START_TEST(overlapped_without_futex_waitv)
         w_ov(&ob, eb);
         WT_FAILS(ReadFile(a, ba, sizeof(ba), NULL, &oa), ERROR_IO_PENDING);
         WT_FAILS(ReadFile(b, bb, sizeof(bb), NULL, &ob), ERROR_IO_PENDING);
+        /* GetOverlappedResultEx completes in the waiting thread where it
+         * can (np_async_help); without futex_waitv it waits the usual way,
+         * and its timeout still ends it (it used to spin past it) */
+        DWORD none = 7;
+        WT_FAILS(GetOverlappedResultEx(a, &oa, &none, 50, FALSE), WAIT_TIMEOUT);
+        WT_FAILS(GetOverlappedResultEx(b, &ob, &none, 50, FALSE), WAIT_TIMEOUT);
 
         /* two operations pending and nothing happening: the engine sleeps
          * (a spinning thread would use all of the 400 ms) */
