@@ -905,6 +905,82 @@ START_TEST(test_wake_once)
 }
 END_TEST
 
+START_TEST(test_seq_only_for_waiters)
+{
+        /* covers: none (wake protocol: seq moves only for counted waiters, issue 16) */
+        struct pair p;
+        char buf[64];
+        size_t n;
+        pair_init(&p, 8192);
+        uint32_t pseq = atomic_load(&p.pseg->seq), cseq = atomic_load(&p.cseg->seq);
+
+        /* nobody waits: a message and its consumption move neither seq */
+        put(&p, "one", 3);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq);
+
+        /* a reader counted on the consumer's end: the producer's seq moves;
+         * the consumption still does not move the consumer's */
+        atomic_store(&p.cseg->rwaiting, 1);
+        put(&p, "two", 3);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 1);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq);
+        atomic_store(&p.cseg->rwaiting, 0);
+        /* a sleeping reader (or a pending overlapped read) counts too */
+        atomic_store(&p.cseg->rsleepers, 1);
+        put(&p, "three", 5);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 2);
+        atomic_store(&p.cseg->rsleepers, 0);
+
+        /* a writer counted on the producer's end: consumption moves the
+         * consumer's seq, publication does not move the producer's */
+        atomic_store(&p.pseg->wwaiting, 1);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq + 1);
+        put(&p, "four", 4);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 2);
+        atomic_store(&p.pseg->wwaiting, 0);
+        atomic_store(&p.pseg->wsleepers, 1);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq + 2);
+        pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_seq_version2_peer)
+{
+        /* covers: none (a peer library of segment version 2 is sent every increment) */
+        struct pair p;
+        char buf[64];
+        size_t n;
+        pair_init(&p, 8192);
+        size_t sz = NP_SEG_HDR_SIZE + 8192;
+        p.pseg->version = 2;
+        p.cseg->version = 2;
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_SERVER), 0);
+        p.pseg->version = 1;
+        ck_assert_int_eq(np_seg_check(p.pseg, sz, NP_ROLE_SERVER), -1);
+        p.pseg->version = 2;
+        np_prod_init(&p.prod, p.pseg, p.cseg);
+        np_cons_init(&p.cons, p.pseg, p.cseg);
+        uint32_t pseq = atomic_load(&p.pseg->seq), cseq = atomic_load(&p.cseg->seq);
+        for (int i = 0; i < 3; i++) {
+                put(&p, "x", 1);
+                ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        }
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 3);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq + 3);
+        /* the version is read when the peer is mapped: changed later, it
+         * changes nothing */
+        p.cseg->version = 3;
+        put(&p, "y", 1);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 4);
+        pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_corrupt_head)
 {
         /* covers: none (design.md isolation: a bad value breaks the pipe) */
@@ -1029,16 +1105,19 @@ START_TEST(test_corrupt_counters)
         ck_assert_int_eq(np_cons_avail(&p.cons), -1);
         pair_free(&p);
 
-        /* producer side: the consumer's published values */
+        /* producer side: the consumer's published values, read when the
+         * producer needs them - here for a message that needs the whole
+         * ring, more than the position it saw last leaves free */
         pair_init(&p, 4096);
         put(&p, "abcdefgh", 8);
         size_t done = 0;
+        static char whole[4096 - NP_CHUNK_HDR];
         atomic_store(&p.cseg->rpos, 4096 * 4); /* beyond our head */
-        ck_assert_int_eq(np_prod_write(&p.prod, "x", 1, &done), NP_RING_CORRUPT);
+        ck_assert_int_eq(np_prod_write(&p.prod, whole, sizeof whole, &done), NP_RING_CORRUPT);
         ck_assert_int_eq(np_prod_room(&p.prod), -1);
         atomic_store(&p.cseg->rpos, 3); /* unaligned */
         done = 0;
-        ck_assert_int_eq(np_prod_write(&p.prod, "x", 1, &done), NP_RING_CORRUPT);
+        ck_assert_int_eq(np_prod_write(&p.prod, whole, sizeof whole, &done), NP_RING_CORRUPT);
         ck_assert_int_eq(np_prod_room(&p.prod), -1);
         atomic_store(&p.cseg->rpos, 0);
         atomic_store(&p.cseg->rbytes, 9); /* more consumed than written */
@@ -1137,6 +1216,8 @@ int main(void)
         tcase_add_test(tc, test_abort_while_reading);
         tcase_add_test(tc, test_abort_while_reading_pieces);
         tcase_add_test(tc, test_wake_once);
+        tcase_add_test(tc, test_seq_only_for_waiters);
+        tcase_add_test(tc, test_seq_version2_peer);
         tcase_add_test(tc, test_corrupt_head);
         tcase_add_test(tc, test_corrupt_lengths);
         tcase_add_test(tc, test_corrupt_continuation);

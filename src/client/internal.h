@@ -464,6 +464,36 @@ static inline int np_remaining_ms(int64_t deadline)
  * `need`. */
 int np_conn_wait(struct conn *c, uint32_t seq, uint64_t need, int64_t deadline);
 int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline);
+/* A thread that is going to wait for the peer counts itself first
+ * (ring_layout.h: the peer increments its seq only for counted waiters),
+ * and only then reads the peer's seq and checks its condition: the loops
+ * of the blocking calls count on their first turn that would wait, and
+ * look again.  `writer`: waiting for the peer to consume. */
+static inline void np_wait_begin(struct conn *c, int writer)
+{
+        atomic_fetch_add_explicit(writer ? &c->own->wwaiting : &c->own->rwaiting, 1,
+                                  memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+static inline void np_wait_end(struct conn *c, int writer)
+{
+        atomic_fetch_sub_explicit(writer ? &c->own->wwaiting : &c->own->rwaiting, 1,
+                                  memory_order_release);
+}
+
+/* As np_conn_wait_for; `spun`: the caller has spun already
+ * (np_conn_spin_progress), go to sleep at once. */
+int np_conn_wait_spun(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline,
+                      int spun);
+/* The spin of a blocking call before it counts itself as waiting: while
+ * the peer runs on another CPU, up to SPIN_NS for `progress` (the peer's
+ * head for a reader, its consumed position for a writer) to leave `seen`
+ * or the peer's seq to leave `seq`.  Nothing is written: a reply that
+ * comes within the spin costs no shared write (issue 16).  1 when one
+ * moved. */
+int np_conn_spin_progress(struct conn *c, uint32_t seq, const _Atomic uint64_t *progress,
+                          uint64_t seen);
 /* The spin of np_conn_wait_for alone: while the peer runs on another CPU,
  * up to SPIN_NS for `word` to leave `val` (or `extra` to leave
  * `extra_val`).  1 when one moved, 0 when it did not or no spin pays. */

@@ -67,10 +67,12 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
 {
         size_t done = 0;
         uint64_t wanting = 0; /* what we added to rwant while blocked */
+        int counted = 0;      /* in rwaiting (np_wait_begin) */
         int r;
         np_note_cpu(c);
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                uint64_t head = atomic_load_explicit(&c->peer->head, memory_order_acquire);
                 int disc;
                 int closed = np_sync_closed_state(h, c, &disc);
                 if (disc) {
@@ -120,9 +122,23 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         wanting = len - done;
                         atomic_fetch_add(&c->own->rwant, wanting);
                 }
+                if (!counted) {
+                        /* A spin that writes nothing first; then counted
+                         * before the seq we sleep on is read (ring_layout.h) */
+                        if (!keep)
+                                np_unlock(&h->rd, NP_LK_RD);
+                        int moved = np_conn_spin_progress(c, seq, &c->peer->head, head);
+                        if (!keep)
+                                np_lock(&h->rd, NP_LK_RD);
+                        if (!moved) {
+                                np_wait_begin(c, 0);
+                                counted = 1;
+                        }
+                        continue;
+                }
                 if (!keep)
                         np_unlock(&h->rd, NP_LK_RD);
-                int w = np_conn_wait(c, seq, 0, deadline);
+                int w = np_conn_wait_spun(c, seq, 0, 0, deadline, 1);
                 if (!keep)
                         np_lock(&h->rd, NP_LK_RD);
                 /* a cancel (CancelSynchronousIo) ends the read as a timeout does */
@@ -142,6 +158,8 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         break;
                 }
         }
+        if (counted)
+                np_wait_end(c, 0);
         if (wanting)
                 atomic_fetch_sub(&c->own->rwant, wanting);
         *nread = done;
@@ -304,8 +322,8 @@ NPIPE_EXTERN int npipe_read_timeout(npipe_t *h, void *buf, size_t len, size_t *n
 
 /* Wait until the unread bytes up to `target` (our wbytes after the write)
  * fit the quota (QUOTA-03), or the pipe ends. */
-static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t quota,
-                      int64_t deadline)
+static int wait_quota_counted(struct npipe *h, struct conn *c, uint64_t target, uint64_t quota,
+                              int64_t deadline, int *counted)
 {
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
@@ -330,9 +348,17 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
                         return NPIPE_ENOTCONN; /* DISC-02 */
                 if (closed)
                         return NPIPE_EPIPE; /* CLOSE-07 */
+                if (!*counted) {
+                        /* a spin that writes nothing, then counted (read_locked) */
+                        if (!np_conn_spin_progress(c, seq, &c->peer->rbytes, rb)) {
+                                np_wait_begin(c, 1);
+                                *counted = 1;
+                        }
+                        continue;
+                }
                 /* the consumer must pass target - quota (less what was cancelled) */
                 uint64_t need = rb + (upto - quota);
-                int w = np_conn_wait(c, seq, need, deadline);
+                int w = np_conn_wait_spun(c, seq, 1, need, deadline, 1);
                 if (w == NPIPE_ECANCELED)
                         return w;
                 if (w == NPIPE_ETIMEDOUT &&
@@ -344,14 +370,15 @@ static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t
 /* Put len bytes into the ring (streaming when needed).  Called with h->wr,
  * which it lets go of while it sleeps before writing anything.
  * *first: the ring position where the message starts (for np_prod_abort). */
-static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t len,
-                      int64_t deadline, uint64_t *first)
+static int write_ring_counted(struct npipe *h, struct conn *c, const void *buf, size_t len,
+                              int64_t deadline, uint64_t *first, int *counted)
 {
         size_t done = 0;
         *first = np_prod_pos(&c->prod);
         np_note_cpu(c);
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
+                uint64_t rpos = atomic_load_explicit(&c->peer->rpos, memory_order_acquire);
                 int disc;
                 int closed = np_sync_closed_state(h, c, &disc);
                 if (disc)
@@ -379,9 +406,22 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                  * close that aborts another write (the streaming one we
                  * wait behind, say) never waits for us. */
                 int drop = done == 0;
+                if (!*counted) {
+                        /* a spin that writes nothing, then counted (read_locked) */
+                        if (drop)
+                                np_unlock(&h->wr, NP_LK_WR);
+                        int moved = np_conn_spin_progress(c, seq, &c->peer->rpos, rpos);
+                        if (drop)
+                                np_lock(&h->wr, NP_LK_WR);
+                        if (!moved) {
+                                np_wait_begin(c, 1);
+                                *counted = 1;
+                        }
+                        continue;
+                }
                 if (drop)
                         np_unlock(&h->wr, NP_LK_WR);
-                int w = np_conn_wait_for(c, seq, 1, 0, deadline);
+                int w = np_conn_wait_spun(c, seq, 1, 0, deadline, 1);
                 if (drop)
                         np_lock(&h->wr, NP_LK_WR);
                 if (w == NPIPE_ECANCELED) {
@@ -396,6 +436,26 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                     atomic_load_explicit(&c->peer->seq, memory_order_acquire) == seq)
                         return NPIPE_ETIMEDOUT;
         }
+}
+
+static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t len,
+                      int64_t deadline, uint64_t *first)
+{
+        int counted = 0;
+        int r = write_ring_counted(h, c, buf, len, deadline, first, &counted);
+        if (counted)
+                np_wait_end(c, 1);
+        return r;
+}
+
+static int wait_quota(struct npipe *h, struct conn *c, uint64_t target, uint64_t quota,
+                      int64_t deadline)
+{
+        int counted = 0;
+        int r = wait_quota_counted(h, c, target, quota, deadline, &counted);
+        if (counted)
+                np_wait_end(c, 1);
+        return r;
 }
 
 /* flags for do_write */
@@ -453,10 +513,18 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
          * first test, without taking h->wr again). */
         int fits = 0;
         if (r == 0) {
-                uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
-                int64_t unread = np_prod_unread(&c->prod);
-                fits = rb <= target && unread >= 0 && (uint64_t)unread <= quota &&
-                       target - rb <= quota;
+                /* First by the consumed bytes last seen, a lower bound of
+                 * the truth: most writes fit by that alone and leave the
+                 * consumer's cache line where it is (issue 16). */
+                fits = target - c->prod.seen_rbytes <= quota;
+                if (!fits) {
+                        uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+                        int64_t unread = np_prod_unread(&c->prod);
+                        fits = rb <= target && unread >= 0 && (uint64_t)unread <= quota &&
+                               target - rb <= quota;
+                        if (rb <= target && rb > c->prod.seen_rbytes)
+                                c->prod.seen_rbytes = rb;
+                }
         }
         np_unlock(&h->wr, NP_LK_WR);
         if (r < 0)

@@ -154,13 +154,36 @@ int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
         return 0;
 }
 
+int np_conn_spin_progress(struct conn *c, uint32_t seq, const _Atomic uint64_t *progress,
+                          uint64_t seen)
+{
+        int64_t end = spin_end(c);
+        if (!end)
+                return 0;
+        do {
+                for (int i = 0; i < 64; i++) {
+                        if (atomic_load_explicit(progress, memory_order_acquire) != seen ||
+                            atomic_load_explicit(&c->peer->seq, memory_order_acquire) != seq)
+                                return 1;
+                        np_cpu_relax();
+                }
+        } while (np_now_ns() < end);
+        return 0;
+}
+
 /* As np_conn_wait; `writer` says we wait for the consumer, `need` is then
  * the mark (0: any consumption, also of empty messages, which move no
  * bytes). */
 int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
                      int64_t deadline)
 {
-        if (np_conn_spin(c, &c->peer->seq, seq, NULL, 0))
+        return np_conn_wait_spun(c, seq, writer, need, deadline, 0);
+}
+
+int np_conn_wait_spun(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline,
+                      int spun)
+{
+        if (!spun && np_conn_spin(c, &c->peer->seq, seq, NULL, 0))
                 return 0;
         struct np_wwait ww;
         _Atomic uint32_t *count = writer ? &c->own->wsleepers : &c->own->rsleepers;

@@ -19,7 +19,8 @@ static inline uint32_t mask(uint32_t cap, uint64_t pos)
 int np_seg_check(const struct np_seg_hdr *h, size_t mapped, uint32_t role)
 {
         uint32_t magic = h->magic, version = h->version, cap = h->ring_cap, r = h->role;
-        if (magic != NP_SEG_MAGIC || version != NP_SEG_VERSION || r != role)
+        if (magic != NP_SEG_MAGIC || version < NP_SEG_VERSION_MIN || version > NP_SEG_VERSION ||
+            r != role)
                 return -1;
         if (cap < NP_RING_MIN || cap > NP_RING_MAX || (cap & (cap - 1)) != 0)
                 return -1;
@@ -67,6 +68,26 @@ int np_wake_due(const _Atomic uint64_t *word, uint32_t cur, _Atomic uint32_t *wo
         return 1;
 }
 
+/* After a publication: increment our seq for the peer's threads, if any
+ * is counted as waiting for this kind of change (ring_layout.h).  The
+ * fence orders our publication before the read of the counts, as the
+ * waiter's count is ordered before its read of what we published. */
+static inline void bump_seq(struct np_seg_hdr *own, const struct np_seg_hdr *peer, int always,
+                            int for_writers)
+{
+        if (!always) {
+                atomic_thread_fence(memory_order_seq_cst);
+                uint32_t n = for_writers
+                                 ? atomic_load_explicit(&peer->wwaiting, memory_order_relaxed) |
+                                       atomic_load_explicit(&peer->wsleepers, memory_order_relaxed)
+                                 : atomic_load_explicit(&peer->rwaiting, memory_order_relaxed) |
+                                       atomic_load_explicit(&peer->rsleepers, memory_order_relaxed);
+                if (n == 0)
+                        return;
+        }
+        atomic_fetch_add_explicit(&own->seq, 1, memory_order_seq_cst);
+}
+
 void np_cons_init(struct np_cons *c, const struct np_seg_hdr *peer, struct np_seg_hdr *own)
 {
         memset(c, 0, sizeof(*c));
@@ -74,6 +95,8 @@ void np_cons_init(struct np_cons *c, const struct np_seg_hdr *peer, struct np_se
         c->own = own;
         c->cap = peer->ring_cap; /* validated by np_seg_check before */
         c->data = (const uint8_t *)peer + NP_SEG_HDR_SIZE;
+        /* read once: a peer that changes it later changes nothing here */
+        c->bump_always = peer->version < 3;
         atomic_store(&c->cutoff, UINT64_MAX);
 }
 
@@ -99,6 +122,9 @@ void np_prod_init(struct np_prod *p, struct np_seg_hdr *own, const struct np_seg
         p->head = atomic_load_explicit(&own->head, memory_order_relaxed);
         p->wbytes = atomic_load_explicit(&own->wbytes, memory_order_relaxed);
         p->pofs = p->wbytes;
+        p->seen_rpos = p->head - p->cap; /* nothing known free: load it */
+        p->seen_rbytes = 0;               /* a lower bound of any consumer's count */
+        p->bump_always = peer->version < 3;
 }
 
 /* Copy out of the ring at pos (may wrap). */
@@ -257,7 +283,7 @@ static void publish_cons(struct np_cons *c)
 {
         atomic_store_explicit(&c->own->rpos, c->pos, memory_order_release);
         atomic_store_explicit(&c->own->rbytes, c->rbytes, memory_order_release);
-        atomic_fetch_add_explicit(&c->own->seq, 1, memory_order_seq_cst);
+        bump_seq(c->own, c->peer, c->bump_always, 1);
 }
 
 /* The producer may mark the chunk we are in as aborted at any time; the
@@ -683,6 +709,18 @@ int64_t np_prod_room(const struct np_prod *p)
         return free > (int64_t)NP_CHUNK_HDR ? free - (int64_t)NP_CHUNK_HDR : 0;
 }
 
+/* Free bytes by the consumer position we last loaded: never more than
+ * the truth (positions only grow), so what fits here fits.  Reading the
+ * consumer's line for every message made it travel between the two CPUs
+ * with each one (issue 16); it is read again only when this says no. */
+static int64_t ring_free_seen(const struct np_prod *p)
+{
+        /* the empty chunk that ends a cancelled message may have been
+         * written by a fresher position than ours: then nothing is known */
+        uint64_t used = p->head - p->seen_rpos;
+        return used >= p->cap ? 0 : (int64_t)(p->cap - used);
+}
+
 int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
 {
         const uint8_t *src = buf;
@@ -694,14 +732,18 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
         if (t == 0)
                 return NP_RING_FULL;
         for (;;) {
-                int64_t free = ring_free(p);
-                if (free < 0)
-                        return NP_RING_CORRUPT;
                 int first = !p->streaming;
                 size_t rest = len - *done;
                 uint64_t want = rest;
                 if (want > p->cap - NP_CHUNK_HDR)
                         want = p->cap - NP_CHUNK_HDR;
+                int64_t free = ring_free_seen(p);
+                if ((uint64_t)free < NP_CHUNK_HDR + want) {
+                        free = ring_free(p);
+                        if (free < 0)
+                                return NP_RING_CORRUPT;
+                        p->seen_rpos = p->head - (p->cap - (uint64_t)free);
+                }
                 if ((uint64_t)free < NP_CHUNK_HDR + want) {
                         /* Not all of it fits.  Stream in pieces of at least a
                          * quarter ring, so that producer and consumer work on
@@ -741,7 +783,7 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                 p->pofs += want;
                 p->head += np_chunk_span((uint32_t)want);
                 atomic_store_explicit(&p->own->head, p->head, memory_order_release);
-                atomic_fetch_add_explicit(&p->own->seq, 1, memory_order_seq_cst);
+                bump_seq(p->own, p->peer, p->bump_always, 0);
                 *done += (size_t)want;
                 if (flags & NP_CHUNK_LAST) {
                         p->streaming = 0;

@@ -51,6 +51,7 @@ struct np_cons {
         /* The producer died: messages ending beyond this many consumed bytes
          * were still pending (over quota) and vanish with it (CLOSE-09). */
         _Atomic uint64_t cutoff;
+        int bump_always; /* the producer's segment is of version 2 (ring_layout.h) */
 };
 
 /* Producer of our own ring. */
@@ -69,6 +70,12 @@ struct np_prod {
         uint64_t pofs;     /* payload offset of the next chunk's first byte */
         uint64_t abort_hi; /* end of the highest aborted message not yet passed by the
                             * consumer (0: none) */
+        int bump_always;   /* the consumer's segment is of version 2 (ring_layout.h) */
+        /* The consumer's position and consumed bytes as last loaded (and
+         * validated): lower bounds of the truth, enough to decide that a
+         * message fits the ring or the quota without reading its line. */
+        uint64_t seen_rpos;
+        uint64_t seen_rbytes;
 };
 
 /* Chunk header (ring frame) flags, stored in np_frame.flags. */

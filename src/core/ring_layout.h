@@ -20,16 +20,25 @@
  * (a message larger than the free space streams through the ring); readers
  * never report such a message complete until its last byte has arrived.
  *
- * Waking (no syscall while both sides are busy): every change to a header is
- * followed by an increment of `seq`; a thread about to sleep increments one
- * of its own end's sleeper counts, re-reads the peer's `seq`, re-checks its
- * condition and FUTEX_WAITs on the peer's `seq`.  Readers waiting for data
- * count in `rsleepers`: the producer wakes after publishing when it is
- * non-zero.  Writers waiting for the consumer (quota, ring space, flush)
- * count in `wsleepers` and publish in `wake_rbytes` the consumed-bytes mark
- * they need: the consumer wakes only once it has passed that mark, not
- * after every message.  Both orders are sequentially consistent, so no
- * wake is lost.
+ * Waking (no syscall while both sides are busy): a thread that is going to
+ * wait for the peer first counts itself in one of its own end's waiter
+ * counts - `rwaiting` for the peer's data or state, `wwaiting` for the
+ * peer's consumption (quota, ring space, flush) - then reads the peer's
+ * `seq`, checks its condition, spins on `seq` for a while, and to sleep
+ * counts itself in `rsleepers` or `wsleepers` too and FUTEX_WAITs on the
+ * peer's `seq`.  A pending overlapped operation counts in `rsleepers` or
+ * `wsleepers` for as long as it pends.  After publishing data the producer
+ * increments its `seq` only when the consumer's end has a reader counted
+ * (rwaiting or rsleepers), and after consuming the consumer only when the
+ * producer's end has a writer counted (wwaiting or wsleepers): a message
+ * nobody waits for moves no `seq` line between the two CPUs (issue 16).
+ * State changes always increment it.  The producer wakes sleeping readers
+ * after publishing when `rsleepers` is non-zero; writers publish in
+ * `wake_rbytes` the consumed-bytes mark they need, and the consumer wakes
+ * them only once it has passed that mark, not after every message.  Both
+ * orders (count, then read; publish, then read the count) are sequentially
+ * consistent, so no wake is lost.  A peer segment of version 2 predates
+ * the waiter counts: its end is sent every increment.
  *
  * Every value read from the peer's segment is loaded once and validated
  * before use (ring.c); a bad value breaks that one pipe, never the process.
@@ -42,7 +51,8 @@
 #include <stdint.h>
 
 #define NP_SEG_MAGIC 0x5345504eu /* "NPES" */
-#define NP_SEG_VERSION 2u
+#define NP_SEG_VERSION 3u
+#define NP_SEG_VERSION_MIN 2u /* the oldest peer segment we map */
 
 #define NP_SEG_HDR_SIZE 4096u
 #define NP_RING_MIN 4096u
@@ -77,7 +87,8 @@ struct np_seg_hdr {
         _Atomic uint32_t wsleepers; /* our waiters for the peer to consume */
         _Atomic uint32_t cpu;       /* 1 + the CPU we last read or wrote on (0: unknown):
                                      * the peer spins for us only on another CPU */
-        uint32_t pad1a;
+        _Atomic uint32_t rwaiting;  /* our threads about to wait for the peer's data
+                                     * or state (version 3) */
         /* Our sleeping readers (writers) announce themselves here, after
          * counting in rsleepers (wsleepers) and before futex_wait compares
          * the peer's seq: high half a generation bumped by every sleep,
@@ -89,7 +100,9 @@ struct np_seg_hdr {
          * news to all of that generation's sleepers (ring.c, np_wake_due). */
         _Atomic uint64_t rsleep;
         _Atomic uint64_t wsleep;
-        uint8_t pad1b[24];
+        _Atomic uint32_t wwaiting; /* our threads about to wait for the peer to
+                                    * consume (version 3) */
+        uint8_t pad1b[20];
 
         /* cache line 2: producer side (the ring in this segment) */
         _Atomic uint64_t head;   /* bytes published in our ring (may end mid-frame) */
@@ -107,6 +120,9 @@ struct np_seg_hdr {
 };
 
 _Static_assert(offsetof(struct np_seg_hdr, seq) == 64, "seq on its own line");
+_Static_assert(offsetof(struct np_seg_hdr, rwaiting) == 84 &&
+                   offsetof(struct np_seg_hdr, wwaiting) == 104,
+               "the waiter counts on the line of seq, where version 2 had padding");
 _Static_assert(offsetof(struct np_seg_hdr, head) == 128, "producer line");
 _Static_assert(offsetof(struct np_seg_hdr, rpos) == 192, "consumer line");
 _Static_assert(sizeof(struct np_seg_hdr) == 256, "np_seg_hdr size");
