@@ -928,11 +928,17 @@ START_TEST(test_seq_only_for_waiters)
         ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
         ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq);
         atomic_store(&p.cseg->rwaiting, 0);
-        /* a sleeping reader (or a pending overlapped read) counts too */
+        /* a sleeping reader counts too, and a pending overlapped read */
         atomic_store(&p.cseg->rsleepers, 1);
         put(&p, "three", 5);
         ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 2);
         atomic_store(&p.cseg->rsleepers, 0);
+        atomic_store(&p.cseg->rpending, 1);
+        put(&p, "3b", 2);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 3);
+        atomic_store(&p.cseg->rpending, 0);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq);
 
         /* a writer counted on the producer's end: consumption moves the
          * consumer's seq, publication does not move the producer's */
@@ -940,11 +946,16 @@ START_TEST(test_seq_only_for_waiters)
         ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
         ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq + 1);
         put(&p, "four", 4);
-        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 2);
+        ck_assert_uint_eq(atomic_load(&p.pseg->seq), pseq + 3);
         atomic_store(&p.pseg->wwaiting, 0);
         atomic_store(&p.pseg->wsleepers, 1);
+        put(&p, "five", 4);
         ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
         ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq + 2);
+        atomic_store(&p.pseg->wsleepers, 0);
+        atomic_store(&p.pseg->wpending, 1);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_uint_eq(atomic_load(&p.cseg->seq), cseq + 3);
         pair_free(&p);
 }
 END_TEST

@@ -13,9 +13,10 @@
  * operation, and no file descriptor at all.
  *
  * While an operation waits on a connection it counts in that end's
- * `rsleepers` (reads) or `wsleepers` with its mark (writes), so the peer
- * knows to FUTEX_WAKE: exactly the
- * protocol of a blocked synchronous call (ring_layout.h).
+ * `rpending` (reads) or `wpending` with its mark (writes), so the peer
+ * knows to FUTEX_WAKE: the protocol of a blocked synchronous call
+ * (ring_layout.h), with counts of their own so that the peer does not
+ * take a pending operation for a sleeping thread.
  *
  * Order: operations of one handle sit in one shard in issue order.  Reads
  * complete strictly in order (ORDER-01; a zero-length read ahead of a real
@@ -175,19 +176,27 @@ static void count_drain(_Atomic uint32_t *n)
                 np_futex_wait(n, v, 0, -1);
 }
 
+/* What a pending operation counts in on its end (ring_layout.h): the
+ * pending counts, or for a peer of segment version 2, which knows only
+ * the sleepers, those. */
+static _Atomic uint32_t *op_count(const struct op *o)
+{
+        struct np_seg_hdr *own = o->c->own;
+        int v2 = o->c->prod.bump_always;
+        if (o->kind == OP_WRITE)
+                return v2 ? &own->wsleepers : &own->wpending;
+        return v2 ? &own->rsleepers : &own->rpending;
+}
+
 /* Release what an operation holds; run its callback; free it. */
 void np_op_finish(struct op *o, int status, size_t bytes)
 {
         if (o->wanting && o->c)
                 atomic_fetch_sub(&o->c->own->rwant, o->wanting);
         if (o->c) {
-                if (o->kind == OP_WRITE) {
-                        if (o->armed)
-                                np_wwait_disarm(o->c, &o->ww);
-                        atomic_fetch_sub(&o->c->own->wsleepers, 1);
-                } else {
-                        atomic_fetch_sub(&o->c->own->rsleepers, 1);
-                }
+                if (o->kind == OP_WRITE && o->armed)
+                        np_wwait_disarm(o->c, &o->ww);
+                atomic_fetch_sub(op_count(o), 1);
                 np_conn_put(o->c);
         }
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
@@ -688,13 +697,11 @@ int np_op_enqueue(struct op *o)
         if (!o->ctx)
                 return NPIPE_ENOMEM;
         np_h_hold(o->h);
-        if (o->c && o->kind == OP_WRITE) {
+        if (o->c && o->kind == OP_WRITE)
                 /* any consumption until the first step sets the real mark */
                 np_op_set_need(o, 0);
-                atomic_fetch_add(&o->c->own->wsleepers, 1);
-        } else if (o->c) {
-                atomic_fetch_add(&o->c->own->rsleepers, 1);
-        }
+        if (o->c)
+                atomic_fetch_add(op_count(o), 1);
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_add(&o->h->async_reads, 1);
         atomic_fetch_add(&o->h->async_ops, 1);

@@ -30,7 +30,8 @@
 void np_wake_reader(struct conn *c)
 {
         np_async_note_local(c);
-        if (atomic_load_explicit(&c->peer->rsleepers, memory_order_seq_cst) == 0 ||
+        if ((atomic_load_explicit(&c->peer->rsleepers, memory_order_seq_cst) |
+             atomic_load_explicit(&c->peer->rpending, memory_order_seq_cst)) == 0 ||
             !np_wake_due(&c->peer->rsleep, atomic_load(&c->own->seq), &c->rgen_woken))
                 return;
         np_futex_wake(&c->own->seq, 1, INT_MAX);
@@ -42,7 +43,8 @@ void np_wake_reader(struct conn *c)
 void np_wake_writer(struct conn *c)
 {
         np_async_note_local(c);
-        if (atomic_load_explicit(&c->peer->wsleepers, memory_order_seq_cst) == 0 ||
+        if ((atomic_load_explicit(&c->peer->wsleepers, memory_order_seq_cst) |
+             atomic_load_explicit(&c->peer->wpending, memory_order_seq_cst)) == 0 ||
             c->cons.rbytes < atomic_load_explicit(&c->peer->wake_rbytes, memory_order_acquire))
                 return;
         if (!np_wake_due(&c->peer->wsleep, atomic_load(&c->own->seq), &c->wgen_woken))

@@ -79,9 +79,11 @@ static inline void bump_seq(struct np_seg_hdr *own, const struct np_seg_hdr *pee
                 atomic_thread_fence(memory_order_seq_cst);
                 uint32_t n = for_writers
                                  ? atomic_load_explicit(&peer->wwaiting, memory_order_relaxed) |
-                                       atomic_load_explicit(&peer->wsleepers, memory_order_relaxed)
+                                       atomic_load_explicit(&peer->wsleepers, memory_order_relaxed) |
+                                       atomic_load_explicit(&peer->wpending, memory_order_relaxed)
                                  : atomic_load_explicit(&peer->rwaiting, memory_order_relaxed) |
-                                       atomic_load_explicit(&peer->rsleepers, memory_order_relaxed);
+                                       atomic_load_explicit(&peer->rsleepers, memory_order_relaxed) |
+                                       atomic_load_explicit(&peer->rpending, memory_order_relaxed);
                 if (n == 0)
                         return;
         }

@@ -26,14 +26,16 @@
  * peer's consumption (quota, ring space, flush) - then reads the peer's
  * `seq`, checks its condition, spins on `seq` for a while, and to sleep
  * counts itself in `rsleepers` or `wsleepers` too and FUTEX_WAITs on the
- * peer's `seq`.  A pending overlapped operation counts in `rsleepers` or
- * `wsleepers` for as long as it pends.  After publishing data the producer
- * increments its `seq` only when the consumer's end has a reader counted
- * (rwaiting or rsleepers), and after consuming the consumer only when the
- * producer's end has a writer counted (wwaiting or wsleepers): a message
+ * peer's `seq`.  A pending overlapped operation counts in `rpending` or
+ * `wpending` for as long as it pends (the thread that completes it
+ * announces its sleeps as a blocked call does).  After publishing data the
+ * producer increments its `seq` only when the consumer's end has a reader
+ * counted (rwaiting, rsleepers or rpending), and after consuming the
+ * consumer only when the producer's end has a writer counted (wwaiting,
+ * wsleepers or wpending): a message
  * nobody waits for moves no `seq` line between the two CPUs (issue 16).
  * State changes always increment it.  The producer wakes sleeping readers
- * after publishing when `rsleepers` is non-zero; writers publish in
+ * after publishing when `rsleepers` or `rpending` is non-zero; writers publish in
  * `wake_rbytes` the consumed-bytes mark they need, and the consumer wakes
  * them only once it has passed that mark, not after every message.  Both
  * orders (count, then read; publish, then read the count) are sequentially
@@ -102,7 +104,13 @@ struct np_seg_hdr {
         _Atomic uint64_t wsleep;
         _Atomic uint32_t wwaiting; /* our threads about to wait for the peer to
                                     * consume (version 3) */
-        uint8_t pad1b[20];
+        /* Our pending overlapped reads and writes (version 3; a version 2
+         * peer finds them in rsleepers and wsleepers).  Apart from the
+         * sleepers because they pend while this process runs: a peer that
+         * took them for sleeping threads stopped spinning for us. */
+        _Atomic uint32_t rpending;
+        _Atomic uint32_t wpending;
+        uint8_t pad1b[12];
 
         /* cache line 2: producer side (the ring in this segment) */
         _Atomic uint64_t head;   /* bytes published in our ring (may end mid-frame) */
@@ -121,7 +129,8 @@ struct np_seg_hdr {
 
 _Static_assert(offsetof(struct np_seg_hdr, seq) == 64, "seq on its own line");
 _Static_assert(offsetof(struct np_seg_hdr, rwaiting) == 84 &&
-                   offsetof(struct np_seg_hdr, wwaiting) == 104,
+                   offsetof(struct np_seg_hdr, wwaiting) == 104 &&
+                   offsetof(struct np_seg_hdr, wpending) == 112,
                "the waiter counts on the line of seq, where version 2 had padding");
 _Static_assert(offsetof(struct np_seg_hdr, head) == 128, "producer line");
 _Static_assert(offsetof(struct np_seg_hdr, rpos) == 192, "consumer line");
