@@ -138,8 +138,12 @@ static int64_t spin_end(struct conn *c)
         return (now ? now : np_now_ns()) + SPIN_NS;
 }
 
-int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
-                 const _Atomic uint32_t *extra, uint32_t extra_val)
+/* The spin itself: up to the end spin_end gives, until `word` leaves
+ * `val`, or `extra` leaves `extra_val`, or `progress` leaves `seen` (the
+ * last two optional). */
+static int spin_until_moved(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
+                            const _Atomic uint32_t *extra, uint32_t extra_val,
+                            const _Atomic uint64_t *progress, uint64_t seen)
 {
         int64_t end = spin_end(c);
         if (!end)
@@ -148,7 +152,9 @@ int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
                 for (int i = 0; i < 64; i++) {
                         if (atomic_load_explicit(word, memory_order_acquire) != val ||
                             (extra && atomic_load_explicit(extra, memory_order_acquire) !=
-                                          extra_val))
+                                          extra_val) ||
+                            (progress &&
+                             atomic_load_explicit(progress, memory_order_acquire) != seen))
                                 return 1;
                         np_cpu_relax();
                 }
@@ -156,21 +162,16 @@ int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
         return 0;
 }
 
+int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
+                 const _Atomic uint32_t *extra, uint32_t extra_val)
+{
+        return spin_until_moved(c, word, val, extra, extra_val, NULL, 0);
+}
+
 int np_conn_spin_progress(struct conn *c, uint32_t seq, const _Atomic uint64_t *progress,
                           uint64_t seen)
 {
-        int64_t end = spin_end(c);
-        if (!end)
-                return 0;
-        do {
-                for (int i = 0; i < 64; i++) {
-                        if (atomic_load_explicit(progress, memory_order_acquire) != seen ||
-                            atomic_load_explicit(&c->peer->seq, memory_order_acquire) != seq)
-                                return 1;
-                        np_cpu_relax();
-                }
-        } while (np_now_ns() < end);
-        return 0;
+        return spin_until_moved(c, &c->peer->seq, seq, NULL, 0, progress, seen);
 }
 
 /* As np_conn_wait; `writer` says we wait for the consumer, `need` is then
