@@ -992,6 +992,41 @@ START_TEST(test_seq_version2_peer)
 }
 END_TEST
 
+START_TEST(test_consumer_reads_head_when_needed)
+{
+        /* covers: none (the consumer loads the producer's head only when it has taken all it knew of, issue 16) */
+        struct pair p;
+        char buf[64];
+        size_t n;
+        pair_init(&p, 8192);
+        put(&p, "a", 1);
+        put(&p, "b", 1);
+        put(&p, "c", 1);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_int_eq(buf[0], 'a');
+        /* a head gone bad now is not read while the known messages last */
+        uint64_t good = atomic_load(&p.pseg->head);
+        set_head(&p, good + 4 * 8192);
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_int_eq(buf[0], 'b');
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_OK);
+        ck_assert_int_eq(buf[0], 'c');
+        /* then it is, and found bad */
+        ck_assert_int_eq(get(&p, buf, sizeof buf, &n), NP_RING_CORRUPT);
+        /* a message published after the head was loaded is found in the
+         * same read that took the ones before it (byte mode) */
+        set_head(&p, good);
+        put(&p, "d", 1);
+        ck_assert_int_eq(np_cons_read(&p.cons, buf, 1, 0, &n), NP_RING_OK);
+        put(&p, "e", 1);
+        n = 0;
+        ck_assert_int_eq(np_cons_read(&p.cons, buf, sizeof buf, 0, &n), NP_RING_OK);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_int_eq(buf[0], 'e');
+        pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_corrupt_head)
 {
         /* covers: none (design.md isolation: a bad value breaks the pipe) */
@@ -1229,6 +1264,7 @@ int main(void)
         tcase_add_test(tc, test_wake_once);
         tcase_add_test(tc, test_seq_only_for_waiters);
         tcase_add_test(tc, test_seq_version2_peer);
+        tcase_add_test(tc, test_consumer_reads_head_when_needed);
         tcase_add_test(tc, test_corrupt_head);
         tcase_add_test(tc, test_corrupt_lengths);
         tcase_add_test(tc, test_corrupt_continuation);

@@ -72,7 +72,6 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
         np_note_cpu(c);
         for (;;) {
                 uint32_t seq = atomic_load_explicit(&c->peer->seq, memory_order_seq_cst);
-                uint64_t head = atomic_load_explicit(&c->peer->head, memory_order_acquire);
                 int disc;
                 int closed = np_sync_closed_state(h, c, &disc);
                 if (disc) {
@@ -92,6 +91,9 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         r = rr == NP_RING_OK ? 0 : NPIPE_EMOREDATA;
                         break;
                 }
+                /* the producer's head this finding was made by: the spin
+                 * below waits for it to move */
+                uint64_t head = c->cons.seen_head;
                 if (rr == NP_RING_CORRUPT) {
                         atomic_store(&c->corrupt, 1);
                         r = NPIPE_EPIPE;

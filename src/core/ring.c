@@ -399,11 +399,19 @@ int np_cons_has_chunk(const struct np_cons *c)
 int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t *done)
 {
         uint8_t *out = buf;
-        uint64_t head;
+        uint64_t head = c->seen_head;
         int consumed_any = 0, dropped_any = 0;
 
-        if (load_head(c, &head) < 0)
-                return NP_RING_CORRUPT;
+        /* The producer's head as last loaded while it is ahead of us: the
+         * producer's line is read again only once we have taken all of
+         * that (issue 16).  It was validated then, and we only move up to
+         * it. */
+        int fresh = head <= c->pos;
+        if (fresh) {
+                if (load_head(c, &head) < 0)
+                        return NP_RING_CORRUPT;
+                c->seen_head = head;
+        }
 
         if (len == 0) {
                 /* ZERO-07..09: a zero-length read completes when anything is
@@ -439,6 +447,14 @@ int np_cons_read(struct np_cons *c, void *buf, size_t len, int msg_mode, size_t 
                 }
                 if (r < 0)
                         return NP_RING_CORRUPT;
+                if (r == 0 && !fresh) {
+                        /* all we knew of is taken: anything since? */
+                        fresh = 1;
+                        if (load_head(c, &head) < 0)
+                                return NP_RING_CORRUPT;
+                        c->seen_head = head;
+                        continue;
+                }
                 if (r == 0) {
                         if (consumed_any || dropped_any)
                                 publish_cons(c);

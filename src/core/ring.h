@@ -52,6 +52,7 @@ struct np_cons {
          * were still pending (over quota) and vanish with it (CLOSE-09). */
         _Atomic uint64_t cutoff;
         int bump_always; /* the producer's segment is of version 2 (ring_layout.h) */
+        uint64_t seen_head; /* the producer's head as last loaded (>= pos) */
 };
 
 /* Producer of our own ring. */
