@@ -163,17 +163,34 @@ static void unlink_op(struct np_shard *s, struct op *o)
 }
 
 /* Counts of completions in flight (a handle's, a shard's): one leaves,
- * and the last wakes whoever drains the count. */
+ * and the last wakes whoever drains the count.  A drainer marks the word
+ * before it sleeps, so the last one out makes a system call only when
+ * somebody waits: a close or a cancel is rare, and every completion
+ * leaves both counts (two futex wakes that woke nobody per operation). */
+#define COUNT_DRAINER 0x80000000u
+
 static void count_leave(_Atomic uint32_t *n)
 {
-        if (atomic_fetch_sub(n, 1) == 1)
+        uint32_t v = atomic_fetch_sub(n, 1);
+        if ((v & ~COUNT_DRAINER) == 1 && (v & COUNT_DRAINER)) {
+                /* the mark goes with the wake (if nobody entered since:
+                 * else the next last one out wakes them) */
+                uint32_t marked = COUNT_DRAINER;
+                atomic_compare_exchange_strong(n, &marked, 0);
                 np_futex_wake(n, 0, INT_MAX);
+        }
 }
 
 static void count_drain(_Atomic uint32_t *n)
 {
-        for (uint32_t v; (v = atomic_load(n)) != 0;)
-                np_futex_wait(n, v, 0, -1);
+        for (uint32_t v; ((v = atomic_load(n)) & ~COUNT_DRAINER) != 0;) {
+                /* marked in the same word the leavers decrement: a leave
+                 * that came first fails the exchange, and we look again */
+                if (!(v & COUNT_DRAINER) &&
+                    !atomic_compare_exchange_strong(n, &v, v | COUNT_DRAINER))
+                        continue;
+                np_futex_wait(n, v | COUNT_DRAINER, 0, -1);
+        }
 }
 
 /* What a pending operation counts in on its end (ring_layout.h): the
@@ -507,8 +524,9 @@ static void engine_settle(void)
  * it, exactly once.
  */
 static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
-                      const _Atomic uint32_t *extra, uint32_t extra_val, int64_t deadline,
-                      int *found)
+                      const _Atomic uint32_t *extra, uint32_t extra_val,
+                      _Atomic int *extra_waiters, int (*done)(void *), void *arg,
+                      int64_t deadline, int *found)
 {
         struct futex_waitv_ wv[2];
         int n = 0;
@@ -555,7 +573,19 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                  * sleepers to wake (np_wake_own_sleepers) */
                 if (c)
                         atomic_fetch_add_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
-                if ((!c || atomic_load(&c->gone) == 0) &&
+                /* Counted where a completion on another thread looks
+                 * (extra_waiters) only now, about to sleep: counted for
+                 * the whole help, every completion this thread made
+                 * itself woke `extra` for nobody.  Counted, then `extra`
+                 * and done() read again: a completion before the count
+                 * is seen by done(), one after it moves `extra`. */
+                int asleep = 1;
+                if (extra && extra_waiters) {
+                        atomic_fetch_add_explicit(extra_waiters, 1, memory_order_seq_cst);
+                        wv[0].val = atomic_load_explicit(extra, memory_order_seq_cst);
+                        asleep = !done(arg);
+                }
+                if (asleep && (!c || atomic_load(&c->gone) == 0) &&
                     syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC) < 0) {
                         if (errno == ETIMEDOUT) {
                                 r = NPIPE_ETIMEDOUT;
@@ -566,6 +596,8 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                                 r = NPIPE_ENOTFOUND;
                         }
                 }
+                if (extra && extra_waiters)
+                        atomic_fetch_sub_explicit(extra_waiters, 1, memory_order_seq_cst);
                 if (c)
                         atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
         }
@@ -574,8 +606,8 @@ out:
         return r;
 }
 
-int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*done)(void *),
-                  void *arg, int64_t deadline)
+int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
+                  _Atomic int *extra_waiters, int (*done)(void *), void *arg, int64_t deadline)
 {
         if (tl_in_pass || tl_shard_thread || tl_in_settle ||
             atomic_load_explicit(&waitv_missing, memory_order_relaxed))
@@ -602,7 +634,8 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra, int (*d
                         r = NPIPE_ETIMEDOUT;
                         break;
                 }
-                r = help_round(s, h, ctx, extra, seen, deadline, &found);
+                r = help_round(s, h, ctx, extra, seen, extra_waiters, done, arg, deadline,
+                               &found);
                 marked |= found;
                 if (r == NPIPE_ENOTFOUND) {
                         /* declined (a write with its reader on this CPU),

@@ -74,13 +74,16 @@ void np_async_on_start(void (*fn)(void *), void *arg);
 /* For a thread that would sleep until the operation of h started with
  * `ctx` ends: complete it in this thread (step it; spin while the peer
  * runs elsewhere; sleep on its futex word and on `extra`, a private word
- * whose change means "look again") until done(arg) says so, it left the
+ * whose change means "look again"; counted in `extra_waiters`, when not
+ * NULL, only while it sleeps, and done(arg) asked again after the count,
+ * so that whoever moves `extra` may skip it when nobody is counted) until
+ * done(arg) says so, it left the
  * engine (its callback ran, or runs on another thread now: 0; the caller
  * waits for its results the usual way), or `deadline` (np_now_ns clock,
  * -1: none; NPIPE_ETIMEDOUT).  NPIPE_ENOTFOUND when the engine cannot
  * help: wait the usual way. */
-int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra, int (*done)(void *),
-                  void *arg, int64_t deadline);
+int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra,
+                  _Atomic int *extra_waiters, int (*done)(void *), void *arg, int64_t deadline);
 
 /* For the next read or write this thread starts: `ctx` is a stand-in
  * until the operation pends; then fn(arg) is called once, before anything

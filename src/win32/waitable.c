@@ -280,11 +280,11 @@ static int ov_done(void *arg)
 
 int np_win_help_ov(npipe_t *np, void *ctx, OVERLAPPED *ov, int64_t deadline_ns)
 {
-        /* counted as np_win_wait_ov is: a completion elsewhere (the
-         * completion thread took the operation first) bumps the word */
-        atomic_fetch_add(&completion_waiters, 1);
-        int r = np_async_help(np, ctx, &completion_seq, ov_done, ov, deadline_ns);
-        atomic_fetch_sub(&completion_waiters, 1);
+        /* counted as np_win_wait_ov is, but only while it sleeps: a
+         * completion elsewhere (the completion thread took the operation
+         * first) bumps the word, the helper's own completions do not */
+        int r = np_async_help(np, ctx, &completion_seq, &completion_waiters, ov_done, ov,
+                              deadline_ns);
         if (r == NPIPE_ETIMEDOUT)
                 return 0;
         if (r < 0)
