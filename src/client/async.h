@@ -94,6 +94,12 @@ int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra,
  * start either way, as np_async_on_start. */
 void np_async_on_pend(void *(*fn)(void *), void *arg);
 
+/* Before a thread sleeps (a Win32 wait, a blocking call): the kicks
+ * that starts deferred are given now, so that an operation the sleeper
+ * may be waiting for is watched by its completion thread (np_op_enqueue).
+ * One relaxed load when none is deferred. */
+void np_async_flush(void);
+
 /* Does h have operations pending (its Win32 handle is then unsignalled)? */
 /* Wait until no callback of h is running or about to run (an operation a
  * completion thread or another thread's call had taken when a cancel did

@@ -48,6 +48,11 @@ struct np_shard {
         _Atomic uint32_t kick;
         /* operations unlinked by a pass whose callbacks have not returned */
         _Atomic uint32_t completing;
+        /* kicks deferred (np_op_enqueue): counted by every start that
+         * could defer; `ticking` while the completion thread sleeps at
+         * most TICK_NS, so that a deferred kick costs that at the most */
+        _Atomic uint32_t defers;
+        _Atomic int ticking;
         struct np_shard *next;
 };
 

@@ -3,6 +3,7 @@
  * announces itself, a waker wakes only what sleeps) and the bounded spin
  * before a sleep.
  */
+#include "client/async.h"
 #include "os/lockorder.h"
 #include "client/cancel.h"
 #include "client/client.h"
@@ -200,6 +201,10 @@ int np_conn_wait_spun(struct conn *c, uint32_t seq, int writer, uint64_t need, i
                 /* CancelSynchronousIo came first: do not sleep */
         } else if (atomic_load(&c->gone) == 0 &&
                    atomic_load_explicit(&c->peer->seq, memory_order_seq_cst) == seq) {
+                /* a sleeping caller leaves no deferred kick behind: the
+                 * peer may be waiting for one of our overlapped reads to
+                 * drain another pipe */
+                np_async_flush();
                 int64_t rem = np_remaining(deadline);
                 if (rem == 0)
                         r = NPIPE_ETIMEDOUT;

@@ -8,6 +8,7 @@
  * layer.  waitable.c (the dispatcher core), port.c, thread.c, wait.c and
  * the I/O files build on it.
  */
+#include "client/async.h"
 #include "win32/win32.h"
 
 #include <stdlib.h>
@@ -145,6 +146,7 @@ void np_win_thread_sleep(struct w_thread *t, _Atomic int *done, int alertable, i
                         break;
                 if (deadline >= 0 && np_now_ns() >= deadline)
                         break;
+                np_async_flush(); /* about to sleep: the deferred kicks first */
                 np_futex_wait_until(&t->seq, seen, 0, deadline);
         }
         atomic_store(&t->alertable, 0);

@@ -9,6 +9,7 @@
  * (overlapped.c) complete through here, so it is below both and calls
  * neither.
  */
+#include "client/async.h"
 #include "win32/win32.h"
 
 #include <stdlib.h>
@@ -67,6 +68,9 @@ static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms
         if (ov_pending(ov)) {
                 /* OVL-09, OVL-10 */
                 if (ms == 0) {
+                        /* a program that polls: its operation is watched
+                         * from now on, not only from the next tick */
+                        np_async_flush();
                         np_win_set_error(ERROR_IO_INCOMPLETE);
                         goto out;
                 }

@@ -210,6 +210,7 @@ static int io_run_sync(struct io_call *k, struct w_thread *native)
                         k->entered = 0;
                         np_win_handle_unhold(*k->hold);
                         *k->hold = NULL;
+                        np_async_flush();
                         while (!atomic_load(&sw.done))
                                 np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;
@@ -227,6 +228,7 @@ static int io_run_sync(struct io_call *k, struct w_thread *native)
                 struct w_sync sw = {0};
                 r = np_win_op_start(p, k->rq, NULL, NULL, NULL, 0, NULL, &sw, &k->bytes);
                 if (r == NP_ASYNC_PENDING) {
+                        np_async_flush();
                         while (!atomic_load(&sw.done))
                                 np_futex_wait_until(&sw.done, 0, 0, -1);
                         r = sw.status;

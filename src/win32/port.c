@@ -10,6 +10,7 @@
  * thread gets the work) and marks it, so that a burst of packets wakes as
  * many different threads as there are packets.
  */
+#include "client/async.h"
 #include "win32/win32.h"
 
 #include <stdlib.h>
@@ -227,8 +228,10 @@ static int dequeue(struct w_port *p, OVERLAPPED_ENTRY *out, ULONG count, DWORD m
                 if (alertable)
                         atomic_store(&t->alertable, 1);
                 pthread_mutex_unlock(&p->lock);
-                if (!alertable || !np_win_apc_pending(t))
+                if (!alertable || !np_win_apc_pending(t)) {
+                        np_async_flush(); /* about to sleep: the deferred kicks first */
                         np_futex_wait_until(&t->seq, seen, 0, deadline);
+                }
                 atomic_store(&t->alertable, 0);
                 pthread_mutex_lock(&p->lock);
                 if (me.prev)

@@ -266,6 +266,7 @@ int np_win_wait_ov(OVERLAPPED *ov, int64_t deadline_ns)
                 }
                 if (deadline_ns >= 0 && np_now_ns() >= deadline_ns)
                         break;
+                np_async_flush(); /* about to sleep: the deferred kicks first */
                 np_futex_wait_until(&completion_seq, seen, 0, deadline_ns);
         }
         atomic_fetch_sub(&completion_waiters, 1);

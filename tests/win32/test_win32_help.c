@@ -17,7 +17,10 @@
 #include "w_test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,8 +32,9 @@ struct peer {
         HANDLE srv;
 };
 
-/* The child: A / B / h write "A" / "B" / "hello"; r reads one message; q
- * closes its end and exits. */
+/* The child: A / B / h write "A" / "B" / "hello"; r reads one message; W
+ * writes one message of 4 * QUOTA bytes and exits; q closes its end and
+ * exits. */
 static void child(const char *name, int ctl)
 {
         char go;
@@ -58,6 +62,14 @@ static void child(const char *name, int ctl)
                 case 'r':
                         ok = ReadFile(c, buf, sizeof buf, &n, NULL);
                         break;
+                case 'W':
+                        /* beyond the quota: returns once the parent's
+                         * read has drained it; then the child ends */
+                        memset(buf, 'w', sizeof buf);
+                        if (!WriteFile(c, buf, sizeof buf, &n, NULL) || n != sizeof buf)
+                                _exit(5);
+                        CloseHandle(c);
+                        _exit(0);
                 case 'q':
                         CloseHandle(c);
                         _exit(0);
@@ -307,6 +319,85 @@ START_TEST(help_pending_write)
 }
 END_TEST
 
+/* A pending read's completion without anybody waiting for it: the
+ * completion thread takes it even when the start deferred its kick (the
+ * starts after the first defer while it ticks; see np_op_enqueue). */
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* covers: OVL-03 (a pending read completes, OVERLAPPED filled and event
+ * set, with no thread in a wait: this one only polls the OVERLAPPED) */
+START_TEST(help_completes_without_a_waiter)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        char buf[16];
+
+        peer_start(&p);
+        for (int i = 0; i < 20; i++) {
+                memset(buf, 0, sizeof buf);
+                w_ov(&ov, ev);
+                pending_read(p.srv, buf, sizeof buf, &ov);
+                tell(&p, 'h');
+                /* HasOverlappedIoCompleted, read with acquire: the
+                 * completion stores Internal last, with release, so the
+                 * buffer is ours to read once it is seen */
+                int64_t end = mono_ms() + W_LONG;
+                while (__atomic_load_n(&ov.Internal, __ATOMIC_ACQUIRE) == STATUS_PENDING &&
+                       mono_ms() < end)
+                        sched_yield();
+                ck_assert_msg(HasOverlappedIoCompleted(&ov), "round %d: still pending", i);
+                ck_assert_uint_eq((DWORD)ov.Internal, 0);
+                ck_assert_uint_eq(ov.InternalHigh, 5);
+                ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+                ck_assert(W_SIGNALLED(ev));
+        }
+        CloseHandle(ev);
+        peer_end(&p);
+}
+END_TEST
+
+/* covers: QUOTA-03 (the peer's write beyond the quota returns once our
+ * pending read has drained it, while this process blocks outside the
+ * library: in waitpid, for the writer to end) */
+START_TEST(help_pending_read_drains_while_blocked_elsewhere)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        static char big[4 * QUOTA];
+        char small[16];
+        DWORD n = 0;
+        int st = 0;
+
+        peer_start(&p);
+        /* one completed round first: the next start defers its kick */
+        w_ov(&ov, ev);
+        pending_read(p.srv, small, sizeof small, &ov);
+        tell(&p, 'h');
+        WT_OK(GetOverlappedResult(p.srv, &ov, &n, TRUE));
+        ck_assert_uint_eq(n, 5);
+
+        w_ov(&ov, ev);
+        pending_read(p.srv, big, sizeof big, &ov);
+        tell(&p, 'W');
+        ck_assert_int_eq(waitpid(p.pid, &st, 0), p.pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+        WT_OK(GetOverlappedResult(p.srv, &ov, &n, TRUE));
+        ck_assert_uint_eq(n, sizeof big);
+        for (size_t i = 0; i < sizeof big; i++)
+                ck_assert_int_eq(big[i], 'w');
+        close(p.ctl);
+        CloseHandle(ev);
+        CloseHandle(p.srv);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-help");
@@ -317,6 +408,8 @@ int main(void)
         tcase_add_test(tc, help_cancelled_by_other_thread);
         tcase_add_test(tc, help_peer_closes);
         tcase_add_test(tc, help_pending_write);
+        tcase_add_test(tc, help_completes_without_a_waiter);
+        tcase_add_test(tc, help_pending_read_drains_while_blocked_elsewhere);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
