@@ -280,14 +280,6 @@ struct pass {
         int declined;    /* the helper should wait the usual way */
 };
 
-/* Is the peer on the CPU this thread runs on (as last published)? */
-static int peer_on_my_cpu(const struct conn *c)
-{
-        int me = sched_getcpu();
-        uint32_t theirs = atomic_load_explicit(&c->peer->cpu, memory_order_relaxed);
-        return me >= 0 && theirs == (uint32_t)me + 1;
-}
-
 /*
  * Step every operation of s once, in order; complete those that are done
  * (their callbacks run in this thread, out of the shard's lock).  With
@@ -307,7 +299,7 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                 if (ps->only_h) {
                         if (o->h != ps->only_h || o->ctx != ps->only_ctx)
                                 continue;
-                        if (o->kind == OP_WRITE && o->c && peer_on_my_cpu(o->c)) {
+                        if (o->kind == OP_WRITE && o->c && np_peer_on_my_cpu(o->c)) {
                                 /* A write waiting for a reader on this CPU
                                  * is better left to the completion thread:
                                  * woken late, it lets the reader drain
@@ -454,6 +446,16 @@ void np_async_flush(void)
                 kick(s);
 }
 
+/* After futex_waitv failed with `err`: is it missing here (ENOSYS under
+ * qemu, EPERM or EACCES from a seccomp filter)?  Then noted for good. */
+static int waitv_unsupported(int err)
+{
+        if (err != ENOSYS && err != EPERM && err != EACCES)
+                return 0;
+        atomic_store(&waitv_missing, 1);
+        return 1;
+}
+
 /* 1 when the wait ended by its deadline */
 static int wait_words(struct futex_waitv_ *wv, int n, const struct timespec *deadline,
                       int64_t *backoff_ns)
@@ -461,9 +463,8 @@ static int wait_words(struct futex_waitv_ *wv, int n, const struct timespec *dea
         if (!atomic_load_explicit(&waitv_missing, memory_order_relaxed)) {
                 if (syscall(SYS_futex_waitv, wv, n, 0, deadline, CLOCK_MONOTONIC) >= 0)
                         return 0;
-                if (errno != ENOSYS && errno != EPERM && errno != EACCES)
+                if (!waitv_unsupported(errno))
                         return errno == ETIMEDOUT;
-                atomic_store(&waitv_missing, 1);
         }
         /* wv[0] is the kick word; one operation's word: sleep on that */
         const struct futex_waitv_ *w = n == 2 ? &wv[1] : &wv[0];
@@ -477,16 +478,6 @@ static int wait_words(struct futex_waitv_ *wv, int n, const struct timespec *dea
         np_futex_wait((const _Atomic uint32_t *)(uintptr_t)w->uaddr, (uint32_t)w->val,
                       !(w->flags & FUTEX2_PRIVATE), t);
         return 0; /* look again: the cheap wait cannot tell */
-}
-
-static void abs_after(struct timespec *ts, int64_t ns)
-{
-        clock_gettime(CLOCK_MONOTONIC, ts);
-        ts->tv_nsec += ns;
-        while (ts->tv_nsec >= 1000000000) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000;
-        }
 }
 
 static void *shard_thread(void *arg)
@@ -530,16 +521,14 @@ static void *shard_thread(void *arg)
                                 continue;
                 }
                 struct timespec ts, *tp = NULL;
-                if (ps.retry || tick) {
-                        abs_after(&ts, TICK_NS);
-                        tp = &ts;
-                }
+                if (ps.retry || tick)
+                        tp = np_timespec(np_now_ns() + TICK_NS, &ts);
                 /* a tick that found no new operation waits again on the
                  * same words: the pass would find what it found before */
                 while (wait_words(wv, ps.n, tp, &backoff) && tick && !ps.retry &&
                        atomic_load(&s->defers) == d && atomic_load(&s->kick) == k &&
                        np_now_ns() - last_defer < TICK_IDLE_NS)
-                        abs_after(&ts, TICK_NS);
+                        np_timespec(np_now_ns() + TICK_NS, &ts);
         }
         return NULL;
 }
@@ -647,12 +636,7 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                 if (c)
                         np_sleep_announce(ps.only_writes ? &c->own->wsleep : &c->own->rsleep,
                                           (uint32_t)w->val);
-                struct timespec ts, *tp = NULL;
-                if (deadline >= 0) {
-                        ts.tv_sec = (time_t)(deadline / 1000000000);
-                        ts.tv_nsec = (long)(deadline % 1000000000);
-                        tp = &ts;
-                }
+                struct timespec ts, *tp = np_timespec(deadline, &ts);
                 /* counted where a disconnect or our end's close looks for
                  * sleepers to wake (np_wake_own_sleepers) */
                 if (c)
@@ -672,14 +656,11 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                 }
                 if (asleep && (!c || atomic_load(&c->gone) == 0) &&
                     syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC) < 0) {
-                        if (errno == ETIMEDOUT) {
+                        if (errno == ETIMEDOUT)
                                 r = NPIPE_ETIMEDOUT;
-                        } else if (errno == ENOSYS || errno == EPERM || errno == EACCES) {
-                                /* no futex_waitv here (wait_words): the
-                                 * caller waits the usual way */
-                                atomic_store(&waitv_missing, 1);
+                        else if (waitv_unsupported(errno))
+                                /* the caller waits the usual way */
                                 r = NPIPE_ENOTFOUND;
-                        }
                 }
                 if (extra && extra_waiters)
                         atomic_fetch_sub_explicit(extra_waiters, 1, memory_order_seq_cst);
@@ -820,7 +801,7 @@ int np_op_enqueue(struct op *o)
          * overlapped against native, two alternations: 0.84x kicked,
          * 0.67-0.70x deferred; the row is bimodal on this machine) */
         int may_defer = tl_pend_fn != NULL &&
-                        !(o->kind == OP_WRITE && o->c && peer_on_my_cpu(o->c));
+                        !(o->kind == OP_WRITE && o->c && np_peer_on_my_cpu(o->c));
         /* the caller's record, now that it pends (np_async_on_pend) */
         o->ctx = np_async_pend_ctx(o->ctx);
         if (!o->ctx)

@@ -544,6 +544,15 @@ static inline void np_note_cpu(struct conn *c)
                 atomic_store_explicit(&c->own->cpu, mine, memory_order_relaxed);
 }
 
+/* Is the peer on the CPU this thread runs on (as it last published, in
+ * np_note_cpu's encoding)? */
+static inline int np_peer_on_my_cpu(const struct conn *c)
+{
+        int me = sched_getcpu();
+        uint32_t theirs = atomic_load_explicit(&c->peer->cpu, memory_order_relaxed);
+        return me >= 0 && theirs == (uint32_t)me + 1;
+}
+
 static inline uint32_t np_write_quota(struct npipe *h)
 {
         /* QUOTA-01: server writes go outbound, client writes inbound */

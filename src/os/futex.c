@@ -17,7 +17,7 @@ int64_t np_now_ns(void)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static struct timespec *to_timespec(int64_t ns, struct timespec *ts)
+struct timespec *np_timespec(int64_t ns, struct timespec *ts)
 {
         if (ns < 0)
                 return NULL;
@@ -30,7 +30,7 @@ int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_
 {
         struct timespec ts;
         int op = shared ? FUTEX_WAIT : (FUTEX_WAIT | FUTEX_PRIVATE_FLAG);
-        long r = syscall(SYS_futex, addr, op, val, to_timespec(timeout_ns, &ts), NULL, 0);
+        long r = syscall(SYS_futex, addr, op, val, np_timespec(timeout_ns, &ts), NULL, 0);
         return r < 0 ? -errno : 0;
 }
 
@@ -41,7 +41,7 @@ int np_futex_wait_until(const _Atomic uint32_t *addr, uint32_t val, int shared,
          * wait that is woken early and retries never stretches its timeout */
         struct timespec ts;
         int op = shared ? FUTEX_WAIT_BITSET : (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG);
-        long r = syscall(SYS_futex, addr, op, val, to_timespec(deadline_ns, &ts), NULL,
+        long r = syscall(SYS_futex, addr, op, val, np_timespec(deadline_ns, &ts), NULL,
                          FUTEX_BITSET_MATCH_ANY);
         return r < 0 ? -errno : 0;
 }

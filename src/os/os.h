@@ -48,6 +48,9 @@ int np_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int shared, int64_
 int np_futex_wait_until(const _Atomic uint32_t *addr, uint32_t val, int shared,
                         int64_t deadline_ns);
 void np_futex_wake(const _Atomic uint32_t *addr, int shared, int n);
+/* ns (np_now_ns clock, or a length) as a timespec in *ts; NULL when
+ * ns < 0 (no timeout), else ts. */
+struct timespec *np_timespec(int64_t ns, struct timespec *ts);
 
 /* The runtime directory: $NPIPE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npipe,
  * else /tmp/npipe-UID.  Written to buf (NUL-terminated).  When `create` is
