@@ -88,6 +88,14 @@ void np_async_on_pend(void *(*fn)(void *), void *arg)
         tl_pend_arg = arg;
 }
 
+void np_async_hooks(void *(*pend)(void *), void (*start)(void *), void *arg)
+{
+        tl_pend_fn = pend;
+        tl_pend_arg = arg;
+        tl_start_fn = start;
+        tl_start_arg = arg;
+}
+
 void *np_async_pend_ctx(void *ctx)
 {
         if (!tl_pend_fn)

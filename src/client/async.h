@@ -94,6 +94,12 @@ int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra,
  * start either way, as np_async_on_start. */
 void np_async_on_pend(void *(*fn)(void *), void *arg);
 
+/* Both at once, with one argument: np_async_on_pend(pend, arg) and
+ * np_async_on_start(start, arg); (NULL, NULL, NULL) clears both.  One
+ * call instead of two each way on every overlapped ReadFile and
+ * WriteFile. */
+void np_async_hooks(void *(*pend)(void *), void (*start)(void *), void *arg);
+
 /* Before a thread sleeps (a Win32 wait, a blocking call): the kicks
  * that starts deferred are given now, so that an operation the sleeper
  * may be waiting for is watched by its completion thread (np_op_enqueue).

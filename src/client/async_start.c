@@ -180,7 +180,7 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         struct waitspec w;
         int status;
         np_lock(&h->wr, NP_LK_WR);
-        int wr = NP_RING_FULL;
+        int wr = NP_RING_FULL, fits = 0;
         o->first = np_prod_pos(&c->prod);
         if (!c->stream_owner)
                 wr = np_prod_write(&c->prod, buf, len, &o->done);
@@ -188,6 +188,11 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
                 o->target = c->prod.wbytes;
                 o->end = np_prod_pos(&c->prod);
                 o->phase = 1;
+                /* the common case, decided as write_conn decides it while
+                 * we hold h->wr anyway: queued whole and within the quota,
+                 * so complete (QUOTA-03; ZERO-01), without
+                 * np_op_write_step's second h->wr and loads */
+                fits = len == 0 || np_write_fits(c, o->target, np_write_quota(h));
         } else if (wr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
                 /* it began a message it could not finish: it owns the ring
                  * until the message is whole.  A write that found another
@@ -199,6 +204,10 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         if (wr == NP_RING_CORRUPT) {
                 atomic_store(&c->corrupt, 1);
                 return start_end(h, c, NULL, NPIPE_EPIPE);
+        }
+        if (fits) {
+                *bytes = len;
+                return start_end(h, c, NULL, 0);
         }
         if (o->phase == 1 && np_op_write_step(o, &status, &w) == STEP_DONE) {
                 *bytes = status == 0 ? len : 0;

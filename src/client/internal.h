@@ -559,6 +559,24 @@ static inline uint32_t np_write_quota(struct npipe *h)
         return h->server ? h->params.out_quota : h->params.in_quota;
 }
 
+/* Under h->wr, right after a write queued its message, the unread bytes
+ * up to it ending at `target` (wbytes after it): do they fit the quota,
+ * so that the write completes at once (QUOTA-03)?  First by the consumed
+ * bytes last seen, a lower bound of the truth: most writes fit by that
+ * alone and leave the consumer's cache line where it is (issue 16); only
+ * then by the consumer's count itself, which becomes the one last seen.
+ * 0 also when the counts are inconsistent: the caller's wait sees that. */
+static inline int np_write_fits(struct conn *c, uint64_t target, uint64_t quota)
+{
+        if (target - c->prod.seen_rbytes <= quota)
+                return 1;
+        uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
+        int64_t unread = np_prod_unread(&c->prod);
+        if (rb <= target && rb > c->prod.seen_rbytes)
+                c->prod.seen_rbytes = rb;
+        return rb <= target && unread >= 0 && (uint64_t)unread <= quota && target - rb <= quota;
+}
+
 /* Is the peer gone (closed, disconnected, or its segment corrupt)?
  * *disconnected: it was a disconnect (DISC-02), not a close. */
 static inline int np_peer_closed_state(struct npipe *h, struct conn *c, int *disconnected)

@@ -513,21 +513,7 @@ static int write_conn(struct npipe *h, struct conn *c, const void *buf, size_t l
         /* The common case, decided while we hold the lock anyway: the
          * unread bytes up to ours are within the quota (wait_quota's
          * first test, without taking h->wr again). */
-        int fits = 0;
-        if (r == 0) {
-                /* First by the consumed bytes last seen, a lower bound of
-                 * the truth: most writes fit by that alone and leave the
-                 * consumer's cache line where it is (issue 16). */
-                fits = target - c->prod.seen_rbytes <= quota;
-                if (!fits) {
-                        uint64_t rb = atomic_load_explicit(&c->peer->rbytes, memory_order_acquire);
-                        int64_t unread = np_prod_unread(&c->prod);
-                        fits = rb <= target && unread >= 0 && (uint64_t)unread <= quota &&
-                               target - rb <= quota;
-                        if (rb <= target && rb > c->prod.seen_rbytes)
-                                c->prod.seen_rbytes = rb;
-                }
-        }
+        int fits = r == 0 && np_write_fits(c, target, quota);
         np_unlock(&h->wr, NP_LK_WR);
         if (r < 0)
                 return r;

@@ -20,6 +20,10 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
                     ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_thread *thread,
                     uint32_t nt, size_t bytes)
 {
+        if (ov && !routine) {
+                np_win_deliver_ov(p, ov, ev, port, key, nt, bytes);
+                return;
+        }
         DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
         if (ov) {
                 ov->InternalHigh = n;
@@ -29,8 +33,7 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
                 np_win_signal(&ev->wt);
         else if (!ov || !p->overlapped ||
                  !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
-                /* OVL-13: the mode is about overlapped operations; a
-                 * synchronous call still signals the handle it waited on */
+                /* OVL-13, as np_win_deliver_ov */
                 np_win_signal(&p->wt);
         if (port)
                 np_win_port_post(port, n, key, ov, nt);
@@ -44,8 +47,6 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
                         np_win_queue_apc(thread, a);
                 }
         }
-        /* only a GetOverlappedResult waiting for an OVERLAPPED written here
-         * needs the bump (np_win_wait_ov) */
         if (ov)
                 np_win_completion_bump();
 }

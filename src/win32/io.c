@@ -99,8 +99,9 @@ struct io_call {
         const struct w_io_req *rq;
         OVERLAPPED *ov;
         LPOVERLAPPED_COMPLETION_ROUTINE routine;
-        struct w_event *ev;  /* the OVERLAPPED's event, referenced */
-        struct w_port *port; /* the bound port for this operation, referenced */
+        struct w_event *ev;  /* the OVERLAPPED's event, held by ev_hold */
+        void *ev_hold;       /* np_win_handle_hold of the event */
+        struct w_port *port; /* the bound port for this operation (the end's) */
         ULONG_PTR key;
         size_t bytes;
         int later;   /* the result came from a wait: already signalled */
@@ -120,7 +121,7 @@ static int io_begin(struct io_call *k, struct w_thread **native)
         if (k->routine) {
                 /* OVL-08, OVL-16: completion routines need an overlapped
                  * handle that is not bound to a port */
-                if (!ov || !p->overlapped || p->port) {
+                if (!ov || !p->overlapped || __atomic_load_n(&p->port, __ATOMIC_ACQUIRE)) {
                         np_win_set_error(ERROR_INVALID_PARAMETER);
                         return 0;
                 }
@@ -132,12 +133,21 @@ static int io_begin(struct io_call *k, struct w_thread **native)
                 return 0;
         }
         if (ov && !k->routine && np_win_ov_event(ov)) {
-                k->ev = (struct w_event *)np_win_handle_get(np_win_ov_event(ov), W_EVENT);
-                if (!k->ev)
+                /* held for the call, not referenced: a record made when
+                 * the operation pends takes its own reference */
+                struct w_obj *o = np_win_handle_hold(np_win_ov_event(ov), &k->ev_hold);
+                if (!o)
                         return 0; /* ERROR_INVALID_HANDLE */
+                if (o->type != W_EVENT) {
+                        np_win_set_error(ERROR_INVALID_HANDLE);
+                        return 0;
+                }
+                k->ev = (struct w_event *)o;
         }
+        /* the event drops as the I/O starts (a release store: see
+         * np_win_unsignal_io; its completion's signal is a full one) */
         if (k->ev)
-                np_win_unsignal(&k->ev->wt);
+                np_win_unsignal_io(&k->ev->wt);
         /* The handle turns unsignalled when the I/O starts; for the
          * operations of the engine that is once the operation is linked
          * where CancelIo(Ex) and CancelSynchronousIo find it (start_op):
@@ -157,13 +167,13 @@ static int io_start_overlapped(struct io_call *k, int *r, BOOL *ret)
 {
         struct w_pipe *p = k->p;
         /* the port binding is fixed once made; read it once */
-        pthread_mutex_lock(&p->lock);
-        if (p->port && !k->routine && !((uintptr_t)k->ov->hEvent & 1)) {
-                k->port = p->port;
-                k->key = p->key;
-                np_win_ref((struct w_obj *)k->port);
+        ULONG_PTR key = 0;
+        struct w_port *port = np_win_pipe_port(p, &key);
+        /* borrowed: the end keeps its port, and the call keeps the end */
+        if (port && !k->routine && !((uintptr_t)k->ov->hEvent & 1)) {
+                k->port = port;
+                k->key = key;
         }
-        pthread_mutex_unlock(&p->lock);
         *r = np_win_op_start(p, k->rq, k->ov, k->ev, k->port, k->key, k->routine, NULL, &k->bytes);
         if (*r == 0 && k->rq->kind == WOP_LISTEN) {
                 /* a client came during the call: NPFS never finishes a listen
@@ -259,10 +269,8 @@ static BOOL io_result(struct io_call *k, int r, LPDWORD out_n)
                         return FALSE;
                 }
                 /* OVL-12: the caller handles a success at once itself */
-                if (r >= 0) {
-                        np_win_put((struct w_obj *)k->port);
+                if (r >= 0)
                         k->port = NULL;
-                }
         }
         if (r < 0 && r != NPIPE_EMOREDATA) {
                 /* OVL-05: nothing signalled, posted or queued */
@@ -339,10 +347,8 @@ static BOOL do_io(struct w_pipe *p, void **hold, const struct w_io_req *rq, LPDW
                         ret = io_result(&k, r, out_n);
                 }
         }
-        if (k.port)
-                np_win_put((struct w_obj *)k.port);
-        if (k.ev)
-                np_win_put(&k.ev->obj);
+        if (k.ev_hold)
+                np_win_handle_unhold(k.ev_hold);
         if (k.entered)
                 np_win_pipe_exit(p);
         if (k.ref)
@@ -408,6 +414,75 @@ static __attribute__((noinline)) BOOL io_rw_other(struct w_obj *o, void *hold, e
         return io_held(o, hold, &rq, out_n, ov, NULL, 1, 0);
 }
 
+/* ReadFile or WriteFile with an OVERLAPPED on an overlapped pipe end,
+ * the call of every overlapped server loop: what do_io does with it, in
+ * the same order (io_begin, io_start_overlapped, io_result), without the
+ * steps only other calls need (a routine, a listen, a synchronous wait),
+ * and, as io_rw's synchronous path, with the caller's hold of the handle
+ * instead of `calls`: the hold keeps the native end open, and a pending
+ * operation's record references the end.  The event is held, not
+ * referenced, and the port borrowed from the end.  Together that halved
+ * what the Win32 layer adds to an overlapped call that completes at once
+ * (docs/performance.md, "Win32 overlapped I/O"). */
+static __attribute__((noinline)) BOOL io_ovl_rw(struct w_pipe *p, enum w_op_kind kind, void *buf,
+                                                DWORD len, LPDWORD out_n, OVERLAPPED *ov)
+{
+        if (out_n)
+                *out_n = 0;
+        if (atomic_load(&p->closed))
+                return np_win_fail(ERROR_INVALID_HANDLE);
+        np_win_ov_set_status(ov, STATUS_PENDING);
+        unsigned need = rights_needed(kind);
+        if ((p->access & need) != need)
+                return np_win_fail(ERROR_ACCESS_DENIED);
+        struct w_event *ev = NULL;
+        void *ev_hold = NULL;
+        HANDLE evh = np_win_ov_event(ov);
+        if (evh) {
+                struct w_obj *o = np_win_handle_hold(evh, &ev_hold);
+                if (!o)
+                        return FALSE; /* ERROR_INVALID_HANDLE */
+                if (o->type != W_EVENT) {
+                        np_win_handle_unhold(ev_hold);
+                        return np_win_fail(ERROR_INVALID_HANDLE);
+                }
+                ev = (struct w_event *)o;
+                np_win_unsignal_io(&ev->wt);
+        }
+        ULONG_PTR key = 0;
+        struct w_port *port = np_win_pipe_port(p, &key);
+        if ((uintptr_t)ov->hEvent & 1)
+                port = NULL; /* the low bit: no packet */
+        size_t bytes = 0;
+        int r = np_win_op_rw(p, kind, buf, len, ov, ev, port, key, &bytes);
+        BOOL ok = FALSE;
+        if (r == NP_ASYNC_PENDING) {
+                np_win_set_error(ERROR_IO_PENDING); /* OVL-02: the count is 0 */
+        } else if (port && r == NPIPE_EMOREDATA &&
+                   (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)) {
+                /* OVL-12, the Windows 8+ variant, as io_result */
+                np_win_deliver_ov(p, ov, ev, port, key, W_STATUS_BUFFER_OVERFLOW, bytes);
+                np_win_set_error(ERROR_IO_PENDING);
+        } else if (r < 0 && r != NPIPE_EMOREDATA) {
+                np_win_set_error(np_win_op_error(kind, r, 0)); /* OVL-05 */
+        } else {
+                if (r >= 0 && port && (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS))
+                        port = NULL; /* OVL-12 */
+                np_win_deliver_ov(p, ov, ev, port, key,
+                                  r >= 0 ? W_STATUS_SUCCESS : W_STATUS_BUFFER_OVERFLOW, bytes);
+                if (r >= 0) {
+                        if (out_n)
+                                *out_n = (DWORD)bytes;
+                        ok = TRUE;
+                } else {
+                        np_win_set_error(ERROR_MORE_DATA);
+                }
+        }
+        if (ev_hold)
+                np_win_handle_unhold(ev_hold);
+        return ok;
+}
+
 /* ReadFile, WriteFile: the common call on a synchronous pipe end without
  * an OVERLAPPED goes straight to io_sync_native (what do_io would do with
  * it, in the same order), everything else through io_held.  Its atomic
@@ -419,8 +494,13 @@ IO_INLINE BOOL io_rw(HANDLE h, enum w_op_kind kind, void *buf, DWORD len, LPDWOR
 {
         void *hold = NULL;
         struct w_obj *o = np_win_handle_hold(h, &hold);
-        if (__builtin_expect(!o || o->type != W_PIPE || ov || ((struct w_pipe *)o)->overlapped, 0))
+        if (__builtin_expect(!o || o->type != W_PIPE || !ov != !((struct w_pipe *)o)->overlapped, 0))
                 return io_rw_other(o, hold, kind, buf, len, out_n, ov);
+        if (ov) {
+                BOOL ok = io_ovl_rw((struct w_pipe *)o, kind, buf, len, out_n, ov);
+                np_win_handle_unhold(hold);
+                return ok;
+        }
         struct w_io_req rq;
         io_rw_req(&rq, kind, buf, len);
         struct w_pipe *p = (struct w_pipe *)o;

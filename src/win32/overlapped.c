@@ -203,7 +203,13 @@ static void op_take_refs(struct w_op *op)
  * room); a record per call, its references and its link were most of
  * their cost (docs/performance.md, "Win32 overlapped I/O"). */
 struct lazy_op {
-        struct w_op proto;
+        struct w_pipe *pipe;
+        enum w_op_kind kind;
+        OVERLAPPED *ov;
+        struct w_event *event;
+        struct w_port *port;
+        ULONG_PTR key;
+        LPOVERLAPPED_COMPLETION_ROUTINE routine;
         struct w_op *op; /* the record, once made */
 };
 
@@ -214,7 +220,13 @@ static void *lazy_make(void *arg)
         struct w_op *op = malloc(sizeof(*op));
         if (!op)
                 return NULL;
-        *op = l->proto;
+        *op = (struct w_op){.kind = l->kind,
+                            .pipe = l->pipe,
+                            .ov = l->ov,
+                            .event = l->event,
+                            .port = l->port,
+                            .key = l->key,
+                            .routine = l->routine};
         /* one reference for the starting call, one for the callback */
         atomic_init(&op->refs, 2);
         op_take_refs(op);
@@ -229,41 +241,68 @@ static void lazy_link(void *arg)
 {
         struct lazy_op *l = arg;
         op_link(l->op);
-        np_win_unsignal(&l->proto.pipe->wt);
+        np_win_unsignal(&l->pipe->wt);
+}
+
+/* After the engine's start of l's operation, which returned r. */
+static int lazy_started(struct lazy_op *l, int r)
+{
+        np_async_hooks(NULL, NULL, NULL);
+        if (r == NP_ASYNC_PENDING) {
+                op_put(l->op); /* the starting call's reference */
+                return r;
+        }
+        /* do_io: the I/O started and ended.  A release store, as a
+         * synchronous call's (np_win_unsignal_io): nothing waits for the
+         * handle to drop */
+        np_win_unsignal_io(&l->pipe->wt);
+        if (l->op) {
+                /* made, then finished at once (a remote start that failed):
+                 * the callback will not run */
+                op_unlink(l->op);
+                op_put(l->op);
+                op_put(l->op);
+        }
+        return r;
 }
 
 static int op_start_lazy(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov,
                          struct w_event *ev, struct w_port *port, ULONG_PTR key,
                          LPOVERLAPPED_COMPLETION_ROUTINE routine, size_t *bytes)
 {
-        struct lazy_op l = {.proto = {.kind = rq->kind,
-                                      .pipe = p,
-                                      .ov = ov,
-                                      .event = ev,
-                                      .port = port,
-                                      .key = key,
-                                      .routine = routine}};
-        np_async_on_pend(lazy_make, &l);
-        np_async_on_start(lazy_link, &l);
-        /* &l.proto stands for the record until there is one: the engine
-         * keeps it only if the operation pends, and then takes the
-         * record's address instead */
-        int r = start_async(p, rq, bytes, &l.proto);
-        np_async_on_pend(NULL, NULL);
-        np_async_on_start(NULL, NULL);
-        if (r == NP_ASYNC_PENDING) {
-                op_put(l.op); /* the starting call's reference */
-                return r;
-        }
-        np_win_unsignal(&p->wt); /* do_io: the I/O started and ended */
-        if (l.op) {
-                /* made, then finished at once (a remote start that failed):
-                 * the callback will not run */
-                op_unlink(l.op);
-                op_put(l.op);
-                op_put(l.op);
-        }
-        return r;
+        struct lazy_op l = {.pipe = p,
+                            .kind = rq->kind,
+                            .ov = ov,
+                            .event = ev,
+                            .port = port,
+                            .key = key,
+                            .routine = routine};
+        np_async_hooks(lazy_make, lazy_link, &l);
+        /* &l stands for the record until there is one: the engine keeps
+         * it only if the operation pends, and then takes the record's
+         * address instead */
+        return lazy_started(&l, start_async(p, rq, bytes, (struct w_op *)(void *)&l));
+}
+
+/* Process exit cancels our pending writes (at_exit), once there can be
+ * any. */
+static void exit_hook(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, at_exit_register);
+}
+
+int np_win_op_rw(struct w_pipe *p, enum w_op_kind kind, void *buf, size_t len, OVERLAPPED *ov,
+                 struct w_event *ev, struct w_port *port, ULONG_PTR key, size_t *bytes)
+{
+        struct lazy_op l = {
+            .pipe = p, .kind = kind, .ov = ov, .event = ev, .port = port, .key = key};
+        if (kind == WOP_WRITE)
+                exit_hook();
+        np_async_hooks(lazy_make, lazy_link, &l);
+        int r = kind == WOP_WRITE ? np_async_write(p->np, buf, len, bytes, op_done, &l)
+                                  : np_async_read(p->np, buf, len, bytes, op_done, &l);
+        return lazy_started(&l, r);
 }
 
 /* Start an overlapped operation: its record, linked where CancelIo finds
@@ -273,10 +312,8 @@ int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov,
                     struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
                     struct w_sync *sync, size_t *bytes)
 {
-        if (rq->kind == WOP_WRITE) {
-                static pthread_once_t once = PTHREAD_ONCE_INIT;
-                pthread_once(&once, at_exit_register);
-        }
+        if (rq->kind == WOP_WRITE)
+                exit_hook();
         if (!sync && (rq->kind == WOP_READ || rq->kind == WOP_WRITE))
                 return op_start_lazy(p, rq, ov, ev, port, key, routine, bytes);
         struct w_op *op = malloc(sizeof(*op));

@@ -133,7 +133,9 @@ BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key)
         }
         np_win_ref((struct w_obj *)port);
         p->key = key;
-        p->port = port;
+        /* the key before the port: a call that sees the port reads its key
+         * (np_win_pipe_port) */
+        __atomic_store_n(&p->port, port, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&p->lock);
         return TRUE;
 }

@@ -413,9 +413,12 @@ struct w_pipe {
         int server;
         int overlapped; /* FILE_FLAG_OVERLAPPED */
         unsigned access;
-        pthread_mutex_t lock; /* ops, port */
+        pthread_mutex_t lock; /* ops, the port's binding */
         struct w_op *ops;     /* pending overlapped operations */
-        struct w_port *port;  /* bound completion port (a reference) */
+        /* bound completion port (a reference): set once, under lock, and
+         * published (key first) with a release store; read with
+         * np_win_pipe_port, without the lock */
+        struct w_port *port;
         ULONG_PTR key;
         _Atomic int closed;      /* CloseHandle has been called */
         _Atomic int calls;       /* API calls using np right now (besides those
@@ -462,6 +465,17 @@ static inline int np_win_pipe_in(struct w_pipe *p)
 HANDLE np_win_pipe_handle(npipe_t *np, int server, int overlapped, unsigned access);
 /* Bind a pipe to a port (CreateIoCompletionPort). */
 BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key);
+/* The port p is bound to, or NULL; *key its key.  A binding is made once
+ * and kept until the end is freed, so no lock is needed to read it: the
+ * per-call p->lock it took before cost every overlapped call a lock and an
+ * unlock (docs/performance.md, "Win32 overlapped I/O"). */
+static inline struct w_port *np_win_pipe_port(struct w_pipe *p, ULONG_PTR *key)
+{
+        struct w_port *port = __atomic_load_n(&p->port, __ATOMIC_ACQUIRE);
+        if (port)
+                *key = p->key;
+        return port;
+}
 
 /* ---- I/O on pipe ends (io.c, overlapped.c, completion.c) ------------------------------------ */
 
@@ -499,6 +513,29 @@ static inline void np_win_ov_set_status(OVERLAPPED *ov, uint32_t nt)
         __atomic_store_n(&ov->Internal, (ULONG_PTR)nt, __ATOMIC_RELEASE);
 }
 
+/* A completion that has an OVERLAPPED and no routine - at once or
+ * later: fill the OVERLAPPED, then signal and post, in the order NT does
+ * (np_win_deliver without its APC part; inline for io.c's io_ovl_rw). */
+static inline void np_win_deliver_ov(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev,
+                                     struct w_port *port, ULONG_PTR key, uint32_t nt,
+                                     size_t bytes)
+{
+        DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
+        ov->InternalHigh = n;
+        np_win_ov_set_status(ov, nt);
+        if (ev)
+                np_win_signal(&ev->wt);
+        else if (!p->overlapped || !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
+                /* OVL-13: the mode is about overlapped operations; a
+                 * synchronous call still signals the handle it waited on */
+                np_win_signal(&p->wt);
+        if (port)
+                np_win_port_post(port, n, key, ov, nt);
+        /* only a GetOverlappedResult waiting for an OVERLAPPED written here
+         * needs the bump (np_win_wait_ov) */
+        np_win_completion_bump();
+}
+
 /* completion.c: a completion - at once or later: fill the OVERLAPPED,
  * then signal, post and queue, in the order NT does. */
 void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct w_port *port,
@@ -513,6 +550,10 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
 int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov, struct w_event *ev,
                     struct w_port *port, ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine,
                     struct w_sync *sync, size_t *bytes);
+/* np_win_op_start for a ReadFile or WriteFile (kind) with an OVERLAPPED,
+ * no routine and no waiting caller: io.c's io_ovl_rw. */
+int np_win_op_rw(struct w_pipe *p, enum w_op_kind kind, void *buf, size_t len, OVERLAPPED *ov,
+                 struct w_event *ev, struct w_port *port, ULONG_PTR key, size_t *bytes);
 /* GetOverlappedResult's wait for the operation of p that writes ov, done
  * in the waiting thread where it can be: 1 complete, 0 deadline, -1 wait
  * as before. */
