@@ -105,6 +105,8 @@ END_TEST
 /* Several readers on one end: every message arrives exactly once, whole. */
 struct many {
         npipe_t *r;
+        int timeout_ms; /* 0: block */
+        _Atomic unsigned timeouts;
         _Atomic unsigned got;
         _Atomic unsigned seen[N_MSG];
         _Atomic int bad;
@@ -114,25 +116,66 @@ static void *many_reader(void *arg)
 {
         struct many *m = arg;
         uint8_t *buf = malloc(64);
+        unsigned last = 0;
+        int any = 0;
         for (;;) {
                 size_t n = 0;
-                int r = npipe_read(m->r, buf, 64, &n);
+                int r = m->timeout_ms ? npipe_read_timeout(m->r, buf, 64, &n, m->timeout_ms)
+                                      : npipe_read(m->r, buf, 64, &n);
                 if (r == NPIPE_EPIPE)
                         break;
+                if (r == NPIPE_ETIMEDOUT && n == 0) {
+                        atomic_fetch_add(&m->timeouts, 1);
+                        continue;
+                }
                 unsigned idx;
                 if (r != 0 || n != sizeof(idx) + 8) {
                         atomic_store(&m->bad, 1);
                         break;
                 }
                 memcpy(&idx, buf, sizeof(idx));
-                if (idx >= N_MSG || !h_pattern_ok(buf + sizeof(idx), 8, idx))
+                /* one reader's turns come one after the other: what it
+                 * reads comes later in the stream each time */
+                if (idx >= N_MSG || !h_pattern_ok(buf + sizeof(idx), 8, idx) ||
+                    (any && idx <= last)) {
                         atomic_store(&m->bad, 1);
-                else
+                } else {
                         atomic_fetch_add(&m->seen[idx], 1);
+                        last = idx;
+                        any = 1;
+                }
                 atomic_fetch_add(&m->got, 1);
         }
         free(buf);
         return NULL;
+}
+
+/* readers on s, the writer on c: N_MSG messages, a flush (the readers
+ * drain the pipe and then find it empty) after every `burst` of them */
+static void many_run(npipe_t *s, npipe_t *c, struct many *m, int readers, unsigned burst)
+{
+        m->r = s;
+        pthread_t t[8];
+        for (int i = 0; i < readers; i++)
+                pthread_create(&t[i], NULL, many_reader, m);
+        uint8_t msg[sizeof(unsigned) + 8];
+        for (unsigned i = 0; i < N_MSG; i++) {
+                size_t n;
+                memcpy(msg, &i, sizeof(i));
+                h_pattern(msg + sizeof(i), 8, i);
+                ck_assert_status(npipe_write(c, msg, sizeof(msg), &n), NPIPE_OK);
+                if (burst && i % burst == burst - 1)
+                        ck_assert_status(npipe_flush(c), NPIPE_OK);
+        }
+        ck_assert_status(npipe_flush(c), NPIPE_OK);
+        npipe_close(c); /* the readers end with EPIPE */
+        for (int i = 0; i < readers; i++)
+                pthread_join(t[i], NULL);
+        ck_assert_int_eq(atomic_load(&m->bad), 0);
+        ck_assert_uint_eq(atomic_load(&m->got), N_MSG);
+        for (unsigned i = 0; i < N_MSG; i++)
+                ck_assert_uint_eq(atomic_load(&m->seen[i]), 1);
+        npipe_close(s);
 }
 
 START_TEST(test_many_readers)
@@ -143,26 +186,28 @@ START_TEST(test_many_readers)
         small_quota_pair(name, &s, &c);
         static struct many m;
         memset(&m, 0, sizeof(m));
-        m.r = s;
-        pthread_t t[3];
-        for (int i = 0; i < 3; i++)
-                pthread_create(&t[i], NULL, many_reader, &m);
-        uint8_t msg[sizeof(unsigned) + 8];
-        for (unsigned i = 0; i < N_MSG; i++) {
-                size_t n;
-                memcpy(msg, &i, sizeof(i));
-                h_pattern(msg + sizeof(i), 8, i);
-                ck_assert_status(npipe_write(c, msg, sizeof(msg), &n), NPIPE_OK);
-        }
-        ck_assert_status(npipe_flush(c), NPIPE_OK);
-        npipe_close(c); /* the readers end with EPIPE */
-        for (int i = 0; i < 3; i++)
-                pthread_join(t[i], NULL);
-        ck_assert_int_eq(atomic_load(&m.bad), 0);
-        ck_assert_uint_eq(atomic_load(&m.got), N_MSG);
-        for (unsigned i = 0; i < N_MSG; i++)
-                ck_assert_uint_eq(atomic_load(&m.seen[i]), 1);
-        npipe_close(s);
+        many_run(s, c, &m, 3, 0);
+}
+END_TEST
+
+START_TEST(test_many_readers_time_out)
+{
+        /* covers: ORDER-01 ORDER-06 */
+        /* Readers that give up their place in the queue while others
+         * enter and leave it: the turn passes from one to the next (the
+         * single reader takes it without the lock, a waiter that timed
+         * out leaves the queue, a turn left before the next one linked
+         * itself is taken up), so every message is read exactly once and
+         * no reader is stranded. */
+        H_NAME(name, "manyto");
+        npipe_t *s, *c;
+        small_quota_pair(name, &s, &c);
+        static struct many m;
+        memset(&m, 0, sizeof(m));
+        m.timeout_ms = 1;
+        many_run(s, c, &m, 6, 50);
+        /* the flushes left the pipe empty while six readers waited */
+        ck_assert_uint_gt(atomic_load(&m.timeouts), 0);
 }
 END_TEST
 
@@ -304,6 +349,7 @@ int main(void)
         TCase *tc = h_tcase("wake", 240);
         tcase_add_test(tc, test_stream_both_ways);
         tcase_add_test(tc, test_many_readers);
+        tcase_add_test(tc, test_many_readers_time_out);
         tcase_add_test(tc, test_async_engine);
         tcase_add_test(tc, test_close_wakes);
         suite_add_tcase(su, tc);

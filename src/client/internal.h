@@ -121,8 +121,13 @@ struct npipe {
         size_t listen_size;
         uint64_t id;      /* server: instance id; client: conn id */
         int early_gone;   /* client: peer gone before the open returned (NP_GONE_*) */
-        struct np_turn *rdq_head, *rdq_tail; /* synchronous readers, in arrival order */
-        _Atomic int rdq_n;                   /* how many are queued (read without h->lock) */
+        /* Synchronous readers waiting for their turn, in arrival order
+         * (under h->lock; the reader whose turn it is is not linked) */
+        struct np_turn *rdq_head, *rdq_tail;
+        /* Readers in the queue: the one whose turn it is, those waiting
+         * and those entering (read without h->lock) */
+        _Atomic int rdq_n;
+        int rdq_free; /* under h->lock: the turn was left with nobody linked yet */
         pid_t client_pid, server_pid;
         uid_t peer_uid;
         gid_t peer_gid;
