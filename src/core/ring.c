@@ -796,7 +796,12 @@ int np_prod_write(struct np_prod *p, const void *buf, size_t len, size_t *done)
                          * reader never sees more consumed than written. */
                         p->wbytes += len;
                         atomic_store_explicit(&p->own->wbytes, p->wbytes, memory_order_release);
-                        atomic_fetch_add_explicit(&p->own->wframes, 1, memory_order_relaxed);
+                        /* only we write it (under the writers' lock): no
+                         * locked read-modify-write per message */
+                        atomic_store_explicit(
+                            &p->own->wframes,
+                            atomic_load_explicit(&p->own->wframes, memory_order_relaxed) + 1,
+                            memory_order_relaxed);
                 }
                 p->pofs += want;
                 p->head += np_chunk_span((uint32_t)want);
