@@ -425,6 +425,39 @@ START_TEST(bad_handles)
 }
 END_TEST
 
+/* covers: OVL-05 */
+START_TEST(bad_event_writes_nothing)
+{
+        /* The OVERLAPPED's event is looked up before the I/O starts: a
+         * handle that is not an event, or one closed already, fails the
+         * call with ERROR_INVALID_HANDLE and nothing is queued, read or
+         * signalled (the call of the fast path io_ovl_rw as of the others) */
+        HANDLE srv, cli, gone = w_event(TRUE, FALSE);
+        OVERLAPPED ov;
+        char buf[8];
+        DWORD n = 0xdead, avail = 0xdead;
+        w_pair(PIPE_TYPE_MESSAGE, FILE_FLAG_OVERLAPPED, 0, 1024, &srv, &cli);
+        w_ov(&ov, cli); /* a pipe handle */
+        WT_FAILS(WriteFile(srv, "abc", 3, &n, &ov), ERROR_INVALID_HANDLE);
+        ck_assert_uint_eq(n, 0);
+        WT_OK(PeekNamedPipe(cli, NULL, 0, NULL, &avail, NULL));
+        ck_assert_uint_eq(avail, 0);
+        CloseHandle(gone);
+        w_ov(&ov, gone); /* closed */
+        WT_FAILS(WriteFile(srv, "abc", 3, &n, &ov), ERROR_INVALID_HANDLE);
+        WT_OK(PeekNamedPipe(cli, NULL, 0, NULL, &avail, NULL));
+        ck_assert_uint_eq(avail, 0);
+        /* and a read takes nothing */
+        w_write(cli, "xy");
+        w_ov(&ov, cli);
+        WT_FAILS(ReadFile(srv, buf, sizeof(buf), &n, &ov), ERROR_INVALID_HANDLE);
+        WT_OK(PeekNamedPipe(srv, NULL, 0, NULL, &avail, NULL));
+        ck_assert_uint_eq(avail, 2);
+        CloseHandle(cli);
+        CloseHandle(srv);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("win32-ovl");
@@ -440,6 +473,7 @@ int main(void)
         tcase_add_test(tc, read_and_write_at_once);
         tcase_add_test(tc, overlapped_connect);
         tcase_add_test(tc, bad_handles);
+        tcase_add_test(tc, bad_event_writes_nothing);
         suite_add_tcase(s, tc);
         return h_run(s);
 }
