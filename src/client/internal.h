@@ -540,10 +540,12 @@ void np_async_atfork(int phase);
 
 /* ---- small helpers of the data path, inline: each runs in every call ---- */
 
-/* Publish the CPU we run on (np_cpu_now: no call, no syscall). */
+/* Publish the CPU we run on (glibc's sched_getcpu reads rseq: no syscall;
+ * reading the rseq area inline would need glibc 2.35's __rseq_offset, past
+ * the documented minimum of 2.34). */
 static inline void np_note_cpu(struct conn *c)
 {
-        int me = np_cpu_now();
+        int me = sched_getcpu();
         uint32_t mine = me < 0 ? 0 : (uint32_t)me + 1;
         if (atomic_load_explicit(&c->own->cpu, memory_order_relaxed) != mine)
                 atomic_store_explicit(&c->own->cpu, mine, memory_order_relaxed);
@@ -553,7 +555,7 @@ static inline void np_note_cpu(struct conn *c)
  * np_note_cpu's encoding)? */
 static inline int np_peer_on_my_cpu(const struct conn *c)
 {
-        int me = np_cpu_now();
+        int me = sched_getcpu();
         uint32_t theirs = atomic_load_explicit(&c->peer->cpu, memory_order_relaxed);
         return me >= 0 && theirs == (uint32_t)me + 1;
 }

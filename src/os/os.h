@@ -7,7 +7,6 @@
 #ifndef NPIPE_OS_H
 #define NPIPE_OS_H
 
-#include <sched.h> /* sched_getcpu (_GNU_SOURCE) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,32 +24,6 @@ static inline void np_cpu_relax(void)
 #else
         __asm__ __volatile__("" ::: "memory");
 #endif
-}
-
-/* The CPU this thread runs on, or -1.  Read inline from the thread's
- * rseq area, which the kernel keeps current and glibc (2.35 on) registers:
- * sched_getcpu reads the same field, but through a call and a lookup of
- * the area, and every read and write of a connection asks (np_note_cpu).
- * Where there is no such area (rseq disabled or unsupported, as under
- * qemu-user or valgrind, or another libc) sched_getcpu decides. */
-#if defined(__has_include)
-#if __has_include(<sys/rseq.h>) && (defined(__x86_64__) || defined(__aarch64__))
-#include <sys/rseq.h>
-#define NP_RSEQ_CPU 1
-#endif
-#endif
-static inline int np_cpu_now(void)
-{
-#ifdef NP_RSEQ_CPU
-        if (__rseq_size) {
-                const struct rseq *rs =
-                    (const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-                int cpu = (int)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
-                if (cpu >= 0)
-                        return cpu;
-        }
-#endif
-        return sched_getcpu();
 }
 
 /* An environment setting of ours: NULL when unset or empty, and always
