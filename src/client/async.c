@@ -227,7 +227,8 @@ void np_op_finish(struct op *o, int status, size_t bytes)
         if (o->c) {
                 if (o->kind == OP_WRITE && o->armed)
                         np_wwait_disarm(o->c, &o->ww);
-                atomic_fetch_sub(op_count(o), 1);
+                if (o->counted)
+                        atomic_fetch_sub(op_count(o), 1);
                 np_conn_put(o->c);
         }
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
@@ -286,6 +287,12 @@ struct pass {
         struct conn *only_conn;
         int only_writes; /* it waits as a writer (wsleep), not as a reader */
         int declined;    /* the helper should wait the usual way */
+        int count_helped; /* count the helper's operation (it is done spinning) */
+        int only_counted; /* the helper's operation is counted */
+        /* what the helper's operation waits for: the peer's head (a read)
+         * or consumed position (a write), as it was before the step */
+        const _Atomic uint64_t *only_prog;
+        uint64_t only_prog_val;
 };
 
 /*
@@ -333,6 +340,27 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                                         blocked = 1;
                                         break;
                                 }
+                /* Counted in its end's pending count before the step that
+                 * reads the seq to sleep on, so that the peer, which sees
+                 * the count, moves that seq for whatever it publishes
+                 * after: only when this pass may sleep for the operation
+                 * (the completion thread's, or a helper's that is done
+                 * spinning).  The count's line is the one the peer reads
+                 * at every publication: counted for the whole of every
+                 * pending operation, its two locked updates were the
+                 * largest item of an overlapped round trip
+                 * (docs/performance.md, stop 23).  A helper spins on the
+                 * peer's progress instead. */
+                if (o->c && ps->wv && !o->counted && (!ps->only_h || ps->count_helped)) {
+                        atomic_fetch_add(op_count(o), 1);
+                        o->counted = 1;
+                }
+                if (ps->only_h && o->c) {
+                        ps->only_prog = o->kind == OP_WRITE ? &o->c->peer->rpos : &o->c->peer->head;
+                        ps->only_prog_val =
+                            atomic_load_explicit(ps->only_prog, memory_order_acquire);
+                        ps->only_counted = o->counted;
+                }
                 int status = 0;
                 size_t bytes = 0;
                 struct waitspec w;
@@ -607,7 +635,7 @@ static void engine_settle(void)
 static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                       const _Atomic uint32_t *extra, uint32_t extra_val,
                       _Atomic int *extra_waiters, int (*done)(void *), void *arg,
-                      int64_t deadline, int *found)
+                      int64_t deadline, int *found, int *spun, int *count)
 {
         struct futex_waitv_ wv[2];
         int n = 0;
@@ -615,7 +643,8 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                 wv[n++] = (struct futex_waitv_){.val = extra_val,
                                                 .uaddr = (uintptr_t)extra,
                                                 .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE};
-        struct pass ps = {.wv = wv, .n = n, .only_h = h, .only_ctx = ctx};
+        struct pass ps = {
+            .wv = wv, .n = n, .only_h = h, .only_ctx = ctx, .count_helped = *count};
         /* A step or a callback that satisfied a local peer asks for a
          * settle (OVL-20).  Not inside the pass: a settle waits for the
          * shard's completions in flight, which include the one this pass
@@ -637,8 +666,21 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                 const struct futex_waitv_ *w = &wv[n];
                 const _Atomic uint32_t *word = (const _Atomic uint32_t *)(uintptr_t)w->uaddr;
                 struct conn *c = ps.only_conn;
-                if (c && np_conn_spin(c, word, (uint32_t)w->val, extra, extra_val))
+                if (c && !*spun) {
+                        /* a spin that writes nothing: the operation is not
+                         * counted yet, so the peer may not move its seq;
+                         * what it publishes moves its progress */
+                        if (np_conn_spin(c, word, (uint32_t)w->val, extra, extra_val,
+                                         ps.only_prog, ps.only_prog_val))
+                                goto out; /* look again (and spin again) */
+                        *spun = 1;
+                }
+                if (c && !ps.only_counted) {
+                        /* about to sleep: counted first, and stepped again,
+                         * so that the seq slept on is read after the count */
+                        *count = 1;
                         goto out;
+                }
                 /* the sleep the peer must know of (ring_layout.h): after the
                  * step took the seq, before futex_waitv compares it */
                 if (c)
@@ -674,6 +716,7 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                         atomic_fetch_sub_explicit(extra_waiters, 1, memory_order_seq_cst);
                 if (c)
                         atomic_fetch_sub_explicit(&c->local_sleepers, 1, memory_order_seq_cst);
+                *spun = 0; /* woken: the next wait may spin again */
         }
 out:
         np_conn_put(ps.only_conn);
@@ -697,7 +740,7 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
                 np_h_put(h);
                 return NPIPE_ENOTFOUND;
         }
-        int found = 0, marked = 0;
+        int found = 0, marked = 0, spun = 0, count = 0;
         for (int round = 0;; round++) {
                 uint32_t seen = extra ? atomic_load(extra) : 0;
                 if (done(arg)) {
@@ -709,7 +752,7 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
                         break;
                 }
                 r = help_round(s, h, ctx, extra, seen, extra_waiters, done, arg, deadline,
-                               &found);
+                               &found, &spun, &count);
                 marked |= found;
                 if (r == NPIPE_ENOTFOUND) {
                         /* declined (a write with its reader on this CPU),
@@ -818,8 +861,7 @@ int np_op_enqueue(struct op *o)
         if (o->c && o->kind == OP_WRITE)
                 /* any consumption until the first step sets the real mark */
                 np_op_set_need(o, 0);
-        if (o->c)
-                atomic_fetch_add(op_count(o), 1);
+        /* not counted in its end's pending count yet: see shard_pass */
         if (o->kind == OP_READ || o->kind == OP_TRANSACT)
                 atomic_fetch_add(&o->h->async_reads, 1);
         atomic_fetch_add(&o->h->async_ops, 1);

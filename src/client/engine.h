@@ -36,6 +36,10 @@ struct op {
          * (np_async_help): the completion thread leaves it alone until
          * that thread stops (under the shard's lock) */
         int helped;
+        /* counted in its end's pending count (rpending / wpending, or a
+         * version 2 peer's sleeper count), under the shard's lock: only
+         * once a thread is about to sleep for it (shard_pass) */
+        int counted;
         np_async_cb cb;
         void *ctx;
         struct op *next, *prev;

@@ -501,9 +501,11 @@ int np_conn_spin_progress(struct conn *c, uint32_t seq, const _Atomic uint64_t *
                           uint64_t seen);
 /* The spin of np_conn_wait_for alone: while the peer runs on another CPU,
  * up to SPIN_NS for `word` to leave `val` (or `extra` to leave
- * `extra_val`).  1 when one moved, 0 when it did not or no spin pays. */
+ * `extra_val`, or `progress`, when not NULL, to leave `seen`).  1 when one
+ * moved, 0 when it did not or no spin pays. */
 int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
-                 const _Atomic uint32_t *extra, uint32_t extra_val);
+                 const _Atomic uint32_t *extra, uint32_t extra_val,
+                 const _Atomic uint64_t *progress, uint64_t seen);
 /* Wake our own threads asleep on the peer's seq until none is left. */
 void np_wake_own_sleepers(struct conn *c);
 

@@ -164,9 +164,10 @@ static int spin_until_moved(struct conn *c, const _Atomic uint32_t *word, uint32
 }
 
 int np_conn_spin(struct conn *c, const _Atomic uint32_t *word, uint32_t val,
-                 const _Atomic uint32_t *extra, uint32_t extra_val)
+                 const _Atomic uint32_t *extra, uint32_t extra_val,
+                 const _Atomic uint64_t *progress, uint64_t seen)
 {
-        return spin_until_moved(c, word, val, extra, extra_val, NULL, 0);
+        return spin_until_moved(c, word, val, extra, extra_val, progress, seen);
 }
 
 int np_conn_spin_progress(struct conn *c, uint32_t seq, const _Atomic uint64_t *progress,
@@ -187,7 +188,7 @@ int np_conn_wait_for(struct conn *c, uint32_t seq, int writer, uint64_t need,
 int np_conn_wait_spun(struct conn *c, uint32_t seq, int writer, uint64_t need, int64_t deadline,
                       int spun)
 {
-        if (!spun && np_conn_spin(c, &c->peer->seq, seq, NULL, 0))
+        if (!spun && np_conn_spin(c, &c->peer->seq, seq, NULL, 0, NULL, 0))
                 return 0;
         struct np_wwait ww;
         _Atomic uint32_t *count = writer ? &c->own->wsleepers : &c->own->rsleepers;

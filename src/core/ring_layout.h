@@ -27,8 +27,10 @@
  * `seq`, checks its condition, spins on `seq` for a while, and to sleep
  * counts itself in `rsleepers` or `wsleepers` too and FUTEX_WAITs on the
  * peer's `seq`.  A pending overlapped operation counts in `rpending` or
- * `wpending` for as long as it pends (the thread that completes it
- * announces its sleeps as a blocked call does).  After publishing data the
+ * `wpending` from the moment a thread is about to sleep for it (the
+ * completion thread, or a waiter that completes it itself once its spin
+ * on the peer's `head` or `rpos` found nothing) until it ends; that thread
+ * announces its sleeps as a blocked call does.  After publishing data the
  * producer increments its `seq` only when the consumer's end has a reader
  * counted (rwaiting, rsleepers or rpending), and after consuming the
  * consumer only when the producer's end has a writer counted (wwaiting,
