@@ -423,7 +423,7 @@ static __attribute__((noinline)) BOOL io_rw_other(struct w_obj *o, void *hold, e
  * operation's record references the end.  The event is held, not
  * referenced, and the port borrowed from the end.  Together that halved
  * what the Win32 layer adds to an overlapped call that completes at once
- * (docs/performance.md, "Win32 overlapped I/O"). */
+ * (docs/performance.md, "Stop 23"). */
 static __attribute__((noinline)) BOOL io_ovl_rw(struct w_pipe *p, enum w_op_kind kind, void *buf,
                                                 DWORD len, LPDWORD out_n, OVERLAPPED *ov)
 {

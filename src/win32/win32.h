@@ -468,7 +468,7 @@ BOOL np_win_pipe_bind(struct w_pipe *p, struct w_port *port, ULONG_PTR key);
 /* The port p is bound to, or NULL; *key its key.  A binding is made once
  * and kept until the end is freed, so no lock is needed to read it: the
  * per-call p->lock it took before cost every overlapped call a lock and an
- * unlock (docs/performance.md, "Win32 overlapped I/O"). */
+ * unlock (docs/performance.md, "Stop 23"). */
 static inline struct w_port *np_win_pipe_port(struct w_pipe *p, ULONG_PTR *key)
 {
         struct w_port *port = __atomic_load_n(&p->port, __ATOMIC_ACQUIRE);
