@@ -77,16 +77,10 @@ void np_async_on_start(void (*fn)(void *), void *arg)
         tl_start_arg = arg;
 }
 
-/* np_async_on_pend: the caller's record of the operation is made only
- * when it pends (an operation that completes at once needs none). */
+/* np_async_hooks' pend: the caller's record of the operation is made
+ * only when it pends (an operation that completes at once needs none). */
 static __thread void *(*tl_pend_fn)(void *);
 static __thread void *tl_pend_arg;
-
-void np_async_on_pend(void *(*fn)(void *), void *arg)
-{
-        tl_pend_fn = fn;
-        tl_pend_arg = arg;
-}
 
 void np_async_hooks(void *(*pend)(void *), void (*start)(void *), void *arg)
 {
@@ -853,7 +847,7 @@ int np_op_enqueue(struct op *o)
          * 0.67-0.70x deferred; the row is bimodal on this machine) */
         int may_defer = tl_pend_fn != NULL &&
                         !(o->kind == OP_WRITE && o->c && np_peer_on_my_cpu(o->c));
-        /* the caller's record, now that it pends (np_async_on_pend) */
+        /* the caller's record, now that it pends (np_async_hooks) */
         o->ctx = np_async_pend_ctx(o->ctx);
         if (!o->ctx)
                 return NPIPE_ENOMEM;

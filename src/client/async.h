@@ -86,18 +86,13 @@ int np_async_help(npipe_t *h, void *ctx, const _Atomic uint32_t *extra,
                   _Atomic int *extra_waiters, int (*done)(void *), void *arg, int64_t deadline);
 
 /* For the next read or write this thread starts: `ctx` is a stand-in
- * until the operation pends; then fn(arg) is called once, before anything
- * can complete, cancel or find the operation, and its result is the ctx
- * from then on (the callback's, np_async_cancel's).  NULL from fn fails
- * the start with NPIPE_ENOMEM.  Not called when the operation completes
- * at once, so a caller's record of it costs nothing then.  Cleared by the
- * start either way, as np_async_on_start. */
-void np_async_on_pend(void *(*fn)(void *), void *arg);
-
-/* Both at once, with one argument: np_async_on_pend(pend, arg) and
- * np_async_on_start(start, arg); (NULL, NULL, NULL) clears both.  One
- * call instead of two each way on every overlapped ReadFile and
- * WriteFile. */
+ * until the operation pends; then pend(arg) is called once, before
+ * anything can complete, cancel or find the operation, and its result is
+ * the ctx from then on (the callback's, np_async_cancel's).  NULL from
+ * pend fails the start with NPIPE_ENOMEM.  Not called when the operation
+ * completes at once, so a caller's record of it costs nothing then.  And
+ * start(arg), as np_async_on_start(start, arg).  The caller clears both
+ * after the start with (NULL, NULL, NULL). */
 void np_async_hooks(void *(*pend)(void *), void (*start)(void *), void *arg);
 
 /* Before a thread sleeps (a Win32 wait, a blocking call): the kicks

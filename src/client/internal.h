@@ -195,8 +195,8 @@ int np_smb_async_transact(struct npipe *h, const void *in, size_t in_len, void *
 int np_smb_async_cancel(struct npipe *h, void *ctx, int all);
 /* async.c: run the start hook of np_async_on_start, if this thread set one. */
 void np_async_started(void);
-/* The ctx of an operation that pends from here on: the np_async_on_pend
- * hook's record (NULL: out of memory), or ctx itself without one. */
+/* The ctx of an operation that pends from here on: the np_async_hooks
+ * pend hook's record (NULL: out of memory), or ctx itself without one. */
 void *np_async_pend_ctx(void *ctx);
 
 /* A synchronous reader's place in the handle's queue (ORDER-01). */

@@ -198,7 +198,7 @@ static void op_take_refs(struct w_op *op)
 }
 
 /* A read or write with an OVERLAPPED: its record is made only when it
- * pends (np_async_on_pend), from the fields kept here on the stack.  Most
+ * pends (np_async_hooks), from the fields kept here on the stack.  Most
  * overlapped calls complete at once (the data is there, the quota has
  * room); a record per call, its references and its link were most of
  * their cost (docs/performance.md, "Win32 overlapped I/O"). */
