@@ -20,23 +20,7 @@ void np_win_deliver(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev, struct
                     ULONG_PTR key, LPOVERLAPPED_COMPLETION_ROUTINE routine, struct w_thread *thread,
                     uint32_t nt, size_t bytes)
 {
-        if (ov && !routine) {
-                np_win_deliver_ov(p, ov, ev, port, key, nt, bytes);
-                return;
-        }
-        DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
-        if (ov) {
-                ov->InternalHigh = n;
-                np_win_ov_set_status(ov, nt);
-        }
-        if (ev)
-                np_win_signal(&ev->wt);
-        else if (!ov || !p->overlapped ||
-                 !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
-                /* OVL-13, as np_win_deliver_ov */
-                np_win_signal(&p->wt);
-        if (port)
-                np_win_port_post(port, n, key, ov, nt);
+        DWORD n = np_win_deliver_signal(p, ov, ev, port, key, nt, bytes);
         if (routine && thread) {
                 struct w_apc *a = calloc(1, sizeof(*a));
                 if (a) {

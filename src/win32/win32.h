@@ -513,24 +513,38 @@ static inline void np_win_ov_set_status(OVERLAPPED *ov, uint32_t nt)
         __atomic_store_n(&ov->Internal, (ULONG_PTR)nt, __ATOMIC_RELEASE);
 }
 
-/* A completion that has an OVERLAPPED and no routine - at once or
- * later: fill the OVERLAPPED, then signal and post, in the order NT does
- * (np_win_deliver without its APC part; inline for io.c's io_ovl_rw). */
-static inline void np_win_deliver_ov(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev,
-                                     struct w_port *port, ULONG_PTR key, uint32_t nt,
-                                     size_t bytes)
+/* The first part of every completion, in the order NT does it: the
+ * OVERLAPPED filled (when there is one), the event or the handle
+ * signalled, the packet posted.  Returns the count delivered. */
+static inline DWORD np_win_deliver_signal(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev,
+                                          struct w_port *port, ULONG_PTR key, uint32_t nt,
+                                          size_t bytes)
 {
         DWORD n = W_NT_ERROR(nt) ? 0 : (DWORD)bytes;
-        ov->InternalHigh = n;
-        np_win_ov_set_status(ov, nt);
+        if (ov) {
+                ov->InternalHigh = n;
+                np_win_ov_set_status(ov, nt);
+        }
         if (ev)
                 np_win_signal(&ev->wt);
-        else if (!p->overlapped || !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
+        else if (!ov || !p->overlapped ||
+                 !(atomic_load(&p->notify) & FILE_SKIP_SET_EVENT_ON_HANDLE))
                 /* OVL-13: the mode is about overlapped operations; a
                  * synchronous call still signals the handle it waited on */
                 np_win_signal(&p->wt);
         if (port)
                 np_win_port_post(port, n, key, ov, nt);
+        return n;
+}
+
+/* A completion that has an OVERLAPPED and no routine - at once or
+ * later: np_win_deliver without its APC part, inline for io.c's
+ * io_ovl_rw. */
+static inline void np_win_deliver_ov(struct w_pipe *p, OVERLAPPED *ov, struct w_event *ev,
+                                     struct w_port *port, ULONG_PTR key, uint32_t nt,
+                                     size_t bytes)
+{
+        np_win_deliver_signal(p, ov, ev, port, key, nt, bytes);
         /* only a GetOverlappedResult waiting for an OVERLAPPED written here
          * needs the bump (np_win_wait_ov) */
         np_win_completion_bump();
