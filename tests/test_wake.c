@@ -151,10 +151,20 @@ static void *many_reader(void *arg)
         return NULL;
 }
 
-/* readers on s, the writer on c: N_MSG messages, a flush (the readers
- * drain the pipe and then find it empty) after every `burst` of them */
-static void many_run(npipe_t *s, npipe_t *c, struct many *m, int readers, unsigned burst)
+/* `readers` threads read the server end of a new pipe (named after tag),
+ * each with `timeout_ms` (0: blocking), and the writer sends N_MSG
+ * messages from the client end, with a flush (the readers drain the pipe
+ * and then find it empty) after every `burst` of them.  Returns how many
+ * reads timed out. */
+static unsigned many_run(const char *tag, int readers, unsigned burst, int timeout_ms)
 {
+        H_NAME(name, tag);
+        npipe_t *s, *c;
+        small_quota_pair(name, &s, &c);
+        static struct many mm;
+        struct many *m = &mm;
+        memset(m, 0, sizeof(*m));
+        m->timeout_ms = timeout_ms;
         m->r = s;
         pthread_t t[8];
         for (int i = 0; i < readers; i++)
@@ -185,17 +195,13 @@ static void many_run(npipe_t *s, npipe_t *c, struct many *m, int readers, unsign
         for (unsigned i = 0; i < N_MSG; i++)
                 ck_assert_uint_eq(atomic_load(&m->seen[i]), 1);
         npipe_close(s);
+        return atomic_load(&m->timeouts);
 }
 
 START_TEST(test_many_readers)
 {
         /* covers: ORDER-06 MSG-04 */
-        H_NAME(name, "many");
-        npipe_t *s, *c;
-        small_quota_pair(name, &s, &c);
-        static struct many m;
-        memset(&m, 0, sizeof(m));
-        many_run(s, c, &m, 3, 0);
+        many_run("many", 3, 0, 0);
 }
 END_TEST
 
@@ -208,15 +214,8 @@ START_TEST(test_many_readers_time_out)
          * out leaves the queue, a turn left before the next one linked
          * itself is taken up), so every message is read exactly once and
          * no reader is stranded. */
-        H_NAME(name, "manyto");
-        npipe_t *s, *c;
-        small_quota_pair(name, &s, &c);
-        static struct many m;
-        memset(&m, 0, sizeof(m));
-        m.timeout_ms = 1;
-        many_run(s, c, &m, 6, 50);
         /* a timeout after each of the 80 bursts, at least */
-        ck_assert_uint_ge(atomic_load(&m.timeouts), N_MSG / 50);
+        ck_assert_uint_ge(many_run("manyto", 6, 50, 1), N_MSG / 50);
 }
 END_TEST
 
