@@ -4,12 +4,18 @@
  * callgrind (bench/win32_fastpath.sh runs it; docs/performance.md,
  * "Win32 synchronous I/O: instructions per message").
  *
- *   npipe-bench-win32-fastpath win32|ovl|native SIZE ROUNDS
+ *   npipe-bench-win32-fastpath win32|ovl|pend|native SIZE ROUNDS
  *
  * ovl: both ends FILE_FLAG_OVERLAPPED, every call with an OVERLAPPED and
  * an event, as an overlapped Windows program does; every call completes at
  * once (the data is there, the quota has room), so the count is that of
  * an overlapped call that does not pend.
+ *
+ * pend: as ovl, but one message per round, and the client end's ReadFile
+ * is posted before the message is written: it pends, and the client's
+ * GetOverlappedResult finds the message there and completes it.  The
+ * count is that of the round trip's overlapped read (post, pend,
+ * complete) with no wait in it.
  *
  * The server end writes K messages per round (as many as fit 16 KiB, at
  * most 64; one above 16 KiB) while the client end, a forked process, waits
@@ -31,7 +37,8 @@
 #include <unistd.h>
 
 static int go[2], back[2];
-static int ovl; /* mode ovl */
+static int ovl;  /* mode ovl or pend */
+static int pend; /* mode pend */
 static HANDLE ovl_ev;
 
 /* An overlapped call that completed at once has its count in *n (and the
@@ -97,6 +104,21 @@ static int reader(int win32)
         char *buf = malloc(size + 64), t;
         int bad = 0;
         for (unsigned r = 0; buf && r < rounds; r++) {
+                if (pend) {
+                        /* posted before the message exists: it pends */
+                        OVERLAPPED ov;
+                        memset(&ov, 0, sizeof(ov));
+                        ov.hEvent = ovl_ev;
+                        DWORD n = 0;
+                        BOOL ok = ReadFile(h, buf, (DWORD)(size + 64), &n, &ov);
+                        bad += ok || GetLastError() != ERROR_IO_PENDING;
+                        if (write(back[1], "p", 1) != 1 || read(go[0], &t, 1) != 1)
+                                return 1;
+                        bad += !GetOverlappedResult(h, &ov, &n, TRUE) || n != size;
+                        if (write(back[1], "d", 1) != 1)
+                                return 1;
+                        continue;
+                }
                 if (read(go[0], &t, 1) != 1)
                         return 1;
                 for (unsigned j = 0; j < per_round; j++) {
@@ -122,11 +144,13 @@ static int reader(int win32)
 int main(int argc, char **argv)
 {
         if (argc != 4 ||
-            (strcmp(argv[1], "win32") && strcmp(argv[1], "ovl") && strcmp(argv[1], "native"))) {
-                fprintf(stderr, "usage: %s win32|ovl|native SIZE ROUNDS\n", argv[0]);
+            (strcmp(argv[1], "win32") && strcmp(argv[1], "ovl") && strcmp(argv[1], "pend") &&
+             strcmp(argv[1], "native"))) {
+                fprintf(stderr, "usage: %s win32|ovl|pend|native SIZE ROUNDS\n", argv[0]);
                 return 2;
         }
-        ovl = !strcmp(argv[1], "ovl");
+        pend = !strcmp(argv[1], "pend");
+        ovl = pend || !strcmp(argv[1], "ovl");
         int win32 = ovl || !strcmp(argv[1], "win32");
         size = strtoul(argv[2], NULL, 10);
         rounds = (unsigned)strtoul(argv[3], NULL, 10);
@@ -134,8 +158,8 @@ int main(int argc, char **argv)
         per_round = size > 16384 ? 1 : (unsigned)(16384 / span);
         if (per_round < 1)
                 per_round = 1;
-        if (per_round > 64)
-                per_round = 64;
+        if (per_round > 64 || pend)
+                per_round = pend ? 1 : 64;
         snprintf(name, sizeof(name), "\\\\.\\pipe\\win32-fastpath-%d", (int)getpid());
         char *msg = malloc(size + 1);
         if (!msg || pipe(go) < 0 || pipe(back) < 0)
@@ -185,6 +209,8 @@ int main(int argc, char **argv)
         unsigned long long sent = 0;
         char t;
         for (unsigned r = 0; r < rounds; r++) {
+                if (pend && read(back[0], &t, 1) != 1)
+                        die("the hand-off", 0); /* the client's read is posted */
                 for (unsigned j = 0; j < per_round; j++, sent++) {
                         if (win32) {
                                 DWORD n = 0;

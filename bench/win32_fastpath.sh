@@ -16,7 +16,9 @@ build=${1:?usage: $0 BUILD [SIZE...]}
 shift
 [ $# -gt 0 ] || set -- 64 65536
 # WIN32_FASTPATH_MODES: which APIs (default all three; ovl = overlapped
-# handles, every call with an OVERLAPPED, none pending)
+# handles, every call with an OVERLAPPED, none pending; pend = ovl with the
+# read posted before the write, so it pends and GetOverlappedResult
+# completes it, one message per round: not in the default set)
 modes=${WIN32_FASTPATH_MODES:-native win32 ovl}
 bin=$build/bench/npipe-bench-win32-fastpath
 broker=$build/src/broker/npiped
@@ -28,7 +30,10 @@ trap 'rm -rf "$work"' EXIT
 # run MODE SIZE ROUNDS -> "messages writer_instructions reader_instructions"
 run() {
         d=$(mktemp -d "$work/run.XXXXXX")
-        if [ "$1" != native ]; then
+        if [ "$1" = pend ]; then
+                tg="--toggle-collect=npipe_win_WriteFile --toggle-collect=npipe_win_ReadFile"
+                tg="$tg --toggle-collect=npipe_win_GetOverlappedResult"
+        elif [ "$1" != native ]; then
                 tg="--toggle-collect=npipe_win_WriteFile --toggle-collect=npipe_win_ReadFile"
         else
                 tg="--toggle-collect=npipe_write --toggle-collect=npipe_read"

@@ -42,6 +42,27 @@ static int ov_pending(const OVERLAPPED *ov)
         return (DWORD)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE) == STATUS_PENDING;
 }
 
+/* After GetOverlappedResult completed the operation itself: the wait
+ * that NT does here would have taken the object's signal, and an
+ * auto-reset event's is gone after it.  A wait of no time on a
+ * manual-reset event, or on the pipe handle (manual too, pipe.c), changes
+ * nothing, so only an auto-reset event goes through the wait (some 500
+ * instructions on the round trip's path: docs/performance.md, "Stop
+ * 24"). */
+static void take_signal(HANDLE evh)
+{
+        if (!evh)
+                return;
+        void *hold = NULL;
+        struct w_obj *o = np_win_handle_hold(evh, &hold);
+        if (!o)
+                return;
+        int manual = o->type == W_EVENT && ((struct w_event *)o)->wt.manual;
+        np_win_handle_unhold(hold);
+        if (!manual)
+                npipe_win_WaitForSingleObjectEx(evh, 0, FALSE);
+}
+
 static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms, BOOL alertable)
 {
         if (!ov)
@@ -71,16 +92,7 @@ static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms
                                 goto out;
                         }
                         if (h == 1) {
-                                /* the wait that NT does here would have
-                                 * taken the object's signal: an
-                                 * auto-reset event's is gone after it */
-                                if (np_win_ov_event(ov)) {
-                                        npipe_win_WaitForSingleObjectEx(np_win_ov_event(ov), 0,
-                                                                        FALSE);
-                                } else {
-                                        struct w_waitable *wt = &p->wt;
-                                        np_win_wait(1, &wt, 0, 0, 0);
-                                }
+                                take_signal(np_win_ov_event(ov));
                                 goto done;
                         }
                 }

@@ -224,6 +224,31 @@ START_TEST(help_with_auto_reset_event)
 }
 END_TEST
 
+/* covers: OVL-14 (a manual-reset event set by the completion stays set
+ * after GetOverlappedResult, whichever thread completed the operation) */
+START_TEST(help_leaves_manual_event_signalled)
+{
+        struct peer p;
+        OVERLAPPED ov;
+        HANDLE ev = w_event(TRUE, FALSE);
+        char buf[16];
+        DWORD n = 0;
+
+        peer_start(&p);
+        for (int i = 0; i < 50; i++) {
+                w_ov(&ov, ev);
+                pending_read(p.srv, buf, sizeof buf, &ov);
+                tell(&p, 'h');
+                WT_OK(GetOverlappedResult(p.srv, &ov, &n, TRUE));
+                ck_assert_uint_eq(n, 5);
+                ck_assert_uint_eq(WaitForSingleObject(ev, 0), WAIT_OBJECT_0);
+                ck_assert_uint_eq(WaitForSingleObject(ev, 0), WAIT_OBJECT_0);
+        }
+        CloseHandle(ev);
+        peer_end(&p);
+}
+END_TEST
+
 struct canceller {
         HANDLE h;
         OVERLAPPED *ov;
@@ -405,6 +430,7 @@ int main(void)
         tcase_add_test(tc, help_second_read_waits_for_first);
         tcase_add_test(tc, help_timeout_hands_back);
         tcase_add_test(tc, help_with_auto_reset_event);
+        tcase_add_test(tc, help_leaves_manual_event_signalled);
         tcase_add_test(tc, help_cancelled_by_other_thread);
         tcase_add_test(tc, help_peer_closes);
         tcase_add_test(tc, help_pending_write);
