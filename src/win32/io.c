@@ -446,8 +446,11 @@ static __attribute__((noinline)) BOOL io_ovl_rw(struct w_pipe *p, enum w_op_kind
                         np_win_handle_unhold(ev_hold);
                         return np_win_fail(ERROR_INVALID_HANDLE);
                 }
+                /* not unsignalled here but where the call pends or fails
+                 * (overlapped.c, lazy_link; below): one that completes at
+                 * once leaves it set either way, and a set event takes no
+                 * store (np_win_signal) */
                 ev = (struct w_event *)o;
-                np_win_unsignal_io(&ev->wt);
         }
         ULONG_PTR key = 0;
         struct w_port *port = np_win_pipe_port(p, &key);
@@ -464,7 +467,10 @@ static __attribute__((noinline)) BOOL io_ovl_rw(struct w_pipe *p, enum w_op_kind
                 np_win_deliver_ov(p, ov, ev, port, key, W_STATUS_BUFFER_OVERFLOW, bytes);
                 np_win_set_error(ERROR_IO_PENDING);
         } else if (r < 0 && r != NPIPE_EMOREDATA) {
-                np_win_set_error(np_win_op_error(kind, r, 0)); /* OVL-05 */
+                /* OVL-05: the event was reset as the call began */
+                if (ev)
+                        np_win_unsignal_io(&ev->wt);
+                np_win_set_error(np_win_op_error(kind, r, 0));
         } else {
                 if (r >= 0 && port && (atomic_load(&p->notify) & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS))
                         port = NULL; /* OVL-12 */

@@ -236,11 +236,14 @@ static void *lazy_make(void *arg)
 
 /* Under the engine's lock, before the operation can complete: findable
  * by CancelIo(Ex) and GetOverlappedResult, and the handle unsignalled
- * (CANCEL-05), in that order. */
+ * (CANCEL-05), in that order; and the event, which io_ovl_rw leaves set
+ * until the call pends. */
 static void lazy_link(void *arg)
 {
         struct lazy_op *l = arg;
         op_link(l->op);
+        if (l->event)
+                np_win_unsignal(&l->event->wt);
         np_win_unsignal(&l->pipe->wt);
 }
 

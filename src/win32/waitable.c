@@ -157,8 +157,16 @@ static void satisfy_waiters(struct w_waitable *w)
         }
 }
 
+/* An object already signalled stays so, with no store and no barrier: a
+ * signal that comes while it is set is one NT also drops, and the waiters
+ * it could release were released by the signal that set it (a waiter
+ * sleeps on a set object only in a wait for all, which a signal of
+ * another object ends).  An overlapped call that completes at once
+ * signals its event every time (io.c). */
 void np_win_signal(struct w_waitable *w)
 {
+        if (atomic_load_explicit(&w->signalled, memory_order_relaxed) == 1)
+                return;
         atomic_store(&w->signalled, 1);
         if (atomic_load(&w->nwaiters) == 0)
                 return;
