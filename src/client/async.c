@@ -727,9 +727,9 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        np_lock(&shards_lock, NP_LK_SHARDS);
-        struct np_shard *s = shards_pid == np_self_pid() ? h->shard : NULL;
-        np_unlock(&shards_lock, NP_LK_SHARDS);
+        /* np_h_enter refused a handle of the process we were forked from,
+         * whose shard would be the parent's */
+        struct np_shard *s = atomic_load_explicit(&h->shard, memory_order_acquire);
         if (h->rp || !s) {
                 np_h_put(h);
                 return NPIPE_ENOTFOUND;
@@ -789,6 +789,12 @@ static const struct np_engine_hooks engine_hooks = {
 /* The shard for h: its own if it has one, else one with room. */
 static struct np_shard *shard_for(struct npipe *h)
 {
+        /* the common case, a handle that has its shard: no lock (a
+         * pending overlapped call takes it once more in GetOverlappedResult
+         * and twice in the engine's pass) */
+        struct np_shard *own = atomic_load_explicit(&h->shard, memory_order_acquire);
+        if (own)
+                return own;
         np_lock(&shards_lock, NP_LK_SHARDS);
         if (shards_pid != np_self_pid()) {
                 /* after fork the parent's threads do not exist here */
@@ -828,7 +834,7 @@ static struct np_shard *shard_for(struct npipe *h)
                 atomic_store_explicit(&shards_pub, s, memory_order_release);
         }
         s->handles++;
-        h->shard = s;
+        atomic_store_explicit(&h->shard, s, memory_order_release);
         np_unlock(&shards_lock, NP_LK_SHARDS);
         return s;
 }
@@ -1037,10 +1043,11 @@ int np_async_pending(npipe_t *hv)
 static void engine_handle_closed(struct npipe *h)
 {
         cancel_matching(h, NULL, 1);
-        if (h->shard) {
+        struct np_shard *s = atomic_load(&h->shard);
+        if (s) {
                 np_lock(&shards_lock, NP_LK_SHARDS);
-                h->shard->handles--;
+                s->handles--;
                 np_unlock(&shards_lock, NP_LK_SHARDS);
-                h->shard = NULL;
+                atomic_store(&h->shard, NULL);
         }
 }
