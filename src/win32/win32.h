@@ -571,6 +571,6 @@ int np_win_op_rw(struct w_pipe *p, enum w_op_kind kind, void *buf, size_t len, O
 /* GetOverlappedResult's wait for the operation of p that writes ov, done
  * in the waiting thread where it can be: 1 complete, 0 deadline, -1 wait
  * as before. */
-int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline);
+int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline, int *auto_event);
 
 #endif
