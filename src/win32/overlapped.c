@@ -29,7 +29,12 @@ struct w_op {
         struct w_port *port; /* post the completion here (a reference) */
         ULONG_PTR key;
         LPOVERLAPPED_COMPLETION_ROUTINE routine;
-        struct w_thread *thread; /* the issuing thread: APCs, CancelIo */
+        /* the issuing thread, referenced only where something is
+         * delivered to it (a completion routine's APC, a synchronous
+         * call); CancelIo compares the serial, which no later thread
+         * reuses (a reference per operation was two atomic operations) */
+        struct w_thread *thread;
+        uint64_t thread_serial;
         struct w_sync *sync;     /* a synchronous call waiting for this */
 };
 
@@ -193,8 +198,12 @@ static void op_take_refs(struct w_op *op)
                 np_win_ref(&op->event->obj);
         if (op->port)
                 np_win_ref((struct w_obj *)op->port);
-        op->thread = np_win_self();
-        np_win_thread_ref(op->thread);
+        struct w_thread *t = np_win_self();
+        op->thread_serial = t->serial;
+        if (op->routine || op->sync) {
+                op->thread = t;
+                np_win_thread_ref(t);
+        }
 }
 
 /* A read or write with an OVERLAPPED: its record is made only when it
@@ -402,7 +411,7 @@ static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *threa
                 int n = 0, more = 0;
                 pthread_mutex_lock(&p->lock);
                 for (struct w_op *op = p->ops; op; op = op->next) {
-                        if ((ov && op->ov != ov) || (thread && op->thread != thread) ||
+                        if ((ov && op->ov != ov) || (thread && op->thread_serial != thread->serial) ||
                             (writes && op->kind != WOP_WRITE))
                                 continue;
                         if (n == 64) {

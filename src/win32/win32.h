@@ -227,6 +227,8 @@ struct w_thread {
         _Atomic int refs;
         _Atomic int alertable; /* in an alertable wait now */
         _Atomic int gone;      /* the thread has exited: APCs are dropped */
+        uint64_t serial;       /* unique in the process: names the thread
+                                * without a reference (overlapped.c) */
         pthread_mutex_t apc_lock;
         struct w_apc *apc_head, *apc_tail;
         /* under apc_lock: the synchronous connect on a synchronous handle
