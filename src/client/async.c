@@ -727,9 +727,9 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
         int r = np_h_enter(hv, &h);
         if (r < 0)
                 return r;
-        /* np_h_enter refused a handle of the process we were forked from,
-         * whose shard would be the parent's */
-        struct np_shard *s = atomic_load_explicit(&h->shard, memory_order_acquire);
+        np_lock(&shards_lock, NP_LK_SHARDS);
+        struct np_shard *s = shards_pid == np_self_pid() ? h->shard : NULL;
+        np_unlock(&shards_lock, NP_LK_SHARDS);
         if (h->rp || !s) {
                 np_h_put(h);
                 return NPIPE_ENOTFOUND;
@@ -789,12 +789,6 @@ static const struct np_engine_hooks engine_hooks = {
 /* The shard for h: its own if it has one, else one with room. */
 static struct np_shard *shard_for(struct npipe *h)
 {
-        /* the common case, a handle that has its shard: no lock (a
-         * pending overlapped call takes it once more in GetOverlappedResult
-         * and twice in the engine's pass) */
-        struct np_shard *own = atomic_load_explicit(&h->shard, memory_order_acquire);
-        if (own)
-                return own;
         np_lock(&shards_lock, NP_LK_SHARDS);
         if (shards_pid != np_self_pid()) {
                 /* after fork the parent's threads do not exist here */
@@ -834,7 +828,7 @@ static struct np_shard *shard_for(struct npipe *h)
                 atomic_store_explicit(&shards_pub, s, memory_order_release);
         }
         s->handles++;
-        atomic_store_explicit(&h->shard, s, memory_order_release);
+        h->shard = s;
         np_unlock(&shards_lock, NP_LK_SHARDS);
         return s;
 }
@@ -1043,11 +1037,10 @@ int np_async_pending(npipe_t *hv)
 static void engine_handle_closed(struct npipe *h)
 {
         cancel_matching(h, NULL, 1);
-        struct np_shard *s = atomic_load(&h->shard);
-        if (s) {
+        if (h->shard) {
                 np_lock(&shards_lock, NP_LK_SHARDS);
-                s->handles--;
+                h->shard->handles--;
                 np_unlock(&shards_lock, NP_LK_SHARDS);
-                atomic_store(&h->shard, NULL);
+                h->shard = NULL;
         }
 }

@@ -152,10 +152,7 @@ struct npipe {
         struct npipe *hnext;
 
         /* async engine (async.c) */
-        /* the completion thread serving this handle: set once, under
-         * shards_lock, before the first operation pends; read without it
-         * (async.c, shard_for) */
-        struct np_shard *_Atomic shard;
+        struct np_shard *shard;   /* the completion thread serving this handle */
         _Atomic int async_reads;  /* pending reads (later reads queue behind them) */
         _Atomic int async_ops;    /* all pending operations */
         _Atomic uint32_t completing; /* taken out for completion, callback not returned */
