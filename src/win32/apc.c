@@ -48,9 +48,7 @@ struct w_thread *np_win_self_make(void)
         struct w_thread *t = calloc(1, sizeof(*t));
         if (!t)
                 abort(); /* a few bytes per thread; nothing sensible to report */
-        static _Atomic uint64_t serials;
         atomic_init(&t->refs, 1);
-        t->serial = atomic_fetch_add(&serials, 1) + 1;
         pthread_mutex_init(&t->apc_lock, NULL);
         pthread_setspecific(self_key, t);
         np_win_self_tls = t;

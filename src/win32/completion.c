@@ -42,102 +42,90 @@ static int ov_pending(const OVERLAPPED *ov)
         return (DWORD)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE) == STATUS_PENDING;
 }
 
-/* The OVERLAPPED's result, once it is complete. */
-static BOOL ov_result(const OVERLAPPED *ov, LPDWORD n)
+/* After GetOverlappedResult completed the operation itself: the wait
+ * that NT does here would have taken the object's signal, and an
+ * auto-reset event's is gone after it.  A wait of no time on a
+ * manual-reset event, or on the pipe handle (manual too, pipe.c), changes
+ * nothing, so only an auto-reset event goes through the wait (some 500
+ * instructions on the round trip's path: docs/performance.md, "Stop
+ * 24"). */
+static void take_signal(HANDLE evh)
 {
-        uint32_t nt = (uint32_t)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE);
-        if (n)
-                *n = (DWORD)ov->InternalHigh;
-        if (!W_NT_SUCCESS(nt)) {
-                np_win_set_error(np_win_nt_to_error(nt));
-                return FALSE;
-        }
-        return TRUE;
+        if (!evh)
+                return;
+        void *hold = NULL;
+        struct w_obj *o = np_win_handle_hold(evh, &hold);
+        if (!o)
+                return;
+        int manual = o->type == W_EVENT && ((struct w_event *)o)->wt.manual;
+        np_win_handle_unhold(hold);
+        if (!manual)
+                npipe_win_WaitForSingleObjectEx(evh, 0, FALSE);
 }
 
-/* The wait for a pending operation, with a reference to p of our own
- * (the caller's hold is gone: a CloseHandle meanwhile must be able to
- * close the end, which cancels the operation and ends the wait). */
-static BOOL ov_wait(struct w_pipe *p, LPOVERLAPPED ov, LPDWORD n, DWORD ms, BOOL alertable,
-                    int64_t deadline)
-{
-        /* the event, or the handle when there is none (OVL-14) */
-        DWORD w;
-        if (np_win_ov_event(ov)) {
-                w = npipe_win_WaitForSingleObjectEx(np_win_ov_event(ov), ms, alertable);
-        } else {
-                struct w_waitable *wt = &p->wt;
-                w = np_win_wait(1, &wt, 0, ms, alertable ? 1 : 0);
-        }
-        if (w == WAIT_FAILED)
-                return FALSE;
-        if (w == WAIT_IO_COMPLETION || w == WAIT_TIMEOUT)
-                return np_win_fail(w);
-        /* the object was signalled by someone else (another operation on
-         * the handle, SetEvent by hand): wait for this operation */
-        if (ov_pending(ov) && !np_win_wait_ov(ov, deadline))
-                return np_win_fail(WAIT_TIMEOUT);
-        return ov_result(ov, n);
-}
-
-/* The pipe is held (np_win_handle_hold), not referenced, while the call
- * looks and while it completes the operation itself: two atomic
- * operations instead of six on the overlapped round trip's path
- * (docs/performance.md, "Stop 24"); only a wait for another thread's
- * completion takes a reference. */
 static BOOL overlapped_result(HANDLE hFile, LPOVERLAPPED ov, LPDWORD n, DWORD ms, BOOL alertable)
 {
         if (!ov)
                 return np_win_fail(ERROR_INVALID_PARAMETER);
-        void *hold = NULL;
-        struct w_obj *o = np_win_handle_hold(hFile, &hold);
-        if (!o)
+        struct w_pipe *p = np_win_pipe_get(hFile);
+        if (!p)
                 return FALSE;
-        if (o->type != W_PIPE) {
-                np_win_handle_unhold(hold);
-                return np_win_fail(ERROR_INVALID_HANDLE);
-        }
-        struct w_pipe *p = (struct w_pipe *)o;
-        BOOL ok;
-        if (!ov_pending(ov)) {
-                ok = ov_result(ov, n);
-                np_win_handle_unhold(hold);
-                return ok;
-        }
-        /* OVL-09, OVL-10 */
-        if (ms == 0) {
-                /* a program that polls: its operation is watched from now
-                 * on, not only from the next tick */
-                np_async_flush();
-                np_win_handle_unhold(hold);
-                return np_win_fail(ERROR_IO_INCOMPLETE);
-        }
-        int64_t deadline = np_win_deadline(ms);
-        /* Complete it in this thread if the engine can: the completion
-         * thread would take the peer's wake and then wake us, two
-         * wake-ups in a row.  Not for an alertable wait, which must also
-         * end for an APC. */
-        if (!alertable) {
-                int auto_event = 0;
-                int h = np_win_op_help(p, ov, deadline, &auto_event);
-                if (h >= 0) {
-                        np_win_handle_unhold(hold);
-                        if (h == 0)
-                                return np_win_fail(WAIT_TIMEOUT);
-                        /* the wait that NT does here would have taken the
-                         * object's signal: an auto-reset event's is gone
-                         * after it.  On a manual-reset event, or on the
-                         * pipe handle (manual too, pipe.c), a wait of no
-                         * time changes nothing, and it costs some 500
-                         * instructions. */
-                        if (auto_event)
-                                npipe_win_WaitForSingleObjectEx(np_win_ov_event(ov), 0, FALSE);
-                        return ov_result(ov, n);
+        BOOL ok = FALSE;
+        if (ov_pending(ov)) {
+                /* OVL-09, OVL-10 */
+                if (ms == 0) {
+                        /* a program that polls: its operation is watched
+                         * from now on, not only from the next tick */
+                        np_async_flush();
+                        np_win_set_error(ERROR_IO_INCOMPLETE);
+                        goto out;
+                }
+                int64_t deadline = np_win_deadline(ms);
+                /* Complete it in this thread if the engine can: the
+                 * completion thread would take the peer's wake and then
+                 * wake us, two wake-ups in a row.  Not for an alertable
+                 * wait, which must also end for an APC. */
+                if (!alertable) {
+                        int h = np_win_op_help(p, ov, deadline);
+                        if (h == 0) {
+                                np_win_set_error(WAIT_TIMEOUT);
+                                goto out;
+                        }
+                        if (h == 1) {
+                                take_signal(np_win_ov_event(ov));
+                                goto done;
+                        }
+                }
+                /* the event, or the handle when there is none (OVL-14) */
+                DWORD w;
+                if (np_win_ov_event(ov)) {
+                        w = npipe_win_WaitForSingleObjectEx(np_win_ov_event(ov), ms, alertable);
+                } else {
+                        struct w_waitable *wt = &p->wt;
+                        w = np_win_wait(1, &wt, 0, ms, alertable ? 1 : 0);
+                }
+                if (w == WAIT_FAILED)
+                        goto out;
+                if (w == WAIT_IO_COMPLETION || w == WAIT_TIMEOUT) {
+                        np_win_set_error(w);
+                        goto out;
+                }
+                /* the object was signalled by someone else (another operation
+                 * on the handle, SetEvent by hand): wait for this operation */
+                if (ov_pending(ov) && !np_win_wait_ov(ov, deadline)) {
+                        np_win_set_error(WAIT_TIMEOUT);
+                        goto out;
                 }
         }
-        np_win_ref(&p->obj);
-        np_win_handle_unhold(hold);
-        ok = ov_wait(p, ov, n, ms, alertable, deadline);
+done:;
+        uint32_t nt = (uint32_t)__atomic_load_n(&ov->Internal, __ATOMIC_ACQUIRE);
+        if (n)
+                *n = (DWORD)ov->InternalHigh;
+        if (!W_NT_SUCCESS(nt))
+                np_win_set_error(np_win_nt_to_error(nt));
+        else
+                ok = TRUE;
+out:
         np_win_put(&p->obj);
         return ok;
 }

@@ -29,12 +29,7 @@ struct w_op {
         struct w_port *port; /* post the completion here (a reference) */
         ULONG_PTR key;
         LPOVERLAPPED_COMPLETION_ROUTINE routine;
-        /* the issuing thread, referenced only where something is
-         * delivered to it (a completion routine's APC, a synchronous
-         * call); CancelIo compares the serial, which no later thread
-         * reuses (a reference per operation was two atomic operations) */
-        struct w_thread *thread;
-        uint64_t thread_serial;
+        struct w_thread *thread; /* the issuing thread: APCs, CancelIo */
         struct w_sync *sync;     /* a synchronous call waiting for this */
 };
 
@@ -198,12 +193,8 @@ static void op_take_refs(struct w_op *op)
                 np_win_ref(&op->event->obj);
         if (op->port)
                 np_win_ref((struct w_obj *)op->port);
-        struct w_thread *t = np_win_self();
-        op->thread_serial = t->serial;
-        if (op->routine || op->sync) {
-                op->thread = t;
-                np_win_thread_ref(t);
-        }
+        op->thread = np_win_self();
+        np_win_thread_ref(op->thread);
 }
 
 /* A read or write with an OVERLAPPED: its record is made only when it
@@ -251,12 +242,9 @@ static void lazy_link(void *arg)
 {
         struct lazy_op *l = arg;
         op_link(l->op);
-        /* release stores, as np_win_unsignal_io's: the completion's
-         * np_win_signal, later and sequentially consistent, is what the
-         * waiters need */
         if (l->event)
-                np_win_unsignal_io(&l->event->wt);
-        np_win_unsignal_io(&l->pipe->wt);
+                np_win_unsignal(&l->event->wt);
+        np_win_unsignal(&l->pipe->wt);
 }
 
 /* After the engine's start of l's operation, which returned r. */
@@ -374,28 +362,29 @@ int np_win_op_start(struct w_pipe *p, const struct w_io_req *rq, OVERLAPPED *ov,
 /* GetOverlappedResult's wait for the pending operation of p that writes
  * `ov`: completed in the waiting thread where the engine can
  * (np_async_help, np_win_help_ov).  1 when the OVERLAPPED is complete,
- * 0 at the deadline, -1 when it cannot help: wait as before.  The caller
- * holds p's handle (np_win_handle_hold), which keeps the native end open
- * meanwhile, as `calls` would; a handle being closed is left to the usual
- * wait.  *auto_event: the operation's event resets itself when a wait
- * takes its signal (read here, where the record holds the event). */
-int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline, int *auto_event)
+ * 0 at the deadline, -1 when it cannot help: wait as before. */
+int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline)
 {
-        *auto_event = 0;
-        if (atomic_load(&p->closed))
-                return -1;
-        void *ctx = NULL;
-        pthread_mutex_lock(&p->lock);
-        for (struct w_op *op = p->ops; op; op = op->next)
-                if (op->ov == ov) {
-                        ctx = op;
-                        *auto_event = op->event && !op->event->wt.manual;
-                        break;
-                }
-        pthread_mutex_unlock(&p->lock);
-        /* ctx only names the operation to the engine, which compares it
-         * and never follows it */
-        return ctx ? np_win_help_ov(p->np, ctx, ov, deadline) : -1;
+        /* as np_win_pipe_enter: the native end stays open meanwhile; a
+         * handle being closed is left to the usual wait */
+        atomic_fetch_add(&p->calls, 1);
+        int r = -1;
+        if (!atomic_load(&p->closed)) {
+                void *ctx = NULL;
+                pthread_mutex_lock(&p->lock);
+                for (struct w_op *op = p->ops; op; op = op->next)
+                        if (op->ov == ov) {
+                                ctx = op;
+                                break;
+                        }
+                pthread_mutex_unlock(&p->lock);
+                /* ctx only names the operation to the engine, which
+                 * compares it and never follows it */
+                if (ctx)
+                        r = np_win_help_ov(p->np, ctx, ov, deadline);
+        }
+        np_win_pipe_exit(p);
+        return r;
 }
 
 /* ---- cancellation --------------------------------------------------------------------------- */
@@ -411,7 +400,7 @@ static int cancel(struct w_pipe *p, const OVERLAPPED *ov, struct w_thread *threa
                 int n = 0, more = 0;
                 pthread_mutex_lock(&p->lock);
                 for (struct w_op *op = p->ops; op; op = op->next) {
-                        if ((ov && op->ov != ov) || (thread && op->thread_serial != thread->serial) ||
+                        if ((ov && op->ov != ov) || (thread && op->thread != thread) ||
                             (writes && op->kind != WOP_WRITE))
                                 continue;
                         if (n == 64) {

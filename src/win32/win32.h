@@ -227,8 +227,6 @@ struct w_thread {
         _Atomic int refs;
         _Atomic int alertable; /* in an alertable wait now */
         _Atomic int gone;      /* the thread has exited: APCs are dropped */
-        uint64_t serial;       /* unique in the process: names the thread
-                                * without a reference (overlapped.c) */
         pthread_mutex_t apc_lock;
         struct w_apc *apc_head, *apc_tail;
         /* under apc_lock: the synchronous connect on a synchronous handle
@@ -573,6 +571,6 @@ int np_win_op_rw(struct w_pipe *p, enum w_op_kind kind, void *buf, size_t len, O
 /* GetOverlappedResult's wait for the operation of p that writes ov, done
  * in the waiting thread where it can be: 1 complete, 0 deadline, -1 wait
  * as before. */
-int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline, int *auto_event);
+int np_win_op_help(struct w_pipe *p, OVERLAPPED *ov, int64_t deadline);
 
 #endif
