@@ -776,6 +776,13 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
                 if (back)
                         kick(s);
         }
+        /* NT completes a handle's reads in the order they were issued
+         * (ORDER-01).  This thread may have completed its own operation
+         * while an earlier one, unlinked by the completion thread or a
+         * settle, still runs its callback: the caller must not see the
+         * later one complete first.  A load when nothing is in flight. */
+        if (r == 0)
+                completions_wait(h);
         np_h_put(h);
         return r;
 }
