@@ -283,11 +283,30 @@ struct pass {
         int declined;    /* the helper should wait the usual way */
         int count_helped; /* count the helper's operation (it is done spinning) */
         int only_counted; /* the helper's operation is counted */
+        int only_alone;   /* it is the only operation of its shard */
         /* what the helper's operation waits for: the peer's head (a read)
          * or consumed position (a write), as it was before the step */
         const _Atomic uint64_t *only_prog;
         uint64_t only_prog_val;
 };
+
+/*
+ * A small write waiting for a reader on this CPU is better left to the
+ * completion thread, and kicked at once (np_op_enqueue): woken late, the
+ * writer lets the reader drain many messages at a time (64 B streaming on
+ * one CPU: 1.40 M/s, 0.8 M/s helped).  A large one is not: the reader
+ * drains one or two messages per wake either way, and the completion
+ * thread is one more thread to switch to per message (64 KiB overlapped
+ * streaming on one CPU: 0.46-0.74x native left to the thread, bimodal;
+ * 0.81-0.90x helped, docs/performance.md, stop 25).
+ */
+#define HELPED_WRITE_MIN 4096u
+
+static int write_left_to_thread(const struct op *o)
+{
+        return o->kind == OP_WRITE && o->len < HELPED_WRITE_MIN && o->c &&
+               np_peer_on_my_cpu(o->c);
+}
 
 /*
  * Step every operation of s once, in order; complete those that are done
@@ -308,16 +327,12 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                 if (ps->only_h) {
                         if (o->h != ps->only_h || o->ctx != ps->only_ctx)
                                 continue;
-                        if (o->kind == OP_WRITE && o->c && np_peer_on_my_cpu(o->c)) {
-                                /* A write waiting for a reader on this CPU
-                                 * is better left to the completion thread:
-                                 * woken late, it lets the reader drain
-                                 * more at a time (64 B streaming on one
-                                 * CPU: 1.40 M/s, 0.8 M/s helped). */
+                        if (write_left_to_thread(o)) {
                                 ps->declined = 1;
                                 break;
                         }
                         ps->found = 1;
+                        ps->only_alone = s->head == o && !o->next;
                         o->helped = 1;
                 } else if (ps->wv && o->helped) {
                         /* the completion thread: a helper waits for this
@@ -692,7 +707,14 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                  * and done() read again: a completion before the count
                  * is seen by done(), one after it moves `extra`. */
                 int asleep = 1;
-                np_async_flush(); /* other operations' deferred kicks */
+                /* other operations' deferred kicks: none when ours is
+                 * the only operation of the process's only shard.  Its
+                 * own deferred kick would wake the completion thread for
+                 * nothing (a helped operation is left alone): once per
+                 * sleep, a futex wake and two switches on one CPU */
+                if (!ps.only_alone || s->next ||
+                    atomic_load_explicit(&shards_pub, memory_order_acquire) != s)
+                        np_async_flush();
                 if (extra && extra_waiters) {
                         atomic_fetch_add_explicit(extra_waiters, 1, memory_order_seq_cst);
                         wv[0].val = atomic_load_explicit(extra, memory_order_seq_cst);
@@ -847,13 +869,9 @@ int np_op_enqueue(struct op *o)
                 return NPIPE_ENOMEM;
         /* a start with a record made on pending is the Win32 layer's
          * overlapped ReadFile or WriteFile: its kick may wait (below).
-         * Not a write whose reader shares our CPU, which a waiter leaves
-         * to the completion thread (shard_pass): kicked at once, it lets
-         * the reader drain more at a time (64 KiB streaming on one CPU,
-         * overlapped against native, two alternations: 0.84x kicked,
-         * 0.67-0.70x deferred; the row is bimodal on this machine) */
-        int may_defer = tl_pend_fn != NULL &&
-                        !(o->kind == OP_WRITE && o->c && np_peer_on_my_cpu(o->c));
+         * Not a small write whose reader shares our CPU, which a waiter
+         * leaves to the completion thread (write_left_to_thread) */
+        int may_defer = tl_pend_fn != NULL && !write_left_to_thread(o);
         /* the caller's record, now that it pends (np_async_hooks) */
         o->ctx = np_async_pend_ctx(o->ctx);
         if (!o->ctx)
