@@ -213,9 +213,49 @@ static _Atomic uint32_t *op_count(const struct op *o)
         return v2 ? &own->rsleepers : &own->rpending;
 }
 
+/*
+ * NT completes a handle's reads in the order they were issued (ORDER-01):
+ * once a later read is complete, so is every earlier one.  Steps keep the
+ * data in order (an earlier read still pending blocks later ones), but two
+ * passes on two threads - the completion thread, a settle, a waiter that
+ * helps - may each take one read out and run its callback at the same
+ * time: the later read's OVERLAPPED and event could be set first.  So a
+ * read taken out for completion gets a ticket, and calls back when the
+ * handle's turn reaches it.  Tickets are handed out under the shard's
+ * lock, so a pass's own reads are in turn order and a pass never waits
+ * for a later one; a callback writes the caller's memory and returns, so
+ * the wait is short.  No wait at all in the usual case.
+ */
+static void read_turn_wait(struct npipe *h, uint32_t ticket)
+{
+        for (int spins = 0;; spins++) {
+                uint32_t t = atomic_load_explicit(&h->rturn, memory_order_acquire);
+                if (t == ticket)
+                        return;
+                if (spins < 100) {
+                        np_cpu_relax();
+                        continue;
+                }
+                atomic_fetch_add(&h->rturn_waiters, 1);
+                if (atomic_load(&h->rturn) == t)
+                        np_futex_wait(&h->rturn, t, 0, -1);
+                atomic_fetch_sub(&h->rturn_waiters, 1);
+        }
+}
+
+static void read_turn_pass(struct npipe *h)
+{
+        atomic_fetch_add(&h->rturn, 1);
+        if (atomic_load(&h->rturn_waiters))
+                np_futex_wake(&h->rturn, 0, INT_MAX);
+}
+
 /* Release what an operation holds; run its callback; free it. */
 void np_op_finish(struct op *o, int status, size_t bytes)
 {
+        int ticketed = o->ticketed;
+        if (ticketed)
+                read_turn_wait(o->h, o->ticket);
         if (o->wanting && o->c)
                 atomic_fetch_sub(&o->c->own->rwant, o->wanting);
         if (o->c) {
@@ -232,6 +272,8 @@ void np_op_finish(struct op *o, int status, size_t bytes)
         struct npipe *h = o->h;
         o->cb(o->ctx, status, bytes);
         free(o);
+        if (ticketed)
+                read_turn_pass(h);
         /* the callback has written all it will: a cancel or a close that
          * waits for the handle's completions in flight may return */
         count_leave(&h->completing);
@@ -244,6 +286,12 @@ void np_op_finish(struct op *o, int status, size_t bytes)
 static void unlink_for_completion(struct np_shard *s, struct op *o)
 {
         atomic_fetch_add(&o->h->completing, 1);
+        if (o->kind == OP_READ || o->kind == OP_TRANSACT) {
+                /* also what a helper whose read waited behind this one
+                 * looks at before it sleeps (help_round) */
+                o->ticketed = 1;
+                o->ticket = atomic_fetch_add(&o->h->rtickets, 1);
+        }
         unlink_op(s, o);
 }
 
@@ -284,6 +332,8 @@ struct pass {
         int count_helped; /* count the helper's operation (it is done spinning) */
         int only_counted; /* the helper's operation is counted */
         int only_alone;   /* it is the only operation of its shard */
+        int only_blocked; /* it waits behind an earlier read of its handle */
+        uint32_t only_reads_out; /* the handle's rtickets when it was stepped */
         /* what the helper's operation waits for: the peer's head (a read)
          * or consumed position (a write), as it was before the step */
         const _Atomic uint64_t *only_prog;
@@ -363,6 +413,10 @@ static size_t shard_pass(struct np_shard *s, struct pass *ps)
                 if (o->c && ps->wv && !o->counted && (!ps->only_h || ps->count_helped)) {
                         atomic_fetch_add(op_count(o), 1);
                         o->counted = 1;
+                }
+                if (ps->only_h) {
+                        ps->only_blocked = blocked;
+                        ps->only_reads_out = atomic_load(&o->h->rtickets);
                 }
                 if (ps->only_h && o->c) {
                         ps->only_prog = o->kind == OP_WRITE ? &o->c->peer->rpos : &o->c->peer->head;
@@ -705,8 +759,14 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                  * the whole help, every completion this thread made
                  * itself woke `extra` for nobody.  Counted, then `extra`
                  * and done() read again: a completion before the count
-                 * is seen by done(), one after it moves `extra`. */
-                int asleep = 1;
+                 * is seen by done(), one after it moves `extra`.
+                 * An operation that waited behind an earlier read when it
+                 * was stepped is free once that read is taken out, which
+                 * moves no word of the peer: the read taken out before
+                 * the count shows in the handle's rtickets (read last),
+                 * one after it moves `extra` when it calls back.  Without
+                 * `extra` such a sleep is cut short instead. */
+                int asleep = 1, cut = 0;
                 /* other operations' deferred kicks: none when ours is
                  * the only operation of the process's only shard.  Its
                  * own deferred kick would wake the completion thread for
@@ -719,10 +779,16 @@ static int help_round(struct np_shard *s, struct npipe *h, void *ctx,
                         atomic_fetch_add_explicit(extra_waiters, 1, memory_order_seq_cst);
                         wv[0].val = atomic_load_explicit(extra, memory_order_seq_cst);
                         asleep = !done(arg);
+                        if (ps.only_blocked && atomic_load(&h->rtickets) != ps.only_reads_out)
+                                asleep = 0;
+                } else if (ps.only_blocked) {
+                        int64_t soon = np_now_ns() + TICK_NS;
+                        cut = deadline < 0 || soon < deadline;
+                        tp = np_timespec(cut ? soon : deadline, &ts);
                 }
                 if (asleep && (!c || atomic_load(&c->gone) == 0) &&
                     syscall(SYS_futex_waitv, wv, ps.n, 0, tp, CLOCK_MONOTONIC) < 0) {
-                        if (errno == ETIMEDOUT)
+                        if (errno == ETIMEDOUT && !cut)
                                 r = NPIPE_ETIMEDOUT;
                         else if (waitv_unsupported(errno))
                                 /* the caller waits the usual way */
@@ -798,13 +864,6 @@ int np_async_help(npipe_t *hv, void *ctx, const _Atomic uint32_t *extra,
                 if (back)
                         kick(s);
         }
-        /* NT completes a handle's reads in the order they were issued
-         * (ORDER-01).  This thread may have completed its own operation
-         * while an earlier one, unlinked by the completion thread or a
-         * settle, still runs its callback: the caller must not see the
-         * later one complete first.  A load when nothing is in flight. */
-        if (r == 0)
-                completions_wait(h);
         np_h_put(h);
         return r;
 }

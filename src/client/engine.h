@@ -40,6 +40,8 @@ struct op {
          * version 2 peer's sleeper count), under the shard's lock: only
          * once a thread is about to sleep for it (shard_pass) */
         int counted;
+        int ticketed;    /* a read taken out for completion: its turn is ticket */
+        uint32_t ticket;
         np_async_cb cb;
         void *ctx;
         struct op *next, *prev;

@@ -156,6 +156,12 @@ struct npipe {
         _Atomic int async_reads;  /* pending reads (later reads queue behind them) */
         _Atomic int async_ops;    /* all pending operations */
         _Atomic uint32_t completing; /* taken out for completion, callback not returned */
+        /* Reads call back in the order they were taken out for completion
+         * (ORDER-01): each takes a ticket from rtickets (under the shard's
+         * lock) and calls back when rturn reaches it (async.c, read_turn) */
+        _Atomic uint32_t rtickets;
+        _Atomic uint32_t rturn;
+        _Atomic uint32_t rturn_waiters;
 };
 
 

@@ -169,6 +169,57 @@ START_TEST(help_second_read_waits_for_first)
 }
 END_TEST
 
+struct gor_arg {
+        HANDLE h;
+        OVERLAPPED *ov;
+        BOOL ok;
+};
+
+static void *gor_thread(void *arg)
+{
+        struct gor_arg *a = arg;
+        DWORD n = 0;
+        a->ok = GetOverlappedResult(a->h, a->ov, &n, TRUE) && n == 1;
+        return NULL;
+}
+
+/* covers: ORDER-01 (a thread that sees the second read's event set finds
+ * the first complete too, while another thread's GetOverlappedResult
+ * completes the second and the completion thread the first: the two
+ * completions ran at once and could signal out of order) */
+START_TEST(help_reads_signal_in_order_to_a_third_thread)
+{
+        struct peer p;
+        HANDLE ev1 = w_event(TRUE, FALSE), ev2 = w_event(TRUE, FALSE);
+
+        peer_start(&p);
+        for (int round = 0; round < 200; round++) {
+                OVERLAPPED ov1, ov2;
+                char b1[8] = {0}, b2[8] = {0};
+                w_ov(&ov1, ev1);
+                w_ov(&ov2, ev2);
+                pending_read(p.srv, b1, sizeof b1, &ov1);
+                pending_read(p.srv, b2, sizeof b2, &ov2);
+                struct gor_arg a = {p.srv, &ov2, FALSE};
+                pthread_t t;
+                ck_assert_int_eq(pthread_create(&t, NULL, gor_thread, &a), 0);
+                tell(&p, 'A');
+                tell(&p, 'B');
+                ck_assert_uint_eq(WaitForSingleObject(ev2, W_LONG), WAIT_OBJECT_0);
+                ck_assert_msg((DWORD)ov1.Internal == 0, "round %d: the second read signalled "
+                              "before the first completed", round);
+                ck_assert(W_SIGNALLED(ev1));
+                ck_assert_int_eq(pthread_join(t, NULL), 0);
+                ck_assert(a.ok);
+                ck_assert_int_eq(b1[0], 'A');
+                ck_assert_int_eq(b2[0], 'B');
+        }
+        CloseHandle(ev1);
+        CloseHandle(ev2);
+        peer_end(&p);
+}
+END_TEST
+
 /* covers: OVL-09 (a wait that times out leaves the operation pending; it
  * completes later without anybody waiting in GetOverlappedResult) */
 START_TEST(help_timeout_hands_back)
@@ -422,6 +473,7 @@ int main(void)
         Suite *s = suite_create("win32-help");
         TCase *tc = h_tcase("help", 60);
         tcase_add_test(tc, help_second_read_waits_for_first);
+        tcase_add_test(tc, help_reads_signal_in_order_to_a_third_thread);
         tcase_add_test(tc, help_timeout_hands_back);
         tcase_add_test(tc, help_with_auto_reset_event);
         tcase_add_test(tc, help_leaves_manual_event_signalled);
