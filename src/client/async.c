@@ -258,6 +258,13 @@ void np_op_finish(struct op *o, int status, size_t bytes)
                 read_turn_wait(o->h, o->ticket);
         if (o->wanting && o->c)
                 atomic_fetch_sub(&o->c->own->rwant, o->wanting);
+        if (o->room_queued) {
+                /* a write that ended while it waited for room (a
+                 * disconnect, the peer's close): the next one's turn */
+                np_lock(&o->h->wr, NP_LK_WR);
+                np_room_leave(o->c, o);
+                np_unlock(&o->h->wr, NP_LK_WR);
+        }
         if (o->c) {
                 if (o->kind == OP_WRITE && o->armed)
                         np_wwait_disarm(o->c, &o->ww);
@@ -997,6 +1004,8 @@ static void abort_write(struct npipe *h, struct op *o)
                 np_prod_abort(&o->c->prod, o->first, 0, 1);
         if (o->c->stream_owner == o)
                 o->c->stream_owner = NULL;
+        /* the next write waiting for room may put now: the wake below */
+        np_room_leave(o->c, o);
         np_unlock(&h->wr, NP_LK_WR);
         np_wake_reader(o->c);
         /* CANCEL-07: a FlushFileBuffers of ours waiting for these bytes to

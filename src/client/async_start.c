@@ -77,6 +77,7 @@ static int start_pend_stack(struct npipe *h, struct conn *c, struct op *so)
                         np_lock(&h->wr, NP_LK_WR);
                         if (c->stream_owner == so)
                                 c->stream_owner = o;
+                        np_room_move(c, so, o);
                         np_unlock(&h->wr, NP_LK_WR);
                 }
                 return start_pend(h, c, o);
@@ -91,6 +92,7 @@ static int start_pend_stack(struct npipe *h, struct conn *c, struct op *so)
                         np_prod_abort(&c->prod, so->first, 0, 1);
                 if (c->stream_owner == so)
                         c->stream_owner = NULL;
+                np_room_leave(c, so);
                 np_unlock(&h->wr, NP_LK_WR);
                 np_wake_reader(c);
         } else if (so->wanting) {
@@ -180,10 +182,13 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
         struct waitspec w;
         int status;
         np_lock(&h->wr, NP_LK_WR);
-        int wr = NP_RING_FULL, fits = 0;
+        int wr = NP_RING_FULL, fits = 0, tried = 0;
         o->first = np_prod_pos(&c->prod);
-        if (!c->stream_owner)
+        /* not before an earlier write that waits for room (ORDER-04) */
+        if (!c->stream_owner && !c->room_head) {
                 wr = np_prod_write(&c->prod, buf, len, &o->done);
+                tried = 1;
+        }
         if (wr == NP_RING_OK) {
                 o->target = c->prod.wbytes;
                 o->end = np_prod_pos(&c->prod);
@@ -193,11 +198,14 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
                  * so complete (QUOTA-03; ZERO-01), without
                  * np_op_write_step's second h->wr and loads */
                 fits = len == 0 || np_write_fits(c, o->target, np_write_quota(h));
-        } else if (wr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
+        } else if (wr == NP_RING_FULL) {
+                /* it waits for room, behind those that waited before it */
+                np_room_join(c, o);
                 /* it began a message it could not finish: it owns the ring
                  * until the message is whole.  A write that found another
                  * one streaming wrote nothing and owns nothing. */
-                c->stream_owner = o;
+                if (tried && c->prod.streaming && !c->stream_owner)
+                        c->stream_owner = o;
         }
         np_unlock(&h->wr, NP_LK_WR);
         np_wake_reader(c);
@@ -283,7 +291,7 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         np_lock(&h->wr, NP_LK_WR);
         size_t done = 0;
         int wr = NP_RING_FULL;
-        if (!c->stream_owner)
+        if (!c->stream_owner && !c->room_head)
                 wr = np_prod_write(&c->prod, in, in_len, &done);
         np_unlock(&h->wr, NP_LK_WR);
         np_wake_reader(c);

@@ -76,24 +76,82 @@ void np_op_set_need(struct op *o, uint64_t need)
         o->armed = 1;
 }
 
+int np_room_turn(const struct conn *c, const struct op *o)
+{
+        return !c->room_head || c->room_head == o;
+}
+
+void np_room_join(struct conn *c, struct op *o)
+{
+        if (o->room_queued)
+                return;
+        o->room_queued = 1;
+        o->room_next = NULL;
+        if (c->room_tail)
+                c->room_tail->room_next = o;
+        else
+                c->room_head = o;
+        c->room_tail = o;
+}
+
+void np_room_leave(struct conn *c, struct op *o)
+{
+        if (!o->room_queued)
+                return;
+        struct op *prev = NULL;
+        for (struct op *q = c->room_head; q && q != o; q = q->room_next)
+                prev = q;
+        if (prev)
+                prev->room_next = o->room_next;
+        else
+                c->room_head = o->room_next;
+        if (c->room_tail == o)
+                c->room_tail = prev;
+        o->room_queued = 0;
+        o->room_next = NULL;
+}
+
+void np_room_move(struct conn *c, struct op *from, struct op *to)
+{
+        if (!from->room_queued)
+                return;
+        struct op *prev = NULL;
+        for (struct op *q = c->room_head; q && q != from; q = q->room_next)
+                prev = q;
+        if (prev)
+                prev->room_next = to;
+        else
+                c->room_head = to;
+        if (c->room_tail == from)
+                c->room_tail = to;
+        to->room_next = from->room_next; /* a later write may have joined since the copy */
+        to->room_queued = 1;
+}
+
 /* Phase 0 of a write, h->wr held: put (more of) the message into the
  * ring.  Once it is whole the write waits for quota (phase 1); a message
- * it began and could not finish owns the ring until it is whole. */
+ * it began and could not finish owns the ring until it is whole.  One
+ * that found no room waits its turn in the room queue. */
 static int write_put(struct op *o, struct conn *c)
 {
-        int rr = NP_RING_FULL;
+        int rr = NP_RING_FULL, tried = 0;
         if (!c->stream_owner && o->done == 0)
                 o->first = np_prod_pos(&c->prod);
-        if (!c->stream_owner || c->stream_owner == o)
+        if ((!c->stream_owner || c->stream_owner == o) && np_room_turn(c, o)) {
                 rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
+                tried = 1;
+        }
         if (rr == NP_RING_OK) {
                 if (c->stream_owner == o)
                         c->stream_owner = NULL;
+                np_room_leave(c, o);
                 o->target = c->prod.wbytes;
                 o->end = np_prod_pos(&c->prod);
                 o->phase = 1;
-        } else if (rr == NP_RING_FULL && c->prod.streaming && !c->stream_owner) {
-                c->stream_owner = o;
+        } else if (rr == NP_RING_FULL) {
+                np_room_join(c, o);
+                if (tried && c->prod.streaming && !c->stream_owner)
+                        c->stream_owner = o;
         }
         return rr;
 }

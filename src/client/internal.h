@@ -88,6 +88,12 @@ struct conn {
         /* An async write streaming a message larger than the free ring owns
          * the producer until its last chunk is in (under h->wr). */
         const void *stream_owner;
+        /* Async writes that found no room for their message (nothing of
+         * it in the ring yet, or part of it: then the head is the stream
+         * owner), in issue order; only the head may put, and no write
+         * that comes later puts before them (ORDER-04).  Under h->wr;
+         * linked through op.room_next (engine.h). */
+        struct op *room_head, *room_tail;
         /* Bytes of a message a read had taken from the ring when it timed
          * out or was cancelled: the head of the queue now, delivered first
          * by the next read (never lost, never torn).  Under h->rd. */

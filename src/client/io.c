@@ -405,8 +405,9 @@ static int write_ring_counted(struct npipe *h, struct conn *c, const void *buf, 
                 if (closed)
                         return done ? NPIPE_EPIPE : NPIPE_ECLOSING;
                 int r = NP_RING_FULL;
-                /* an async write is streaming a large message: wait our turn */
-                if (!c->stream_owner) {
+                /* an async write is streaming a large message, or async
+                 * writes wait for room before us (ORDER-04): wait our turn */
+                if (!c->stream_owner && !c->room_head) {
                         if (done == 0)
                                 *first = np_prod_pos(&c->prod);
                         r = np_prod_write(&c->prod, buf, len, &done);

@@ -17,6 +17,7 @@
 #include "w_test.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,10 @@ struct peer {
         HANDLE srv;
 };
 
-/* The child: A / B / h write "A" / "B" / "hello"; r reads one message; W
- * writes one message of 4 * QUOTA bytes and exits; q closes its end and
- * exits. */
+/* The child: A / B / h write "A" / "B" / "hello"; r reads one message; n
+ * reads one message and checks that it carries the next number (its
+ * first 4 bytes); W writes one message of 4 * QUOTA bytes and exits; q
+ * closes its end and exits. */
 static void child(const char *name, int ctl)
 {
         char go;
@@ -48,6 +50,7 @@ static void child(const char *name, int ctl)
         if (!SetNamedPipeHandleState(c, &mode, NULL, NULL))
                 _exit(3);
         static char buf[4 * QUOTA];
+        uint32_t next = 0;
         char cmd;
         while (read(ctl, &cmd, 1) == 1) {
                 BOOL ok = TRUE;
@@ -62,6 +65,18 @@ static void child(const char *name, int ctl)
                 case 'r':
                         ok = ReadFile(c, buf, sizeof buf, &n, NULL);
                         break;
+                case 'n': {
+                        uint32_t got;
+                        ok = ReadFile(c, buf, sizeof buf, &n, NULL);
+                        memcpy(&got, buf, sizeof got);
+                        if (ok && (n < sizeof got || got != next)) {
+                                fprintf(stderr, "child: message %u where %u was due\n",
+                                        (unsigned)got, (unsigned)next);
+                                _exit(6); /* out of order */
+                        }
+                        next++;
+                        break;
+                }
                 case 'W':
                         /* beyond the quota: returns once the parent's
                          * read has drained it; then the child ends */
@@ -216,6 +231,51 @@ START_TEST(help_reads_signal_in_order_to_a_third_thread)
         }
         CloseHandle(ev1);
         CloseHandle(ev2);
+        peer_end(&p);
+}
+END_TEST
+
+/* covers: ORDER-04 (pending writes go into the pipe in the order they
+ * were issued: a write issued just as the reader made room must not pass
+ * an earlier one that was waiting for room, whoever steps which) */
+START_TEST(help_writes_keep_order_when_the_ring_is_full)
+{
+        enum { MSG = 1000, FILL = 80, ROUNDS = 300 };
+        struct peer p;
+        static char bufs[FILL + ROUNDS][MSG];
+        static OVERLAPPED ov[FILL + ROUNDS];
+        DWORD n;
+
+        peer_start(&p);
+        /* more than the ring holds: the last ones wait for room */
+        int issued = 0, read = 0;
+        for (; issued < FILL + ROUNDS; issued++) {
+                uint32_t k = (uint32_t)issued;
+                memset(bufs[issued], 'x', MSG);
+                memcpy(bufs[issued], &k, sizeof k);
+                w_ov(&ov[issued], w_event(TRUE, FALSE));
+                if (issued >= FILL) {
+                        /* the reader makes room for one, and this write
+                         * comes at a varying moment around it */
+                        tell(&p, 'n');
+                        read++;
+                        for (volatile int spin = 0; spin < (issued * 7919) % 30000; spin++)
+                                ;
+                }
+                BOOL ok = WriteFile(p.srv, bufs[issued], MSG, NULL, &ov[issued]);
+                ck_assert(ok || GetLastError() == ERROR_IO_PENDING);
+                /* and at times waits for the one before it */
+                if (issued % 5 == 0 && issued > FILL)
+                        (void)GetOverlappedResultEx(p.srv, &ov[issued - 1], &n, 0, FALSE);
+        }
+        for (; read < issued; read++)
+                tell(&p, 'n');
+        for (int i = 0; i < issued; i++) {
+                WT_OK(GetOverlappedResult(p.srv, &ov[i], &n, TRUE));
+                ck_assert_uint_eq(n, MSG);
+                CloseHandle(ov[i].hEvent);
+        }
+        /* the child exits 0 only if every number came in order */
         peer_end(&p);
 }
 END_TEST
@@ -474,6 +534,7 @@ int main(void)
         TCase *tc = h_tcase("help", 60);
         tcase_add_test(tc, help_second_read_waits_for_first);
         tcase_add_test(tc, help_reads_signal_in_order_to_a_third_thread);
+        tcase_add_test(tc, help_writes_keep_order_when_the_ring_is_full);
         tcase_add_test(tc, help_timeout_hands_back);
         tcase_add_test(tc, help_with_auto_reset_event);
         tcase_add_test(tc, help_leaves_manual_event_signalled);
