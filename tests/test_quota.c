@@ -278,6 +278,45 @@ START_TEST(test_fifo_completion)
 }
 END_TEST
 
+/* A blocking write that finds no room for its message puts nothing yet
+ * (a message streams only in pieces of a quarter ring): a smaller write
+ * from another thread, issued after it, must not go into the pipe first. */
+START_TEST(test_write_waiting_for_room_keeps_its_place)
+{
+        /* covers: ORDER-04 */
+        H_NAME(name, "room");
+        npipe_t *s, *c;
+        quota_pair(name, NPIPE_TYPE_MESSAGE, 100, 100, &s, &c); /* server ring 64 KiB */
+        static char w1buf[50000], w2buf[20000], w3buf[100];
+        memset(w1buf, '1', sizeof(w1buf));
+        memset(w2buf, '2', sizeof(w2buf));
+        memset(w3buf, '3', sizeof(w3buf));
+        struct h_op w1, w2, w3;
+        struct npipe_peek pk;
+        h_async_write(&w1, s, w1buf, sizeof(w1buf));
+        H_ASSERT_BLOCKED(&w1); /* in the ring, waiting for quota */
+        H_EVENTUALLY(npipe_peek(c, NULL, 0, &pk) == 0 && pk.avail == sizeof(w1buf));
+        h_async_write(&w2, s, w2buf, sizeof(w2buf));
+        H_ASSERT_BLOCKED(&w2); /* 15 KiB free: less than a quarter ring */
+        h_async_write(&w3, s, w3buf, sizeof(w3buf));
+        H_ASSERT_BLOCKED(&w3);
+        /* 100 bytes would fit, but they go in after w2's 20,000 */
+        static char b[60000];
+        h_set_read_mode(c, NPIPE_READ_MESSAGE);
+        H_READ(c, sizeof(b), NPIPE_OK, w1buf, sizeof(w1buf));
+        H_READ(c, sizeof(b), NPIPE_OK, w2buf, sizeof(w2buf));
+        H_READ(c, sizeof(b), NPIPE_OK, w3buf, sizeof(w3buf));
+        H_ASSERT_FINISHES(&w1);
+        H_ASSERT_FINISHES(&w2);
+        H_ASSERT_FINISHES(&w3);
+        ck_assert_status(w1.status, NPIPE_OK);
+        ck_assert_status(w2.status, NPIPE_OK);
+        ck_assert_status(w3.status, NPIPE_OK);
+        npipe_close(c);
+        npipe_close(s);
+}
+END_TEST
+
 START_TEST(test_write_quota_avail)
 {
         /* covers: QUOTA-10 */
@@ -500,6 +539,7 @@ int main(void)
         tcase_add_test(tc, test_pending_data_readable_at_once);
         tcase_add_test(tc, test_pending_beyond_ring_readable_at_once);
         tcase_add_test(tc, test_fifo_completion);
+        tcase_add_test(tc, test_write_waiting_for_room_keeps_its_place);
         tcase_add_test(tc, test_write_quota_avail);
         tcase_add_test(tc, test_quotas_same_on_both_ends);
         tcase_add_test(tc, test_flush_waits_for_reader);

@@ -258,11 +258,11 @@ void np_op_finish(struct op *o, int status, size_t bytes)
                 read_turn_wait(o->h, o->ticket);
         if (o->wanting && o->c)
                 atomic_fetch_sub(&o->c->own->rwant, o->wanting);
-        if (o->room_queued) {
+        if (o->room.queued) {
                 /* a write that ended while it waited for room (a
                  * disconnect, the peer's close): the next one's turn */
                 np_lock(&o->h->wr, NP_LK_WR);
-                np_room_leave(o->c, o);
+                np_room_leave(o->c, &o->room);
                 np_unlock(&o->h->wr, NP_LK_WR);
         }
         if (o->c) {
@@ -1005,7 +1005,7 @@ static void abort_write(struct npipe *h, struct op *o)
         if (o->c->stream_owner == o)
                 o->c->stream_owner = NULL;
         /* the next write waiting for room may put now: the wake below */
-        np_room_leave(o->c, o);
+        np_room_leave(o->c, &o->room);
         np_unlock(&h->wr, NP_LK_WR);
         np_wake_reader(o->c);
         /* CANCEL-07: a FlushFileBuffers of ours waiting for these bytes to

@@ -72,13 +72,17 @@ static int start_pend_stack(struct npipe *h, struct conn *c, struct op *so)
 {
         struct op *o = malloc(sizeof(*o));
         if (o) {
-                *o = *so;
                 if (so->kind == OP_WRITE) {
+                        /* copied under h->wr: a later write may be joining
+                         * the room queue behind this one (so->room.next) */
                         np_lock(&h->wr, NP_LK_WR);
+                        *o = *so;
                         if (c->stream_owner == so)
                                 c->stream_owner = o;
-                        np_room_move(c, so, o);
+                        np_room_move(c, &so->room, &o->room);
                         np_unlock(&h->wr, NP_LK_WR);
+                } else {
+                        *o = *so;
                 }
                 return start_pend(h, c, o);
         }
@@ -92,7 +96,7 @@ static int start_pend_stack(struct npipe *h, struct conn *c, struct op *so)
                         np_prod_abort(&c->prod, so->first, 0, 1);
                 if (c->stream_owner == so)
                         c->stream_owner = NULL;
-                np_room_leave(c, so);
+                np_room_leave(c, &so->room);
                 np_unlock(&h->wr, NP_LK_WR);
                 np_wake_reader(c);
         } else if (so->wanting) {
@@ -200,7 +204,7 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
                 fits = len == 0 || np_write_fits(c, o->target, np_write_quota(h));
         } else if (wr == NP_RING_FULL) {
                 /* it waits for room, behind those that waited before it */
-                np_room_join(c, o);
+                np_room_join(c, &o->room);
                 /* it began a message it could not finish: it owns the ring
                  * until the message is whole.  A write that found another
                  * one streaming wrote nothing and owns nothing. */

@@ -76,56 +76,61 @@ void np_op_set_need(struct op *o, uint64_t need)
         o->armed = 1;
 }
 
-int np_room_turn(const struct conn *c, const struct op *o)
+/* The room queue (internal.h, struct np_room) */
+int np_room_turn(const struct conn *c, const struct np_room *r)
 {
-        return !c->room_head || c->room_head == o;
+        return !c->room_head || c->room_head == r;
 }
 
-void np_room_join(struct conn *c, struct op *o)
+void np_room_join(struct conn *c, struct np_room *r)
 {
-        if (o->room_queued)
+        if (r->queued)
                 return;
-        o->room_queued = 1;
-        o->room_next = NULL;
+        r->queued = 1;
+        r->next = NULL;
         if (c->room_tail)
-                c->room_tail->room_next = o;
+                c->room_tail->next = r;
         else
-                c->room_head = o;
-        c->room_tail = o;
+                c->room_head = r;
+        c->room_tail = r;
 }
 
-void np_room_leave(struct conn *c, struct op *o)
+static struct np_room *room_before(const struct conn *c, const struct np_room *r)
 {
-        if (!o->room_queued)
-                return;
-        struct op *prev = NULL;
-        for (struct op *q = c->room_head; q && q != o; q = q->room_next)
+        struct np_room *prev = NULL;
+        for (struct np_room *q = c->room_head; q && q != r; q = q->next)
                 prev = q;
+        return prev;
+}
+
+void np_room_leave(struct conn *c, struct np_room *r)
+{
+        if (!r->queued)
+                return;
+        struct np_room *prev = room_before(c, r);
         if (prev)
-                prev->room_next = o->room_next;
+                prev->next = r->next;
         else
-                c->room_head = o->room_next;
-        if (c->room_tail == o)
+                c->room_head = r->next;
+        if (c->room_tail == r)
                 c->room_tail = prev;
-        o->room_queued = 0;
-        o->room_next = NULL;
+        r->queued = 0;
+        r->next = NULL;
 }
 
-void np_room_move(struct conn *c, struct op *from, struct op *to)
+void np_room_move(struct conn *c, struct np_room *from, struct np_room *to)
 {
-        if (!from->room_queued)
+        if (!from->queued)
                 return;
-        struct op *prev = NULL;
-        for (struct op *q = c->room_head; q && q != from; q = q->room_next)
-                prev = q;
+        struct np_room *prev = room_before(c, from);
         if (prev)
-                prev->room_next = to;
+                prev->next = to;
         else
                 c->room_head = to;
         if (c->room_tail == from)
                 c->room_tail = to;
-        to->room_next = from->room_next; /* a later write may have joined since the copy */
-        to->room_queued = 1;
+        to->next = from->next;
+        to->queued = 1;
 }
 
 /* Phase 0 of a write, h->wr held: put (more of) the message into the
@@ -137,19 +142,19 @@ static int write_put(struct op *o, struct conn *c)
         int rr = NP_RING_FULL, tried = 0;
         if (!c->stream_owner && o->done == 0)
                 o->first = np_prod_pos(&c->prod);
-        if ((!c->stream_owner || c->stream_owner == o) && np_room_turn(c, o)) {
+        if ((!c->stream_owner || c->stream_owner == o) && np_room_turn(c, &o->room)) {
                 rr = np_prod_write(&c->prod, o->wbuf, o->len, &o->done);
                 tried = 1;
         }
         if (rr == NP_RING_OK) {
                 if (c->stream_owner == o)
                         c->stream_owner = NULL;
-                np_room_leave(c, o);
+                np_room_leave(c, &o->room);
                 o->target = c->prod.wbytes;
                 o->end = np_prod_pos(&c->prod);
                 o->phase = 1;
         } else if (rr == NP_RING_FULL) {
-                np_room_join(c, o);
+                np_room_join(c, &o->room);
                 if (tried && c->prod.streaming && !c->stream_owner)
                         c->stream_owner = o;
         }

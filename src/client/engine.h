@@ -41,8 +41,7 @@ struct op {
          * once a thread is about to sleep for it (shard_pass) */
         int counted;
         int ticketed;    /* a read taken out for completion: its turn is ticket */
-        int room_queued; /* a write in its connection's room queue (under h->wr) */
-        struct op *room_next;
+        struct np_room room; /* a write's place in its connection's room queue */
         uint32_t ticket;
         np_async_cb cb;
         void *ctx;
@@ -78,13 +77,6 @@ struct waitspec {
  * with *w set to the futex word to sleep on, or STEP_RETRY.
  * `reads_blocked`: an earlier read of the same handle still waits. */
 int np_op_step(struct op *o, int reads_blocked, int *status, size_t *bytes, struct waitspec *w);
-/* The room queue of async writes waiting to put (conn.room_head; all
- * under h->wr): may o put now, join it, leave it, and the operation moving
- * from the start's stack to the heap. */
-int np_room_turn(const struct conn *c, const struct op *o);
-void np_room_join(struct conn *c, struct op *o);
-void np_room_leave(struct conn *c, struct op *o);
-void np_room_move(struct conn *c, struct op *from, struct op *to);
 /* The steps of a read (h->rd held) and a write (h->wr held); the start
  * of an operation tries them once before making it pending. */
 int np_op_read_step(struct op *o, int msg_mode, int *status, struct waitspec *w);

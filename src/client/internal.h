@@ -88,12 +88,12 @@ struct conn {
         /* An async write streaming a message larger than the free ring owns
          * the producer until its last chunk is in (under h->wr). */
         const void *stream_owner;
-        /* Async writes that found no room for their message (nothing of
-         * it in the ring yet, or part of it: then the head is the stream
-         * owner), in issue order; only the head may put, and no write
-         * that comes later puts before them (ORDER-04).  Under h->wr;
-         * linked through op.room_next (engine.h). */
-        struct op *room_head, *room_tail;
+        /* Writes that found no room for their message (nothing of it in
+         * the ring yet, or part of it: then the head is the stream owner
+         * or holds h->wr), in issue order; only the head may put, and no
+         * write that comes later puts before them (ORDER-04).  Under
+         * h->wr. */
+        struct np_room *room_head, *room_tail;
         /* Bytes of a message a read had taken from the ring when it timed
          * out or was cancelled: the head of the queue now, delivered first
          * by the next read (never lost, never torn).  Under h->rd. */
@@ -105,6 +105,18 @@ struct conn {
 int np_conn_read(struct conn *c, void *buf, size_t len, int msg_mode, size_t *done);
 void np_conn_stash(struct conn *c, const void *buf, size_t done);
 size_t np_conn_carried(const struct conn *c);
+
+/* A write's place in its connection's room queue (conn.room_head): an
+ * async write's (in its op) or a blocking write's (on its stack).  The
+ * functions take h->wr held (async_step.c). */
+struct np_room {
+        struct np_room *next;
+        int queued;
+};
+int np_room_turn(const struct conn *c, const struct np_room *r);
+void np_room_join(struct conn *c, struct np_room *r);
+void np_room_leave(struct conn *c, struct np_room *r);
+void np_room_move(struct conn *c, struct np_room *from, struct np_room *to);
 
 struct np_rpipe;
 struct npipe {

@@ -387,10 +387,12 @@ static int wait_quota_counted(struct npipe *h, struct conn *c, uint64_t target, 
 }
 
 /* Put len bytes into the ring (streaming when needed).  Called with h->wr,
- * which it lets go of while it sleeps before writing anything.
+ * which it lets go of while it sleeps before writing anything; then it
+ * keeps its place in the room queue (`place`).
  * *first: the ring position where the message starts (for np_prod_abort). */
 static int write_ring_counted(struct npipe *h, struct conn *c, const void *buf, size_t len,
-                              int64_t deadline, uint64_t *first, int *counted)
+                              int64_t deadline, uint64_t *first, int *counted,
+                              struct np_room *place)
 {
         size_t done = 0;
         *first = np_prod_pos(&c->prod);
@@ -405,9 +407,9 @@ static int write_ring_counted(struct npipe *h, struct conn *c, const void *buf, 
                 if (closed)
                         return done ? NPIPE_EPIPE : NPIPE_ECLOSING;
                 int r = NP_RING_FULL;
-                /* an async write is streaming a large message, or async
-                 * writes wait for room before us (ORDER-04): wait our turn */
-                if (!c->stream_owner && !c->room_head) {
+                /* an async write is streaming a large message, or writes
+                 * wait for room before us (ORDER-04): wait our turn */
+                if (!c->stream_owner && np_room_turn(c, place)) {
                         if (done == 0)
                                 *first = np_prod_pos(&c->prod);
                         r = np_prod_write(&c->prod, buf, len, &done);
@@ -426,6 +428,8 @@ static int write_ring_counted(struct npipe *h, struct conn *c, const void *buf, 
                  * close that aborts another write (the streaming one we
                  * wait behind, say) never waits for us. */
                 int drop = done == 0;
+                if (drop)
+                        np_room_join(c, place); /* no later write passes us */
                 if (!*counted) {
                         /* a spin that writes nothing, then counted (read_locked) */
                         if (drop)
@@ -462,7 +466,15 @@ static int write_ring(struct npipe *h, struct conn *c, const void *buf, size_t l
                       int64_t deadline, uint64_t *first)
 {
         int counted = 0;
-        int r = write_ring_counted(h, c, buf, len, deadline, first, &counted);
+        struct np_room place = {0};
+        int r = write_ring_counted(h, c, buf, len, deadline, first, &counted, &place);
+        if (place.queued) {
+                np_room_leave(c, &place);
+                /* the next write waiting for room may put now; it sleeps
+                 * on the peer's seq, which our leaving does not move */
+                if (c->room_head)
+                        np_futex_wake(&c->peer->seq, 1, INT_MAX);
+        }
         if (counted)
                 np_wait_end(c, 1);
         return r;

@@ -332,6 +332,43 @@ START_TEST(write_order)
 }
 END_TEST
 
+/* covers: ORDER-04 (an overlapped write that found no room for its message
+ * keeps its place: a smaller one issued after it, which would fit, waits) */
+START_TEST(write_order_no_room)
+{
+        static char m1[50000], m2[20000], m3[100], in[60000];
+        HANDLE srv, cli;
+        OVERLAPPED o[3];
+        DWORD n, mode = PIPE_READMODE_MESSAGE;
+        memset(m1, '1', sizeof(m1));
+        memset(m2, '2', sizeof(m2));
+        memset(m3, '3', sizeof(m3));
+        /* the server's ring: 64 KiB; a message streams in pieces of a
+         * quarter of it at least */
+        w_pair(PIPE_TYPE_MESSAGE, FILE_FLAG_OVERLAPPED, 0, 1024, &srv, &cli);
+        WT_OK(SetNamedPipeHandleState(cli, &mode, NULL, NULL));
+        for (int i = 0; i < 3; i++)
+                w_ov(&o[i], w_event(TRUE, FALSE));
+        WT_FAILS(WriteFile(srv, m1, sizeof(m1), NULL, &o[0]), ERROR_IO_PENDING);
+        WT_FAILS(WriteFile(srv, m2, sizeof(m2), NULL, &o[1]), ERROR_IO_PENDING);
+        WT_FAILS(WriteFile(srv, m3, sizeof(m3), NULL, &o[2]), ERROR_IO_PENDING);
+        WT_OK(ReadFile(cli, in, sizeof(in), &n, NULL));
+        ck_assert_uint_eq(n, sizeof(m1));
+        WT_OK(ReadFile(cli, in, sizeof(in), &n, NULL));
+        ck_assert_uint_eq(n, sizeof(m2));
+        ck_assert_int_eq(in[0], '2');
+        WT_OK(ReadFile(cli, in, sizeof(in), &n, NULL));
+        ck_assert_uint_eq(n, sizeof(m3));
+        ck_assert_int_eq(in[0], '3');
+        for (int i = 0; i < 3; i++) {
+                ck_assert_uint_eq(WaitForSingleObject(o[i].hEvent, W_LONG), WAIT_OBJECT_0);
+                CloseHandle(o[i].hEvent);
+        }
+        CloseHandle(cli);
+        CloseHandle(srv);
+}
+END_TEST
+
 struct blocked {
         HANDLE h, done;
         BOOL ok;
@@ -513,6 +550,7 @@ int main(void)
         tcase_add_test(tc, close_with_pending);
         tcase_add_test(tc, read_order);
         tcase_add_test(tc, write_order);
+        tcase_add_test(tc, write_order_no_room);
         tcase_add_test(tc, close_racing_calls);
         tcase_add_test(tc, write_queued_behind_streaming);
         tcase_add_test(tc, close_with_write_queued_behind);
