@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -175,6 +176,61 @@ START_TEST(test_server_pending_flush_fails)
 {
         /* covers: DISC-02 QUOTA-13 */
         server_pending(PEND_FLUSH);
+}
+END_TEST
+
+/* Mappings of connection segments in this process. */
+static int seg_maps(void)
+{
+        FILE *f = fopen("/proc/self/maps", "r");
+        ck_assert_ptr_nonnull(f);
+        char line[512];
+        int n = 0;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, "npipe-seg"))
+                        n++;
+        fclose(f);
+        return n;
+}
+
+START_TEST(test_disconnect_under_blocked_read_frees)
+{
+        /* covers: DISC-02
+         * A read blocked in another thread uses the connection without a
+         * reference of its own: the disconnect leaves the connection to
+         * it, and it goes once that read has returned - not at close, so
+         * a server that disconnects under a reader again and again keeps
+         * no connection of the past. */
+        H_NAME(name, "retire");
+        struct npipe_server_opts o;
+        h_opts(&o, NPIPE_TYPE_BYTE, 0);
+        npipe_t *s = h_create(name, &o);
+        int base = -1;
+        for (int i = 0; i < 24; i++) {
+                struct h_op l;
+                h_listen_ready(&l, s, name);
+                npipe_t *c = h_client(name, NPIPE_READ | NPIPE_WRITE);
+                H_ASSERT_FINISHES(&l);
+                char buf[16];
+                struct h_op op;
+                h_async_read(&op, s, buf, sizeof(buf));
+                H_ASSERT_BLOCKED(&op);
+                ck_assert_ok(npipe_disconnect(s));
+                H_ASSERT_FINISHES(&op);
+                ck_assert_status(op.status, NPIPE_ENOTCONN);
+                /* the client end still reads what it had: nothing */
+                size_t n = 1;
+                ck_assert_status(npipe_read(c, buf, sizeof(buf), &n), NPIPE_ENOTCONN);
+                npipe_close(c);
+                int maps = seg_maps();
+                if (base < 0)
+                        base = maps;
+                /* at most the one connection whose release the last
+                 * call out could not take the lock for (np_conn_reap) */
+                ck_assert_int_le(maps, base + 2);
+        }
+        npipe_close(s);
+        ck_assert_int_eq(seg_maps(), 0);
 }
 END_TEST
 
@@ -352,6 +408,7 @@ int main(void)
         tcase_add_test(tc, test_server_pending_read_fails);
         tcase_add_test(tc, test_server_pending_write_fails);
         tcase_add_test(tc, test_server_pending_flush_fails);
+        tcase_add_test(tc, test_disconnect_under_blocked_read_frees);
         tcase_add_test(tc, test_double_disconnect);
         tcase_add_test(tc, test_client_after_disconnect);
         tcase_add_test(tc, test_disconnect_closing);

@@ -1028,7 +1028,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                         continue;
 
                 int stash = (o->kind == OP_READ || o->kind == OP_TRANSACT) && o->c && o->done;
-                if (stash && np_trylock(&h->rd, NP_LK_RD)) {
+                if (stash && np_rd_trylock(h)) {
                         /* A blocking read of this handle holds h->rd, maybe
                          * asleep in the middle of a message.  Never wait for
                          * it under the shard lock: that stops every handle
@@ -1036,8 +1036,8 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                          * among them.  Wait holding nothing, then look again
                          * (the shard may have completed o meanwhile). */
                         np_unlock(&s->lock, NP_LK_SHARD);
-                        np_lock(&h->rd, NP_LK_RD);
-                        np_unlock(&h->rd, NP_LK_RD);
+                        np_rd_lock(h);
+                        np_rd_unlock(h);
                         np_lock(&s->lock, NP_LK_SHARD);
                         next = s->head;
                         continue;
@@ -1046,7 +1046,7 @@ static int cancel_matching(struct npipe *h, void *ctx, int all_ops)
                 if (stash) {
                         /* part of a message it took goes back to the head */
                         np_conn_stash(o->c, o->buf, o->done);
-                        np_unlock(&h->rd, NP_LK_RD);
+                        np_rd_unlock(h);
                         o->done = 0;
                 }
                 o->next = list;

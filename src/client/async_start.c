@@ -24,7 +24,7 @@
 static int rd_take_brief(struct npipe *h)
 {
         for (int i = 0; i < 64; i++) {
-                if (np_trylock(&h->rd, NP_LK_RD) == 0)
+                if (np_rd_trylock(h) == 0)
                         return 1;
                 sched_yield();
         }
@@ -46,18 +46,23 @@ static int start_begin(npipe_t *hv, np_async_cb cb, int bad_args, size_t *bytes,
  * held goes (o, a heap operation, may be NULL). */
 static int start_end(struct npipe *h, struct conn *c, struct op *o, int r)
 {
+        (void)c; /* borrowed for the call (np_conn_borrow) */
         free(o);
-        np_conn_put(c);
         np_h_put(h);
         return r;
 }
 
-/* Pend o, which holds the connection from now on; or end as refused. */
+/* Pend o, which holds the connection from now on (a reference of its
+ * own: the call's borrow ends with it); or end as refused. */
 static int start_pend(struct npipe *h, struct conn *c, struct op *o)
 {
+        if (c)
+                atomic_fetch_add(&c->refs, 1);
         int r = np_op_enqueue(o);
-        if (r < 0)
+        if (r < 0) {
+                np_conn_put(c);
                 return start_end(h, c, o, r);
+        }
         np_h_put(h);
         return r;
 }
@@ -120,7 +125,7 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
                 return start_end(h, NULL, NULL,
                                  ctx ? np_smb_async_read(h, buf, len, cb, ctx) : NPIPE_ENOMEM);
         }
-        struct conn *c = np_conn_get(h);
+        struct conn *c = np_conn_borrow(h);
         int st = np_end_state(h, c);
         r = np_read_state_error(h, st);
         if (r < 0)
@@ -138,7 +143,7 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
                 struct waitspec w;
                 int status;
                 int sr = np_op_read_step(o, msg, &status, &w);
-                np_unlock(&h->rd, NP_LK_RD);
+                np_rd_unlock(h);
                 if (sr == STEP_DONE || (atomic_load(&h->nowait) && o->done == 0)) {
                         if (sr != STEP_DONE)
                                 status = NPIPE_EAGAIN; /* NOWAIT-01: never pends */
@@ -171,7 +176,7 @@ int np_async_write(npipe_t *hv, const void *buf, size_t len, size_t *bytes, np_a
                 np_h_put(h);
                 return npipe_write(hv, buf, len, bytes);
         }
-        struct conn *c = np_conn_get(h);
+        struct conn *c = np_conn_borrow(h);
         int st = np_end_state(h, c);
         r = np_write_state_error(h, st);
         if (r == 0 && len > NP_MSG_MAX)
@@ -266,7 +271,7 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         if (h->rp)
                 return start_end(h, NULL, NULL,
                                  np_smb_async_transact(h, in, in_len, out, out_len, cb, ctx));
-        struct conn *c = np_conn_get(h);
+        struct conn *c = np_conn_borrow(h);
         int st = np_end_state(h, c);
         if (h->params.type != NPIPE_TYPE_MESSAGE || h->params.dir != NPIPE_DUPLEX ||
             atomic_load(&h->read_mode) != NPIPE_READ_MESSAGE)
@@ -287,7 +292,7 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         if (rd_take_brief(h)) {
                 busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
                        atomic_load(&h->async_reads) != 0;
-                np_unlock(&h->rd, NP_LK_RD);
+                np_rd_unlock(h);
         }
         if (busy)
                 return start_end(h, c, NULL, NPIPE_EBUSY); /* TRANS-03 */

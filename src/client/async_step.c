@@ -282,14 +282,14 @@ int np_op_step(struct op *o, int reads_blocked, int *status, size_t *bytes,
                         w->priv = 0;
                         return STEP_WAIT;
                 }
-                if (np_trylock(&o->h->rd, NP_LK_RD))
+                if (np_rd_trylock(o->h))
                         return STEP_RETRY;
                 /* MODE-11: the read mode when the read is satisfied counts */
                 int msg = o->kind == OP_TRANSACT ||
                           (atomic_load(&o->h->read_mode) == NPIPE_READ_MESSAGE &&
                            o->h->params.type == NPIPE_TYPE_MESSAGE);
                 r = np_op_read_step(o, msg, status, w);
-                np_unlock(&o->h->rd, NP_LK_RD);
+                np_rd_unlock(o->h);
                 *bytes = o->done;
                 return r;
         }

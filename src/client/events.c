@@ -68,7 +68,7 @@ void np_on_connected(const struct np_ev_connected *ev, const struct np_remote_id
         __atomic_store_n(&h->remote, rid, __ATOMIC_RELEASE);
         free(old);
         h->listen_seg = NULL;
-        h->conn = c;
+        np_conn_set(h, c);
         h->state = NPIPE_STATE_CONNECTED;
         h->client_pid = (pid_t)ev->client_pid;
         h->peer_uid = ev->client_uid;

@@ -145,7 +145,6 @@ struct npipe *np_h_new(int server)
         h->server = server;
         pthread_mutex_init(&h->op, NULL);
         pthread_mutex_init(&h->lock, NULL);
-        pthread_mutex_init(&h->rd, NULL);
         pthread_mutex_init(&h->wr, NULL);
         return h;
 }
@@ -154,7 +153,6 @@ void np_h_free(struct npipe *h)
 {
         pthread_mutex_destroy(&h->op);
         pthread_mutex_destroy(&h->lock);
-        pthread_mutex_destroy(&h->rd);
         pthread_mutex_destroy(&h->wr);
         free(h->name);
         free(h->remote);
@@ -169,6 +167,9 @@ void np_h_hold(struct npipe *h)
 
 void np_h_put(struct npipe *h)
 {
+        /* the last one out drops what a disconnect left to it */
+        if (__builtin_expect(__atomic_load_n(&h->retired, __ATOMIC_RELAXED) != NULL, 0))
+                np_conn_reap(h);
         /* Once the count drops to 0 a closing thread may free h at once:
          * np_handle_leave touches only the table's slot afterwards. */
         np_handle_leave(h);

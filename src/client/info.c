@@ -108,11 +108,11 @@ NPIPE_EXTERN int npipe_get_info(npipe_t *hv, struct npipe_info *ret)
         uint32_t quota = np_write_quota(h);
         info.write_quota_avail = quota;
         if (c && (st == NPIPE_STATE_CONNECTED || st == NPIPE_STATE_CLOSING)) {
-                np_lock(&h->rd, NP_LK_RD);
+                np_rd_lock(h);
                 int64_t a = np_cons_avail(&c->cons);
                 if (a >= 0)
                         a += (int64_t)np_conn_carried(c);
-                np_unlock(&h->rd, NP_LK_RD);
+                np_rd_unlock(h);
                 info.read_avail = a < 0 ? 0 : (a > UINT32_MAX ? UINT32_MAX : (uint32_t)a);
                 np_lock(&h->wr, NP_LK_WR);
                 int64_t u = np_prod_unread(&c->prod);

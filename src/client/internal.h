@@ -69,6 +69,7 @@ struct conn {
         _Atomic int gone;    /* NP_GONE_* from the broker, or our own disconnect */
         _Atomic int corrupt; /* the peer's memory was inconsistent */
         _Atomic int refs;
+        struct conn *retired_next; /* under h->lock: np_conn_retire's list */
         _Atomic uint32_t local_sleepers; /* our threads in conn_wait (not the engine) */
         /* When we last futex-woke the peer (np_now_ns), 0 never: a peer
          * we just woke is about to run, though it still counts as a
@@ -128,13 +129,26 @@ struct npipe {
         int remote_info_unknown; /* the server does not answer QUERY_INFO */
         pthread_mutex_t op;
         pthread_mutex_t lock;
-        pthread_mutex_t rd, wr;
+        pthread_mutex_t wr;
+        /* h->rd, one reader at a time, and the readers' turn count, in one
+         * word (np_rd_lock): NP_RD_LOCKED, NP_RD_WAITERS (someone sleeps
+         * on the word for the lock), and above them the synchronous
+         * readers in the queue - the one whose turn it is, those waiting
+         * and those entering.  A lone reader takes both with one locked
+         * instruction and leaves both with one (issue 16). */
+        _Atomic uint32_t rdw;
 
         /* under lock */
         int state; /* local view: LISTENING, CONNECTED, DISCONNECTED (server);
                     * CONNECTED (client) */
         int closed;
+        /* Written under lock with atomic stores; read under lock, or
+         * without by np_conn_borrow (a synchronous data call). */
         struct conn *conn;
+        /* Connections taken off `conn` while calls that may have
+         * borrowed them were inside: their reference goes once none is
+         * (np_conn_retire).  Under lock; a plain load says "maybe some". */
+        struct conn *retired;
         struct np_seg_hdr *listen_seg; /* server: segment offered while listening */
         size_t listen_size;
         uint64_t id;      /* server: instance id; client: conn id */
@@ -142,9 +156,6 @@ struct npipe {
         /* Synchronous readers waiting for their turn, in arrival order
          * (under h->lock; the reader whose turn it is is not linked) */
         struct np_turn *rdq_head, *rdq_tail;
-        /* Readers in the queue: the one whose turn it is, those waiting
-         * and those entering (read without h->lock) */
-        _Atomic int rdq_n;
         int rdq_free; /* under h->lock: the turn was left with nobody linked yet */
         pid_t client_pid, server_pid;
         uid_t peer_uid;
@@ -248,6 +259,51 @@ struct np_hslot;
 #define NP_HANDLE_GEN_MASK                                                                         \
         (NP_HANDLE_GEN_BITS >= 32 ? 0xffffffffu : ((1u << NP_HANDLE_GEN_BITS) - 1u))
 
+#define NP_RD_LOCKED 1u
+#define NP_RD_WAITERS 2u
+#define NP_RD_TURN 4u /* one reader in the turn count */
+/* Readers counted in the turn queue of a value of h->rdw. */
+static inline uint32_t np_rd_turns(uint32_t w)
+{
+        return w / NP_RD_TURN;
+}
+void np_rd_lock_wait(_Atomic uint32_t *w);
+static inline void np_rd_lock_word(_Atomic uint32_t *w)
+{
+        uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+        if (!(v & NP_RD_LOCKED) &&
+            atomic_compare_exchange_strong_explicit(w, &v, v | NP_RD_LOCKED, memory_order_seq_cst,
+                                                    memory_order_relaxed))
+                return;
+        np_rd_lock_wait(w);
+}
+static inline int np_rd_trylock_word(_Atomic uint32_t *w)
+{
+        uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+        while (!(v & NP_RD_LOCKED))
+                if (atomic_compare_exchange_weak_explicit(w, &v, v | NP_RD_LOCKED,
+                                                          memory_order_seq_cst,
+                                                          memory_order_relaxed))
+                        return 0;
+        return 1;
+}
+void np_rd_unlock_word(_Atomic uint32_t *w);
+/* As np_lock / np_trylock (0 when taken) / np_unlock for h->rd. */
+#ifdef NPIPE_LOCK_CHECK
+#define np_rd_lock(h)                                                                              \
+        (np_lock_acquire(NP_LK_RD, "h->rd", __FILE__ ":" NP_LK_STR(__LINE__)),                     \
+         np_rd_lock_word(&(h)->rdw))
+#define np_rd_trylock(h)                                                                           \
+        (np_rd_trylock_word(&(h)->rdw) == 0                                                        \
+             ? (np_lock_taken(NP_LK_RD, "h->rd", __FILE__ ":" NP_LK_STR(__LINE__)), 0)            \
+             : 1)
+#define np_rd_unlock(h) (np_rd_unlock_word(&(h)->rdw), np_lock_release(NP_LK_RD))
+#else
+#define np_rd_lock(h) np_rd_lock_word(&(h)->rdw)
+#define np_rd_trylock(h) np_rd_trylock_word(&(h)->rdw)
+#define np_rd_unlock(h) np_rd_unlock_word(&(h)->rdw)
+#endif
+
 struct np_hslot {
         _Atomic uint64_t word;    /* generation << 32 | calls inside */
         _Atomic uint32_t drained; /* futex: bumped when a retired slot's last call leaves */
@@ -288,7 +344,10 @@ static inline int np_handle_enter(npipe_t *value, struct npipe **ret)
         do {
                 if (((uint32_t)(w >> 32) & NP_HANDLE_GEN_MASK) != gen)
                         return NPIPE_EBADF; /* closed, or the slot is another handle's */
-        } while (!atomic_compare_exchange_weak_explicit(&s->word, &w, w + 1, memory_order_acquire,
+        /* seq_cst: ordered before the call's load of h->conn, as a
+         * disconnect's store of it is before its count of the calls
+         * (np_conn_borrow); on x86 the same locked instruction */
+        } while (!atomic_compare_exchange_weak_explicit(&s->word, &w, w + 1, memory_order_seq_cst,
                                                         memory_order_acquire));
         *ret = s->h;
         return 0;
@@ -388,6 +447,30 @@ static inline void np_conn_put(struct conn *c)
 {
         if (c && atomic_fetch_sub(&c->refs, 1) == 1)
                 np_conn_free(c);
+}
+/* The handle's own reference of a connection it let go (disconnect):
+ * dropped now if no other call is inside the handle, else when none is
+ * (np_conn_reap).  c may be NULL. */
+void np_conn_retire(struct npipe *h, struct conn *c);
+/* Drop the retired references if the calling call is alone in h. */
+void np_conn_reap(struct npipe *h);
+/* Set h->conn (under h->lock). */
+static inline void np_conn_set(struct npipe *h, struct conn *c)
+{
+        __atomic_store_n(&h->conn, c, __ATOMIC_SEQ_CST);
+}
+/* The connection of a synchronous call, without a reference of its own:
+ * the call's count in the handle's slot keeps it (np_handle_enter counts
+ * the call before this load; a disconnect drops the handle's reference
+ * only once no call is counted besides its own, np_conn_retire).  Three
+ * locked instructions and a lock fewer per message than np_conn_get,
+ * which a call that keeps the connection beyond its return still uses
+ * (issue 16).  Only between np_h_enter and np_h_put. */
+static inline struct conn *np_conn_borrow(struct npipe *h)
+{
+        if (__builtin_expect(__atomic_load_n(&h->retired, __ATOMIC_RELAXED) != NULL, 0))
+                np_conn_reap(h);
+        return __atomic_load_n(&h->conn, __ATOMIC_SEQ_CST);
 }
 /* The state of an end as NT reports it (STATE-01..05). */
 static inline int np_end_state(struct npipe *h, struct conn *c)

@@ -27,17 +27,18 @@
 
 /* ---- read / write ------------------------------------------------------------------------ */
 
-/* Common entry of data operations: the connection (held, may be NULL)
+/* Common entry of data operations: the connection (borrowed for the
+ * call, np_conn_borrow; may be NULL)
  * and the state; NPIPE_EBADF when a close began after the call entered. */
 static int data_entry(struct npipe *h, struct conn **ret, int *st)
 {
         /* An end with a connection is past LISTENING (the connect event set
          * both at once): only one without may have a client the broker
          * told us of, and only it pays np_sync_listening's lock. */
-        struct conn *c = np_conn_get(h);
+        struct conn *c = np_conn_borrow(h);
         if (!c && h->server) {
                 np_sync_listening(h);
-                c = np_conn_get(h);
+                c = np_conn_borrow(h);
         } else if (!c && h->rp) {
                 /* a remote pipe's end: smb.c does the call */
                 *st = NPIPE_STATE_CONNECTED;
@@ -128,10 +129,10 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         /* A spin that writes nothing first; then counted
                          * before the seq we sleep on is read (ring_layout.h) */
                         if (!keep)
-                                np_unlock(&h->rd, NP_LK_RD);
+                                np_rd_unlock(h);
                         int moved = np_conn_spin_progress(c, seq, &c->peer->head, head);
                         if (!keep)
-                                np_lock(&h->rd, NP_LK_RD);
+                                np_rd_lock(h);
                         if (!moved) {
                                 np_wait_begin(c, 0);
                                 counted = 1;
@@ -139,10 +140,10 @@ static int read_locked(struct npipe *h, struct conn *c, void *buf, size_t len, s
                         continue;
                 }
                 if (!keep)
-                        np_unlock(&h->rd, NP_LK_RD);
+                        np_rd_unlock(h);
                 int w = np_conn_wait_spun(c, seq, 0, 0, deadline, 1);
                 if (!keep)
-                        np_lock(&h->rd, NP_LK_RD);
+                        np_rd_lock(h);
                 /* a cancel (CancelSynchronousIo) ends the read as a timeout does */
                 if (w == NPIPE_ECANCELED ||
                     (w == NPIPE_ETIMEDOUT &&
@@ -194,6 +195,41 @@ int np_write_state_error(struct npipe *h, int st)
         return 0;
 }
 
+/* h->rd's lock bit (internal.h): a futex lock in the bits the turn count
+ * leaves free.  A thread that slept takes it with NP_RD_WAITERS set, as
+ * others may sleep still; the unlock that finds the bit wakes one. */
+void np_rd_lock_wait(_Atomic uint32_t *w)
+{
+        uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+        for (;;) {
+                if (!(v & NP_RD_LOCKED)) {
+                        if (atomic_compare_exchange_weak_explicit(
+                                w, &v, v | NP_RD_LOCKED | NP_RD_WAITERS, memory_order_seq_cst,
+                                memory_order_relaxed))
+                                return;
+                        continue;
+                }
+                if (!(v & NP_RD_WAITERS)) {
+                        if (!atomic_compare_exchange_weak_explicit(w, &v, v | NP_RD_WAITERS,
+                                                                   memory_order_relaxed,
+                                                                   memory_order_relaxed))
+                                continue;
+                        v |= NP_RD_WAITERS;
+                }
+                /* a change of the turn count wakes it too: it looks again */
+                np_futex_wait(w, v, 0, -1);
+                v = atomic_load_explicit(w, memory_order_relaxed);
+        }
+}
+
+void np_rd_unlock_word(_Atomic uint32_t *w)
+{
+        uint32_t v = atomic_fetch_and_explicit(w, ~(NP_RD_LOCKED | NP_RD_WAITERS),
+                                               memory_order_seq_cst);
+        if (v & NP_RD_WAITERS)
+                np_futex_wake(w, 0, 1);
+}
+
 /* Synchronous reads are served in arrival order (ORDER-01, MSG-14): only
  * the reader whose turn it is reads; the others sleep on their own word
  * until it is theirs.  A reader that finds the queue empty (rdq_n was 0)
@@ -205,7 +241,7 @@ int np_write_state_error(struct npipe *h, int st)
  * leaves the turn free (rdq_free) for it to take. */
 static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
 {
-        if (atomic_fetch_add(&h->rdq_n, 1) == 0)
+        if (np_rd_turns(atomic_fetch_add(&h->rdw, NP_RD_TURN)) == 0)
                 return 0;
         t->next = NULL;
         atomic_store(&t->go, 0);
@@ -245,7 +281,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
                                 }
                         /* still behind the reader whose turn it is: that
                          * one's leave sees this count */
-                        atomic_fetch_sub(&h->rdq_n, 1);
+                        atomic_fetch_sub(&h->rdw, NP_RD_TURN);
                         np_unlock(&h->lock, NP_LK_STATE);
                         np_synccancel_disarm();
                         return cancelled ? NPIPE_ECANCELED : NPIPE_ETIMEDOUT;
@@ -258,7 +294,7 @@ static int turn_enter(struct npipe *h, struct np_turn *t, int64_t deadline)
 
 static void turn_leave(struct npipe *h)
 {
-        if (atomic_fetch_sub(&h->rdq_n, 1) == 1)
+        if (np_rd_turns(atomic_fetch_sub(&h->rdw, NP_RD_TURN)) == 1)
                 return;
         np_lock(&h->lock, NP_LK_STATE);
         struct np_turn *next = h->rdq_head;
@@ -268,7 +304,7 @@ static void turn_leave(struct npipe *h)
                         h->rdq_tail = NULL;
                 atomic_store(&next->go, 1);
                 np_futex_wake(&next->go, 0, 1);
-        } else if (atomic_load(&h->rdq_n) != 0) {
+        } else if (np_rd_turns(atomic_load(&h->rdw)) != 0) {
                 /* counted, not linked yet (a waiter that gave up has
                  * uncounted itself under this lock) */
                 h->rdq_free = 1;
@@ -277,7 +313,7 @@ static void turn_leave(struct npipe *h)
 }
 
 /* What a read or a write does first: check the arguments, enter the
- * handle, hold its connection (data_entry).  *h stays NULL when the call
+ * handle, borrow its connection (data_entry).  *h stays NULL when the call
  * did not enter (nothing to release). */
 static inline int data_begin(npipe_t *hv, const void *buf, size_t len, size_t *count,
                              struct npipe **h, struct conn **c, int *st)
@@ -314,16 +350,40 @@ static int do_read(npipe_t *hv, void *buf, size_t len, size_t *nread, int timeou
         if (r == 0) {
                 int64_t deadline = np_deadline_of(timeout_ms);
                 struct np_turn t;
-                r = turn_enter(h, &t, deadline);
+                /* alone: the turn and h->rd in one step, and back */
+                uint32_t v = 0;
+#ifdef NPIPE_LOCK_CHECK
+                np_lock_acquire(NP_LK_RD, "h->rd", __FILE__);
+                np_lock_release(NP_LK_RD);
+#endif
+                if (atomic_compare_exchange_strong_explicit(&h->rdw, &v,
+                                                            NP_RD_LOCKED | NP_RD_TURN,
+                                                            memory_order_seq_cst,
+                                                            memory_order_relaxed)) {
+#ifdef NPIPE_LOCK_CHECK
+                        np_lock_taken(NP_LK_RD, "h->rd", __FILE__);
+#endif
+                } else {
+                        r = turn_enter(h, &t, deadline);
+                        if (r == 0)
+                                np_rd_lock(h);
+                }
                 if (r == 0) {
-                        np_lock(&h->rd, NP_LK_RD);
                         r = read_locked(h, c, buf, len, nread, 0, atomic_load(&h->nowait),
                                         deadline);
-                        np_unlock(&h->rd, NP_LK_RD);
-                        turn_leave(h);
+                        v = NP_RD_LOCKED | NP_RD_TURN;
+                        if (atomic_compare_exchange_strong_explicit(&h->rdw, &v, 0,
+                                                                    memory_order_seq_cst,
+                                                                    memory_order_relaxed)) {
+#ifdef NPIPE_LOCK_CHECK
+                                np_lock_release(NP_LK_RD);
+#endif
+                        } else {
+                                np_rd_unlock(h);
+                                turn_leave(h);
+                        }
                 }
         }
-        np_conn_put(c);
         np_h_put(h);
         return r;
 }
@@ -591,7 +651,6 @@ static int do_write(npipe_t *hv, const void *buf, size_t len, size_t *nwritten,
                 r = np_remote_write_error(h, len);
         if (r == 0)
                 r = write_conn(h, c, buf, len, nwritten, 0, np_deadline_of(timeout_ms));
-        np_conn_put(c);
         np_h_put(h);
         return r;
 }
@@ -631,7 +690,7 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
                 r = NPIPE_EACCES; /* PEEK-14 */
         else {
                 struct np_peek_result pr;
-                np_lock(&h->rd, NP_LK_RD);
+                np_rd_lock(h);
                 int closed = st == NPIPE_STATE_CLOSING;
                 /* what a timed-out read carried back comes first */
                 size_t k = np_conn_carried(c);
@@ -650,7 +709,7 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
                         if (!pr.messages)
                                 pr.messages = 1;
                 }
-                np_unlock(&h->rd, NP_LK_RD);
+                np_rd_unlock(h);
                 if (rr < 0) {
                         atomic_store(&c->corrupt, 1);
                         r = NPIPE_EPIPE;
@@ -666,7 +725,6 @@ NPIPE_EXTERN int npipe_peek(npipe_t *hv, void *buf, size_t len, struct npipe_pee
                         r = 0;
                 }
         }
-        np_conn_put(c);
         if (r == 0 && ret)
                 *ret = out;
         np_h_put(h);
@@ -705,9 +763,9 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
         else if ((r = np_remote_write_error(h, in_len)) < 0) {
                 /* a remote client could not receive it */
         } else {
-                np_lock(&h->rd, NP_LK_RD);
+                np_rd_lock(h);
                 /* a count, not the queue: h->lock comes before h->rd */
-                int readers = atomic_load(&h->rdq_n) != 0;
+                int readers = np_rd_turns(atomic_load(&h->rdw)) != 0;
                 if (np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
                     readers) {
                         /* TRANS-03: unread data or a read pending: nothing written */
@@ -720,9 +778,8 @@ NPIPE_EXTERN int npipe_transact(npipe_t *hv, const void *in, size_t in_len, void
                         if (r == 0)
                                 r = read_locked(h, c, out, out_len, nread, 1, 0, -1);
                 }
-                np_unlock(&h->rd, NP_LK_RD);
+                np_rd_unlock(h);
         }
-        np_conn_put(c);
         np_h_put(h);
         return r;
 }
@@ -752,7 +809,6 @@ NPIPE_EXTERN int npipe_flush(npipe_t *hv)
                 np_unlock(&h->wr, NP_LK_WR);
                 r = wait_quota(h, c, target, 0, -1);
         }
-        np_conn_put(c);
         np_h_put(h);
         return r;
 }

@@ -200,7 +200,7 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
                 np_h_put(h);
                 return NPIPE_ENOTCONN; /* DISC-03 */
         }
-        h->conn = NULL;
+        np_conn_set(h, NULL);
         h->listen_seg = NULL;
         h->state = NPIPE_STATE_DISCONNECTED;
         np_unlock(&h->lock, NP_LK_STATE);
@@ -229,7 +229,9 @@ NPIPE_EXTERN int npipe_disconnect(npipe_t *hv)
                 np_broker_post(NP_MSG_DISCONNECT, &body, sizeof(body), -1);
         }
         np_unlock(&h->op, NP_LK_OP);
-        np_conn_put(c);
+        /* calls of other threads may still be using c without a
+         * reference of their own (np_conn_borrow) */
+        np_conn_retire(h, c);
         if (lseg)
                 munmap(lseg, lsz);
         np_h_put(h);
@@ -262,7 +264,7 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
         struct conn *c = h->conn;
         struct np_seg_hdr *lseg = h->listen_seg;
         size_t lsz = h->listen_size;
-        h->conn = NULL;
+        np_conn_set(h, NULL);
         h->listen_seg = NULL;
         np_unlock(&h->lock, NP_LK_STATE);
         np_unlock(&np_reg_lock, NP_LK_REG);
@@ -318,6 +320,12 @@ NPIPE_EXTERN int npipe_close(npipe_t *value)
         if (h->rp)
                 np_smb_close(h);
         np_conn_put(c);
+        /* no call is left to use them */
+        for (struct conn *x = h->retired, *next; x; x = next) {
+                next = x->retired_next;
+                np_conn_put(x);
+        }
+        h->retired = NULL;
         if (lseg)
                 munmap(lseg, lsz);
         np_h_free(h);

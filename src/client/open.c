@@ -275,7 +275,7 @@ static int open_once(const char *bare, size_t blen, unsigned access, int seg_fd,
         atomic_store(&h->read_mode, NPIPE_READ_BYTE);
         atomic_store(&h->nowait, 0);
         np_lock(&h->lock, NP_LK_STATE);
-        h->conn = c;
+        np_conn_set(h, c);
         if (h->early_gone)
                 atomic_store(&c->gone, h->early_gone);
         np_unlock(&h->lock, NP_LK_STATE);

@@ -177,6 +177,41 @@ struct conn *np_conn_new(struct np_seg_hdr *own, size_t own_size, int peer_fd,
         return c;
 }
 
+void np_conn_retire(struct npipe *h, struct conn *c)
+{
+        if (!c)
+                return;
+        np_lock(&h->lock, NP_LK_STATE);
+        c->retired_next = h->retired;
+        __atomic_store_n(&h->retired, c, __ATOMIC_RELAXED);
+        np_unlock(&h->lock, NP_LK_STATE);
+        np_conn_reap(h);
+}
+
+void np_conn_reap(struct npipe *h)
+{
+        /* The list is taken first, then the calls counted: a call that
+         * borrowed one of its connections counted itself before it loaded
+         * h->conn, which was before the retire's store, which was before
+         * the list got it (np_conn_borrow) - so it is counted here unless
+         * it has left.  The caller is a call itself: 1 is "alone".
+         * Only tried: np_h_put may come with any lock held, and a retired
+         * connection left now goes with a later call or the close. */
+        if (np_trylock(&h->lock, NP_LK_STATE))
+                return;
+        struct conn *list = h->retired;
+        if (list && (uint32_t)atomic_load_explicit(&h->slot->word, memory_order_seq_cst) == 1)
+                __atomic_store_n(&h->retired, NULL, __ATOMIC_RELAXED);
+        else
+                list = NULL;
+        np_unlock(&h->lock, NP_LK_STATE);
+        while (list) {
+                struct conn *next = list->retired_next;
+                np_conn_put(list);
+                list = next;
+        }
+}
+
 void np_conn_free(struct conn *c)
 {
         if (!c->peer_is_dummy)
