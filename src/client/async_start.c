@@ -137,7 +137,7 @@ int np_async_read(npipe_t *hv, void *buf, size_t len, size_t *bytes, np_async_cb
          * or a blocking read holds h->rd: an overlapped call never waits
          * for it (it may sleep in the middle of a message); the engine
          * steps the read once it can. */
-        if (atomic_load(&h->async_reads) == 0 && rd_take_brief(h)) {
+        if (np_async_reads(h) == 0 && rd_take_brief(h)) {
                 int msg = atomic_load(&h->read_mode) == NPIPE_READ_MESSAGE &&
                           h->params.type == NPIPE_TYPE_MESSAGE;
                 struct waitspec w;
@@ -291,7 +291,7 @@ int np_async_transact(npipe_t *hv, const void *in, size_t in_len, void *out, siz
         int busy = 1;
         if (rd_take_brief(h)) {
                 busy = np_cons_has_chunk(&c->cons) || c->cons.in_msg || np_conn_carried(c) ||
-                       atomic_load(&h->async_reads) != 0;
+                       np_async_reads(h) != 0;
                 np_rd_unlock(h);
         }
         if (busy)

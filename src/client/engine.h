@@ -40,6 +40,7 @@ struct op {
          * version 2 peer's sleeper count), under the shard's lock: only
          * once a thread is about to sleep for it (shard_pass) */
         int counted;
+        int live;        /* counted in np_live_ops (np_op_enqueue) */
         int ticketed;    /* a read taken out for completion: its turn is ticket */
         struct np_room room; /* a write's place in its connection's room queue */
         uint32_t ticket;

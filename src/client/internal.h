@@ -182,8 +182,10 @@ struct npipe {
 
         /* async engine (async.c) */
         struct np_shard *shard;   /* the completion thread serving this handle */
-        _Atomic int async_reads;  /* pending reads (later reads queue behind them) */
-        _Atomic int async_ops;    /* all pending operations */
+        /* Pending operations: all of them in the low half, the reads
+         * (later reads queue behind them) in the high half - one locked
+         * instruction where a read pends or ends, not two (issue 16) */
+        _Atomic uint64_t async_n;
         _Atomic uint32_t completing; /* taken out for completion, callback not returned */
         /* Reads call back in the order they were taken out for completion
          * (ORDER-01): each takes a ticket from rtickets (under the shard's
@@ -458,6 +460,17 @@ void np_conn_reap(struct npipe *h);
 static inline void np_conn_set(struct npipe *h, struct conn *c)
 {
         __atomic_store_n(&h->conn, c, __ATOMIC_SEQ_CST);
+}
+/* async_n's units: an operation, a read (np_async_unit). */
+#define NP_ASYNC_OP 1ull
+#define NP_ASYNC_READ ((1ull << 32) | NP_ASYNC_OP)
+static inline uint32_t np_async_ops(struct npipe *h)
+{
+        return (uint32_t)atomic_load(&h->async_n);
+}
+static inline uint32_t np_async_reads(struct npipe *h)
+{
+        return (uint32_t)(atomic_load(&h->async_n) >> 32);
 }
 /* The connection of a synchronous call, without a reference of its own:
  * the call's count in the handle's slot keeps it (np_handle_enter counts

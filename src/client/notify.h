@@ -27,7 +27,9 @@ struct np_engine_hooks {
         void (*closed)(struct npipe *h);
 };
 
-/* Operations pending in the whole process; 0 means no engine work at all. */
+/* Operations pending in this process that a local peer may satisfy: on a
+ * connection with both ends here, and listens (np_op_enqueue); 0 means
+ * np_async_note_local has nothing to note. */
 extern _Atomic int np_live_ops;
 /* This thread changed a connection whose peer is in this process while
  * operations were pending: it settles before its call returns. */

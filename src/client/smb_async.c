@@ -54,6 +54,11 @@ static void unlink_rop(struct rop *o)
                 o->next->prev = o->prev;
 }
 
+static uint64_t rop_unit(const struct rop *o)
+{
+        return o->kind == ROP_READ || o->kind == ROP_TRANSACT ? NP_ASYNC_READ : NP_ASYNC_OP;
+}
+
 static void *run(void *arg)
 {
         struct rop *o = arg;
@@ -76,9 +81,7 @@ static void *run(void *arg)
         /* a close ends pending operations as cancelled (ERROR_OPERATION_ABORTED) */
         if (r == NPIPE_EBADF)
                 r = NPIPE_ECANCELED;
-        if (o->kind == ROP_READ || o->kind == ROP_TRANSACT)
-                atomic_fetch_sub(&h->async_reads, 1);
-        atomic_fetch_sub(&h->async_ops, 1);
+        atomic_fetch_sub(&h->async_n, rop_unit(o));
         o->cb(o->ctx, r, n);
         pthread_mutex_lock(&rops_lock);
         unlink_rop(o);
@@ -98,9 +101,7 @@ static int start(struct npipe *h, struct rop *o)
 
         o->h = h;
         np_h_hold(h); /* npipe_close waits for it (np_smb_cancel meanwhile) */
-        if (o->kind == ROP_READ || o->kind == ROP_TRANSACT)
-                atomic_fetch_add(&h->async_reads, 1);
-        atomic_fetch_add(&h->async_ops, 1);
+        atomic_fetch_add(&h->async_n, rop_unit(o));
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_mutex_lock(&rops_lock);
@@ -118,9 +119,7 @@ static int start(struct npipe *h, struct rop *o)
         pthread_mutex_unlock(&rops_lock);
         pthread_attr_destroy(&attr);
         if (e != 0) {
-                if (o->kind == ROP_READ || o->kind == ROP_TRANSACT)
-                        atomic_fetch_sub(&h->async_reads, 1);
-                atomic_fetch_sub(&h->async_ops, 1);
+                atomic_fetch_sub(&h->async_n, rop_unit(o));
                 free(o);
                 np_h_put(h);
                 return NPIPE_ENOMEM;
