@@ -216,7 +216,8 @@ void np_rd_lock_wait(_Atomic uint32_t *w)
                                 continue;
                         v |= NP_RD_WAITERS;
                 }
-                /* a change of the turn count wakes it too: it looks again */
+                /* a change of the turn count meanwhile makes the wait
+                 * return at once (the word is not v): it looks again */
                 np_futex_wait(w, v, 0, -1);
                 v = atomic_load_explicit(w, memory_order_relaxed);
         }
